@@ -1,0 +1,344 @@
+"""From a Model declaration to exact log-likelihood, score, Hessian, stationary points and steps."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import sympy as sp
+
+from derivations.model import Model
+
+SOLVE_SECONDS = 20
+n_obs = sp.Symbol("n", positive=True, integer=True)
+
+
+class NoClosedForm(Exception):
+    """SymPy found no closed-form stationary point; the reason says why."""
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """S = sum_i g(x_i); g = 1 gives the sample size n."""
+
+    symbol: sp.Symbol
+    expr: sp.Expr
+    latex: str
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    latex: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class SecondOrder:
+    """Leading principal minors of -H at a stationary point: all > 0 means a strict local maximum."""
+
+    hessian: sp.Matrix
+    minors: tuple[sp.Expr, ...]
+    status: str  # "proved", "conditional" (some minors undecided) or "fails"
+    conditions: tuple[sp.Expr, ...] = ()
+
+
+@contextmanager
+def time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Bound a SymPy call; SIGALRM only works in the main thread, elsewhere the call is unbounded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expired(signum, frame):
+        raise NoClosedForm(f"{what} did not finish within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def log_density(model: Model) -> sp.Expr:
+    """log p(x | theta), with the log pushed through products and powers, then expanded."""
+    return sp.expand(sp.expand_log(sp.log(model.density), force=True))
+
+
+def log_prior(model: Model) -> sp.Expr:
+    if model.prior is None:
+        return sp.Integer(0)
+    return sp.expand(sp.expand_log(sp.log(model.prior), force=True))
+
+
+def _stat_name(g: sp.Expr) -> str:
+    return "S_" + re.sub(r"\W+", "", str(g).replace("**", "p").replace("*", ""))
+
+
+def _stat_latex(g: sp.Expr, data: tuple[sp.Symbol, ...]) -> str:
+    indexed = g.subs({s: sp.Symbol(f"{s.name}_i", real=True) for s in data}, simultaneous=True)
+    return r"\sum_{i=1}^{n} " + sp.latex(indexed)
+
+
+def separate(logp: sp.Expr, data: tuple[sp.Symbol, ...], params: tuple[sp.Symbol, ...]):
+    """Split log p into sum_k f_k(theta) g_k(x); None when some term mixes data and parameters."""
+    coefficients: dict[sp.Expr, sp.Expr] = {}
+    for term in sp.Add.make_args(logp):
+        f, g = term.as_independent(*data, as_Add=False)
+        if g.free_symbols & set(params):
+            return None
+        coefficients[g] = coefficients.get(g, sp.Integer(0)) + f
+    return coefficients
+
+
+def _solve_stationary(objective: sp.Expr, params: tuple[sp.Symbol, ...]) -> list[dict[sp.Symbol, sp.Expr]]:
+    score = [sp.diff(objective, p) for p in params]
+    with time_limit(SOLVE_SECONDS, "sympy.solve of the score equations"):
+        if len(params) == 1:
+            (p,) = params
+            numerator = sp.numer(sp.together(score[0]))
+            poly = sp.Poly(numerator, p) if numerator.is_polynomial(p) else None
+            if poly is not None and not (poly.free_symbols - {p}):
+                # Numeric coefficients: real_roots factors first, so roots come as radicals or CRootOf.
+                roots = sp.real_roots(poly)
+                return [{p: r} for r in dict.fromkeys(roots)]
+            try:
+                return [{p: r} for r in sp.solve(score[0], p)]
+            except NotImplementedError as exc:
+                raise NoClosedForm(f"sympy.solve cannot solve the score equation: {exc}") from None
+        try:
+            return sp.solve(score, params, dict=True)
+        except NotImplementedError as exc:
+            raise NoClosedForm(f"sympy.solve cannot solve the score equations: {exc}") from None
+
+
+def _in_domain(model: Model, solution: Mapping[sp.Symbol, sp.Expr]) -> bool:
+    for par in model.params:
+        value = solution.get(par.symbol)
+        if value is None:
+            return False
+        contained = par.domain.contains(value)
+        if contained is sp.false:
+            return False
+    return True
+
+
+def _minors_status(minus_h: sp.Matrix) -> tuple[tuple[sp.Expr, ...], str, tuple[sp.Expr, ...]]:
+    minors = tuple(sp.factor(sp.simplify(minus_h[:k, :k].det())) for k in range(1, minus_h.rows + 1))
+    signs = [m.is_positive for m in minors]
+    if any(s is False for s in signs):
+        return minors, "fails", ()
+    undecided = tuple(m for m, s in zip(minors, signs) if s is None)
+    return minors, ("conditional" if undecided else "proved"), undecided
+
+
+@dataclass
+class Derivation:
+    model: Model
+    log_density: sp.Expr
+    log_prior: sp.Expr
+    statistics: tuple[Statistic, ...]
+    loglik: sp.Expr
+    estimate: dict[sp.Symbol, sp.Expr] | None
+    no_closed_form: str | None
+    candidates: tuple[dict[sp.Symbol, sp.Expr], ...] = ()
+    second_order: SecondOrder | None = None
+    observed_statistics: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
+
+    @property
+    def separable(self) -> bool:
+        return bool(self.statistics)
+
+    @property
+    def params(self) -> tuple[sp.Symbol, ...]:
+        return self.model.param_symbols
+
+    @property
+    def objective(self) -> sp.Expr:
+        """Log-likelihood plus log-prior: the function whose maximiser is the MLE or the MAP."""
+        return self.loglik + self.log_prior
+
+    @cached_property
+    def score(self) -> sp.Matrix:
+        return sp.Matrix([sp.simplify(sp.diff(self.objective, p)) for p in self.params])
+
+    @cached_property
+    def hessian(self) -> sp.Matrix:
+        return sp.simplify(sp.hessian(self.objective, self.params))
+
+    @property
+    def kind(self) -> str:
+        return "MAP" if self.model.prior is not None else "MLE"
+
+    def latex(self, expr) -> str:
+        names = {s.symbol: s.latex for s in self.statistics}
+        return sp.latex(expr, symbol_names=names)
+
+    @cached_property
+    def steps(self) -> tuple[Step, ...]:
+        return tuple(_steps(self))
+
+
+def exact_statistics(deriv_stats: tuple[Statistic, ...], model: Model) -> dict[sp.Symbol, sp.Expr]:
+    """Exact values of the sample statistics at the model's observed data."""
+    if not model.observed:
+        return {}
+    columns = [tuple(sp.nsimplify(v) for v in model.observed[s]) for s in model.data]
+    rows = list(zip(*columns))
+    return {
+        st.symbol: sp.Add(*[st.expr.subs(dict(zip(model.data, row))) for row in rows]) for st in deriv_stats
+    }
+
+
+def derive(model: Model) -> Derivation:
+    params = model.param_symbols
+    logp = log_density(model)
+    logprior = log_prior(model)
+    parts = separate(logp, model.data, params)
+    if parts is None:
+        i = sp.Idx("i")
+        indexed = logp.subs({s: sp.IndexedBase(s.name)[i] for s in model.data}, simultaneous=True)
+        loglik = sp.Sum(indexed, (i, 1, n_obs))
+        return Derivation(
+            model, logp, logprior, (), loglik, None,
+            "the log-density does not separate into f(theta) g(x) terms, so the score is a sum over "
+            "the data with no closed-form root; the optimum is found numerically",
+        )
+    stats = []
+    ordered = sorted(parts, key=lambda g: (g != 1, sp.Poly(g, *model.data).total_degree() if g.is_polynomial(*model.data) else 99, str(g)))
+    for g in ordered:
+        if g == 1:
+            stats.append(Statistic(n_obs, sp.Integer(1), "n"))
+        else:
+            sym = sp.Symbol(_stat_name(g), real=True, nonnegative=g.is_nonnegative or None)
+            stats.append(Statistic(sym, g, _stat_latex(g, model.data)))
+    loglik = sp.Add(*[parts[st.expr] * st.symbol for st in stats])
+    deriv = Derivation(model, logp, logprior, tuple(stats), loglik, None, None)
+    deriv.observed_statistics = exact_statistics(deriv.statistics, model)
+    _solve(deriv)
+    return deriv
+
+
+def _solve(deriv: Derivation) -> None:
+    model = deriv.model
+    objective = deriv.objective.subs(deriv.observed_statistics)
+    try:
+        solutions = _solve_stationary(objective, deriv.params)
+    except NoClosedForm as exc:
+        deriv.no_closed_form = str(exc)
+        return
+    inside = [s for s in solutions if _in_domain(model, s)]
+    if not inside:
+        deriv.no_closed_form = f"no stationary point inside the parameter domain (SymPy found {len(solutions)} outside)"
+        return
+    deriv.candidates = tuple(inside)
+    best = _pick_maximum(objective.subs(model.constants), inside, deriv.params)
+    deriv.estimate = best
+    deriv.second_order = _second_order(deriv, objective, best)
+
+
+def _pick_maximum(objective, candidates, params):
+    if len(candidates) == 1:
+        return candidates[0]
+    values = [objective.subs(c) for c in candidates]
+    if all(v.is_number for v in values):
+        return candidates[max(range(len(values)), key=lambda k: float(values[k]))]
+    raise NoClosedForm(f"{len(candidates)} symbolic stationary points and no way to rank them")
+
+
+def _second_order(deriv: Derivation, objective: sp.Expr, solution) -> SecondOrder:
+    """Hessian at the stationary point, written in the parameters where the statistics allow it.
+
+    The log-likelihood is linear in the sample statistics, so at a stationary point the score equations
+    can be solved for some statistics instead of the parameters; substituting those into the Hessian
+    expresses it through the (domain-restricted) parameters, whose assumptions often decide the signs.
+    """
+    params = deriv.params
+    hess = sp.hessian(objective, params).subs(deriv.model.constants)
+    best = None
+    if not deriv.observed_statistics:
+        grad = [sp.diff(objective, p).subs(deriv.model.constants) for p in params]
+        free = [s.symbol for s in deriv.statistics if s.symbol != n_obs and any(g.has(s.symbol) for g in grad)]
+        for combo in itertools.combinations(reversed(free), len(params)):
+            try:
+                sol = sp.solve(grad, combo, dict=True)
+            except NotImplementedError:
+                continue
+            if len(sol) != 1 or set(sol[0]) != set(combo):
+                continue
+            h = sp.simplify(hess.subs(sol[0]))
+            minors, status, conds = _minors_status(-h)
+            candidate = SecondOrder(h, minors, status, conds)
+            if best is None or len(conds) < len(best.conditions):
+                best = candidate
+            if status != "conditional":
+                break
+    if best is None:
+        h = sp.simplify(hess.subs(solution))
+        minors, status, conds = _minors_status(-h)
+        best = SecondOrder(h, minors, status, conds)
+    return best
+
+
+def _steps(d: Derivation) -> list[Step]:
+    m = d.model
+    tex = d.latex
+    theta = ", ".join(sp.latex(p) for p in d.params)
+    data = ", ".join(sp.latex(s) for s in m.data)
+    steps = [
+        Step("Density of one observation", rf"p({data} \mid {theta}) = {sp.latex(m.density)}"),
+        Step(
+            "Log-density",
+            rf"\log p({data} \mid {theta}) = {sp.latex(d.log_density)}",
+            "The log turns the product over observations into a sum and powers into factors.",
+        ),
+    ]
+    if d.separable:
+        sums = ", ".join(f"${s.latex}$" for s in d.statistics if s.symbol != n_obs)
+        steps.append(
+            Step(
+                "Joint log-likelihood in sample statistics",
+                rf"\ell({theta}) = \sum_{{i=1}}^{{n}} \log p = {tex(d.loglik)}",
+                f"The data enter only through $n$ and {sums}." if sums else "The data enter only through $n$.",
+            )
+        )
+    else:
+        steps.append(Step("Joint log-likelihood", rf"\ell({theta}) = {sp.latex(d.loglik)}", "Not separable."))
+    if m.prior is not None:
+        steps.append(Step("Log-prior", rf"\log p({theta}) = {sp.latex(d.log_prior)}"))
+        steps.append(Step("Log-posterior (up to a constant)", rf"\log p({theta} \mid D) = {tex(d.objective)} + C"))
+    if not d.separable:
+        return steps
+    steps.append(
+        Step("Score", r"\nabla \ell = " + tex(d.score) if len(d.params) > 1 else rf"\frac{{d}}{{d{theta}}} = {tex(d.score[0])}")
+    )
+    steps.append(Step("Hessian", r"\nabla^2 \ell = " + tex(d.hessian)))
+    if d.observed_statistics:
+        subs = r", \quad ".join(f"{tex(k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items())
+        steps.append(Step("Statistics of the observed data", subs))
+    if d.estimate is None:
+        steps.append(Step("Stationary point", r"\text{no closed form}", d.no_closed_form or ""))
+        return steps
+    if len(d.candidates) > 1 or d.observed_statistics:
+        roots = r", \quad ".join(tex(c[p]) for c in d.candidates for p in d.params)
+        steps.append(Step("Stationary points inside the domain", roots))
+    est = r", \quad ".join(rf"\hat{{{sp.latex(p)}}} = {tex(v)}" for p, v in d.estimate.items())
+    steps.append(Step(f"{d.kind} (score = 0)", est))
+    so = d.second_order
+    if so is not None:
+        text = {
+            "proved": "All leading principal minors of the negative Hessian are positive: a strict maximum.",
+            "conditional": "Negative definite provided the undecided minors are positive; numerics check them on data.",
+            "fails": "A leading principal minor of the negative Hessian is not positive: not a maximum.",
+        }[so.status]
+        minors = r", \quad ".join(f"D_{k + 1} = {tex(v)}" for k, v in enumerate(so.minors))
+        steps.append(Step("Second-order check", r"\nabla^2 \ell \big|_{\hat\theta} = " + tex(so.hessian) + r", \quad " + minors, text))
+    return steps

@@ -1,0 +1,109 @@
+"""A model is a declaration: data symbols, parameters with domains, a density, optionally a prior."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+
+class InputError(ValueError):
+    """Bad user input: the message names the input and the rule it breaks."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    symbol: sp.Symbol
+    domain: sp.Set = sp.Reals
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.symbol.name
+
+
+@dataclass(frozen=True)
+class Model:
+    """Declarative metadata plus a per-observation density, in the manner of sympy.stats.
+
+    density: p(data | params) for one observation, a SymPy expression.
+    prior: an (unnormalised) density of the parameters; None means a flat prior, i.e. the MLE.
+    support: the set each data symbol's values must lie in.
+    observed: fixed data given by the exercise (exact values); the answers are derived at it.
+    simulate: draws a seeded sample for the numerical checks (rng, n) -> {data name: array}.
+    constants: known quantities that are not estimated (symbol -> exact value).
+    covariates: data symbols that are conditioned on, not modelled; they must not be constant.
+    tolerances: per-model overrides of the numerical checks' tolerances (numerics.verify names them).
+    """
+
+    name: str
+    title: str
+    data: tuple[sp.Symbol, ...]
+    params: tuple[Parameter, ...]
+    density: sp.Expr
+    prior: sp.Expr | None = None
+    support: Mapping[sp.Symbol, sp.Set] = field(default_factory=dict)
+    min_n: int = 1
+    observed: Mapping[sp.Symbol, tuple] | None = None
+    simulate: Callable[[np.random.Generator, int], dict[str, np.ndarray]] | None = None
+    constants: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    covariates: tuple[sp.Symbol, ...] = ()
+    tolerances: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def param_symbols(self) -> tuple[sp.Symbol, ...]:
+        return tuple(p.symbol for p in self.params)
+
+    def validate(self, data: Mapping[str, object]) -> dict[str, np.ndarray]:
+        """Return the data as float64 arrays, or raise InputError naming the input and the rule."""
+        return validate_data(self, data)
+
+
+def _in_support(values: np.ndarray, support: sp.Set) -> np.ndarray:
+    if support == sp.Reals:
+        return np.ones(values.shape, dtype=bool)
+    if isinstance(support, sp.FiniteSet):
+        return np.isin(values, np.array([float(v) for v in support]))
+    if support == sp.Naturals0:
+        return (values >= 0) & (values == np.round(values))
+    if isinstance(support, sp.Interval):
+        lo, hi = float(support.start), float(support.end)
+        above = values > lo if support.left_open else values >= lo
+        below = values < hi if support.right_open else values <= hi
+        return above & below
+    raise TypeError(f"unsupported data support {support}")
+
+
+def validate_data(model: Model, data: Mapping[str, object]) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {}
+    for sym in model.data:
+        if sym.name not in data:
+            raise InputError(f"{model.name}: data '{sym.name}' is missing (the model needs {[s.name for s in model.data]})")
+        try:
+            arr = np.asarray(data[sym.name], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{model.name}: data '{sym.name}' must be numbers ({exc})") from None
+        if arr.ndim != 1:
+            raise InputError(f"{model.name}: data '{sym.name}' must be one-dimensional, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise InputError(f"{model.name}: data '{sym.name}' must be finite, got {arr[bad]} at index {bad}")
+        support = model.support.get(sym, sp.Reals)
+        ok = _in_support(arr, support)
+        if not np.all(ok):
+            bad = int(np.flatnonzero(~ok)[0])
+            raise InputError(f"{model.name}: data '{sym.name}' must lie in {support}, got {arr[bad]} at index {bad}")
+        arrays[sym.name] = arr
+    sizes = {name: len(arr) for name, arr in arrays.items()}
+    if len(set(sizes.values())) > 1:
+        raise InputError(f"{model.name}: data columns must have equal length, got {sizes}")
+    n = next(iter(sizes.values()))
+    if n < model.min_n:
+        raise InputError(f"{model.name}: needs at least {model.min_n} observations, got {n}")
+    for cov in model.covariates:
+        if np.ptp(arrays[cov.name]) == 0:
+            raise InputError(f"{model.name}: covariate '{cov.name}' must not be constant (its slope is not identifiable)")
+    return arrays

@@ -1,0 +1,155 @@
+"""The model catalogue: the exercise sheet's items and the extra models, one declaration each."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from derivations.model import InputError, Model, Parameter
+
+x = sp.Symbol("x", real=True)
+y = sp.Symbol("y", real=True)
+mu = sp.Symbol("mu", real=True)
+sigma2 = sp.Symbol("sigma^2", positive=True)
+a, b = sp.symbols("a b", real=True)
+theta = sp.Symbol("theta", positive=True)
+lam = sp.Symbol("lambda", positive=True)
+POSITIVE = sp.Interval.open(0, sp.oo)
+UNIT = sp.Interval.open(0, 1)
+
+COIN_DATA = (0, 0, 1, 1, 0, 0, 1)
+
+
+def normal_pdf(value, mean, variance) -> sp.Expr:
+    return sp.exp(-((value - mean) ** 2) / (2 * variance)) / sp.sqrt(2 * sp.pi * variance)
+
+
+def normal_prior(value, mean, variance) -> sp.Expr:
+    """N(mean, variance) density; the sheet writes N(mu, sigma^2), so the second number is a variance."""
+    variance = sp.nsimplify(variance)
+    if not variance.is_positive:
+        raise InputError(f"prior variance must be > 0, got {variance}")
+    return normal_pdf(value, sp.nsimplify(mean), variance)
+
+
+def _gaussian_sample(rng, n):
+    return {"x": rng.normal(1.5, 2.0, n)}
+
+
+def _regression_sample(rng, n):
+    xs = rng.uniform(-2.0, 3.0, n)
+    return {"x": xs, "y": 2.0 * xs - 1.0 + rng.normal(0.0, 0.5, n)}
+
+
+def _coin_sample(rng, n):
+    return {"x": (rng.random(n) < 0.4).astype(float)}
+
+
+def coin_model(name: str, title: str, prior: sp.Expr | None, notes: tuple[str, ...] = ()) -> Model:
+    return Model(
+        name=name,
+        title=title,
+        data=(x,),
+        params=(Parameter(theta, UNIT, "probability of heads"),),
+        density=theta**x * (1 - theta) ** (1 - x),
+        prior=prior,
+        support={x: sp.FiniteSet(0, 1)},
+        observed={x: COIN_DATA},
+        simulate=_coin_sample,
+        notes=notes,
+    )
+
+
+GAUSSIAN = Model(
+    name="gaussian",
+    title="Task 1: Gaussian, MLE of mu and sigma^2",
+    data=(x,),
+    params=(Parameter(mu, sp.Reals, "mean"), Parameter(sigma2, POSITIVE, "variance")),
+    density=normal_pdf(x, mu, sigma2),
+    min_n=2,
+    simulate=_gaussian_sample,
+    notes=(
+        "The variance MLE divides by n, not n - 1: E[sigma^2_MLE] = (n - 1)/n sigma^2, so it is biased low; "
+        "the unbiased sample variance divides by n - 1.",
+    ),
+)
+
+LINEAR_REGRESSION = Model(
+    name="linear_regression",
+    title="Task 2: linear model y = a x + b + eps, MLE of a, b and sigma^2",
+    data=(x, y),
+    params=(Parameter(a, sp.Reals, "slope"), Parameter(b, sp.Reals, "intercept"), Parameter(sigma2, POSITIVE, "noise variance")),
+    density=normal_pdf(y, a * x + b, sigma2),
+    min_n=3,
+    covariates=(x,),
+    simulate=_regression_sample,
+    notes=("a and b are the least-squares line; sigma^2 is the mean squared residual (divides by n).",),
+)
+
+COIN_MAP = coin_model(
+    "coin_map",
+    "Task 3a: coin, MAP with prior N(0.5, 0.1), 0.1 read as the variance",
+    normal_prior(theta, sp.Rational(1, 2), sp.Rational(1, 10)),
+    notes=(
+        "The sheet writes N(mu, sigma^2), so 0.1 is the variance.",
+        "Truncating the prior to [0, 1] multiplies it by a constant on (0, 1); the log-posterior shifts by a "
+        "constant there and the likelihood is zero outside, so the maximiser does not move.",
+    ),
+)
+
+COIN_MAP_SD = coin_model(
+    "coin_map_sd",
+    "Task 3a, other reading: prior N(0.5, 0.1^2), 0.1 read as the standard deviation",
+    normal_prior(theta, sp.Rational(1, 2), sp.Rational(1, 100)),
+    notes=("The stationarity condition is an irreducible cubic: the answer is an exact root object.",),
+)
+
+COIN_UNIFORM = coin_model(
+    "coin_uniform",
+    "Task 3b: coin with a U(0, 1) prior",
+    sp.Integer(1),
+    notes=("A flat prior makes the MAP equal to the MLE; the predictive probability integrates over theta.",),
+)
+
+POISSON = Model(
+    name="poisson",
+    title="Poisson rate",
+    data=(x,),
+    params=(Parameter(lam, POSITIVE, "rate"),),
+    density=lam**x * sp.exp(-lam) / sp.factorial(x),
+    support={x: sp.Naturals0},
+    simulate=lambda rng, n: {"x": rng.poisson(3.0, n).astype(float)},
+)
+
+EXPONENTIAL = Model(
+    name="exponential",
+    title="Exponential rate",
+    data=(x,),
+    params=(Parameter(lam, POSITIVE, "rate"),),
+    density=lam * sp.exp(-lam * x),
+    support={x: POSITIVE},
+    simulate=lambda rng, n: {"x": rng.exponential(1 / 2.5, n)},
+)
+
+NORMAL_NORMAL = Model(
+    name="normal_normal",
+    title="Normal mean with known variance 4 and a N(0, 1) prior (conjugate)",
+    data=(x,),
+    params=(Parameter(mu, sp.Reals, "mean"),),
+    density=normal_pdf(x, mu, 4),
+    prior=normal_prior(mu, 0, 1),
+    simulate=lambda rng, n: {"x": rng.normal(0.7, 2.0, n)},
+    notes=("Conjugate: the posterior is normal, so its mode (the MAP) equals its mean.",),
+)
+
+CAUCHY = Model(
+    name="cauchy",
+    title="Cauchy location (no closed form)",
+    data=(x,),
+    params=(Parameter(mu, sp.Reals, "location"),),
+    density=1 / (sp.pi * (1 + (x - mu) ** 2)),
+    simulate=lambda rng, n: {"x": 0.5 + rng.standard_cauchy(n)},
+)
+
+SHEET_MODELS = (GAUSSIAN, LINEAR_REGRESSION, COIN_MAP, COIN_MAP_SD, COIN_UNIFORM)
+EXTRA_MODELS = (POISSON, EXPONENTIAL, NORMAL_NORMAL, CAUCHY)
