@@ -1,0 +1,1 @@
+"""Lambdified derivations checked against torch autograd, finite differences, optimizers and peers."""

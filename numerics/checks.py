@@ -1,0 +1,309 @@
+"""Independent numerical checks of a Derivation. Each returns its measured error and its tolerance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import scipy.optimize
+import sympy as sp
+import torch
+
+from derivations.engine import Derivation
+from derivations.model import Model
+from numerics.compile import Data, Evaluator, Params, compiled
+
+# error = max |computed - reference| / max(|reference|, 1) unless the check says otherwise.
+DEFAULT_TOLERANCES: dict[str, float] = {
+    "stats_rewrite": 1e-10,
+    "autograd": 1e-9,
+    "taylor_slope": 0.1,
+    "finite_difference": 1e-6,
+    "hessian_autograd": 1e-8,
+    "scipy_optimize": 1e-5,
+    "torch_optim": 1e-6,
+    "stationary": 1e-6,
+    "negative_definite": 0.0,
+    "peer": 1e-6,
+}
+N_POINTS = 4
+CHECK_N = 500
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    model: str
+    check: str
+    error: float
+    tolerance: float
+    passed: bool
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def tolerance(model: Model, check: str) -> float:
+    return float(model.tolerances.get(check, DEFAULT_TOLERANCES[check]))
+
+
+def rel_error(computed, reference) -> float:
+    computed, reference = np.asarray(computed, float), np.asarray(reference, float)
+    if computed.shape != reference.shape or not np.all(np.isfinite(computed)):
+        return float("inf")
+    return float(np.max(np.abs(computed - reference) / np.maximum(np.abs(reference), 1.0)))
+
+
+def result(model: Model, check: str, error: float, detail: str = "") -> CheckResult:
+    tol = tolerance(model, check)
+    return CheckResult(model.name, check, float(error), tol, bool(np.isfinite(error) and error <= tol), detail)
+
+
+def check_data(model: Model, seed: int, n: int = CHECK_N) -> dict[str, np.ndarray]:
+    """The exercise's observed data where it gives some, else a seeded simulated sample."""
+    if model.observed:
+        return model.validate({s.name: model.observed[s] for s in model.data})
+    if model.simulate is None:
+        raise ValueError(f"{model.name}: declares neither observed data nor a simulate hook")
+    return model.validate(model.simulate(np.random.default_rng(seed), n))
+
+
+# --- parameter domains: random points, scales and an unconstrained reparametrisation -----------------
+def _bounds(domain: sp.Set) -> tuple[float, float]:
+    if domain == sp.Reals:
+        return -np.inf, np.inf
+    return float(domain.start), float(domain.end)
+
+
+def random_point(model: Model, rng: np.random.Generator) -> dict[str, float]:
+    point = {}
+    for par in model.params:
+        lo, hi = _bounds(par.domain)
+        if np.isfinite(lo) and np.isfinite(hi):
+            point[par.name] = lo + (hi - lo) * rng.uniform(0.15, 0.85)
+        elif np.isfinite(lo):
+            point[par.name] = lo + rng.uniform(0.5, 3.0)
+        else:
+            point[par.name] = rng.normal(0.0, 2.0)
+    return point
+
+
+def step_scales(model: Model, point: Params) -> np.ndarray:
+    """Per-parameter step scale that keeps theta + h v inside the domain for h <= 1."""
+    scales = []
+    for par in model.params:
+        lo, hi = _bounds(par.domain)
+        v = point[par.name]
+        room = min(v - lo, hi - v)
+        scales.append(0.5 * room if np.isfinite(room) else 1.0)
+    return np.array(scales)
+
+
+def to_free(model: Model, point: Params) -> np.ndarray:
+    out = []
+    for par in model.params:
+        lo, hi = _bounds(par.domain)
+        v = point[par.name]
+        if np.isfinite(lo) and np.isfinite(hi):
+            p = (v - lo) / (hi - lo)
+            out.append(np.log(p / (1 - p)))
+        elif np.isfinite(lo):
+            out.append(np.log(v - lo))
+        else:
+            out.append(v)
+    return np.array(out, float)
+
+
+def from_free(model: Model, u, lib=np):
+    out = {}
+    for par, ui in zip(model.params, u):
+        lo, hi = _bounds(par.domain)
+        if np.isfinite(lo) and np.isfinite(hi):
+            out[par.name] = lo + (hi - lo) / (1 + lib.exp(-ui))
+        elif np.isfinite(lo):
+            out[par.name] = lo + lib.exp(ui)
+        else:
+            out[par.name] = ui
+    return out
+
+
+def _as_vector(names, theta: Params) -> np.ndarray:
+    return np.array([theta[k] for k in names], float)
+
+
+def _points(model: Model, seed: int) -> list[dict[str, float]]:
+    rng = np.random.default_rng(seed)
+    return [random_point(model, rng) for _ in range(N_POINTS)]
+
+
+def _torch_data(data: Data) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(v, dtype=torch.float64) for k, v in data.items()}
+
+
+# --- the checks -------------------------------------------------------------------------------------
+def check_stats_rewrite(d: Derivation, data: Data, seed: int) -> CheckResult:
+    """The joint log-likelihood in sample statistics equals the sum of the declared log-densities."""
+    c = compiled(d)
+    stats = c.statistics(data)
+    errors = [abs(c.objective(t, stats) - c.objective_raw(t, data)) / max(abs(c.objective_raw(t, data)), 1.0) for t in _points(d.model, seed)]
+    return result(d.model, "stats_rewrite", max(errors), f"{N_POINTS} random points, relative to |l|")
+
+
+def check_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
+    """SymPy's score against torch.autograd of the raw-data objective, float64."""
+    c, ev = compiled(d), Evaluator(compiled(d))
+    tdata = _torch_data(data)
+    errors = []
+    for t in _points(d.model, seed):
+        leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in t.items()}
+        c.objective_torch(leaves, tdata).backward()
+        auto = np.array([leaves[k].grad.item() for k in c.names])
+        errors.append(rel_error(ev.score(t, data), auto))
+    return result(d.model, "autograd", max(errors), f"{N_POINTS} random points")
+
+
+def check_hessian_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
+    """SymPy's Hessian against torch.autograd.functional.hessian of the raw-data objective."""
+    c, ev = compiled(d), Evaluator(compiled(d))
+    tdata = _torch_data(data)
+
+    def f(vec):
+        return c.objective_torch(dict(zip(c.names, vec)), tdata)
+
+    errors = []
+    for t in _points(d.model, seed):
+        auto = torch.autograd.functional.hessian(f, torch.tensor(_as_vector(c.names, t), dtype=torch.float64)).numpy()
+        errors.append(rel_error(ev.hessian(t, data), auto))
+    return result(d.model, "hessian_autograd", max(errors), f"{N_POINTS} random points")
+
+
+def taylor_slope(f: Callable[[np.ndarray], float], grad: np.ndarray, x0: np.ndarray, direction: np.ndarray) -> float:
+    """Log-log slope of |f(x + h v) - f(x) - h g.v| over h = 2^-4 .. 2^-12: 2 for a right gradient, 1 for a wrong one."""
+    hs = 2.0 ** -np.arange(4, 13)
+    f0, slope0 = f(x0), float(grad @ direction)
+    remainders = np.array([abs(f(x0 + h * direction) - f0 - h * slope0) for h in hs])
+    if np.any(remainders <= 0) or not np.all(np.isfinite(remainders)):
+        return float("nan")
+    return float(np.polyfit(np.log(hs), np.log(remainders), 1)[0])
+
+
+def check_taylor(d: Derivation, data: Data, seed: int) -> CheckResult:
+    c, ev = compiled(d), Evaluator(compiled(d))
+    rng = np.random.default_rng(seed + 1)
+
+    def f(vec):
+        return c.objective_raw(dict(zip(c.names, vec)), data)
+
+    slopes = []
+    for t in _points(d.model, seed):
+        direction = rng.normal(size=len(c.names))
+        direction *= step_scales(d.model, t) / np.linalg.norm(direction)
+        slopes.append(taylor_slope(f, ev.score(t, data), _as_vector(c.names, t), direction))
+    error = max(abs(s - 2.0) for s in slopes) if all(np.isfinite(slopes)) else float("inf")
+    return result(d.model, "taylor_slope", error, "|slope - 2|, slopes " + ", ".join(f"{s:.3f}" for s in slopes))
+
+
+def check_finite_difference(d: Derivation, data: Data, seed: int) -> CheckResult:
+    c, ev = compiled(d), Evaluator(compiled(d))
+    errors = []
+    for t in _points(d.model, seed):
+        x0, scales = _as_vector(c.names, t), step_scales(d.model, t)
+        fd = []
+        for j in range(len(x0)):
+            h = np.zeros_like(x0)
+            h[j] = 1e-5 * scales[j]
+            up, down = (c.objective_raw(dict(zip(c.names, x0 + s * h)), data) for s in (1, -1))
+            fd.append((up - down) / (2 * h[j]))
+        errors.append(rel_error(ev.score(t, data), fd))
+    return result(d.model, "finite_difference", max(errors), "central differences, h = 1e-5 * scale")
+
+
+def optimum_scipy(d: Derivation, data: Data) -> dict[str, float]:
+    """Derivative-free Nelder-Mead on the raw-data objective in unconstrained coordinates."""
+    c, m = compiled(d), d.model
+    n = len(next(iter(data.values())))
+    start = to_free(m, {p.name: v for p, v in zip(m.params, from_free(m, np.zeros(len(m.params))).values())})
+    res = scipy.optimize.minimize(
+        lambda u: -c.objective_raw(from_free(m, u), data) / n,
+        start,
+        method="Nelder-Mead",
+        options={"xatol": 1e-11, "fatol": 1e-15, "maxiter": 20000, "maxfev": 40000},
+    )
+    return from_free(m, res.x)
+
+
+def optimum_torch(d: Derivation, data: Data) -> dict[str, float]:
+    """torch.optim.LBFGS with a strong Wolfe line search, float64, gradients by autograd."""
+    c, m = compiled(d), d.model
+    n = len(next(iter(data.values())))
+    tdata = _torch_data(data)
+    u = torch.zeros(len(m.params), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([u], lr=1.0, max_iter=500, tolerance_grad=1e-14, tolerance_change=1e-16, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = -c.objective_torch(from_free(m, u, torch), tdata) / n
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        opt.step(closure)
+    return {k: float(v) for k, v in from_free(m, u.detach(), torch).items()}
+
+
+def reference_estimate(d: Derivation, data: Data) -> dict[str, float] | None:
+    c = compiled(d)
+    return c.estimate(c.statistics(data)) if d.separable else None
+
+
+def check_optimizer(d: Derivation, data: Data, which: str) -> CheckResult:
+    c = compiled(d)
+    found = optimum_scipy(d, data) if which == "scipy_optimize" else optimum_torch(d, data)
+    closed = reference_estimate(d, data)
+    if closed is None:
+        # No closed form: the two optimizers must agree with each other instead.
+        other = optimum_torch(d, data) if which == "scipy_optimize" else optimum_scipy(d, data)
+        return result(d.model, which, rel_error(_as_vector(c.names, found), _as_vector(c.names, other)), "vs the other optimizer (no closed form)")
+    return result(d.model, which, rel_error(_as_vector(c.names, found), _as_vector(c.names, closed)), "vs the closed form")
+
+
+def optimum(d: Derivation, data: Data) -> dict[str, float]:
+    closed = reference_estimate(d, data)
+    return closed if closed is not None else optimum_torch(d, data)
+
+
+def check_stationary(d: Derivation, data: Data) -> CheckResult:
+    """The score vanishes at the estimate (per observation, so the tolerance does not grow with n)."""
+    ev = Evaluator(compiled(d))
+    n = len(next(iter(data.values())))
+    score = ev.score(optimum(d, data), data) / n
+    return result(d.model, "stationary", float(np.max(np.abs(score))), "max |score| / n at the estimate")
+
+
+def check_negative_definite(d: Derivation, data: Data) -> CheckResult:
+    """Largest eigenvalue of the Hessian at the estimate, per observation: must be < 0."""
+    ev = Evaluator(compiled(d))
+    n = len(next(iter(data.values())))
+    top = float(np.max(np.linalg.eigvalsh(ev.hessian(optimum(d, data), data) / n)))
+    tol = tolerance(d.model, "negative_definite")
+    return CheckResult(d.model.name, "negative_definite", top, tol, bool(top < tol), "max eigenvalue of H / n at the estimate")
+
+
+def check_peer(d: Derivation, data: Data, peer: Callable[[Data], Mapping[str, float]]) -> CheckResult:
+    c = compiled(d)
+    found = peer(data)
+    return result(d.model, "peer", rel_error(_as_vector(c.names, optimum(d, data)), _as_vector(c.names, found)), getattr(peer, "__doc__", "") or "")
+
+
+def run_checks(d: Derivation, seed: int = 0, peer=None) -> list[CheckResult]:
+    data = check_data(d.model, seed)
+    out = [check_autograd(d, data, seed), check_hessian_autograd(d, data, seed)]
+    out += [check_taylor(d, data, seed), check_finite_difference(d, data, seed)]
+    if d.separable:
+        out.insert(0, check_stats_rewrite(d, data, seed))
+    out += [check_optimizer(d, data, "scipy_optimize"), check_optimizer(d, data, "torch_optim")]
+    out += [check_stationary(d, data), check_negative_definite(d, data)]
+    if peer is not None:
+        out.append(check_peer(d, data, peer))
+    return out

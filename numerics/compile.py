@@ -1,0 +1,189 @@
+"""Lambdify a Derivation once, with an explicit argument order; results are keyed by parameter name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+import torch
+
+from derivations.engine import Derivation, n_obs
+from derivations.model import InputError
+
+NUMPY_MODULES = ["scipy", "numpy"]
+Params = Mapping[str, float]
+Data = Mapping[str, np.ndarray]
+
+
+def torch_ready(expr: sp.Expr) -> sp.Expr:
+    """torch functions take tensors, not Python numbers: fold constants like log(2) to floats first,
+    and write log(x!) as lgamma(x + 1), which torch has."""
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.factorial),
+        lambda e: sp.loggamma(e.args[0].args[0] + 1),
+    )
+    return fold_numbers(expr)
+
+
+def fold_numbers(expr: sp.Expr) -> sp.Expr:
+    """Evaluate exact numeric subexpressions (log(2), CRootOf(...)) to 20-digit floats for lambdify."""
+    return sp.sympify(expr).replace(lambda e: e.is_number and not e.is_Atom, lambda e: e.evalf(20))
+
+
+def require_float64(tensor: torch.Tensor, what: str) -> torch.Tensor:
+    """Gradient checks run in float64 only: float32 holds a log-likelihood of 10^4 points to about 1e-7."""
+    if tensor.dtype != torch.float64:
+        raise InputError(f"{what} must be float64 for gradient checks, got {tensor.dtype}")
+    return tensor
+
+
+@dataclass
+class Compiled:
+    derivation: Derivation
+
+    @property
+    def model(self):
+        return self.derivation.model
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.derivation.params)
+
+    @cached_property
+    def _params(self) -> tuple[sp.Symbol, ...]:
+        return self.derivation.params
+
+    @cached_property
+    def _stats(self) -> tuple[sp.Symbol, ...]:
+        return tuple(s.symbol for s in self.derivation.statistics)
+
+    def _expr(self, expr):
+        return sp.sympify(expr).subs(self.model.constants)
+
+    # --- per observation: the declaration itself, summed over the raw data -------------------------
+    @cached_property
+    def _logp_np(self):
+        return sp.lambdify(self._params + self.model.data, self._expr(self.derivation.log_density), NUMPY_MODULES)
+
+    @cached_property
+    def _logp_torch(self):
+        return sp.lambdify(self._params + self.model.data, torch_ready(self._expr(self.derivation.log_density)), "torch")
+
+    @cached_property
+    def _logprior_np(self):
+        return sp.lambdify(self._params, self._expr(self.derivation.log_prior), NUMPY_MODULES)
+
+    @cached_property
+    def _logprior_torch(self):
+        return sp.lambdify(self._params, torch_ready(self._expr(self.derivation.log_prior)), "torch")
+
+    def objective_raw(self, theta: Params, data: Data) -> float:
+        """sum_i log p(x_i | theta) + log p(theta), straight from the declared density."""
+        args = [theta[k] for k in self.names]
+        terms = np.broadcast_to(self._logp_np(*args, *(data[s.name] for s in self.model.data)), _length(data))
+        return float(np.sum(terms) + self._logprior_np(*args))
+
+    def objective_torch(self, theta: Mapping[str, torch.Tensor], data: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        args = [theta[k] for k in self.names]
+        columns = [require_float64(data[s.name], f"data '{s.name}'") for s in self.model.data]
+        terms = self._logp_torch(*args, *columns)
+        total = terms.sum() if isinstance(terms, torch.Tensor) and terms.ndim else terms * columns[0].numel()
+        return total + self._logprior_torch(*args)
+
+    # --- through the sample statistics ---------------------------------------------------------------
+    @cached_property
+    def _stat_fns(self):
+        return [sp.lambdify(self.model.data, s.expr, NUMPY_MODULES) for s in self.derivation.statistics]
+
+    def statistics(self, data: Data) -> dict[str, float]:
+        columns = [data[s.name] for s in self.model.data]
+        n = _length(data)
+        out = {}
+        for stat, fn in zip(self.derivation.statistics, self._stat_fns):
+            out[stat.symbol.name] = float(n if stat.symbol == n_obs else np.sum(fn(*columns)))
+        return out
+
+    @cached_property
+    def _objective_stats(self):
+        return sp.lambdify(self._params + self._stats, self._expr(self.derivation.objective), NUMPY_MODULES)
+
+    @cached_property
+    def _score_stats(self):
+        return sp.lambdify(self._params + self._stats, self._expr(self.derivation.score), NUMPY_MODULES)
+
+    @cached_property
+    def _hessian_stats(self):
+        return sp.lambdify(self._params + self._stats, self._expr(self.derivation.hessian), NUMPY_MODULES)
+
+    def _stat_args(self, stats: Mapping[str, float]):
+        return [stats[s.name] for s in self._stats]
+
+    def objective(self, theta: Params, stats: Mapping[str, float]) -> float:
+        return float(self._objective_stats(*(theta[k] for k in self.names), *self._stat_args(stats)))
+
+    def score(self, theta: Params, stats: Mapping[str, float]) -> np.ndarray:
+        return np.asarray(self._score_stats(*(theta[k] for k in self.names), *self._stat_args(stats)), float).ravel()
+
+    def hessian(self, theta: Params, stats: Mapping[str, float]) -> np.ndarray:
+        return np.asarray(self._hessian_stats(*(theta[k] for k in self.names), *self._stat_args(stats)), float)
+
+    def estimate(self, stats: Mapping[str, float]) -> dict[str, float] | None:
+        """The closed-form MLE/MAP evaluated at the statistics; None when there is none."""
+        est = self.derivation.estimate
+        if est is None:
+            return None
+        fn = sp.lambdify(self._stats, [fold_numbers(self._expr(est[p])) for p in self._params], NUMPY_MODULES)
+        return dict(zip(self.names, (float(v) for v in fn(*self._stat_args(stats)))))
+
+
+def _length(data: Data) -> int:
+    return len(next(iter(data.values())))
+
+
+_CACHE: dict[int, Compiled] = {}
+
+
+def compiled(derivation: Derivation) -> Compiled:
+    """One Compiled per Derivation object, so each expression is lambdified once per process."""
+    key = id(derivation)
+    if key not in _CACHE or _CACHE[key].derivation is not derivation:
+        _CACHE[key] = Compiled(derivation)
+    return _CACHE[key]
+
+
+
+class Evaluator:
+    """Score and Hessian of the objective on raw data: through the statistics where the model
+    separates, else by summing the per-observation derivatives (the general fallback)."""
+
+    def __init__(self, c: Compiled):
+        self.c = c
+        d = c.derivation
+        if not d.separable:
+            params, k = d.params, len(d.params)
+            per_obs = list(sp.hessian(d.log_density, params)) + [sp.diff(d.log_density, p) for p in params]
+            prior = list(sp.hessian(d.log_prior, params)) + [sp.diff(d.log_prior, p) for p in params]
+            self._per_obs = [sp.lambdify(params + c.model.data, c._expr(e), NUMPY_MODULES) for e in per_obs]
+            self._prior = [sp.lambdify(params, c._expr(e), NUMPY_MODULES) for e in prior]
+            self._k = k
+
+    def _sums(self, theta: Params, data: Data) -> np.ndarray:
+        args = [theta[k] for k in self.c.names]
+        columns = [data[s.name] for s in self.c.model.data]
+        n = _length(data)
+        return np.array(
+            [np.sum(np.broadcast_to(f(*args, *columns), n)) + g(*args) for f, g in zip(self._per_obs, self._prior)]
+        )
+
+    def score(self, theta: Params, data: Data) -> np.ndarray:
+        if self.c.derivation.separable:
+            return self.c.score(theta, self.c.statistics(data))
+        return self._sums(theta, data)[self._k**2 :]
+
+    def hessian(self, theta: Params, data: Data) -> np.ndarray:
+        if self.c.derivation.separable:
+            return self.c.hessian(theta, self.c.statistics(data))
+        return self._sums(theta, data)[: self._k**2].reshape(self._k, self._k)

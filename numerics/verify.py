@@ -1,0 +1,71 @@
+"""`nox -s verify`: every check of every registered model, a table, the exact answers, build/verify.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from derivations.registry import MODELS, derivation
+from derivations.sheet import answers
+from numerics.checks import CheckResult, rel_error, run_checks, tolerance
+from numerics.peers import ANSWER_PEERS, ESTIMATE_PEERS
+
+
+def answer_checks() -> tuple[list[CheckResult], list[dict]]:
+    """Each numeric answer of the sheet against its peer computed with scipy alone."""
+    results, table = [], []
+    for ans in answers():
+        row = {"key": ans.key, "question": ans.question, "exact": str(ans.expr), "latex": ans.latex, "value": ans.value}
+        table.append(row)
+        peer = ANSWER_PEERS.get(ans.key)
+        if peer is not None:
+            model = MODELS[ans.model]
+            err = rel_error(ans.value, peer())
+            tol = tolerance(model, "peer")
+            results.append(CheckResult(ans.model, f"answer {ans.key}", err, tol, err <= tol, "vs scipy"))
+    return results, table
+
+
+def verify(models: list[str], seed: int) -> tuple[list[CheckResult], list[dict]]:
+    results: list[CheckResult] = []
+    for name in models:
+        results += run_checks(derivation(name), seed=seed, peer=ESTIMATE_PEERS.get(name))
+    answer_results, table = answer_checks()
+    return results + answer_results, table
+
+
+def format_table(results: list[CheckResult]) -> str:
+    lines = [f"{'model':<18} {'check':<28} {'error':>11} {'tolerance':>10}  result", "-" * 78]
+    for r in results:
+        lines.append(f"{r.model:<18} {r.check:<28} {r.error:>11.3e} {r.tolerance:>10.1e}  {'PASS' if r.passed else 'FAIL'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m numerics.verify", description=__doc__)
+    parser.add_argument("--model", action="append", choices=sorted(MODELS), help="check only this model (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated samples and random points")
+    parser.add_argument("--json", type=Path, default=Path("build/verify.json"), help="where to write the results")
+    args = parser.parse_args(argv)
+    results, table = verify(args.model or list(MODELS), args.seed)
+    print(format_table(results))
+    print("\nAnswers of the sheet (exact, then 15 digits):")
+    for row in table:
+        shown = f" = {row['value']:.15g}" if row["value"] is not None else ""
+        print(f"  {row['key']:<26} {row['exact']}{shown}")
+    legend = {s.symbol.name: str(s.expr) for m in args.model or list(MODELS) for s in derivation(m).statistics}
+    print("  where " + ", ".join(f"{k} = sum_i {v}" for k, v in legend.items() if k != "n"))
+    failed = [r for r in results if not r.passed]
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"seed": args.seed, "passed": not failed, "checks": [r.as_dict() for r in results], "answers": table}
+    tmp = args.json.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    tmp.replace(args.json)
+    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed; wrote {args.json}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
