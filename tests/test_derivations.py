@@ -1,0 +1,144 @@
+"""The engine's exact results, checked by properties computed independently of the engine's solve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+import sympy as sp
+
+from derivations import bayes
+from derivations.engine import NoClosedForm, derive, n_obs, time_limit
+from derivations.model import InputError
+from derivations.models import COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, normal_prior, theta, x
+from derivations.registry import derivation
+from derivations.sheet import answers
+
+
+def test_estimate_solves_its_score_exactly(model_derivation):
+    d = model_derivation
+    if d.estimate is None:
+        assert d.no_closed_form, "a model without an estimate must say why"
+        return
+    at = d.score.subs(d.observed_statistics).subs(d.estimate)
+    assert all(sp.simplify(v) == 0 for v in at)
+    assert d.second_order.status in {"proved", "conditional"}
+
+
+def test_steps_are_ordered_latex(model_derivation):
+    titles = [s.title for s in model_derivation.steps]
+    assert titles[:2] == ["Density of one observation", "Log-density"]
+    if model_derivation.estimate is not None:
+        assert any(t.startswith(("MLE", "MAP")) for t in titles)
+
+
+def test_gaussian_variance_mle_is_mean_squared_deviation_and_biased():
+    d = derivation("gaussian")
+    sample = [sp.Rational(v) for v in (3, -1, 4, 1, 5, 9, 2, 6)]
+    stats = {s.symbol: sum(s.expr.subs(x, v) for v in sample) for s in d.statistics}
+    mu_hat = d.estimate[GAUSSIAN.params[0].symbol].subs(stats)
+    s2_hat = d.estimate[GAUSSIAN.params[1].symbol].subs(stats)
+    assert mu_hat == sum(sample) / len(sample)
+    assert s2_hat == sum((v - mu_hat) ** 2 for v in sample) / len(sample)
+    unbiased = float(np.var(np.array(sample, float), ddof=1))
+    assert float(s2_hat) == pytest.approx(unbiased * (len(sample) - 1) / len(sample), rel=1e-14)
+
+
+def test_gaussian_second_order_proved_symbolically():
+    so = derivation("gaussian").second_order
+    assert so.status == "proved" and not so.conditions
+
+
+def test_regression_second_order_needs_varying_x():
+    d = derivation("linear_regression")
+    so = d.second_order
+    assert so.status == "conditional"
+
+    def conditions_at(xs):
+        ys = [2 * v + 1 for v in xs]
+        stats = {s.symbol: sum(s.expr.subs({x: a, sp.Symbol("y", real=True): b}) for a, b in zip(xs, ys)) for s in d.statistics}
+        return [c.subs(stats).subs(d.params[2], 1) for c in so.conditions]
+
+    assert all(v > 0 for v in conditions_at([1, 2, 4]))
+    assert any(v == 0 for v in conditions_at([3, 3, 3]))
+
+
+def test_coin_map_root_is_the_one_in_the_unit_interval_and_a_maximum():
+    for model in (COIN_MAP, COIN_MAP_SD):
+        d = derivation(model.name)
+        (value,) = d.estimate.values()
+        assert 0 < float(value) < 1
+        objective = d.objective.subs(d.observed_statistics)
+        grid = np.linspace(0.01, 0.99, 981)
+        values = sp.lambdify(theta, objective, "numpy")(grid)
+        assert abs(grid[np.argmax(values)] - float(value)) <= 1e-3
+        assert d.second_order.status == "proved"
+
+
+def test_variance_reading_gives_radical_and_sd_reading_a_root_object():
+    (exact,) = derivation("coin_map").estimate.values()
+    assert not exact.has(sp.CRootOf) and exact.is_algebraic
+    (cubic_root,) = derivation("coin_map_sd").estimate.values()
+    assert cubic_root.has(sp.CRootOf)
+
+
+def test_posterior_predictive_equals_beta_posterior_mean():
+    heads = sum(COIN_UNIFORM.observed[x])
+    tails = len(COIN_UNIFORM.observed[x]) - heads
+    exact = bayes.posterior_predictive(COIN_UNIFORM, ({x: 1},))
+    assert exact.is_Rational
+    assert float(exact) == pytest.approx(scipy.stats.beta(heads + 1, tails + 1).mean(), rel=1e-15)
+
+
+def test_truncating_the_prior_shifts_log_posterior_by_a_constant():
+    assert sp.diff(bayes.truncation_log_normaliser(COIN_MAP), theta) == 0
+
+
+def test_answers_are_exact_sympy_objects_with_floats_for_display():
+    by_key = {a.key: a for a in answers()}
+    assert by_key["task3a.theta_map"].expr.is_algebraic
+    assert by_key["task3a.p_two_tails"].value == pytest.approx(float((1 - by_key["task3a.theta_map"].expr) ** 2), rel=1e-15)
+    assert by_key["task1.mu_mle"].value is None  # an expression in the data
+
+
+def test_solver_time_limit_reports_no_closed_form():
+    with pytest.raises(NoClosedForm, match="did not finish"):
+        with time_limit(0.05, "a slow solve"):
+            while True:
+                pass
+
+
+def test_nonseparable_density_says_no_closed_form():
+    d = derivation("cauchy")
+    assert d.estimate is None and "does not separate" in d.no_closed_form
+    assert d.loglik.has(sp.Sum)
+
+
+def test_loglik_is_linear_in_statistics(model_derivation):
+    d = model_derivation
+    for s in d.statistics:
+        if s.symbol != n_obs:
+            assert sp.diff(d.loglik, s.symbol, 2) == 0
+
+
+@pytest.mark.parametrize("variance", [0, -0.1])
+def test_prior_variance_must_be_positive(variance):
+    with pytest.raises(InputError, match="prior variance must be > 0"):
+        normal_prior(theta, 0.5, variance)
+
+
+def test_new_model_runs_through_derive_only():
+    """A model declared here and nowhere else: a Rayleigh scale."""
+    from derivations.model import Model, Parameter
+
+    s2 = sp.Symbol("s2", positive=True)
+    r = sp.Symbol("r", positive=True)
+    rayleigh = Model(
+        "rayleigh", "Rayleigh", (r,), (Parameter(s2, sp.Interval.open(0, sp.oo)),),
+        r / s2 * sp.exp(-(r**2) / (2 * s2)), support={r: sp.Interval.open(0, sp.oo)},
+        simulate=lambda rng, n: {"r": rng.rayleigh(1.5, n)},
+    )
+    d = derive(rayleigh)
+    assert d.second_order.status == "proved"
+    stats = {st.symbol: st.symbol for st in d.statistics}
+    assert sp.simplify(d.estimate[s2] - stats[next(k for k in stats if "rp2" in k.name)] / (2 * n_obs)) == 0
