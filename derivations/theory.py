@@ -1,0 +1,56 @@
+"""Theory 2.1, computed: why take the log of a likelihood, and what it does and does not change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from derivations import bayes
+from derivations.models import COIN_UNIFORM, GAUSSIAN, mu, theta
+
+
+@dataclass(frozen=True)
+class LogTheory:
+    product_to_sum: tuple[sp.Expr, sp.Expr]  # log prod p(x_i)  ->  sum log p(x_i)
+    ops_derivative_product: int  # size of d/dmu of the product of 3 Gaussian densities
+    ops_derivative_log: int  # size of d/dmu of the log of that product
+    argmax_likelihood: tuple[sp.Expr, ...]  # roots of dL/dtheta in (0, 1), coin data
+    argmax_log_likelihood: tuple[sp.Expr, ...]  # roots of d log L/dtheta in (0, 1)
+    curvature_likelihood: sp.Expr  # L''(theta_hat)
+    curvature_log_likelihood: sp.Expr  # (log L)''(theta_hat)
+    max_likelihood: sp.Expr  # L(theta_hat)
+
+
+def _roots_in_unit_interval(expr) -> tuple[sp.Expr, ...]:
+    return tuple(r for r in sp.solve(sp.diff(expr, theta), theta) if 0 < r < 1)
+
+
+def log_theory() -> LogTheory:
+    i, n = sp.symbols("i n", integer=True, positive=True)
+    p = sp.Function("p")
+    xi = sp.IndexedBase("x")[i]
+    product = sp.log(sp.Product(p(xi), (i, 1, n)))
+    as_sum = sp.expand_log(product, force=True)
+    if isinstance(as_sum, sp.log):  # SymPy leaves log(Product) alone: rewrite it through the Sum rule
+        as_sum = sp.Sum(sp.log(p(xi)), (i, 1, n))
+
+    xs = sp.symbols("x1:4", real=True)
+    (x,) = GAUSSIAN.data
+    densities = [GAUSSIAN.density.subs(x, v) for v in xs]
+    d_product = sp.diff(sp.Mul(*densities), mu)
+    d_log = sp.diff(sp.expand(sp.expand_log(sp.log(sp.Mul(*densities)), force=True)), mu)
+
+    likelihood = bayes.likelihood(COIN_UNIFORM, bayes.observed_rows(COIN_UNIFORM))
+    log_likelihood = sp.expand_log(sp.log(likelihood), force=True)
+    (hat,) = _roots_in_unit_interval(log_likelihood)
+    return LogTheory(
+        product_to_sum=(product, as_sum),
+        ops_derivative_product=sp.count_ops(d_product),
+        ops_derivative_log=sp.count_ops(sp.simplify(d_log)),
+        argmax_likelihood=_roots_in_unit_interval(likelihood),
+        argmax_log_likelihood=(hat,),
+        curvature_likelihood=sp.nsimplify(sp.diff(likelihood, theta, 2).subs(theta, hat)),
+        curvature_log_likelihood=sp.simplify(sp.diff(log_likelihood, theta, 2).subs(theta, hat)),
+        max_likelihood=likelihood.subs(theta, hat),
+    )
