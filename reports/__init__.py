@@ -1,0 +1,1 @@
+"""The worked-solution report: Markdown, LaTeX and PDF with figures."""
