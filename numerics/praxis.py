@@ -1,0 +1,419 @@
+"""Praxis numerics: the 2-D Gaussian mean by gradient ascent, torch.optim and mini-batch SGD.
+
+Every function returns data (arrays and numbers); reports/ draws and writes them up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+import torch
+
+from derivations.engine import derive, n_obs
+from derivations.model import InputError
+from derivations.praxis import exact_sigma, k_sym, mean_model, minibatch_gradient_covariance_scale, n_sym, step_size_theory
+from numerics.compile import Compiled, compiled
+
+GRID = (-5.0, 5.0)
+ANISOTROPIC_SIGMA = ((sp.Rational(21, 8), sp.Rational(19, 8)), (sp.Rational(19, 8), sp.Rational(21, 8)))  # eigenvalues 5, 1/4
+
+
+@dataclass(frozen=True)
+class PraxisConfig:
+    n: int = 10_000
+    seed: int = 0
+    mu: tuple[float, float] = (1.0, 1.0)
+    sigma: tuple = ((5, 0), (0, 5))
+
+    def __post_init__(self):
+        if not isinstance(self.n, (int, np.integer)) or self.n < 1:
+            raise InputError(f"n must be a positive integer, got {self.n!r}")
+        if len(self.mu) != 2 or not np.all(np.isfinite(np.asarray(self.mu, float))):
+            raise InputError(f"mu must be two finite numbers, got {self.mu!r}")
+        exact_sigma(self.sigma)
+
+
+@dataclass
+class Praxis:
+    """One configured sample with its derivation, compiled once."""
+
+    config: PraxisConfig = field(default_factory=PraxisConfig)
+
+    @cached_property
+    def sigma_exact(self) -> sp.Matrix:
+        return exact_sigma(self.config.sigma)
+
+    @cached_property
+    def sigma(self) -> np.ndarray:
+        return np.array(self.sigma_exact.tolist(), dtype=float)
+
+    @cached_property
+    def derivation(self):
+        return derive(mean_model(self.config.sigma))
+
+    @cached_property
+    def compiled(self) -> Compiled:
+        return compiled(self.derivation)
+
+    @cached_property
+    def theory(self):
+        return step_size_theory(self.config.sigma)
+
+    @cached_property
+    def data(self) -> np.ndarray:
+        rng = np.random.default_rng(self.config.seed)
+        return rng.multivariate_normal(np.asarray(self.config.mu, float), self.sigma, self.config.n)
+
+    @cached_property
+    def data_torch(self) -> dict[str, torch.Tensor]:
+        return columns_torch(self.data)
+
+    @cached_property
+    def stats(self) -> dict[str, float]:
+        return self.compiled.statistics(columns(self.data))
+
+    @cached_property
+    def mle(self) -> np.ndarray:
+        est = self.compiled.estimate(self.stats)
+        return np.array([est["mu1"], est["mu2"]])
+
+    def loglik(self, m1, m2, stats: dict[str, float] | None = None) -> np.ndarray:
+        """L(mu) through the sufficient statistics; m1, m2 broadcast (a whole grid in one call)."""
+        c = self.compiled
+        args = [(stats or self.stats)[s.symbol.name] for s in c.derivation.statistics]
+        return np.asarray(c._objective_stats(m1, m2, *args), dtype=float)
+
+    def constant(self) -> float:
+        """The per-dataset constant the sheet's L drops: L(mu) restricted to n, i.e. n (-log 2 pi - log|Sigma| / 2)."""
+        d = self.derivation
+        zero = {s.symbol: 0 for s in d.statistics if s.symbol != n_obs}
+        per_obs = sp.diff(d.loglik.subs(zero).subs({p: 0 for p in d.params}), n_obs).subs(d.model.constants)
+        return float(per_obs) * self.config.n
+
+
+def columns(x: np.ndarray) -> dict[str, np.ndarray]:
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise InputError(f"data must have shape (n, 2), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+        raise InputError(f"data must be numeric, got dtype {x.dtype}")
+    if not np.all(np.isfinite(x)):
+        raise InputError("data must be finite (no NaN or inf)")
+    return {"x1": x[:, 0], "x2": x[:, 1]}
+
+
+def columns_torch(x: np.ndarray) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(v, dtype=torch.float64) for k, v in columns(x).items()}
+
+
+# --- the sheet's own helper, kept as the baseline for checks and benchmarks --------------------------
+def sheet_L(X: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """The exercise sheet's L, verbatim: drops the constant."""
+    diff = X - mu
+    z = -0.5 * diff @ sigma.inverse() * diff
+    return z.sum()
+
+
+def sheet_heatmap(X: torch.Tensor, sigma: torch.Tensor, resolution: int = 100) -> np.ndarray:
+    """The sheet's vizualize() grid: np.vectorize over one torch call per grid point."""
+    loss = np.vectorize(lambda a, b: L_point(X, a, b, sigma))
+    space = np.linspace(*GRID, resolution)
+    x, y = np.meshgrid(space, space)
+    return np.array(loss(np.ravel(x), np.ravel(y))).reshape(x.shape)
+
+
+def L_point(X, a, b, sigma) -> float:
+    return float(sheet_L(X, torch.tensor([a, b], dtype=torch.float64), sigma))
+
+
+def heatmap(p: Praxis, resolution: int = 100, stats: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """L over [-5, 5]^2 through the sufficient statistics: one broadcast call for the whole grid."""
+    if resolution < 2:
+        raise InputError(f"heatmap resolution must be >= 2, got {resolution}")
+    space = np.linspace(*GRID, resolution)
+    m1, m2 = np.meshgrid(space, space)
+    return m1, m2, p.loglik(m1, m2, stats)
+
+
+def streamed_statistics(p: Praxis, n: int, chunk: int = 1_000_000, seed: int = 0) -> dict[str, float]:
+    """Sufficient statistics of n seeded draws, generated and summed chunk by chunk (memory O(chunk))."""
+    rng = np.random.default_rng(seed)
+    total: dict[str, float] = {}
+    for size in _chunks(n, chunk):
+        part = p.compiled.statistics(columns(rng.multivariate_normal(np.asarray(p.config.mu, float), p.sigma, size)))
+        for k, v in part.items():
+            total[k] = total.get(k, 0.0) + v
+    return total
+
+
+def _chunks(n: int, chunk: int) -> Iterator[int]:
+    for start in range(0, n, chunk):
+        yield min(chunk, n - start)
+
+
+# --- Task 1: gradient ascent with autograd ------------------------------------------------------------
+@dataclass(frozen=True)
+class AscentResult:
+    lr: float
+    status: str  # "converged", "diverged" or "max_steps"
+    steps: int
+    path: np.ndarray  # (steps + 1, 2)
+    errors: np.ndarray  # ||mu_t - mu_hat||
+
+
+def _check_lr(lr: float) -> None:
+    if not np.isfinite(lr) or lr <= 0:
+        raise InputError(f"learning rate must be a finite number > 0, got {lr}")
+
+
+def gradient_ascent(p: Praxis, lr: float, mu0=(0.0, 0.0), gtol: float = 1e-6, max_steps: int = 5000) -> AscentResult:
+    """mu <- mu + lr dL/dmu, gradient by torch autograd over the raw data, until ||dL/dmu|| / n <= gtol.
+
+    A rate past the stability bound is reported as diverged (iterates growing past 1e6 times the start
+    error), never as a NaN.
+    """
+    _check_lr(lr)
+    mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
+    path, status = [mu.detach().numpy().copy()], "max_steps"
+    limit = 1e6 * (np.linalg.norm(np.asarray(mu0) - p.mle) + 1.0)
+    for _ in range(max_steps):
+        mu.grad = None
+        p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, p.data_torch).backward()
+        if float(mu.grad.norm()) / p.config.n <= gtol:
+            status = "converged"
+            break
+        with torch.no_grad():
+            mu += lr * mu.grad
+        path.append(mu.detach().numpy().copy())
+        if not np.all(np.isfinite(path[-1])) or np.linalg.norm(path[-1] - p.mle) > limit:
+            status = "diverged"
+            break
+    arr = np.array(path)
+    return AscentResult(lr, status, len(path) - 1, arr, np.linalg.norm(arr - p.mle, axis=1))
+
+
+def predicted_steps(p: Praxis, lr: float, mu0=(0.0, 0.0), gtol: float = 1e-6, max_steps: int = 5000) -> int | None:
+    """Steps until ||Sigma^-1 (I - lr n Sigma^-1)^t e0|| <= gtol, from the derived iteration; None if never.
+
+    Sigma^-1 and the iteration matrix share eigenvectors, so the t-th gradient is diagonal in that basis.
+    """
+    _check_lr(lr)
+    evals, vecs = np.linalg.eigh(p.sigma)
+    rho = 1 - lr * p.config.n / evals
+    if np.max(np.abs(rho)) >= 1:
+        return None
+    coeffs = vecs.T @ (np.asarray(mu0, float) - p.mle) / evals
+    t = np.arange(max_steps + 1)[:, None]
+    norms = np.linalg.norm(coeffs * rho**t, axis=1)
+    hit = np.flatnonzero(norms <= gtol)
+    return int(hit[0]) if hit.size else None
+
+
+@dataclass(frozen=True)
+class RateStudy:
+    bound: float
+    optimal: float
+    rows: list[dict]  # lr, fraction of bound, status, steps, predicted
+    results: list[AscentResult]
+
+
+def learning_rate_study(p: Praxis, fractions=(0.05, 0.25, 0.5, 0.75, 0.95, 1.02), gtol: float = 1e-6) -> RateStudy:
+    th = p.theory
+    bound = float(th.bound.subs(n_sym, p.config.n))
+    optimal = float(th.optimal.subs(n_sym, p.config.n))
+    rows, results = [], []
+    for frac in fractions:
+        lr = frac * bound
+        res = gradient_ascent(p, lr, gtol=gtol)
+        rows.append({"lr": lr, "fraction_of_bound": frac, "status": res.status, "steps": res.steps, "predicted": predicted_steps(p, lr, gtol=gtol)})
+        results.append(res)
+    return RateStudy(bound, optimal, rows, results)
+
+
+# --- Task 2: torch.optim --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OptimizerRun:
+    name: str
+    settings: str
+    steps: int | None  # to ||mu - mu_hat|| <= tol; None if not within the budget
+    evaluations: int | None
+    path: np.ndarray
+    errors: np.ndarray
+
+
+def optimizer_settings(p: Praxis) -> list[tuple[str, type, dict]]:
+    """The compared optimizers. Rates for the SGD family come from the derivation: the objective is
+    -L/n, whose Hessian is Sigma^-1, so plain steps are stable below 2 sigma_min."""
+    evals = np.linalg.eigvalsh(p.sigma)
+    smin, smax = float(evals[0]), float(evals[-1])
+    plain = 0.5 * smin
+    optimal = 2 * smin * smax / (smin + smax)
+    return [
+        ("SGD", torch.optim.SGD, {"lr": plain}),
+        ("SGD, optimal rate", torch.optim.SGD, {"lr": optimal}),
+        ("SGD + momentum", torch.optim.SGD, {"lr": plain, "momentum": 0.9}),
+        ("Nesterov", torch.optim.SGD, {"lr": plain, "momentum": 0.9, "nesterov": True}),
+        ("Adagrad", torch.optim.Adagrad, {"lr": 0.5}),
+        ("RMSprop", torch.optim.RMSprop, {"lr": 0.01}),
+        ("Adam", torch.optim.Adam, {"lr": 0.1}),
+        ("LBFGS", torch.optim.LBFGS, {"lr": 1.0, "max_iter": 1, "max_eval": 25, "line_search_fn": "strong_wolfe", "tolerance_grad": 1e-12, "tolerance_change": 1e-15}),
+    ]
+
+
+def run_optimizer(p: Praxis, name: str, cls: type, kwargs: dict, tol: float = 1e-6, max_steps: int = 3000, mu0=(0.0, 0.0)) -> OptimizerRun:
+    mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
+    opt = cls([mu], **kwargs)
+    evaluations = 0
+    n = p.config.n
+
+    def closure():
+        nonlocal evaluations
+        evaluations += 1
+        opt.zero_grad()
+        loss = -p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, p.data_torch) / n
+        loss.backward()
+        return loss
+
+    path = [mu.detach().numpy().copy()]
+    steps = evals_at = None
+    for step in range(1, max_steps + 1):
+        opt.step(closure)
+        path.append(mu.detach().numpy().copy())
+        if not np.all(np.isfinite(path[-1])):
+            break
+        if np.linalg.norm(path[-1] - p.mle) <= tol:
+            steps, evals_at = step, evaluations
+            break
+    arr = np.array(path)
+    settings = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in kwargs.items())
+    return OptimizerRun(name, settings, steps, evals_at, arr, np.linalg.norm(arr - p.mle, axis=1))
+
+
+def compare_optimizers(p: Praxis, tol: float = 1e-6, max_steps: int = 3000) -> list[OptimizerRun]:
+    return [run_optimizer(p, name, cls, kw, tol, max_steps) for name, cls, kw in optimizer_settings(p)]
+
+
+# --- Task 3: mini-batch SGD -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SGDRun:
+    k: int
+    schedule: str
+    lr: float
+    path: np.ndarray
+    errors: np.ndarray
+
+    @property
+    def samples_seen(self) -> np.ndarray:
+        return np.arange(len(self.errors)) * self.k
+
+
+def sgd(
+    p: Praxis, k: int, lr: float, steps: int, schedule: str = "constant", seed: int = 0, mu0=(0.0, 0.0), sampling: str = "reshuffle"
+) -> SGDRun:
+    """Ascent on the subset log-likelihood of k points drawn without replacement; step lr, or lr / t with
+    schedule="inverse_t". Gradients by torch autograd.
+
+    sampling="reshuffle" walks a fresh permutation each epoch (every point once per epoch, so a 1/t step
+    gives exactly the running mean); "independent" draws each batch afresh, the assumption behind
+    sgd_noise_floor (within an epoch reshuffled batches are negatively correlated)."""
+    n = p.config.n
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise InputError(f"batch size k must be an integer in [1, n = {n}], got {k!r}")
+    _check_lr(lr)
+    if schedule not in {"constant", "inverse_t"}:
+        raise InputError(f"schedule must be 'constant' or 'inverse_t', got {schedule!r}")
+    if sampling not in {"reshuffle", "independent"}:
+        raise InputError(f"sampling must be 'reshuffle' or 'independent', got {sampling!r}")
+    rng = np.random.default_rng(seed)
+    mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
+    x1, x2 = p.data_torch["x1"], p.data_torch["x2"]
+    path = [mu.detach().numpy().copy()]
+    order, pos = rng.permutation(n), 0
+    for t in range(1, steps + 1):
+        if pos + k > n or (sampling == "independent" and t > 1):
+            order, pos = rng.permutation(n) if sampling == "reshuffle" else rng.choice(n, k, replace=False), 0
+        idx = torch.as_tensor(order[pos : pos + k])
+        pos += k
+        mu.grad = None
+        p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, {"x1": x1[idx], "x2": x2[idx]}).backward()
+        step = lr / t if schedule == "inverse_t" else lr
+        with torch.no_grad():
+            mu += step * mu.grad
+        path.append(mu.detach().numpy().copy())
+    arr = np.array(path)
+    return SGDRun(k, schedule, lr, arr, np.linalg.norm(arr - p.mle, axis=1))
+
+
+def population_covariance(p: Praxis) -> np.ndarray:
+    return np.cov(p.data.T, bias=True)
+
+
+def sgd_noise_floor(p: Praxis, k: int, lr: float) -> float:
+    """Predicted stationary RMS of ||mu_t - mu_hat|| for constant-rate SGD with batch k.
+
+    In the eigenbasis of Sigma each coordinate is an AR(1): e <- (1 - a) e + a xi with a = lr k / sigma_i and
+    Var(xi) = c_ii (n - k) / (k (n - 1)), whose stationary variance is a / (2 - a) Var(xi).
+    """
+    n = p.config.n
+    evals, vecs = np.linalg.eigh(p.sigma)
+    c = np.diag(vecs.T @ population_covariance(p) @ vecs)
+    a = lr * k / evals
+    return float(np.sqrt(np.sum(a / (2 - a) * c * (n - k) / (k * (n - 1)))))
+
+
+@dataclass(frozen=True)
+class VarianceCheck:
+    k: int
+    predicted_trace: float
+    measured_trace: float
+    replications: int
+
+
+def minibatch_gradient_variance(p: Praxis, k: int, replications: int = 2000, seed: int = 1, mu=(0.0, 0.0)) -> VarianceCheck:
+    """tr Cov of the unbiased mini-batch gradient (n/k) sum_B Sigma^-1 (x_i - mu): derived vs Monte Carlo."""
+    n = p.config.n
+    if not 1 <= k <= n:
+        raise InputError(f"batch size k must be in [1, n = {n}], got {k}")
+    prec = np.linalg.inv(p.sigma)
+    scale = float(minibatch_gradient_covariance_scale().subs({n_sym: n, k_sym: k}))
+    predicted = scale * n * float(np.trace(prec @ population_covariance(p) @ prec))
+    rng = np.random.default_rng(seed)
+    z = (p.data - np.asarray(mu)) @ prec
+    grads = np.array([(n / k) * z[rng.choice(n, k, replace=False)].sum(axis=0) for _ in range(replications)])
+    return VarianceCheck(k, predicted, float(np.trace(np.cov(grads.T))), replications)
+
+
+@dataclass(frozen=True)
+class SubsetLandscape:
+    k: int
+    values: np.ndarray  # L-hat over the grid
+    subset_mean: np.ndarray
+    grid_argmax: np.ndarray
+    hessian: np.ndarray  # -k Sigma^-1, from the derived Hessian at the subset's statistics
+    distance_to_mle: float
+
+
+def subset_landscapes(p: Praxis, ks, resolution: int = 100, seed: int = 2) -> tuple[np.ndarray, np.ndarray, list[SubsetLandscape]]:
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(p.config.n)
+    out = []
+    m1 = m2 = None
+    for k in ks:
+        if not 1 <= k <= p.config.n:
+            raise InputError(f"batch size k must be in [1, n = {p.config.n}], got {k}")
+        sub = p.data[order[:k]]
+        stats = p.compiled.statistics(columns(sub))
+        m1, m2, values = heatmap(p, resolution, stats)
+        best = np.unravel_index(np.argmax(values), values.shape)
+        mean = sub.mean(axis=0)
+        out.append(
+            SubsetLandscape(
+                k, values, mean, np.array([m1[best], m2[best]]), p.compiled.hessian({"mu1": 0.0, "mu2": 0.0}, stats),
+                float(np.linalg.norm(mean - p.mle)),
+            )
+        )
+    return m1, m2, out
