@@ -318,7 +318,7 @@ def _steps(d: Derivation) -> list[Step]:
     if not d.separable:
         return steps
     steps.append(
-        Step("Score", r"\nabla \ell = " + tex(d.score) if len(d.params) > 1 else rf"\frac{{d}}{{d{theta}}} = {tex(d.score[0])}")
+        Step("Score", r"\nabla \ell = " + tex(d.score) if len(d.params) > 1 else rf"\frac{{d\ell}}{{d{theta}}} = {tex(d.score[0])}")
     )
     steps.append(Step("Hessian", r"\nabla^2 \ell = " + tex(d.hessian)))
     if d.observed_statistics:

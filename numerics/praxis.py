@@ -19,6 +19,7 @@ from derivations.praxis import exact_sigma, k_sym, mean_model, minibatch_gradien
 from numerics.compile import Compiled, compiled
 
 GRID = (-5.0, 5.0)
+HIDDEN_SETTINGS = {"max_iter", "max_eval", "tolerance_grad", "tolerance_change"}  # plumbing, not the method
 ANISOTROPIC_SIGMA = ((sp.Rational(21, 8), sp.Rational(19, 8)), (sp.Rational(19, 8), sp.Rational(21, 8)))  # eigenvalues 5, 1/4
 
 
@@ -130,11 +131,11 @@ def L_point(X, a, b, sigma) -> float:
     return float(sheet_L(X, torch.tensor([a, b], dtype=torch.float64), sigma))
 
 
-def heatmap(p: Praxis, resolution: int = 100, stats: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """L over [-5, 5]^2 through the sufficient statistics: one broadcast call for the whole grid."""
+def heatmap(p: Praxis, resolution: int = 100, stats: dict[str, float] | None = None, bounds=GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """L over bounds^2 (the sheet's [-5, 5]^2) through the sufficient statistics: one broadcast call for the whole grid."""
     if resolution < 2:
         raise InputError(f"heatmap resolution must be >= 2, got {resolution}")
-    space = np.linspace(*GRID, resolution)
+    space = np.linspace(*bounds, resolution)
     m1, m2 = np.meshgrid(space, space)
     return m1, m2, p.loglik(m1, m2, stats)
 
@@ -289,7 +290,8 @@ def run_optimizer(p: Praxis, name: str, cls: type, kwargs: dict, tol: float = 1e
             steps, evals_at = step, evaluations
             break
     arr = np.array(path)
-    settings = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in kwargs.items())
+    shown = {k: v for k, v in kwargs.items() if k not in HIDDEN_SETTINGS}
+    settings = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
     return OptimizerRun(name, settings, steps, evals_at, arr, np.linalg.norm(arr - p.mle, axis=1))
 
 

@@ -17,6 +17,7 @@ class Underflow:
     smallest_positive: float  # the smallest positive subnormal float64
     argmax_small_n: tuple[float, float]  # argmax of L and of log L over a grid, small n
     grid_step: float
+    small_n: int
 
 
 def underflow(n: int = 10_000, seed: int = 0, small_n: int = 20) -> Underflow:
@@ -37,4 +38,5 @@ def underflow(n: int = 10_000, seed: int = 0, small_n: int = 20) -> Underflow:
         smallest_positive=float(np.nextafter(0.0, 1.0)),
         argmax_small_n=(float(grid[np.argmax(like)]), float(grid[np.argmax(loglike)])),
         grid_step=float(grid[1] - grid[0]),
+        small_n=small_n,
     )

@@ -1,0 +1,145 @@
+"""Build the report into a temporary directory, one timed step at a time, and swap it in at the end.
+
+A failed or interrupted build names the step that failed and leaves the previous report untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from derivations.model import InputError
+from reports import compute, content, render
+
+FORMATS = ("md", "tex", "pdf")
+TITLE = "Exercise 3: maximum likelihood and MAP, worked solutions"
+TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended latexmk lmodern"
+
+
+class BuildError(RuntimeError):
+    def __init__(self, step: str, cause: BaseException):
+        super().__init__(f"step '{step}' failed: {type(cause).__name__}: {cause}")
+        self.step = step
+
+
+def check_output_dir(out: Path) -> Path:
+    out = Path(out).absolute()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; it must be a directory (or not exist yet)")
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create its parent directory ({exc.strerror})") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: the directory {parent} is not writable")
+    return out
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def swap_in(new: Path, out: Path) -> None:
+    """Replace out by new with renames on one filesystem; the old report is removed only afterwards."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.rename(out, old / out.name)
+    os.rename(new, out)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def latex_to_pdf(directory: Path, log: Callable[[str], None]) -> bool:
+    if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
+        log(f"pdf: skipped, no latexmk/pdflatex on PATH (apt-get install {TEX_PACKAGES})")
+        return False
+    env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
+    cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet", "report.tex"]
+    proc = subprocess.run(cmd, cwd=directory, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
+        raise RuntimeError(f"latexmk exited {proc.returncode}:\n{tail}")
+    subprocess.run(["latexmk", "-c", "report.tex"], cwd=directory, env=env, capture_output=True)
+    return True
+
+
+class Progress:
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.times: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        except BaseException as exc:
+            raise BuildError(name, exc) from exc
+        self.times[name] = time.perf_counter() - start
+        self.log(f"[{name:<9}] {self.times[name]:6.2f} s")
+
+
+def build(settings: compute.Settings, out: Path, formats=FORMATS, log: Callable[[str], None] = print, fail_at: str | None = None) -> Path:
+    """fail_at names a step to fail on purpose (tests use it to show a failed build keeps the old report)."""
+    unknown = set(formats) - set(FORMATS)
+    if unknown or not formats:
+        raise InputError(f"--format must be a comma list of {', '.join(FORMATS)}, got {','.join(formats) or 'nothing'}")
+    unknown_sections = set(settings.sections) - set(compute.SECTIONS)
+    if unknown_sections:
+        raise InputError(f"--only: unknown section {sorted(unknown_sections)[0]!r}; choose from {', '.join(compute.SECTIONS)}")
+    out = check_output_dir(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; the report should get ordinary permissions
+    progress = Progress(log)
+    results = compute.Results(settings)
+
+    def maybe_fail(name):
+        if fail_at == name:
+            raise RuntimeError("failure requested with fail_at")
+
+    subtitle = f"seed {settings.seed}, n = {settings.n}; every number computed by mlemap"
+    try:
+        with progress.step("derive"):
+            compute.derive_all(settings)
+            maybe_fail("derive")
+        with progress.step("verify"):
+            compute.run_verification(settings, results)
+            maybe_fail("verify")
+        if "theory" in settings.sections:
+            with progress.step("theory"):
+                compute.run_theory(settings, results)
+        if "praxis" in settings.sections:
+            with progress.step("praxis"):
+                compute.run_praxis(settings, results)
+                maybe_fail("praxis")
+        with progress.step("figures"):
+            sections = content.document(results, tmp / "figures")
+            maybe_fail("figures")
+        with progress.step("write"):
+            if "md" in formats:
+                (tmp / "report.md").write_text(render.markdown(sections, TITLE, subtitle))
+            if "tex" in formats or "pdf" in formats:
+                (tmp / "report.tex").write_text(render.latex(sections, TITLE, subtitle))
+            (tmp / "answers.json").write_text(json.dumps(content.answers_json(results), indent=2, sort_keys=True) + "\n")
+            maybe_fail("write")
+        if "pdf" in formats:
+            with progress.step("latex"):
+                latex_to_pdf(tmp, log)
+                maybe_fail("latex")
+        swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log(f"wrote {out} in {sum(progress.times.values()):.1f} s")
+    return out

@@ -1,0 +1,107 @@
+"""Run every computation the report needs, once: derivations, verification, theory demos, praxis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from derivations.models import EXTRA_MODELS, SHEET_MODELS
+from derivations.registry import derivation
+from derivations.theory import log_theory
+from numerics import praxis as px
+from numerics.theory import underflow
+from numerics.verify import verify
+
+SECTIONS = ("theory", "task1", "task2", "task3", "praxis", "appendix")
+SECTION_MODELS = {
+    "task1": ("gaussian",),
+    "task2": ("linear_regression",),
+    "task3": ("coin_map", "coin_map_sd", "coin_uniform"),
+    "appendix": tuple(m.name for m in EXTRA_MODELS),
+}
+SGD_STEPS = 400
+FLOOR_STEPS = 2000
+SGD_FRACTION_OF_BOUND = 0.1
+ZOOM = (-0.5, 2.0)  # the optimizer paths run from (0, 0) to about (1, 1)
+
+
+@dataclass
+class Settings:
+    seed: int = 0
+    n: int = 10_000
+    resolution: int = 100
+    sections: tuple[str, ...] = SECTIONS
+
+
+@dataclass
+class Results:
+    settings: Settings
+    checks: dict = field(default_factory=dict)  # model name -> list[CheckResult]
+    answers: list = field(default_factory=list)
+    theory: object = None
+    underflow: object = None
+    praxis: dict = field(default_factory=dict)
+
+
+def models_for(sections) -> list[str]:
+    return [m for s in sections for m in SECTION_MODELS.get(s, ())]
+
+
+def derive_all(settings: Settings) -> None:
+    for name in [m.name for m in SHEET_MODELS + EXTRA_MODELS]:
+        derivation(name)
+
+
+def run_verification(settings: Settings, results: Results) -> None:
+    checks, table = verify(models_for(settings.sections), settings.seed)
+    for r in checks:
+        results.checks.setdefault(r.model, []).append(r)
+    results.answers = table
+
+
+def run_theory(settings: Settings, results: Results) -> None:
+    results.theory = log_theory()
+    results.underflow = underflow(n=settings.n, seed=settings.seed)
+
+
+def run_praxis(settings: Settings, results: Results) -> None:
+    p = px.Praxis(px.PraxisConfig(n=settings.n, seed=settings.seed))
+    aniso = px.Praxis(px.PraxisConfig(n=settings.n, seed=settings.seed, sigma=px.ANISOTROPIC_SIGMA))
+    n = settings.n
+    grid = px.heatmap(p, settings.resolution)
+    grid_aniso = px.heatmap(aniso, settings.resolution, bounds=ZOOM)
+    study = px.learning_rate_study(p)
+    ks = sorted({k for k in (1, 5, 10, 100, 1000, n) if k <= n})
+    smin = float(np.linalg.eigvalsh(p.sigma)[0])
+    sgd_runs = [px.sgd(p, k, SGD_FRACTION_OF_BOUND * 2 * smin / k, SGD_STEPS, seed=settings.seed) for k in ks]
+    floors = []
+    for k in ks:
+        if k == n:
+            continue
+        lr = SGD_FRACTION_OF_BOUND * 2 * smin / k
+        run = px.sgd(p, k, lr, FLOOR_STEPS, seed=settings.seed, sampling="independent")
+        floors.append({"k": k, "predicted": px.sgd_noise_floor(p, k, lr), "measured": float(np.sqrt(np.mean(run.errors[FLOOR_STEPS // 4 :] ** 2)))})
+    running_mean = px.sgd(p, 1, smin, n, schedule="inverse_t", seed=settings.seed)
+    variances = [px.minibatch_gradient_variance(p, k, seed=settings.seed + 1) for k in ks if k < n]
+    m1, m2, lands = px.subset_landscapes(p, ks, settings.resolution, seed=settings.seed + 2)
+    x = p.data
+    import torch
+
+    sheet_value = float(px.sheet_L(torch.tensor(x), torch.zeros(2, dtype=torch.float64), torch.tensor(p.sigma)))
+    results.praxis = {
+        "p": p,
+        "aniso": aniso,
+        "grid": grid,
+        "grid_aniso": grid_aniso,
+        "study": study,
+        "optimizers": px.compare_optimizers(p),
+        "optimizers_aniso": px.compare_optimizers(aniso),
+        "sgd_runs": sgd_runs,
+        "floors": floors,
+        "running_mean_error": float(np.max(np.abs(running_mean.path[-1] - p.mle))),
+        "variances": variances,
+        "landscapes": (m1, m2, lands),
+        "sheet_check": abs(float(p.loglik(0.0, 0.0)) - p.constant() - sheet_value) / abs(sheet_value),
+        "smin": smin,
+    }

@@ -1,0 +1,241 @@
+"""The report as a neutral document: sections of blocks (text, math, steps, table, figure).
+
+Prose comes from templates/text.j2; layout from report.md.j2 and report.tex.j2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import sympy as sp
+
+from derivations import bayes
+from derivations.models import COIN_MAP, EXTRA_MODELS, theta
+from derivations.registry import derivation
+from reports import figures
+from reports.compute import SGD_FRACTION_OF_BOUND, Results
+
+TEMPLATES = Path(__file__).parent / "templates"
+ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+TEXT = ENV.get_template("text.j2").module
+
+QUESTIONS = {
+    "theory": "Why apply a logarithm on the likelihood? What are analytical reasons? What are numerical reasons? Does it affect the estimator?",
+    "task1": r"We observe $D = \{x_1, \dots, x_n\}$ with i.i.d. $x_i \sim N(\mu, \sigma^2)$. What is the MLE for $\mu$ and $\sigma^2$?",
+    "task2": r"We observe $D = \{(x_1, y_1), \dots, (x_n, y_n)\}$ with $y_i = a x_i + b + \epsilon_i$, i.i.d. $\epsilon_i \sim N(0, \sigma^2)$. What is the MLE for $a$, $b$ and $\sigma^2$?",
+    "task3": r"Coin tosses $D = (0, 0, 1, 1, 0, 0, 1)$ with $p(x_i = 1 \mid \theta) = \theta$. (a) With $p(\theta) = N(0.5, 0.1)$: what is $\theta_{MAP}$, and $P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$? (b) With $p(\theta) = U(0, 1)$: what is $P(x_8 = 1 \mid D)$?",
+    "praxis1": r"Find the maximum of $L(\mu)$ by gradient ascent $\mu_{t+1} = \mu_t + \lambda \frac{d}{d\mu} L(\mu)$ from $\mu_0 = (0, 0)$ with autograd, visualise the updates. How does the learning rate $\lambda$ affect convergence?",
+    "praxis2": "Use optimisers from torch.optim instead, visualise their updates. How and why do these methods differ?",
+    "praxis3": r"Optimise over random subsets $\hat D \subset D$ of size $k$. How does $k$ affect convergence? Visualise the log-likelihood over the whole data and over subsets $k \in \{1, 5, 10, 100, 1000, \dots\}$: what conclusions can you make?",
+}
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    level: int = 1
+    blocks: list[dict] = field(default_factory=list)
+
+    def text(self, text: str) -> None:
+        self.blocks.append({"kind": "text", "text": str(text).strip()})
+
+    def question(self, text: str) -> None:
+        self.blocks.append({"kind": "question", "text": text})
+
+    def math(self, latex: str) -> None:
+        self.blocks.append({"kind": "math", "latex": latex})
+
+    def steps(self, steps) -> None:
+        self.blocks.append({"kind": "steps", "steps": [{"title": s.title, "latex": s.latex, "text": s.text} for s in steps]})
+
+    def table(self, header, rows, caption="") -> None:
+        self.blocks.append({"kind": "table", "header": list(header), "rows": [list(map(str, r)) for r in rows], "caption": caption})
+
+    def figure(self, name: str, caption: str) -> None:
+        self.blocks.append({"kind": "figure", "name": name, "caption": caption})
+
+
+def g(x, digits: int = 6) -> str:
+    return f"{x:.{digits}g}"
+
+
+def verification_table(section: Section, results: Results, model: str) -> None:
+    rows = [(r.check, f"{r.error:.2e}", f"{r.tolerance:.0e}", "PASS" if r.passed else "FAIL") for r in results.checks.get(model, [])]
+    if rows:
+        section.table(("check", "error", "tolerance", "result"), rows, f"Verification of {model}: independent numerics against the derivation.")
+
+
+def estimate_math(d) -> str:
+    return r", \qquad ".join(rf"\hat{{{sp.latex(p)}}} = {d.latex(v)}" for p, v in d.estimate.items())
+
+
+def model_section(key: str, title: str, model: str, results: Results, level: int = 1) -> Section:
+    d = derivation(model)
+    sec = Section(key, title, level)
+    if d.estimate is not None:
+        sec.text(TEXT.model_answer(d))
+        sec.math(estimate_math(d))
+    else:
+        sec.text(f"No closed form: {d.no_closed_form}.")
+    sec.steps(d.steps)
+    verification_table(sec, results, model)
+    return sec
+
+
+def theory(results: Results) -> list[Section]:
+    t, u = results.theory, results.underflow
+    view = dict(vars(t), curvature_likelihood_tex=sp.latex(t.curvature_likelihood), curvature_log_likelihood_tex=sp.latex(t.curvature_log_likelihood))
+    view["argmax_likelihood"] = [sp.latex(v) for v in t.argmax_likelihood]
+    view["argmax_log_likelihood"] = [sp.latex(v) for v in t.argmax_log_likelihood]
+    tv = type("TheoryView", (), view)
+    sec = Section("theory", "Theory: why take the logarithm of a likelihood?")
+    sec.question(QUESTIONS["theory"])
+    sec.text(TEXT.theory_analytical(tv))
+    sec.math(sp.latex(t.product_to_sum[0]) + " = " + sp.latex(t.product_to_sum[1]))
+    sec.text(TEXT.theory_numerical(u))
+    sec.text(TEXT.theory_estimator(tv, u))
+    return [sec]
+
+
+def task1(results: Results) -> list[Section]:
+    sec = model_section("task1", "Task 1: Gaussian MLE of $\\mu$ and $\\sigma^2$", "gaussian", results)
+    sec.blocks.insert(0, {"kind": "question", "text": QUESTIONS["task1"]})
+    sec.blocks.insert(3, {"kind": "text", "text": str(TEXT.task1_note()).strip()})
+    return [sec]
+
+
+def task2(results: Results) -> list[Section]:
+    sec = model_section("task2", "Task 2: linear model, MLE of $a$, $b$ and $\\sigma^2$", "linear_regression", results)
+    sec.blocks.insert(0, {"kind": "question", "text": QUESTIONS["task2"]})
+    sec.blocks.insert(3, {"kind": "text", "text": str(TEXT.task2_note()).strip()})
+    return [sec]
+
+
+def task3(results: Results, figdir: Path) -> list[Section]:
+    ans = {a["key"]: a for a in results.answers}
+    sec = Section("task3", "Task 3: the coin, MAP and posterior predictive")
+    sec.question(QUESTIONS["task3"])
+    logz = bayes.truncation_log_normaliser(COIN_MAP)
+    sec.text(
+        TEXT.task3a(
+            ans["task3a.theta_map"]["latex"], ans["task3a.theta_map"]["value"], ans["task3a.p_two_tails"]["latex"],
+            ans["task3a.p_two_tails"]["value"], ans["task3a.theta_map_sd"]["value"], ans["task3a.p_two_tails_sd"]["value"], sp.latex(logz),
+        )
+    )
+    sec.text(TEXT.task3b(ans["task3b.posterior"]["latex"], ans["task3b.p_next_head"]["latex"], ans["task3b.p_next_head"]["value"]))
+    grid = np.linspace(0.005, 0.995, 397)
+    curves, marks = {}, {}
+    for name, label in (("coin_map", "prior N(0.5, 0.1)"), ("coin_map_sd", "prior N(0.5, 0.1^2)"), ("coin_uniform", "prior U(0, 1)")):
+        d = derivation(name)
+        f = sp.lambdify(theta, d.objective.subs(d.observed_statistics), "numpy")
+        curves[label] = np.asarray(f(grid), float)
+        marks[f"{d.kind} {label}"] = float(next(iter(d.estimate.values())))
+    name = figures.coin_posteriors(grid, curves, marks, figdir)
+    sec.figure(name, "Log-posterior of the coin's theta under each prior; dotted lines mark the MAP (the flat prior's MAP is the MLE).")
+    subs = []
+    for model, title in (("coin_map", "Derivation, prior variance 0.1"), ("coin_map_sd", "Derivation, prior variance 0.01"), ("coin_uniform", "Derivation, flat prior")):
+        sub = model_section(f"task3.{model}", title, model, results, level=2)
+        subs.append(sub)
+    return [sec, *subs]
+
+
+def praxis(results: Results, figdir: Path) -> list[Section]:
+    r = results.praxis
+    p = r["p"]
+    n = p.config.n
+    intro = Section("praxis", "Praxis: the mean of a 2-D Gaussian")
+    intro.text(TEXT.praxis_intro(n, p.config.seed, p.mle, r["sheet_check"]))
+    intro.steps(p.derivation.steps)
+    intro.figure(figures.sample_scatter(p.data, p.mle, p.config.mu, figdir), f"The sample (n = {n}), the true mean and the MLE.")
+
+    study = r["study"]
+    ga = Section("praxis1", "Praxis Task 1: gradient ascent and the learning rate", 2)
+    ga.question(QUESTIONS["praxis1"])
+    ga.text(TEXT.praxis_rate(study.bound, study.optimal, study.rows, n))
+    ga.table(
+        ("rate", "fraction of bound", "status", "steps", "predicted steps"),
+        [(g(row["lr"], 4), row["fraction_of_bound"], row["status"], row["steps"], row["predicted"] if row["predicted"] is not None else "never") for row in study.rows],
+        "Gradient ascent from (0, 0) until the mean gradient norm is below 1e-6; predicted counts come from the derived iteration matrix.",
+    )
+    m1, m2, values = r["grid"]
+    paths = {f"rate {g(res.lr, 3)} ({res.status}, {res.steps} steps)": res.path for res in study.results}
+    ga.figure(figures.heatmap_paths(m1, m2, values, paths, figdir, "ascent_paths", "L(mu) with gradient-ascent paths"), "Log-likelihood heatmap with gradient-ascent paths for each rate.")
+    ga.figure(figures.error_curves({f"rate {g(res.lr, 3)}": res.errors for res in study.results}, figdir, "ascent_errors"), "Distance to the MLE against step, log scale.")
+
+    iso = {o.name: o for o in r["optimizers"]}
+    aniso = {o.name: o for o in r["optimizers_aniso"]}
+    evals = np.linalg.eigvalsh(r["aniso"].sigma)
+    opt = Section("praxis2", "Praxis Task 2: torch.optim optimizers", 2)
+    opt.question(QUESTIONS["praxis2"])
+    opt.text(TEXT.praxis_optimizers(iso, aniso, g(evals[-1] / evals[0], 4)))
+    opt.table(
+        ("optimizer", "settings", "steps (Sigma = 5I)", "evaluations", "steps (anisotropic)", "evaluations"),
+        [(o.name, o.settings, _count(o.steps), _count(o.evaluations), _count(aniso[o.name].steps), _count(aniso[o.name].evaluations)) for o in r["optimizers"]],
+        "Steps and objective evaluations until the distance to the MLE is below 1e-6 (at most 3000 steps).",
+    )
+    am1, am2, avalues = r["grid_aniso"]
+    opt.figure(
+        figures.heatmap_paths(am1, am2, avalues, {o.name: o.path for o in r["optimizers_aniso"]}, figdir, "optimizer_paths", "anisotropic Sigma"),
+        "torch.optim paths on the log-likelihood of the anisotropic sample.",
+    )
+    opt.figure(figures.error_curves({o.name: o.errors for o in r["optimizers_aniso"]}, figdir, "optimizer_errors"), "Distance to the MLE against step, anisotropic Sigma.")
+
+    m1, m2, lands = r["landscapes"]
+    sgd = Section("praxis3", "Praxis Task 3: stochastic gradients", 2)
+    sgd.question(QUESTIONS["praxis3"])
+    sgd.text(TEXT.praxis_sgd(r["floors"], r["variances"], r["running_mean_error"], lands, SGD_FRACTION_OF_BOUND))
+    sgd.figure(figures.sgd_convergence(r["sgd_runs"], figdir), "Mini-batch SGD: distance to the MLE against steps and against samples seen.")
+    sgd.table(("k", "predicted noise floor", "measured"), [(f["k"], g(f["predicted"], 4), g(f["measured"], 4)) for f in r["floors"]], "RMS distance to the MLE after burn-in, constant rate, independent batches.")
+    sgd.table(
+        ("k", "derived tr Cov", "Monte Carlo tr Cov", "replications"),
+        [(v.k, g(v.predicted_trace, 5), g(v.measured_trace, 5), v.replications) for v in r["variances"]],
+        "Trace of the covariance of the unbiased mini-batch gradient at (0, 0).",
+    )
+    sgd.text(TEXT.praxis_landscapes(lands))
+    sgd.figure(figures.subset_landscapes(m1, m2, lands, p.mle, figdir), "Subset log-likelihoods (shifted to max 0): white contour 2 below the maximum, + the subset mean, x the full-data MLE.")
+    return [intro, ga, opt, sgd]
+
+
+def _count(v) -> str:
+    return "not reached" if v is None else str(v)
+
+
+def appendix(results: Results) -> list[Section]:
+    head = Section("appendix", "Appendix: more models, one declaration each")
+    head.text("Each model below is only a declaration in derivations/models.py; derivation, checks and this section are generated.")
+    return [head] + [model_section(f"appendix.{m.name}", m.title, m.name, results, level=2) for m in EXTRA_MODELS]
+
+
+def document(results: Results, figdir: Path) -> list[Section]:
+    builders = {
+        "theory": lambda: theory(results),
+        "task1": lambda: task1(results),
+        "task2": lambda: task2(results),
+        "task3": lambda: task3(results, figdir),
+        "praxis": lambda: praxis(results, figdir),
+        "appendix": lambda: appendix(results),
+    }
+    return [sec for key in results.settings.sections for sec in builders[key]()]
+
+
+def answers_json(results: Results) -> list[dict]:
+    rows = [dict(a) for a in results.answers]
+    if results.praxis:
+        p = results.praxis["p"]
+        th = p.theory
+        from derivations.praxis import n_sym
+
+        for key, question, expr in (
+            ("praxis.lr_bound", "largest stable gradient-ascent rate, 2 sigma_min / n", th.bound.subs(n_sym, p.config.n)),
+            ("praxis.lr_optimal", "rate with the fastest worst-case contraction", th.optimal.subs(n_sym, p.config.n)),
+        ):
+            rows.append({"key": key, "question": question, "exact": str(expr), "latex": sp.latex(expr), "value": float(expr)})
+        for i, name in enumerate(("mu1", "mu2")):
+            rows.append({"key": f"praxis.mle_{name}", "question": f"sample mean, {name}", "exact": None, "latex": None, "value": float(p.mle[i])})
+    return rows
+
+

@@ -1,0 +1,107 @@
+"""One function per figure: each takes data computed by numerics/ and writes PNG (Markdown) and PDF (LaTeX)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+# Fixed metadata and hash salt: two builds give the same bytes.
+plt.rcParams.update({"svg.hashsalt": "mlemap", "figure.dpi": 100, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 9})
+PNG_META = {"Software": None}
+PDF_META = {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None}
+
+
+def save(fig, directory: Path, name: str) -> str:
+    directory.mkdir(parents=True, exist_ok=True)
+    fig.savefig(directory / f"{name}.png", metadata=PNG_META, bbox_inches="tight")
+    fig.savefig(directory / f"{name}.pdf", metadata=PDF_META, bbox_inches="tight")
+    plt.close(fig)
+    return name
+
+
+def coin_posteriors(theta: np.ndarray, curves: dict[str, np.ndarray], marks: dict[str, float], directory: Path) -> str:
+    """Log-posteriors (shifted to max 0) of the coin under each prior, with the estimates marked."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for label, values in curves.items():
+        ax.plot(theta, values - np.max(values), label=label)
+    for (label, value), style in zip(marks.items(), (":", "--", "-.", (0, (1, 3)))):
+        ax.axvline(value, ls=style, lw=1, color="0.3", label=f"{label} = {value:.4f}")
+    ax.set(xlabel=r"$\theta$", ylabel="log density (max = 0)", ylim=(-6, 0.5))
+    ax.legend(fontsize=7)
+    return save(fig, directory, "coin_posteriors")
+
+
+def sample_scatter(data: np.ndarray, mle: np.ndarray, truth, directory: Path) -> str:
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(data[:, 0], data[:, 1], s=1, alpha=0.3, rasterized=True)
+    ax.plot(*truth, "k+", ms=12, label=r"true $\mu$")
+    ax.plot(*mle, "rx", ms=8, label=r"$\hat\mu$ (sample mean)")
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    ax.legend(fontsize=7)
+    return save(fig, directory, "sample")
+
+
+def _heat(ax, m1, m2, values, title=""):
+    mesh = ax.pcolormesh(m1, m2, values, shading="auto", cmap="viridis", rasterized=True)
+    ax.set(xlim=(m1.min(), m1.max()), ylim=(m2.min(), m2.max()), aspect="equal", title=title)
+    return mesh
+
+
+def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], directory: Path, name: str, title: str) -> str:
+    """The log-likelihood heatmap with optimisation paths drawn on it."""
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    fig.colorbar(_heat(ax, m1, m2, values, title), ax=ax, label=r"$L(\mu)$")
+    # The heat scale is dominated by far-away values; log-spaced contours show the ellipses near the top.
+    drop = values.max() - values
+    ax.contour(m1, m2, drop, levels=np.geomspace(max(drop.max(), 10.0) / 1e4, drop.max(), 8), colors="w", linewidths=0.5, alpha=0.7)
+    for label, path in paths.items():
+        inside = (path[:, 0] >= m1.min()) & (path[:, 0] <= m1.max()) & (path[:, 1] >= m2.min()) & (path[:, 1] <= m2.max())
+        shown = path[inside]
+        ax.plot(shown[:, 0], shown[:, 1], ".-", ms=3, lw=1, label=label)
+    ax.set(xlabel=r"$\mu_1$", ylabel=r"$\mu_2$")
+    ax.legend(fontsize=6, loc="lower right")
+    return save(fig, directory, name)
+
+
+def error_curves(curves: dict[str, np.ndarray], directory: Path, name: str, xlabel: str = "step", x: dict | None = None) -> str:
+    """||mu_t - mu_hat|| against step (or samples seen), log scale."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for label, err in curves.items():
+        xs = x[label] if x else np.arange(len(err))
+        ax.semilogy(xs, np.maximum(err, 1e-16), lw=1, label=label)
+    ax.set(xlabel=xlabel, ylabel=r"$\|\mu_t - \hat\mu\|$")
+    ax.legend(fontsize=6)
+    return save(fig, directory, name)
+
+
+def sgd_convergence(runs, directory: Path) -> str:
+    """Mini-batch SGD error against steps and against samples seen, one curve per batch size."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    for run in runs:
+        label = f"k = {run.k}"
+        axes[0].loglog(np.arange(1, len(run.errors)), run.errors[1:], lw=1, label=label)
+        axes[1].loglog(run.samples_seen[1:], run.errors[1:], lw=1, label=label)
+    axes[0].set(xlabel="step", ylabel=r"$\|\mu_t - \hat\mu\|$")
+    axes[1].set(xlabel="samples seen (step x k)")
+    axes[0].legend(fontsize=6)
+    return save(fig, directory, "sgd_convergence")
+
+
+def subset_landscapes(m1, m2, landscapes, mle, directory: Path) -> str:
+    """L-hat of random subsets of size k: the centre moves to the subset mean, the curvature grows with k."""
+    cols = 3
+    rows = int(np.ceil(len(landscapes) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(8, 2.8 * rows))
+    for ax, land in zip(np.ravel(axes), landscapes):
+        _heat(ax, m1, m2, land.values - land.values.max(), f"k = {land.k}")
+        ax.contour(m1, m2, land.values - land.values.max(), levels=[-2.0], colors="w", linewidths=0.8)
+        ax.plot(*mle, "rx", ms=6)
+        ax.plot(*land.subset_mean, "w+", ms=8)
+    for ax in np.ravel(axes)[len(landscapes) :]:
+        ax.axis("off")
+    return save(fig, directory, "subset_landscapes")
