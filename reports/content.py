@@ -127,6 +127,11 @@ def task3(results: Results, figdir: Path) -> list[Section]:
         )
     )
     sec.text(TEXT.task3b(ans["task3b.posterior"]["latex"], ans["task3b.p_next_head"]["latex"], ans["task3b.p_next_head"]["value"]))
+    sec.table(
+        ("question", "exact", "value"),
+        [(a["question"], f"${a['latex']}$", "" if a["value"] is None else f"{a['value']:.15g}") for a in results.answers if a["key"].startswith("task3")],
+        "Task 3 answers: exact SymPy forms, and 15 digits.",
+    )
     grid = np.linspace(0.005, 0.995, 397)
     curves, marks = {}, {}
     for name, label in (("coin_map", "prior N(0.5, 0.1)"), ("coin_map_sd", "prior N(0.5, 0.1^2)"), ("coin_uniform", "prior U(0, 1)")):

@@ -1,0 +1,113 @@
+"""The report: complete, deterministic, atomic, and refusing bad CLI input with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from derivations.sheet import answers
+from reports.build import BuildError, build
+from reports.cli import main
+from reports.compute import SECTIONS, Settings
+
+SMALL = Settings(seed=3, n=400, resolution=20)
+needs_tex = pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None, reason="no latexmk/pdftotext: PDF output is skipped")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report"
+    build(SMALL, out, ("md", "tex", "pdf") if shutil.which("latexmk") else ("md", "tex"), log=lambda s: None)
+    return out
+
+
+def test_every_sheet_section_and_answer_is_in_the_markdown(report):
+    text = (report / "report.md").read_text()
+    for heading in ("Theory", "Task 1", "Task 2", "Task 3", "Praxis Task 1", "Praxis Task 2", "Praxis Task 3", "Appendix"):
+        assert f" {heading}" in text, heading
+    for ans in answers():
+        assert ans.latex in text, ans.key
+    assert "FAIL" not in text
+
+
+def test_figures_exist_for_markdown_and_latex(report):
+    md, tex = (report / "report.md").read_text(), (report / "report.tex").read_text()
+    for png in (report / "figures").glob("*.png"):
+        assert f"figures/{png.name}" in md
+        assert (report / "figures" / f"{png.stem}.pdf").exists()
+        assert f"figures/{png.stem}.pdf" in tex
+
+
+def test_answers_json_has_exact_latex_and_float(report):
+    rows = {r["key"]: r for r in json.loads((report / "answers.json").read_text())}
+    for ans in answers():
+        assert rows[ans.key]["exact"] == str(ans.expr) and rows[ans.key]["latex"] == ans.latex
+        assert rows[ans.key]["value"] == ans.value
+    assert rows["praxis.lr_bound"]["value"] == pytest.approx(2 * 5 / SMALL.n)
+
+
+def test_two_builds_are_byte_identical(report, tmp_path):
+    again = build(SMALL, tmp_path / "again", ("md", "tex"), log=lambda s: None)
+    for name in ("report.md", "report.tex", "answers.json"):
+        assert (again / name).read_bytes() == (report / name).read_bytes(), name
+    for png in (report / "figures").glob("*.png"):
+        assert (again / "figures" / png.name).read_bytes() == png.read_bytes(), png.name
+
+
+@needs_tex
+def test_pdf_text_holds_the_key_answers(report):
+    text = subprocess.run(["pdftotext", str(report / "report.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    by_key = {a.key: a for a in answers()}
+    for key in ("task3a.theta_map", "task3a.p_two_tails", "task3b.p_next_head"):
+        assert f"{by_key[key].value:.15f}" in text, key
+
+
+@pytest.mark.parametrize("step", ["derive", "verify", "figures", "write"])
+def test_a_failed_step_leaves_the_previous_report_untouched(tmp_path, step):
+    out = tmp_path / "report"
+    only = Settings(seed=0, n=200, resolution=10, sections=("task3",))
+    build(only, out, ("md",), log=lambda s: None)
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(BuildError, match=f"step '{step}' failed"):
+        build(only, out, ("md",), log=lambda s: None, fail_at=step)
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary directory left behind
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--only", "nonsense"], "invalid choice"),
+        (["--format", "md,docx"], "choose from md,tex,pdf"),
+        (["--n", "0"], "must be >= 1"),
+        (["--n", "ten"], "whole number"),
+        (["--resolution", "1"], "must be >= 2"),
+    ],
+)
+def test_cli_usage_errors_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_output_path_that_is_a_file_exits_2(tmp_path, capsys):
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    assert main(["--out", str(target), "--only", "task1", "--format", "md"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+
+
+def test_cli_output_under_a_file_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    assert main(["--out", str(blocker / "sub" / "report"), "--only", "task1", "--format", "md"]) == 2
+    assert "cannot create its parent directory" in capsys.readouterr().err
+
+
+def test_sections_are_the_cli_choices():
+    assert set(SECTIONS) == {"theory", "task1", "task2", "task3", "praxis", "appendix"}
