@@ -267,6 +267,8 @@ def _second_order(deriv: Derivation, objective: sp.Expr, solution) -> SecondOrde
     if not deriv.observed_statistics:
         grad = [sp.diff(objective, p).subs(deriv.model.constants) for p in params]
         free = [s.symbol for s in deriv.statistics if s.symbol != n_obs and any(g.has(s.symbol) for g in grad)]
+        # Highest-order statistics first (the data's second moments): the first set the score equations
+        # determine leaves the Hessian in the parameters and the lowest moments.
         for combo in itertools.combinations(reversed(free), len(params)):
             try:
                 sol = sp.solve(grad, combo, dict=True)
@@ -275,12 +277,8 @@ def _second_order(deriv: Derivation, objective: sp.Expr, solution) -> SecondOrde
             if len(sol) != 1 or set(sol[0]) != set(combo):
                 continue
             h = sp.simplify(hess.subs(sol[0]))
-            minors, status, conds = _minors_status(-h)
-            candidate = SecondOrder(h, minors, status, conds)
-            if best is None or len(conds) < len(best.conditions):
-                best = candidate
-            if status != "conditional":
-                break
+            best = SecondOrder(h, *_minors_status(-h))
+            break
     if best is None:
         h = sp.simplify(hess.subs(solution))
         minors, status, conds = _minors_status(-h)

@@ -266,6 +266,7 @@ def optimizer_settings(p: Praxis) -> list[tuple[str, type, dict]]:
 
 
 def run_optimizer(p: Praxis, name: str, cls: type, kwargs: dict, tol: float = 1e-6, max_steps: int = 3000, mu0=(0.0, 0.0)) -> OptimizerRun:
+    """torch.optim on -L/n, evaluated through the sufficient statistics (autograd differentiates that)."""
     mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
     opt = cls([mu], **kwargs)
     evaluations = 0
@@ -275,7 +276,7 @@ def run_optimizer(p: Praxis, name: str, cls: type, kwargs: dict, tol: float = 1e
         nonlocal evaluations
         evaluations += 1
         opt.zero_grad()
-        loss = -p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, p.data_torch) / n
+        loss = -p.compiled.objective_stats_torch({"mu1": mu[0], "mu2": mu[1]}, p.stats) / n
         loss.backward()
         return loss
 
@@ -314,14 +315,25 @@ class SGDRun:
 
 
 def sgd(
-    p: Praxis, k: int, lr: float, steps: int, schedule: str = "constant", seed: int = 0, mu0=(0.0, 0.0), sampling: str = "reshuffle"
+    p: Praxis,
+    k: int,
+    lr: float,
+    steps: int,
+    schedule: str = "constant",
+    seed: int = 0,
+    mu0=(0.0, 0.0),
+    sampling: str = "reshuffle",
+    gradient: str = "autograd",
 ) -> SGDRun:
     """Ascent on the subset log-likelihood of k points drawn without replacement; step lr, or lr / t with
     schedule="inverse_t". Gradients by torch autograd.
 
     sampling="reshuffle" walks a fresh permutation each epoch (every point once per epoch, so a 1/t step
     gives exactly the running mean); "independent" draws each batch afresh, the assumption behind
-    sgd_noise_floor (within an epoch reshuffled batches are negatively correlated)."""
+    sgd_noise_floor (within an epoch reshuffled batches are negatively correlated).
+
+    gradient="derived" uses the lambdified score at the batch's statistics instead of autograd: the same
+    gradient (a test holds them together) without torch's per-step overhead, for long studies."""
     n = p.config.n
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
         raise InputError(f"batch size k must be an integer in [1, n = {n}], got {k!r}")
@@ -330,6 +342,8 @@ def sgd(
         raise InputError(f"schedule must be 'constant' or 'inverse_t', got {schedule!r}")
     if sampling not in {"reshuffle", "independent"}:
         raise InputError(f"sampling must be 'reshuffle' or 'independent', got {sampling!r}")
+    if gradient not in {"autograd", "derived"}:
+        raise InputError(f"gradient must be 'autograd' or 'derived', got {gradient!r}")
     rng = np.random.default_rng(seed)
     mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
     x1, x2 = p.data_torch["x1"], p.data_torch["x2"]
@@ -338,13 +352,21 @@ def sgd(
     for t in range(1, steps + 1):
         if pos + k > n or (sampling == "independent" and t > 1):
             order, pos = rng.permutation(n) if sampling == "reshuffle" else rng.choice(n, k, replace=False), 0
-        idx = torch.as_tensor(order[pos : pos + k])
+        idx = order[pos : pos + k]
         pos += k
-        mu.grad = None
-        p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, {"x1": x1[idx], "x2": x2[idx]}).backward()
         step = lr / t if schedule == "inverse_t" else lr
-        with torch.no_grad():
-            mu += step * mu.grad
+        if gradient == "derived":
+            m1, m2 = mu.detach().numpy()
+            here = {"mu1": float(m1), "mu2": float(m2)}
+            grad = p.compiled.score(here, p.compiled.statistics({"x1": p.data[idx, 0], "x2": p.data[idx, 1]}))
+            with torch.no_grad():
+                mu += step * torch.as_tensor(grad)
+        else:
+            idx = torch.as_tensor(idx)
+            mu.grad = None
+            p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, {"x1": x1[idx], "x2": x2[idx]}).backward()
+            with torch.no_grad():
+                mu += step * mu.grad
         path.append(mu.detach().numpy().copy())
     arr = np.array(path)
     return SGDRun(k, schedule, lr, arr, np.linalg.norm(arr - p.mle, axis=1))

@@ -80,9 +80,9 @@ def run_praxis(settings: Settings, results: Results) -> None:
         if k == n:
             continue
         lr = SGD_FRACTION_OF_BOUND * 2 * smin / k
-        run = px.sgd(p, k, lr, FLOOR_STEPS, seed=settings.seed, sampling="independent")
+        run = px.sgd(p, k, lr, FLOOR_STEPS, seed=settings.seed, sampling="independent", gradient="derived")
         floors.append({"k": k, "predicted": px.sgd_noise_floor(p, k, lr), "measured": float(np.sqrt(np.mean(run.errors[FLOOR_STEPS // 4 :] ** 2)))})
-    running_mean = px.sgd(p, 1, smin, n, schedule="inverse_t", seed=settings.seed)
+    running_mean = px.sgd(p, 1, smin, n, schedule="inverse_t", seed=settings.seed, gradient="derived")
     variances = [px.minibatch_gradient_variance(p, k, seed=settings.seed + 1) for k in ks if k < n]
     m1, m2, lands = px.subset_landscapes(p, ks, settings.resolution, seed=settings.seed + 2)
     x = p.data

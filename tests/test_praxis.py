@@ -72,9 +72,16 @@ def test_sgd_with_k_equal_n_is_full_batch_ascent(small):
     np.testing.assert_allclose(batch.path, full.path, rtol=0, atol=1e-12)
 
 
-def test_sgd_k1_with_inverse_t_is_the_running_mean(small):
+@pytest.mark.parametrize("k", [1, 7, 2000])
+def test_derived_sgd_gradient_equals_autograd(small, k):
+    runs = [px.sgd(small, k, 0.5 / k, 30, seed=4, gradient=g) for g in ("autograd", "derived")]
+    np.testing.assert_allclose(runs[0].path, runs[1].path, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("gradient", ["autograd", "derived"])
+def test_sgd_k1_with_inverse_t_is_the_running_mean(small, gradient):
     variance = float(small.sigma[0, 0])
-    run = px.sgd(small, 1, variance, small.config.n, schedule="inverse_t")
+    run = px.sgd(small, 1, variance, small.config.n, schedule="inverse_t", gradient=gradient)
     np.testing.assert_allclose(run.path[-1], small.mle, rtol=0, atol=1e-12)
 
 
