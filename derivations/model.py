@@ -32,7 +32,8 @@ class Model:
     prior: an (unnormalised) density of the parameters; None means a flat prior, i.e. the MLE.
     support: the set each data symbol's values must lie in.
     observed: fixed data given by the exercise (exact values); the answers are derived at it.
-    simulate: draws a seeded sample for the numerical checks (rng, n) -> {data name: array}.
+    simulate: draws a seeded sample (rng, n, truth) -> {data name: array}, truth keyed by parameter name.
+    truth: the parameter values simulate draws at (the Monte Carlo checks compare against them).
     constants: known quantities that are not estimated (symbol -> exact value).
     covariates: data symbols that are conditioned on, not modelled; they must not be constant.
     tolerances: per-model overrides of the numerical checks' tolerances (numerics.verify names them).
@@ -47,7 +48,8 @@ class Model:
     support: Mapping[sp.Symbol, sp.Set] = field(default_factory=dict)
     min_n: int = 1
     observed: Mapping[sp.Symbol, tuple] | None = None
-    simulate: Callable[[np.random.Generator, int], dict[str, np.ndarray]] | None = None
+    simulate: Callable[[np.random.Generator, int, Mapping[str, float]], dict[str, np.ndarray]] | None = None
+    truth: Mapping[str, float] = field(default_factory=dict)
     constants: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)
     covariates: tuple[sp.Symbol, ...] = ()
     tolerances: Mapping[str, float] = field(default_factory=dict)

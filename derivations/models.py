@@ -32,17 +32,17 @@ def normal_prior(value, mean, variance) -> sp.Expr:
     return normal_pdf(value, sp.nsimplify(mean), variance)
 
 
-def _gaussian_sample(rng, n):
-    return {"x": rng.normal(1.5, 2.0, n)}
+def _gaussian_sample(rng, n, t):
+    return {"x": rng.normal(t["mu"], np.sqrt(t["sigma^2"]), n)}
 
 
-def _regression_sample(rng, n):
+def _regression_sample(rng, n, t):
     xs = rng.uniform(-2.0, 3.0, n)
-    return {"x": xs, "y": 2.0 * xs - 1.0 + rng.normal(0.0, 0.5, n)}
+    return {"x": xs, "y": t["a"] * xs + t["b"] + rng.normal(0.0, np.sqrt(t["sigma^2"]), n)}
 
 
-def _coin_sample(rng, n):
-    return {"x": (rng.random(n) < 0.4).astype(float)}
+def _coin_sample(rng, n, t):
+    return {"x": (rng.random(n) < t["theta"]).astype(float)}
 
 
 def coin_model(name: str, title: str, prior: sp.Expr | None, notes: tuple[str, ...] = ()) -> Model:
@@ -56,6 +56,7 @@ def coin_model(name: str, title: str, prior: sp.Expr | None, notes: tuple[str, .
         support={x: sp.FiniteSet(0, 1)},
         observed={x: COIN_DATA},
         simulate=_coin_sample,
+        truth={"theta": 0.4},
         notes=notes,
     )
 
@@ -68,6 +69,7 @@ GAUSSIAN = Model(
     density=normal_pdf(x, mu, sigma2),
     min_n=2,
     simulate=_gaussian_sample,
+    truth={"mu": 1.5, "sigma^2": 4.0},
     notes=(
         "The variance MLE divides by n, not n - 1: E[sigma^2_MLE] = (n - 1)/n sigma^2, so it is biased low; "
         "the unbiased sample variance divides by n - 1.",
@@ -83,6 +85,7 @@ LINEAR_REGRESSION = Model(
     min_n=3,
     covariates=(x,),
     simulate=_regression_sample,
+    truth={"a": 2.0, "b": -1.0, "sigma^2": 0.25},
     notes=("a and b are the least-squares line; sigma^2 is the mean squared residual (divides by n).",),
 )
 
@@ -118,7 +121,8 @@ POISSON = Model(
     params=(Parameter(lam, POSITIVE, "rate"),),
     density=lam**x * sp.exp(-lam) / sp.factorial(x),
     support={x: sp.Naturals0},
-    simulate=lambda rng, n: {"x": rng.poisson(3.0, n).astype(float)},
+    simulate=lambda rng, n, t: {"x": rng.poisson(t["lambda"], n).astype(float)},
+    truth={"lambda": 3.0},
 )
 
 EXPONENTIAL = Model(
@@ -128,7 +132,8 @@ EXPONENTIAL = Model(
     params=(Parameter(lam, POSITIVE, "rate"),),
     density=lam * sp.exp(-lam * x),
     support={x: POSITIVE},
-    simulate=lambda rng, n: {"x": rng.exponential(1 / 2.5, n)},
+    simulate=lambda rng, n, t: {"x": rng.exponential(1 / t["lambda"], n)},
+    truth={"lambda": 2.5},
 )
 
 NORMAL_NORMAL = Model(
@@ -138,7 +143,8 @@ NORMAL_NORMAL = Model(
     params=(Parameter(mu, sp.Reals, "mean"),),
     density=normal_pdf(x, mu, 4),
     prior=normal_prior(mu, 0, 1),
-    simulate=lambda rng, n: {"x": rng.normal(0.7, 2.0, n)},
+    simulate=lambda rng, n, t: {"x": rng.normal(t["mu"], 2.0, n)},
+    truth={"mu": 0.7},
     notes=("Conjugate: the posterior is normal, so its mode (the MAP) equals its mean.",),
 )
 
@@ -148,7 +154,8 @@ CAUCHY = Model(
     data=(x,),
     params=(Parameter(mu, sp.Reals, "location"),),
     density=1 / (sp.pi * (1 + (x - mu) ** 2)),
-    simulate=lambda rng, n: {"x": 0.5 + rng.standard_cauchy(n)},
+    simulate=lambda rng, n, t: {"x": t["mu"] + rng.standard_cauchy(n)},
+    truth={"mu": 0.5},
 )
 
 SHEET_MODELS = (GAUSSIAN, LINEAR_REGRESSION, COIN_MAP, COIN_MAP_SD, COIN_UNIFORM)

@@ -12,7 +12,7 @@ import torch
 
 from derivations.engine import Derivation
 from derivations.model import Model
-from numerics.compile import Data, Evaluator, Params, compiled
+from numerics.compile import Data, Params, compiled
 
 # error = max |computed - reference| / max(|reference|, 1) unless the check says otherwise.
 DEFAULT_TOLERANCES: dict[str, float] = {
@@ -66,7 +66,7 @@ def check_data(model: Model, seed: int, n: int = CHECK_N) -> dict[str, np.ndarra
         return model.validate({s.name: model.observed[s] for s in model.data})
     if model.simulate is None:
         raise ValueError(f"{model.name}: declares neither observed data nor a simulate hook")
-    return model.validate(model.simulate(np.random.default_rng(seed), n))
+    return model.validate(model.simulate(np.random.default_rng(seed), n, model.truth))
 
 
 # --- parameter domains: random points, scales and an unconstrained reparametrisation -----------------
@@ -152,7 +152,8 @@ def check_stats_rewrite(d: Derivation, data: Data, seed: int) -> CheckResult:
 
 def check_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
     """SymPy's score against torch.autograd of the raw-data objective, float64."""
-    c, ev = compiled(d), Evaluator(compiled(d))
+    c = compiled(d)
+    ev = c.evaluator
     tdata = _torch_data(data)
     errors = []
     for t in _points(d.model, seed):
@@ -165,7 +166,8 @@ def check_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
 
 def check_hessian_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
     """SymPy's Hessian against torch.autograd.functional.hessian of the raw-data objective."""
-    c, ev = compiled(d), Evaluator(compiled(d))
+    c = compiled(d)
+    ev = c.evaluator
     tdata = _torch_data(data)
 
     def f(vec):
@@ -189,7 +191,8 @@ def taylor_slope(f: Callable[[np.ndarray], float], grad: np.ndarray, x0: np.ndar
 
 
 def check_taylor(d: Derivation, data: Data, seed: int) -> CheckResult:
-    c, ev = compiled(d), Evaluator(compiled(d))
+    c = compiled(d)
+    ev = c.evaluator
     rng = np.random.default_rng(seed + 1)
 
     def f(vec):
@@ -205,7 +208,8 @@ def check_taylor(d: Derivation, data: Data, seed: int) -> CheckResult:
 
 
 def check_finite_difference(d: Derivation, data: Data, seed: int) -> CheckResult:
-    c, ev = compiled(d), Evaluator(compiled(d))
+    c = compiled(d)
+    ev = c.evaluator
     errors = []
     for t in _points(d.model, seed):
         x0, scales = _as_vector(c.names, t), step_scales(d.model, t)
@@ -275,7 +279,7 @@ def optimum(d: Derivation, data: Data) -> dict[str, float]:
 
 def check_stationary(d: Derivation, data: Data) -> CheckResult:
     """The score vanishes at the estimate (per observation, so the tolerance does not grow with n)."""
-    ev = Evaluator(compiled(d))
+    ev = compiled(d).evaluator
     n = len(next(iter(data.values())))
     score = ev.score(optimum(d, data), data) / n
     return result(d.model, "stationary", float(np.max(np.abs(score))), "max |score| / n at the estimate")
@@ -283,7 +287,7 @@ def check_stationary(d: Derivation, data: Data) -> CheckResult:
 
 def check_negative_definite(d: Derivation, data: Data) -> CheckResult:
     """Largest eigenvalue of the Hessian at the estimate, per observation: must be < 0."""
-    ev = Evaluator(compiled(d))
+    ev = compiled(d).evaluator
     n = len(next(iter(data.values())))
     top = float(np.max(np.linalg.eigvalsh(ev.hessian(optimum(d, data), data) / n)))
     tol = tolerance(d.model, "negative_definite")

@@ -119,6 +119,10 @@ class Compiled:
         return sp.lambdify(self._params + self._stats, self._expr(self.derivation.hessian), NUMPY_MODULES)
 
     @cached_property
+    def evaluator(self) -> "Evaluator":
+        return Evaluator(self)
+
+    @cached_property
     def _objective_stats_torch(self):
         return sp.lambdify(self._params + self._stats, torch_ready(self._expr(self.derivation.objective)), "torch")
 
@@ -139,13 +143,26 @@ class Compiled:
     def hessian(self, theta: Params, stats: Mapping[str, float]) -> np.ndarray:
         return np.asarray(self._hessian_stats(*(theta[k] for k in self.names), *self._stat_args(stats)), float)
 
+    @cached_property
+    def _estimate_fn(self):
+        est = self.derivation.estimate
+        return sp.lambdify(self._stats, [fold_numbers(self._expr(est[p])) for p in self._params], NUMPY_MODULES)
+
     def estimate(self, stats: Mapping[str, float]) -> dict[str, float] | None:
         """The closed-form MLE/MAP evaluated at the statistics; None when there is none."""
-        est = self.derivation.estimate
-        if est is None:
+        if self.derivation.estimate is None:
             return None
-        fn = sp.lambdify(self._stats, [fold_numbers(self._expr(est[p])) for p in self._params], NUMPY_MODULES)
-        return dict(zip(self.names, (float(v) for v in fn(*self._stat_args(stats)))))
+        return dict(zip(self.names, (float(v) for v in self._estimate_fn(*self._stat_args(stats)))))
+
+    def estimate_rows(self, data: Data) -> np.ndarray:
+        """The closed form on many samples at once: data columns of shape (replications, n)."""
+        columns = [np.asarray(data[s.name]) for s in self.model.data]
+        reps, n = columns[0].shape
+        stats = {}
+        for stat, fn in zip(self.derivation.statistics, self._stat_fns):
+            stats[stat.symbol.name] = np.full(reps, float(n)) if stat.symbol == n_obs else np.sum(np.broadcast_to(fn(*columns), (reps, n)), axis=1)
+        values = self._estimate_fn(*self._stat_args(stats))
+        return np.column_stack([np.broadcast_to(np.asarray(v, float), reps) for v in values])
 
 
 def _length(data: Data) -> int:

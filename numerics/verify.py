@@ -10,6 +10,7 @@ from pathlib import Path
 from derivations.registry import MODELS, derivation
 from derivations.sheet import answers
 from numerics.checks import CheckResult, rel_error, run_checks, tolerance
+from numerics.montecarlo import run_monte_carlo
 from numerics.peers import ANSWER_PEERS, ESTIMATE_PEERS
 
 
@@ -32,6 +33,7 @@ def verify(models: list[str], seed: int) -> tuple[list[CheckResult], list[dict]]
     results: list[CheckResult] = []
     for name in models:
         results += run_checks(derivation(name), seed=seed, peer=ESTIMATE_PEERS.get(name))
+        results += run_monte_carlo(derivation(name), seed=seed)
     answer_results, table = answer_checks()
     return results + answer_results, table
 
@@ -39,7 +41,8 @@ def verify(models: list[str], seed: int) -> tuple[list[CheckResult], list[dict]]
 def format_table(results: list[CheckResult]) -> str:
     lines = [f"{'model':<18} {'check':<28} {'error':>11} {'tolerance':>10}  result", "-" * 78]
     for r in results:
-        lines.append(f"{r.model:<18} {r.check:<28} {r.error:>11.3e} {r.tolerance:>10.1e}  {'PASS' if r.passed else 'FAIL'}")
+        verdict = "skip" if r.detail.startswith("skipped") else "PASS" if r.passed else "FAIL"
+        lines.append(f"{r.model:<18} {r.check:<28} {r.error:>11.3e} {r.tolerance:>10.1e}  {verdict}")
     return "\n".join(lines)
 
 

@@ -109,7 +109,7 @@ def test_a_model_declared_only_here_runs_the_whole_pipeline():
     p = sp.Symbol("p", positive=True)
     geometric = Model(
         "geometric_test", "Geometric", (k,), (Parameter(p, sp.Interval.open(0, 1)),), p * (1 - p) ** k,
-        support={k: sp.Naturals0}, simulate=lambda rng, n: {"k": rng.geometric(0.3, n) - 1.0},
+        support={k: sp.Naturals0}, simulate=lambda rng, n, t: {"k": rng.geometric(t["p"], n) - 1.0}, truth={"p": 0.3},
     )
     d = derive(geometric)
     assert d.estimate is not None

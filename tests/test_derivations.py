@@ -136,7 +136,7 @@ def test_new_model_runs_through_derive_only():
     rayleigh = Model(
         "rayleigh", "Rayleigh", (r,), (Parameter(s2, sp.Interval.open(0, sp.oo)),),
         r / s2 * sp.exp(-(r**2) / (2 * s2)), support={r: sp.Interval.open(0, sp.oo)},
-        simulate=lambda rng, n: {"r": rng.rayleigh(1.5, n)},
+        simulate=lambda rng, n, t: {"r": rng.rayleigh(np.sqrt(t["s2"]), n)}, truth={"s2": 2.25},
     )
     d = derive(rayleigh)
     assert d.second_order.status == "proved"

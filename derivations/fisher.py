@@ -1,0 +1,88 @@
+"""Fisher information, Cramer-Rao bounds and estimator bias, exact where SymPy can take the expectation.
+
+The log-likelihood is linear in the sample statistics S_k = sum_i g_k(x_i), so E[S_k] = n E[g_k(X)]
+and the expected information is the negative Hessian with every S_k replaced by its expectation.
+Products of two statistics have E[S_a S_b] = n E[g_a g_b] + n (n - 1) E[g_a] E[g_b] for i.i.d. data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from derivations.engine import Derivation, NoClosedForm, n_obs, time_limit
+
+EXPECTATION_SECONDS = 20
+
+
+def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
+    """E[g(X)] under the declared density at the (symbolic) parameters, by integration or summation."""
+    model = deriv.model
+    if model.covariates:
+        raise NoClosedForm("expectations with covariates are conditional on them; not derived")
+    (x,) = model.data if len(model.data) == 1 else (None,)
+    if x is None:
+        raise NoClosedForm("expectations over several data symbols are not derived")
+    support = model.support.get(x, sp.Reals)
+    integrand = sp.simplify(g * model.density)
+    with time_limit(EXPECTATION_SECONDS, f"E[{g}]"):
+        if isinstance(support, sp.FiniteSet):
+            value = sp.Add(*[integrand.subs(x, v) for v in support])
+        elif support == sp.Naturals0:
+            value = sp.summation(integrand, (x, 0, sp.oo))
+        else:
+            lo, hi = (-sp.oo, sp.oo) if support == sp.Reals else (support.start, support.end)
+            # Rational integrands (Cauchy) integrate about 10x faster without the Meijer-G route,
+            # which exponential-family integrands (Gaussian moments) need.
+            value = sp.integrate(integrand, (x, lo, hi), conds="none", meijerg=False if integrand.is_rational_function(x) else None)
+    value = sp.simplify(value)
+    if value.has(sp.Integral, sp.Sum, sp.Piecewise):
+        raise NoClosedForm(f"SymPy could not take E[{g}]")
+    return value
+
+
+@dataclass(frozen=True)
+class Fisher:
+    observed: sp.Matrix  # -Hessian of the log-likelihood, in the statistics
+    expected: sp.Matrix | None  # E[-Hessian] at the parameters
+    cramer_rao: sp.Matrix | None  # expected^-1: the bound on an unbiased estimator's covariance
+    reason: str = ""
+
+
+def fisher(deriv: Derivation) -> Fisher:
+    """Information of the likelihood alone (a prior adds its own curvature, not information from data)."""
+    observed = -sp.hessian(deriv.loglik, deriv.params)
+    try:
+        if deriv.separable:
+            means = {s.symbol: n_obs * expectation(deriv, s.expr) for s in deriv.statistics if s.symbol != n_obs and observed.has(s.symbol)}
+            expected = sp.simplify(observed.subs(means))
+        else:  # the general fallback: n E[-d^2 log p(X) / d theta^2], one observation at a time
+            per_obs = -sp.hessian(deriv.log_density, deriv.params)
+            expected = n_obs * per_obs.applyfunc(lambda h: expectation(deriv, h))
+    except NoClosedForm as exc:
+        return Fisher(observed, None, None, str(exc))
+    return Fisher(observed, expected, sp.simplify(expected.inv()))
+
+
+def expected_value(deriv: Derivation, estimator: sp.Expr) -> sp.Expr:
+    """E[estimator] for an estimator polynomial (degree <= 2) in the sample statistics."""
+    stats = {s.symbol: s.expr for s in deriv.statistics if s.symbol != n_obs}
+    numer, denom = sp.fraction(sp.together(estimator))
+    if denom.free_symbols & set(stats):
+        raise NoClosedForm("the estimator divides by a statistic; its expectation is not a polynomial one")
+    poly = sp.Poly(sp.expand(numer), *stats)
+    if poly.total_degree() > 2:
+        raise NoClosedForm("estimators of degree > 2 in the statistics are not handled")
+    total = sp.Integer(0)
+    for monom, coeff in poly.terms():
+        factors = [sym for sym, power in zip(stats, monom) for _ in range(power)]
+        if not factors:
+            term = 1
+        elif len(factors) == 1:
+            term = n_obs * expectation(deriv, stats[factors[0]])
+        else:
+            ga, gb = (stats[f] for f in factors)
+            term = n_obs * expectation(deriv, ga * gb) + n_obs * (n_obs - 1) * expectation(deriv, ga) * expectation(deriv, gb)
+        total += coeff * term
+    return sp.simplify(total / denom)

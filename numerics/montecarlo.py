@@ -1,0 +1,156 @@
+"""Seeded Monte Carlo checks of the Fisher information (Cramer-Rao bound) and of estimator bias."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from derivations.engine import Derivation, NoClosedForm, n_obs
+from derivations.fisher import Fisher, expected_value, fisher
+from numerics.checks import CheckResult, _bounds, result, tolerance
+from numerics.compile import compiled
+
+REPLICATIONS = 2000
+SAMPLE_SIZE = 200
+DEFAULT_TOLERANCES = {"cramer_rao_mc": 0.15, "bias_mc": 4.0}
+
+
+def _tol(d: Derivation, check: str) -> float:
+    return float(d.model.tolerances.get(check, DEFAULT_TOLERANCES[check]))
+
+
+def newton(d: Derivation, data, start: dict[str, float], iterations: int = 50) -> dict[str, float]:
+    """Damped Newton on the objective, halving steps that leave the domain or lower the objective."""
+    c = compiled(d)
+    theta = np.array([start[k] for k in c.names], float)
+    bounds = [_bounds(p.domain) for p in d.model.params]
+    if d.separable:  # statistics once, then every evaluation is O(1)
+        stats = c.statistics(data)
+        objective, score, hessian = (lambda t: c.objective(t, stats)), (lambda t: c.score(t, stats)), (lambda t: c.hessian(t, stats))
+    else:
+        ev = c.evaluator
+        objective, score, hessian = (lambda t: c.objective_raw(t, data)), (lambda t: ev.score(t, data)), (lambda t: ev.hessian(t, data))
+
+    def value(t):
+        inside = all(lo < v < hi for v, (lo, hi) in zip(t, bounds))
+        return objective(dict(zip(c.names, t))) if inside else -np.inf
+
+    current = value(theta)
+    for _ in range(iterations):
+        point = dict(zip(c.names, theta))
+        step = np.linalg.solve(hessian(point), -score(point))
+        scale = 1.0
+        while scale > 1e-8 and not value(theta + scale * step) >= current:
+            scale /= 2
+        new = theta + scale * step
+        done = np.max(np.abs(new - theta)) <= 1e-12 * (1 + np.max(np.abs(theta)))
+        theta, current = new, value(new)
+        if done:
+            break
+    return dict(zip(c.names, theta))
+
+
+def estimates(d: Derivation, replications: int = REPLICATIONS, n: int = SAMPLE_SIZE, seed: int = 0) -> np.ndarray:
+    """The model's estimator on `replications` seeded samples of size n drawn at model.truth."""
+    model, c = d.model, compiled(d)
+    rng = np.random.default_rng(seed)
+    closed = d.separable and d.estimate is not None and not d.observed_statistics
+    if closed:  # one draw of replications * n points, one row per sample, the estimator broadcast over rows
+        data = model.validate(model.simulate(rng, replications * n, model.truth))
+        return c.estimate_rows({k: v.reshape(replications, n) for k, v in data.items()})
+    rows = []
+    for _ in range(replications):
+        data = model.validate(model.simulate(rng, n, model.truth))
+        est = newton(d, data, dict(model.truth))
+        rows.append([est[k] for k in c.names])
+    return np.array(rows)
+
+
+def asymptotic_covariance(fish: Fisher, d: Derivation, n: int) -> np.ndarray:
+    """I^-1 for the MLE (the Cramer-Rao bound); for a MAP the sandwich J^-1 I J^-1, J = I - d^2 log prior,
+    because the prior's curvature shrinks the estimator (biased, so below the bound)."""
+    truth = {p.symbol: d.model.truth[p.name] for p in d.model.params}
+    info = fish.expected.subs(n_obs, n)
+    if d.model.prior is None:
+        cov = fish.cramer_rao.subs(n_obs, n)
+    else:
+        j_inv = (info - sp.hessian(d.log_prior, d.params)).inv()
+        cov = j_inv * info * j_inv
+    return np.array(cov.subs(truth).subs(d.model.constants).evalf(), dtype=float)
+
+
+@dataclass(frozen=True)
+class MonteCarlo:
+    empirical_variance: np.ndarray
+    bound: np.ndarray
+    mean: np.ndarray
+
+
+def check_cramer_rao(d: Derivation, draws: np.ndarray, fish: Fisher | None = None, n: int = SAMPLE_SIZE) -> CheckResult:
+    """Empirical variance of the estimator against its derived asymptotic variance (see asymptotic_covariance)."""
+    fish = fish or fisher(d)
+    if fish.cramer_rao is None:
+        return CheckResult(d.model.name, "cramer_rao_mc", float("nan"), _tol(d, "cramer_rao_mc"), True, f"skipped: {fish.reason}")
+    bound = np.diag(asymptotic_covariance(fish, d, n))
+    empirical = np.var(draws, axis=0, ddof=1)
+    error = float(np.max(np.abs(empirical / bound - 1)))
+    return CheckResult(d.model.name, "cramer_rao_mc", error, _tol(d, "cramer_rao_mc"), error <= _tol(d, "cramer_rao_mc"), f"max |var / bound - 1|, {len(draws)} samples of n = {n}")
+
+
+def derived_means(d: Derivation, n: int = SAMPLE_SIZE) -> dict[str, float] | None:
+    """E[estimator] at the truth, where it is polynomial in the statistics; None otherwise."""
+    if d.estimate is None or d.observed_statistics:
+        return None
+    truth = {p.symbol: d.model.truth[p.name] for p in d.model.params}
+    out = {}
+    for p in d.params:
+        try:
+            out[p.name] = float(expected_value(d, d.estimate[p]).subs(truth).subs(n_obs, n))
+        except NoClosedForm:
+            return None
+    return out
+
+
+def check_bias(d: Derivation, draws: np.ndarray, means: dict[str, float] | None = None, n: int = SAMPLE_SIZE) -> CheckResult:
+    """Monte Carlo mean against the derived E[estimator], as a z-score."""
+    means = means if means is not None else derived_means(d, n)
+    if means is None:
+        return CheckResult(d.model.name, "bias_mc", float("nan"), _tol(d, "bias_mc"), True, "skipped: E[estimator] not polynomial in the statistics")
+    c = compiled(d)
+    expected = np.array([means[k] for k in c.names])
+    z = np.abs(draws.mean(axis=0) - expected) / (draws.std(axis=0, ddof=1) / np.sqrt(len(draws)))
+    error = float(np.max(z))
+    return CheckResult(d.model.name, "bias_mc", error, _tol(d, "bias_mc"), error <= _tol(d, "bias_mc"), "max |MC mean - derived E| / MC standard error")
+
+
+def run_monte_carlo(d: Derivation, seed: int = 0) -> list[CheckResult]:
+    if d.model.simulate is None or not d.model.truth or d.model.covariates:
+        return []
+    draws = estimates(d, seed=seed)
+    return [check_cramer_rao(d, draws), check_bias(d, draws)]
+
+
+@dataclass(frozen=True)
+class VarianceBias:
+    n: int
+    sigma2: float
+    derived_mle_mean: float
+    mc_mle_mean: float
+    mc_unbiased_mean: float
+    replications: int
+
+
+def gaussian_variance_bias(d: Derivation, n: int = 5, replications: int = 20000, seed: int = 0) -> VarianceBias:
+    """E[sigma^2_MLE] = (n - 1)/n sigma^2 derived, against Monte Carlo, beside the unbiased n/(n - 1) version."""
+    model, c = d.model, compiled(d)
+    s2 = next(p for p in d.params if p.name == "sigma^2")
+    truth = {p.symbol: model.truth[p.name] for p in model.params}
+    derived = float(expected_value(d, d.estimate[s2]).subs(truth).subs(n_obs, n))
+    rng = np.random.default_rng(seed)
+    draws = model.simulate(rng, replications * n, model.truth)
+    mle = c.estimate_rows({k: v.reshape(replications, n) for k, v in draws.items()})[:, c.names.index("sigma^2")]
+    return VarianceBias(n, model.truth["sigma^2"], derived, float(mle.mean()), float((mle * n / (n - 1)).mean()), replications)
+
+

@@ -1,0 +1,71 @@
+"""Fisher information, asymptotic variances and bias: derived exactly, checked by seeded Monte Carlo."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from derivations.engine import n_obs
+from derivations.fisher import expected_value, fisher
+from derivations.models import COIN_MAP
+from derivations.registry import MODELS, derivation
+from numerics import montecarlo as mc
+from numerics.priors import prior_strength
+
+SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None and not model.covariates)
+
+
+@pytest.mark.parametrize("name", SIMULATED)
+def test_monte_carlo_matches_derived_variance_and_mean(name):
+    results = mc.run_monte_carlo(derivation(name))
+    assert [r.check for r in results] == ["cramer_rao_mc", "bias_mc"]
+    assert all(r.passed for r in results), [(r.check, r.error, r.tolerance) for r in results]
+    assert not np.isnan(results[0].error)
+
+
+def test_a_wrong_information_fails_the_variance_check():
+    d = derivation("poisson")
+    right = fisher(d)
+    wrong = dataclasses.replace(right, expected=right.expected * 2, cramer_rao=right.cramer_rao / 2)
+    draws = mc.estimates(d, replications=1000)
+    assert mc.check_cramer_rao(d, draws, right).passed
+    assert not mc.check_cramer_rao(d, draws, wrong).passed
+
+
+def test_a_wrong_expectation_fails_the_bias_check():
+    d = derivation("gaussian")
+    draws = mc.estimates(d, replications=1000, n=10)
+    right = mc.derived_means(d, n=10)
+    assert mc.check_bias(d, draws, right, n=10).passed
+    unbiased_claim = dict(right, **{"sigma^2": MODELS["gaussian"].truth["sigma^2"]})  # "sigma^2_MLE is unbiased"
+    assert not mc.check_bias(d, draws, unbiased_claim, n=10).passed
+
+
+def test_variance_mle_bias_is_n_minus_1_over_n():
+    d = derivation("gaussian")
+    _, s2 = d.params
+    mean = expected_value(d, d.estimate[s2])
+    assert sp.simplify(mean - (n_obs - 1) / n_obs * s2) == 0
+    assert sp.simplify(expected_value(d, d.estimate[s2] * n_obs / (n_obs - 1)) - s2) == 0
+    vb = mc.gaussian_variance_bias(d, n=5, replications=20000)
+    se = vb.sigma2 * np.sqrt(2 / (vb.n - 1)) / np.sqrt(vb.replications)  # sd of the unbiased estimator, over sqrt(R)
+    assert abs(vb.mc_unbiased_mean - vb.sigma2) < 4 * se
+    assert abs(vb.mc_mle_mean - vb.derived_mle_mean) < 4 * se
+
+
+def test_cauchy_information_is_derived_by_the_general_fallback():
+    f = fisher(derivation("cauchy"))
+    (mu,) = derivation("cauchy").params
+    assert not f.expected.has(sp.Sum) and not f.expected.has(mu)
+
+
+def test_map_moves_from_the_mle_to_the_prior_mean_as_the_prior_strengthens():
+    mle, rows = prior_strength()
+    gaps = [abs(r.map - 0.5) for r in rows]
+    assert all(a > b for a, b in zip(gaps, gaps[1:]))
+    assert all(min(mle, 0.5) < r.map < 0.5 and min(mle, 0.5) < r.posterior_mean < 0.5 for r in rows)
+    sheet = next(r for r in rows if r.variance == sp.Rational(1, 10))
+    assert sheet.map_exact == next(iter(derivation(COIN_MAP.name).estimate.values()))
