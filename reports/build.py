@@ -119,6 +119,9 @@ def build(settings: compute.Settings, out: Path, formats=FORMATS, log: Callable[
         if "theory" in settings.sections:
             with progress.step("theory"):
                 compute.run_theory(settings, results)
+        if "appendix" in settings.sections:
+            with progress.step("fisher"):
+                compute.run_extensions(settings, results)
         if "praxis" in settings.sections:
             with progress.step("praxis"):
                 compute.run_praxis(settings, results)

@@ -18,7 +18,7 @@ SECTION_MODELS = {
     "task1": ("gaussian",),
     "task2": ("linear_regression",),
     "task3": ("coin_map", "coin_map_sd", "coin_uniform"),
-    "appendix": tuple(m.name for m in EXTRA_MODELS),
+    "appendix": tuple(m.name for m in SHEET_MODELS + EXTRA_MODELS),
 }
 SGD_STEPS = 400
 FLOOR_STEPS = 2000
@@ -42,6 +42,7 @@ class Results:
     theory: object = None
     underflow: object = None
     praxis: dict = field(default_factory=dict)
+    extensions: dict = field(default_factory=dict)
 
 
 def models_for(sections) -> list[str]:
@@ -63,6 +64,20 @@ def run_verification(settings: Settings, results: Results) -> None:
 def run_theory(settings: Settings, results: Results) -> None:
     results.theory = log_theory()
     results.underflow = underflow(n=settings.n, seed=settings.seed)
+
+
+def run_extensions(settings: Settings, results: Results) -> None:
+    """Fisher information of every model, the variance-bias demonstration, the prior-strength study."""
+    from derivations.fisher import fisher
+    from numerics.montecarlo import gaussian_variance_bias
+    from numerics.priors import prior_strength
+
+    names = [m.name for m in SHEET_MODELS + EXTRA_MODELS]
+    results.extensions = {
+        "fisher": {name: fisher(derivation(name)) for name in names},
+        "bias": gaussian_variance_bias(derivation("gaussian"), seed=settings.seed),
+        "prior_strength": prior_strength(),
+    }
 
 
 def run_praxis(settings: Settings, results: Results) -> None:

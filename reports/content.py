@@ -64,7 +64,10 @@ def g(x, digits: int = 6) -> str:
 
 
 def verification_table(section: Section, results: Results, model: str) -> None:
-    rows = [(r.check, f"{r.error:.2e}", f"{r.tolerance:.0e}", "PASS" if r.passed else "FAIL") for r in results.checks.get(model, [])]
+    rows = [
+        (r.check, "n/a", f"{r.tolerance:g}", "skipped") if r.detail.startswith("skipped") else (r.check, f"{r.error:.2e}", f"{r.tolerance:g}", "PASS" if r.passed else "FAIL")
+        for r in results.checks.get(model, [])
+    ]
     if rows:
         section.table(("check", "error", "tolerance", "result"), rows, f"Verification of {model}: independent numerics against the derivation.")
 
@@ -209,10 +212,34 @@ def _count(v) -> str:
     return "not reached" if v is None else str(v)
 
 
-def appendix(results: Results) -> list[Section]:
+def appendix(results: Results, figdir: Path) -> list[Section]:
+    from numerics.montecarlo import REPLICATIONS, SAMPLE_SIZE
+
+    ext = results.extensions
+    fisher_sec = Section("appendix.fisher", "Appendix: Fisher information, standard errors and bias")
+    fisher_sec.text(TEXT.fisher_intro(REPLICATIONS, SAMPLE_SIZE))
+    rows = []
+    for name, fish in ext["fisher"].items():
+        d = derivation(name)
+        mc = {r.check: r for r in results.checks.get(name, [])}.get("cramer_rao_mc")
+        shown = "" if mc is None or np.isnan(mc.error) else f"{mc.error:.3f} (tol {mc.tolerance:g})"
+        if fish.expected is None:
+            rows.append((name, "not derived: " + fish.reason, "", shown))
+        else:
+            rows.append((name, f"${d.latex(fish.expected)}$", f"${d.latex(fish.cramer_rao)}$", shown))
+    fisher_sec.table(("model", "expected information I", "Cramer-Rao bound", "MC: max |var / derived - 1|"), rows, "Exact information and bounds; the last column is the Monte Carlo check of the estimator's variance.")
+    fisher_sec.text(TEXT.bias(ext["bias"]))
+    mle, strength = ext["prior_strength"]
+    fisher_sec.text(TEXT.prior_strength(mle, strength))
+    fisher_sec.table(
+        ("prior variance v", "MAP (exact)", "MAP", "posterior mean"),
+        [(f"${sp.latex(r.variance)}$", f"${sp.latex(r.map_exact)}$" if not r.map_exact.has(sp.CRootOf) else "root of a cubic", f"{r.map:.6f}", f"{r.posterior_mean:.6f}") for r in strength],
+        "The coin with a N(0.5, v) prior.",
+    )
+    fisher_sec.figure(figures.prior_strength(mle, strength, figdir), "MLE, MAP and posterior mean of the coin as the prior narrows.")
     head = Section("appendix", "Appendix: more models, one declaration each")
     head.text("Each model below is only a declaration in derivations/models.py; derivation, checks and this section are generated.")
-    return [head] + [model_section(f"appendix.{m.name}", m.title, m.name, results, level=2) for m in EXTRA_MODELS]
+    return [fisher_sec, head] + [model_section(f"appendix.{m.name}", m.title, m.name, results, level=2) for m in EXTRA_MODELS]
 
 
 def document(results: Results, figdir: Path) -> list[Section]:
@@ -222,7 +249,7 @@ def document(results: Results, figdir: Path) -> list[Section]:
         "task2": lambda: task2(results),
         "task3": lambda: task3(results, figdir),
         "praxis": lambda: praxis(results, figdir),
-        "appendix": lambda: appendix(results),
+        "appendix": lambda: appendix(results, figdir),
     }
     return [sec for key in results.settings.sections for sec in builders[key]()]
 

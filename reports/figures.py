@@ -105,3 +105,17 @@ def subset_landscapes(m1, m2, landscapes, mle, directory: Path) -> str:
     for ax in np.ravel(axes)[len(landscapes) :]:
         ax.axis("off")
     return save(fig, directory, "subset_landscapes")
+
+
+def prior_strength(mle: float, rows, directory: Path) -> str:
+    """MLE, MAP and posterior mean of the coin as the prior N(0.5, v) narrows."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    v = [float(r.variance) for r in rows]
+    ax.semilogx(v, [r.map for r in rows], "o-", label="MAP")
+    ax.semilogx(v, [r.posterior_mean for r in rows], "s--", label="posterior mean")
+    ax.axhline(mle, color="0.4", ls=":", label="MLE")
+    ax.axhline(0.5, color="0.7", ls="-.", label="prior mean")
+    ax.invert_xaxis()
+    ax.set(xlabel="prior variance v (stronger to the right)", ylabel=r"$\theta$")
+    ax.legend(fontsize=7)
+    return save(fig, directory, "prior_strength")

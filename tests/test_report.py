@@ -33,6 +33,18 @@ def test_every_sheet_section_and_answer_is_in_the_markdown(report):
     assert "FAIL" not in text
 
 
+def test_markdown_tables_are_well_formed(report):
+    lines = (report / "report.md").read_text().splitlines()
+    separators = [i for i, line in enumerate(lines) if line.startswith("| ---")]
+    assert separators
+    for i in separators:
+        width = lines[i].count(" --- |")
+        assert lines[i] == "|" + " --- |" * width
+        # the header above and every row below have as many unescaped cell borders
+        for row in [lines[i - 1]] + [line for line in lines[i + 1 :] if line.startswith("|")][:1]:
+            assert row.replace("\\|", "").count("|") - row.count("\\|") == width + 1, row
+
+
 def test_figures_exist_for_markdown_and_latex(report):
     md, tex = (report / "report.md").read_text(), (report / "report.tex").read_text()
     for png in (report / "figures").glob("*.png"):
