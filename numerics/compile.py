@@ -87,7 +87,7 @@ class Compiled:
         return float(np.sum(terms) + self._logprior_np(*args))
 
     def objective_torch(self, theta: Mapping[str, torch.Tensor], data: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        args = [theta[k] for k in self.names]
+        args = [require_float64(theta[k], f"parameter '{k}'") if isinstance(theta[k], torch.Tensor) else theta[k] for k in self.names]
         columns = [require_float64(data[s.name], f"data '{s.name}'") for s in self.model.data]
         terms = self._logp_torch(*args, *columns)
         total = terms.sum() if isinstance(terms, torch.Tensor) and terms.ndim else terms * columns[0].numel()
