@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -45,3 +48,18 @@ def bench(session: nox.Session) -> None:
     """Measure speedups, memory and scaling; writes build/bench.json."""
     install(session)
     session.run("python", "-m", "numerics.bench", *session.posargs)
+
+
+@nox.session(default=False)
+def mutants(session: nox.Session) -> None:
+    """Mutation-test derivations/ with mutmut; ends with the score line and writes build/mutants.json."""
+    install(session, "mutants")
+    session.run("mutmut", "run", "--max-children", "2", *session.posargs)
+    session.run("mutmut", "export-cicd-stats")
+    stats = json.loads(Path("mutants/mutmut-cicd-stats.json").read_text())
+    tested = stats["total"] - stats.get("skipped", 0)
+    killed = stats["killed"] + stats.get("timeout", 0)
+    score = killed / tested if tested else 0.0
+    Path("build").mkdir(exist_ok=True)
+    Path("build/mutants.json").write_text(json.dumps({**stats, "killed": killed, "total": tested, "score": score}, indent=2, sort_keys=True) + "\n")
+    print(f"mutation score: {killed}/{tested} killed ({100 * score:.1f}%)")

@@ -119,6 +119,12 @@ def sheet_L(X: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> torch.Ten
     return z.sum()
 
 
+def sheet_relative_error(p: "Praxis", mu=(0.0, 0.0)) -> float:
+    """|(L through the statistics - its constant) - the sheet's L| / |the sheet's L| at mu."""
+    theirs = float(sheet_L(torch.tensor(p.data), torch.tensor(mu, dtype=torch.float64), torch.tensor(p.sigma)))
+    return abs(float(p.loglik(*mu)) - p.constant() - theirs) / abs(theirs)
+
+
 def sheet_heatmap(X: torch.Tensor, sigma: torch.Tensor, resolution: int = 100) -> np.ndarray:
     """The sheet's vizualize() grid: np.vectorize over one torch call per grid point."""
     loss = np.vectorize(lambda a, b: L_point(X, a, b, sigma))

@@ -14,6 +14,7 @@ import sympy as sp
 
 from derivations import bayes
 from derivations.models import COIN_MAP, EXTRA_MODELS, theta
+from derivations.praxis import n_sym
 from derivations.registry import derivation
 from reports import figures
 from reports.compute import SGD_FRACTION_OF_BOUND, Results
@@ -259,8 +260,6 @@ def answers_json(results: Results) -> list[dict]:
     if results.praxis:
         p = results.praxis["p"]
         th = p.theory
-        from derivations.praxis import n_sym
-
         for key, question, expr in (
             ("praxis.lr_bound", "largest stable gradient-ascent rate, 2 sigma_min / n", th.bound.subs(n_sym, p.config.n)),
             ("praxis.lr_optimal", "rate with the fastest worst-case contraction", th.optimal.subs(n_sym, p.config.n)),
