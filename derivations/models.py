@@ -18,6 +18,7 @@ POSITIVE = sp.Interval.open(0, sp.oo)
 UNIT = sp.Interval.open(0, 1)
 
 COIN_DATA = (0, 0, 1, 1, 0, 0, 1)
+SHEET_PRIOR = (sp.Rational(1, 2), sp.Rational(1, 10))  # the sheet's N(0.5, 0.1): mean and its second number
 
 
 def normal_pdf(value, mean, variance) -> sp.Expr:
@@ -92,7 +93,7 @@ LINEAR_REGRESSION = Model(
 COIN_MAP = coin_model(
     "coin_map",
     "Task 3a: coin, MAP with prior N(0.5, 0.1), 0.1 read as the variance",
-    normal_prior(theta, sp.Rational(1, 2), sp.Rational(1, 10)),
+    normal_prior(theta, SHEET_PRIOR[0], SHEET_PRIOR[1]),
     notes=(
         "The sheet writes N(mu, sigma^2), so 0.1 is the variance.",
         "Truncating the prior to [0, 1] multiplies it by a constant on (0, 1); the log-posterior shifts by a "
@@ -103,7 +104,7 @@ COIN_MAP = coin_model(
 COIN_MAP_SD = coin_model(
     "coin_map_sd",
     "Task 3a, other reading: prior N(0.5, 0.1^2), 0.1 read as the standard deviation",
-    normal_prior(theta, sp.Rational(1, 2), sp.Rational(1, 100)),
+    normal_prior(theta, SHEET_PRIOR[0], SHEET_PRIOR[1] ** 2),
     notes=("The stationarity condition is an irreducible cubic: the answer is an exact root object.",),
 )
 

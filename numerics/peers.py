@@ -1,7 +1,7 @@
 """Established peers: other libraries' estimates of the same quantities, computed without SymPy.
 
 Keyed by model name (estimates, keyed by parameter name) and by answer key (the sheet's numbers).
-The coin priors below restate the sheet's inputs (N(0.5, 0.1)), not any result.
+The coin priors use the sheet's inputs (N(0.5, 0.1), declared in derivations.models), not any result.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import scipy.integrate
 import scipy.optimize
 import scipy.stats
 
-from derivations.models import COIN_DATA
+from derivations.models import COIN_DATA, SHEET_PRIOR
 
-SHEET_PRIOR_MEAN, SHEET_PRIOR_NUMBER = 0.5, 0.1
+SHEET_PRIOR_MEAN, SHEET_PRIOR_NUMBER = (float(v) for v in SHEET_PRIOR)
 
 
 def gaussian_norm_fit(data):

@@ -18,18 +18,22 @@ class Underflow:
     argmax_small_n: tuple[float, float]  # argmax of L and of log L over a grid, small n
     grid_step: float
     small_n: int
+    mean: float
+    variance: float
 
 
-def underflow(n: int = 10_000, seed: int = 0, small_n: int = 20) -> Underflow:
+def underflow(n: int = 10_000, seed: int = 0, small_n: int = 20, mean: float = 1.0, variance: float = 5.0) -> Underflow:
+    """The praxis distribution (one coordinate of N((1, 1), 5 I)) by default."""
     rng = np.random.default_rng(seed)
-    x = rng.normal(1.0, np.sqrt(5.0), n)
-    dens = scipy.stats.norm.pdf(x, 1.0, np.sqrt(5.0))
+    sd = np.sqrt(variance)
+    x = rng.normal(mean, sd, n)
+    dens = scipy.stats.norm.pdf(x, mean, sd)
     running = np.cumprod(dens)
     zeros = np.flatnonzero(running == 0.0)
-    grid = np.linspace(-1.0, 3.0, 4001)
+    grid = np.linspace(mean - 2.0, mean + 2.0, 4001)
     sub = x[:small_n, None]
-    like = np.prod(scipy.stats.norm.pdf(sub, grid[None, :], np.sqrt(5.0)), axis=0)
-    loglike = np.sum(scipy.stats.norm.logpdf(sub, grid[None, :], np.sqrt(5.0)), axis=0)
+    like = np.prod(scipy.stats.norm.pdf(sub, grid[None, :], sd), axis=0)
+    loglike = np.sum(scipy.stats.norm.logpdf(sub, grid[None, :], sd), axis=0)
     return Underflow(
         n=n,
         product=float(running[-1]),
@@ -39,4 +43,6 @@ def underflow(n: int = 10_000, seed: int = 0, small_n: int = 20) -> Underflow:
         argmax_small_n=(float(grid[np.argmax(like)]), float(grid[np.argmax(loglike)])),
         grid_step=float(grid[1] - grid[0]),
         small_n=small_n,
+        mean=mean,
+        variance=variance,
     )

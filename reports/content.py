@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from derivations import bayes
-from derivations.models import COIN_MAP, EXTRA_MODELS, theta
+from derivations.models import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, theta, x
 from derivations.praxis import n_sym
 from derivations.registry import derivation
 from reports import figures
@@ -128,9 +128,19 @@ def task3(results: Results, figdir: Path) -> list[Section]:
         TEXT.task3a(
             ans["task3a.theta_map"]["latex"], ans["task3a.theta_map"]["value"], ans["task3a.p_two_tails"]["latex"],
             ans["task3a.p_two_tails"]["value"], ans["task3a.theta_map_sd"]["value"], ans["task3a.p_two_tails_sd"]["value"], sp.latex(logz),
+            float(SHEET_PRIOR[1]), float(SHEET_PRIOR[1] ** 2),
         )
     )
-    sec.text(TEXT.task3b(ans["task3b.posterior"]["latex"], ans["task3b.p_next_head"]["latex"], ans["task3b.p_next_head"]["value"]))
+    heads = sum(COIN_UNIFORM.observed[x])
+    tails = len(COIN_UNIFORM.observed[x]) - heads
+    (mle,) = derivation("coin_uniform").estimate.values()
+    prior_mean = sp.integrate(theta * COIN_UNIFORM.prior, (theta, 0, 1))
+    sec.text(
+        TEXT.task3b(
+            ans["task3b.posterior"]["latex"], ans["task3b.p_next_head"]["latex"], ans["task3b.p_next_head"]["value"],
+            heads + 1, tails + 1, sp.latex(mle), sp.latex(prior_mean),
+        )
+    )
     sec.table(
         ("question", "exact", "value"),
         [(a["question"], f"${a['latex']}$", "" if a["value"] is None else f"{a['value']:.15g}") for a in results.answers if a["key"].startswith("task3")],
@@ -157,7 +167,7 @@ def praxis(results: Results, figdir: Path) -> list[Section]:
     p = r["p"]
     n = p.config.n
     intro = Section("praxis", "Praxis: the mean of a 2-D Gaussian")
-    intro.text(TEXT.praxis_intro(n, p.config.seed, p.mle, r["sheet_check"]))
+    intro.text(TEXT.praxis_intro(n, p.config.seed, p.mle, r["sheet_check"], [f"{v:g}" for v in p.config.mu], sp.latex(p.sigma_exact)))
     intro.steps(p.derivation.steps)
     intro.figure(figures.sample_scatter(p.data, p.mle, p.config.mu, figdir), f"The sample (n = {n}), the true mean and the MLE.")
 
@@ -177,10 +187,12 @@ def praxis(results: Results, figdir: Path) -> list[Section]:
 
     iso = {o.name: o for o in r["optimizers"]}
     aniso = {o.name: o for o in r["optimizers_aniso"]}
-    evals = np.linalg.eigvalsh(r["aniso"].sigma)
+    evals, vecs = np.linalg.eigh(r["aniso"].sigma)
+    angle = float(np.degrees(np.arctan2(abs(vecs[1, -1]), abs(vecs[0, -1]))))
+    exact_eigs = sorted(r["aniso"].sigma_exact.eigenvals(multiple=True), key=float, reverse=True)
     opt = Section("praxis2", "Praxis Task 2: torch.optim optimizers", 2)
     opt.question(QUESTIONS["praxis2"])
-    opt.text(TEXT.praxis_optimizers(iso, aniso, g(evals[-1] / evals[0], 4)))
+    opt.text(TEXT.praxis_optimizers(iso, aniso, g(evals[-1] / evals[0], 4), sp.latex(p.sigma_exact), [sp.latex(e) for e in exact_eigs], angle))
     opt.table(
         ("optimizer", "settings", "steps (Sigma = 5I)", "evaluations", "steps (anisotropic)", "evaluations"),
         [(o.name, o.settings, _count(o.steps), _count(o.evaluations), _count(aniso[o.name].steps), _count(aniso[o.name].evaluations)) for o in r["optimizers"]],
@@ -231,7 +243,7 @@ def appendix(results: Results, figdir: Path) -> list[Section]:
     fisher_sec.table(("model", "expected information I", "Cramer-Rao bound", "MC: max |var / derived - 1|"), rows, "Exact information and bounds; the last column is the Monte Carlo check of the estimator's variance.")
     fisher_sec.text(TEXT.bias(ext["bias"]))
     mle, strength = ext["prior_strength"]
-    fisher_sec.text(TEXT.prior_strength(mle, strength))
+    fisher_sec.text(TEXT.prior_strength(mle, strength, f"{float(SHEET_PRIOR[0]):g}"))
     fisher_sec.table(
         ("prior variance v", "MAP (exact)", "MAP", "posterior mean"),
         [(f"${sp.latex(r.variance)}$", f"${sp.latex(r.map_exact)}$" if not r.map_exact.has(sp.CRootOf) else "root of a cubic", f"{r.map:.6f}", f"{r.posterior_mean:.6f}") for r in strength],
