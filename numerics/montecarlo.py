@@ -132,6 +132,20 @@ def run_monte_carlo(d: Derivation, seed: int = 0) -> list[CheckResult]:
     return [check_cramer_rao(d, draws), check_bias(d, draws)]
 
 
+def standard_errors(d: Derivation, fish: Fisher, data) -> dict[str, tuple[float, float]]:
+    """Asymptotic standard errors at the estimate: sqrt(diag((-H)^-1)) from the observed information
+    and sqrt(diag(I(theta_hat)^-1)) from the expected one, keyed by parameter name."""
+    from numerics.checks import optimum
+
+    c = compiled(d)
+    est = optimum(d, data)
+    n = len(next(iter(data.values())))
+    observed = np.sqrt(np.diag(np.linalg.inv(-c.evaluator.hessian(est, data))))
+    at = {p.symbol: est[p.name] for p in d.model.params}
+    expected = np.sqrt(np.diag(np.array(fish.cramer_rao.subs(at).subs(n_obs, n).subs(d.model.constants).evalf(), dtype=float))) if fish.cramer_rao is not None else np.full(len(c.names), np.nan)
+    return {k: (float(o), float(e)) for k, o, e in zip(c.names, observed, expected)}
+
+
 @dataclass(frozen=True)
 class VarianceBias:
     n: int

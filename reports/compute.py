@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from derivations.models import EXTRA_MODELS, SHEET_MODELS
+from derivations.registry import MODELS as MODELS_BY_NAME
 from derivations.registry import derivation
 from derivations.theory import log_theory
 from numerics import praxis as px
@@ -72,9 +73,14 @@ def run_extensions(settings: Settings, results: Results) -> None:
     from numerics.montecarlo import gaussian_variance_bias
     from numerics.priors import prior_strength
 
+    from numerics.checks import check_data
+    from numerics.montecarlo import standard_errors
+
     names = [m.name for m in SHEET_MODELS + EXTRA_MODELS]
+    fishers = {name: fisher(derivation(name)) for name in names}
     results.extensions = {
-        "fisher": {name: fisher(derivation(name)) for name in names},
+        "fisher": fishers,
+        "standard_errors": {name: standard_errors(derivation(name), fishers[name], check_data(MODELS_BY_NAME[name], settings.seed)) for name in names},
         "bias": gaussian_variance_bias(derivation("gaussian"), seed=settings.seed),
         "prior_strength": prior_strength(),
     }

@@ -236,11 +236,19 @@ def appendix(results: Results, figdir: Path) -> list[Section]:
         d = derivation(name)
         mc = {r.check: r for r in results.checks.get(name, [])}.get("cramer_rao_mc")
         shown = "" if mc is None or np.isnan(mc.error) else f"{mc.error:.3f} (tol {mc.tolerance:g})"
+        se = ", ".join(
+            f"{k}: {obs:.4g}" + ("" if np.isnan(exp) else f" ({exp:.4g})") for k, (obs, exp) in ext["standard_errors"][name].items()
+        )
         if fish.expected is None:
-            rows.append((name, "not derived: " + fish.reason, "", shown))
+            rows.append((name, "not derived: " + fish.reason, "", se, shown))
         else:
-            rows.append((name, f"${d.latex(fish.expected)}$", f"${d.latex(fish.cramer_rao)}$", shown))
-    fisher_sec.table(("model", "expected information I", "Cramer-Rao bound", "MC: max |var / derived - 1|"), rows, "Exact information and bounds; the last column is the Monte Carlo check of the estimator's variance.")
+            rows.append((name, f"${d.latex(fish.expected)}$", f"${d.latex(fish.cramer_rao)}$", se, shown))
+    fisher_sec.table(
+        ("model", "expected information I", "Cramer-Rao bound", "SE observed (expected)", "MC: max |var / derived - 1|"),
+        rows,
+        "Exact information and bounds; standard errors at the estimate on each model's check sample, from the observed information "
+        "(negative Hessian of the objective, so a MAP includes the prior's curvature) and, in brackets, the expected one; the last column is the Monte Carlo check of the estimator's variance.",
+    )
     fisher_sec.text(TEXT.bias(ext["bias"]))
     mle, strength = ext["prior_strength"]
     fisher_sec.text(TEXT.prior_strength(mle, strength, f"{float(SHEET_PRIOR[0]):g}"))

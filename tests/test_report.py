@@ -123,3 +123,14 @@ def test_cli_output_under_a_file_exits_2(tmp_path, capsys):
 
 def test_sections_are_the_cli_choices():
     assert set(SECTIONS) == {"theory", "task1", "task2", "task3", "praxis", "appendix"}
+
+
+def test_without_tex_the_pdf_is_skipped_in_one_line(tmp_path, monkeypatch):
+    from reports import build as build_module
+
+    monkeypatch.setattr(build_module.shutil, "which", lambda name: None)
+    lines: list[str] = []
+    out = build(Settings(seed=0, n=200, resolution=10, sections=("task1",)), tmp_path / "report", ("md", "tex", "pdf"), log=lines.append)
+    assert (out / "report.md").exists() and (out / "report.tex").exists() and not (out / "report.pdf").exists()
+    skipped = [line for line in lines if line.startswith("pdf: skipped")]
+    assert len(skipped) == 1 and "latexmk" in skipped[0]
