@@ -240,7 +240,11 @@ def _solve(deriv: Derivation) -> None:
         deriv.no_closed_form = f"no stationary point inside the parameter domain (SymPy found {len(solutions)} outside)"
         return
     deriv.candidates = tuple(inside)
-    best = _pick_maximum(objective.subs(model.constants), inside, deriv.params)
+    try:
+        best = _pick_maximum(objective.subs(model.constants), inside, deriv.params)
+    except NoClosedForm as exc:
+        deriv.no_closed_form = str(exc)
+        return
     deriv.estimate = best
     deriv.second_order = _second_order(deriv, objective, best)
 

@@ -100,21 +100,6 @@ def step_scales(model: Model, point: Params) -> np.ndarray:
     return np.array(scales)
 
 
-def to_free(model: Model, point: Params) -> np.ndarray:
-    out = []
-    for par in model.params:
-        lo, hi = _bounds(par.domain)
-        v = point[par.name]
-        if np.isfinite(lo) and np.isfinite(hi):
-            p = (v - lo) / (hi - lo)
-            out.append(np.log(p / (1 - p)))
-        elif np.isfinite(lo):
-            out.append(np.log(v - lo))
-        else:
-            out.append(v)
-    return np.array(out, float)
-
-
 def from_free(model: Model, u, lib=np):
     out = {}
     for par, ui in zip(model.params, u):
@@ -227,10 +212,9 @@ def optimum_scipy(d: Derivation, data: Data) -> dict[str, float]:
     """Derivative-free Nelder-Mead on the raw-data objective in unconstrained coordinates."""
     c, m = compiled(d), d.model
     n = len(next(iter(data.values())))
-    start = to_free(m, {p.name: v for p, v in zip(m.params, from_free(m, np.zeros(len(m.params))).values())})
     res = scipy.optimize.minimize(
         lambda u: -c.objective_raw(from_free(m, u), data) / n,
-        start,
+        np.zeros(len(m.params)),  # the same start as optimum_torch: the centre of each domain's coordinates
         method="Nelder-Mead",
         options={"xatol": 1e-11, "fatol": 1e-15, "maxiter": 20000, "maxfev": 40000},
     )

@@ -9,7 +9,7 @@ import sympy as sp
 
 from derivations.engine import Derivation, NoClosedForm, n_obs
 from derivations.fisher import Fisher, expected_value, fisher
-from numerics.checks import CheckResult, _bounds, result, tolerance
+from numerics.checks import CheckResult, _bounds
 from numerics.compile import compiled
 
 REPLICATIONS = 2000

@@ -22,6 +22,18 @@ class PriorStrengthRow:
     posterior_mean: float
 
 
+def posterior_mean(log_post, mode: float) -> float:
+    """int theta p(theta | D) over (0, 1) by quadrature; the density is shifted by its peak against underflow."""
+    peak = float(log_post(mode))
+
+    def density(t):
+        return np.exp(log_post(t) - peak)
+
+    mass, _ = scipy.integrate.quad(density, 0, 1, epsabs=0, epsrel=1e-12, limit=200)
+    first, _ = scipy.integrate.quad(lambda t: t * density(t), 0, 1, epsabs=0, epsrel=1e-12, limit=200)
+    return first / mass
+
+
 def prior_strength(variances=PRIOR_VARIANCES) -> tuple[float, list[PriorStrengthRow]]:
     """(MLE, rows): N(0.5, v) priors on the sheet's coin data, v from weak to strong."""
     mle_model = coin_model("coin_mle", "coin MLE", None)
@@ -31,9 +43,5 @@ def prior_strength(variances=PRIOR_VARIANCES) -> tuple[float, list[PriorStrength
         d = derive(coin_model(f"coin_prior_{v}", f"coin, prior variance {v}", normal_prior(theta, sp.Rational(1, 2), v)))
         (exact,) = d.estimate.values()
         log_post = sp.lambdify(theta, d.objective.subs(d.observed_statistics), "numpy")
-        peak = float(log_post(float(exact)))
-        density = lambda t: np.exp(log_post(t) - peak)  # noqa: E731  (shifted by the peak against underflow)
-        mass, _ = scipy.integrate.quad(density, 0, 1, epsabs=0, epsrel=1e-12, limit=200)
-        first, _ = scipy.integrate.quad(lambda t: t * density(t), 0, 1, epsabs=0, epsrel=1e-12, limit=200)
-        rows.append(PriorStrengthRow(v, exact, float(exact), first / mass))
+        rows.append(PriorStrengthRow(v, exact, float(exact), posterior_mean(log_post, float(exact))))
     return float(mle), rows

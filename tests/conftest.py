@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-import sympy as sp
 
 from derivations.engine import Derivation
 from derivations.registry import MODELS, derivation
@@ -21,8 +20,3 @@ def mutate(d: Derivation, **changes) -> Derivation:
 @pytest.fixture(params=sorted(MODELS), ids=sorted(MODELS))
 def model_derivation(request) -> Derivation:
     return derivation(request.param)
-
-
-@pytest.fixture(scope="session")
-def symbols():
-    return sp
