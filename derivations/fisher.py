@@ -11,19 +11,19 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from derivations.engine import Derivation, NoClosedForm, n_obs, time_limit
+from derivations.engine import Derivation, NoClosedForm, n_obs, separate, time_limit
 
 EXPECTATION_SECONDS = 20
 
 
 def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
-    """E[g(X)] under the declared density at the (symbolic) parameters, by integration or summation."""
+    """E[g(X)] under the declared density at the (symbolic) parameters, by integration or summation;
+    with covariates, the expectation over the response given them (a function of the covariates)."""
     model = deriv.model
-    if model.covariates:
-        raise NoClosedForm("expectations with covariates are conditional on them; not derived")
-    (x,) = model.data if len(model.data) == 1 else (None,)
-    if x is None:
-        raise NoClosedForm("expectations over several data symbols are not derived")
+    responses = [s for s in model.data if s not in model.covariates]
+    if len(responses) != 1:
+        raise NoClosedForm("expectations over several response symbols are not derived")
+    (x,) = responses
     support = model.support.get(x, sp.Reals)
     integrand = sp.simplify(g * model.density)
     with time_limit(EXPECTATION_SECONDS, f"E[{g}]"):
@@ -50,12 +50,29 @@ class Fisher:
     reason: str = ""
 
 
+def expected_statistic(deriv: Derivation, g: sp.Expr) -> sp.Expr:
+    """E[sum_i g(x_i)]: n E[g(X)], or with covariates sum_i E[g | covariates_i] written back in the
+    model's own covariate statistics (the conditional, fixed-design expectation)."""
+    mean = expectation(deriv, g)
+    covariates = deriv.model.covariates
+    if not covariates:
+        return n_obs * mean
+    parts = separate(sp.expand(mean), covariates, deriv.params)
+    if parts is None:
+        raise NoClosedForm(f"E[{g} | covariates] does not separate into covariate statistics")
+    by_expr = {s.expr: s.symbol for s in deriv.statistics}
+    missing = [h for h in parts if h not in by_expr]
+    if missing:
+        raise NoClosedForm(f"E[{g} | covariates] needs statistics the model does not have: {missing}")
+    return sp.Add(*[coeff * by_expr[h] for h, coeff in parts.items()])
+
+
 def fisher(deriv: Derivation) -> Fisher:
     """Information of the likelihood alone (a prior adds its own curvature, not information from data)."""
     observed = -sp.hessian(deriv.loglik, deriv.params)
     try:
         if deriv.separable:
-            means = {s.symbol: n_obs * expectation(deriv, s.expr) for s in deriv.statistics if s.symbol != n_obs and observed.has(s.symbol)}
+            means = {s.symbol: expected_statistic(deriv, s.expr) for s in deriv.statistics if s.symbol != n_obs and observed.has(s.symbol)}
             expected = sp.simplify(observed.subs(means))
         else:  # the general fallback: n E[-d^2 log p(X) / d theta^2], one observation at a time
             per_obs = -sp.hessian(deriv.log_density, deriv.params)

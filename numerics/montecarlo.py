@@ -142,7 +142,11 @@ def standard_errors(d: Derivation, fish: Fisher, data) -> dict[str, tuple[float,
     n = len(next(iter(data.values())))
     observed = np.sqrt(np.diag(np.linalg.inv(-c.evaluator.hessian(est, data))))
     at = {p.symbol: est[p.name] for p in d.model.params}
-    expected = np.sqrt(np.diag(np.array(fish.cramer_rao.subs(at).subs(n_obs, n).subs(d.model.constants).evalf(), dtype=float))) if fish.cramer_rao is not None else np.full(len(c.names), np.nan)
+    if d.separable:  # a fixed-design bound (covariates) is written in the sample's statistics
+        stats = c.statistics(data)
+        at.update({s.symbol: stats[s.symbol.name] for s in d.statistics})
+    at[n_obs] = n
+    expected = np.sqrt(np.diag(np.array(fish.cramer_rao.subs(at).subs(d.model.constants).evalf(), dtype=float))) if fish.cramer_rao is not None else np.full(len(c.names), np.nan)
     return {k: (float(o), float(e)) for k, o, e in zip(c.names, observed, expected)}
 
 

@@ -13,6 +13,7 @@ from derivations.fisher import expected_value, fisher
 from derivations.models import COIN_MAP
 from derivations.registry import MODELS, derivation
 from numerics import montecarlo as mc
+from numerics.checks import check_data
 from numerics.priors import prior_strength
 
 SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None and not model.covariates)
@@ -69,3 +70,18 @@ def test_map_moves_from_the_mle_to_the_prior_mean_as_the_prior_strengthens():
     assert all(min(mle, 0.5) < r.map < 0.5 and min(mle, 0.5) < r.posterior_mean < 0.5 for r in rows)
     sheet = next(r for r in rows if r.variance == sp.Rational(1, 10))
     assert sheet.map_exact == next(iter(derivation(COIN_MAP.name).estimate.values()))
+
+
+def test_regression_information_is_conditional_on_the_design():
+    d = derivation("linear_regression")
+    a, b, s2 = d.params
+    stats = {s.expr: s.symbol for s in d.statistics}
+    n, sx, sxx = stats[sp.Integer(1)], stats[sp.Symbol("x", real=True)], stats[sp.Symbol("x", real=True) ** 2]
+    bound = fisher(d).cramer_rao
+    # Var(a_hat) of ordinary least squares: sigma^2 / sum (x_i - x_bar)^2
+    assert sp.simplify(bound[0, 0] - s2 / (sxx - sx**2 / n)) == 0
+    data = check_data(d.model, 0)
+    ses = mc.standard_errors(d, fisher(d), data)
+    x = data["x"]
+    residual_var = np.mean((data["y"] - np.polyval(np.polyfit(x, data["y"], 1), x)) ** 2)
+    assert ses["a"][1] == pytest.approx(np.sqrt(residual_var / np.sum((x - x.mean()) ** 2)), rel=1e-9)
