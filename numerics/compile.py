@@ -131,6 +131,29 @@ class Compiled:
         Statistics go in as Python floats so their data-only terms cost no torch dispatch."""
         return self._objective_stats_torch(*(theta[k] for k in self.names), *self._stat_args(stats))
 
+    @cached_property
+    def _quadratic(self):
+        """theta^T A theta + b^T theta + c with A, b, c lambdified in the statistics; None unless the
+        objective is a polynomial of degree <= 2 in the parameters (a Gaussian mean, a linear model's a, b)."""
+        expr = self._expr(self.derivation.objective)
+        if not expr.is_polynomial(*self._params) or sp.Poly(expr, *self._params).total_degree() > 2:
+            return None
+        k = len(self._params)
+        hess = sp.hessian(expr, self._params)
+        grad0 = [sp.diff(expr, p).subs({q: 0 for q in self._params}) for p in self._params]
+        const = expr.subs({q: 0 for q in self._params})
+        parts = [fold_numbers(hess[i, j] / 2) for i in range(k) for j in range(k)] + [fold_numbers(g) for g in grad0] + [fold_numbers(const)]
+        return sp.lambdify(self._stats, parts, NUMPY_MODULES), k
+
+    def quadratic_form(self, stats: Mapping[str, float]) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+        """(A, b, c) at the statistics, as float64 tensors, for O(1) autograd evaluations of the objective."""
+        if self._quadratic is None:
+            return None
+        fn, k = self._quadratic
+        values = [float(v) for v in fn(*self._stat_args(stats))]
+        a = torch.tensor(values[: k * k], dtype=torch.float64).reshape(k, k)
+        return a, torch.tensor(values[k * k : k * k + k], dtype=torch.float64), values[-1]
+
     def _stat_args(self, stats: Mapping[str, float]):
         return [stats[s.name] for s in self._stats]
 

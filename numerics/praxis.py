@@ -142,8 +142,11 @@ def heatmap(p: Praxis, resolution: int = 100, stats: dict[str, float] | None = N
     if resolution < 2:
         raise InputError(f"heatmap resolution must be >= 2, got {resolution}")
     space = np.linspace(*bounds, resolution)
-    m1, m2 = np.meshgrid(space, space)
-    return m1, m2, p.loglik(m1, m2, stats)
+    # A row of mu1 and a column of mu2: the terms in one coordinate cost `resolution` elements, and only
+    # the final sum broadcasts to the grid.
+    m1, m2 = np.meshgrid(space, space, sparse=True)
+    values = p.loglik(m1, m2, stats)
+    return np.broadcast_to(m1, values.shape), np.broadcast_to(m2, values.shape), values
 
 
 def streamed_statistics(p: Praxis, n: int, chunk: int = 1_000_000, seed: int = 0) -> dict[str, float]:

@@ -135,3 +135,21 @@ def test_streamed_statistics_equal_in_memory_ones(small):
 def test_praxis_bad_input(small, call, message):
     with pytest.raises(InputError, match=message):
         call(small)
+
+
+def test_quadratic_form_equals_the_objective_and_its_gradient(small):
+    A, b, c = small.compiled.quadratic_form(small.stats)
+    mu = torch.tensor([0.7, -1.3], dtype=torch.float64, requires_grad=True)
+    quad = mu @ A @ mu + b @ mu + c
+    full = small.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, small.data_torch)
+    assert float(quad) == pytest.approx(float(full), rel=1e-12)
+    g_quad, g_full = (torch.autograd.grad(v, mu)[0] for v in (quad, full))
+    torch.testing.assert_close(g_quad, g_full, rtol=1e-12, atol=0)
+
+
+def test_quadratic_form_is_none_when_the_objective_is_not_quadratic():
+    from derivations.registry import derivation
+    from numerics.compile import compiled
+
+    gaussian = compiled(derivation("gaussian"))  # log(sigma^2) and 1/sigma^2 terms
+    assert gaussian.quadratic_form(gaussian.statistics({"x": np.array([1.0, 2.0, 4.0])})) is None
