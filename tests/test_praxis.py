@@ -142,7 +142,7 @@ def test_quadratic_form_equals_the_objective_and_its_gradient(small):
     mu = torch.tensor([0.7, -1.3], dtype=torch.float64, requires_grad=True)
     quad = mu @ A @ mu + b @ mu + c
     full = small.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, small.data_torch)
-    assert float(quad) == pytest.approx(float(full), rel=1e-12)
+    assert float(quad.detach()) == pytest.approx(float(full.detach()), rel=1e-12)
     g_quad, g_full = (torch.autograd.grad(v, mu)[0] for v in (quad, full))
     torch.testing.assert_close(g_quad, g_full, rtol=1e-12, atol=0)
 
