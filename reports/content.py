@@ -21,6 +21,7 @@ from reports.compute import SGD_FRACTION_OF_BOUND, Results
 
 TEMPLATES = Path(__file__).parent / "templates"
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+ENV.filters["zip_with"] = lambda left, right: list(zip(left, right))
 TEXT = ENV.get_template("text.j2").module
 
 QUESTIONS = {
@@ -231,7 +232,7 @@ def appendix(results: Results, figdir: Path) -> list[Section]:
     ext = results.extensions
     fisher_sec = Section("appendix.fisher", "Appendix: Fisher information, standard errors and bias")
     fisher_sec.text(TEXT.fisher_intro(REPLICATIONS, SAMPLE_SIZE))
-    rows = []
+    rows, se_rows = [], []
     for name, fish in ext["fisher"].items():
         d = derivation(name)
         mc = {r.check: r for r in results.checks.get(name, [])}.get("cramer_rao_mc")
@@ -240,18 +241,23 @@ def appendix(results: Results, figdir: Path) -> list[Section]:
             f"{k}: {obs:.4g}" + ("" if np.isnan(exp) else f" ({exp:.4g})") for k, (obs, exp) in ext["standard_errors"][name].items()
         )
         if fish.expected is None:
-            rows.append((name, "not derived: " + fish.reason, "", se, shown))
+            rows.append((name, "not derived: " + fish.reason, ""))
         else:
-            rows.append((name, f"${d.latex(fish.expected)}$", f"${d.latex(fish.cramer_rao)}$", se, shown))
+            rows.append((name, f"${d.latex(fish.expected)}$", f"${d.latex(fish.cramer_rao)}$"))
+        se_rows.append((name, se, shown))
+    fisher_sec.table(("model", "expected information I", "Cramer-Rao bound"), rows, "Exact expected information and bounds.")
     fisher_sec.table(
-        ("model", "expected information I", "Cramer-Rao bound", "SE observed (expected)", "MC: max |var / derived - 1|"),
-        rows,
-        "Exact information and bounds; standard errors at the estimate on each model's check sample, from the observed information "
-        "(negative Hessian of the objective, so a MAP includes the prior's curvature) and, in brackets, the expected one; the last column is the Monte Carlo check of the estimator's variance.",
+        ("model", "SE observed (expected)", "MC: max |var / derived - 1|"),
+        se_rows,
+        "Standard errors at the estimate on each model's check sample, from the observed information (negative Hessian "
+        "of the objective, so a MAP includes the prior's curvature) and, in brackets, the expected one; the last column "
+        "is the Monte Carlo check of the estimator's variance.",
     )
     fisher_sec.text(TEXT.bias(ext["bias"]))
     mle, strength = ext["prior_strength"]
-    fisher_sec.text(TEXT.prior_strength(mle, strength, f"{float(SHEET_PRIOR[0]):g}"))
+    centre = float(SHEET_PRIOR[0])
+    mean_closer = [abs(r.posterior_mean - centre) < abs(r.map - centre) for r in strength]
+    fisher_sec.text(TEXT.prior_strength(mle, strength, f"{centre:g}", mean_closer, max((abs(r.posterior_mean - r.map) for r, c in zip(strength, mean_closer) if not c), default=None)))
     fisher_sec.table(
         ("prior variance v", "MAP (exact)", "MAP", "posterior mean"),
         [(f"${sp.latex(r.variance)}$", f"${sp.latex(r.map_exact)}$" if not r.map_exact.has(sp.CRootOf) else "root of a cubic", f"{r.map:.6f}", f"{r.posterior_mean:.6f}") for r in strength],
