@@ -177,14 +177,19 @@ class Compiled:
             return None
         return dict(zip(self.names, (float(v) for v in self._estimate_fn(*self._stat_args(stats)))))
 
-    def estimate_rows(self, data: Data) -> np.ndarray:
-        """The closed form on many samples at once: data columns of shape (replications, n)."""
+    def statistics_rows(self, data: Data) -> dict[str, np.ndarray]:
+        """Sample statistics of many samples at once: data columns of shape (replications, n)."""
         columns = [np.asarray(data[s.name]) for s in self.model.data]
         reps, n = columns[0].shape
         stats = {}
         for stat, fn in zip(self.derivation.statistics, self._stat_fns):
             stats[stat.symbol.name] = np.full(reps, float(n)) if stat.symbol == n_obs else np.sum(np.broadcast_to(fn(*columns), (reps, n)), axis=1)
+        return stats
+
+    def estimate_rows(self, stats: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The closed form at many samples' statistics at once, one row per sample."""
         values = self._estimate_fn(*self._stat_args(stats))
+        reps = len(next(iter(stats.values())))
         return np.column_stack([np.broadcast_to(np.asarray(v, float), reps) for v in values])
 
 

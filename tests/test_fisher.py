@@ -16,7 +16,7 @@ from numerics import montecarlo as mc
 from numerics.checks import check_data
 from numerics.priors import prior_strength
 
-SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None and not model.covariates)
+SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None)
 
 
 @pytest.mark.parametrize("name", SIMULATED)
