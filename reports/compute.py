@@ -6,11 +6,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from derivations.fisher import fisher
 from derivations.models import EXTRA_MODELS, SHEET_MODELS
 from derivations.registry import MODELS as MODELS_BY_NAME
 from derivations.registry import derivation
 from derivations.theory import log_theory
 from numerics import praxis as px
+from numerics.checks import check_data
+from numerics.montecarlo import gaussian_variance_bias, standard_errors
+from numerics.priors import prior_strength
 from numerics.theory import underflow
 from numerics.verify import verify
 
@@ -47,7 +51,8 @@ class Results:
 
 
 def models_for(sections) -> list[str]:
-    return [m for s in sections for m in SECTION_MODELS.get(s, ())]
+    """The models the chosen sections show, each once, in section order."""
+    return list(dict.fromkeys(m for s in sections for m in SECTION_MODELS.get(s, ())))
 
 
 def derive_all(settings: Settings) -> None:
@@ -69,13 +74,6 @@ def run_theory(settings: Settings, results: Results) -> None:
 
 def run_extensions(settings: Settings, results: Results) -> None:
     """Fisher information of every model, the variance-bias demonstration, the prior-strength study."""
-    from derivations.fisher import fisher
-    from numerics.montecarlo import gaussian_variance_bias
-    from numerics.priors import prior_strength
-
-    from numerics.checks import check_data
-    from numerics.montecarlo import standard_errors
-
     names = [m.name for m in SHEET_MODELS + EXTRA_MODELS]
     fishers = {name: fisher(derivation(name)) for name in names}
     results.extensions = {

@@ -53,6 +53,13 @@ def test_figures_exist_for_markdown_and_latex(report):
         assert f"figures/{png.stem}.pdf" in tex
 
 
+def test_each_model_is_verified_once(report):
+    text = (report / "report.md").read_text()
+    for model in ("gaussian", "coin_map", "poisson"):
+        table = text.split(f"*Verification of {model}:")[0].rsplit("| check | error | tolerance | result |", 1)[1]
+        assert table.count("| autograd |") == 1, model
+
+
 def test_answers_json_has_exact_latex_and_float(report):
     rows = {r["key"]: r for r in json.loads((report / "answers.json").read_text())}
     for ans in answers():
