@@ -17,6 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import torch
+
 from derivations.model import InputError
 from reports import compute, content, render
 
@@ -77,7 +79,9 @@ def latex_to_pdf(directory: Path, log: Callable[[str], None]) -> bool:
 
 
 def verify_in_worker(settings: compute.Settings):
-    """The verification step, run in a forked worker beside theory, fisher and praxis (two cores)."""
+    """The verification step, run in a forked worker beside theory, fisher and praxis (two cores).
+    One torch thread: the cores are shared with the parent, and no thread pool is inherited through fork."""
+    torch.set_num_threads(1)
     start = time.perf_counter()
     results = compute.Results(settings)
     compute.run_verification(settings, results)
