@@ -68,6 +68,11 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def one_line(exc: BaseException) -> str:
+    """SymPy's messages span lines; a reported reason is one line."""
+    return " ".join(str(exc).split())
+
+
 def log_density(model: Model) -> sp.Expr:
     """log p(x | theta), with the log pushed through products and powers, then expanded."""
     return sp.expand(sp.expand_log(sp.log(model.density), force=True))
@@ -113,11 +118,11 @@ def _solve_stationary(objective: sp.Expr, params: tuple[sp.Symbol, ...]) -> list
             try:
                 return [{p: r} for r in sp.solve(score[0], p)]
             except NotImplementedError as exc:
-                raise NoClosedForm(f"sympy.solve cannot solve the score equation: {exc}") from None
+                raise NoClosedForm(f"sympy.solve cannot solve the score equation: {one_line(exc)}") from None
         try:
             return sp.solve(score, params, dict=True)
         except NotImplementedError as exc:
-            raise NoClosedForm(f"sympy.solve cannot solve the score equations: {exc}") from None
+            raise NoClosedForm(f"sympy.solve cannot solve the score equations: {one_line(exc)}") from None
 
 
 def _in_domain(model: Model, solution: Mapping[sp.Symbol, sp.Expr]) -> bool:

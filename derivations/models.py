@@ -51,7 +51,7 @@ def coin_model(name: str, title: str, prior: sp.Expr | None, notes: tuple[str, .
         name=name,
         title=title,
         data=(x,),
-        params=(Parameter(theta, UNIT, "probability of heads"),),
+        params=(Parameter(theta, UNIT, "probability of heads"),),  # pragma: no mutate (prose)
         density=theta**x * (1 - theta) ** (1 - x),
         prior=prior,
         support={x: sp.FiniteSet(0, 1)},

@@ -22,6 +22,8 @@ def exact_sigma(sigma) -> sp.Matrix:
         m = sp.Matrix(sigma).applyfunc(sp.nsimplify)
     except (TypeError, ValueError, sp.SympifyError) as exc:
         raise InputError(f"Sigma must be a 2x2 matrix of numbers ({exc})") from None
+    if not all(v.is_number and v.is_real for v in m):
+        raise InputError(f"Sigma must be a 2x2 matrix of real numbers, got {m.tolist()}")
     if m.shape != (2, 2):
         raise InputError(f"Sigma must be 2x2, got shape {m.shape}")
     if m != m.T:
@@ -39,9 +41,9 @@ def mean_model(sigma=((5, 0), (0, 5))) -> Model:
     density = sp.exp(-quad / 2) / (2 * sp.pi * sp.sqrt(SIGMA.det()))
     return Model(
         name="praxis_mean_2d",
-        title="Praxis: mean of a 2-D Gaussian with known Sigma",
+        title="Praxis: mean of a 2-D Gaussian with known Sigma",  # pragma: no mutate (prose)
         data=(x1, x2),
-        params=(Parameter(mu1, sp.Reals, "mean, first coordinate"), Parameter(mu2, sp.Reals, "mean, second coordinate")),
+        params=(Parameter(mu1, sp.Reals, "mean, first coordinate"), Parameter(mu2, sp.Reals, "mean, second coordinate")),  # pragma: no mutate (prose)
         density=density,
         constants={s11: sig[0, 0], s12: sig[0, 1], s22: sig[1, 1]},
         min_n=1,

@@ -13,13 +13,21 @@ from derivations.models import COIN_UNIFORM, GAUSSIAN, mu, theta
 @dataclass(frozen=True)
 class LogTheory:
     product_to_sum: tuple[sp.Expr, sp.Expr]  # log prod p(x_i)  ->  sum log p(x_i)
-    ops_derivative_product: int  # size of d/dmu of the product of 3 Gaussian densities
-    ops_derivative_log: int  # size of d/dmu of the log of that product
+    derivative_product: sp.Expr  # d/dmu of the product of 3 Gaussian densities
+    derivative_log: sp.Expr  # d/dmu of the log of that product, simplified
     argmax_likelihood: tuple[sp.Expr, ...]  # roots of dL/dtheta in (0, 1), coin data
     argmax_log_likelihood: tuple[sp.Expr, ...]  # roots of d log L/dtheta in (0, 1)
     curvature_likelihood: sp.Expr  # L''(theta_hat)
     curvature_log_likelihood: sp.Expr  # (log L)''(theta_hat)
     max_likelihood: sp.Expr  # L(theta_hat)
+
+    @property
+    def ops_derivative_product(self) -> int:
+        return sp.count_ops(self.derivative_product)
+
+    @property
+    def ops_derivative_log(self) -> int:
+        return sp.count_ops(self.derivative_log)
 
 
 def _roots_in_unit_interval(expr) -> tuple[sp.Expr, ...]:
@@ -46,8 +54,8 @@ def log_theory() -> LogTheory:
     (hat,) = _roots_in_unit_interval(log_likelihood)
     return LogTheory(
         product_to_sum=(product, as_sum),
-        ops_derivative_product=sp.count_ops(d_product),
-        ops_derivative_log=sp.count_ops(sp.simplify(d_log)),
+        derivative_product=d_product,
+        derivative_log=sp.simplify(d_log),
         argmax_likelihood=_roots_in_unit_interval(likelihood),
         argmax_log_likelihood=(hat,),
         curvature_likelihood=sp.nsimplify(sp.diff(likelihood, theta, 2).subs(theta, hat)),

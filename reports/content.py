@@ -93,7 +93,11 @@ def model_section(key: str, title: str, model: str, results: Results, level: int
 
 def theory(results: Results) -> list[Section]:
     t, u = results.theory, results.underflow
-    view = dict(vars(t), curvature_likelihood_tex=sp.latex(t.curvature_likelihood), curvature_log_likelihood_tex=sp.latex(t.curvature_log_likelihood))
+    view = dict(
+        vars(t),
+        ops_derivative_product=t.ops_derivative_product,
+        ops_derivative_log=t.ops_derivative_log,
+        curvature_likelihood_tex=sp.latex(t.curvature_likelihood), curvature_log_likelihood_tex=sp.latex(t.curvature_log_likelihood))
     view["argmax_likelihood"] = [sp.latex(v) for v in t.argmax_likelihood]
     view["argmax_log_likelihood"] = [sp.latex(v) for v in t.argmax_log_likelihood]
     tv = type("TheoryView", (), view)

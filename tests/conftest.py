@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 
@@ -15,6 +16,14 @@ def mutate(d: Derivation, **changes) -> Derivation:
     wrong = copy.copy(d)
     wrong.__dict__.update(changes)
     return wrong
+
+
+@pytest.fixture(autouse=True)
+def _fresh_derivations_under_mutmut():
+    """Under mutmut, derive afresh in every test: a derivation cached from an earlier test (or inherited
+    through fork) would hide the mutant, and mutmut maps each function to the tests that call it."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        derivation.cache_clear()
 
 
 @pytest.fixture(params=sorted(MODELS), ids=sorted(MODELS))

@@ -76,6 +76,18 @@ def no_closed_form(tmp):
     return f"no closed form: {d.no_closed_form}"
 
 
+def gamma_shape(tmp):
+    """Separable, but the score involves the digamma function, which sympy.solve cannot invert."""
+    import sympy as sp
+
+    from derivations.model import Model, Parameter
+
+    k, x = sp.Symbol("k", positive=True), sp.Symbol("x", positive=True)
+    positive = sp.Interval.open(0, sp.oo)
+    d = derive(Model("gamma_shape", "Gamma shape", (x,), (Parameter(k, positive),), x ** (k - 1) * sp.exp(-x) / sp.gamma(k), support={x: positive}))
+    return f"no closed form: {d.no_closed_form}"
+
+
 def float32_gradient(tmp):
     c = compiled(derivation("gaussian"))
     leaves = {k: torch.tensor(1.0, requires_grad=True) for k in c.names}  # float32, torch's default
@@ -90,21 +102,22 @@ def float32_data(tmp):
 
 CASES = [
     # derivations: data and priors
-    Case("empty-data", validate("gaussian", x=[]), "at least 2 observations, got 0"),
-    Case("nan", validate("gaussian", x=[1.0, np.nan, 2.0]), r"data 'x' must be finite, got nan at index 1"),
-    Case("inf", validate("gaussian", x=[1.0, 2.0, -np.inf]), r"data 'x' must be finite, got -inf at index 2"),
-    Case("one-observation-variance", validate("gaussian", x=[1.0]), "needs at least 2 observations, got 1"),
-    Case("constant-covariate", validate("linear_regression", x=[2, 2, 2, 2], y=[1, 2, 3, 4]), "covariate 'x' must not be constant"),
-    Case("non-binary-coin", validate("coin_map", x=[0, 1, 2]), r"data 'x' must lie in \{0, 1\}, got 2.0 at index 2"),
-    Case("fractional-poisson", validate("poisson", x=[1, 2.5]), r"must lie in Naturals0, got 2.5"),
-    Case("negative-exponential", validate("exponential", x=[1.0, -0.5]), r"must lie in Interval.open\(0, oo\), got -0.5"),
-    Case("missing-column", validate("linear_regression", x=[1, 2, 3]), "data 'y' is missing"),
-    Case("unequal-columns", validate("linear_regression", x=[1, 2, 3], y=[1, 2]), "columns must have equal length"),
-    Case("two-dimensional", validate("gaussian", x=[[1.0, 2.0], [3.0, 4.0]]), r"must be one-dimensional, got shape \(2, 2\)"),
-    Case("strings", validate("gaussian", x=["a", "b"]), "data 'x' must be numbers"),
-    Case("prior-variance-zero", lambda tmp: prior(theta, 0.5, 0), "prior variance must be > 0, got 0"),
-    Case("prior-variance-negative", lambda tmp: prior(theta, 0.5, -0.1), r"prior variance must be > 0, got -1/10"),
+    Case("empty-data", validate("gaussian", x=[]), r"^gaussian: needs at least 2 observations, got 0$"),
+    Case("nan", validate("gaussian", x=[1.0, np.nan, 2.0]), r"^gaussian: data 'x' must be finite, got nan at index 1$"),
+    Case("inf", validate("gaussian", x=[1.0, 2.0, -np.inf]), r"^gaussian: data 'x' must be finite, got -inf at index 2$"),
+    Case("one-observation-variance", validate("gaussian", x=[1.0]), r"^gaussian: needs at least 2 observations, got 1$"),
+    Case("constant-covariate", validate("linear_regression", x=[2, 2, 2, 2], y=[1, 2, 3, 4]), r"^linear_regression: covariate 'x' must not be constant \(its slope is not identifiable\)$"),
+    Case("non-binary-coin", validate("coin_map", x=[0, 1, 2]), r"^coin_map: data 'x' must lie in \{0, 1\}, got 2.0 at index 2$"),
+    Case("fractional-poisson", validate("poisson", x=[1, 2.5]), r"^poisson: data 'x' must lie in Naturals0, got 2.5 at index 1$"),
+    Case("negative-exponential", validate("exponential", x=[1.0, -0.5]), r"^exponential: data 'x' must lie in Interval.open\(0, oo\), got -0.5 at index 1$"),
+    Case("missing-column", validate("linear_regression", x=[1, 2, 3]), r"^linear_regression: data 'y' is missing \(the model needs \['x', 'y'\]\)$"),
+    Case("unequal-columns", validate("linear_regression", x=[1, 2, 3], y=[1, 2]), r"^linear_regression: data columns must have equal length, got \{'x': 3, 'y': 2\}$"),
+    Case("two-dimensional", validate("gaussian", x=[[1.0, 2.0], [3.0, 4.0]]), r"^gaussian: data 'x' must be one-dimensional, got shape \(2, 2\)$"),
+    Case("strings", validate("gaussian", x=["a", "b"]), r"^gaussian: data 'x' must be numbers \(could not convert string to float: 'a'\)$"),
+    Case("prior-variance-zero", lambda tmp: prior(theta, 0.5, 0), r"^prior variance must be > 0, got 0$"),
+    Case("prior-variance-negative", lambda tmp: prior(theta, 0.5, -0.1), r"^prior variance must be > 0, got -1/10$"),
     Case("no-closed-form", no_closed_form, "no closed form: the log-density does not separate", "reported"),
+    Case("separable-no-closed-form", gamma_shape, r"^no closed form: sympy.solve cannot solve the score equation: No algorithms are implemented", "reported"),
     # numerics
     Case("lr-zero", lambda tmp: px.gradient_ascent(small(), 0.0), "learning rate must be a finite number > 0, got 0.0"),
     Case("lr-negative", lambda tmp: px.sgd(small(), 5, -1e-3, 3), "learning rate must be a finite number > 0"),
@@ -114,6 +127,7 @@ CASES = [
     Case("singular-sigma", lambda tmp: px.PraxisConfig(sigma=((1, 1), (1, 1))), "Sigma must be positive definite"),
     Case("indefinite-sigma", lambda tmp: px.PraxisConfig(sigma=((1, 2), (2, 1))), "Sigma must be positive definite"),
     Case("asymmetric-sigma", lambda tmp: px.PraxisConfig(sigma=((2, 1), (0, 2))), "Sigma must be symmetric"),
+    Case("sigma-not-numbers", lambda tmp: px.PraxisConfig(sigma=(("a", 0), (0, 1))), r"^Sigma must be a 2x2 matrix of real numbers, got \[\[a, 0\], \[0, 1\]\]$"),
     Case("sigma-wrong-shape", lambda tmp: px.PraxisConfig(sigma=((1, 0, 0), (0, 1, 0))), r"Sigma must be 2x2, got shape \(2, 3\)"),
     Case("praxis-data-shape", lambda tmp: px.columns(np.zeros((4, 3))), r"data must have shape \(n, 2\), got \(4, 3\)"),
     Case("praxis-data-dtype", lambda tmp: px.columns(np.array([["a", "b"]])), "data must be numeric, got dtype <U1"),

@@ -142,3 +142,67 @@ def test_new_model_runs_through_derive_only():
     assert d.second_order.status == "proved"
     stats = {st.symbol: st.symbol for st in d.statistics}
     assert sp.simplify(d.estimate[s2] - stats[next(k for k in stats if "rp2" in k.name)] / (2 * n_obs)) == 0
+
+
+SHEET_ANSWERS = {  # answers.json's contract: key -> (question shown, model it is derived from)
+    "task1.mu_mle": ("Gaussian MLE: mu", "gaussian"),
+    "task1.sigma2_mle": ("Gaussian MLE: sigma^2", "gaussian"),
+    "task2.a_mle": ("Linear model MLE: a", "linear_regression"),
+    "task2.b_mle": ("Linear model MLE: b", "linear_regression"),
+    "task2.sigma2_mle": ("Linear model MLE: sigma^2", "linear_regression"),
+    "task3a.theta_map": ("theta_MAP, prior 0.1 read as the variance", "coin_map"),
+    "task3a.p_two_tails": ("P(x8 = 0, x9 = 0 | theta_MAP), 0.1 read as the variance", "coin_map"),
+    "task3a.theta_map_sd": ("theta_MAP, prior 0.1 read as the sd", "coin_map_sd"),
+    "task3a.p_two_tails_sd": ("P(x8 = 0, x9 = 0 | theta_MAP), 0.1 read as the sd", "coin_map_sd"),
+    "task3b.posterior": ("p(theta | D) under U(0, 1)", "coin_uniform"),
+    "task3b.p_next_head": ("P(x8 = 1 | D) under U(0, 1)", "coin_uniform"),
+}
+
+
+def test_answers_keep_their_keys_questions_and_models():
+    table = {a.key: (a.question, a.model) for a in answers()}
+    assert table == SHEET_ANSWERS
+
+
+def test_each_answer_is_its_models_result_printed_with_its_models_latex():
+    by_key = {a.key: a for a in answers()}
+    for key, ans in by_key.items():
+        d = derivation(ans.model)
+        assert ans.latex == d.latex(ans.expr), key
+    for key, d in (("task1", derivation("gaussian")), ("task2", derivation("linear_regression"))):
+        for p in d.params:
+            assert by_key[f"{key}.{p.name.replace('^', '')}_mle"].expr == d.estimate[p]
+    for suffix, name in (("", "coin_map"), ("_sd", "coin_map_sd")):
+        (hat,) = derivation(name).estimate.values()
+        assert by_key[f"task3a.theta_map{suffix}"].expr == hat
+        assert sp.simplify(by_key[f"task3a.p_two_tails{suffix}"].expr - (1 - hat) ** 2) == 0
+    heads, n = sum(COIN_UNIFORM.observed[x]), len(COIN_UNIFORM.observed[x])
+    beta = theta**heads * (1 - theta) ** (n - heads) / sp.beta(heads + 1, n - heads + 1)
+    assert sp.simplify(by_key["task3b.posterior"].expr - beta) == 0
+
+
+def _beta_prior_coin(power):
+    """The sheet's coin with an unnormalised prior theta**power: the posterior is Beta(h + power + 1, t + 1)."""
+    from derivations.models import coin_model
+
+    return coin_model("coin_beta", "coin, Beta prior", theta**power)
+
+
+def test_posterior_multiplies_likelihood_and_prior_and_normalises():
+    model = _beta_prior_coin(2)
+    heads, n = sum(model.observed[x]), len(model.observed[x])
+    post = bayes.posterior(model)
+    points = np.array([0.1, 0.35, 0.8])
+    values = [float(post.subs(theta, sp.Float(p))) for p in points]
+    np.testing.assert_allclose(values, scipy.stats.beta(heads + 3, n - heads + 1).pdf(points), rtol=1e-12)
+    predictive = bayes.posterior_predictive(model, ({x: 1},))
+    assert predictive == sp.Rational(heads + 3, n + 4)
+
+
+def test_posterior_predictive_refuses_models_it_cannot_integrate():
+    with pytest.raises(InputError, match=r"^gaussian: the posterior predictive integral needs one parameter on an interval$"):
+        bayes.posterior(GAUSSIAN)
+    from derivations.models import NORMAL_NORMAL
+
+    with pytest.raises(InputError, match=r"^normal_normal: has no observed data$"):
+        bayes.posterior_predictive(NORMAL_NORMAL, ({x: 1},))

@@ -85,3 +85,24 @@ def test_regression_information_is_conditional_on_the_design():
     x = data["x"]
     residual_var = np.mean((data["y"] - np.polyval(np.polyfit(x, data["y"], 1), x)) ** 2)
     assert ses["a"][1] == pytest.approx(np.sqrt(residual_var / np.sum((x - x.mean()) ** 2)), rel=1e-9)
+
+
+def test_expected_value_of_an_affine_estimator_keeps_its_constant():
+    d = derivation("gaussian")
+    mu, _ = d.params
+    s_x = next(s.symbol for s in d.statistics if s.expr == d.model.data[0])
+    assert sp.simplify(expected_value(d, s_x / n_obs + 1) - (mu + 1)) == 0
+    assert sp.simplify(expected_value(d, 3 * s_x / n_obs - 2) - (3 * mu - 2)) == 0
+
+
+def test_expected_value_refuses_estimators_it_cannot_take():
+    from derivations.engine import NoClosedForm
+
+    d = derivation("gaussian")
+    s_x, s_xx = (s.symbol for s in d.statistics if s.symbol != n_obs)
+    with pytest.raises(NoClosedForm, match=r"^the estimator divides by a statistic; its expectation is not a polynomial one$"):
+        expected_value(d, n_obs / s_x)
+    with pytest.raises(NoClosedForm, match=r"^estimators of degree > 2 in the statistics are not handled$"):
+        expected_value(d, s_x**3 / n_obs**3)
+    with pytest.raises(NoClosedForm, match=r"^estimators of degree > 2 in the statistics are not handled$"):
+        expected_value(d, s_x**2 * s_xx)

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+
 import numpy as np
 import pytest
+import scipy.stats
+import sympy as sp
 import torch
 
+from derivations import praxis as dp
+from derivations.engine import derive, n_obs
 from derivations.model import InputError
 from numerics import praxis as px
 
 
-@pytest.fixture(scope="module")
+def _module_unless_mutmut(fixture_name, config):
+    """Module scope saves time; under mutmut each test builds its own, so mutmut maps every test to the
+    derivations it uses and no object built before the mutant was switched on hides it."""
+    return "function" if os.environ.get("MUTANT_UNDER_TEST") else "module"
+
+
+@pytest.fixture(scope=_module_unless_mutmut)
 def sheet():
     return px.Praxis(px.PraxisConfig(n=10_000, seed=0))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=_module_unless_mutmut)
 def small():
     return px.Praxis(px.PraxisConfig(n=2_000, seed=5))
 
@@ -153,3 +166,62 @@ def test_quadratic_form_is_none_when_the_objective_is_not_quadratic():
 
     gaussian = compiled(derivation("gaussian"))  # log(sigma^2) and 1/sigma^2 terms
     assert gaussian.quadratic_form(gaussian.statistics({"x": np.array([1.0, 2.0, 4.0])})) is None
+
+
+@pytest.mark.parametrize("sigma", [((5, 0), (0, 5)), px.ANISOTROPIC_SIGMA], ids=["sheet", "anisotropic"])
+def test_step_size_theory_is_the_iteration_of_gradient_ascent_on_the_derived_loglik(sigma):
+    theory = dp.step_size_theory(sigma)
+    d = derive(dp.mean_model(sigma))
+    # One ascent step mu + lambda * score is affine with slope I + lambda * Hessian; the Hessian is constant.
+    hessian = d.hessian.subs(d.model.constants).subs(n_obs, dp.n_sym)
+    assert sp.simplify(theory.iteration_matrix - (sp.eye(2) + dp.lr * hessian)) == sp.zeros(2, 2)
+    smin, smax = sorted(np.linalg.eigvalsh(np.array(sigma, dtype=float)))
+    n, k = dp.n_sym, dp.k_sym
+    assert theory.stability == sp.Interval.open(0, theory.bound)
+    assert float(theory.bound.subs(n, 1)) == pytest.approx(2 * smin, rel=1e-14)
+    assert float(theory.subset_bound.subs(k, 1)) == pytest.approx(2 * smin, rel=1e-14)
+    assert theory.subset_bound == theory.bound.subs(n, k)
+    kappa = smax / smin
+    assert float(theory.optimal_factor) == pytest.approx((kappa - 1) / (kappa + 1), abs=1e-14)
+    # At the optimal rate the iteration matrix contracts by exactly that factor (its spectral radius).
+    at_optimal = np.array(theory.iteration_matrix.subs(dp.lr, theory.optimal).subs(n, 100), dtype=float)
+    assert max(abs(np.linalg.eigvals(at_optimal))) == pytest.approx((kappa - 1) / (kappa + 1), abs=1e-12)
+    assert float(theory.optimal.subs(n, 1)) == pytest.approx(2 / (1 / smin + 1 / smax), rel=1e-14)
+
+
+@pytest.mark.parametrize("sigma", [((5, 0), (0, 5)), px.ANISOTROPIC_SIGMA, ((1, 0.3), (0.3, 0.5))])
+def test_mean_model_density_is_the_bivariate_normal(sigma):
+    model = dp.mean_model(sigma)
+    assert model.name == "praxis_mean_2d" and model.title
+    assert model.params[0].description and model.params[1].description
+    points = [(0.0, 0.0, 1.0, 1.0), (2.5, -1.0, 0.5, 0.25), (-3.0, 4.0, 1.0, -2.0)]
+    cov = np.array(sigma, dtype=float)
+    for x1, x2, m1, m2 in points:
+        at = {dp.x1: x1, dp.x2: x2, dp.mu1: m1, dp.mu2: m2, **model.constants}
+        expected = scipy.stats.multivariate_normal([m1, m2], cov).pdf([x1, x2])
+        assert float(model.density.subs(at)) == pytest.approx(expected, rel=1e-12)
+    assert model.validate({"x1": [1.0], "x2": [2.0]})["x1"].tolist() == [1.0]  # one point is a sample
+
+
+def test_exact_sigma_accepts_small_positive_definite_matrices_and_names_bad_ones():
+    small_sigma = dp.exact_sigma(((0.5, 0.1), (0.1, 0.5)))
+    assert small_sigma == sp.Matrix([[sp.Rational(1, 2), sp.Rational(1, 10)], [sp.Rational(1, 10), sp.Rational(1, 2)]])
+    with pytest.raises(InputError, match=r"^Sigma must be a 2x2 matrix of numbers \("):
+        dp.exact_sigma(((1, 0), (0,)))
+    with pytest.raises(InputError, match=r"^Sigma must be a 2x2 matrix of real numbers, got \[\[a, 0\], \[0, 1\]\]$"):
+        dp.exact_sigma((("a", 0), (0, 1)))
+
+
+@pytest.mark.parametrize(("n", "k"), [(5, 1), (5, 2), (6, 3), (7, 7)])
+def test_minibatch_variance_factor_equals_enumeration_over_every_batch(n, k):
+    """Var(sum_B z_i) over all C(n, k) equally likely batches, exact, for centred data with sum z^2 = 1."""
+    z = [sp.Rational(v) for v in range(1, n + 1)]
+    mean = sum(z) / n
+    z = [v - mean for v in z]
+    scale = sum(v**2 for v in z)
+    sums = [sum(c) for c in itertools.combinations(z, k)]
+    variance = sum(s**2 for s in sums) / len(sums) - (sum(sums) / len(sums)) ** 2
+    factor = dp.minibatch_variance_factor().subs({dp.n_sym: n, dp.k_sym: k})
+    assert variance / scale == factor
+    scale_k = dp.minibatch_gradient_covariance_scale().subs({dp.n_sym: n, dp.k_sym: k})
+    assert scale_k == sp.Rational(n, k) ** 2 * factor

@@ -37,23 +37,30 @@ def test_each_step_shows_its_object(model_derivation):
     theta = ", ".join(sp.latex(p) for p in d.params)
     assert steps["Density of one observation"].latex.endswith(" = " + sp.latex(d.model.density))
     assert steps["Log-density"].latex.endswith(" = " + sp.latex(d.log_density))
-    assert steps["Log-density"].latex.startswith(r"\log p(")
+    data = ", ".join(sp.latex(v) for v in d.model.data)
+    assert steps["Density of one observation"].latex == rf"p({data} \mid {theta}) = {sp.latex(d.model.density)}"
+    assert steps["Log-density"].latex == rf"\log p({data} \mid {theta}) = {sp.latex(d.log_density)}"
+    assert steps["Log-density"].text == "The log turns the product over observations into a sum and powers into factors."
     if not d.separable:
         assert steps["Joint log-likelihood"].latex == rf"\ell({theta}) = {sp.latex(d.loglik)}"
+        assert steps["Joint log-likelihood"].text == "Not separable."
         return
     joint = steps["Joint log-likelihood in sample statistics"]
     assert joint.latex.endswith(" = " + d.latex(d.loglik)) and joint.latex.startswith(rf"\ell({theta}) = ")
-    for stat in d.statistics:
-        if stat.symbol != n_obs:
-            assert f"${stat.latex}$" in joint.text
+    sums = ", ".join(f"${stat.latex}$" for stat in d.statistics if stat.symbol != n_obs)
+    assert joint.text == (f"The data enter only through $n$ and {sums}." if sums else "The data enter only through $n$.")
     if d.model.prior is not None:
         assert steps["Log-prior"].latex.endswith(" = " + sp.latex(d.log_prior))
         assert steps["Log-posterior (up to a constant)"].latex.endswith(d.latex(d.objective) + " + C")
     score = steps["Score"].latex
-    assert score.endswith(d.latex(d.score) if len(d.params) > 1 else d.latex(d.score[0]))
-    assert steps["Hessian"].latex.endswith(" = " + d.latex(d.hessian))
-    for sym, value in d.observed_statistics.items():
-        assert f"{d.latex(sym)} = {sp.latex(value)}" in steps["Statistics of the observed data"].latex
+    if len(d.params) > 1:
+        assert score == r"\nabla \ell = " + d.latex(d.score)
+    else:
+        assert score == rf"\frac{{d\ell}}{{d{theta}}} = {d.latex(d.score[0])}"
+    assert steps["Hessian"].latex == r"\nabla^2 \ell = " + d.latex(d.hessian)
+    if d.observed_statistics:
+        shown = r", \quad ".join(f"{d.latex(sym)} = {sp.latex(value)}" for sym, value in d.observed_statistics.items())
+        assert steps["Statistics of the observed data"].latex == shown
     final = steps[f"{d.kind} (score = 0)"]
     for p, v in d.estimate.items():
         assert rf"\hat{{{sp.latex(p)}}} = {d.latex(v)}" in final.latex
@@ -62,3 +69,21 @@ def test_each_step_shows_its_object(model_derivation):
     for k, minor in enumerate(d.second_order.minors, start=1):
         assert f"D_{k} = {d.latex(minor)}" in second.latex
     assert ("strict maximum" in second.text) == (d.second_order.status == "proved")
+
+
+def test_a_separable_model_without_closed_form_says_so_in_its_last_step():
+    """Gamma shape with unit rate: the score involves the digamma function, which sympy.solve cannot invert."""
+    from derivations.engine import derive
+    from derivations.model import Model, Parameter
+
+    k, x = sp.Symbol("k", positive=True), sp.Symbol("x", positive=True)
+    gamma = Model(
+        "gamma_shape", "Gamma shape", (x,), (Parameter(k, sp.Interval.open(0, sp.oo), "shape"),),
+        x ** (k - 1) * sp.exp(-x) / sp.gamma(k), support={x: sp.Interval.open(0, sp.oo)},
+    )
+    d = derive(gamma)
+    assert d.separable and d.estimate is None
+    last = d.steps[-1]
+    assert (last.title, last.latex) == ("Stationary point", r"\text{no closed form}")
+    assert last.text == d.no_closed_form and last.text.startswith("sympy.solve cannot solve the score equation: ")
+    assert "\n" not in last.text

@@ -1,0 +1,94 @@
+"""The model catalogue's declarations: densities normalised with the stated moments, truths inside the
+parameter domains, samplers that draw from the declared model (checked by moments and a refit)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from derivations import models as catalogue
+from derivations.registry import MODELS
+
+t = sp.Symbol("t", real=True)
+m = sp.Symbol("m", real=True)
+v = sp.Symbol("v", positive=True)
+
+
+def test_normal_pdf_is_a_density_with_the_stated_mean_and_variance():
+    pdf = catalogue.normal_pdf(t, m, v)
+    moments = [sp.simplify(sp.integrate(t**k * pdf, (t, -sp.oo, sp.oo))) for k in range(3)]
+    assert moments[0] == 1
+    assert sp.simplify(moments[1] - m) == 0
+    assert sp.simplify(moments[2] - moments[1] ** 2 - v) == 0
+
+
+def test_normal_prior_reads_its_second_number_as_the_variance():
+    prior = catalogue.normal_prior(t, sp.Rational(1, 2), sp.Rational(1, 10))
+    assert sp.simplify(prior - catalogue.normal_pdf(t, sp.Rational(1, 2), sp.Rational(1, 10))) == 0
+
+
+@pytest.mark.parametrize("name", [m.name for m in (catalogue.COIN_MAP, catalogue.COIN_MAP_SD, catalogue.COIN_UNIFORM)])
+def test_coin_models_are_bernoulli_on_zero_one_with_theta_in_the_unit_interval(name):
+    model = MODELS[name]
+    (x,) = model.data
+    (par,) = model.params
+    assert model.support[x] == sp.FiniteSet(0, 1)
+    assert par.domain == sp.Interval.open(0, 1)
+    assert sp.simplify(sum(model.density.subs(x, k) for k in (0, 1))) == 1
+    assert model.density.subs(x, 1) == par.symbol
+    assert model.observed == {x: catalogue.COIN_DATA}
+    assert model.name == name and model.title and par.description
+
+
+def test_every_model_is_named_after_its_registry_key_and_documents_its_parameters():
+    for name, model in MODELS.items():
+        assert model.name == name
+        assert model.title and all(p.description for p in model.params), name
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_truth_names_every_parameter_and_lies_in_its_domain(name):
+    model = MODELS[name]
+    assert set(model.truth) == {p.name for p in model.params}
+    for p in model.params:
+        assert p.domain.contains(sp.nsimplify(model.truth[p.name])) == sp.true, (p.name, model.truth[p.name])
+
+
+def _draw(name, n=200_000, seed=11):
+    model = MODELS[name]
+    return model, model.validate(model.simulate(np.random.default_rng(seed), n, model.truth))
+
+
+@pytest.mark.parametrize("name", sorted(n for n, mdl in MODELS.items() if mdl.simulate and n != "cauchy"))
+def test_simulated_mean_matches_the_declared_density_at_the_truth(name):
+    model, data = _draw(name)
+    response = next(s for s in model.data if s not in model.covariates)
+    values = data[response.name]
+    assert values.dtype == np.float64
+    if model.covariates:
+        return  # the regression is checked by its refit below
+    (x,) = model.data
+    support = model.support.get(x, sp.Reals)
+    density = model.density.subs({p.symbol: sp.nsimplify(model.truth[p.name]) for p in model.params})
+    if isinstance(support, sp.FiniteSet):
+        mean = sum(k * density.subs(x, k) for k in support)
+    elif support == sp.Naturals0:
+        mean = sp.summation(x * density, (x, 0, sp.oo))
+    else:
+        lo, hi = (-sp.oo, sp.oo) if support == sp.Reals else (support.start, support.end)
+        mean = sp.integrate(x * density, (x, lo, hi))
+    se = values.std() / np.sqrt(len(values))
+    assert abs(values.mean() - float(mean)) <= 5 * se, (values.mean(), float(mean))
+
+
+def test_regression_sampler_draws_the_declared_design_and_line():
+    model, data = _draw("linear_regression")
+    xs, ys = data["x"], data["y"]
+    assert -2.0 <= xs.min() < -1.99 and 2.99 < xs.max() <= 3.0
+    slope, intercept = np.polyfit(xs, ys, 1)
+    residual_var = np.mean((ys - slope * xs - intercept) ** 2)
+    se_intercept = np.sqrt(model.truth["sigma^2"] / len(xs) * (1 + xs.mean() ** 2 / xs.var()))
+    assert abs(slope - model.truth["a"]) <= 0.01
+    assert abs(intercept - model.truth["b"]) <= 5 * se_intercept
+    assert residual_var == pytest.approx(model.truth["sigma^2"], rel=0.02)
