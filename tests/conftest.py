@@ -18,11 +18,24 @@ def mutate(d: Derivation, **changes) -> Derivation:
     return wrong
 
 
+def under_mutmut(stage: str | None = None) -> bool:
+    """mutmut names what it runs in MUTANT_UNDER_TEST: "stats" while it maps functions to tests, else a mutant."""
+    value = os.environ.get("MUTANT_UNDER_TEST", "")
+    return bool(value) and (stage is None or value == stage)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fresh_derivations_per_mutant():
+    """A derivation cached before the mutant was switched on (inherited through fork) would hide it."""
+    if under_mutmut():
+        derivation.cache_clear()
+
+
 @pytest.fixture(autouse=True)
-def _fresh_derivations_under_mutmut():
-    """Under mutmut, derive afresh in every test: a derivation cached from an earlier test (or inherited
-    through fork) would hide the mutant, and mutmut maps each function to the tests that call it."""
-    if os.environ.get("MUTANT_UNDER_TEST"):
+def _fresh_derivations_per_test_while_mutmut_maps():
+    """mutmut maps each function to the tests that call it: a derivation cached by an earlier test would leave
+    the later tests off the map, and they would never run against the mutants."""
+    if under_mutmut("stats"):
         derivation.cache_clear()
 
 

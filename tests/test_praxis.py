@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 
 import numpy as np
 import pytest
@@ -15,12 +14,13 @@ from derivations import praxis as dp
 from derivations.engine import derive, n_obs
 from derivations.model import InputError
 from numerics import praxis as px
+from tests.conftest import under_mutmut
 
 
 def _module_unless_mutmut(fixture_name, config):
-    """Module scope saves time; under mutmut each test builds its own, so mutmut maps every test to the
-    derivations it uses and no object built before the mutant was switched on hides it."""
-    return "function" if os.environ.get("MUTANT_UNDER_TEST") else "module"
+    """Module scope saves time; while mutmut maps functions to tests each test builds its own, so every test
+    that uses the praxis derivations is on the map."""
+    return "function" if under_mutmut("stats") else "module"
 
 
 @pytest.fixture(scope=_module_unless_mutmut)
