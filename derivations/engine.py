@@ -8,11 +8,12 @@ import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import sympy as sp
 
+from derivations import store
 from derivations.model import Model
 
 SOLVE_SECONDS = 20
@@ -203,7 +204,32 @@ def exact_statistics(deriv_stats: tuple[Statistic, ...], model: Model) -> dict[s
     }
 
 
+def model_key(model: Model) -> str:
+    """The cache key of a model's derivation: every symbolic input, not its name or sampler."""
+    support = sorted(model.support.items(), key=lambda kv: kv[0].name)
+    observed = sorted((s.name, tuple(v)) for s, v in (model.observed or {}).items())
+    constants = sorted(model.constants.items(), key=lambda kv: kv[0].name)
+    params = [(p.symbol, p.domain) for p in model.params]
+    return store.content_key([model.data, params, model.density, model.prior, support, observed, constants, model.covariates])
+
+
 def derive(model: Model) -> Derivation:
+    """The model's derivation with its steps; from the disk cache when the model and this code are unchanged."""
+
+    def compute() -> dict:
+        deriv = _derive(model)
+        deriv.steps  # noqa: B018 - the steps' simplifications are cached with the rest
+        return {k: v for k, v in vars(deriv).items() if k != "model"}
+
+    # A time limit that ran out says something about this machine, not the model: not cached.
+    state = store.load_or_compute("derivation", model_key(model), compute, keep=lambda st: "did not finish" not in (st["no_closed_form"] or ""))
+    init = {f.name for f in fields(Derivation)}
+    deriv = Derivation(model=model, **{k: v for k, v in state.items() if k in init})
+    deriv.__dict__.update({k: v for k, v in state.items() if k not in init})  # cached score, hessian, steps
+    return deriv
+
+
+def _derive(model: Model) -> Derivation:
     params = model.param_symbols
     logp = log_density(model)
     logprior = log_prior(model)

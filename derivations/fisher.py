@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from derivations.engine import Derivation, NoClosedForm, n_obs, separate, time_limit
+from derivations import store
+from derivations.engine import Derivation, NoClosedForm, model_key, n_obs, separate, time_limit
 
 EXPECTATION_SECONDS = 20
 
@@ -68,7 +69,14 @@ def expected_statistic(deriv: Derivation, g: sp.Expr) -> sp.Expr:
 
 
 def fisher(deriv: Derivation) -> Fisher:
-    """Information of the likelihood alone (a prior adds its own curvature, not information from data)."""
+    """Information of the likelihood alone (a prior adds its own curvature, not information from data);
+    from the disk cache when the derivation and this code are unchanged."""
+    stats = [(s.symbol, s.expr) for s in deriv.statistics]
+    key = store.content_key([model_key(deriv.model), deriv.log_density, deriv.loglik, stats, deriv.params])
+    return store.load_or_compute("fisher", key, lambda: _fisher(deriv), keep=lambda f: "did not finish" not in f.reason)
+
+
+def _fisher(deriv: Derivation) -> Fisher:
     observed = -sp.hessian(deriv.loglik, deriv.params)
     try:
         if deriv.separable:

@@ -52,6 +52,69 @@ def newton(d: Derivation, data, start: dict[str, float], iterations: int = 50) -
     return dict(zip(c.names, theta))
 
 
+def _row_functions(d: Derivation, replications: int, n: int, rng):
+    """Objective, score and curvature of a one-parameter model for chosen replicates at once, f(t, rows)
+    with t of shape (len(rows),): through the rows' statistics, or summed over each row of raw data."""
+    c = compiled(d)
+    if d.separable:
+        stats = _sample_rows(d, replications, n, rng)
+        args = c._stat_args(stats)
+
+        def through_stats(fn):
+            return lambda t, rows: np.broadcast_to(np.asarray(fn(t, *(a[rows] for a in args)), float).reshape(-1), t.shape)
+
+        return through_stats(c._objective_stats), through_stats(c._score_stats), through_stats(c._hessian_stats)
+    model = d.model
+    data = model.validate(model.simulate(rng, replications * n, model.truth))
+    columns = [data[s.name].reshape(replications, n) for s in model.data]
+    ev = c.evaluator  # per-observation [d2 log p, d log p] and the prior's, lambdified once
+
+    def summed(per_obs, prior):
+        def f(t, rows):
+            cols = [col[rows] for col in columns]
+            return np.sum(np.broadcast_to(per_obs(t[:, None], *cols), (len(rows), n)), axis=1) + prior(t)
+
+        return f
+
+    (curvature, slope), (prior_curvature, prior_slope) = ev._per_obs, ev._prior
+    return summed(c._logp_np, c._logprior_np), summed(slope, prior_slope), summed(curvature, prior_curvature)
+
+
+def newton_rows(d: Derivation, replications: int, n: int, rng, iterations: int = 50) -> np.ndarray:
+    """newton() for a one-parameter model, vectorised over replicates: the same damped steps, each row
+    halving its own step until the objective does not decrease and the point stays in the domain; rows
+    that have converged drop out."""
+    (lo, hi), name = _bounds(d.model.params[0].domain), d.model.params[0].name
+    objective, score, curvature = _row_functions(d, replications, n, rng)
+    start = float(d.model.truth[name])
+
+    def value(t, rows):
+        inside = (lo < t) & (t < hi)
+        return np.where(inside, objective(np.where(inside, t, start), rows), -np.inf)
+
+    theta = np.full(replications, start)
+    current = value(theta, np.arange(replications))
+    active = np.arange(replications)
+    for _ in range(iterations):
+        t = theta[active]
+        step = -score(t, active) / curvature(t, active)
+        scale = np.ones(len(active))
+        new = t + step
+        new_value = value(new, active)
+        rejected = np.flatnonzero(~(new_value >= current[active]))
+        while len(rejected) and scale[rejected].min() > 1e-8:
+            scale[rejected] /= 2
+            new[rejected] = t[rejected] + scale[rejected] * step[rejected]
+            new_value[rejected] = value(new[rejected], active[rejected])
+            rejected = rejected[~(new_value[rejected] >= current[active[rejected]])]
+        done = np.abs(new - t) <= 1e-12 * (1 + np.abs(t))
+        theta[active], current[active] = new, new_value
+        active = active[~done]
+        if not len(active):
+            break
+    return theta[:, None]
+
+
 def _sample_rows(d: Derivation, replications: int, n: int, rng) -> dict[str, np.ndarray]:
     """One draw of replications * n points at the truth, one row per sample, statistics per row."""
     model, c = d.model, compiled(d)
@@ -71,6 +134,8 @@ def _estimates_and_stats(d: Derivation, replications: int, n: int, seed: int):
     if closed:  # the estimator broadcast over the rows' statistics
         stats = _sample_rows(d, replications, n, rng)
         return c.estimate_rows(stats), stats
+    if len(c.names) == 1:  # every replicate's Newton at once
+        return newton_rows(d, replications, n, rng), None
     rows = []
     for _ in range(replications):
         data = model.validate(model.simulate(rng, n, model.truth))

@@ -79,13 +79,15 @@ def latex_to_pdf(directory: Path, log: Callable[[str], None]) -> bool:
 
 
 def verify_in_worker(settings: compute.Settings):
-    """The verification step, run in a forked worker beside theory, fisher and praxis (two cores).
+    """Verification and the Fisher appendix, run in a forked worker beside theory and praxis (two cores).
     One torch thread: the cores are shared with the parent, and no thread pool is inherited through fork."""
     torch.set_num_threads(1)
     start = time.perf_counter()
     results = compute.Results(settings)
     compute.run_verification(settings, results)
-    return results.checks, results.answers, time.perf_counter() - start
+    if "appendix" in settings.sections:
+        compute.run_extensions(settings, results)
+    return results.checks, results.answers, results.extensions, time.perf_counter() - start
 
 
 class Progress:
@@ -134,17 +136,14 @@ def build(settings: compute.Settings, out: Path, formats=FORMATS, log: Callable[
             if "theory" in settings.sections:
                 with progress.step("theory"):
                     compute.run_theory(settings, results)
-            if "appendix" in settings.sections:
-                with progress.step("fisher"):
-                    compute.run_extensions(settings, results)
             if "praxis" in settings.sections:
                 with progress.step("praxis"):
                     compute.run_praxis(settings, results)
                     maybe_fail("praxis")
             with progress.step("verify"):
-                results.checks, results.answers, worker_seconds = pending.result()
+                results.checks, results.answers, results.extensions, worker_seconds = pending.result()
                 maybe_fail("verify")
-            log(f"            (verify ran {worker_seconds:.2f} s in a worker, alongside the steps above)")
+            log(f"            (verify and fisher ran {worker_seconds:.2f} s in a worker, alongside the steps above)")
         with progress.step("figures"):
             sections = content.document(results, tmp / "figures")
             maybe_fail("figures")

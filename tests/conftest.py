@@ -7,6 +7,9 @@ import os
 
 import pytest
 
+# Tests derive everything afresh: a result from the disk cache (derivations/store.py) would not test the code.
+os.environ["MLEMAP_NO_CACHE"] = "1"
+
 from derivations.engine import Derivation
 from derivations.registry import MODELS, derivation
 

@@ -106,3 +106,13 @@ def test_expected_value_refuses_estimators_it_cannot_take():
         expected_value(d, s_x**3 / n_obs**3)
     with pytest.raises(NoClosedForm, match=r"^estimators of degree > 2 in the statistics are not handled$"):
         expected_value(d, s_x**2 * s_xx)
+
+
+@pytest.mark.parametrize("name", ["cauchy", "coin_map_sd"])
+def test_newton_over_all_replicates_equals_newton_one_sample_at_a_time(name):
+    d = derivation(name)
+    par = d.model.params[0].name
+    rows = mc.newton_rows(d, 40, 200, np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    loop = [mc.newton(d, d.model.validate(d.model.simulate(rng, 200, d.model.truth)), dict(d.model.truth))[par] for _ in range(40)]
+    np.testing.assert_allclose(rows[:, 0], loop, rtol=0, atol=1e-9)

@@ -1,0 +1,51 @@
+"""The disk cache of exact results: a hit returns what was computed, any change of input misses it."""
+
+from __future__ import annotations
+
+import pickle
+
+import sympy as sp
+
+from derivations import store
+from derivations.engine import derive, model_key
+from derivations.fisher import fisher
+from derivations.models import COIN_MAP, GAUSSIAN, coin_model, normal_prior, theta
+
+
+def test_a_cached_derivation_and_fisher_equal_the_computed_ones(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLEMAP_NO_CACHE")
+    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(tmp_path))
+    first = derive(COIN_MAP)
+    assert len(list(tmp_path.glob("derivation-*.pickle"))) == 1
+    again = derive(COIN_MAP)
+    assert again is not first and again.model is COIN_MAP
+    assert again.estimate == first.estimate and again.loglik == first.loglik
+    assert [s.latex for s in again.steps] == [s.latex for s in first.steps]
+    assert fisher(again).expected == fisher(first).expected
+    assert len(list(tmp_path.glob("fisher-*.pickle"))) == 1
+
+
+def test_the_key_changes_with_any_symbolic_input():
+    other_prior = coin_model("coin_map", COIN_MAP.title, normal_prior(theta, sp.Rational(1, 2), sp.Rational(1, 5)))
+    assert model_key(other_prior) != model_key(COIN_MAP)
+    renamed = coin_model("renamed", "another title", COIN_MAP.prior)
+    assert model_key(renamed) == model_key(COIN_MAP)  # the name and title do not change the derivation
+    assert model_key(GAUSSIAN) != model_key(COIN_MAP)
+
+
+def test_a_corrupt_cache_file_is_recomputed_and_replaced(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLEMAP_NO_CACHE")
+    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(tmp_path))
+    derive(GAUSSIAN)
+    (path,) = tmp_path.glob("derivation-*.pickle")
+    path.write_bytes(b"not a pickle")
+    d = derive(GAUSSIAN)
+    assert d.estimate is not None
+    assert pickle.loads(path.read_bytes())["estimate"] == d.estimate
+
+
+def test_without_a_cache_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(tmp_path))
+    assert store.cache_dir() is None  # the tests set MLEMAP_NO_CACHE
+    derive(GAUSSIAN)
+    assert not list(tmp_path.iterdir())
