@@ -39,18 +39,16 @@ def log_theory() -> LogTheory:
     p = sp.Function("p")
     xi = sp.IndexedBase("x")[i]
     product = sp.log(sp.Product(p(xi), (i, 1, n)))
-    as_sum = sp.expand_log(product, force=True)
-    if isinstance(as_sum, sp.log):  # SymPy leaves log(Product) alone: rewrite it through the Sum rule
-        as_sum = sp.Sum(sp.log(p(xi)), (i, 1, n))
+    as_sum = sp.expand_log(product, force=True)  # log of a Product -> Sum of logs
 
     xs = sp.symbols("x1:4", real=True)
     (x,) = GAUSSIAN.data
     densities = [GAUSSIAN.density.subs(x, v) for v in xs]
     d_product = sp.diff(sp.Mul(*densities), mu)
-    d_log = sp.diff(sp.expand(sp.expand_log(sp.log(sp.Mul(*densities)), force=True)), mu)
+    d_log = sp.diff(sp.expand(sp.expand_log(sp.log(sp.Mul(*densities)))), mu)
 
     likelihood = bayes.likelihood(COIN_UNIFORM, bayes.observed_rows(COIN_UNIFORM))
-    log_likelihood = sp.expand_log(sp.log(likelihood), force=True)
+    log_likelihood = sp.log(likelihood)
     (hat,) = _roots_in_unit_interval(log_likelihood)
     return LogTheory(
         product_to_sum=(product, as_sum),

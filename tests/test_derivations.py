@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.stats
@@ -179,6 +181,9 @@ def test_each_answer_is_its_models_result_printed_with_its_models_latex():
     heads, n = sum(COIN_UNIFORM.observed[x]), len(COIN_UNIFORM.observed[x])
     beta = theta**heads * (1 - theta) ** (n - heads) / sp.beta(heads + 1, n - heads + 1)
     assert sp.simplify(by_key["task3b.posterior"].expr - beta) == 0
+    assert by_key["task3b.p_next_head"].expr == sp.Rational(heads + 1, n + 2)
+    flat = bayes.posterior(dataclasses.replace(COIN_UNIFORM, prior=None))
+    assert sp.simplify(flat - beta) == 0  # no prior at all is the flat prior
 
 
 def _beta_prior_coin(power):

@@ -30,7 +30,9 @@ def test_normal_prior_reads_its_second_number_as_the_variance():
 
 @pytest.mark.parametrize("name", [m.name for m in (catalogue.COIN_MAP, catalogue.COIN_MAP_SD, catalogue.COIN_UNIFORM)])
 def test_coin_models_are_bernoulli_on_zero_one_with_theta_in_the_unit_interval(name):
-    model = MODELS[name]
+    registered = MODELS[name]
+    model = catalogue.coin_model(name, registered.title, registered.prior)  # built now, not at import
+    assert model.truth == registered.truth and model.simulate is not None
     (x,) = model.data
     (par,) = model.params
     assert model.support[x] == sp.FiniteSet(0, 1)

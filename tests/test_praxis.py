@@ -210,6 +210,8 @@ def test_exact_sigma_accepts_small_positive_definite_matrices_and_names_bad_ones
         dp.exact_sigma(((1, 0), (0,)))
     with pytest.raises(InputError, match=r"^Sigma must be a 2x2 matrix of real numbers, got \[\[a, 0\], \[0, 1\]\]$"):
         dp.exact_sigma((("a", 0), (0, 1)))
+    with pytest.raises(InputError, match=r"^Sigma must be a 2x2 matrix of real numbers"):
+        dp.exact_sigma(((1 + 1j, 0), (0, 1)))
 
 
 @pytest.mark.parametrize(("n", "k"), [(5, 1), (5, 2), (6, 3), (7, 7)])
