@@ -50,6 +50,14 @@ class SecondOrder:
     conditions: tuple[sp.Expr, ...] = ()
 
 
+TIMED_OUT = "did not finish"
+
+
+def timed_out(reason: str | None) -> bool:
+    """Whether a no-closed-form reason is a time limit that ran out: a fact about the machine, not the model."""
+    return TIMED_OUT in (reason or "")
+
+
 @contextmanager
 def time_limit(seconds: float, what: str) -> Iterator[None]:
     """Bound a SymPy call; SIGALRM only works in the main thread, elsewhere the call is unbounded."""
@@ -58,7 +66,7 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
         return
 
     def _expired(signum, frame):
-        raise NoClosedForm(f"{what} did not finish within {seconds} s")
+        raise NoClosedForm(f"{what} {TIMED_OUT} within {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, _expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -221,8 +229,7 @@ def derive(model: Model) -> Derivation:
         deriv.steps  # noqa: B018 - the steps' simplifications are cached with the rest
         return {k: v for k, v in vars(deriv).items() if k != "model"}
 
-    # A time limit that ran out says something about this machine, not the model: not cached.
-    state = store.load_or_compute("derivation", model_key(model), compute, keep=lambda st: "did not finish" not in (st["no_closed_form"] or ""))
+    state = store.load_or_compute("derivation", model_key(model), compute, keep=lambda st: not timed_out(st["no_closed_form"]))
     init = {f.name for f in fields(Derivation)}
     deriv = Derivation(model=model, **{k: v for k, v in state.items() if k in init})
     deriv.__dict__.update({k: v for k, v in state.items() if k not in init})  # cached score, hessian, steps

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from derivations import store
-from derivations.engine import Derivation, NoClosedForm, model_key, n_obs, separate, time_limit
+from derivations.engine import Derivation, NoClosedForm, model_key, n_obs, separate, time_limit, timed_out
 
 EXPECTATION_SECONDS = 20
 
@@ -73,7 +73,7 @@ def fisher(deriv: Derivation) -> Fisher:
     from the disk cache when the derivation and this code are unchanged."""
     stats = [(s.symbol, s.expr) for s in deriv.statistics]
     key = store.content_key([model_key(deriv.model), deriv.log_density, deriv.loglik, stats, deriv.params])
-    return store.load_or_compute("fisher", key, lambda: _fisher(deriv), keep=lambda f: "did not finish" not in f.reason)
+    return store.load_or_compute("fisher", key, lambda: _fisher(deriv), keep=lambda f: not timed_out(f.reason))
 
 
 def _fisher(deriv: Derivation) -> Fisher:

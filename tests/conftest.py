@@ -14,6 +14,17 @@ from derivations.engine import Derivation
 from derivations.registry import MODELS, derivation
 
 
+def gamma_shape_model():
+    """Separable, but the score involves the digamma function, which sympy.solve cannot invert."""
+    import sympy as sp
+
+    from derivations.model import Model, Parameter
+
+    k, x = sp.Symbol("k", positive=True), sp.Symbol("x", positive=True)
+    positive = sp.Interval.open(0, sp.oo)
+    return Model("gamma_shape", "Gamma shape", (x,), (Parameter(k, positive, "shape"),), x ** (k - 1) * sp.exp(-x) / sp.gamma(k), support={x: positive})
+
+
 def mutate(d: Derivation, **changes) -> Derivation:
     """A copy of a derivation with some parts replaced by wrong ones, to show a checker can fail."""
     wrong = copy.copy(d)

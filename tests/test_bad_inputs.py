@@ -21,6 +21,7 @@ from numerics.checks import run_checks
 from numerics.compile import compiled
 from reports import content
 from reports.cli import main
+from tests.conftest import gamma_shape_model
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,7 @@ def no_closed_form(tmp):
 
 
 def gamma_shape(tmp):
-    """Separable, but the score involves the digamma function, which sympy.solve cannot invert."""
-    import sympy as sp
-
-    from derivations.model import Model, Parameter
-
-    k, x = sp.Symbol("k", positive=True), sp.Symbol("x", positive=True)
-    positive = sp.Interval.open(0, sp.oo)
-    d = derive(Model("gamma_shape", "Gamma shape", (x,), (Parameter(k, positive),), x ** (k - 1) * sp.exp(-x) / sp.gamma(k), support={x: positive}))
-    return f"no closed form: {d.no_closed_form}"
+    return f"no closed form: {derive(gamma_shape_model()).no_closed_form}"
 
 
 def float32_gradient(tmp):

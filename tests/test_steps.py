@@ -72,16 +72,10 @@ def test_each_step_shows_its_object(model_derivation):
 
 
 def test_a_separable_model_without_closed_form_says_so_in_its_last_step():
-    """Gamma shape with unit rate: the score involves the digamma function, which sympy.solve cannot invert."""
     from derivations.engine import derive
-    from derivations.model import Model, Parameter
+    from tests.conftest import gamma_shape_model
 
-    k, x = sp.Symbol("k", positive=True), sp.Symbol("x", positive=True)
-    gamma = Model(
-        "gamma_shape", "Gamma shape", (x,), (Parameter(k, sp.Interval.open(0, sp.oo), "shape"),),
-        x ** (k - 1) * sp.exp(-x) / sp.gamma(k), support={x: sp.Interval.open(0, sp.oo)},
-    )
-    d = derive(gamma)
+    d = derive(gamma_shape_model())
     assert d.separable and d.estimate is None
     last = d.steps[-1]
     assert (last.title, last.latex) == ("Stationary point", r"\text{no closed form}")
