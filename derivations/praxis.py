@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import sympy as sp
 
+from derivations import store
 from derivations.model import InputError, Model, Parameter
 
 x1, x2 = sp.symbols("x1 x2", real=True)
@@ -63,7 +65,13 @@ class StepSizeTheory:
 
 
 def step_size_theory(sigma) -> StepSizeTheory:
+    """The rates of gradient ascent for this Sigma, exact; kept in the disk cache (the inequality solve
+    takes about 0.4 s)."""
     sig = exact_sigma(sigma)
+    return store.load_or_compute("step_size", store.content_key([sig]), lambda: _step_size_theory(sig))
+
+
+def _step_size_theory(sig: sp.Matrix) -> StepSizeTheory:
     eig = sorted(sig.eigenvals(multiple=True), key=lambda v: float(v))
     smin, smax = eig[0], eig[-1]
     stability = sp.solve_univariate_inequality(sp.Abs(1 - lr * n_sym / var_i) < 1, lr, relational=False)
@@ -92,6 +100,7 @@ def minibatch_variance_factor() -> sp.Expr:
     return sp.factor(sp.simplify(var_indicator - cov_indicators))
 
 
+@cache  # a constant expression, asked for once per batch size
 def minibatch_gradient_covariance_scale() -> sp.Expr:
     """Cov of the unbiased gradient (n/k) sum_{i in B} Sigma^-1 (x_i - mu), in units of n Sigma^-1 C Sigma^-1,
     C the population covariance of the data: (n/k)^2 * factor * n / n."""

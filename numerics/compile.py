@@ -33,6 +33,14 @@ def fold_numbers(expr: sp.Expr) -> sp.Expr:
     return sp.sympify(expr).replace(lambda e: e.is_number and not e.is_Atom, lambda e: e.evalf(20))
 
 
+def warm_torch_optim() -> None:
+    """Take one step of a torch.optim optimizer. Its first use imports torch._dynamo (about 0.7 s of CPU);
+    done once before forking workers, no worker pays it again."""
+    weight = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    weight.sum().backward()
+    torch.optim.SGD([weight], lr=0.1).step()
+
+
 def require_float64(tensor: torch.Tensor, what: str) -> torch.Tensor:
     """Gradient checks run in float64 only: float32 holds a log-likelihood of 10^4 points to about 1e-7."""
     if tensor.dtype != torch.float64:

@@ -355,25 +355,26 @@ def sgd(
         raise InputError(f"gradient must be 'autograd' or 'derived', got {gradient!r}")
     rng = np.random.default_rng(seed)
     mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
-    x1, x2 = p.data_torch["x1"], p.data_torch["x2"]
     path = [mu.detach().numpy().copy()]
     order, pos = rng.permutation(n), 0
+    # The data in the order batches are taken, one contiguous row per column: a batch is then a slice,
+    # not a gather of k indices per step (torch's indexing costs about 0.5 ms per 10^4 points).
+    drawn = np.ascontiguousarray(p.data[order].T)
     for t in range(1, steps + 1):
         if pos + k > n or (sampling == "independent" and t > 1):
             order, pos = rng.permutation(n) if sampling == "reshuffle" else rng.choice(n, k, replace=False), 0
-        idx = order[pos : pos + k]
+            drawn = np.ascontiguousarray(p.data[order].T)
+        batch = {"x1": drawn[0, pos : pos + k], "x2": drawn[1, pos : pos + k]}
         pos += k
         step = lr / t if schedule == "inverse_t" else lr
         if gradient == "derived":
             m1, m2 = mu.detach().numpy()
-            here = {"mu1": float(m1), "mu2": float(m2)}
-            grad = p.compiled.score(here, p.compiled.statistics({"x1": p.data[idx, 0], "x2": p.data[idx, 1]}))
+            grad = p.compiled.score({"mu1": float(m1), "mu2": float(m2)}, p.compiled.statistics(batch))
             with torch.no_grad():
                 mu += step * torch.as_tensor(grad)
         else:
-            idx = torch.as_tensor(idx)
             mu.grad = None
-            p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, {"x1": x1[idx], "x2": x2[idx]}).backward()
+            p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, {c: torch.from_numpy(v) for c, v in batch.items()}).backward()
             with torch.no_grad():
                 mu += step * mu.grad
         path.append(mu.detach().numpy().copy())

@@ -20,10 +20,12 @@ from pathlib import Path
 import torch
 
 from derivations.model import InputError
+from numerics.compile import warm_torch_optim
 from reports import compute, content, render
 
 FORMATS = ("md", "tex", "pdf")
 TITLE = "Exercise 3: maximum likelihood and MAP, worked solutions"
+FIGURE_PROCESSES = 2  # the machine's cores; drawing is about a quarter of a build
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended latexmk lmodern"
 
 
@@ -128,6 +130,7 @@ def build(settings: compute.Settings, out: Path, formats=FORMATS, log: Callable[
     try:
         with progress.step("derive"):
             compute.derive_all(settings)
+            warm_torch_optim()
             maybe_fail("derive")
         # Forked after "derive", so the worker starts with every derivation already cached; the results are
         # seeded and the same whichever process computes them.
@@ -145,7 +148,8 @@ def build(settings: compute.Settings, out: Path, formats=FORMATS, log: Callable[
                 maybe_fail("verify")
             log(f"            (verify and fisher ran {worker_seconds:.2f} s in a worker, alongside the steps above)")
         with progress.step("figures"):
-            sections = content.document(results, tmp / "figures")
+            sections, plan = content.document(results)
+            plan.render(tmp / "figures", processes=FIGURE_PROCESSES)
             maybe_fail("figures")
         with progress.step("write"):
             if "md" in formats:

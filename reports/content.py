@@ -124,7 +124,7 @@ def task2(results: Results) -> list[Section]:
     return [sec]
 
 
-def task3(results: Results, figdir: Path) -> list[Section]:
+def task3(results: Results, plan: figures.FigurePlan) -> list[Section]:
     ans = {a["key"]: a for a in results.answers}
     sec = Section("task3", "Task 3: the coin, MAP and posterior predictive")
     sec.question(QUESTIONS["task3"])
@@ -158,8 +158,7 @@ def task3(results: Results, figdir: Path) -> list[Section]:
         f = sp.lambdify(theta, d.objective.subs(d.observed_statistics), "numpy")
         curves[label] = np.asarray(f(grid), float)
         marks[f"{d.kind} {label}"] = float(next(iter(d.estimate.values())))
-    name = figures.coin_posteriors(grid, curves, marks, figdir)
-    sec.figure(name, "Log-posterior of the coin's theta under each prior; dotted lines mark the MAP (the flat prior's MAP is the MLE).")
+    sec.figure(plan.add("coin_posteriors", figures.coin_posteriors, grid, curves, marks), "Log-posterior of the coin's theta under each prior; dotted lines mark the MAP (the flat prior's MAP is the MLE).")
     subs = []
     for model, title in (("coin_map", "Derivation, prior variance 0.1"), ("coin_map_sd", "Derivation, prior variance 0.01"), ("coin_uniform", "Derivation, flat prior")):
         sub = model_section(f"task3.{model}", title, model, results, level=2)
@@ -167,14 +166,14 @@ def task3(results: Results, figdir: Path) -> list[Section]:
     return [sec, *subs]
 
 
-def praxis(results: Results, figdir: Path) -> list[Section]:
+def praxis(results: Results, plan: figures.FigurePlan) -> list[Section]:
     r = results.praxis
     p = r["p"]
     n = p.config.n
     intro = Section("praxis", "Praxis: the mean of a 2-D Gaussian")
     intro.text(TEXT.praxis_intro(n, p.config.seed, p.mle, r["sheet_check"], [f"{v:g}" for v in p.config.mu], sp.latex(p.sigma_exact)))
     intro.steps(p.derivation.steps)
-    intro.figure(figures.sample_scatter(p.data, p.mle, p.config.mu, figdir), f"The sample (n = {n}), the true mean and the MLE.")
+    intro.figure(plan.add("sample", figures.sample_scatter, p.data, p.mle, p.config.mu), f"The sample (n = {n}), the true mean and the MLE.")
 
     study = r["study"]
     ga = Section("praxis1", "Praxis Task 1: gradient ascent and the learning rate", 2)
@@ -187,8 +186,8 @@ def praxis(results: Results, figdir: Path) -> list[Section]:
     )
     m1, m2, values = r["grid"]
     paths = {f"rate {g(res.lr, 3)} ({res.status}, {res.steps} steps)": res.path for res in study.results}
-    ga.figure(figures.heatmap_paths(m1, m2, values, paths, figdir, "ascent_paths", "L(mu) with gradient-ascent paths"), "Log-likelihood heatmap with gradient-ascent paths for each rate.")
-    ga.figure(figures.error_curves({f"rate {g(res.lr, 3)}": res.errors for res in study.results}, figdir, "ascent_errors"), "Distance to the MLE against step, log scale.")
+    ga.figure(plan.add("ascent_paths", figures.heatmap_paths, m1, m2, values, paths, "L(mu) with gradient-ascent paths"), "Log-likelihood heatmap with gradient-ascent paths for each rate.")
+    ga.figure(plan.add("ascent_errors", figures.error_curves, {f"rate {g(res.lr, 3)}": res.errors for res in study.results}), "Distance to the MLE against step, log scale.")
 
     iso = {o.name: o for o in r["optimizers"]}
     aniso = {o.name: o for o in r["optimizers_aniso"]}
@@ -205,16 +204,16 @@ def praxis(results: Results, figdir: Path) -> list[Section]:
     )
     am1, am2, avalues = r["grid_aniso"]
     opt.figure(
-        figures.heatmap_paths(am1, am2, avalues, {o.name: o.path for o in r["optimizers_aniso"]}, figdir, "optimizer_paths", "anisotropic Sigma"),
+        plan.add("optimizer_paths", figures.heatmap_paths, am1, am2, avalues, {o.name: o.path for o in r["optimizers_aniso"]}, "anisotropic Sigma"),
         "torch.optim paths on the log-likelihood of the anisotropic sample.",
     )
-    opt.figure(figures.error_curves({o.name: o.errors for o in r["optimizers_aniso"]}, figdir, "optimizer_errors"), "Distance to the MLE against step, anisotropic Sigma.")
+    opt.figure(plan.add("optimizer_errors", figures.error_curves, {o.name: o.errors for o in r["optimizers_aniso"]}), "Distance to the MLE against step, anisotropic Sigma.")
 
     m1, m2, lands = r["landscapes"]
     sgd = Section("praxis3", "Praxis Task 3: stochastic gradients", 2)
     sgd.question(QUESTIONS["praxis3"])
     sgd.text(TEXT.praxis_sgd(r["floors"], r["variances"], r["running_mean_error"], lands, SGD_FRACTION_OF_BOUND))
-    sgd.figure(figures.sgd_convergence(r["sgd_runs"], figdir), "Mini-batch SGD: distance to the MLE against steps and against samples seen.")
+    sgd.figure(plan.add("sgd_convergence", figures.sgd_convergence, r["sgd_runs"]), "Mini-batch SGD: distance to the MLE against steps and against samples seen.")
     sgd.table(("k", "predicted noise floor", "measured"), [(f["k"], g(f["predicted"], 4), g(f["measured"], 4)) for f in r["floors"]], "RMS distance to the MLE after burn-in, constant rate, independent batches.")
     sgd.table(
         ("k", "derived tr Cov", "Monte Carlo tr Cov", "replications"),
@@ -222,7 +221,7 @@ def praxis(results: Results, figdir: Path) -> list[Section]:
         "Trace of the covariance of the unbiased mini-batch gradient at (0, 0).",
     )
     sgd.text(TEXT.praxis_landscapes(lands))
-    sgd.figure(figures.subset_landscapes(m1, m2, lands, p.mle, figdir), "Subset log-likelihoods (shifted to max 0): white contour 2 below the maximum, + the subset mean, x the full-data MLE.")
+    sgd.figure(plan.add("subset_landscapes", figures.subset_landscapes, m1, m2, lands, p.mle), "Subset log-likelihoods (shifted to max 0): white contour 2 below the maximum, + the subset mean, x the full-data MLE.")
     return [intro, ga, opt, sgd]
 
 
@@ -230,7 +229,7 @@ def _count(v) -> str:
     return "not reached" if v is None else str(v)
 
 
-def appendix(results: Results, figdir: Path) -> list[Section]:
+def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
     from numerics.montecarlo import REPLICATIONS, SAMPLE_SIZE
 
     ext = results.extensions
@@ -267,22 +266,24 @@ def appendix(results: Results, figdir: Path) -> list[Section]:
         [(f"${sp.latex(r.variance)}$", f"${sp.latex(r.map_exact)}$" if not r.map_exact.has(sp.CRootOf) else "root of a cubic", f"{r.map:.6f}", f"{r.posterior_mean:.6f}") for r in strength],
         "The coin with a N(0.5, v) prior.",
     )
-    fisher_sec.figure(figures.prior_strength(mle, strength, figdir), "MLE, MAP and posterior mean of the coin as the prior narrows.")
+    fisher_sec.figure(plan.add("prior_strength", figures.prior_strength, mle, strength), "MLE, MAP and posterior mean of the coin as the prior narrows.")
     head = Section("appendix", "Appendix: more models, one declaration each")
     head.text("Each model below is only a declaration in derivations/models.py; derivation, checks and this section are generated.")
     return [fisher_sec, head] + [model_section(f"appendix.{m.name}", m.title, m.name, results, level=2) for m in EXTRA_MODELS]
 
 
-def document(results: Results, figdir: Path) -> list[Section]:
+def document(results: Results) -> tuple[list[Section], figures.FigurePlan]:
+    """The sections of the chosen parts, and the plan of their figures (drawn by the caller)."""
+    plan = figures.FigurePlan()
     builders = {
         "theory": lambda: theory(results),
         "task1": lambda: task1(results),
         "task2": lambda: task2(results),
-        "task3": lambda: task3(results, figdir),
-        "praxis": lambda: praxis(results, figdir),
-        "appendix": lambda: appendix(results, figdir),
+        "task3": lambda: task3(results, plan),
+        "praxis": lambda: praxis(results, plan),
+        "appendix": lambda: appendix(results, plan),
     }
-    return [sec for key in results.settings.sections for sec in builders[key]()]
+    return [sec for key in results.settings.sections for sec in builders[key]()], plan
 
 
 def answers_json(results: Results) -> list[dict]:

@@ -1,7 +1,11 @@
-"""One function per figure: each takes data computed by numerics/ and writes PNG (Markdown) and PDF (LaTeX)."""
+"""One function per figure, each drawing data computed by numerics/; a FigurePlan saves them as PNG
+(Markdown) and PDF (LaTeX), across processes."""
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -16,15 +20,58 @@ PNG_META = {"Software": None}
 PDF_META = {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None}
 
 
-def save(fig, directory: Path, name: str) -> str:
-    directory.mkdir(parents=True, exist_ok=True)
-    fig.savefig(directory / f"{name}.png", metadata=PNG_META, bbox_inches="tight")
-    fig.savefig(directory / f"{name}.pdf", metadata=PDF_META, bbox_inches="tight")
-    plt.close(fig)
-    return name
+@dataclass(frozen=True)
+class FigureJob:
+    name: str
+    draw: Callable[..., plt.Figure]
+    args: tuple
+    kwargs: dict
+
+    def render(self, directory: Path) -> str:
+        fig = self.draw(*self.args, **self.kwargs)
+        fig.savefig(directory / f"{self.name}.png", metadata=PNG_META, bbox_inches="tight")
+        fig.savefig(directory / f"{self.name}.pdf", metadata=PDF_META, bbox_inches="tight")
+        plt.close(fig)
+        return self.name
 
 
-def coin_posteriors(theta: np.ndarray, curves: dict[str, np.ndarray], marks: dict[str, float], directory: Path) -> str:
+@dataclass
+class FigurePlan:
+    """The report's figures, recorded while its text is written and drawn afterwards, all at once."""
+
+    jobs: list[FigureJob] = field(default_factory=list)
+
+    def add(self, name: str, draw: Callable[..., plt.Figure], *args, **kwargs) -> str:
+        if any(job.name == name for job in self.jobs):
+            raise ValueError(f"figure name {name!r} is used twice")
+        self.jobs.append(FigureJob(name, draw, args, kwargs))
+        return name
+
+    def render(self, directory: Path, processes: int = 2) -> list[str]:
+        """Draw and save every figure; with processes > 1 in forked workers, which inherit the jobs (their
+        arrays are never pickled). Each figure is drawn in a fresh figure, so the files do not depend on
+        which process drew them."""
+        directory.mkdir(parents=True, exist_ok=True)
+        if processes <= 1 or len(self.jobs) <= 1:
+            return [job.render(directory) for job in self.jobs]
+        global _FORKED_JOBS
+        _FORKED_JOBS = (self.jobs, directory)
+        try:
+            with multiprocessing.get_context("fork").Pool(min(processes, len(self.jobs))) as pool:
+                return pool.map(_render_forked, range(len(self.jobs)), chunksize=1)
+        finally:
+            _FORKED_JOBS = None
+
+
+_FORKED_JOBS: tuple[list[FigureJob], Path] | None = None
+
+
+def _render_forked(index: int) -> str:
+    jobs, directory = _FORKED_JOBS
+    return jobs[index].render(directory)
+
+
+def coin_posteriors(theta: np.ndarray, curves: dict[str, np.ndarray], marks: dict[str, float]) -> plt.Figure:
     """Log-posteriors (shifted to max 0) of the coin under each prior, with the estimates marked."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for label, values in curves.items():
@@ -33,17 +80,17 @@ def coin_posteriors(theta: np.ndarray, curves: dict[str, np.ndarray], marks: dic
         ax.axvline(value, ls=style, lw=1, color="0.3", label=f"{label} = {value:.4f}")
     ax.set(xlabel=r"$\theta$", ylabel="log density (max = 0)", ylim=(-6, 0.5))
     ax.legend(fontsize=7)
-    return save(fig, directory, "coin_posteriors")
+    return fig
 
 
-def sample_scatter(data: np.ndarray, mle: np.ndarray, truth, directory: Path) -> str:
+def sample_scatter(data: np.ndarray, mle: np.ndarray, truth) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.scatter(data[:, 0], data[:, 1], s=1, alpha=0.3, rasterized=True)
     ax.plot(*truth, "k+", ms=12, label=r"true $\mu$")
     ax.plot(*mle, "rx", ms=8, label=r"$\hat\mu$ (sample mean)")
     ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
     ax.legend(fontsize=7)
-    return save(fig, directory, "sample")
+    return fig
 
 
 def _heat(ax, m1, m2, values, title=""):
@@ -52,7 +99,7 @@ def _heat(ax, m1, m2, values, title=""):
     return mesh
 
 
-def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], directory: Path, name: str, title: str) -> str:
+def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], title: str) -> plt.Figure:
     """The log-likelihood heatmap with optimisation paths drawn on it."""
     fig, ax = plt.subplots(figsize=(5, 4.2))
     fig.colorbar(_heat(ax, m1, m2, values, title), ax=ax, label=r"$L(\mu)$")
@@ -65,10 +112,10 @@ def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], directory: Path,
         ax.plot(shown[:, 0], shown[:, 1], ".-", ms=3, lw=1, label=label)
     ax.set(xlabel=r"$\mu_1$", ylabel=r"$\mu_2$")
     ax.legend(fontsize=6, loc="lower right")
-    return save(fig, directory, name)
+    return fig
 
 
-def error_curves(curves: dict[str, np.ndarray], directory: Path, name: str, xlabel: str = "step", x: dict | None = None) -> str:
+def error_curves(curves: dict[str, np.ndarray], xlabel: str = "step", x: dict | None = None) -> plt.Figure:
     """||mu_t - mu_hat|| against step (or samples seen), log scale."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for label, err in curves.items():
@@ -76,10 +123,10 @@ def error_curves(curves: dict[str, np.ndarray], directory: Path, name: str, xlab
         ax.semilogy(xs, np.maximum(err, 1e-16), lw=1, label=label)
     ax.set(xlabel=xlabel, ylabel=r"$\|\mu_t - \hat\mu\|$")
     ax.legend(fontsize=6)
-    return save(fig, directory, name)
+    return fig
 
 
-def sgd_convergence(runs, directory: Path) -> str:
+def sgd_convergence(runs) -> plt.Figure:
     """Mini-batch SGD error against steps and against samples seen, one curve per batch size."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
     for run in runs:
@@ -89,10 +136,10 @@ def sgd_convergence(runs, directory: Path) -> str:
     axes[0].set(xlabel="step", ylabel=r"$\|\mu_t - \hat\mu\|$")
     axes[1].set(xlabel="samples seen (step x k)")
     axes[0].legend(fontsize=6)
-    return save(fig, directory, "sgd_convergence")
+    return fig
 
 
-def subset_landscapes(m1, m2, landscapes, mle, directory: Path) -> str:
+def subset_landscapes(m1, m2, landscapes, mle) -> plt.Figure:
     """L-hat of random subsets of size k: the centre moves to the subset mean, the curvature grows with k."""
     cols = 3
     rows = int(np.ceil(len(landscapes) / cols))
@@ -104,10 +151,10 @@ def subset_landscapes(m1, m2, landscapes, mle, directory: Path) -> str:
         ax.plot(*land.subset_mean, "w+", ms=8)
     for ax in np.ravel(axes)[len(landscapes) :]:
         ax.axis("off")
-    return save(fig, directory, "subset_landscapes")
+    return fig
 
 
-def prior_strength(mle: float, rows, directory: Path) -> str:
+def prior_strength(mle: float, rows) -> plt.Figure:
     """MLE, MAP and posterior mean of the coin as the prior N(0.5, v) narrows."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     v = [float(r.variance) for r in rows]
@@ -118,4 +165,4 @@ def prior_strength(mle: float, rows, directory: Path) -> str:
     ax.invert_xaxis()
     ax.set(xlabel="prior variance v (stronger to the right)", ylabel=r"$\theta$")
     ax.legend(fontsize=7)
-    return save(fig, directory, "prior_strength")
+    return fig
