@@ -35,7 +35,9 @@ def plug_in_predictive(model: Model, point: Mapping[sp.Symbol, sp.Expr], new: Se
 def posterior(model: Model) -> sp.Expr:
     """p(theta | D), normalised by integrating likelihood times prior over the parameter's interval."""
     par = _one_parameter(model)
-    unnormalised = likelihood(model, observed_rows(model)) * (model.prior if model.prior is not None else 1)
+    unnormalised = likelihood(model, observed_rows(model))
+    if model.prior is not None:
+        unnormalised *= model.prior
     evidence = sp.integrate(unnormalised, (par.symbol, par.domain.start, par.domain.end))
     return sp.simplify(unnormalised / evidence)
 

@@ -55,7 +55,7 @@ TIMED_OUT = "did not finish"
 
 def timed_out(reason: str | None) -> bool:
     """Whether a no-closed-form reason is a time limit that ran out: a fact about the machine, not the model."""
-    return TIMED_OUT in (reason or "")
+    return reason is not None and TIMED_OUT in reason
 
 
 @contextmanager

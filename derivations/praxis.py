@@ -48,7 +48,6 @@ def mean_model(sigma=((5, 0), (0, 5))) -> Model:
         params=(Parameter(mu1, sp.Reals, "mean, first coordinate"), Parameter(mu2, sp.Reals, "mean, second coordinate")),  # pragma: no mutate (prose)
         density=density,
         constants={s11: sig[0, 0], s12: sig[0, 1], s22: sig[1, 1]},
-        min_n=1,
     )
 
 

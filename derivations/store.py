@@ -22,6 +22,9 @@ from typing import TypeVar
 import sympy as sp
 
 T = TypeVar("T")
+# What pickling a value it cannot take raises: a lambda (PicklingError), a local object (AttributeError),
+# a lock or an open file (TypeError). The value is then returned but not cached.
+PICKLE_ERRORS = (pickle.PicklingError, AttributeError, TypeError)
 # What a stale or foreign cache file can raise on load; it is then recomputed and overwritten.
 LOAD_ERRORS = (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, TypeError, ValueError)
 
@@ -77,6 +80,6 @@ def _write(path: Path, value: object) -> None:
             tmp = fh.name
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-    except (OSError, pickle.PicklingError, RecursionError):
+    except (OSError, RecursionError, *PICKLE_ERRORS):
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)

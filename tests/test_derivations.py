@@ -10,7 +10,7 @@ import scipy.stats
 import sympy as sp
 
 from derivations import bayes
-from derivations.engine import NoClosedForm, derive, n_obs, time_limit
+from derivations.engine import TIMED_OUT, NoClosedForm, derive, n_obs, time_limit, timed_out
 from derivations.model import InputError
 from derivations.models import COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, normal_prior, theta, x
 from derivations.registry import derivation
@@ -211,3 +211,10 @@ def test_posterior_predictive_refuses_models_it_cannot_integrate():
 
     with pytest.raises(InputError, match=r"^normal_normal: has no observed data$"):
         bayes.posterior_predictive(NORMAL_NORMAL, ({x: 1},))
+
+
+def test_only_a_time_limit_that_ran_out_counts_as_timed_out():
+    assert timed_out(f"sympy.solve of the score equations {TIMED_OUT} within 20 s")
+    assert not timed_out(None)
+    assert not timed_out("")
+    assert not timed_out("the log-density does not separate into statistics")

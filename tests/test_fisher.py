@@ -9,7 +9,8 @@ import pytest
 import sympy as sp
 
 from derivations.engine import n_obs
-from derivations.fisher import expected_value, fisher
+from derivations.engine import NoClosedForm
+from derivations.fisher import expected_statistic, expected_value, fisher
 from derivations.models import COIN_MAP
 from derivations.registry import MODELS, derivation
 from numerics import montecarlo as mc
@@ -96,8 +97,6 @@ def test_expected_value_of_an_affine_estimator_keeps_its_constant():
 
 
 def test_expected_value_refuses_estimators_it_cannot_take():
-    from derivations.engine import NoClosedForm
-
     d = derivation("gaussian")
     s_x, s_xx = (s.symbol for s in d.statistics if s.symbol != n_obs)
     with pytest.raises(NoClosedForm, match=r"^the estimator divides by a statistic; its expectation is not a polynomial one$"):
@@ -116,3 +115,12 @@ def test_newton_over_all_replicates_equals_newton_one_sample_at_a_time(name):
     rng = np.random.default_rng(3)
     loop = [mc.newton(d, d.model.validate(d.model.simulate(rng, 200, d.model.truth)), dict(d.model.truth))[par] for _ in range(40)]
     np.testing.assert_allclose(rows[:, 0], loop, rtol=0, atol=1e-9)
+
+
+def test_covariate_expectations_the_model_statistics_cannot_hold_are_refused_by_name():
+    d = derivation("linear_regression")
+    (y,) = (v for v in d.model.data if v not in d.model.covariates)
+    with pytest.raises(NoClosedForm, match=r"^E\[y\*\*3 \| covariates\] needs statistics the model does not have: \[x\*\*3\]$"):
+        expected_statistic(d, y**3)
+    with pytest.raises(NoClosedForm, match=r"^E\[exp\(y\) \| covariates\] does not separate into covariate statistics$"):
+        expected_statistic(d, sp.exp(y))

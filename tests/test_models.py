@@ -94,3 +94,8 @@ def test_regression_sampler_draws_the_declared_design_and_line():
     assert abs(slope - model.truth["a"]) <= 0.01
     assert abs(intercept - model.truth["b"]) <= 5 * se_intercept
     assert residual_var == pytest.approx(model.truth["sigma^2"], rel=0.02)
+
+
+def test_coin_model_keeps_the_name_and_notes_it_is_given():
+    model = catalogue.coin_model("another_coin", "Another coin", None, notes=("a note",))
+    assert (model.name, model.notes, model.prior) == ("another_coin", ("a note",), None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+from pathlib import Path
 
 import sympy as sp
 
@@ -49,3 +51,55 @@ def test_without_a_cache_nothing_is_written(tmp_path, monkeypatch):
     assert store.cache_dir() is None  # the tests set MLEMAP_NO_CACHE
     derive(GAUSSIAN)
     assert not list(tmp_path.iterdir())
+
+
+KEY = "0123456789abcdef" * 4
+
+
+def cache_in(monkeypatch, directory: Path) -> None:
+    monkeypatch.delenv("MLEMAP_NO_CACHE")
+    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(directory))
+
+
+def test_the_cache_directory_is_made_with_its_parents_and_read_back(tmp_path, monkeypatch):
+    nested = tmp_path / "a" / "b"
+    cache_in(monkeypatch, nested)
+    assert store.load_or_compute("test", KEY, lambda: 42) == 42
+    assert [p.name for p in nested.iterdir()] == [f"test-{KEY[:32]}.pickle"]
+    assert store.load_or_compute("test", KEY, lambda: 0) == 42
+
+
+def test_a_cache_file_is_renamed_into_place_from_a_hidden_file_beside_it(tmp_path, monkeypatch):
+    """A rename within one directory is atomic; a temporary file elsewhere may sit on another filesystem."""
+    cache_in(monkeypatch, tmp_path)
+    renames = []
+    real_replace = os.replace
+
+    def recording_replace(src, dst):
+        renames.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", recording_replace)
+    store.load_or_compute("test", KEY, lambda: 42)
+    ((src, dst),) = renames
+    assert src.parent == dst.parent == tmp_path
+    assert src.name.startswith(f".{dst.name}.")
+
+
+def unpicklable():
+    return lambda: None  # a lambda cannot be pickled
+
+
+def test_a_value_that_cannot_be_pickled_is_returned_and_leaves_no_file(tmp_path, monkeypatch):
+    cache_in(monkeypatch, tmp_path)
+    value = store.load_or_compute("test", KEY, unpicklable)
+    assert callable(value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cache_directory_that_cannot_be_made_is_skipped(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cache_in(monkeypatch, blocker / "cache")
+    assert store.load_or_compute("test", KEY, lambda: 42) == 42
+    assert blocker.read_text() == ""
