@@ -15,7 +15,14 @@ import torch
 
 from derivations.engine import derive, n_obs
 from derivations.model import InputError
-from derivations.praxis import exact_sigma, k_sym, mean_model, minibatch_gradient_covariance_scale, n_sym, step_size_theory
+from derivations.praxis import (
+    exact_sigma,
+    k_sym,
+    mean_model,
+    minibatch_gradient_covariance_scale,
+    n_sym,
+    step_size_theory,
+)
 from numerics.compile import Compiled, compiled
 
 GRID = (-5.0, 5.0)

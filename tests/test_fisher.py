@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
 import sympy as sp
 
-from derivations.engine import n_obs
-from derivations.engine import NoClosedForm
-from derivations.fisher import expected_statistic, expected_value, fisher
-from derivations.models import COIN_MAP
+from derivations import fisher as fisher_module
+from derivations.engine import NoClosedForm, derive, n_obs
+from derivations.fisher import expectation, expected_statistic, expected_value, fisher, fisher_key
+from derivations.models import COIN_MAP, GAUSSIAN
+from derivations.praxis import mean_model
 from derivations.registry import MODELS, derivation
 from numerics import montecarlo as mc
 from numerics.checks import check_data
 from numerics.priors import prior_strength
+from tests.conftest import mutate
 
 SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None)
 
@@ -124,3 +127,37 @@ def test_covariate_expectations_the_model_statistics_cannot_hold_are_refused_by_
         expected_statistic(d, y**3)
     with pytest.raises(NoClosedForm, match=r"^E\[exp\(y\) \| covariates\] does not separate into covariate statistics$"):
         expected_statistic(d, sp.exp(y))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_the_expectation_of_one_is_one(name):
+    """The density integrates (sums) to 1 over the declared support: the support's bounds are the right ones."""
+    assert sp.simplify(expectation(derivation(name), sp.Integer(1)) - 1) == 0
+
+
+def test_expectations_over_two_responses_are_refused_by_name():
+    d = derive(mean_model())
+    with pytest.raises(NoClosedForm, match=r"^expectations over several response symbols are not derived$"):
+        expectation(d, d.model.data[0])
+
+
+def test_the_observed_information_is_minus_the_hessian_of_the_log_likelihood():
+    d = derivation("gaussian")
+    assert fisher(d).observed == -sp.hessian(d.loglik, d.params)
+
+
+def test_an_information_that_ran_out_of_time_keeps_the_observed_one_and_is_not_cached(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLEMAP_NO_CACHE")
+    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(tmp_path))
+    d = derive(GAUSSIAN)  # its observed information holds statistics, whose expectations are integrals
+    monkeypatch.setattr(fisher_module, "EXPECTATION_SECONDS", 1e-3)
+    f = fisher(d)
+    assert f.expected is None and f.cramer_rao is None
+    assert re.fullmatch(r"E\[.+\] did not finish within 0\.001 s", f.reason), f.reason
+    assert f.observed == -sp.hessian(d.loglik, d.params)
+    assert list(tmp_path.glob("fisher-*")) == []
+
+
+def test_the_fisher_key_changes_with_the_statistics():
+    d = derivation("gaussian")
+    assert fisher_key(mutate(d, statistics=d.statistics[:-1])) != fisher_key(d)
