@@ -227,3 +227,22 @@ def test_minibatch_variance_factor_equals_enumeration_over_every_batch(n, k):
     assert variance / scale == factor
     scale_k = dp.minibatch_gradient_covariance_scale().subs({dp.n_sym: n, dp.k_sym: k})
     assert scale_k == sp.Rational(n, k) ** 2 * factor
+
+
+@pytest.mark.parametrize(("n", "k"), [(21, 1), (21, 7), (10, 4)])
+def test_reshuffled_batches_take_distinct_points_within_an_epoch(n, k):
+    """An epoch is n // k batches (a remainder smaller than k is left for the next permutation)."""
+    per_epoch, epochs = n // k, 3
+    batches = list(px.batch_indices(n, k, epochs * per_epoch, "reshuffle", np.random.default_rng(0)))
+    assert all(len(b) == k for b in batches)
+    for e in range(epochs):
+        taken = np.concatenate(batches[e * per_epoch : (e + 1) * per_epoch])
+        assert len(set(taken)) == per_epoch * k and set(taken) <= set(range(n))
+
+
+def test_independent_batches_are_fresh_draws_without_replacement():
+    batches = list(px.batch_indices(50, 5, 200, "independent", np.random.default_rng(0)))
+    assert all(len(set(b)) == 5 and b.min() >= 0 and b.max() < 50 for b in batches)
+    counts = np.bincount(np.concatenate(batches), minlength=50)
+    assert counts.sum() == 1000 and counts.min() > 0  # every point is drawn, with no epoch structure
+    assert len({tuple(sorted(b)) for b in batches}) > 150

@@ -141,3 +141,46 @@ def test_without_tex_the_pdf_is_skipped_in_one_line(tmp_path, monkeypatch):
     assert (out / "report.md").exists() and (out / "report.tex").exists() and not (out / "report.pdf").exists()
     skipped = [line for line in lines if line.startswith("pdf: skipped")]
     assert len(skipped) == 1 and "latexmk" in skipped[0]
+
+
+def two_lines(slope: float):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, slope])
+    ax.set_title(f"slope {slope}")
+    return fig
+
+
+def test_figures_drawn_in_two_processes_are_the_files_one_process_draws(tmp_path):
+    from reports.figures import FigurePlan
+
+    plan = FigurePlan()
+    names = [plan.add(f"line{i}", two_lines, float(i)) for i in range(3)]
+    assert plan.render(tmp_path / "two", processes=2) == names
+    assert plan.render(tmp_path / "one", processes=1) == names
+    for name in names:
+        for ext in ("png", "pdf"):
+            assert (tmp_path / "two" / f"{name}.{ext}").read_bytes() == (tmp_path / "one" / f"{name}.{ext}").read_bytes()
+
+
+def test_a_figure_name_is_used_once():
+    from reports.figures import FigurePlan
+
+    plan = FigurePlan()
+    plan.add("line", two_lines, 1.0)
+    with pytest.raises(ValueError, match="figure name 'line' is used twice"):
+        plan.add("line", two_lines, 2.0)
+
+
+def test_python_m_reports_exits_with_the_cli_code(tmp_path):
+    """The entry point leaves without the interpreter's teardown: its exit code and output must survive that."""
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "reports", "--out", str(tmp_path / "r"), "--only", "task1", "--format", "md"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.rstrip().splitlines()[-1].startswith(f"wrote {tmp_path / 'r'}")
+    assert (tmp_path / "r" / "report.md").is_file()
+    (tmp_path / "file").write_text("")
+    bad = subprocess.run([sys.executable, "-m", "reports", "--out", str(tmp_path / "file"), "--format", "md"], capture_output=True, text=True)
+    assert (bad.returncode, bad.stderr.strip()) == (2, f"error: --out {tmp_path / 'file'} is a file; it must be a directory (or not exist yet)")
