@@ -25,7 +25,7 @@ from reports import compute, content, render
 
 FORMATS = ("md", "tex", "pdf")
 TITLE = "Exercise 3: maximum likelihood and MAP, worked solutions"
-FIGURE_PROCESSES = 2  # the machine's cores; drawing is about a quarter of a build
+FIGURE_PROCESSES = min(2, os.cpu_count() or 1)  # drawing is about a quarter of a build's CPU time
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended latexmk lmodern"
 
 
