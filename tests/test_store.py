@@ -103,3 +103,14 @@ def test_a_cache_directory_that_cannot_be_made_is_skipped(tmp_path, monkeypatch)
     cache_in(monkeypatch, blocker / "cache")
     assert store.load_or_compute("test", KEY, lambda: 42) == 42
     assert blocker.read_text() == ""
+
+
+def test_step_size_theory_is_cached_once_per_sigma(tmp_path, monkeypatch):
+    from derivations.praxis import step_size_theory
+
+    cache_in(monkeypatch, tmp_path)
+    first = step_size_theory(((5, 0), (0, 5)))
+    assert len(list(tmp_path.glob("step_size-*.pickle"))) == 1
+    assert step_size_theory(((5, 0), (0, 5))) == first
+    assert step_size_theory(((2, 1), (1, 2))).bound != first.bound
+    assert len(list(tmp_path.glob("step_size-*.pickle"))) == 2
