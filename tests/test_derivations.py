@@ -218,3 +218,62 @@ def test_only_a_time_limit_that_ran_out_counts_as_timed_out():
     assert not timed_out(None)
     assert not timed_out("")
     assert not timed_out("the log-density does not separate into statistics")
+
+
+VALUES = np.array([-0.5, 0.0, 0.5, 1.0, 1.5])
+
+
+@pytest.mark.parametrize(
+    ("support", "inside"),
+    [
+        (sp.Reals, [1, 1, 1, 1, 1]),
+        (sp.Interval(0, 1), [0, 1, 1, 1, 0]),
+        (sp.Interval.open(0, 1), [0, 0, 1, 0, 0]),
+        (sp.Interval.Lopen(0, 1), [0, 0, 1, 1, 0]),
+        (sp.Interval.Ropen(0, 1), [0, 1, 1, 0, 0]),
+        (sp.FiniteSet(0, 1), [0, 1, 0, 1, 0]),
+        (sp.Naturals0, [0, 1, 0, 1, 0]),
+    ],
+    ids=["reals", "closed", "open", "left-open", "right-open", "finite", "naturals0"],
+)
+def test_data_support_membership_respects_each_bound(support, inside):
+    from derivations.model import _in_support
+
+    got = _in_support(VALUES, support)
+    assert got.dtype == bool and got.tolist() == [bool(v) for v in inside]
+
+
+def test_an_unsupported_data_support_is_named():
+    from derivations.model import _in_support
+
+    with pytest.raises(TypeError, match=r"^unsupported data support Union\(Interval\(0, 1\), Interval\(2, 3\)\)$"):
+        _in_support(VALUES, sp.Union(sp.Interval(0, 1), sp.Interval(2, 3)))
+
+
+def test_a_solution_outside_a_parameter_domain_or_missing_one_is_not_in_it():
+    from derivations.engine import _in_domain
+
+    mu, s2 = GAUSSIAN.param_symbols
+    assert _in_domain(GAUSSIAN, {mu: 1, s2: 2})
+    assert not _in_domain(GAUSSIAN, {mu: 1, s2: -2})
+    assert not _in_domain(GAUSSIAN, {mu: 1})
+
+
+def test_leading_principal_minors_decide_definiteness():
+    from derivations.engine import _minors_status
+
+    a = sp.Symbol("a", real=True)
+    assert _minors_status(sp.Matrix([[2, 1], [1, 3]])) == ((2, 5), "proved", ())
+    assert _minors_status(sp.Matrix([[1, 0], [0, -1]])) == ((1, -1), "fails", ())
+    assert _minors_status(sp.Matrix([[a, 0], [0, 1]])) == ((a, a), "conditional", (a, a))
+
+
+def test_the_highest_of_several_stationary_points_is_picked():
+    from derivations.engine import _pick_maximum
+
+    t, c = sp.symbols("t c", real=True)
+    objective = -((t**2 - 1) ** 2) + t
+    candidates = [{t: -1}, {t: 0}, {t: 1}]
+    assert _pick_maximum(objective, candidates, (t,)) == {t: 1}
+    with pytest.raises(NoClosedForm, match=r"^2 symbolic stationary points and no way to rank them$"):
+        _pick_maximum(objective, [{t: c}, {t: -c}], (t,))
