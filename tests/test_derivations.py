@@ -277,3 +277,18 @@ def test_the_highest_of_several_stationary_points_is_picked():
     assert _pick_maximum(objective, candidates, (t,)) == {t: 1}
     with pytest.raises(NoClosedForm, match=r"^2 symbolic stationary points and no way to rank them$"):
         _pick_maximum(objective, [{t: c}, {t: -c}], (t,))
+
+
+def test_statistic_names_are_identifiers_read_off_the_expression():
+    from derivations.engine import _stat_name
+
+    y = sp.Symbol("y", real=True)
+    assert [_stat_name(g) for g in (x, x**2, x * y, sp.log(x))] == ["S_x", "S_xp2", "S_xy", "S_logx"]
+
+
+def test_the_second_order_hessian_is_the_objective_hessian_at_the_estimate():
+    d = derivation("gaussian")
+    so = d.second_order
+    at_estimate = sp.hessian(d.objective, d.params).subs(d.estimate)
+    assert sp.simplify(so.hessian.subs(d.estimate) - at_estimate) == sp.zeros(*so.hessian.shape)
+    assert so.minors == tuple(sp.factor(sp.simplify((-so.hessian)[:k, :k].det())) for k in range(1, so.hessian.rows + 1))
