@@ -291,4 +291,3 @@ def test_the_second_order_hessian_is_the_objective_hessian_at_the_estimate():
     so = d.second_order
     at_estimate = sp.hessian(d.objective, d.params).subs(d.estimate)
     assert sp.simplify(so.hessian.subs(d.estimate) - at_estimate) == sp.zeros(*so.hessian.shape)
-    assert so.minors == tuple(sp.factor(sp.simplify((-so.hessian)[:k, :k].det())) for k in range(1, so.hessian.rows + 1))

@@ -14,9 +14,16 @@ from derivations.fisher import fisher
 from derivations.models import COIN_MAP, GAUSSIAN, coin_model, normal_prior, theta
 
 
-def test_a_cached_derivation_and_fisher_equal_the_computed_ones(tmp_path, monkeypatch):
+KEY = "0123456789abcdef" * 4
+
+
+def cache_in(monkeypatch, directory: Path) -> None:
     monkeypatch.delenv("MLEMAP_NO_CACHE")
-    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(directory))
+
+
+def test_a_cached_derivation_and_fisher_equal_the_computed_ones(tmp_path, monkeypatch):
+    cache_in(monkeypatch, tmp_path)
     first = derive(COIN_MAP)
     assert len(list(tmp_path.glob("derivation-*.pickle"))) == 1
     again = derive(COIN_MAP)
@@ -36,8 +43,7 @@ def test_the_key_changes_with_any_symbolic_input():
 
 
 def test_a_corrupt_cache_file_is_recomputed_and_replaced(tmp_path, monkeypatch):
-    monkeypatch.delenv("MLEMAP_NO_CACHE")
-    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(tmp_path))
+    cache_in(monkeypatch, tmp_path)
     derive(GAUSSIAN)
     (path,) = tmp_path.glob("derivation-*.pickle")
     path.write_bytes(b"not a pickle")
@@ -51,14 +57,6 @@ def test_without_a_cache_nothing_is_written(tmp_path, monkeypatch):
     assert store.cache_dir() is None  # the tests set MLEMAP_NO_CACHE
     derive(GAUSSIAN)
     assert not list(tmp_path.iterdir())
-
-
-KEY = "0123456789abcdef" * 4
-
-
-def cache_in(monkeypatch, directory: Path) -> None:
-    monkeypatch.delenv("MLEMAP_NO_CACHE")
-    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(directory))
 
 
 def test_the_cache_directory_is_made_with_its_parents_and_read_back(tmp_path, monkeypatch):
