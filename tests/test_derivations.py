@@ -15,6 +15,7 @@ from derivations.model import InputError
 from derivations.models import COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, normal_prior, theta, x
 from derivations.registry import derivation
 from derivations.sheet import answers
+from tests.conftest import mutate
 
 
 def test_estimate_solves_its_score_exactly(model_derivation):
@@ -291,3 +292,61 @@ def test_the_second_order_hessian_is_the_objective_hessian_at_the_estimate():
     so = d.second_order
     at_estimate = sp.hessian(d.objective, d.params).subs(d.estimate)
     assert sp.simplify(so.hessian.subs(d.estimate) - at_estimate) == sp.zeros(*so.hessian.shape)
+
+
+def test_statistics_are_written_as_sums_over_the_indexed_observations():
+    shown = {s.symbol.name: s.latex for s in derivation("linear_regression").statistics}
+    assert shown["S_xy"] == r"\sum_{i=1}^{n} x_{i} y_{i}"
+    assert shown["S_xp2"] == r"\sum_{i=1}^{n} x_{i}^{2}"
+
+
+def test_without_statistics_to_solve_for_the_hessian_is_taken_at_the_estimate_itself():
+    """Observed statistics (the coin models) leave nothing to solve for: the fallback evaluates the Hessian at
+    the estimate and keeps the minors the assumptions cannot decide as conditions."""
+    from derivations.engine import SecondOrder, _minors_status, _second_order
+
+    d = derivation("gaussian")
+    stats = {s.symbol: s.symbol for s in d.statistics}  # non-empty: takes the fallback, substitutes nothing
+    so = _second_order(mutate(d, observed_statistics=stats), d.objective, d.estimate)
+    at_estimate = sp.simplify(sp.hessian(d.objective, d.params).subs(d.estimate))
+    assert sp.simplify(so.hessian - at_estimate) == sp.zeros(2, 2)
+    assert so.status == "conditional" and so.conditions  # sigma^2_MLE > 0 is not an assumption of the statistics
+    assert so == SecondOrder(so.hessian, *_minors_status(-so.hessian))
+
+
+def test_a_statistic_set_sympy_cannot_solve_for_is_skipped_not_the_end_of_the_search(monkeypatch):
+    from derivations import engine
+
+    d = derivation("linear_regression")
+    highest = next(s.symbol for s in d.statistics if s.symbol.name == "S_yp2")  # in the first set tried
+    solve = sp.solve
+
+    def solve_but_not_for_the_highest(equations, symbols, **kwargs):
+        if highest in symbols:
+            raise NotImplementedError
+        return solve(equations, symbols, **kwargs)
+
+    monkeypatch.setattr(engine.sp, "solve", solve_but_not_for_the_highest)
+    so = engine._second_order(d, d.objective, d.estimate)
+    assert set(d.params) & so.hessian.free_symbols  # solved for other statistics, not evaluated at the estimate
+    at_estimate = sp.hessian(d.objective, d.params).subs(d.estimate)
+    assert sp.simplify(so.hessian.subs(d.estimate) - at_estimate) == sp.zeros(3, 3)
+
+
+def test_the_sample_size_is_never_solved_for(monkeypatch):
+    """n counts observations: trading it for a parameter would give a Hessian in a meaningless "n"."""
+    from derivations import engine
+
+    d = derivation("exponential")
+    asked, solve = [], sp.solve
+
+    def solve_only_for_the_sample_size(equations, symbols, **kwargs):
+        asked.append(tuple(symbols))
+        if n_obs not in symbols:
+            raise NotImplementedError
+        return solve(equations, symbols, **kwargs)
+
+    monkeypatch.setattr(engine.sp, "solve", solve_only_for_the_sample_size)
+    so = engine._second_order(d, d.objective, d.estimate)
+    assert [tuple(s.name for s in combo) for combo in asked] == [("S_x",)]
+    assert not set(d.params) & so.hessian.free_symbols  # fell back to the Hessian at the estimate

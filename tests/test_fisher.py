@@ -141,6 +141,24 @@ def test_expectations_over_two_responses_are_refused_by_name():
         expectation(d, d.model.data[0])
 
 
+@pytest.mark.parametrize(
+    "unevaluated",
+    [
+        lambda x, mu: sp.Integral(sp.exp(-(x**4) - mu), (x, -sp.oo, sp.oo)),
+        lambda x, mu: sp.Sum(mu / (x**3 + 1), (x, 0, sp.oo)),
+        lambda x, mu: sp.Piecewise((mu, mu > 0), (0, True)),
+    ],
+    ids=["Integral", "Sum", "Piecewise"],
+)
+def test_an_expectation_sympy_leaves_unevaluated_is_no_closed_form(monkeypatch, unevaluated):
+    """Each of the three unevaluated forms SymPy can hand back is refused, not passed on as an answer."""
+    d = derivation("cauchy")  # support Reals: the integrate route
+    (x,), (mu,) = d.model.data, d.params
+    monkeypatch.setattr(fisher_module.sp, "integrate", lambda *args, **kwargs: unevaluated(x, mu))
+    with pytest.raises(NoClosedForm, match=r"^SymPy could not take E\[x\]$"):
+        expectation(d, x)
+
+
 def test_the_observed_information_is_minus_the_hessian_of_the_log_likelihood():
     d = derivation("gaussian")
     assert fisher(d).observed == -sp.hessian(d.loglik, d.params)
