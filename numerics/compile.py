@@ -153,14 +153,21 @@ class Compiled:
         parts = [fold_numbers(hess[i, j] / 2) for i in range(k) for j in range(k)] + [fold_numbers(g) for g in grad0] + [fold_numbers(const)]
         return sp.lambdify(self._stats, parts, NUMPY_MODULES), k
 
-    def quadratic_form(self, stats: Mapping[str, float]) -> tuple[torch.Tensor, torch.Tensor, float] | None:
-        """(A, b, c) at the statistics, as float64 tensors, for O(1) autograd evaluations of the objective."""
+    def quadratic_coefficients(self, stats: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """(A, b, c) at the statistics, as float64 arrays, for whole-grid evaluations of the objective."""
         if self._quadratic is None:
             return None
         fn, k = self._quadratic
-        values = [float(v) for v in fn(*self._stat_args(stats))]
-        a = torch.tensor(values[: k * k], dtype=torch.float64).reshape(k, k)
-        return a, torch.tensor(values[k * k : k * k + k], dtype=torch.float64), values[-1]
+        values = np.array([float(v) for v in fn(*self._stat_args(stats))])
+        return values[: k * k].reshape(k, k), values[k * k : k * k + k], float(values[-1])
+
+    def quadratic_form(self, stats: Mapping[str, float]) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+        """(A, b, c) at the statistics, as float64 tensors, for O(1) autograd evaluations of the objective."""
+        coefficients = self.quadratic_coefficients(stats)
+        if coefficients is None:
+            return None
+        a, b, c = coefficients
+        return torch.from_numpy(a), torch.from_numpy(b), c
 
     def _stat_args(self, stats: Mapping[str, float]):
         return [stats[s.name] for s in self._stats]

@@ -149,10 +149,14 @@ def heatmap(p: Praxis, resolution: int = 100, stats: dict[str, float] | None = N
     if resolution < 2:
         raise InputError(f"heatmap resolution must be >= 2, got {resolution}")
     space = np.linspace(*bounds, resolution)
-    # A row of mu1 and a column of mu2: the terms in one coordinate cost `resolution` elements, and only
-    # the final sum broadcasts to the grid.
     m1, m2 = np.meshgrid(space, space, sparse=True)
-    values = p.loglik(m1, m2, stats)
+    # L is the quadratic form mu^T A mu + b^T mu + c. With a row of mu1 and a column of mu2 the terms in one
+    # coordinate cost `resolution` elements each; only the cross term and the final sum fill the grid.
+    A, b, c = p.compiled.quadratic_coefficients(stats or p.stats)
+    values = (A[0, 0] * m1 + b[0]) * m1 + ((A[1, 1] * m2 + b[1]) * m2 + c)
+    cross = A[0, 1] + A[1, 0]
+    if cross:
+        values = values + cross * (m1 * m2)
     return np.broadcast_to(m1, values.shape), np.broadcast_to(m2, values.shape), values
 
 

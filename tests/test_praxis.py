@@ -43,10 +43,12 @@ def test_a_wrong_constant_fails_the_sheet_comparison(sheet, monkeypatch):
     assert px.sheet_relative_error(sheet) > 1e-3
 
 
-def test_heatmap_matches_the_sheets_helper(small):
-    _, _, fast = px.heatmap(small, resolution=7)
-    slow = px.sheet_heatmap(torch.tensor(small.data), torch.tensor(small.sigma), resolution=7)
-    np.testing.assert_allclose(fast - small.constant(), slow, rtol=1e-9)
+@pytest.mark.parametrize("sigma", [None, px.ANISOTROPIC_SIGMA], ids=["sheet", "anisotropic"])  # the cross term
+def test_heatmap_matches_the_sheets_helper(small, sigma):
+    p = small if sigma is None else px.Praxis(px.PraxisConfig(n=2_000, seed=5, sigma=sigma))
+    _, _, fast = px.heatmap(p, resolution=7)
+    slow = px.sheet_heatmap(torch.tensor(p.data), torch.tensor(p.sigma), resolution=7)
+    np.testing.assert_allclose(fast - p.constant(), slow, rtol=1e-9)
 
 
 def test_mle_is_the_sample_mean(sheet):
