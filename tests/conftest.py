@@ -32,6 +32,12 @@ def mutate(d: Derivation, **changes) -> Derivation:
     return wrong
 
 
+def cache_in(monkeypatch, directory) -> None:
+    """Switch the disk cache on, in `directory`, for one test (the session runs with it off)."""
+    monkeypatch.delenv("MLEMAP_NO_CACHE")
+    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(directory))
+
+
 def under_mutmut(stage: str | None = None) -> bool:
     """mutmut names what it runs in MUTANT_UNDER_TEST: "stats" while it maps functions to tests, else a mutant."""
     value = os.environ.get("MUTANT_UNDER_TEST", "")

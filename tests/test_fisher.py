@@ -18,7 +18,7 @@ from derivations.registry import MODELS, derivation
 from numerics import montecarlo as mc
 from numerics.checks import check_data
 from numerics.priors import prior_strength
-from tests.conftest import mutate
+from tests.conftest import cache_in, mutate
 
 SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None)
 
@@ -165,8 +165,7 @@ def test_the_observed_information_is_minus_the_hessian_of_the_log_likelihood():
 
 
 def test_an_information_that_ran_out_of_time_keeps_the_observed_one_and_is_not_cached(tmp_path, monkeypatch):
-    monkeypatch.delenv("MLEMAP_NO_CACHE")
-    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(tmp_path))
+    cache_in(monkeypatch, tmp_path)
     d = derive(GAUSSIAN)  # its observed information holds statistics, whose expectations are integrals
     monkeypatch.setattr(fisher_module, "EXPECTATION_SECONDS", 1e-3)
     f = fisher(d)

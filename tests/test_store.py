@@ -12,14 +12,9 @@ from derivations import store
 from derivations.engine import derive, model_key
 from derivations.fisher import fisher
 from derivations.models import COIN_MAP, GAUSSIAN, coin_model, normal_prior, theta
-
+from tests.conftest import cache_in
 
 KEY = "0123456789abcdef" * 4
-
-
-def cache_in(monkeypatch, directory: Path) -> None:
-    monkeypatch.delenv("MLEMAP_NO_CACHE")
-    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(directory))
 
 
 def test_a_cached_derivation_and_fisher_equal_the_computed_ones(tmp_path, monkeypatch):
