@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -137,7 +137,7 @@ class Compiled:
     def objective_stats_torch(self, theta: Mapping[str, torch.Tensor], stats: Mapping[str, float]) -> torch.Tensor:
         """The objective through the statistics, for autograd: O(1) per evaluation whatever n is.
         Statistics go in as Python floats so their data-only terms cost no torch dispatch."""
-        return self._objective_stats_torch(*(theta[k] for k in self.names), *self._stat_args(stats))
+        return self._objective_stats_torch(*(theta[k] for k in self.names), *self.stat_args(stats))
 
     @cached_property
     def _quadratic(self):
@@ -158,7 +158,7 @@ class Compiled:
         if self._quadratic is None:
             return None
         fn, k = self._quadratic
-        values = np.array([float(v) for v in fn(*self._stat_args(stats))])
+        values = np.array([float(v) for v in fn(*self.stat_args(stats))])
         return values[: k * k].reshape(k, k), values[k * k : k * k + k], float(values[-1])
 
     def quadratic_form(self, stats: Mapping[str, float]) -> tuple[torch.Tensor, torch.Tensor, float] | None:
@@ -169,17 +169,28 @@ class Compiled:
         a, b, c = coefficients
         return torch.from_numpy(a), torch.from_numpy(b), c
 
-    def _stat_args(self, stats: Mapping[str, float]):
+    def stat_args(self, stats: Mapping[str, float]) -> list:
+        """The statistics in the order the functions of `numpy_in_statistics` take them, after the parameters."""
         return [stats[s.name] for s in self._stats]
 
+    @property
+    def numpy_in_statistics(self) -> tuple[Callable, Callable, Callable]:
+        """Objective, score and Hessian as f(*params, *stat_args(stats)); they broadcast over arrays."""
+        return self._objective_stats, self._score_stats, self._hessian_stats
+
+    @property
+    def numpy_per_observation(self) -> tuple[Callable, Callable]:
+        """log p(x | theta) as f(*params, *data columns) and log p(theta) as g(*params); they broadcast."""
+        return self._logp_np, self._logprior_np
+
     def objective(self, theta: Params, stats: Mapping[str, float]) -> float:
-        return float(self._objective_stats(*(theta[k] for k in self.names), *self._stat_args(stats)))
+        return float(self._objective_stats(*(theta[k] for k in self.names), *self.stat_args(stats)))
 
     def score(self, theta: Params, stats: Mapping[str, float]) -> np.ndarray:
-        return np.asarray(self._score_stats(*(theta[k] for k in self.names), *self._stat_args(stats)), float).ravel()
+        return np.asarray(self._score_stats(*(theta[k] for k in self.names), *self.stat_args(stats)), float).ravel()
 
     def hessian(self, theta: Params, stats: Mapping[str, float]) -> np.ndarray:
-        return np.asarray(self._hessian_stats(*(theta[k] for k in self.names), *self._stat_args(stats)), float)
+        return np.asarray(self._hessian_stats(*(theta[k] for k in self.names), *self.stat_args(stats)), float)
 
     @cached_property
     def _estimate_fn(self):
@@ -190,7 +201,7 @@ class Compiled:
         """The closed-form MLE/MAP evaluated at the statistics; None when there is none."""
         if self.derivation.estimate is None:
             return None
-        return dict(zip(self.names, (float(v) for v in self._estimate_fn(*self._stat_args(stats)))))
+        return dict(zip(self.names, (float(v) for v in self._estimate_fn(*self.stat_args(stats)))))
 
     def statistics_rows(self, data: Data) -> dict[str, np.ndarray]:
         """Sample statistics of many samples at once: data columns of shape (replications, n)."""
@@ -203,7 +214,7 @@ class Compiled:
 
     def estimate_rows(self, stats: Mapping[str, np.ndarray]) -> np.ndarray:
         """The closed form at many samples' statistics at once, one row per sample."""
-        values = self._estimate_fn(*self._stat_args(stats))
+        values = self._estimate_fn(*self.stat_args(stats))
         reps = len(next(iter(stats.values())))
         return np.column_stack([np.broadcast_to(np.asarray(v, float), reps) for v in values])
 
@@ -238,6 +249,12 @@ class Evaluator:
             self._per_obs = [sp.lambdify(params + c.model.data, c._expr(e), NUMPY_MODULES) for e in per_obs]
             self._prior = [sp.lambdify(params, c._expr(e), NUMPY_MODULES) for e in prior]
             self._k = k
+
+    @property
+    def derivatives_per_observation(self) -> tuple[list[Callable], list[Callable]]:
+        """Non-separable models: [Hessian entries..., score entries...] of log p as f(*params, *data columns),
+        and the same of log p(theta) as g(*params)."""
+        return self._per_obs, self._prior
 
     def _sums(self, theta: Params, data: Data) -> np.ndarray:
         args = [theta[k] for k in self.c.names]

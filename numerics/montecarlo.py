@@ -58,12 +58,12 @@ def _row_functions(d: Derivation, replications: int, n: int, rng):
     c = compiled(d)
     if d.separable:
         stats = _sample_rows(d, replications, n, rng)
-        args = c._stat_args(stats)
+        args = c.stat_args(stats)
 
         def through_stats(fn):
             return lambda t, rows: np.broadcast_to(np.asarray(fn(t, *(a[rows] for a in args)), float).reshape(-1), t.shape)
 
-        return through_stats(c._objective_stats), through_stats(c._score_stats), through_stats(c._hessian_stats)
+        return tuple(through_stats(fn) for fn in c.numpy_in_statistics)
     model = d.model
     data = model.validate(model.simulate(rng, replications * n, model.truth))
     columns = [data[s.name].reshape(replications, n) for s in model.data]
@@ -76,8 +76,8 @@ def _row_functions(d: Derivation, replications: int, n: int, rng):
 
         return f
 
-    (curvature, slope), (prior_curvature, prior_slope) = ev._per_obs, ev._prior
-    return summed(c._logp_np, c._logprior_np), summed(slope, prior_slope), summed(curvature, prior_curvature)
+    (curvature, slope), (prior_curvature, prior_slope) = ev.derivatives_per_observation
+    return summed(*c.numpy_per_observation), summed(slope, prior_slope), summed(curvature, prior_curvature)
 
 
 def newton_rows(d: Derivation, replications: int, n: int, rng, iterations: int = 50) -> np.ndarray:

@@ -89,11 +89,9 @@ class Praxis:
         est = self.compiled.estimate(self.stats)
         return np.array([est["mu1"], est["mu2"]])
 
-    def loglik(self, m1, m2, stats: dict[str, float] | None = None) -> np.ndarray:
-        """L(mu) through the sufficient statistics; m1, m2 broadcast (a whole grid in one call)."""
-        c = self.compiled
-        args = [(stats or self.stats)[s.symbol.name] for s in c.derivation.statistics]
-        return np.asarray(c._objective_stats(m1, m2, *args), dtype=float)
+    def loglik(self, mu1: float, mu2: float) -> float:
+        """L(mu) through the sufficient statistics, constant included (heatmap() evaluates whole grids)."""
+        return self.compiled.objective({"mu1": mu1, "mu2": mu2}, self.stats)
 
     def constant(self) -> float:
         """The per-dataset constant the sheet's L drops: L(mu) restricted to n, i.e. n (-log 2 pi - log|Sigma| / 2)."""
