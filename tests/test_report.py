@@ -184,3 +184,7 @@ def test_python_m_reports_exits_with_the_cli_code(tmp_path):
     (tmp_path / "file").write_text("")
     bad = subprocess.run([sys.executable, "-m", "reports", "--out", str(tmp_path / "file"), "--format", "md"], capture_output=True, text=True)
     assert (bad.returncode, bad.stderr.strip()) == (2, f"error: --out {tmp_path / 'file'} is a file; it must be a directory (or not exist yet)")
+    usage = subprocess.run([sys.executable, "-m", "reports", "--bogus"], capture_output=True, text=True)
+    assert (usage.returncode, usage.stderr.strip().splitlines()[-1]) == (2, "python -m reports: error: unrecognized arguments: --bogus")
+    helped = subprocess.run([sys.executable, "-m", "reports", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: python -m reports [-h]")
