@@ -159,6 +159,17 @@ def test_an_expectation_sympy_leaves_unevaluated_is_no_closed_form(monkeypatch, 
         expectation(d, x)
 
 
+def test_an_expectation_needs_no_sign_on_the_symbol_when_the_domain_declares_it():
+    """E[X] = 1/lambda converges only for lambda > 0. The Parameter's domain says so; SymPy, seeing a rate
+    declared merely real, would wrap the answer in a Piecewise over arg(lambda) unless told conds="none"."""
+    from derivations.model import Model, Parameter
+
+    rate, x = sp.Symbol("lambda", real=True), sp.Symbol("x", positive=True)
+    positive = sp.Interval.open(0, sp.oo)
+    model = Model("exponential_real_rate", "Exponential", (x,), (Parameter(rate, positive),), rate * sp.exp(-rate * x), support={x: positive})
+    assert expectation(derive(model), x) == 1 / rate
+
+
 def test_the_observed_information_is_minus_the_hessian_of_the_log_likelihood():
     d = derivation("gaussian")
     assert fisher(d).observed == -sp.hessian(d.loglik, d.params)
