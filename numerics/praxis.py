@@ -143,7 +143,7 @@ def L_point(X, a, b, sigma) -> float:
 
 
 def heatmap(p: Praxis, resolution: int = 100, stats: dict[str, float] | None = None, bounds=GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """L over bounds^2 (the sheet's [-5, 5]^2) through the sufficient statistics: one broadcast call for the whole grid."""
+    """L over bounds^2 (the sheet's [-5, 5]^2) through the sufficient statistics, in one broadcast expression."""
     if resolution < 2:
         raise InputError(f"heatmap resolution must be >= 2, got {resolution}")
     space = np.linspace(*bounds, resolution)
