@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import sympy as sp
 from derivations import bayes
 from derivations.engine import TIMED_OUT, NoClosedForm, derive, n_obs, time_limit, timed_out
 from derivations.model import InputError
-from derivations.models import COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, normal_prior, theta, x
+from derivations.models import COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, coin_model, normal_prior, theta, x
 from derivations.registry import derivation
 from derivations.sheet import answers
 from tests.conftest import mutate
@@ -189,8 +190,6 @@ def test_each_answer_is_its_models_result_printed_with_its_models_latex():
 
 def _beta_prior_coin(power):
     """The sheet's coin with an unnormalised prior theta**power: the posterior is Beta(h + power + 1, t + 1)."""
-    from derivations.models import coin_model
-
     return coin_model("coin_beta", "coin, Beta prior", theta**power)
 
 
@@ -274,7 +273,7 @@ def test_the_highest_of_several_stationary_points_is_picked():
 
     t, c = sp.symbols("t c", real=True)
     objective = -((t**2 - 1) ** 2) + t
-    candidates = [{t: -1}, {t: 0}, {t: 1}]
+    candidates = [{t: 1}, {t: -1}, {t: 0}]  # the highest first: not where max() without a key lands
     assert _pick_maximum(objective, candidates, (t,)) == {t: 1}
     with pytest.raises(NoClosedForm, match=r"^2 symbolic stationary points and no way to rank them$"):
         _pick_maximum(objective, [{t: c}, {t: -c}], (t,))
@@ -350,3 +349,54 @@ def test_the_sample_size_is_never_solved_for(monkeypatch):
     so = engine._second_order(d, d.objective, d.estimate)
     assert [tuple(s.name for s in combo) for combo in asked] == [("S_x",)]
     assert not set(d.params) & so.hessian.free_symbols  # fell back to the Hessian at the estimate
+
+
+def test_a_bimodal_posterior_gets_its_global_maximum_among_the_stationary_points():
+    """Prior (theta - 1/2)^2 + 1/100 on the sheet's coin data: two interior maxima and a minimum between."""
+    bimodal = coin_model("coin_bimodal", "Coin, bimodal prior", (theta - sp.Rational(1, 2)) ** 2 + sp.Rational(1, 100))
+    d = derive(bimodal)
+    assert len(d.candidates) == 3
+    grid = np.linspace(0.001, 0.999, 9999)
+    values = sp.lambdify(theta, d.objective.subs(d.observed_statistics), "numpy")(grid)
+    assert abs(float(d.estimate[theta]) - grid[np.argmax(values)]) <= 1e-4
+
+
+def test_stationary_points_only_outside_the_domain_are_no_closed_form_and_say_how_many():
+    """Three heads and a prior growing with theta: the score 3/theta + 1 vanishes only at theta = -3."""
+    d = derive(dataclasses.replace(coin_model("coin_outside", "Coin", sp.exp(theta)), observed={x: (1, 1, 1)}))
+    assert d.estimate is None and d.candidates == ()
+    assert d.no_closed_form == "no stationary point inside the parameter domain (SymPy found 1 outside)"
+
+
+def test_a_solve_that_runs_out_of_time_says_which_solve(monkeypatch):
+    from derivations import engine
+
+    monkeypatch.setattr(engine, "SOLVE_SECONDS", 1e-3)
+    d = derive(GAUSSIAN)
+    assert d.estimate is None
+    assert re.fullmatch(r"sympy\.solve of the score equations did not finish within 0\.001 s", d.no_closed_form), d.no_closed_form
+
+
+def test_a_system_sympy_cannot_solve_is_no_closed_form_with_sympys_reason(monkeypatch):
+    from derivations import engine
+
+    def unsolvable(*args, **kwargs):
+        raise NotImplementedError("no algorithm\nfor this system")
+
+    monkeypatch.setattr(engine.sp, "solve", unsolvable)
+    d = derive(GAUSSIAN)  # two parameters: the system route
+    assert d.no_closed_form == "sympy.solve cannot solve the score equations: no algorithm for this system"
+
+
+def test_statistics_print_as_their_sums_in_any_expression():
+    d = derivation("gaussian")
+    s_xx = next(s.symbol for s in d.statistics if s.symbol.name == "S_xp2")
+    assert d.latex(s_xx / n_obs) == r"\frac{\sum_{i=1}^{n} x_{i}^{2}}{n}"
+
+
+def test_indexing_keeps_a_data_symbol_apart_from_one_already_named_like_its_index():
+    """x -> x_i and x_i -> x_i_i at once: one after the other, x would become x_i and then x_i_i."""
+    from derivations.engine import _stat_latex
+
+    xi = sp.Symbol("x_i", real=True)
+    assert _stat_latex(x * xi**2, (x, xi)) == r"\sum_{i=1}^{n} x_{i} x_{i i}^{2}"
