@@ -16,7 +16,7 @@ from derivations.model import InputError
 from derivations.models import COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, coin_model, normal_prior, theta, x
 from derivations.registry import derivation
 from derivations.sheet import answers
-from tests.conftest import mutate
+from tests.conftest import cache_in, mutate
 
 
 def test_estimate_solves_its_score_exactly(model_derivation):
@@ -400,3 +400,20 @@ def test_indexing_keeps_a_data_symbol_apart_from_one_already_named_like_its_inde
 
     xi = sp.Symbol("x_i", real=True)
     assert _stat_latex(x * xi**2, (x, xi)) == r"\sum_{i=1}^{n} x_{i} x_{i i}^{2}"
+
+
+def test_the_log_prior_is_a_sum_of_logs_even_where_the_signs_are_not_declared():
+    """1 - theta > 0 holds on the domain but not by the symbol's assumptions: the log is split regardless."""
+    from derivations.engine import log_prior
+
+    assert log_prior(coin_model("coin_beta_2_3", "Coin", theta**2 * (1 - theta) ** 3)) == 2 * sp.log(theta) + 3 * sp.log(1 - theta)
+
+
+def test_a_derivation_that_ran_out_of_time_is_not_cached(tmp_path, monkeypatch):
+    """A slow machine's time-out must not become every later build's answer."""
+    from derivations import engine
+
+    cache_in(monkeypatch, tmp_path)
+    monkeypatch.setattr(engine, "SOLVE_SECONDS", 1e-3)
+    assert timed_out(derive(GAUSSIAN).no_closed_form)
+    assert list(tmp_path.glob("derivation-*")) == []
