@@ -417,3 +417,40 @@ def test_a_derivation_that_ran_out_of_time_is_not_cached(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "SOLVE_SECONDS", 1e-3)
     assert timed_out(derive(GAUSSIAN).no_closed_form)
     assert list(tmp_path.glob("derivation-*")) == []
+
+
+def test_statistics_carry_what_the_data_guarantee():
+    """S_x is real; S_xp2, a sum of squares, is also nonnegative: SymPy's sign reasoning starts from these."""
+    s_x, s_xx = (s.symbol for s in derivation("gaussian").statistics if s.symbol != n_obs)
+    assert (s_x.is_real, s_x.is_nonnegative) == (True, None)
+    assert (s_xx.is_real, s_xx.is_nonnegative) == (True, True)
+
+
+def test_a_standard_deviation_keeps_only_the_positive_root():
+    """The score -n/s + S_xp2/s^3 vanishes at s = +-sqrt(S_xp2/n); S_xp2 >= 0 puts the negative root outside."""
+    from derivations.model import Model, Parameter
+
+    s = sp.Symbol("s", positive=True)
+    density = sp.exp(-(x**2) / (2 * s**2)) / sp.sqrt(2 * sp.pi * s**2)
+    d = derive(Model("normal_sd", "Normal, mean 0, sd s", (x,), (Parameter(s, sp.Interval.open(0, sp.oo)),), density))
+    s_xx = next(st.symbol for st in d.statistics if st.symbol != n_obs)
+    assert len(d.candidates) == 1 and sp.simplify(d.estimate[s] - sp.sqrt(s_xx / n_obs)) == 0
+
+
+def test_the_statistics_run_from_n_through_the_moments_in_degree():
+    names = [s.symbol.name for s in derivation("linear_regression").statistics]
+    assert names == ["n", "S_x", "S_y", "S_xp2", "S_xy", "S_yp2"]
+    assert [s.symbol.name for s in derivation("poisson").statistics] == ["n", "S_x", "S_logfactorialx"]
+
+
+def test_a_log_density_that_does_not_separate_is_a_sum_over_the_observations():
+    d = derivation("cauchy")
+    assert d.statistics == () and d.estimate is None
+    assert d.no_closed_form == (
+        "the log-density does not separate into f(theta) g(x) terms, so the score is a sum over the data with no "
+        "closed-form root; the optimum is found numerically"
+    )
+    assert sp.latex(d.loglik).startswith(r"\sum_{i=1}^{n} ")
+    xs = (0.5, -2.0, 3.0)
+    at_three = d.loglik.subs(n_obs, 3).doit().subs({sp.IndexedBase("x")[k + 1]: v for k, v in enumerate(xs)})
+    assert sp.simplify(at_three - sum(d.log_density.subs(x, v) for v in xs)) == 0
