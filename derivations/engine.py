@@ -94,11 +94,11 @@ def log_prior(model: Model) -> sp.Expr:
 
 
 def _stat_name(g: sp.Expr) -> str:
-    return "S_" + re.sub(r"\W+", "", str(g).replace("**", "p").replace("*", ""))
+    return "S_" + re.sub(r"\W+", "", str(g).replace("**", "p"))  # x**2 -> S_xp2, x*y -> S_xy
 
 
 def _stat_latex(g: sp.Expr, data: tuple[sp.Symbol, ...]) -> str:
-    indexed = g.subs({s: sp.Symbol(f"{s.name}_i", real=True) for s in data}, simultaneous=True)
+    indexed = g.subs({s: sp.Symbol(f"{s.name}_i") for s in data}, simultaneous=True)
     return r"\sum_{i=1}^{n} " + sp.latex(indexed)
 
 
@@ -279,7 +279,7 @@ def _solve(deriv: Derivation) -> None:
         return
     deriv.candidates = tuple(inside)
     try:
-        best = _pick_maximum(objective.subs(model.constants), inside, deriv.params)
+        best = _pick_maximum(objective.subs(model.constants), inside)
     except NoClosedForm as exc:
         deriv.no_closed_form = str(exc)
         return
@@ -287,7 +287,7 @@ def _solve(deriv: Derivation) -> None:
     deriv.second_order = _second_order(deriv, objective, best)
 
 
-def _pick_maximum(objective, candidates, params):
+def _pick_maximum(objective, candidates):
     if len(candidates) == 1:
         return candidates[0]
     values = [objective.subs(c) for c in candidates]

@@ -274,9 +274,9 @@ def test_the_highest_of_several_stationary_points_is_picked():
     t, c = sp.symbols("t c", real=True)
     objective = -((t**2 - 1) ** 2) + t
     candidates = [{t: 1}, {t: -1}, {t: 0}]  # the highest first: not where max() without a key lands
-    assert _pick_maximum(objective, candidates, (t,)) == {t: 1}
+    assert _pick_maximum(objective, candidates) == {t: 1}
     with pytest.raises(NoClosedForm, match=r"^2 symbolic stationary points and no way to rank them$"):
-        _pick_maximum(objective, [{t: c}, {t: -c}], (t,))
+        _pick_maximum(objective, [{t: c}, {t: -c}])
 
 
 def test_statistic_names_are_identifiers_read_off_the_expression():
