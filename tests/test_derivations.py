@@ -388,6 +388,18 @@ def test_a_system_sympy_cannot_solve_is_no_closed_form_with_sympys_reason(monkey
     assert d.no_closed_form == "sympy.solve cannot solve the score equations: no algorithm for this system"
 
 
+def test_stationary_points_that_cannot_be_ranked_are_no_closed_form_with_the_reason(monkeypatch):
+    from derivations import engine
+
+    def unrankable(objective, candidates):
+        raise NoClosedForm("2 symbolic stationary points and no way to rank them")
+
+    monkeypatch.setattr(engine, "_pick_maximum", unrankable)
+    d = derive(GAUSSIAN)
+    assert d.estimate is None and d.second_order is None and len(d.candidates) == 1
+    assert d.no_closed_form == "2 symbolic stationary points and no way to rank them"
+
+
 def test_statistics_print_as_their_sums_in_any_expression():
     d = derivation("gaussian")
     s_xx = next(s.symbol for s in d.statistics if s.symbol.name == "S_xp2")
@@ -398,7 +410,7 @@ def test_indexing_keeps_a_data_symbol_apart_from_one_already_named_like_its_inde
     """x -> x_i and x_i -> x_i_i at once: one after the other, x would become x_i and then x_i_i."""
     from derivations.engine import _stat_latex
 
-    xi = sp.Symbol("x_i", real=True)
+    xi = sp.Symbol("x_i")  # no assumptions: the same symbol as the index symbol made for x
     assert _stat_latex(x * xi**2, (x, xi)) == r"\sum_{i=1}^{n} x_{i} x_{i i}^{2}"
 
 
