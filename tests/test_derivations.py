@@ -455,6 +455,11 @@ def test_the_statistics_run_from_n_through_the_moments_in_degree():
     assert [s.symbol.name for s in derivation("poisson").statistics] == ["n", "S_x", "S_logfactorialx"]
 
 
+def test_each_statistic_carries_its_latex_and_n_is_plain_n():
+    latex = [s.latex for s in derivation("linear_regression").statistics]
+    assert latex[0] == "n" and latex[1:3] == [r"\sum_{i=1}^{n} x_{i}", r"\sum_{i=1}^{n} y_{i}"]
+
+
 def test_a_log_density_that_does_not_separate_is_a_sum_over_the_observations():
     d = derivation("cauchy")
     assert d.statistics == () and d.estimate is None
