@@ -81,3 +81,18 @@ def test_a_separable_model_without_closed_form_says_so_in_its_last_step():
     assert (last.title, last.latex) == ("Stationary point", r"\text{no closed form}")
     assert last.text == d.no_closed_form and last.text.startswith("sympy.solve cannot solve the score equation: ")
     assert "\n" not in last.text
+
+
+def test_a_data_free_likelihood_says_the_data_enter_only_through_n():
+    """t e^-t for every x: the log-likelihood n (log t - t) holds no sum, and the step says so."""
+    from derivations.engine import derive
+    from derivations.model import Model, Parameter
+    from derivations.models import x
+
+    t = sp.Symbol("t", positive=True)
+    d = derive(Model("data_free", "Data-free likelihood", (x,), (Parameter(t, sp.Interval.open(0, sp.oo)),), t * sp.exp(-t)))
+    assert [s.symbol for s in d.statistics] == [n_obs]
+    assert _by_title(d)["Joint log-likelihood in sample statistics"].text == "The data enter only through $n$."
+    assert _by_title(derivation("gaussian"))["Joint log-likelihood in sample statistics"].text == (
+        r"The data enter only through $n$ and $\sum_{i=1}^{n} x_{i}$, $\sum_{i=1}^{n} x_{i}^{2}$."
+    )
