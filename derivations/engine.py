@@ -288,11 +288,16 @@ def _solve(deriv: Derivation) -> None:
 
 
 def _pick_maximum(objective, candidates):
+    """The candidate with the highest objective: compared as numbers where the values are numbers, else
+    the one SymPy proves at least as high as every other (values in n often differ by a signed multiple of n)."""
     if len(candidates) == 1:
         return candidates[0]
     values = [objective.subs(c) for c in candidates]
     if all(v.is_number for v in values):
         return candidates[max(range(len(values)), key=lambda k: float(values[k]))]
+    for k, value in enumerate(values):
+        if all(sp.simplify(value - other).is_nonnegative for other in values):
+            return candidates[k]
     raise NoClosedForm(f"{len(candidates)} symbolic stationary points and no way to rank them")
 
 
@@ -365,7 +370,7 @@ def _steps(d: Derivation) -> list[Step]:
         subs = r", \quad ".join(f"{tex(k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items())
         steps.append(Step("Statistics of the observed data", subs))
     if d.estimate is None:
-        steps.append(Step("Stationary point", r"\text{no closed form}", d.no_closed_form or ""))
+        steps.append(Step("Stationary point", r"\text{no closed form}", d.no_closed_form))
         return steps
     if len(d.candidates) > 1 or d.observed_statistics:
         roots = r", \quad ".join(tex(c[p]) for c in d.candidates for p in d.params)

@@ -276,7 +276,17 @@ def test_the_highest_of_several_stationary_points_is_picked():
     candidates = [{t: 1}, {t: -1}, {t: 0}]  # the highest first: not where max() without a key lands
     assert _pick_maximum(objective, candidates) == {t: 1}
     with pytest.raises(NoClosedForm, match=r"^2 symbolic stationary points and no way to rank them$"):
-        _pick_maximum(objective, [{t: c}, {t: -c}])
+        _pick_maximum(objective, [{t: c}, {t: -c}])  # the values differ by 2c, of unknown sign
+
+
+def test_symbolic_stationary_values_are_ranked_where_sympy_proves_the_sign_of_their_difference():
+    from derivations.engine import _pick_maximum
+
+    t = sp.Symbol("t", real=True)
+    objective = n_obs * -((t**2 - 1) ** 2)  # -n at t = 0, 0 at t = +-1: n > 0 decides
+    assert _pick_maximum(objective, [{t: 0}, {t: 1}]) == {t: 1}
+    assert _pick_maximum(objective, [{t: 1}, {t: 0}]) == {t: 1}
+    assert _pick_maximum(-objective, [{t: 1}, {t: 0}]) == {t: 0}
 
 
 def test_statistic_names_are_identifiers_read_off_the_expression():

@@ -96,3 +96,19 @@ def test_a_data_free_likelihood_says_the_data_enter_only_through_n():
     assert _by_title(derivation("gaussian"))["Joint log-likelihood in sample statistics"].text == (
         r"The data enter only through $n$ and $\sum_{i=1}^{n} x_{i}$, $\sum_{i=1}^{n} x_{i}^{2}$."
     )
+
+
+def test_several_stationary_points_are_listed_before_the_one_picked():
+    """A data-free double well -(t^2 - 1)^2 on t > -1/2: stationary at 0 and 1, the maximum at 1, no data."""
+    from derivations.engine import derive
+    from derivations.model import Model, Parameter
+    from derivations.models import x
+
+    t = sp.Symbol("t", real=True)
+    well = Model("double_well", "Data-free double well", (x,), (Parameter(t, sp.Interval.open(-sp.Rational(1, 2), sp.oo)),), sp.exp(-((t**2 - 1) ** 2)))
+    d = derive(well)
+    assert d.candidates == ({t: 0}, {t: 1}) and d.estimate == {t: 1} and not d.observed_statistics
+    steps = _by_title(d)
+    assert steps["Stationary points inside the domain"].latex == r"0, \quad 1"
+    assert steps["MLE (score = 0)"].latex == r"\hat{t} = 1"
+    assert d.second_order.status == "proved"
