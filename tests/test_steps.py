@@ -112,3 +112,38 @@ def test_several_stationary_points_are_listed_before_the_one_picked():
     assert steps["Stationary points inside the domain"].latex == r"0, \quad 1"
     assert steps["MLE (score = 0)"].latex == r"\hat{t} = 1"
     assert d.second_order.status == "proved"
+
+
+def test_several_estimates_are_shown_side_by_side():
+    est = _by_title(derivation("gaussian"))["MLE (score = 0)"].latex
+    mu_hat, s2_hat = est.split(r", \quad ")
+    assert mu_hat == r"\hat{\mu} = \frac{\sum_{i=1}^{n} x_{i}}{n}"
+    assert s2_hat.startswith(r"\hat{\sigma^{2}} = ") and r"\quad" not in s2_hat
+
+
+SECOND_ORDER_TEXT = {
+    "proved": "All leading principal minors of the negative Hessian are positive: a strict maximum.",
+    "conditional": "Negative definite provided the undecided minors are positive; numerics check them on data.",
+    "fails": "A leading principal minor of the negative Hessian is not positive: not a maximum.",
+}
+
+
+def _bowl():
+    """exp(t^2) on [-1, 1], free of the data: its one stationary point, t = 0, is a minimum."""
+    from derivations.engine import derive
+    from derivations.model import Model, Parameter
+    from derivations.models import x
+
+    t = sp.Symbol("t", real=True)
+    return derive(Model("bowl", "Data-free bowl", (x,), (Parameter(t, sp.Interval(-1, 1)),), sp.exp(t**2)))
+
+
+@pytest.mark.parametrize(("status", "make"), [
+    ("proved", lambda: derivation("gaussian")),
+    ("conditional", lambda: derivation("linear_regression")),
+    ("fails", _bowl),
+])
+def test_the_second_order_step_says_what_its_minors_prove(status, make):
+    d = make()
+    assert d.second_order.status == status
+    assert _by_title(d)["Second-order check"].text == SECOND_ORDER_TEXT[status]
