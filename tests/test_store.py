@@ -37,6 +37,19 @@ def test_the_key_changes_with_any_symbolic_input():
     assert model_key(GAUSSIAN) != model_key(COIN_MAP)
 
 
+def test_the_key_holds_the_support_and_the_observed_data_whatever_their_order():
+    import dataclasses
+
+    from derivations.models import LINEAR_REGRESSION, x, y
+
+    assert model_key(dataclasses.replace(GAUSSIAN, support={x: sp.Interval(0, sp.oo)})) != model_key(GAUSSIAN)
+    assert model_key(dataclasses.replace(COIN_MAP, observed={x: (1, 1, 0)})) != model_key(COIN_MAP)
+    positive = sp.Interval.open(0, sp.oo)
+    forward = dataclasses.replace(LINEAR_REGRESSION, support={x: positive, y: sp.Reals})
+    backward = dataclasses.replace(LINEAR_REGRESSION, support={y: sp.Reals, x: positive})
+    assert model_key(forward) == model_key(backward) != model_key(LINEAR_REGRESSION)
+
+
 def test_a_corrupt_cache_file_is_recomputed_and_replaced(tmp_path, monkeypatch):
     cache_in(monkeypatch, tmp_path)
     derive(GAUSSIAN)
