@@ -37,7 +37,7 @@ def test_the_key_changes_with_any_symbolic_input():
     assert model_key(GAUSSIAN) != model_key(COIN_MAP)
 
 
-def test_the_key_holds_the_support_and_the_observed_data_whatever_their_order():
+def test_the_key_holds_support_observed_data_constants_and_domains_in_any_order():
     import dataclasses
 
     from derivations.models import LINEAR_REGRESSION, x, y
@@ -48,6 +48,10 @@ def test_the_key_holds_the_support_and_the_observed_data_whatever_their_order():
     forward = dataclasses.replace(LINEAR_REGRESSION, support={x: positive, y: sp.Reals})
     backward = dataclasses.replace(LINEAR_REGRESSION, support={y: sp.Reals, x: positive})
     assert model_key(forward) == model_key(backward) != model_key(LINEAR_REGRESSION)
+    mu = GAUSSIAN.params[0].symbol
+    assert model_key(dataclasses.replace(GAUSSIAN, constants={mu: 0})) != model_key(GAUSSIAN)
+    narrower = dataclasses.replace(GAUSSIAN.params[0], domain=sp.Interval(0, 1))
+    assert model_key(dataclasses.replace(GAUSSIAN, params=(narrower, *GAUSSIAN.params[1:]))) != model_key(GAUSSIAN)
 
 
 def test_a_corrupt_cache_file_is_recomputed_and_replaced(tmp_path, monkeypatch):
@@ -65,6 +69,18 @@ def test_without_a_cache_nothing_is_written(tmp_path, monkeypatch):
     assert store.cache_dir() is None  # the tests set MLEMAP_NO_CACHE
     derive(GAUSSIAN)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_cache_directory_follows_the_xdg_convention(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLEMAP_NO_CACHE")
+    monkeypatch.delenv("MLEMAP_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert store.cache_dir() == tmp_path / "xdg" / "mlemap"
+    monkeypatch.setenv("XDG_CACHE_HOME", "")  # set but empty means unset, as the XDG spec says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert store.cache_dir() == tmp_path / "home" / ".cache" / "mlemap"
+    monkeypatch.setenv("MLEMAP_CACHE_DIR", str(tmp_path / "mine"))
+    assert store.cache_dir() == tmp_path / "mine"
 
 
 def test_the_cache_directory_is_made_with_its_parents_and_read_back(tmp_path, monkeypatch):
