@@ -27,6 +27,13 @@ def test_step_titles_in_order(name):
     assert [s.title for s in derivation(name).steps] == TITLES[name]
 
 
+SECOND_ORDER_TEXT = {
+    "proved": "All leading principal minors of the negative Hessian are positive: a strict maximum.",
+    "conditional": "Negative definite provided the undecided minors are positive; numerics check them on data.",
+    "fails": "A leading principal minor of the negative Hessian is not positive: not a maximum.",
+}
+
+
 def _by_title(d):
     return {s.title: s for s in d.steps}
 
@@ -68,7 +75,7 @@ def test_each_step_shows_its_object(model_derivation):
     parts = second.latex.split(r", \quad ")
     assert parts[0] == r"\nabla^2 \ell \big|_{\hat\theta} = " + d.latex(d.second_order.hessian)
     assert parts[1:] == [f"D_{k} = {d.latex(minor)}" for k, minor in enumerate(d.second_order.minors, start=1)]
-    assert ("strict maximum" in second.text) == (d.second_order.status == "proved")
+    assert second.text == SECOND_ORDER_TEXT[d.second_order.status]
 
 
 def test_a_separable_model_without_closed_form_says_so_in_its_last_step():
@@ -83,14 +90,19 @@ def test_a_separable_model_without_closed_form_says_so_in_its_last_step():
     assert "\n" not in last.text
 
 
-def test_a_data_free_likelihood_says_the_data_enter_only_through_n():
-    """t e^-t for every x: the log-likelihood n (log t - t) holds no sum, and the step says so."""
+def _data_free(name, t, domain, density):
+    """A one-parameter model whose density holds no data symbol: every number in its derivation is exact."""
     from derivations.engine import derive
     from derivations.model import Model, Parameter
     from derivations.models import x
 
+    return derive(Model(name, name.replace("_", " "), (x,), (Parameter(t, domain),), density))
+
+
+def test_a_data_free_likelihood_says_the_data_enter_only_through_n():
+    """t e^-t for every x: the log-likelihood n (log t - t) holds no sum, and the step says so."""
     t = sp.Symbol("t", positive=True)
-    d = derive(Model("data_free", "Data-free likelihood", (x,), (Parameter(t, sp.Interval.open(0, sp.oo)),), t * sp.exp(-t)))
+    d = _data_free("data_free", t, sp.Interval.open(0, sp.oo), t * sp.exp(-t))
     assert [s.symbol for s in d.statistics] == [n_obs]
     assert _by_title(d)["Joint log-likelihood in sample statistics"].text == "The data enter only through $n$."
     assert _by_title(derivation("gaussian"))["Joint log-likelihood in sample statistics"].text == (
@@ -99,14 +111,9 @@ def test_a_data_free_likelihood_says_the_data_enter_only_through_n():
 
 
 def test_several_stationary_points_are_listed_before_the_one_picked():
-    """A data-free double well -(t^2 - 1)^2 on t > -1/2: stationary at 0 and 1, the maximum at 1, no data."""
-    from derivations.engine import derive
-    from derivations.model import Model, Parameter
-    from derivations.models import x
-
+    """A double well -(t^2 - 1)^2 on t > -1/2: stationary at 0 and 1, the maximum at 1, no data."""
     t = sp.Symbol("t", real=True)
-    well = Model("double_well", "Data-free double well", (x,), (Parameter(t, sp.Interval.open(-sp.Rational(1, 2), sp.oo)),), sp.exp(-((t**2 - 1) ** 2)))
-    d = derive(well)
+    d = _data_free("double_well", t, sp.Interval.open(-sp.Rational(1, 2), sp.oo), sp.exp(-((t**2 - 1) ** 2)))
     assert d.candidates == ({t: 0}, {t: 1}) and d.estimate == {t: 1} and not d.observed_statistics
     steps = _by_title(d)
     assert steps["Stationary points inside the domain"].latex == r"0, \quad 1"
@@ -121,29 +128,9 @@ def test_several_estimates_are_shown_side_by_side():
     assert s2_hat.startswith(r"\hat{\sigma^{2}} = ") and r"\quad" not in s2_hat
 
 
-SECOND_ORDER_TEXT = {
-    "proved": "All leading principal minors of the negative Hessian are positive: a strict maximum.",
-    "conditional": "Negative definite provided the undecided minors are positive; numerics check them on data.",
-    "fails": "A leading principal minor of the negative Hessian is not positive: not a maximum.",
-}
-
-
-def _bowl():
-    """exp(t^2) on [-1, 1], free of the data: its one stationary point, t = 0, is a minimum."""
-    from derivations.engine import derive
-    from derivations.model import Model, Parameter
-    from derivations.models import x
-
+def test_a_stationary_minimum_is_reported_as_not_a_maximum():
+    """exp(t^2) on [-1, 1]: its one stationary point, t = 0, is a minimum (the registry has no such model)."""
     t = sp.Symbol("t", real=True)
-    return derive(Model("bowl", "Data-free bowl", (x,), (Parameter(t, sp.Interval(-1, 1)),), sp.exp(t**2)))
-
-
-@pytest.mark.parametrize(("status", "make"), [
-    ("proved", lambda: derivation("gaussian")),
-    ("conditional", lambda: derivation("linear_regression")),
-    ("fails", _bowl),
-])
-def test_the_second_order_step_says_what_its_minors_prove(status, make):
-    d = make()
-    assert d.second_order.status == status
-    assert _by_title(d)["Second-order check"].text == SECOND_ORDER_TEXT[status]
+    d = _data_free("bowl", t, sp.Interval(-1, 1), sp.exp(t**2))
+    assert d.second_order.status == "fails"
+    assert _by_title(d)["Second-order check"].text == SECOND_ORDER_TEXT["fails"]
