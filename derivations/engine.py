@@ -13,7 +13,7 @@ from functools import cached_property
 
 import sympy as sp
 
-from derivations import store
+from derivations import codec, store
 from derivations.model import Model
 
 SOLVE_SECONDS = 20
@@ -24,6 +24,7 @@ class NoClosedForm(Exception):
     """SymPy found no closed-form stationary point; the reason says why."""
 
 
+@codec.register
 @dataclass(frozen=True)
 class Statistic:
     """S = sum_i g(x_i); g = 1 gives the sample size n."""
@@ -33,6 +34,7 @@ class Statistic:
     latex: str
 
 
+@codec.register
 @dataclass(frozen=True)
 class Step:
     title: str
@@ -40,6 +42,7 @@ class Step:
     text: str = ""
 
 
+@codec.register
 @dataclass(frozen=True)
 class SecondOrder:
     """Leading principal minors of -H at a stationary point: all > 0 means a strict local maximum."""

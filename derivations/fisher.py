@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from derivations import store
+from derivations import codec, store
 from derivations.engine import Derivation, NoClosedForm, model_key, n_obs, separate, time_limit, timed_out
 
 EXPECTATION_SECONDS = 20
@@ -43,6 +43,7 @@ def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
     return value
 
 
+@codec.register
 @dataclass(frozen=True)
 class Fisher:
     observed: sp.Matrix  # -Hessian of the log-likelihood, in the statistics

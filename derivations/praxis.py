@@ -7,7 +7,7 @@ from functools import cache
 
 import sympy as sp
 
-from derivations import store
+from derivations import codec, store
 from derivations.model import InputError, Model, Parameter
 
 x1, x2 = sp.symbols("x1 x2", real=True)
@@ -51,6 +51,7 @@ def mean_model(sigma=((5, 0), (0, 5))) -> Model:
     )
 
 
+@codec.register
 @dataclass(frozen=True)
 class StepSizeTheory:
     """Gradient ascent on L: mu_{t+1} - mu_hat = (I - lambda n Sigma^-1)(mu_t - mu_hat)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-import pickle
+import stat
 from pathlib import Path
+
+import pytest
 
 import sympy as sp
 
@@ -20,13 +22,13 @@ KEY = "0123456789abcdef" * 4
 def test_a_cached_derivation_and_fisher_equal_the_computed_ones(tmp_path, monkeypatch):
     cache_in(monkeypatch, tmp_path)
     first = derive(COIN_MAP)
-    assert len(list(tmp_path.glob("derivation-*.pickle"))) == 1
+    assert len(list(tmp_path.glob("derivation-*.json"))) == 1
     again = derive(COIN_MAP)
     assert again is not first and again.model is COIN_MAP
     assert again.estimate == first.estimate and again.loglik == first.loglik
     assert [s.latex for s in again.steps] == [s.latex for s in first.steps]
     assert fisher(again).expected == fisher(first).expected
-    assert len(list(tmp_path.glob("fisher-*.pickle"))) == 1
+    assert len(list(tmp_path.glob("fisher-*.json"))) == 1
 
 
 def test_the_key_changes_with_any_symbolic_input():
@@ -57,11 +59,12 @@ def test_the_key_holds_support_observed_data_constants_and_domains_in_any_order(
 def test_a_corrupt_cache_file_is_recomputed_and_replaced(tmp_path, monkeypatch):
     cache_in(monkeypatch, tmp_path)
     derive(GAUSSIAN)
-    (path,) = tmp_path.glob("derivation-*.pickle")
-    path.write_bytes(b"not a pickle")
+    (path,) = tmp_path.glob("derivation-*.json")
+    path.write_bytes(b"not an entry")
     d = derive(GAUSSIAN)
     assert d.estimate is not None
-    assert pickle.loads(path.read_bytes())["estimate"] == d.estimate
+    assert path.read_bytes().startswith(store.FORMAT)
+    assert derive(GAUSSIAN).estimate == d.estimate
 
 
 def test_without_a_cache_nothing_is_written(tmp_path, monkeypatch):
@@ -87,7 +90,7 @@ def test_the_cache_directory_is_made_with_its_parents_and_read_back(tmp_path, mo
     nested = tmp_path / "a" / "b"
     cache_in(monkeypatch, nested)
     assert store.load_or_compute("test", KEY, lambda: 42) == 42
-    assert [p.name for p in nested.iterdir()] == [f"test-{KEY[:32]}.pickle"]
+    assert sorted(p.name for p in nested.iterdir()) == [store.SECRET_NAME, f"test-{KEY[:32]}.json"]
     assert store.load_or_compute("test", KEY, lambda: 0) == 42
 
 
@@ -109,14 +112,14 @@ def test_a_cache_file_is_renamed_into_place_from_a_hidden_file_beside_it(tmp_pat
 
 
 def unpicklable():
-    return lambda: None  # a lambda cannot be pickled
+    return lambda: None  # a function is code, not data: the codec refuses it
 
 
-def test_a_value_that_cannot_be_pickled_is_returned_and_leaves_no_file(tmp_path, monkeypatch):
+def test_a_value_that_is_not_data_is_returned_and_leaves_no_file(tmp_path, monkeypatch):
     cache_in(monkeypatch, tmp_path)
     value = store.load_or_compute("test", KEY, unpicklable)
     assert callable(value)
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [store.SECRET_NAME]
 
 
 def test_a_cache_directory_that_cannot_be_made_is_skipped(tmp_path, monkeypatch):
@@ -132,7 +135,97 @@ def test_step_size_theory_is_cached_once_per_sigma(tmp_path, monkeypatch):
 
     cache_in(monkeypatch, tmp_path)
     first = step_size_theory(((5, 0), (0, 5)))
-    assert len(list(tmp_path.glob("step_size-*.pickle"))) == 1
+    assert len(list(tmp_path.glob("step_size-*.json"))) == 1
     assert step_size_theory(((5, 0), (0, 5))) == first
     assert step_size_theory(((2, 1), (1, 2))).bound != first.bound
-    assert len(list(tmp_path.glob("step_size-*.pickle"))) == 2
+    assert len(list(tmp_path.glob("step_size-*.json"))) == 2
+
+
+def entry(directory: Path) -> Path:
+    (path,) = directory.glob("test-*.json")
+    return path
+
+
+def test_the_cache_directory_and_its_key_are_private(tmp_path, monkeypatch):
+    cache_in(monkeypatch, tmp_path / "cache")
+    store.load_or_compute("test", KEY, lambda: 42)
+    assert stat.S_IMODE((tmp_path / "cache").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "cache" / store.SECRET_NAME).stat().st_mode) == 0o600
+    assert stat.S_IMODE(entry(tmp_path / "cache").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("change", ["flip a payload bit", "replace the payload", "new secret", "truncate"])
+def test_an_entry_whose_digest_does_not_check_out_is_recomputed_and_replaced(tmp_path, monkeypatch, change):
+    cache_in(monkeypatch, tmp_path)
+    store.load_or_compute("test", KEY, lambda: sp.Rational(3, 7))
+    path = entry(tmp_path)
+    raw = path.read_bytes()
+    if change == "flip a payload bit":
+        path.write_bytes(raw[:-3] + bytes([raw[-3] ^ 1]) + raw[-2:])
+    elif change == "replace the payload":
+        path.write_bytes(raw.rpartition(b"\n")[0] + b'\n{"int": "1"}')
+    elif change == "new secret":
+        (tmp_path / store.SECRET_NAME).unlink()
+    else:
+        path.write_bytes(raw[: len(raw) // 2])
+    assert store.load_or_compute("test", KEY, lambda: sp.Integer(5)) == 5
+    assert store.load_or_compute("test", KEY, lambda: sp.Integer(0)) == 5  # the replacement is read back
+
+
+def test_a_pickle_planted_in_the_cache_is_never_loaded(tmp_path, monkeypatch):
+    import pickle
+
+    cache_in(monkeypatch, tmp_path)
+    store.load_or_compute("test", KEY, lambda: 1)
+    marker = tmp_path / "payload-ran"
+    entry(tmp_path).write_bytes(pickle.dumps(Planted(str(marker))))
+    assert store.load_or_compute("test", KEY, lambda: 2) == 2
+    assert not marker.exists()
+
+
+class Planted:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o757])
+def test_a_cache_directory_others_can_write_is_not_used(tmp_path, monkeypatch, capsys, mode):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    cache_in(monkeypatch, shared)
+    store.warn.cache_clear()
+    assert store.load_or_compute("test", KEY, lambda: 42) == 42
+    assert list(shared.iterdir()) == []
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is not private" in err and str(shared) in err
+
+
+def test_an_entry_others_can_write_is_ignored_and_replaced(tmp_path, monkeypatch, capsys):
+    cache_in(monkeypatch, tmp_path)
+    store.load_or_compute("test", KEY, lambda: 1)
+    entry(tmp_path).chmod(0o666)
+    store.warn.cache_clear()
+    assert store.load_or_compute("test", KEY, lambda: 2) == 2
+    assert "not a private file" in capsys.readouterr().err
+    assert stat.S_IMODE(entry(tmp_path).stat().st_mode) == 0o600
+
+
+def test_a_symlinked_entry_is_not_followed(tmp_path, monkeypatch):
+    cache_in(monkeypatch, tmp_path / "cache")
+    store.load_or_compute("test", KEY, lambda: 1)
+    elsewhere = tmp_path / "elsewhere.json"
+    os.replace(entry(tmp_path / "cache"), elsewhere)
+    (tmp_path / "cache" / elsewhere.name.replace("elsewhere", f"test-{KEY[:32]}")).symlink_to(elsewhere)
+    assert store.load_or_compute("test", KEY, lambda: 2) == 2
+
+
+def test_decoding_refuses_what_the_codec_does_not_write():
+    from derivations import codec
+
+    for text in [b'{"sympy": {"node": "os.system", "args": []}}', b'{"dataclass": "Popen", "fields": {}}', b'{"sympy": {"node": "Symbol", "args": [1]}}', b"[" * 100000]:
+        with pytest.raises(codec.DecodeError):
+            codec.loads(text)
