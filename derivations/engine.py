@@ -14,6 +14,7 @@ from functools import cached_property
 import sympy as sp
 
 from derivations import codec, store
+from derivations.declaration import check_declaration
 from derivations.model import Model
 
 SOLVE_SECONDS = 20
@@ -169,6 +170,7 @@ class Derivation:
     candidates: tuple[dict[sp.Symbol, sp.Expr], ...] = ()
     second_order: SecondOrder | None = None
     observed_statistics: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    boundary: bool = False  # the estimate is an end of the domain the objective rises towards, not a root
 
     @property
     def separable(self) -> bool:
@@ -228,6 +230,7 @@ def derive(model: Model) -> Derivation:
     """The model's derivation with its steps; from the disk cache when the model and this code are unchanged."""
 
     def compute() -> dict:
+        check_declaration(model)
         deriv = _derive(model)
         deriv.steps  # noqa: B018 - the steps' simplifications are cached with the rest
         return {k: v for k, v in vars(deriv).items() if k != "model"}
@@ -278,6 +281,10 @@ def _solve(deriv: Derivation) -> None:
         return
     inside = [s for s in solutions if _in_domain(model, s)]
     if not inside:
+        edge = boundary_maximum(objective.subs(model.constants), model)
+        if edge is not None:
+            deriv.estimate, deriv.boundary = edge, True
+            return
         deriv.no_closed_form = f"no stationary point inside the parameter domain (SymPy found {len(solutions)} outside)"
         return
     deriv.candidates = tuple(inside)
@@ -288,6 +295,37 @@ def _solve(deriv: Derivation) -> None:
         return
     deriv.estimate = best
     deriv.second_order = _second_order(deriv, objective, best)
+
+
+def boundary_maximum(objective: sp.Expr, model: Model) -> dict[sp.Symbol, sp.Expr] | None:
+    """One parameter on an interval whose score has one sign throughout (SymPy proves it): the supremum is
+    at the end the objective rises towards (all heads: theta -> 1). None unless proved and that end is finite."""
+    if len(model.params) != 1 or not isinstance(model.params[0].domain, sp.Interval):
+        return None
+    par = model.params[0]
+    lo, hi = par.domain.start, par.domain.end
+    u = sp.Dummy("u", positive=True)
+    # u > 0 runs over the open interval: the score's sign there is a question about a positive symbol.
+    inner = lo + (hi - lo) / (1 + u) if lo.is_finite and hi.is_finite else (lo + u if lo.is_finite else hi - u)
+    slope = sp.simplify(sp.together(sp.diff(objective, par.symbol).subs(par.symbol, inner)))
+    if slope.is_positive and hi.is_finite:
+        return {par.symbol: hi}
+    if slope.is_negative and lo.is_finite:
+        return {par.symbol: lo}
+    return None
+
+
+def estimate_at(deriv: Derivation, statistics: Mapping[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr] | None:
+    """The MLE/MAP at the given exact statistics. A closed form in the statistics is evaluated there; one
+    derived at the model's observed data is solved anew unless the statistics are the observed ones."""
+    if deriv.observed_statistics and any(sp.sympify(statistics[k]) != v for k, v in deriv.observed_statistics.items()):
+        again = Derivation(deriv.model, deriv.log_density, deriv.log_prior, deriv.statistics, deriv.loglik, None, None)
+        again.observed_statistics = {k: sp.sympify(statistics[k]) for k in deriv.observed_statistics}
+        _solve(again)
+        return again.estimate
+    if deriv.estimate is None:
+        return None
+    return {p: v.subs(statistics) for p, v in deriv.estimate.items()}
 
 
 def _pick_maximum(objective, candidates):
@@ -379,6 +417,10 @@ def _steps(d: Derivation) -> list[Step]:
         roots = r", \quad ".join(tex(c[p]) for c in d.candidates for p in d.params)
         steps.append(Step("Stationary points inside the domain", roots))
     est = r", \quad ".join(rf"\hat{{{sp.latex(p)}}} = {tex(v)}" for p, v in d.estimate.items())
+    if d.boundary:
+        text = "The score has one sign on the whole domain, so the objective rises towards this end: the supremum."
+        steps.append(Step(f"{d.kind} (on the boundary)", est, text))
+        return steps
     steps.append(Step(f"{d.kind} (score = 0)", est))
     so = d.second_order
     if so is not None:

@@ -65,29 +65,67 @@ class Model:
 
 
 def _in_support(values: np.ndarray, support: sp.Set) -> np.ndarray:
+    """Which values lie in the support, for the sets data are declared in (any other set: its contains())."""
+    whole = values == np.round(values)
     if support == sp.Reals:
         return np.ones(values.shape, dtype=bool)
     if isinstance(support, sp.FiniteSet):
         return np.isin(values, np.array([float(v) for v in support]))
-    if support == sp.Naturals0:
-        return (values >= 0) & (values == np.round(values))
+    if support in (sp.Naturals0, sp.Naturals, sp.Integers):
+        low = {sp.Naturals0: 0, sp.Naturals: 1}.get(support, -np.inf)
+        return whole & (values >= low)
+    if isinstance(support, sp.Range) and support.step == 1:
+        return whole & (values >= float(support.inf)) & (values <= float(support.sup))
     if isinstance(support, sp.Interval):
         lo, hi = float(support.start), float(support.end)
         above = values > lo if support.left_open else values >= lo
         below = values < hi if support.right_open else values <= hi
         return above & below
-    raise TypeError(f"unsupported data support {support}")
+    return _contains(values, support)
+
+
+def _contains(values: np.ndarray, support: sp.Set) -> np.ndarray:
+    """Each distinct value asked of SymPy, exactly (a float is the rational it stores)."""
+    answers = {}
+    for v in np.unique(values):
+        answer = support.contains(sp.Rational(float(v)))
+        if answer not in (sp.true, sp.false):
+            raise InputError(f"cannot decide whether {v} lies in the data support {support}")
+        answers[v] = bool(answer)
+    return np.array([answers[v] for v in values], dtype=bool)
+
+
+REFUSED_KINDS = {"c": "complex numbers", "m": "time spans", "M": "dates", "U": "strings", "S": "bytes", "V": "records"}
+
+
+def as_float64(model_name: str, name: str, values: object) -> np.ndarray:
+    """One data column as float64, or InputError: never a silent cast of complex numbers, dates or text."""
+    if values is None:
+        raise InputError(f"{model_name}: data '{name}' must be a list or array of real numbers, got None")
+    try:
+        raw = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{model_name}: data '{name}' must be real numbers ({exc})") from None
+    if raw.dtype.kind in REFUSED_KINDS:
+        raise InputError(f"{model_name}: data '{name}' must be real numbers, got {REFUSED_KINDS[raw.dtype.kind]} (dtype {raw.dtype})")
+    try:
+        return np.asarray(raw, dtype=np.float64)
+    except OverflowError:
+        raise InputError(f"{model_name}: data '{name}' must be real numbers within float64's range (|x| < 1.8e308)") from None
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{model_name}: data '{name}' must be real numbers ({exc})") from None
 
 
 def validate_data(model: Model, data: Mapping[str, object]) -> dict[str, np.ndarray]:
+    if not model.data:
+        raise InputError(f"{model.name}: declares no data symbols, so there is no data to validate")
+    if not isinstance(data, Mapping):
+        raise InputError(f"{model.name}: data must be a mapping of column name to values, got {type(data).__name__}")
     arrays: dict[str, np.ndarray] = {}
     for sym in model.data:
         if sym.name not in data:
             raise InputError(f"{model.name}: data '{sym.name}' is missing (the model needs {[s.name for s in model.data]})")
-        try:
-            arr = np.asarray(data[sym.name], dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{model.name}: data '{sym.name}' must be numbers ({exc})") from None
+        arr = as_float64(model.name, sym.name, data[sym.name])
         if arr.ndim != 1:
             raise InputError(f"{model.name}: data '{sym.name}' must be one-dimensional, got shape {arr.shape}")
         if not np.all(np.isfinite(arr)):
@@ -99,6 +137,10 @@ def validate_data(model: Model, data: Mapping[str, object]) -> dict[str, np.ndar
             bad = int(np.flatnonzero(~ok)[0])
             raise InputError(f"{model.name}: data '{sym.name}' must lie in {support}, got {arr[bad]} at index {bad}")
         arrays[sym.name] = arr
+    return _check_sizes(model, arrays)
+
+
+def _check_sizes(model: Model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     sizes = {name: len(arr) for name, arr in arrays.items()}
     if len(set(sizes.values())) > 1:
         raise InputError(f"{model.name}: data columns must have equal length, got {sizes}")
@@ -109,3 +151,21 @@ def validate_data(model: Model, data: Mapping[str, object]) -> dict[str, np.ndar
         if np.ptp(arrays[cov.name]) == 0:
             raise InputError(f"{model.name}: covariate '{cov.name}' must not be constant (its slope is not identifiable)")
     return arrays
+
+
+def exact_number(name: str, value: object) -> sp.Expr:
+    """A number as SymPy holds it exactly: a float is the rational it stores (0.1 is not rounded to 1/10
+    unless it was given as Rational(1, 10)), never nsimplify's guess."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
+        raise InputError(f"{name} must be a real number, got {value!r}")
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            raise InputError(f"{name} must be a finite number, got {value!r}")
+        return sp.Rational(float(value))
+    try:
+        number = sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        raise InputError(f"{name} must be a real number, got {value!r}") from None
+    if not (number.is_number and number.is_real and number.is_finite):
+        raise InputError(f"{name} must be a finite real number, got {value!r}")
+    return number

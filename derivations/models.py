@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from derivations.model import InputError, Model, Parameter
+from derivations.model import InputError, Model, Parameter, exact_number
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", real=True)
@@ -27,10 +27,10 @@ def normal_pdf(value, mean, variance) -> sp.Expr:
 
 def normal_prior(value, mean, variance) -> sp.Expr:
     """N(mean, variance) density; the sheet writes N(mu, sigma^2), so the second number is a variance."""
-    variance = sp.nsimplify(variance)
-    if not variance.is_positive:
-        raise InputError(f"prior variance must be > 0, got {variance}")
-    return normal_pdf(value, sp.nsimplify(mean), variance)
+    exact_variance = exact_number("prior variance", variance)
+    if not exact_variance.is_positive:
+        raise InputError(f"prior variance must be > 0, got {variance!r}")
+    return normal_pdf(value, exact_number("prior mean", mean), exact_variance)
 
 
 def _gaussian_sample(rng, n, t):

@@ -8,7 +8,7 @@ from functools import cache
 import sympy as sp
 
 from derivations import codec, store
-from derivations.model import InputError, Model, Parameter
+from derivations.model import InputError, Model, Parameter, exact_number
 
 x1, x2 = sp.symbols("x1 x2", real=True)
 mu1, mu2 = sp.symbols("mu1 mu2", real=True)
@@ -21,11 +21,16 @@ var_i = sp.Symbol("sigma_i", positive=True)
 def exact_sigma(sigma) -> sp.Matrix:
     """An exact symmetric positive-definite 2x2 matrix, or InputError naming the rule it breaks."""
     try:
-        m = sp.Matrix(sigma).applyfunc(sp.nsimplify)
-    except (TypeError, ValueError, sp.SympifyError) as exc:
-        raise InputError(f"Sigma must be a 2x2 matrix of numbers ({exc})") from None
-    if not all(v.is_number and v.is_real for v in m):
-        raise InputError(f"Sigma must be a 2x2 matrix of real numbers, got {m.tolist()}")
+        rows = [list(row) for row in sigma]
+    except TypeError:
+        raise InputError(f"Sigma must be a 2x2 matrix of real numbers, got {sigma!r}") from None
+    if len(rows) != 2 or any(len(row) != len(rows[0]) for row in rows):
+        shape = (len(rows), len(rows[0])) if rows and len({len(r) for r in rows}) == 1 else "ragged"
+        raise InputError(f"Sigma must be 2x2, got shape {shape}")
+    try:
+        m = sp.Matrix([[exact_number("Sigma entry", v) for v in row] for row in rows])
+    except InputError:
+        raise InputError(f"Sigma must be a 2x2 matrix of real numbers, got {[[str(v) for v in row] for row in rows]}") from None
     if m.shape != (2, 2):
         raise InputError(f"Sigma must be 2x2, got shape {m.shape}")
     if m != m.T:

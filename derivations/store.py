@@ -123,8 +123,9 @@ def secret(directory: Path) -> bytes | None:
     return key
 
 
-def digest(key: bytes, kind: str, name: str, payload: bytes) -> bytes:
-    return hmac.new(key, kind.encode() + b"\0" + name.encode() + b"\0" + payload, hashlib.sha256).hexdigest().encode()
+def digest(key: bytes, name: str, payload: bytes) -> bytes:
+    """HMAC-SHA256 of the entry's file name and payload: an entry copied to another name does not check out."""
+    return hmac.new(key, name.encode() + b"\0" + payload, hashlib.sha256).hexdigest().encode()
 
 
 def load_or_compute(kind: str, key: str, compute: Callable[[], T], keep: Callable[[T], bool] = lambda value: True) -> T:
@@ -137,22 +138,22 @@ def load_or_compute(kind: str, key: str, compute: Callable[[], T], keep: Callabl
     if hmac_key is None:
         return compute()
     path = directory / f"{kind}-{key[:32]}.json"
-    found = _load(path, hmac_key, kind, key)
+    found = _load(path, hmac_key)
     if found is not None:
         return found[0]
     value = compute()
     if keep(value):
-        _write(path, value, hmac_key, kind, key)
+        _write(path, value, hmac_key)
     return value
 
 
-def _load(path: Path, hmac_key: bytes, kind: str, key: str) -> tuple[object] | None:
+def _load(path: Path, hmac_key: bytes) -> tuple[object] | None:
     """(value,) when the entry is ours and intact, else None. Nothing is decoded before its digest checks out."""
     raw = read_private(path, MAX_ENTRY_BYTES)
     if raw is None or not raw.startswith(FORMAT):
         return None
     mac, _, payload = raw[len(FORMAT) :].partition(b"\n")
-    if not hmac.compare_digest(mac, digest(hmac_key, kind, key, payload)):
+    if not hmac.compare_digest(mac, digest(hmac_key, path.name, payload)):
         return None
     try:
         return (codec.loads(payload),)
@@ -160,7 +161,7 @@ def _load(path: Path, hmac_key: bytes, kind: str, key: str) -> tuple[object] | N
         return None
 
 
-def _write(path: Path, value: object, hmac_key: bytes, kind: str, key: str) -> None:
+def _write(path: Path, value: object, hmac_key: bytes) -> None:
     """Atomic (a 0600 temporary file, then rename): a concurrent build never reads a half-written file."""
     try:
         payload = codec.dumps(value)
@@ -170,7 +171,7 @@ def _write(path: Path, value: object, hmac_key: bytes, kind: str, key: str) -> N
     try:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as fh:
             tmp = fh.name
-            fh.write(FORMAT + digest(hmac_key, kind, key, payload) + b"\n" + payload)
+            fh.write(FORMAT + digest(hmac_key, path.name, payload) + b"\n" + payload)
         os.replace(tmp, path)
     except OSError:
         if tmp is not None:

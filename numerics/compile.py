@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from derivations.engine import Derivation, n_obs
+from derivations.engine import Derivation, estimate_at, n_obs
 from derivations.model import InputError
 
 NUMPY_MODULES = ["scipy", "numpy"]
@@ -198,7 +198,13 @@ class Compiled:
         return sp.lambdify(self._stats, [fold_numbers(self._expr(est[p])) for p in self._params], NUMPY_MODULES)
 
     def estimate(self, stats: Mapping[str, float]) -> dict[str, float] | None:
-        """The closed-form MLE/MAP evaluated at the statistics; None when there is none."""
+        """The closed-form MLE/MAP evaluated at the statistics; None when there is none. A form derived at the
+        model's observed data holds only there: other statistics are solved for exactly (the floats taken
+        as the exact numbers they are)."""
+        if self.derivation.observed_statistics:
+            exact = {s: sp.Rational(stats[s.name]) for s in self._stats}
+            found = estimate_at(self.derivation, exact)
+            return None if found is None else {p.name: float(self._expr(found[p])) for p in self._params}
         if self.derivation.estimate is None:
             return None
         return dict(zip(self.names, (float(v) for v in self._estimate_fn(*self.stat_args(stats)))))

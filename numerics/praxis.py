@@ -23,6 +23,7 @@ from derivations.praxis import (
     n_sym,
     step_size_theory,
 )
+from numerics import inputs
 from numerics.compile import Compiled, compiled
 
 GRID = (-5.0, 5.0)
@@ -38,10 +39,9 @@ class PraxisConfig:
     sigma: tuple = ((5, 0), (0, 5))
 
     def __post_init__(self):
-        if not isinstance(self.n, (int, np.integer)) or self.n < 1:
-            raise InputError(f"n must be a positive integer, got {self.n!r}")
-        if len(self.mu) != 2 or not np.all(np.isfinite(np.asarray(self.mu, float))):
-            raise InputError(f"mu must be two finite numbers, got {self.mu!r}")
+        inputs.whole("n", self.n)
+        inputs.whole("seed", self.seed, 0, 2**32 - 1)
+        inputs.point("mu", self.mu, 2)
         exact_sigma(self.sigma)
 
 
@@ -144,8 +144,7 @@ def L_point(X, a, b, sigma) -> float:
 
 def heatmap(p: Praxis, resolution: int = 100, stats: dict[str, float] | None = None, bounds=GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """L over bounds^2 (the sheet's [-5, 5]^2) through the sufficient statistics, in one broadcast expression."""
-    if resolution < 2:
-        raise InputError(f"heatmap resolution must be >= 2, got {resolution}")
+    inputs.whole("heatmap resolution", resolution, 2)
     space = np.linspace(*bounds, resolution)
     m1, m2 = np.meshgrid(space, space, sparse=True)
     # L is the quadratic form mu^T A mu + b^T mu + c. With a row of mu1 and a column of mu2 the terms in one
@@ -180,13 +179,9 @@ class AscentResult:
     lr: float
     status: str  # "converged", "diverged" or "max_steps"
     steps: int
-    path: np.ndarray  # (steps + 1, 2)
+    path: np.ndarray  # (steps + 1, 2), finite: a diverged run stops before its first non-finite iterate
     errors: np.ndarray  # ||mu_t - mu_hat||
-
-
-def _check_lr(lr: float) -> None:
-    if not np.isfinite(lr) or lr <= 0:
-        raise InputError(f"learning rate must be a finite number > 0, got {lr}")
+    diverged_at: int | None = None  # the step whose iterate left every bound, when status is "diverged"
 
 
 def gradient_ascent(p: Praxis, lr: float, mu0=(0.0, 0.0), gtol: float = 1e-6, max_steps: int = 5000) -> AscentResult:
@@ -195,10 +190,13 @@ def gradient_ascent(p: Praxis, lr: float, mu0=(0.0, 0.0), gtol: float = 1e-6, ma
     A rate past the stability bound is reported as diverged (iterates growing past 1e6 times the start
     error), never as a NaN.
     """
-    _check_lr(lr)
+    inputs.learning_rate(lr)
+    mu0 = inputs.point("mu0", mu0, 2)
+    inputs.positive("gtol", gtol)
+    inputs.whole("max_steps", max_steps)
     mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
     path, status = [mu.detach().numpy().copy()], "max_steps"
-    limit = 1e6 * (np.linalg.norm(np.asarray(mu0) - p.mle) + 1.0)
+    limit = divergence_limit(p, mu0)
     for _ in range(max_steps):
         mu.grad = None
         p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, p.data_torch).backward()
@@ -207,12 +205,22 @@ def gradient_ascent(p: Praxis, lr: float, mu0=(0.0, 0.0), gtol: float = 1e-6, ma
             break
         with torch.no_grad():
             mu += lr * mu.grad
-        path.append(mu.detach().numpy().copy())
-        if not np.all(np.isfinite(path[-1])) or np.linalg.norm(path[-1] - p.mle) > limit:
+        if left_bounds(mu.detach().numpy(), p, limit):
             status = "diverged"
             break
+        path.append(mu.detach().numpy().copy())
     arr = np.array(path)
-    return AscentResult(lr, status, len(path) - 1, arr, np.linalg.norm(arr - p.mle, axis=1))
+    at = len(path) if status == "diverged" else None
+    return AscentResult(lr, status, len(path) - 1, arr, np.linalg.norm(arr - p.mle, axis=1), at)
+
+
+def divergence_limit(p: Praxis, mu0) -> float:
+    """An iterate this far from the optimum (10^6 times the start's distance) has diverged."""
+    return 1e6 * (float(np.linalg.norm(np.asarray(mu0, float) - p.mle)) + 1.0)
+
+
+def left_bounds(mu: np.ndarray, p: Praxis, limit: float) -> bool:
+    return not np.all(np.isfinite(mu)) or float(np.linalg.norm(mu - p.mle)) > limit
 
 
 def predicted_steps(p: Praxis, lr: float, mu0=(0.0, 0.0), gtol: float = 1e-6, max_steps: int = 5000) -> int | None:
@@ -220,7 +228,10 @@ def predicted_steps(p: Praxis, lr: float, mu0=(0.0, 0.0), gtol: float = 1e-6, ma
 
     Sigma^-1 and the iteration matrix share eigenvectors, so the t-th gradient is diagonal in that basis.
     """
-    _check_lr(lr)
+    inputs.learning_rate(lr)
+    mu0 = inputs.point("mu0", mu0, 2)
+    inputs.positive("gtol", gtol)
+    inputs.whole("max_steps", max_steps)
     evals, vecs = np.linalg.eigh(p.sigma)
     rho = 1 - lr * p.config.n / evals
     if np.max(np.abs(rho)) >= 1:
@@ -241,6 +252,8 @@ class RateStudy:
 
 
 def learning_rate_study(p: Praxis, fractions=(0.05, 0.25, 0.5, 0.75, 0.95, 1.02), gtol: float = 1e-6) -> RateStudy:
+    for frac in fractions:
+        inputs.positive("fraction of the bound", frac)
     th = p.theory
     bound = float(th.bound.subs(n_sym, p.config.n))
     optimal = float(th.optimal.subs(n_sym, p.config.n))
@@ -260,8 +273,9 @@ class OptimizerRun:
     settings: str
     steps: int | None  # to ||mu - mu_hat|| <= tol; None if not within the budget
     evaluations: int | None
-    path: np.ndarray
+    path: np.ndarray  # finite: a diverged run stops before its first non-finite iterate
     errors: np.ndarray
+    status: str = "converged"  # "converged", "diverged" or "max_steps"
 
 
 def optimizer_settings(p: Praxis) -> list[tuple[str, type, dict]]:
@@ -285,10 +299,14 @@ def optimizer_settings(p: Praxis) -> list[tuple[str, type, dict]]:
 
 def run_optimizer(p: Praxis, name: str, cls: type, kwargs: dict, tol: float = 1e-6, max_steps: int = 3000, mu0=(0.0, 0.0)) -> OptimizerRun:
     """torch.optim on -L/n, evaluated through the sufficient statistics (autograd differentiates that)."""
+    inputs.positive("tol", tol)
+    inputs.whole("max_steps", max_steps)
+    mu0 = inputs.point("mu0", mu0, 2)
     mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
     opt = cls([mu], **kwargs)
     evaluations = 0
     n = p.config.n
+    limit = divergence_limit(p, mu0)
 
     def closure():
         nonlocal evaluations
@@ -300,18 +318,20 @@ def run_optimizer(p: Praxis, name: str, cls: type, kwargs: dict, tol: float = 1e
 
     path = [mu.detach().numpy().copy()]
     steps = evals_at = None
+    status = "max_steps"
     for step in range(1, max_steps + 1):
         opt.step(closure)
-        path.append(mu.detach().numpy().copy())
-        if not np.all(np.isfinite(path[-1])):
+        if left_bounds(mu.detach().numpy(), p, limit):
+            status = "diverged"
             break
+        path.append(mu.detach().numpy().copy())
         if np.linalg.norm(path[-1] - p.mle) <= tol:
-            steps, evals_at = step, evaluations
+            steps, evals_at, status = step, evaluations, "converged"
             break
     arr = np.array(path)
     shown = {k: v for k, v in kwargs.items() if k not in HIDDEN_SETTINGS}
     settings = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
-    return OptimizerRun(name, settings, steps, evals_at, arr, np.linalg.norm(arr - p.mle, axis=1))
+    return OptimizerRun(name, settings, steps, evals_at, arr, np.linalg.norm(arr - p.mle, axis=1), status)
 
 
 def compare_optimizers(p: Praxis, tol: float = 1e-6, max_steps: int = 3000) -> list[OptimizerRun]:
@@ -324,8 +344,10 @@ class SGDRun:
     k: int
     schedule: str
     lr: float
-    path: np.ndarray
+    path: np.ndarray  # finite: a diverged run stops before its first non-finite iterate
     errors: np.ndarray
+    status: str = "finished"  # "finished" (every step taken) or "diverged"
+    diverged_at: int | None = None
 
     @property
     def samples_seen(self) -> np.ndarray:
@@ -353,9 +375,10 @@ def sgd(
     gradient="derived" uses the lambdified score at the batch's statistics instead of autograd: the same
     gradient (a test holds them together) without torch's per-step overhead, for long studies."""
     n = p.config.n
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-        raise InputError(f"batch size k must be an integer in [1, n = {n}], got {k!r}")
-    _check_lr(lr)
+    k = inputs.batch_size(k, n)
+    inputs.learning_rate(lr)
+    steps = inputs.whole("steps", steps)
+    mu0 = inputs.point("mu0", mu0, 2)
     if schedule not in {"constant", "inverse_t"}:
         raise InputError(f"schedule must be 'constant' or 'inverse_t', got {schedule!r}")
     if sampling not in {"reshuffle", "independent"}:
@@ -364,12 +387,14 @@ def sgd(
         raise InputError(f"gradient must be 'autograd' or 'derived', got {gradient!r}")
     batches = batch_indices(n, k, steps, sampling, np.random.default_rng(seed))
     step_sizes = lr / np.arange(1, steps + 1) if schedule == "inverse_t" else np.full(steps, float(lr))
+    limit = divergence_limit(p, mu0)
     if gradient == "derived":
-        path = _ascend_derived(p, np.array(list(batches)).reshape(steps, k), step_sizes, mu0)
+        path = _ascend_derived(p, np.array(list(batches)).reshape(steps, k), step_sizes, mu0, limit)
     else:
-        path = _ascend_autograd(p, batches, step_sizes, mu0)
+        path = _ascend_autograd(p, batches, step_sizes, mu0, limit)
     arr = np.array(path)
-    return SGDRun(k, schedule, lr, arr, np.linalg.norm(arr - p.mle, axis=1))
+    diverged = len(path) <= steps
+    return SGDRun(k, schedule, lr, arr, np.linalg.norm(arr - p.mle, axis=1), "diverged" if diverged else "finished", len(path) if diverged else None)
 
 
 def batch_indices(n: int, k: int, steps: int, sampling: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -383,7 +408,8 @@ def batch_indices(n: int, k: int, steps: int, sampling: str, rng: np.random.Gene
         pos += k
 
 
-def _ascend_autograd(p: Praxis, batches: Iterator[np.ndarray], step_sizes: np.ndarray, mu0) -> list[np.ndarray]:
+def _ascend_autograd(p: Praxis, batches: Iterator[np.ndarray], step_sizes: np.ndarray, mu0, limit: float) -> list[np.ndarray]:
+    """The iterates, stopping before the first one that leaves the bounds (diverged)."""
     mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
     path = [mu.detach().numpy().copy()]
     for idx, step in zip(batches, step_sizes):
@@ -393,11 +419,13 @@ def _ascend_autograd(p: Praxis, batches: Iterator[np.ndarray], step_sizes: np.nd
         p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, {"x1": batch[:, 0], "x2": batch[:, 1]}).backward()
         with torch.no_grad():
             mu += step * mu.grad
+        if left_bounds(mu.detach().numpy(), p, limit):
+            break
         path.append(mu.detach().numpy().copy())
     return path
 
 
-def _ascend_derived(p: Praxis, batches: np.ndarray, step_sizes: np.ndarray, mu0) -> list[np.ndarray]:
+def _ascend_derived(p: Praxis, batches: np.ndarray, step_sizes: np.ndarray, mu0, limit: float) -> list[np.ndarray]:
     """The derived score at each batch's statistics, which are computed for every step at once (a batch's
     draw does not depend on where the iterate is)."""
     drawn = p.data[batches]  # (steps, k, 2)
@@ -406,6 +434,8 @@ def _ascend_derived(p: Praxis, batches: np.ndarray, step_sizes: np.ndarray, mu0)
     path = [mu]
     for t, step in enumerate(step_sizes):
         mu = mu + step * p.compiled.score({"mu1": mu[0], "mu2": mu[1]}, {name: values[t] for name, values in stats.items()})
+        if left_bounds(mu, p, limit):
+            break
         path.append(mu)
     return path
 
@@ -421,7 +451,12 @@ def sgd_noise_floor(p: Praxis, k: int, lr: float) -> float:
     Var(xi) = c_ii (n - k) / (k (n - 1)), whose stationary variance is a / (2 - a) Var(xi).
     """
     n = p.config.n
+    k = inputs.batch_size(k, n)
+    inputs.learning_rate(lr)
     evals, vecs = np.linalg.eigh(p.sigma)
+    bound = 2 * float(evals[0]) / k
+    if lr >= bound:
+        raise InputError(f"learning rate must be below the stability bound 2 sigma_min / k = {bound:.6g} for a noise floor to exist, got {lr!r}")
     c = np.diag(vecs.T @ population_covariance(p) @ vecs)
     a = lr * k / evals
     return float(np.sqrt(np.sum(a / (2 - a) * c * (n - k) / (k * (n - 1)))))
@@ -438,8 +473,9 @@ class VarianceCheck:
 def minibatch_gradient_variance(p: Praxis, k: int, replications: int = 2000, seed: int = 1, mu=(0.0, 0.0)) -> VarianceCheck:
     """tr Cov of the unbiased mini-batch gradient (n/k) sum_B Sigma^-1 (x_i - mu): derived vs Monte Carlo."""
     n = p.config.n
-    if not 1 <= k <= n:
-        raise InputError(f"batch size k must be in [1, n = {n}], got {k}")
+    k = inputs.batch_size(k, n)
+    replications = inputs.whole("replications", replications, 2)
+    mu = inputs.point("mu", mu, 2)
     prec = np.linalg.inv(p.sigma)
     scale = float(minibatch_gradient_covariance_scale().subs({n_sym: n, k_sym: k}))
     predicted = scale * n * float(np.trace(prec @ population_covariance(p) @ prec))
@@ -460,13 +496,15 @@ class SubsetLandscape:
 
 
 def subset_landscapes(p: Praxis, ks, resolution: int = 100, seed: int = 2) -> tuple[np.ndarray, np.ndarray, list[SubsetLandscape]]:
+    inputs.whole("heatmap resolution", resolution, 2)
+    ks = [inputs.batch_size(k, p.config.n) for k in ks]
+    if not ks:
+        raise InputError("subset sizes ks must name at least one batch size")
     rng = np.random.default_rng(seed)
     order = rng.permutation(p.config.n)
     out = []
     m1 = m2 = None
     for k in ks:
-        if not 1 <= k <= p.config.n:
-            raise InputError(f"batch size k must be in [1, n = {p.config.n}], got {k}")
         sub = p.data[order[:k]]
         stats = p.compiled.statistics(columns(sub))
         m1, m2, values = heatmap(p, resolution, stats)

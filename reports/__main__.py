@@ -25,7 +25,7 @@ try:
 except SystemExit as stop:  # argparse: 2 for a usage error, 0 for --help
     exit_code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
     raise
-except KeyboardInterrupt:
+except KeyboardInterrupt:  # Ctrl-C before the build started (while importing): no traceback
     exit_code = 130  # what a shell reports for SIGINT
-    raise
+    print("interrupted", file=sys.stderr)
 sys.exit(exit_code)

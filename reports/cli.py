@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from derivations.model import InputError
 from reports.build import FORMATS, BuildError, build
 from reports.compute import SECTIONS, Settings
+from reports.workers import Interrupted, raise_on_sigterm
 
 
 def positive_int(text: str) -> int:
@@ -18,6 +18,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32 - 1], got {value}")
     return value
 
 
@@ -31,8 +41,8 @@ def formats(text: str) -> tuple[str, ...]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m reports", description="Derive, verify and write the worked-solution report.")
-    p.add_argument("--out", type=Path, default=Path("build/report"), help="output directory (default build/report)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random sample (default 0)")
+    p.add_argument("--out", default="build/report", help="output directory: new, empty, or an earlier mlemap report (default build/report)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of every random sample, 0 to 2**32 - 1 (default 0)")
     p.add_argument("--n", type=positive_int, default=10_000, help="praxis sample size (default 10000)")
     p.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION", help=f"build only this section, repeatable: {', '.join(SECTIONS)}")
     p.add_argument("--format", type=formats, default=FORMATS, help="comma list of md,tex,pdf (default all)")
@@ -43,14 +53,21 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.resolution < 2:
-        parser().error(f"argument --resolution: must be >= 2, got {args.resolution}")
-    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=tuple(args.only or SECTIONS))
+        parser().error(f"argument --resolution: must be a whole number >= 2 (grid points per axis), got {args.resolution}")
+    sections = tuple(args.only or SECTIONS)
+    if "praxis" in sections and args.n < 2:
+        parser().error(f"argument --n: the praxis needs at least 2 samples, got {args.n}")
+    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=sections)
+    raise_on_sigterm()
     try:
         build(settings, args.out, args.format)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BuildError as exc:
-        print(f"error: {exc}\nthe previous report in {args.out} is untouched", file=sys.stderr)
+        print(f"error: {exc}; the previous report in {args.out} is untouched", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, Interrupted) as exc:
+        print(f"interrupted; the previous report in {args.out} is untouched", file=sys.stderr)
+        return exc.code if isinstance(exc, Interrupted) else 130
     return 0

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from reports.workers import run_all  # noqa: E402
 
 # Fixed metadata and hash salt: two builds give the same bytes.
 plt.rcParams.update({"svg.hashsalt": "mlemap", "figure.dpi": 100, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 9})
@@ -48,27 +49,17 @@ class FigurePlan:
         return name
 
     def render(self, directory: Path, processes: int = 2) -> list[str]:
-        """Draw and save every figure; with processes > 1 in forked workers, which inherit the jobs (their
-        arrays are never pickled). Each figure is drawn in a fresh figure, so the files do not depend on
-        which process drew them."""
+        """Draw and save every figure; with processes > 1 in forked workers (reports/workers.py), which
+        inherit the jobs (their arrays are never pickled). Each figure is drawn in a fresh figure, so the
+        files do not depend on which process drew them."""
         directory.mkdir(parents=True, exist_ok=True)
-        if processes <= 1 or len(self.jobs) <= 1:
-            return [job.render(directory) for job in self.jobs]
-        global _FORKED_JOBS
-        _FORKED_JOBS = (self.jobs, directory)
-        try:
-            with multiprocessing.get_context("fork").Pool(min(processes, len(self.jobs))) as pool:
-                return pool.map(_render_forked, range(len(self.jobs)), chunksize=1)
-        finally:
-            _FORKED_JOBS = None
+        chunks = [self.jobs[i::processes] for i in range(max(processes, 1))]
+        run_all([(_render_chunk, (chunk, directory)) for chunk in chunks if chunk], processes)
+        return [job.name for job in self.jobs]
 
 
-_FORKED_JOBS: tuple[list[FigureJob], Path] | None = None
-
-
-def _render_forked(index: int) -> str:
-    jobs, directory = _FORKED_JOBS
-    return jobs[index].render(directory)
+def _render_chunk(jobs: list[FigureJob], directory: Path) -> list[str]:
+    return [job.render(directory) for job in jobs]
 
 
 def coin_posteriors(theta: np.ndarray, curves: dict[str, np.ndarray], marks: dict[str, float]) -> plt.Figure:

@@ -13,7 +13,7 @@ import sympy as sp
 from derivations import bayes
 from derivations.engine import TIMED_OUT, NoClosedForm, derive, n_obs, time_limit, timed_out
 from derivations.model import InputError
-from derivations.models import COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, coin_model, normal_prior, theta, x
+from derivations.models import COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, EXPONENTIAL, GAUSSIAN, coin_model, lam, normal_prior, theta, x
 from derivations.registry import derivation
 from derivations.sheet import answers
 from tests.conftest import cache_in, mutate
@@ -372,10 +372,33 @@ def test_a_bimodal_posterior_gets_its_global_maximum_among_the_stationary_points
 
 
 def test_stationary_points_only_outside_the_domain_are_no_closed_form_and_say_how_many():
-    """Three heads and a prior growing with theta: the score 3/theta + 1 vanishes only at theta = -3."""
-    d = derive(dataclasses.replace(coin_model("coin_outside", "Coin", sp.exp(theta)), observed={x: (1, 1, 1)}))
+    """Two waits of 1/10 and a prior growing with the rate: the score 2/lambda + 4.8 vanishes only at a negative
+    rate and stays positive, so the posterior rises without bound: no maximum at all."""
+    rising = dataclasses.replace(EXPONENTIAL, prior=sp.exp(5 * lam), observed={x: (sp.Rational(1, 10), sp.Rational(1, 10))})
+    d = derive(rising)
     assert d.estimate is None and d.candidates == ()
     assert d.no_closed_form == "no stationary point inside the parameter domain (SymPy found 1 outside)"
+
+
+def test_a_score_of_one_sign_on_a_bounded_domain_puts_the_maximum_at_the_end():
+    """Three heads and a prior growing with theta: the score 3/theta + 1 > 0 on (0, 1), so the supremum is theta = 1."""
+    d = derive(dataclasses.replace(coin_model("coin_outside", "Coin", sp.exp(theta)), observed={x: (1, 1, 1)}))
+    assert d.estimate == {theta: 1} and d.boundary and d.candidates == ()
+    falling = derive(dataclasses.replace(coin_model("coin_tails", "Coin", None), observed={x: (0, 0)}))
+    assert falling.estimate == {theta: 0} and falling.boundary
+
+
+def test_statistics_given_are_statistics_used_for_a_model_with_observed_data():
+    from derivations.engine import estimate_at
+
+    d = derive(COIN_UNIFORM)
+    n, heads = (s.symbol for s in d.statistics)
+    assert estimate_at(d, {n: 7, heads: 3}) == {theta: sp.Rational(3, 7)}
+    assert estimate_at(d, {n: 3, heads: 3}) == {theta: 1}
+    assert estimate_at(d, {n: 10, heads: 4}) == {theta: sp.Rational(2, 5)}
+    mapped = estimate_at(derive(COIN_MAP), {n: 3, heads: 3})[theta]
+    score = sp.diff(3 * sp.log(theta) - 10 * (theta - sp.Rational(1, 2)) ** 2 / 2, theta)
+    assert sp.simplify(score.subs(theta, mapped)) == 0 and 0 < mapped < 1
 
 
 def test_a_solve_that_runs_out_of_time_says_which_solve(monkeypatch):

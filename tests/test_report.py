@@ -103,7 +103,7 @@ def test_a_failed_step_leaves_the_previous_report_untouched(tmp_path, step):
         (["--format", "md,docx"], "choose from md,tex,pdf"),
         (["--n", "0"], "must be >= 1"),
         (["--n", "ten"], "whole number"),
-        (["--resolution", "1"], "must be >= 2"),
+        (["--resolution", "1"], "whole number >= 2"),
     ],
 )
 def test_cli_usage_errors_exit_2(argv, message, capsys):

@@ -1,0 +1,138 @@
+"""Checks of a model's declaration before anything is derived from it: the density is a SymPy expression in
+the declared symbols, a probability density (non-negative, integrating or summing to 1 over the support at a
+few parameter values), the prior is non-negative, and the observed data lie in the support."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import mpmath
+import scipy.integrate
+import sympy as sp
+
+from derivations.model import InputError, Model
+
+TOLERANCE = 1e-6
+FRACTIONS = (sp.Rational(3, 10), sp.Rational(7, 10))  # where in a bounded domain the checks look
+OFFSETS = (sp.Rational(7, 10), sp.Rational(21, 10))  # how far from a one-sided domain's end
+COVARIATE_VALUE = sp.Rational(1, 2)
+
+
+def check_declaration(model: Model) -> None:
+    """Raise InputError naming the model and the rule its declaration breaks."""
+    check_symbols(model)
+    points = parameter_points(model)
+    for point in points:
+        check_normalised(model, point)
+        check_prior(model, point)
+    if model.observed:
+        missing = [s.name for s in model.data if s not in model.observed]
+        if missing:
+            raise InputError(f"{model.name}: observed data give no column for {missing[0]!r}")
+        model.validate({s.name: model.observed[s] for s in model.data})
+
+
+def check_symbols(model: Model) -> None:
+    density = model.density
+    if type(density).__module__.startswith("sympy.stats"):
+        raise InputError(f"{model.name}: the density is a sympy.stats random variable; pass its density as an expression, density(X)(x)")
+    if not isinstance(density, sp.Expr):
+        raise InputError(f"{model.name}: the density must be a SymPy expression, got {type(density).__name__}")
+    declared = set(model.data) | set(model.param_symbols) | set(model.constants)
+    for name, expr in (("density", density), ("prior", model.prior)):
+        if expr is None:
+            continue
+        if not isinstance(expr, sp.Expr):
+            raise InputError(f"{model.name}: the {name} must be a SymPy expression, got {type(expr).__name__}")
+        undeclared = sorted(s.name for s in expr.free_symbols - declared)
+        if undeclared:
+            raise InputError(f"{model.name}: the {name} uses {undeclared[0]!r}, which is neither data, a parameter nor a constant")
+    absent = [s.name for s in model.data if s not in density.free_symbols]
+    if absent:
+        raise InputError(f"{model.name}: the data symbol {absent[0]!r} does not appear in the density")
+
+
+def parameter_points(model: Model) -> list[dict[sp.Symbol, sp.Expr]]:
+    """Two points inside every parameter's domain, exact."""
+    columns = []
+    for par in model.params:
+        domain = par.domain
+        if domain == sp.Reals:
+            values = [-sp.Rational(3, 5), sp.Rational(13, 10)]
+        elif isinstance(domain, sp.Interval) and domain.start.is_finite and domain.end.is_finite:
+            values = [domain.start + f * (domain.end - domain.start) for f in FRACTIONS]
+        elif isinstance(domain, sp.Interval) and domain.start.is_finite:
+            values = [domain.start + o for o in OFFSETS]
+        elif isinstance(domain, sp.Interval) and domain.end.is_finite:
+            values = [domain.end - o for o in OFFSETS]
+        else:
+            return []  # a domain these checks cannot sample: nothing to check numerically
+        columns.append(values)
+    return [dict(zip(model.param_symbols, row)) for row in zip(*columns)]
+
+
+def check_normalised(model: Model, point: dict[sp.Symbol, sp.Expr]) -> None:
+    modelled = [s for s in model.data if s not in model.covariates]
+    fixed = {**model.constants, **point, **{c: COVARIATE_VALUE for c in model.covariates}}
+    density = model.density.subs(fixed)
+    fn = sp.lambdify(modelled, density, ["scipy", "numpy"])
+    shown = ", ".join(f"{k} = {v}" for k, v in point.items())
+    try:
+        total = _integrate(fn, [model.support.get(s, sp.Reals) for s in modelled])
+    except NegativeDensity as exc:
+        raise InputError(f"{model.name}: the density must be non-negative; at {shown} it takes {exc.args[0]:.6g}") from None
+    except (ValueError, TypeError, ZeroDivisionError, ArithmeticError, NotImplementedError, scipy.integrate.IntegrationWarning):
+        return  # mpmath cannot integrate it: nothing is claimed either way
+    if total is None:
+        return
+    if not math.isfinite(total) or abs(total - 1) > TOLERANCE:
+        raise InputError(f"{model.name}: the density must integrate (or sum) to 1 over the support; at {shown} it gives {total:.8g}")
+
+
+def _integrate(fn, supports: list[sp.Set]):
+    """The integral (sum) of fn over the product of supports; None for a support it cannot walk."""
+    ranges = []
+    for support in supports:
+        if isinstance(support, sp.FiniteSet):
+            ranges.append(("sum", [float(v) for v in support]))
+        elif support in (sp.Naturals0, sp.Naturals) or (isinstance(support, sp.Range) and support.step == 1):
+            ranges.append(("nsum", [float(support.inf), mpmath.inf if support.sup == sp.oo else float(support.sup)]))
+        elif support == sp.Reals or isinstance(support, sp.Interval):
+            lo, hi = (-math.inf, math.inf) if support == sp.Reals else (float(support.start), float(support.end))
+            ranges.append(("quad", [lo, hi]))
+        else:
+            return None
+    return _nested(fn, ranges, ())
+
+
+def _nested(fn, ranges, fixed: tuple) -> float:
+    if not ranges:
+        value = complex(fn(*fixed))
+        if value.imag or value.real < 0:
+            raise NegativeDensity(value)
+        return value.real
+    (kind, bounds), rest = ranges[0], ranges[1:]
+    inner = lambda v: _nested(fn, rest, (*fixed, float(v)))  # noqa: E731
+    if kind == "sum":
+        return math.fsum(inner(v) for v in bounds)
+    if kind == "nsum":
+        return float(mpmath.nsum(inner, bounds))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", scipy.integrate.IntegrationWarning)  # an unreliable integral claims nothing
+        return scipy.integrate.quad(inner, *bounds, epsabs=1e-10, epsrel=1e-10, limit=200)[0]
+
+
+class NegativeDensity(Exception):
+    """The density took a negative (or complex) value where it was integrated."""
+
+
+def check_prior(model: Model, point: dict[sp.Symbol, sp.Expr]) -> None:
+    if model.prior is None:
+        return
+    value = model.prior.subs({**model.constants, **point})
+    if not value.is_number:
+        return
+    if value.is_extended_negative or (value.is_real is False):
+        shown = ", ".join(f"{k} = {v}" for k, v in point.items())
+        raise InputError(f"{model.name}: the prior must be non-negative; at {shown} it is {value}")
