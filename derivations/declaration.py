@@ -110,7 +110,7 @@ def _nested(fn, ranges, fixed: tuple) -> float:
     if not ranges:
         value = complex(fn(*fixed))
         if value.imag or value.real < 0:
-            raise NegativeDensity(value)
+            raise NegativeDensity(value if value.imag else value.real)
         return value.real
     (kind, bounds), rest = ranges[0], ranges[1:]
     inner = lambda v: _nested(fn, rest, (*fixed, float(v)))  # noqa: E731

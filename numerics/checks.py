@@ -11,7 +11,7 @@ import sympy as sp
 import torch
 
 from derivations.engine import Derivation
-from derivations.model import Model
+from derivations.model import InputError, Model
 from numerics.compile import Data, Params, compiled
 
 # error = max |computed - reference| / max(|reference|, 1) unless the check says otherwise.
@@ -65,7 +65,7 @@ def check_data(model: Model, seed: int, n: int = CHECK_N) -> dict[str, np.ndarra
     if model.observed:
         return model.validate({s.name: model.observed[s] for s in model.data})
     if model.simulate is None:
-        raise ValueError(f"{model.name}: declares neither observed data nor a simulate hook")
+        raise InputError(f"{model.name}: declares neither observed data nor a simulate hook")
     return model.validate(model.simulate(np.random.default_rng(seed), n, model.truth))
 
 
@@ -221,12 +221,13 @@ def optimum_scipy(d: Derivation, data: Data) -> dict[str, float]:
     return from_free(m, res.x)
 
 
-def optimum_torch(d: Derivation, data: Data) -> dict[str, float]:
+def optimum_torch(d: Derivation, data: Data, start=None) -> dict[str, float]:
     """torch.optim.LBFGS with a strong Wolfe line search, float64, gradients by autograd."""
     c, m = compiled(d), d.model
     n = len(next(iter(data.values())))
     tdata = _torch_data(data)
-    u = torch.zeros(len(m.params), dtype=torch.float64, requires_grad=True)
+    u0 = np.zeros(len(m.params)) if start is None else np.asarray(start, float)
+    u = torch.tensor(u0, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([u], lr=1.0, max_iter=500, tolerance_grad=1e-14, tolerance_change=1e-16, line_search_fn="strong_wolfe")
 
     def closure():
@@ -240,6 +241,39 @@ def optimum_torch(d: Derivation, data: Data) -> dict[str, float]:
     return {k: float(v) for k, v in from_free(m, u.detach(), torch).items()}
 
 
+@dataclass(frozen=True)
+class NumericalOptimum:
+    """A maximiser found by optimizers alone, with the evidence that it is one."""
+
+    values: dict[str, float] | None
+    converged: bool
+    reason: str
+
+
+GRADIENT_TOLERANCE = 1e-6  # |score| / n at the optimum
+AGREEMENT_TOLERANCE = 1e-5  # between the starts
+
+
+def numerical_optimum(d: Derivation, data: Data) -> NumericalOptimum:
+    """LBFGS from three starts; converged only when every start ends at a finite objective with a vanishing
+    score and the starts agree. Otherwise the reason says which test failed (never the starting point)."""
+    c = compiled(d)
+    n = len(next(iter(data.values())))
+    k = len(c.names)
+    ends = [optimum_torch(d, data, start) for start in (np.zeros(k), np.full(k, 0.5), np.full(k, -0.5))]
+    for end in ends:
+        value = c.objective_raw(end, data)
+        if not np.isfinite(value):
+            return NumericalOptimum(None, False, f"did not converge: the objective is {value} where LBFGS stopped")
+        score = float(np.max(np.abs(c.evaluator.score(end, data)))) / n
+        if not np.isfinite(score) or score > GRADIENT_TOLERANCE:
+            return NumericalOptimum(None, False, f"did not converge: |score| / n = {score:.3g} > {GRADIENT_TOLERANCE:g} where LBFGS stopped")
+    spread = max(rel_error(_as_vector(c.names, e), _as_vector(c.names, ends[0])) for e in ends)
+    if spread > AGREEMENT_TOLERANCE:
+        return NumericalOptimum(None, False, f"did not converge: three starts end {spread:.3g} apart")
+    return NumericalOptimum(ends[0], True, "converged: three starts agree and the score vanishes")
+
+
 def reference_estimate(d: Derivation, data: Data) -> dict[str, float] | None:
     c = compiled(d)
     return c.estimate(c.statistics(data)) if d.separable else None
@@ -250,22 +284,33 @@ def check_optimizer(d: Derivation, data: Data, which: str) -> CheckResult:
     found = optimum_scipy(d, data) if which == "scipy_optimize" else optimum_torch(d, data)
     closed = reference_estimate(d, data)
     if closed is None:
-        # No closed form: the two optimizers must agree with each other instead.
+        # No closed form: the optimizers must converge, and agree with each other.
+        if not numerical_optimum(d, data).converged:
+            return not_converged(d, data, which)
         other = optimum_torch(d, data) if which == "scipy_optimize" else optimum_scipy(d, data)
         return result(d.model, which, rel_error(_as_vector(c.names, found), _as_vector(c.names, other)), "vs the other optimizer (no closed form)")
     return result(d.model, which, rel_error(_as_vector(c.names, found), _as_vector(c.names, closed)), "vs the closed form")
 
 
-def optimum(d: Derivation, data: Data) -> dict[str, float]:
+def optimum(d: Derivation, data: Data) -> dict[str, float] | None:
+    """The closed form at the data, else a converged numerical optimum; None when neither exists."""
     closed = reference_estimate(d, data)
-    return closed if closed is not None else optimum_torch(d, data)
+    return closed if closed is not None else numerical_optimum(d, data).values
+
+
+def not_converged(d: Derivation, data: Data, check: str) -> CheckResult:
+    reason = numerical_optimum(d, data).reason
+    return CheckResult(d.model.name, check, float("inf"), tolerance(d.model, check), False, reason)
 
 
 def check_stationary(d: Derivation, data: Data) -> CheckResult:
     """The score vanishes at the estimate (per observation, so the tolerance does not grow with n)."""
     ev = compiled(d).evaluator
     n = len(next(iter(data.values())))
-    score = ev.score(optimum(d, data), data) / n
+    at = optimum(d, data)
+    if at is None:
+        return not_converged(d, data, "stationary")
+    score = ev.score(at, data) / n
     return result(d.model, "stationary", float(np.max(np.abs(score))), "max |score| / n at the estimate")
 
 
@@ -273,7 +318,10 @@ def check_negative_definite(d: Derivation, data: Data) -> CheckResult:
     """Largest eigenvalue of the Hessian at the estimate, per observation: must be < 0."""
     ev = compiled(d).evaluator
     n = len(next(iter(data.values())))
-    top = float(np.max(np.linalg.eigvalsh(ev.hessian(optimum(d, data), data) / n)))
+    at = optimum(d, data)
+    if at is None:
+        return not_converged(d, data, "negative_definite")
+    top = float(np.max(np.linalg.eigvalsh(ev.hessian(at, data) / n)))
     tol = tolerance(d.model, "negative_definite")
     return CheckResult(d.model.name, "negative_definite", top, tol, bool(top < tol), "max eigenvalue of H / n at the estimate")
 
@@ -286,12 +334,28 @@ def check_peer(d: Derivation, data: Data, peer: Callable[[Data], Mapping[str, fl
 
 def run_checks(d: Derivation, seed: int = 0, peer=None) -> list[CheckResult]:
     data = check_data(d.model, seed)
-    out = [check_autograd(d, data, seed), check_hessian_autograd(d, data, seed)]
-    out += [check_taylor(d, data, seed), check_finite_difference(d, data, seed)]
+    checks: list[tuple[str, Callable[[], CheckResult]]] = []
     if d.separable:
-        out.insert(0, check_stats_rewrite(d, data, seed))
-    out += [check_optimizer(d, data, "scipy_optimize"), check_optimizer(d, data, "torch_optim")]
-    out += [check_stationary(d, data), check_negative_definite(d, data)]
+        checks.append(("stats_rewrite", lambda: check_stats_rewrite(d, data, seed)))
+    checks += [
+        ("autograd", lambda: check_autograd(d, data, seed)),
+        ("hessian_autograd", lambda: check_hessian_autograd(d, data, seed)),
+        ("taylor_slope", lambda: check_taylor(d, data, seed)),
+        ("finite_difference", lambda: check_finite_difference(d, data, seed)),
+        ("scipy_optimize", lambda: check_optimizer(d, data, "scipy_optimize")),
+        ("torch_optim", lambda: check_optimizer(d, data, "torch_optim")),
+        ("stationary", lambda: check_stationary(d, data)),
+        ("negative_definite", lambda: check_negative_definite(d, data)),
+    ]
     if peer is not None:
-        out.append(check_peer(d, data, peer))
-    return out
+        checks.append(("peer", lambda: check_peer(d, data, peer)))
+    return [guarded(d.model, name, check) for name, check in checks]
+
+
+def guarded(model: Model, name: str, check: Callable[[], CheckResult]) -> CheckResult:
+    """A check that raises is a FAIL with the reason in one line, never a crash of the whole verification."""
+    try:
+        return check()
+    except Exception as exc:  # any failure inside a check is that check's failure
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        return CheckResult(model.name, name, float("inf"), tolerance(model, name), False, f"crashed: {reason[:300]}")

@@ -110,8 +110,15 @@ class Compiled:
         columns = [data[s.name] for s in self.model.data]
         n = _length(data)
         out = {}
-        for stat, fn in zip(self.derivation.statistics, self._stat_fns):
-            out[stat.symbol.name] = float(n if stat.symbol == n_obs else np.sum(fn(*columns)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for stat, fn in zip(self.derivation.statistics, self._stat_fns):
+                out[stat.symbol.name] = float(n if stat.symbol == n_obs else np.sum(fn(*columns)))
+        for stat in self.derivation.statistics:
+            if not np.isfinite(out[stat.symbol.name]):
+                raise InputError(
+                    f"{self.model.name}: data too large for float64: the statistic sum_i {stat.expr} is "
+                    f"{out[stat.symbol.name]} (rescale the data)"
+                )
         return out
 
     @cached_property

@@ -231,6 +231,8 @@ def standard_errors(d: Derivation, fish: Fisher, data) -> dict[str, tuple[float,
 
     c = compiled(d)
     est = optimum(d, data)
+    if est is None:  # no closed form and the optimizers did not converge: no estimate to take errors at
+        return {}
     n = len(next(iter(data.values())))
     observed = np.sqrt(np.diag(np.linalg.inv(-c.evaluator.hessian(est, data))))
     at = {p.symbol: est[p.name] for p in d.model.params}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -46,12 +47,37 @@ def format_table(results: list[CheckResult]) -> str:
     return "\n".join(lines)
 
 
+def seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32 - 1], got {value}")
+    return value
+
+
+def json_target_problem(path: Path) -> str | None:
+    """Why the results could not be written to path, found before any check runs; None when they can."""
+    if path.is_dir():
+        return f"{path} is a directory; name a file"
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        return f"{path}: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{path}: {parent} is not writable"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m numerics.verify", description=__doc__)
     parser.add_argument("--model", action="append", choices=sorted(MODELS), help="check only this model (repeatable)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated samples and random points")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the simulated samples and random points, 0 to 2**32 - 1")
     parser.add_argument("--json", type=Path, default=Path("build/verify.json"), help="where to write the results")
     args = parser.parse_args(argv)
+    problem = json_target_problem(args.json)
+    if problem:
+        parser.error(f"argument --json: {problem}")
     results, table = verify(args.model or list(MODELS), args.seed)
     print(format_table(results))
     print("\nAnswers of the sheet (exact, then 15 digits):")
