@@ -143,7 +143,7 @@ def test_streamed_statistics_equal_in_memory_ones(small):
         (lambda p: px.PraxisConfig(sigma=((1, 0), (0, 0))), "positive definite"),
         (lambda p: px.PraxisConfig(sigma=((1, 0.5), (0, 1))), "symmetric"),
         (lambda p: px.columns(np.zeros((5, 3))), r"shape \(n, 2\)"),
-        (lambda p: px.PraxisConfig(n=0), "n must be a positive integer"),
+        (lambda p: px.PraxisConfig(n=0), r"n must be >= 1, got 0"),
         (lambda p: px.heatmap(p, resolution=1), "resolution"),
     ],
 )
@@ -206,11 +206,12 @@ def test_mean_model_density_is_the_bivariate_normal(sigma):
 
 
 def test_exact_sigma_accepts_small_positive_definite_matrices_and_names_bad_ones():
-    small_sigma = dp.exact_sigma(((0.5, 0.1), (0.1, 0.5)))
-    assert small_sigma == sp.Matrix([[sp.Rational(1, 2), sp.Rational(1, 10)], [sp.Rational(1, 10), sp.Rational(1, 2)]])
-    with pytest.raises(InputError, match=r"^Sigma must be a 2x2 matrix of numbers \("):
+    small_sigma = dp.exact_sigma(((0.5, 0.1), (0.1, 0.5)))  # floats are taken as the exact numbers they store
+    assert small_sigma == sp.Matrix([[sp.Rational(1, 2), sp.Rational(0.1)], [sp.Rational(0.1), sp.Rational(1, 2)]])
+    assert dp.exact_sigma(((sp.Rational(1, 2), sp.Rational(1, 10)), (sp.Rational(1, 10), 1)))[0, 1] == sp.Rational(1, 10)
+    with pytest.raises(InputError, match=r"^Sigma must be 2x2, got shape ragged$"):
         dp.exact_sigma(((1, 0), (0,)))
-    with pytest.raises(InputError, match=r"^Sigma must be a 2x2 matrix of real numbers, got \[\[a, 0\], \[0, 1\]\]$"):
+    with pytest.raises(InputError, match=r"^Sigma must be a 2x2 matrix of real numbers, got \[\['a', '0'\], \['0', '1'\]\]$"):
         dp.exact_sigma((("a", 0), (0, 1)))
     with pytest.raises(InputError, match=r"^Sigma must be a 2x2 matrix of real numbers"):
         dp.exact_sigma(((1 + 1j, 0), (0, 1)))
