@@ -41,6 +41,7 @@ class Case:
     expect: str  # regex the one-line outcome must match
     outcome: str = "error"  # "error" (InputError), "exit N" (CLI) or "reported"
     setup: Callable | None = None  # (tmp_path) -> None: the user's files, made before the snapshot
+    builds: bool = False  # runs a real build (seconds): left out of the mutation runs (marker "build")
 
 
 def validate(model: str, **data):
@@ -390,10 +391,10 @@ CLI_CASES = [
     Case("cli-out-parent", cli_out(".."), r"is the working directory or one of its parents", "exit 2", user_files),
     Case("cli-out-root", cli_out("/"), r"--out / is a filesystem root or mount point", "exit 2", user_files),
     Case("cli-out-user-files", cli_out("thesis"), r"holds files that mlemap did not write \(no .mlemap-report marker\); choose a new or empty directory$", "exit 2", user_files),
-    Case("cli-out-report-with-user-file", cli_out("report"), r"holds 'my-notes.txt', which the previous report did not write", "exit 2", a_report_with_a_user_file),
+    Case("cli-out-report-with-user-file", cli_out("report"), r"holds 'my-notes.txt', which the previous report did not write", "exit 2", a_report_with_a_user_file, builds=True),
     Case("cli-out-symlink", cli_out("link"), r"is a symbolic link; name the directory itself$", "exit 2", a_symlink),
     Case("cli-out-home", lambda tmp: main(["--out", str(Path.home()), "--only", "task1"]), "home directory|working directory|holds files", "exit 2"),
-    Case("cli-full-disk", full_disk, r"step 'write' failed: no space left on the device writing .*report.md; the previous report in .* is untouched$", "exit 1"),
+    Case("cli-full-disk", full_disk, r"step 'write' failed: no space left on the device writing .*report.md; the previous report in .* is untouched$", "exit 1", builds=True),
     Case("verify-seed-negative", verify_cli("--seed", "-1"), r"argument --seed: must be in \[0, 2\*\*32 - 1\], got -1", "exit 2"),
     Case("verify-json-directory", lambda tmp: verify_main(["--json", str(tmp)]), r"argument --json: .* is a directory; name a file", "exit 2"),
     Case("verify-json-under-file", lambda tmp: verify_main(["--json", str(tmp / "f" / "v.json")]), r"argument --json: .*f is not a directory", "exit 2", a_file),
@@ -422,7 +423,7 @@ def outcome_of(case: Case, tmp_path: Path, capsys) -> str:
     return str(case.action(tmp_path))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.build] if c.builds else []) for c in CASES])
 def test_bad_input(case, tmp_path, capsys):
     if case.setup is not None:
         case.setup(tmp_path)
@@ -435,6 +436,7 @@ def test_bad_input(case, tmp_path, capsys):
     assert snapshot(tmp_path) == before, "the user's files changed"
 
 
+@pytest.mark.build
 def test_interrupted_build_keeps_the_previous_report(tmp_path, monkeypatch, capsys):
     from reports import content
 
