@@ -316,16 +316,20 @@ def boundary_maximum(objective: sp.Expr, model: Model) -> dict[sp.Symbol, sp.Exp
 
 
 def estimate_at(deriv: Derivation, statistics: Mapping[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr] | None:
-    """The MLE/MAP at the given exact statistics. A closed form in the statistics is evaluated there; one
-    derived at the model's observed data is solved anew unless the statistics are the observed ones."""
-    if deriv.observed_statistics and any(sp.sympify(statistics[k]) != v for k, v in deriv.observed_statistics.items()):
-        again = Derivation(deriv.model, deriv.log_density, deriv.log_prior, deriv.statistics, deriv.loglik, None, None)
-        again.observed_statistics = {k: sp.sympify(statistics[k]) for k in deriv.observed_statistics}
-        _solve(again)
-        return again.estimate
-    if deriv.estimate is None:
-        return None
-    return {p: v.subs(statistics) for p, v in deriv.estimate.items()}
+    """The MLE/MAP at the given exact statistics. A closed form in the statistics is evaluated there when its
+    value lies in the parameter domain; otherwise (a form that holds only for some data, or one derived at the
+    model's observed data) the score is solved anew at these statistics."""
+    exact = {s.symbol: sp.sympify(statistics[s.symbol]) for s in deriv.statistics}
+    if not deriv.observed_statistics and deriv.estimate is not None:
+        values = {p: v.subs(exact) for p, v in deriv.estimate.items()}
+        if all(v.is_finite for v in values.values()) and _in_domain(deriv.model, values):
+            return values
+    elif deriv.observed_statistics and all(exact[k] == v for k, v in deriv.observed_statistics.items()):
+        return deriv.estimate
+    again = Derivation(deriv.model, deriv.log_density, deriv.log_prior, deriv.statistics, deriv.loglik, None, None)
+    again.observed_statistics = exact
+    _solve(again)
+    return again.estimate
 
 
 def _pick_maximum(objective, candidates):

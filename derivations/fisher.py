@@ -30,8 +30,10 @@ def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
     with time_limit(EXPECTATION_SECONDS, f"E[{g}]"):
         if isinstance(support, sp.FiniteSet):
             value = sp.Add(*[integrand.subs(x, v) for v in support])
-        elif support == sp.Naturals0:
-            value = sp.summation(integrand, (x, 0, sp.oo))
+        elif support in (sp.Naturals0, sp.Naturals, sp.Integers) or (isinstance(support, sp.Range) and support.step == 1):
+            value = sp.summation(integrand, (x, support.inf, support.sup))
+        elif support != sp.Reals and not isinstance(support, sp.Interval):
+            raise NoClosedForm(f"E[{g}] over the support {support} is not derived")
         else:
             lo, hi = (-sp.oo, sp.oo) if support == sp.Reals else (support.start, support.end)
             # Rational integrands (Cauchy) integrate about 10x faster without the Meijer-G route,

@@ -36,7 +36,9 @@ class Model:
     truth: the parameter values simulate draws at (the Monte Carlo checks compare against them).
     constants: known quantities that are not estimated (symbol -> exact value).
     covariates: data symbols that are conditioned on, not modelled; they must not be constant.
-    tolerances: per-model overrides of the numerical checks' tolerances (numerics.verify names them).
+    tolerances: per-model overrides of the numerical checks' tolerances (numerics.checks names them).
+    peer: an established estimate of the same parameters computed without SymPy (a scipy.stats fit, least
+        squares): data -> {parameter name: value}; its docstring names it in the check table.
     """
 
     name: str
@@ -54,6 +56,7 @@ class Model:
     covariates: tuple[sp.Symbol, ...] = ()
     tolerances: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    peer: Callable[[Mapping[str, np.ndarray]], Mapping[str, float]] | None = None
 
     @property
     def param_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -64,7 +67,7 @@ class Model:
         return validate_data(self, data)
 
 
-def _in_support(values: np.ndarray, support: sp.Set) -> np.ndarray:
+def in_support(values: np.ndarray, support: sp.Set) -> np.ndarray:
     """Which values lie in the support, for the sets data are declared in (any other set: its contains())."""
     whole = values == np.round(values)
     if support == sp.Reals:
@@ -132,7 +135,7 @@ def validate_data(model: Model, data: Mapping[str, object]) -> dict[str, np.ndar
             bad = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise InputError(f"{model.name}: data '{sym.name}' must be finite, got {arr[bad]} at index {bad}")
         support = model.support.get(sym, sp.Reals)
-        ok = _in_support(arr, support)
+        ok = in_support(arr, support)
         if not np.all(ok):
             bad = int(np.flatnonzero(~ok)[0])
             raise InputError(f"{model.name}: data '{sym.name}' must lie in {support}, got {arr[bad]} at index {bad}")

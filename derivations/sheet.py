@@ -1,18 +1,141 @@
-"""The exercise sheet's questions (Theory and Tasks 1-3) and their exact answers."""
+"""An exercise sheet as a declaration: its title and its questions, each of a kind that applies to any model.
+
+A sheet file (sheets/*.py) builds a `Sheet` from these objects; `answers(sheet)` derives every exact answer.
+Nothing here knows any particular sheet.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import importlib.util
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import sympy as sp
 
 from derivations import bayes
-from derivations.engine import Derivation
-from derivations.models import COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, x
-from derivations.registry import derivation
+from derivations.engine import Derivation, derive
+from derivations.model import InputError, Model
+from derivations.model import in_support
 
-TWO_TAILS = ({x: 0}, {x: 0})
-NEXT_HEAD = ({x: 1},)
+NewData = tuple[Mapping[sp.Symbol, object], ...]
+
+
+@dataclass(frozen=True)
+class Question:
+    """key: the answers' key prefix (answers.json); text: the question as the sheet words it."""
+
+    key: str
+    text: str
+
+    def check(self) -> None:
+        """Raise InputError naming the question and the rule when it cannot apply."""
+
+
+@dataclass(frozen=True)
+class Estimate(Question):
+    """The MLE (no prior) or MAP of every parameter of model, with its worked derivation. Answer keys are
+    KEY.PARAM_mle or KEY.PARAM_map, then suffix; labels gives an answer's wording by parameter name."""
+
+    model: Model = None  # type: ignore[assignment]
+    suffix: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def check(self) -> None:
+        _needs_model(self)
+        unknown = sorted(set(self.labels) - {p.name for p in self.model.params})
+        if unknown:
+            raise InputError(f"question {self.key}: {self.model.name} has no parameter {unknown[0]!r}")
+
+
+@dataclass(frozen=True)
+class PlugIn(Question):
+    """P(new data | the model's MLE/MAP): the predictive probability at the point estimate."""
+
+    model: Model = None  # type: ignore[assignment]
+    new: NewData = ()
+    label: str = ""
+
+    def check(self) -> None:
+        _needs_model(self)
+        _check_new(self, self.new)
+
+
+@dataclass(frozen=True)
+class PosteriorPredictive(Question):
+    """P(new data | D) under the model's prior, integrated exactly over its one parameter."""
+
+    model: Model = None  # type: ignore[assignment]
+    new: NewData = ()
+    label: str = ""
+
+    def check(self) -> None:
+        _needs_model(self)
+        _check_new(self, self.new)
+        _needs_observed_one_parameter(self)
+
+
+@dataclass(frozen=True)
+class Posterior(Question):
+    """p(theta | D), normalised exactly, for a model with observed data and one parameter on an interval."""
+
+    model: Model = None  # type: ignore[assignment]
+    label: str = ""
+
+    def check(self) -> None:
+        _needs_model(self)
+        _needs_observed_one_parameter(self)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    title: str
+    questions: tuple[Question, ...]
+    peers: Mapping[str, Callable[[], float]] = field(default_factory=dict)  # answer key -> the same number by scipy
+
+    def __post_init__(self):
+        for q in self.questions:
+            if not isinstance(q, Question):
+                raise InputError(f"sheet {self.title!r}: {q!r} is not a question")
+            q.check()
+
+    @property
+    def models(self) -> tuple[Model, ...]:
+        """Each model a question uses, once, in question order."""
+        seen: dict[str, Model] = {}
+        for q in self.questions:
+            model = getattr(q, "model", None)
+            if model is not None:
+                seen.setdefault(model.name, model)
+        return tuple(seen.values())
+
+
+def _needs_model(q: Question) -> None:
+    if not isinstance(getattr(q, "model", None), Model):
+        raise InputError(f"question {q.key}: needs a model (a derivations.Model), got {getattr(q, 'model', None)!r}")
+
+
+def _check_new(q: Question, new: NewData) -> None:
+    if not new:
+        raise InputError(f"question {q.key}: names no future data")
+    for row in new:
+        unknown = [str(s) for s in row if s not in q.model.data]
+        if unknown:
+            raise InputError(f"question {q.key}: {unknown[0]!r} is not a data symbol of {q.model.name}")
+        for symbol, value in row.items():
+            support = q.model.support.get(symbol, sp.Reals)
+            if not in_support(np.array([float(value)]), support)[0]:
+                raise InputError(f"question {q.key}: the future {symbol} = {value} lies outside its support {support}")
+
+
+def _needs_observed_one_parameter(q: Question) -> None:
+    model = q.model
+    if not model.observed:
+        raise InputError(f"question {q.key}: a posterior needs observed data; {model.name} has none")
+    if len(model.params) != 1 or not isinstance(model.params[0].domain, sp.Interval):
+        raise InputError(f"question {q.key}: a posterior integral needs one parameter on an interval; {model.name} has {len(model.params)}")
 
 
 @dataclass(frozen=True)
@@ -28,38 +151,62 @@ class Answer:
         """A float for display and checks; None for answers that are expressions in the data."""
         return float(self.expr) if self.expr.is_number else None
 
+    def as_dict(self) -> dict:
+        """The row of answers.json and verify.json."""
+        return {"key": self.key, "question": self.question, "exact": str(self.expr), "latex": self.latex, "value": self.value}
+
 
 def _answer(key, question, expr, deriv: Derivation) -> Answer:
     return Answer(key, question, expr, deriv.latex(expr), deriv.model.name)
 
 
-def _estimates(key: str, question: str, deriv: Derivation) -> list[Answer]:
-    return [
-        _answer(f"{key}.{p.name.replace('^', '')}_{deriv.kind.lower()}", f"{question}: {p.name}", deriv.estimate[p], deriv)
-        for p in deriv.params
-    ]
+def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> list[Answer]:
+    """The exact answers of one question."""
+    if isinstance(q, Estimate):
+        d = deriv(q.model)
+        if d.estimate is None:
+            raise InputError(f"question {q.key}: {q.model.name} has no closed-form {d.kind} ({d.no_closed_form})")
+        return [
+            _answer(f"{q.key}.{p.name.replace('^', '')}_{d.kind.lower()}{q.suffix}", q.labels.get(p.name, f"{q.text}: {p.name}"), d.estimate[p], d)
+            for p in d.params
+        ]
+    if isinstance(q, PlugIn):
+        d = deriv(q.model)
+        return [_answer(q.key, q.label or q.text, bayes.plug_in_predictive(q.model, d.estimate, q.new), d)]
+    if isinstance(q, PosteriorPredictive):
+        return [_answer(q.key, q.label or q.text, bayes.posterior_predictive(q.model, q.new), deriv(q.model))]
+    if isinstance(q, Posterior):
+        return [_answer(q.key, q.label or q.text, bayes.posterior(q.model), deriv(q.model))]
+    return []
 
 
-def answers() -> list[Answer]:
-    """Every answer of the sheet's theory half, derived, never typed in."""
-    out = _estimates("task1", "Gaussian MLE", derivation("gaussian"))
-    out += _estimates("task2", "Linear model MLE", derivation("linear_regression"))
-    for model, tag in ((COIN_MAP, "variance"), (COIN_MAP_SD, "sd")):
-        deriv = derivation(model.name)
-        suffix = "" if tag == "variance" else "_sd"
-        (theta_map,) = deriv.estimate.values()
-        out.append(_answer(f"task3a.theta_map{suffix}", f"theta_MAP, prior 0.1 read as the {tag}", theta_map, deriv))
-        out.append(
-            _answer(
-                f"task3a.p_two_tails{suffix}",
-                f"P(x8 = 0, x9 = 0 | theta_MAP), 0.1 read as the {tag}",
-                bayes.plug_in_predictive(model, deriv.estimate, TWO_TAILS),
-                deriv,
-            )
-        )
-    uniform = derivation(COIN_UNIFORM.name)
-    out.append(_answer("task3b.posterior", "p(theta | D) under U(0, 1)", bayes.posterior(COIN_UNIFORM), uniform))
-    out.append(
-        _answer("task3b.p_next_head", "P(x8 = 1 | D) under U(0, 1)", bayes.posterior_predictive(COIN_UNIFORM, NEXT_HEAD), uniform)
-    )
-    return out
+def answers(sheet: Sheet, deriv: Callable[[Model], Derivation] = derive) -> list[Answer]:
+    """Every exact answer of the sheet, in question order, derived, never typed in."""
+    found = [a for q in sheet.questions for a in answers_of(q, deriv)]
+    keys = [a.key for a in found]
+    repeated = [k for k in keys if keys.count(k) > 1]
+    if repeated:
+        raise InputError(f"question {repeated[0]}: two answers share this key (give one a suffix)")
+    return found
+
+
+def load_sheet(path) -> Sheet:
+    """The SHEET a sheet file defines. The file is the user's own Python, run as given (like a conftest.py)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} is not a sheet file (no such file)")
+    name = "mlemap_sheet_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise InputError(f"{path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    except Exception as exc:  # the sheet's own code failed: say where, in one line
+        raise InputError(f"{path}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
+    sheet = getattr(module, "SHEET", None)
+    if not isinstance(sheet, Sheet):
+        raise InputError(f"{path} defines no SHEET (a derivations.sheet.Sheet)")
+    return sheet

@@ -40,8 +40,15 @@ class CheckResult:
     passed: bool
     detail: str = ""
 
+    @property
+    def status(self) -> str:
+        """PASS, FAIL, or SKIP for a check that does not apply (its detail says why)."""
+        if self.detail.startswith("skipped"):
+            return "SKIP"
+        return "PASS" if self.passed else "FAIL"
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "status": self.status}
 
 
 def tolerance(model: Model, check: str) -> float:

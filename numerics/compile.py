@@ -20,11 +20,15 @@ Data = Mapping[str, np.ndarray]
 
 def torch_ready(expr: sp.Expr) -> sp.Expr:
     """torch functions take tensors, not Python numbers: fold constants like log(2) to floats first,
-    and write log(x!) as lgamma(x + 1), which torch has."""
+    and write log(x!) as lgamma(x + 1) and gamma through lgamma, which torch has."""
     expr = expr.replace(
         lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.factorial),
-        lambda e: sp.loggamma(e.args[0].args[0] + 1),
+        lambda e: sp.loggamma(e.args[0].args[0] + 1, evaluate=False),
     )
+    # torch has lgamma but no gamma: data declared integer=True turn loggamma back into log(gamma(...)).
+    expr = expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma), lambda e: sp.loggamma(e.args[0].args[0], evaluate=False))
+    expr = expr.replace(lambda e: isinstance(e, sp.factorial), lambda e: sp.exp(sp.loggamma(e.args[0] + 1, evaluate=False)))
+    expr = expr.replace(lambda e: isinstance(e, sp.gamma), lambda e: sp.exp(sp.loggamma(e.args[0], evaluate=False)))
     return fold_numbers(expr)
 
 
@@ -205,16 +209,22 @@ class Compiled:
         return sp.lambdify(self._stats, [fold_numbers(self._expr(est[p])) for p in self._params], NUMPY_MODULES)
 
     def estimate(self, stats: Mapping[str, float]) -> dict[str, float] | None:
-        """The closed-form MLE/MAP evaluated at the statistics; None when there is none. A form derived at the
-        model's observed data holds only there: other statistics are solved for exactly (the floats taken
-        as the exact numbers they are)."""
-        if self.derivation.observed_statistics:
-            exact = {s: sp.Rational(stats[s.name]) for s in self._stats}
-            found = estimate_at(self.derivation, exact)
-            return None if found is None else {p.name: float(self._expr(found[p])) for p in self._params}
-        if self.derivation.estimate is None:
+        """The closed-form MLE/MAP evaluated at the statistics; None when there is none. Where the closed form
+        does not hold at these statistics (its value leaves the parameter domain, or it was derived at the
+        model's observed data) the score is solved anew, exactly, the floats taken as the numbers they are."""
+        d = self.derivation
+        if d.estimate is None and not d.observed_statistics:
             return None
-        return dict(zip(self.names, (float(v) for v in self._estimate_fn(*self.stat_args(stats)))))
+        if not d.observed_statistics:
+            values = dict(zip(self.names, (float(v) for v in self._estimate_fn(*self.stat_args(stats)))))
+            if all(np.isfinite(v) for v in values.values()) and self._inside(values):
+                return values
+        found = estimate_at(d, {s: sp.Rational(stats[s.name]) for s in self._stats})
+        return None if found is None else {p.name: float(self._expr(found[p])) for p in self._params}
+
+    def _inside(self, values: Mapping[str, float]) -> bool:
+        """Each value in its parameter's (closed) domain: an open end is reached only in the limit."""
+        return all(bool(par.domain.closure.contains(values[par.name])) for par in self.model.params)
 
     def statistics_rows(self, data: Data) -> dict[str, np.ndarray]:
         """Sample statistics of many samples at once: data columns of shape (replications, n)."""

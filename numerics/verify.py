@@ -1,4 +1,7 @@
-"""`nox -s verify`: every check of every registered model, a table, the exact answers, build/verify.json."""
+"""`nox -s verify`: every check of every model of a sheet, a table, the exact answers, build/verify.json.
+
+The public API: verify(model or derivation, seed) -> Verification, and verify_sheet(sheet, seed).
+"""
 
 from __future__ import annotations
 
@@ -6,44 +9,68 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from derivations.registry import MODELS, derivation
-from derivations.sheet import answers
-from numerics.checks import CheckResult, rel_error, run_checks, tolerance
+from derivations.engine import Derivation, derive
+from derivations.model import InputError, Model
+from derivations.sheet import Answer, Sheet, answers, load_sheet
+from numerics.checks import CheckResult, rel_error, run_checks
 from numerics.montecarlo import run_monte_carlo
-from numerics.peers import ANSWER_PEERS, ESTIMATE_PEERS
+
+DEFAULT_SHEET = Path(__file__).resolve().parents[1] / "sheets" / "exercise3.py"
+ANSWER_TOLERANCE = 1e-6
 
 
-def answer_checks() -> tuple[list[CheckResult], list[dict]]:
-    """Each numeric answer of the sheet against its peer computed with scipy alone."""
-    results, table = [], []
-    for ans in answers():
-        row = {"key": ans.key, "question": ans.question, "exact": str(ans.expr), "latex": ans.latex, "value": ans.value}
-        table.append(row)
-        peer = ANSWER_PEERS.get(ans.key)
+@dataclass(frozen=True)
+class Verification:
+    """Every check of one model (or of a sheet's answers), each PASS, FAIL or SKIP with error, tolerance, reason."""
+
+    name: str
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status != "FAIL" for c in self.checks)
+
+    @property
+    def failures(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.status == "FAIL")
+
+    def table(self) -> str:
+        return format_table(self.checks)
+
+
+def verify(model_or_derivation: Model | Derivation, seed: int = 0) -> Verification:
+    """Derive the model if need be, then run every numerical check and the Monte Carlo checks on it."""
+    d = model_or_derivation if isinstance(model_or_derivation, Derivation) else derive(model_or_derivation)
+    checks = run_checks(d, seed=seed, peer=d.model.peer) + run_monte_carlo(d, seed=seed)
+    return Verification(d.model.name, tuple(checks))
+
+
+def answer_checks(sheet: Sheet, found: list[Answer]) -> Verification:
+    """Each numeric answer of the sheet against the sheet's peer, computed with scipy alone."""
+    results = []
+    for ans in found:
+        peer = sheet.peers.get(ans.key)
         if peer is not None:
-            model = MODELS[ans.model]
             err = rel_error(ans.value, peer())
-            tol = tolerance(model, "peer")
-            results.append(CheckResult(ans.model, f"answer {ans.key}", err, tol, err <= tol, "vs scipy"))
-    return results, table
+            results.append(CheckResult(ans.model, f"answer {ans.key}", err, ANSWER_TOLERANCE, err <= ANSWER_TOLERANCE, "vs scipy"))
+    return Verification("answers", tuple(results))
 
 
-def verify(models: list[str], seed: int) -> tuple[list[CheckResult], list[dict]]:
-    results: list[CheckResult] = []
-    for name in models:
-        results += run_checks(derivation(name), seed=seed, peer=ESTIMATE_PEERS.get(name))
-        results += run_monte_carlo(derivation(name), seed=seed)
-    answer_results, table = answer_checks()
-    return results + answer_results, table
+def verify_sheet(sheet: Sheet, seed: int = 0, models: list[str] | None = None) -> tuple[list[Verification], list[Answer]]:
+    """verify() of each model of the sheet (or those named), and the answers against their peers."""
+    derived = {m.name: derive(m) for m in sheet.models}
+    found = answers(sheet, deriv=lambda m: derived[m.name])
+    chosen = [derived[m.name] for m in sheet.models if models is None or m.name in models]
+    return [verify(d, seed) for d in chosen] + [answer_checks(sheet, found)], found
 
 
-def format_table(results: list[CheckResult]) -> str:
+def format_table(results) -> str:
     lines = [f"{'model':<18} {'check':<28} {'error':>11} {'tolerance':>10}  result", "-" * 78]
     for r in results:
-        verdict = "skip" if r.detail.startswith("skipped") else "PASS" if r.passed else "FAIL"
-        lines.append(f"{r.model:<18} {r.check:<28} {r.error:>11.3e} {r.tolerance:>10.1e}  {verdict}")
+        lines.append(f"{r.model:<18} {r.check:<28} {r.error:>11.3e} {r.tolerance:>10.1e}  {r.status}")
     return "\n".join(lines)
 
 
@@ -69,26 +96,44 @@ def json_target_problem(path: Path) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Sheet]:
     parser = argparse.ArgumentParser(prog="python -m numerics.verify", description=__doc__)
-    parser.add_argument("--model", action="append", choices=sorted(MODELS), help="check only this model (repeatable)")
+    parser.add_argument("--sheet", type=Path, default=DEFAULT_SHEET, help="the sheet file (default sheets/exercise3.py)")
+    parser.add_argument("--model", action="append", help="check only this model of the sheet (repeatable)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the simulated samples and random points, 0 to 2**32 - 1")
     parser.add_argument("--json", type=Path, default=Path("build/verify.json"), help="where to write the results")
     args = parser.parse_args(argv)
     problem = json_target_problem(args.json)
     if problem:
         parser.error(f"argument --json: {problem}")
-    results, table = verify(args.model or list(MODELS), args.seed)
+    try:
+        sheet = load_sheet(args.sheet)
+    except InputError as exc:
+        parser.error(f"argument --sheet: {exc}")
+    names = [m.name for m in sheet.models]
+    unknown = [m for m in args.model or [] if m not in names]
+    if unknown:
+        parser.error(f"argument --model: invalid choice: {unknown[0]!r} (choose from {', '.join(names)})")
+    return args, sheet
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, sheet = parse(argv)
+    try:
+        verifications, found = verify_sheet(sheet, args.seed, args.model)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    results = [c for v in verifications for c in v.checks]
     print(format_table(results))
-    print("\nAnswers of the sheet (exact, then 15 digits):")
-    for row in table:
-        shown = f" = {row['value']:.15g}" if row["value"] is not None else ""
-        print(f"  {row['key']:<26} {row['exact']}{shown}")
-    legend = {s.symbol.name: str(s.expr) for m in args.model or list(MODELS) for s in derivation(m).statistics}
-    print("  where " + ", ".join(f"{k} = sum_i {v}" for k, v in legend.items() if k != "n"))
-    failed = [r for r in results if not r.passed]
+    print(f"\nAnswers of {sheet.title} (exact, then 15 digits):")
+    for a in found:
+        shown = f" = {a.value:.15g}" if a.value is not None else ""
+        print(f"  {a.key:<26} {a.expr}{shown}")
+    failed = [r for r in results if r.status == "FAIL"]
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"seed": args.seed, "passed": not failed, "checks": [r.as_dict() for r in results], "answers": table}
+    table = [a.as_dict() for a in found]
+    payload = {"seed": args.seed, "sheet": sheet.title, "passed": not failed, "checks": [r.as_dict() for r in results], "answers": table}
     tmp = args.json.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     tmp.replace(args.json)

@@ -19,7 +19,11 @@ import torch
 
 from derivations.model import InputError
 from numerics.compile import warm_torch_optim
+from derivations.engine import derive
+from derivations.sheet import answers
+from numerics.verify import answer_checks, verify
 from reports import compute, content, render
+from reports.sheet_document import SheetResults, sheet_sections
 from reports.output import describe_os_error, locked, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
 from reports.workers import Worker, die_with_parent
 
@@ -118,7 +122,8 @@ def build(settings: compute.Settings, out: Path, formats=FORMATS, log: Callable[
             log(f"removed {stale.name}, left by a build that did not finish")
         tmp = new_temp(out, "new")
         try:
-            progress = _build_into(tmp, settings, formats, log, fail_at)
+            into = _build_sheet_into if settings.sheet is not None else _build_into
+            progress = into(tmp, settings, formats, log, fail_at)
             write_marker(tmp)
             swap_in(tmp, out)
         except BaseException:
@@ -162,20 +167,48 @@ def _build_into(tmp: Path, settings: compute.Settings, formats, log: Callable[[s
 
 
 def _write(tmp: Path, results: compute.Results, formats, progress: Progress, log, maybe_fail) -> None:
-    settings = results.settings
-    subtitle = f"seed {settings.seed}, n = {settings.n}; every number computed by mlemap"
     with progress.step("figures"):
         sections, plan = content.document(results)
         plan.render(tmp / "figures", processes=FIGURE_PROCESSES)
         maybe_fail("figures")
+    write_documents(tmp, sections, TITLE, subtitle(results.settings), content.answers_json(results), formats, progress, log, maybe_fail)
+
+
+def subtitle(settings: compute.Settings) -> str:
+    return f"seed {settings.seed}, n = {settings.n}; every number computed by mlemap"
+
+
+def write_documents(tmp: Path, sections, title: str, sub: str, answer_rows: list[dict], formats, progress: Progress, log, maybe_fail) -> None:
     with progress.step("write"):
         if "md" in formats:
-            (tmp / "report.md").write_text(render.markdown(sections, TITLE, subtitle))
+            (tmp / "report.md").write_text(render.markdown(sections, title, sub))
         if "tex" in formats or "pdf" in formats:
-            (tmp / "report.tex").write_text(render.latex(sections, TITLE, subtitle))
-        (tmp / "answers.json").write_text(json.dumps(content.answers_json(results), indent=2, sort_keys=True) + "\n")
+            (tmp / "report.tex").write_text(render.latex(sections, title, sub))
+        (tmp / "answers.json").write_text(json.dumps(answer_rows, indent=2, sort_keys=True) + "\n")
         maybe_fail("write")
     if "pdf" in formats:
         with progress.step("latex"):
             latex_to_pdf(tmp, log)
             maybe_fail("latex")
+
+
+def _build_sheet_into(tmp: Path, settings: compute.Settings, formats, log: Callable[[str], None], fail_at: str | None) -> Progress:
+    """Any sheet other than the default: derive its models, answer its questions, verify, write."""
+    progress = Progress(log)
+    sheet = settings.sheet
+
+    def maybe_fail(name):
+        if fail_at == name:
+            raise RuntimeError("failure requested with fail_at")
+
+    with progress.step("derive"):
+        derived = {m.name: derive(m) for m in sheet.models}
+        found = answers(sheet, deriv=lambda m: derived[m.name])
+        maybe_fail("derive")
+    with progress.step("verify"):
+        verifications = [verify(d, settings.seed) for d in derived.values()] + [answer_checks(sheet, found)]
+        maybe_fail("verify")
+    sections = sheet_sections(SheetResults(sheet, derived, found, verifications))
+    rows = [a.as_dict() for a in found]
+    write_documents(tmp, sections, sheet.title, f"seed {settings.seed}; every number computed by mlemap", rows, formats, progress, log, maybe_fail)
+    return progress

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from derivations.model import InputError
+from derivations.sheet import load_sheet
 from reports.build import FORMATS, BuildError, build
 from reports.compute import SECTIONS, Settings
 from reports.workers import Interrupted, raise_on_sigterm
@@ -46,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=positive_int, default=10_000, help="praxis sample size (default 10000)")
     p.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION", help=f"build only this section, repeatable: {', '.join(SECTIONS)}")
     p.add_argument("--format", type=formats, default=FORMATS, help="comma list of md,tex,pdf (default all)")
+    p.add_argument("--sheet", help="a sheet file (default: sheets/exercise3.py, the full worked-solution report)")
     p.add_argument("--resolution", type=positive_int, default=100, help="heatmap grid points per axis (default 100)")
     return p
 
@@ -57,7 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     sections = tuple(args.only or SECTIONS)
     if "praxis" in sections and args.n < 2:
         parser().error(f"argument --n: the praxis needs at least 2 samples, got {args.n}")
-    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=sections)
+    sheet = None
+    if args.sheet is not None:
+        try:
+            sheet = load_sheet(args.sheet)
+        except InputError as exc:
+            parser().error(f"argument --sheet: {exc}")
+    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=sections, sheet=sheet)
     raise_on_sigterm()
     try:
         build(settings, args.out, args.format)

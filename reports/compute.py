@@ -7,16 +7,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from derivations.fisher import fisher
-from derivations.models import EXTRA_MODELS, SHEET_MODELS
-from derivations.registry import MODELS as MODELS_BY_NAME
-from derivations.registry import derivation
-from derivations.theory import log_theory
+from derivations.sheet import Sheet, answers
+from sheets.catalogue import EXTRA_MODELS, SHEET_MODELS
+from sheets.catalogue import MODELS as MODELS_BY_NAME
+from sheets.catalogue import derivation
+from sheets.exercise3_demos.log_theory import log_theory
 from numerics import praxis as px
 from numerics.checks import check_data
 from numerics.montecarlo import gaussian_variance_bias, standard_errors
-from numerics.priors import prior_strength
-from numerics.theory import underflow
-from numerics.verify import verify
+from sheets.exercise3_demos.prior_strength import prior_strength
+from sheets.exercise3_demos.underflow import underflow
+from numerics.verify import answer_checks, verify
+from sheets.exercise3 import SHEET
 
 SECTIONS = ("theory", "task1", "task2", "task3", "praxis", "appendix")
 SECTION_MODELS = {
@@ -37,6 +39,7 @@ class Settings:
     n: int = 10_000
     resolution: int = 100
     sections: tuple[str, ...] = SECTIONS
+    sheet: Sheet | None = None  # another sheet than the default: its generic report (--sheet)
 
 
 @dataclass
@@ -61,10 +64,11 @@ def derive_all(settings: Settings) -> None:
 
 
 def run_verification(settings: Settings, results: Results) -> None:
-    checks, table = verify(models_for(settings.sections), settings.seed)
-    for r in checks:
+    checks = [c for name in models_for(settings.sections) for c in verify(derivation(name), settings.seed).checks]
+    found = answers(SHEET, deriv=lambda m: derivation(m.name))
+    for r in checks + list(answer_checks(SHEET, found).checks):
         results.checks.setdefault(r.model, []).append(r)
-    results.answers = table
+    results.answers = [a.as_dict() for a in found]
 
 
 def run_theory(settings: Settings, results: Results) -> None:

@@ -13,9 +13,9 @@ import numpy as np
 import sympy as sp
 
 from derivations import bayes
-from derivations.models import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, theta, x
+from sheets.catalogue import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, theta, x
 from derivations.praxis import n_sym
-from derivations.registry import derivation
+from sheets.catalogue import derivation
 from reports import figures
 from reports.compute import SGD_FRACTION_OF_BOUND, Results
 
@@ -268,7 +268,7 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
     )
     fisher_sec.figure(plan.add("prior_strength", figures.prior_strength, mle, strength), "MLE, MAP and posterior mean of the coin as the prior narrows.")
     head = Section("appendix", "Appendix: more models, one declaration each")
-    head.text("Each model below is only a declaration in derivations/models.py; derivation, checks and this section are generated.")
+    head.text("Each model below is only a declaration in sheets/catalogue.py; derivation, checks and this section are generated.")
     return [fisher_sec, head] + [model_section(f"appendix.{m.name}", m.title, m.name, results, level=2) for m in EXTRA_MODELS]
 
 

@@ -11,7 +11,7 @@ import pytest
 os.environ["MLEMAP_NO_CACHE"] = "1"
 
 from derivations.engine import Derivation
-from derivations.registry import MODELS, derivation
+from sheets.catalogue import MODELS, derivation
 
 
 def gamma_shape_model():

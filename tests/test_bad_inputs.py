@@ -21,10 +21,10 @@ import torch
 
 from derivations.engine import derive
 from derivations.model import InputError, Model, Parameter
-from derivations.models import CAUCHY, COIN_UNIFORM, EXPONENTIAL, GAUSSIAN, POISSON, lam, mu, sigma2, theta, x
-from derivations.models import normal_prior as prior
+from sheets.catalogue import CAUCHY, COIN_UNIFORM, EXPONENTIAL, GAUSSIAN, POISSON, lam, mu, sigma2, theta, x
+from sheets.catalogue import normal_prior as prior
 from derivations.praxis import exact_sigma
-from derivations.registry import MODELS, derivation
+from sheets.catalogue import MODELS, derivation
 from numerics import praxis as px
 from numerics.checks import check_data, run_checks
 from numerics.compile import compiled

@@ -10,11 +10,10 @@ import sympy as sp
 
 from derivations.engine import derive
 from derivations.model import InputError, Model, Parameter
-from derivations.models import COIN_MAP_SD
-from derivations.registry import derivation
+from sheets.catalogue import COIN_MAP_SD
+from sheets.catalogue import derivation
 from numerics import checks, verify
 from numerics.checks import check_data, run_checks
-from numerics.peers import ESTIMATE_PEERS
 from tests.conftest import mutate
 
 
@@ -23,7 +22,7 @@ def _by_name(results):
 
 
 def test_all_checks_pass(model_derivation):
-    results = run_checks(model_derivation, peer=ESTIMATE_PEERS.get(model_derivation.model.name))
+    results = run_checks(model_derivation, peer=model_derivation.model.peer)
     failed = [(r.check, r.error, r.tolerance) for r in results if not r.passed]
     assert not failed
     assert {"autograd", "taylor_slope", "finite_difference", "scipy_optimize", "torch_optim"} <= {r.check for r in results}
@@ -34,7 +33,7 @@ def test_variance_over_n_minus_1_fails_the_optimizers_and_peer():
     mu, s2 = d.params
     n = next(s.symbol for s in d.statistics if s.expr == 1)
     wrong = mutate(d, estimate={mu: d.estimate[mu], s2: d.estimate[s2] * n / (n - 1)})
-    res = _by_name(run_checks(wrong, peer=ESTIMATE_PEERS["gaussian"]))
+    res = _by_name(run_checks(wrong, peer=wrong.model.peer))
     for name in ("scipy_optimize", "torch_optim", "peer", "stationary"):
         assert not res[name].passed, name
     assert res["autograd"].passed  # the score itself is still right
@@ -81,12 +80,12 @@ def test_wrong_root_of_the_map_cubic_fails(index):
 
 
 def test_verify_cli_goes_red_on_a_wrong_derivation(tmp_path, monkeypatch, capsys):
-    good = derivation("exponential")
-    (p,) = good.params
-    wrong = mutate(good, estimate={p: 2 * good.estimate[p]})
-    monkeypatch.setattr(verify, "derivation", lambda name: wrong)
+    good = derivation("gaussian")
+    p = good.params[0]
+    wrong = mutate(good, estimate={**good.estimate, p: 2 * good.estimate[p]})
+    monkeypatch.setattr(verify, "derive", lambda m: wrong if m.name == "gaussian" else derivation(m.name))
     out = tmp_path / "verify.json"
-    assert verify.main(["--model", "exponential", "--json", str(out)]) == 1
+    assert verify.main(["--model", "gaussian", "--json", str(out)]) == 1
     payload = json.loads(out.read_text())
     assert payload["passed"] is False
     assert "FAIL" in capsys.readouterr().out

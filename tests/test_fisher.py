@@ -12,12 +12,12 @@ import sympy as sp
 from derivations import fisher as fisher_module
 from derivations.engine import NoClosedForm, derive, n_obs
 from derivations.fisher import expectation, expected_statistic, expected_value, fisher, fisher_key
-from derivations.models import COIN_MAP, GAUSSIAN
+from sheets.catalogue import COIN_MAP, GAUSSIAN
 from derivations.praxis import mean_model
-from derivations.registry import MODELS, derivation
+from sheets.catalogue import MODELS, derivation
 from numerics import montecarlo as mc
 from numerics.checks import check_data
-from numerics.priors import prior_strength
+from sheets.exercise3_demos.prior_strength import prior_strength
 from tests.conftest import cache_in, mutate
 
 SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None)

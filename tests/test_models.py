@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derivations import models as catalogue
-from derivations.registry import MODELS
+from sheets import catalogue
+from sheets.catalogue import MODELS
 
 t = sp.Symbol("t", real=True)
 m = sp.Symbol("m", real=True)

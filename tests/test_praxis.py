@@ -163,7 +163,7 @@ def test_quadratic_form_equals_the_objective_and_its_gradient(small):
 
 
 def test_quadratic_form_is_none_when_the_objective_is_not_quadratic():
-    from derivations.registry import derivation
+    from sheets.catalogue import derivation
     from numerics.compile import compiled
 
     gaussian = compiled(derivation("gaussian"))  # log(sigma^2) and 1/sigma^2 terms

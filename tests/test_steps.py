@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from derivations.engine import n_obs
-from derivations.registry import derivation
+from sheets.catalogue import derivation
 
 TITLES = {
     "gaussian": [
@@ -96,7 +96,7 @@ def _data_free(name, t, domain, density):
     directly (its mathematics is what these tests are about)."""
     from derivations.engine import _derive
     from derivations.model import Model, Parameter
-    from derivations.models import x
+    from sheets.catalogue import x
 
     return _derive(Model(name, name.replace("_", " "), (x,), (Parameter(t, domain),), density))
 

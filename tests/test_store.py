@@ -13,7 +13,7 @@ import sympy as sp
 from derivations import store
 from derivations.engine import derive, model_key
 from derivations.fisher import fisher
-from derivations.models import COIN_MAP, GAUSSIAN, coin_model, normal_prior, theta
+from sheets.catalogue import COIN_MAP, GAUSSIAN, coin_model, normal_prior, theta
 from tests.conftest import cache_in
 
 KEY = "0123456789abcdef" * 4
@@ -42,7 +42,7 @@ def test_the_key_changes_with_any_symbolic_input():
 def test_the_key_holds_support_observed_data_constants_and_domains_in_any_order():
     import dataclasses
 
-    from derivations.models import LINEAR_REGRESSION, x, y
+    from sheets.catalogue import LINEAR_REGRESSION, x, y
 
     assert model_key(dataclasses.replace(GAUSSIAN, support={x: sp.Interval(0, sp.oo)})) != model_key(GAUSSIAN)
     assert model_key(dataclasses.replace(COIN_MAP, observed={x: (1, 1, 0)})) != model_key(COIN_MAP)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from derivations.models import COIN_DATA, GAUSSIAN
-from derivations.theory import log_theory
-from numerics.theory import underflow
+from sheets.catalogue import COIN_DATA, GAUSSIAN
+from sheets.exercise3_demos.log_theory import log_theory
+from sheets.exercise3_demos.underflow import underflow
 
 
 def test_log_keeps_the_argmax_and_rescales_the_curvature():

@@ -9,7 +9,7 @@ import scipy.integrate
 import sympy as sp
 
 from derivations.engine import derive
-from derivations.models import coin_model, normal_prior, theta
+from sheets.catalogue import coin_model, normal_prior, theta
 
 PRIOR_VARIANCES = (1, sp.Rational(3, 10), sp.Rational(1, 10), sp.Rational(3, 100), sp.Rational(1, 100), sp.Rational(3, 1000), sp.Rational(1, 1000))
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from derivations import bayes
-from derivations.models import COIN_UNIFORM, GAUSSIAN, mu, theta
+from sheets.catalogue import COIN_UNIFORM, GAUSSIAN, mu, theta
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,17 @@
-"""The model catalogue: the exercise sheet's items and the extra models, one declaration each."""
+"""The model catalogue: one declaration each (density, domains, data, sampler, peer), for sheets to use.
+
+MODELS names every model here; derivation(name) derives each once per process."""
 
 from __future__ import annotations
+
+from functools import cache
 
 import numpy as np
 import sympy as sp
 
+from derivations.engine import Derivation, derive
 from derivations.model import InputError, Model, Parameter, exact_number
+from sheets import peers
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", real=True)
@@ -46,7 +52,7 @@ def _coin_sample(rng, n, t):
     return {"x": (rng.random(n) < t["theta"]).astype(float)}
 
 
-def coin_model(name: str, title: str, prior: sp.Expr | None, notes: tuple[str, ...] = ()) -> Model:
+def coin_model(name: str, title: str, prior: sp.Expr | None, notes: tuple[str, ...] = (), peer=None) -> Model:
     return Model(
         name=name,
         title=title,
@@ -59,6 +65,7 @@ def coin_model(name: str, title: str, prior: sp.Expr | None, notes: tuple[str, .
         simulate=_coin_sample,
         truth={"theta": 0.4},
         notes=notes,
+        peer=peer,
     )
 
 
@@ -71,6 +78,7 @@ GAUSSIAN = Model(
     min_n=2,
     simulate=_gaussian_sample,
     truth={"mu": 1.5, "sigma^2": 4.0},
+    peer=peers.gaussian_norm_fit,
     notes=(
         "The variance MLE divides by n, not n - 1: E[sigma^2_MLE] = (n - 1)/n sigma^2, so it is biased low; "
         "the unbiased sample variance divides by n - 1.",
@@ -87,6 +95,7 @@ LINEAR_REGRESSION = Model(
     covariates=(x,),
     simulate=_regression_sample,
     truth={"a": 2.0, "b": -1.0, "sigma^2": 0.25},
+    peer=peers.regression_lstsq,
     notes=("a and b are the least-squares line; sigma^2 is the mean squared residual (divides by n).",),
 )
 
@@ -94,6 +103,7 @@ COIN_MAP = coin_model(
     "coin_map",
     "Task 3a: coin, MAP with prior N(0.5, 0.1), 0.1 read as the variance",
     normal_prior(theta, SHEET_PRIOR[0], SHEET_PRIOR[1]),
+    peer=peers.coin_map_scipy(float(SHEET_PRIOR[0]), float(sp.sqrt(SHEET_PRIOR[1]))),
     notes=(
         "The sheet writes N(mu, sigma^2), so 0.1 is the variance.",
         "Truncating the prior to [0, 1] multiplies it by a constant on (0, 1); the log-posterior shifts by a "
@@ -105,6 +115,7 @@ COIN_MAP_SD = coin_model(
     "coin_map_sd",
     "Task 3a, other reading: prior N(0.5, 0.1^2), 0.1 read as the standard deviation",
     normal_prior(theta, SHEET_PRIOR[0], SHEET_PRIOR[1] ** 2),
+    peer=peers.coin_map_scipy(float(SHEET_PRIOR[0]), float(SHEET_PRIOR[1])),
     notes=("The stationarity condition is an irreducible cubic: the answer is an exact root object.",),
 )
 
@@ -113,6 +124,7 @@ COIN_UNIFORM = coin_model(
     "Task 3b: coin with a U(0, 1) prior",
     sp.Integer(1),
     notes=("A flat prior makes the MAP equal to the MLE; the predictive probability integrates over theta.",),
+    peer=peers.bernoulli_mean,
 )
 
 POISSON = Model(
@@ -124,6 +136,7 @@ POISSON = Model(
     support={x: sp.Naturals0},
     simulate=lambda rng, n, t: {"x": rng.poisson(t["lambda"], n).astype(float)},
     truth={"lambda": 3.0},
+    peer=peers.poisson_mean,
 )
 
 EXPONENTIAL = Model(
@@ -135,6 +148,7 @@ EXPONENTIAL = Model(
     support={x: POSITIVE},
     simulate=lambda rng, n, t: {"x": rng.exponential(1 / t["lambda"], n)},
     truth={"lambda": 2.5},
+    peer=peers.exponential_fit,
 )
 
 NORMAL_NORMAL = Model(
@@ -146,6 +160,7 @@ NORMAL_NORMAL = Model(
     prior=normal_prior(mu, 0, 1),
     simulate=lambda rng, n, t: {"x": rng.normal(t["mu"], 2.0, n)},
     truth={"mu": 0.7},
+    peer=peers.normal_normal_conjugate,
     notes=("Conjugate: the posterior is normal, so its mode (the MAP) equals its mean.",),
 )
 
@@ -157,7 +172,15 @@ CAUCHY = Model(
     density=1 / (sp.pi * (1 + (x - mu) ** 2)),
     simulate=lambda rng, n, t: {"x": t["mu"] + rng.standard_cauchy(n)},
     truth={"mu": 0.5},
+    peer=peers.cauchy_fit,
 )
 
 SHEET_MODELS = (GAUSSIAN, LINEAR_REGRESSION, COIN_MAP, COIN_MAP_SD, COIN_UNIFORM)
 EXTRA_MODELS = (POISSON, EXPONENTIAL, NORMAL_NORMAL, CAUCHY)
+MODELS: dict[str, Model] = {m.name: m for m in SHEET_MODELS + EXTRA_MODELS}
+
+
+@cache
+def derivation(name: str) -> Derivation:
+    """Derive each catalogue model once per process (SymPy's solve is the slow part)."""
+    return derive(MODELS[name])

@@ -1,0 +1,6 @@
+"""Exercise sheets as input files, and the model catalogue they draw on.
+
+A sheet is one Python file that defines SHEET, a derivations.sheet.Sheet: its title and its questions, each a
+question kind (Estimate, PlugIn, Posterior, PosteriorPredictive, ...) applied to a declared model.
+`python -m numerics.verify --sheet PATH` checks any sheet; exercise3.py is the default.
+"""

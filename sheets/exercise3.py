@@ -1,0 +1,65 @@
+"""Exercise 3 (2025): Gaussian MLE, linear-model MLE, the coin's MAP and posterior predictive."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.integrate
+import scipy.stats
+import sympy as sp
+
+from derivations.sheet import Estimate, PlugIn, Posterior, PosteriorPredictive, Sheet
+from sheets.catalogue import COIN_DATA, COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, LINEAR_REGRESSION, SHEET_PRIOR, x
+from sheets.peers import coin_map_scipy
+
+TWO_TAILS = ({x: 0}, {x: 0})
+NEXT_HEAD = ({x: 1},)
+PRIOR_MEAN, PRIOR_NUMBER = (float(v) for v in SHEET_PRIOR)
+TASK1 = r"We observe $D = \{x_1, \dots, x_n\}$ with i.i.d. $x_i \sim N(\mu, \sigma^2)$. What is the MLE for $\mu$ and $\sigma^2$?"
+TASK2 = (
+    r"We observe $D = \{(x_1, y_1), \dots, (x_n, y_n)\}$ with $y_i = a x_i + b + \epsilon_i$, i.i.d. "
+    r"$\epsilon_i \sim N(0, \sigma^2)$. What is the MLE for $a$, $b$ and $\sigma^2$?"
+)
+TASK3A = r"With $p(\theta) = N(0.5, 0.1)$: what is $\theta_{MAP}$, and $P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$?"
+TASK3B = r"With $p(\theta) = U(0, 1)$: what is $P(x_8 = 1 \mid D)$?"
+
+
+def _coin_map(prior_sd: float) -> float:
+    return coin_map_scipy(PRIOR_MEAN, prior_sd)({"x": np.array(COIN_DATA, float)})["theta"]
+
+
+def _two_tails(prior_sd: float) -> float:
+    return float(scipy.stats.bernoulli.pmf(0, _coin_map(prior_sd)) ** 2)
+
+
+def _next_head_by_quadrature() -> float:
+    """P(x8 = 1 | D) = int theta L(theta) / int L(theta), by scipy.integrate.quad."""
+    heads = int(np.sum(COIN_DATA))
+    tails = len(COIN_DATA) - heads
+    likelihood = lambda t: t**heads * (1 - t) ** tails  # noqa: E731
+    num, _ = scipy.integrate.quad(lambda t: t * likelihood(t), 0, 1, epsabs=1e-15, epsrel=1e-13)
+    den, _ = scipy.integrate.quad(likelihood, 0, 1, epsabs=1e-15, epsrel=1e-13)
+    return num / den
+
+
+VARIANCE_SD, SD = float(sp.sqrt(SHEET_PRIOR[1])), PRIOR_NUMBER  # the prior's spread under each reading of 0.1
+
+SHEET = Sheet(
+    title="Exercise 3: maximum likelihood and MAP, worked solutions",
+    questions=(
+        Estimate("task1", TASK1, GAUSSIAN, labels={"mu": "Gaussian MLE: mu", "sigma^2": "Gaussian MLE: sigma^2"}),
+        Estimate("task2", TASK2, LINEAR_REGRESSION, labels={p: f"Linear model MLE: {p}" for p in ("a", "b", "sigma^2")}),
+        Estimate("task3a", TASK3A, COIN_MAP, labels={"theta": "theta_MAP, prior 0.1 read as the variance"}),
+        PlugIn("task3a.p_two_tails", TASK3A, COIN_MAP, TWO_TAILS, "P(x8 = 0, x9 = 0 | theta_MAP), 0.1 read as the variance"),
+        Estimate("task3a", TASK3A, COIN_MAP_SD, suffix="_sd", labels={"theta": "theta_MAP, prior 0.1 read as the sd"}),
+        PlugIn("task3a.p_two_tails_sd", TASK3A, COIN_MAP_SD, TWO_TAILS, "P(x8 = 0, x9 = 0 | theta_MAP), 0.1 read as the sd"),
+        Posterior("task3b.posterior", TASK3B, COIN_UNIFORM, "p(theta | D) under U(0, 1)"),
+        PosteriorPredictive("task3b.p_next_head", TASK3B, COIN_UNIFORM, NEXT_HEAD, "P(x8 = 1 | D) under U(0, 1)"),
+    ),
+    peers={
+        "task3a.theta_map": lambda: _coin_map(VARIANCE_SD),
+        "task3a.p_two_tails": lambda: _two_tails(VARIANCE_SD),
+        "task3a.theta_map_sd": lambda: _coin_map(SD),
+        "task3a.p_two_tails_sd": lambda: _two_tails(SD),
+        "task3b.p_next_head": _next_head_by_quadrature,
+    },
+)

@@ -1,0 +1,118 @@
+"""Exercise 4: waiting times, trials to a first success and counts with a prior (MLE, MAP, predictive).
+
+The next sheet of the course: three models Exercise 3 does not use, each declared here, with the peers that
+check their answers computed by scipy alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.integrate
+import scipy.optimize
+import scipy.stats
+import sympy as sp
+
+from derivations.model import Model, Parameter
+from derivations.sheet import Estimate, PlugIn, Posterior, PosteriorPredictive, Sheet
+
+x = sp.Symbol("x", positive=True)
+k = sp.Symbol("k", integer=True, positive=True)
+c = sp.Symbol("c", integer=True, nonnegative=True)
+s2 = sp.Symbol("s^2", positive=True)
+p = sp.Symbol("p", positive=True)
+lam = sp.Symbol("lambda", positive=True)
+POSITIVE = sp.Interval.open(0, sp.oo)
+CALLS = (2, 0, 3, 1, 4, 2, 1)  # calls per hour at a help desk, seven hours
+GAMMA_SHAPE, GAMMA_RATE = 2, 1  # the prior Gamma(2, 1) on the call rate: mean 2, mode 1
+
+
+def rayleigh_fit(data):
+    """scipy.stats.rayleigh.fit with floc=0 (scale^2 is the MLE of s^2)"""
+    _, scale = scipy.stats.rayleigh.fit(data["x"], floc=0)
+    return {"s^2": scale**2}
+
+
+def geometric_mean(data):
+    """1 / the sample mean (scipy.stats.geom's MLE)"""
+    return {"p": 1 / float(np.mean(data["k"]))}
+
+
+def calls_map(data):
+    """scipy.optimize.minimize_scalar on scipy.stats.poisson and gamma log-densities"""
+
+    def negative_log_posterior(rate):
+        return -(scipy.stats.poisson.logpmf(data["c"], rate).sum() + scipy.stats.gamma.logpdf(rate, GAMMA_SHAPE, scale=1 / GAMMA_RATE))
+
+    res = scipy.optimize.minimize_scalar(negative_log_posterior, bounds=(1e-9, 50), method="bounded", options={"xatol": 1e-12})
+    return {"lambda": res.x}
+
+
+RAYLEIGH = Model(
+    name="rayleigh",
+    title="Rayleigh wind speeds, MLE of the scale s^2",
+    data=(x,),
+    params=(Parameter(s2, POSITIVE, "squared scale"),),
+    density=x / s2 * sp.exp(-(x**2) / (2 * s2)),
+    support={x: POSITIVE},
+    simulate=lambda rng, n, t: {"x": rng.rayleigh(np.sqrt(t["s^2"]), n)},
+    truth={"s^2": 4.0},
+    peer=rayleigh_fit,
+)
+
+GEOMETRIC = Model(
+    name="geometric",
+    title="Trials until the first success, MLE of p",
+    data=(k,),
+    params=(Parameter(p, sp.Interval.open(0, 1), "success probability"),),
+    density=p * (1 - p) ** (k - 1),
+    support={k: sp.Naturals},
+    simulate=lambda rng, n, t: {"k": rng.geometric(t["p"], n).astype(float)},
+    truth={"p": 0.3},
+    peer=geometric_mean,
+)
+
+CALLS_MODEL = Model(
+    name="calls_gamma_prior",
+    title="Calls per hour: Poisson rate with a Gamma(2, 1) prior",
+    data=(c,),
+    params=(Parameter(lam, POSITIVE, "call rate"),),
+    density=lam**c * sp.exp(-lam) / sp.factorial(c),
+    prior=lam ** (GAMMA_SHAPE - 1) * sp.exp(-GAMMA_RATE * lam) * GAMMA_RATE**GAMMA_SHAPE / sp.gamma(GAMMA_SHAPE),
+    support={c: sp.Naturals0},
+    observed={c: CALLS},
+    simulate=lambda rng, n, t: {"c": rng.poisson(t["lambda"], n).astype(float)},
+    truth={"lambda": 2.0},
+    peer=calls_map,
+)
+
+NO_CALL = ({c: 0},)
+CALLS_DATA = {"c": np.array(CALLS, float)}
+
+
+def _no_call_by_quadrature() -> float:
+    """P(c8 = 0 | D) = int e^-lambda L(lambda) pi(lambda) / int L(lambda) pi(lambda), by scipy.integrate.quad."""
+
+    def unnormalised(rate):
+        return np.exp(scipy.stats.poisson.logpmf(CALLS_DATA["c"], rate).sum()) * scipy.stats.gamma.pdf(rate, GAMMA_SHAPE, scale=1 / GAMMA_RATE)
+
+    num, _ = scipy.integrate.quad(lambda r: np.exp(-r) * unnormalised(r), 0, np.inf, epsabs=1e-15, epsrel=1e-12)
+    den, _ = scipy.integrate.quad(unnormalised, 0, np.inf, epsabs=1e-15, epsrel=1e-12)
+    return num / den
+
+
+SHEET = Sheet(
+    title="Exercise 4: waiting times, first successes and counts with a prior",
+    questions=(
+        Estimate("task1", r"Wind speeds $x_i > 0$ follow a Rayleigh law $p(x \mid s^2) = \frac{x}{s^2} e^{-x^2 / (2 s^2)}$. What is the MLE of $s^2$?", RAYLEIGH),
+        Estimate("task2", r"A die is thrown until the first six; $k_i$ is the number of throws, $p(k \mid p) = p (1 - p)^{k - 1}$. What is the MLE of $p$?", GEOMETRIC),
+        Estimate("task3a", r"A help desk counts calls per hour, $D = (2, 0, 3, 1, 4, 2, 1)$, $c_i \sim \mathrm{Poisson}(\lambda)$ with prior $\lambda \sim \mathrm{Gamma}(2, 1)$. What is $\lambda_{MAP}$?", CALLS_MODEL),
+        PlugIn("task3b.p_no_call_map", r"What is the probability of an hour without calls, $P(c_8 = 0 \mid \lambda_{MAP})$?", CALLS_MODEL, NO_CALL),
+        Posterior("task3c.posterior", r"What is the posterior $p(\lambda \mid D)$?", CALLS_MODEL),
+        PosteriorPredictive("task3d.p_no_call", r"What is the posterior predictive probability of an hour without calls, $P(c_8 = 0 \mid D)$?", CALLS_MODEL, NO_CALL),
+    ),
+    peers={
+        "task3a.lambda_map": lambda: calls_map(CALLS_DATA)["lambda"],
+        "task3b.p_no_call_map": lambda: float(scipy.stats.poisson.pmf(0, calls_map(CALLS_DATA)["lambda"])),
+        "task3d.p_no_call": _no_call_by_quadrature,
+    },
+)

@@ -1,0 +1,171 @@
+"""Sheets are input: any sheet file verifies through the same pipeline, and a sheet with an error is refused
+with one line naming the question and the rule."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from derivations.model import InputError
+from derivations.sheet import Estimate, PlugIn, Posterior, PosteriorPredictive, Sheet, answers, load_sheet
+from numerics import verify
+from sheets import catalogue
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_SHEET = '''
+import sympy as sp
+from derivations.sheet import Estimate, PlugIn, PosteriorPredictive, Sheet
+from sheets.catalogue import EXPONENTIAL, coin_model, x
+
+COIN = coin_model("coin_flat", "coin, flat prior", sp.Integer(1))
+SHEET = Sheet(
+    title="A third sheet, written in a test",
+    questions=(
+        Estimate("q1", "Exponential waiting times: the MLE of the rate?", EXPONENTIAL),
+        PlugIn("q2", "P(two heads | theta_MAP)?", COIN, ({x: 1}, {x: 1})),
+        PosteriorPredictive("q3", "P(next head | D)?", COIN, ({x: 1},)),
+    ),
+    peers={"q3": lambda: 4 / 9},
+)
+'''
+
+
+def write(tmp_path: Path, text: str, name: str = "sheet.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_sheet_written_here_verifies_and_its_answers_are_derived(tmp_path, capsys):
+    sheet = load_sheet(write(tmp_path, SMALL_SHEET))
+    found = {a.key: a for a in answers(sheet)}
+
+    assert set(found) == {"q1.lambda_mle", "q2", "q3"}
+    heads = sum(catalogue.COIN_DATA)
+    assert found["q2"].expr == sp.Rational(heads, len(catalogue.COIN_DATA)) ** 2  # the MLE squared, exactly
+    assert found["q3"].expr == sp.Rational(heads + 1, len(catalogue.COIN_DATA) + 2)  # Laplace's rule of succession
+    out = tmp_path / "v.json"
+    assert verify.main(["--sheet", str(tmp_path / "sheet.py"), "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["passed"] and {c["model"] for c in payload["checks"]} == {"exponential", "coin_flat"}
+    assert any(c["check"] == "answer q3" and c["status"] == "PASS" for c in payload["checks"])
+
+
+def test_the_second_shipped_sheet_verifies_with_no_fail(tmp_path):
+    out = tmp_path / "v.json"
+    assert verify.main(["--sheet", str(ROOT / "sheets" / "exercise4.py"), "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    statuses = {c["status"] for c in payload["checks"]}
+    assert "FAIL" not in statuses
+    kinds = {type(q).__name__ for q in load_sheet(ROOT / "sheets" / "exercise4.py").questions}
+    assert len(kinds) >= 4 and len(payload["answers"]) >= 6
+
+
+def test_a_peer_that_disagrees_fails_the_sheet(tmp_path):
+    wrong = SMALL_SHEET.replace("lambda: 4 / 9", "lambda: 0.5")
+    assert verify.main(["--sheet", str(write(tmp_path, wrong)), "--json", str(tmp_path / "v.json")]) == 1
+
+
+def test_verify_reports_pass_fail_and_skip_for_a_model():
+    from tests.conftest import mutate
+
+    good = catalogue.derivation("poisson")
+    result = verify.verify(good)
+    assert result.passed and {c.status for c in result.checks} <= {"PASS", "SKIP"}
+    (p,) = good.params
+    wrong = verify.verify(mutate(good, estimate={p: good.estimate[p] + 1}))
+    assert not wrong.passed and {c.check for c in wrong.failures} >= {"scipy_optimize", "torch_optim", "stationary"}
+
+
+COIN_NO_DATA = "coin_model('c', 'c', None).__class__(**{**coin_model('c', 'c', None).__dict__, 'observed': None})"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("SHEET = 3", r"defines no SHEET \(a derivations.sheet.Sheet\)$"),
+        ("x = 1", r"defines no SHEET"),
+        ("raise ValueError('boom\\nsecond line')", r": ValueError: boom second line$"),
+        ("SHEET = Sheet('t', (Estimate('q1', 'text', GAUSSIAN, labels={'tau': 'x'}),))", r"question q1: gaussian has no parameter 'tau'$"),
+        ("SHEET = Sheet('t', (Estimate('q1', 'text', None),))", r"question q1: needs a model \(a derivations.Model\), got None$"),
+        ("SHEET = Sheet('t', (PlugIn('q1', 'text', COIN_UNIFORM, ({x: 2},)),))", r"question q1: the future x = 2 lies outside its support \{0, 1\}$"),
+        ("SHEET = Sheet('t', (PlugIn('q1', 'text', COIN_UNIFORM, ()),))", r"question q1: names no future data$"),
+        ("SHEET = Sheet('t', (Posterior('q1', 'text', GAUSSIAN),))", r"question q1: a posterior needs observed data; gaussian has none$"),
+        ("SHEET = Sheet('t', (PosteriorPredictive('q1', 'text', " + COIN_NO_DATA + ", ({x: 1},)),))", r"question q1: a posterior needs observed data; c has none$"),
+        ("SHEET = Sheet('t', ('what is the MLE?',))", r"is not a question$"),
+        ("SHEET = Sheet('t', (Estimate('q1', 'a', GAUSSIAN), Estimate('q1', 'b', GAUSSIAN)))", r"question q1.mu_mle: two answers share this key"),
+    ],
+)
+def test_a_sheet_with_an_error_is_refused_naming_the_question_and_the_rule(tmp_path, body, message):
+    header = "from derivations.sheet import *\nfrom sheets.catalogue import GAUSSIAN, COIN_UNIFORM, coin_model, x\n"
+    path = write(tmp_path, header + body + "\n")
+    with pytest.raises(InputError) as exc:
+        answers(load_sheet(path))
+    assert "\n" not in str(exc.value)
+    assert exc.value.args[0].startswith(str(path)) or exc.value.args[0].startswith("question")
+    import re
+
+    assert re.search(message, str(exc.value)), str(exc.value)
+
+
+def test_verify_names_a_bad_sheet_and_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        verify.main(["--sheet", str(tmp_path / "missing.py"), "--json", str(tmp_path / "v.json")])
+    assert exc.value.code == 2
+    assert "argument --sheet: " in capsys.readouterr().err
+    assert not (tmp_path / "v.json").exists()
+
+
+def test_question_objects_check_themselves():
+    with pytest.raises(InputError, match=r"^question q: gaussian has no parameter 'theta'$"):
+        Sheet("t", (Estimate("q", "text", catalogue.GAUSSIAN, labels={"theta": "?"}),))
+
+
+@pytest.mark.build
+def test_any_sheet_builds_a_report_with_its_answers(tmp_path):
+    from reports.cli import main
+
+    path = write(tmp_path, SMALL_SHEET)
+    out = tmp_path / "report"
+    assert main(["--sheet", str(path), "--out", str(out), "--format", "md,tex"]) == 0
+    sheet = load_sheet(path)
+    rows = json.loads((out / "answers.json").read_text())
+    assert rows == [a.as_dict() for a in answers(sheet)]
+    text = (out / "report.md").read_text()
+    for q in sheet.questions:
+        assert q.text in text
+    assert "| exponential | peer |" in text and "FAIL" not in text
+    assert (out / "report.tex").exists()
+
+
+def test_reports_refuses_a_bad_sheet_with_exit_2(tmp_path, capsys):
+    from reports.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--sheet", str(write(tmp_path, "SHEET = None\n")), "--out", str(tmp_path / "r")])
+    assert exc.value.code == 2
+    assert "argument --sheet: " in capsys.readouterr().err and not (tmp_path / "r").exists()
+
+
+def test_estimate_is_the_closed_form_where_there_is_one_and_says_when_nothing_converged():
+    import dataclasses
+
+    from numerics.estimate import estimate
+
+    found = estimate(catalogue.derivation("poisson"), {"x": [1, 2, 3, 6]})
+    assert found.method == "closed form" and found.converged and found.values == {"lambda": 3.0}
+    heads = estimate(catalogue.derivation("coin_uniform"), {"x": [1, 1, 1]})
+    assert heads.values == {"theta": 1.0}  # the statistics given are the statistics used
+    cauchy = estimate(catalogue.derivation("cauchy"), {"x": [-1.0, 0.2, 0.4, 3.0]})
+    assert cauchy.method == "numerical" and cauchy.converged
+    rising = dataclasses.replace(catalogue.EXPONENTIAL, prior=sp.exp(5 * catalogue.lam))
+    from derivations.engine import derive
+
+    stuck = estimate(derive(rising), {"x": [0.1, 0.1]})
+    assert stuck.method == "numerical" and not stuck.converged and stuck.values is None  # n/(S_x - 5) < 0 here: no answer, not a wrong one
+    fine = estimate(derive(rising), {"x": [3.0, 4.0]})
+    assert fine.method == "closed form" and fine.values == {"lambda": pytest.approx(2 / (7.0 - 5))}
