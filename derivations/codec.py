@@ -29,12 +29,14 @@ def register(cls: type) -> type:
 
 
 def _sympy_classes() -> dict[str, type]:
+    """Every class of SymPy's own modules that derives from Basic, by name (what srepr would print)."""
     classes: dict[str, type] = {}
-    for module in (sp, sp.core.numbers, sp.sets.fancysets, sp.logic.boolalg, sp.polys.rootoftools):
-        for name in dir(module):
-            obj = getattr(module, name)
-            if isinstance(obj, type) and issubclass(obj, sp.Basic):
-                classes[obj.__name__] = obj
+    pending = [sp.Basic]
+    while pending:
+        cls = pending.pop()
+        if cls.__module__.startswith("sympy.") and cls.__name__ not in classes:
+            classes[cls.__name__] = cls
+        pending.extend(cls.__subclasses__())
     return classes
 
 

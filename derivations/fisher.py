@@ -34,6 +34,10 @@ def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
             value = sp.summation(integrand, (x, support.inf, support.sup))
         elif support != sp.Reals and not isinstance(support, sp.Interval):
             raise NoClosedForm(f"E[{g}] over the support {support} is not derived")
+        elif integrand.has(sp.log(x)) and support == sp.Interval.open(0, sp.oo):
+            # A density in log x (log-normal): x = e^u turns it into an integral SymPy knows over the reals.
+            u = sp.Dummy("u", real=True)
+            value = sp.integrate(sp.simplify(integrand.subs(x, sp.exp(u)) * sp.exp(u)), (u, -sp.oo, sp.oo), conds="none")
         else:
             lo, hi = (-sp.oo, sp.oo) if support == sp.Reals else (support.start, support.end)
             # Rational integrands (Cauchy) integrate about 10x faster without the Meijer-G route,

@@ -30,6 +30,9 @@ class Question:
     key: str
     text: str
 
+    def __post_init__(self):
+        self.check()
+
     def check(self) -> None:
         """Raise InputError naming the question and the rule when it cannot apply."""
 
@@ -90,6 +93,24 @@ class Posterior(Question):
 
 
 @dataclass(frozen=True)
+class OptimizerStudy(Question):
+    """Gradient ascent on the model's log-likelihood (or log-posterior) over learning rates, against its
+    optimum: the stability bound from the Hessian there, predicted against measured steps, torch.optim
+    optimizers, mini-batch gradients, and a heatmap with the paths when the model has two parameters.
+    Runs on the model's observed data, else on a seeded sample of its simulate hook."""
+
+    model: Model = None  # type: ignore[assignment]
+    fractions: tuple[float, ...] = (0.1, 0.5, 0.9, 1.1)  # learning rates, as fractions of the stability bound
+
+    def check(self) -> None:
+        _needs_model(self)
+        if not self.model.observed and self.model.simulate is None:
+            raise InputError(f"question {self.key}: an optimizer study needs data; {self.model.name} has neither observed data nor a simulate hook")
+        if not self.fractions or any(not isinstance(f, (int, float)) or isinstance(f, bool) or not 0 < f < 10 for f in self.fractions):
+            raise InputError(f"question {self.key}: fractions of the bound must be numbers in (0, 10), got {self.fractions!r}")
+
+
+@dataclass(frozen=True)
 class Sheet:
     title: str
     questions: tuple[Question, ...]
@@ -99,7 +120,6 @@ class Sheet:
         for q in self.questions:
             if not isinstance(q, Question):
                 raise InputError(f"sheet {self.title!r}: {q!r} is not a question")
-            q.check()
 
     @property
     def models(self) -> tuple[Model, ...]:

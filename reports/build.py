@@ -20,10 +20,11 @@ import torch
 from derivations.model import InputError
 from numerics.compile import warm_torch_optim
 from derivations.engine import derive
-from derivations.sheet import answers
+from derivations.sheet import OptimizerStudy, answers
+from numerics.study import run_study
 from numerics.verify import answer_checks, verify
 from reports import compute, content, render
-from reports.sheet_document import SheetResults, sheet_sections
+from reports.sheet_document import SheetResults, answer_rows, sheet_sections
 from reports.output import describe_os_error, locked, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
 from reports.workers import Worker, die_with_parent
 
@@ -208,7 +209,12 @@ def _build_sheet_into(tmp: Path, settings: compute.Settings, formats, log: Calla
     with progress.step("verify"):
         verifications = [verify(d, settings.seed) for d in derived.values()] + [answer_checks(sheet, found)]
         maybe_fail("verify")
-    sections = sheet_sections(SheetResults(sheet, derived, found, verifications))
-    rows = [a.as_dict() for a in found]
-    write_documents(tmp, sections, sheet.title, f"seed {settings.seed}; every number computed by mlemap", rows, formats, progress, log, maybe_fail)
+    with progress.step("studies"):
+        studies = {q.key: run_study(derived[q.model.name], settings.seed, q.fractions) for q in sheet.questions if isinstance(q, OptimizerStudy)}
+    results = SheetResults(sheet, derived, found, verifications, studies)
+    with progress.step("figures"):
+        sections = sheet_sections(results)
+        results.plan.render(tmp / "figures", processes=FIGURE_PROCESSES)
+        maybe_fail("figures")
+    write_documents(tmp, sections, sheet.title, f"seed {settings.seed}; every number computed by mlemap", answer_rows(results), formats, progress, log, maybe_fail)
     return progress

@@ -90,10 +90,10 @@ def _heat(ax, m1, m2, values, title=""):
     return mesh
 
 
-def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], title: str) -> plt.Figure:
-    """The log-likelihood heatmap with optimisation paths drawn on it."""
+def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], title: str, labels=(r"$\mu_1$", r"$\mu_2$", r"$L(\mu)$")) -> plt.Figure:
+    """The log-likelihood heatmap with optimisation paths drawn on it; labels name the axes and the colour bar."""
     fig, ax = plt.subplots(figsize=(5, 4.2))
-    fig.colorbar(_heat(ax, m1, m2, values, title), ax=ax, label=r"$L(\mu)$")
+    fig.colorbar(_heat(ax, m1, m2, values, title), ax=ax, label=labels[2])
     # The heat scale is dominated by far-away values; log-spaced contours show the ellipses near the top.
     drop = values.max() - values
     ax.contour(m1, m2, drop, levels=np.geomspace(max(drop.max(), 10.0) / 1e4, drop.max(), 8), colors="w", linewidths=0.5, alpha=0.7)
@@ -101,18 +101,18 @@ def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], title: str) -> p
         inside = (path[:, 0] >= m1.min()) & (path[:, 0] <= m1.max()) & (path[:, 1] >= m2.min()) & (path[:, 1] <= m2.max())
         shown = path[inside]
         ax.plot(shown[:, 0], shown[:, 1], ".-", ms=3, lw=1, label=label)
-    ax.set(xlabel=r"$\mu_1$", ylabel=r"$\mu_2$")
+    ax.set(xlabel=labels[0], ylabel=labels[1])
     ax.legend(fontsize=6, loc="lower right")
     return fig
 
 
-def error_curves(curves: dict[str, np.ndarray], xlabel: str = "step", x: dict | None = None) -> plt.Figure:
+def error_curves(curves: dict[str, np.ndarray], xlabel: str = "step", x: dict | None = None, ylabel: str = r"$\|\mu_t - \hat\mu\|$") -> plt.Figure:
     """||mu_t - mu_hat|| against step (or samples seen), log scale."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for label, err in curves.items():
         xs = x[label] if x else np.arange(len(err))
         ax.semilogy(xs, np.maximum(err, 1e-16), lw=1, label=label)
-    ax.set(xlabel=xlabel, ylabel=r"$\|\mu_t - \hat\mu\|$")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend(fontsize=6)
     return fig
 

@@ -7,11 +7,15 @@ verification) are done before, and only their typed results arrive here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import sympy as sp
+from dataclasses import dataclass, field
 
 from derivations.engine import Derivation
-from derivations.sheet import Answer, Estimate, PlugIn, Posterior, PosteriorPredictive, Question, Sheet
+from derivations.sheet import Answer, Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Question, Sheet
+from numerics.study import Run, Study
 from numerics.verify import Verification
+from reports import figures
 from reports.content import TEXT, Section, estimate_math
 
 
@@ -21,6 +25,17 @@ class SheetResults:
     derivations: dict[str, Derivation]  # by model name
     answers: list[Answer]
     verifications: list[Verification]
+    studies: dict[str, Study] = field(default_factory=dict)  # by question key
+    plan: figures.FigurePlan = field(default_factory=figures.FigurePlan)
+
+
+def answer_rows(results: SheetResults) -> list[dict]:
+    """answers.json: every exact answer, then each optimizer study's stability bound (a number from data)."""
+    rows = [a.as_dict() for a in results.answers]
+    for key, st in results.studies.items():
+        question = f"largest stable gradient-ascent rate on the log-likelihood of {st.model}, 2 / lambda_max(-H)"
+        rows.append({"key": f"{key}.lr_bound", "question": question, "exact": None, "latex": None, "value": st.bound})
+    return rows
 
 
 def _answers_of(results: SheetResults, q: Question) -> list[Answer]:
@@ -45,11 +60,44 @@ def probability(sec: Section, q: Question, results: SheetResults) -> None:
         sec.math(f"{a.latex}{_value(a)}")
 
 
+def _count(run: Run) -> str:
+    if run.status == "converged":
+        return str(run.steps)
+    return f"diverged at step {run.steps + 1}" if run.status == "diverged" else f"not converged in {run.steps} steps"
+
+
+def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> None:
+    st = results.studies[q.key]
+    curv = ", ".join(f"{v:.4g}" for v in st.curvatures)
+    sec.text(
+        f"At the optimum the negative Hessian of the log-likelihood of the n = {st.n} points has eigenvalues {curv}. "
+        "Near the optimum gradient ascent moves the error by $e_{t+1} = (I + \\lambda H) e_t$, which shrinks exactly when "
+        f"$\\lambda < 2 / \\lambda_{{\\max}}(-H) = {st.bound:.4g}$. Predicted step counts come from that linearisation "
+        "(exact for a quadratic log-likelihood); past the bound the iteration oscillates or diverges."
+    )
+    sec.table(
+        ("rate", "as a fraction of the bound", "steps to |score|/n < 1e-6", "predicted"),
+        [(f"{r.lr:.4g}", r.label, _count(r), "never" if r.predicted is None else r.predicted) for r in st.ascent],
+        "Gradient ascent from the centre of the parameter domain, gradients by torch autograd.",
+    )
+    names = [f"${sp.latex(p.symbol)}$" for p in q.model.params]
+    distance = r"$\|\theta_t - \hat\theta\|$"
+    sec.figure(results.plan.add(f"{q.key}_ascent", figures.error_curves, {r.label: r.errors for r in st.ascent}, ylabel=distance), "Distance to the optimum against step, one curve per rate.")
+    sec.table(("optimizer", "rate", "steps to the optimum"), [(r.label, f"{r.lr:.4g}", _count(r)) for r in st.optimizers], "torch.optim on the mean negative log-likelihood.")
+    if st.grid is not None:
+        m1, m2, values = st.grid
+        paths = {r.label: r.path for r in st.optimizers + st.ascent[:1]}
+        labels = (names[0], names[1], "log-likelihood")
+        sec.figure(results.plan.add(f"{q.key}_paths", figures.heatmap_paths, m1, m2, values, paths, "", labels=labels), "The log-likelihood with the optimizers' paths.")
+    sec.table(("batch size", "final distance to the optimum", "status"), [(r.label, f"{r.errors[-1]:.3g}", f"diverged at step {r.steps + 1}" if r.status == "diverged" else f"{r.steps} steps") for r in st.batches], "Mini-batch gradient ascent at a tenth of the full-data bound: smaller batches, noisier steps.")
+
+
 KINDS: dict[type, Callable[[Section, Question, SheetResults], None]] = {
     Estimate: estimate,
     PlugIn: probability,
     Posterior: probability,
     PosteriorPredictive: probability,
+    OptimizerStudy: optimizer_study,
 }
 
 

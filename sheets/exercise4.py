@@ -13,7 +13,7 @@ import scipy.stats
 import sympy as sp
 
 from derivations.model import Model, Parameter
-from derivations.sheet import Estimate, PlugIn, Posterior, PosteriorPredictive, Sheet
+from derivations.sheet import Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Sheet
 
 x = sp.Symbol("x", positive=True)
 k = sp.Symbol("k", integer=True, positive=True)
@@ -85,6 +85,29 @@ CALLS_MODEL = Model(
     peer=calls_map,
 )
 
+m = sp.Symbol("m", real=True)
+v = sp.Symbol("v", positive=True)
+
+
+def lognormal_fit(data):
+    """scipy.stats.lognorm.fit with floc=0: m = log(scale), v = shape^2"""
+    shape, _, scale = scipy.stats.lognorm.fit(data["x"], floc=0)
+    return {"m": float(np.log(scale)), "v": shape**2}
+
+
+LOGNORMAL = Model(
+    name="lognormal",
+    title="Log-normal incomes, MLE of m and v",
+    data=(x,),
+    params=(Parameter(m, sp.Reals, "mean of log x"), Parameter(v, POSITIVE, "variance of log x")),
+    density=sp.exp(-((sp.log(x) - m) ** 2) / (2 * v)) / (x * sp.sqrt(2 * sp.pi * v)),
+    support={x: POSITIVE},
+    min_n=2,
+    simulate=lambda rng, n, t: {"x": rng.lognormal(t["m"], np.sqrt(t["v"]), n)},
+    truth={"m": 1.0, "v": 0.25},
+    peer=lognormal_fit,
+)
+
 NO_CALL = ({c: 0},)
 CALLS_DATA = {"c": np.array(CALLS, float)}
 
@@ -109,6 +132,13 @@ SHEET = Sheet(
         PlugIn("task3b.p_no_call_map", r"What is the probability of an hour without calls, $P(c_8 = 0 \mid \lambda_{MAP})$?", CALLS_MODEL, NO_CALL),
         Posterior("task3c.posterior", r"What is the posterior $p(\lambda \mid D)$?", CALLS_MODEL),
         PosteriorPredictive("task3d.p_no_call", r"What is the posterior predictive probability of an hour without calls, $P(c_8 = 0 \mid D)$?", CALLS_MODEL, NO_CALL),
+        Estimate("task4a", r"Incomes follow a log-normal law, $\log x_i \sim N(m, v)$. What are the MLEs of $m$ and $v$?", LOGNORMAL),
+        OptimizerStudy(
+            "task4b",
+            r"Find the MLE of $(m, v)$ by gradient ascent from $(0, 1)$ instead. Which learning rates converge, and why? "
+            r"How do torch.optim's optimizers and mini-batch gradients compare?",
+            LOGNORMAL,
+        ),
     ),
     peers={
         "task3a.lambda_map": lambda: calls_map(CALLS_DATA)["lambda"],

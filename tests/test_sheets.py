@@ -169,3 +169,17 @@ def test_estimate_is_the_closed_form_where_there_is_one_and_says_when_nothing_co
     assert stuck.method == "numerical" and not stuck.converged and stuck.values is None  # n/(S_x - 5) < 0 here: no answer, not a wrong one
     fine = estimate(derive(rising), {"x": [3.0, 4.0]})
     assert fine.method == "closed form" and fine.values == {"lambda": pytest.approx(2 / (7.0 - 5))}
+
+
+@pytest.mark.build
+def test_the_second_shipped_sheet_builds_its_report_with_the_optimizer_study(tmp_path):
+    from reports.cli import main
+
+    out = tmp_path / "report"
+    assert main(["--sheet", str(ROOT / "sheets" / "exercise4.py"), "--out", str(out), "--format", "md"]) == 0
+    rows = {r["key"]: r for r in json.loads((out / "answers.json").read_text())}
+    assert rows["task3a.lambda_map"]["exact"] == "7/4" and rows["task3d.p_no_call"]["exact"] == "35184372088832/205891132094649"
+    assert 0 < rows["task4b.lr_bound"]["value"] < 1
+    assert sorted(p.name for p in (out / "figures").glob("*.png")) == ["task4b_ascent.png", "task4b_paths.png"]
+    text = (out / "report.md").read_text()
+    assert "| FAIL |" not in text and "torch.optim" in text
