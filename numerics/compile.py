@@ -246,16 +246,14 @@ def _length(data: Data) -> int:
     return len(next(iter(data.values())))
 
 
-_CACHE: dict[int, Compiled] = {}
-
-
 def compiled(derivation: Derivation) -> Compiled:
-    """One Compiled per Derivation object, so each expression is lambdified once per process."""
-    key = id(derivation)
-    if key not in _CACHE or _CACHE[key].derivation is not derivation:
-        _CACHE[key] = Compiled(derivation)
-    return _CACHE[key]
-
+    """One Compiled per Derivation object, kept on the object itself, so each expression is lambdified once.
+    A copy of a derivation (a test's altered one) carries the original's and gets its own."""
+    found = derivation.__dict__.get("_compiled")
+    if found is None or found.derivation is not derivation:
+        found = Compiled(derivation)
+        derivation.__dict__["_compiled"] = found
+    return found
 
 
 class Evaluator:

@@ -148,7 +148,7 @@ def _build_into(tmp: Path, settings: compute.Settings, formats, log: Callable[[s
         maybe_fail("derive")
     # Forked after "derive", so the worker starts with every derivation already cached; the results are
     # seeded and the same whichever process computes them.
-    worker = Worker(verify_in_worker, settings)
+    worker = Worker(verify_in_worker, settings, fork=settings.jobs > 1)
     try:
         if "theory" in settings.sections:
             with progress.step("theory"):
@@ -170,7 +170,7 @@ def _build_into(tmp: Path, settings: compute.Settings, formats, log: Callable[[s
 def _write(tmp: Path, results: compute.Results, formats, progress: Progress, log, maybe_fail) -> None:
     with progress.step("figures"):
         sections, plan = content.document(results)
-        plan.render(tmp / "figures", processes=FIGURE_PROCESSES)
+        plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, results.settings.jobs))
         maybe_fail("figures")
     write_documents(tmp, sections, TITLE, subtitle(results.settings), content.answers_json(results), formats, progress, log, maybe_fail)
 
@@ -214,7 +214,7 @@ def _build_sheet_into(tmp: Path, settings: compute.Settings, formats, log: Calla
     results = SheetResults(sheet, derived, found, verifications, studies)
     with progress.step("figures"):
         sections = sheet_sections(results)
-        results.plan.render(tmp / "figures", processes=FIGURE_PROCESSES)
+        results.plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, settings.jobs))
         maybe_fail("figures")
     write_documents(tmp, sections, sheet.title, f"seed {settings.seed}; every number computed by mlemap", answer_rows(results), formats, progress, log, maybe_fail)
     return progress

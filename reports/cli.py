@@ -47,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=positive_int, default=10_000, help="praxis sample size (default 10000)")
     p.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION", help=f"build only this section, repeatable: {', '.join(SECTIONS)}")
     p.add_argument("--format", type=formats, default=FORMATS, help="comma list of md,tex,pdf (default all)")
+    p.add_argument("--jobs", type=positive_int, default=2, help="processes for verification and figures; 1 runs everything in one process (default 2)")
     p.add_argument("--sheet", help="a sheet file (default: sheets/exercise3.py, the full worked-solution report)")
     p.add_argument("--resolution", type=positive_int, default=100, help="heatmap grid points per axis (default 100)")
     return p
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             sheet = load_sheet(args.sheet)
         except InputError as exc:
             parser().error(f"argument --sheet: {exc}")
-    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=sections, sheet=sheet)
+    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=sections, sheet=sheet, jobs=args.jobs)
     raise_on_sigterm()
     try:
         build(settings, args.out, args.format)

@@ -40,6 +40,7 @@ class Settings:
     resolution: int = 100
     sections: tuple[str, ...] = SECTIONS
     sheet: Sheet | None = None  # another sheet than the default: its generic report (--sheet)
+    jobs: int = 2  # processes: 1 runs verification and figures in this process (also where fork is unavailable)
 
 
 @dataclass

@@ -54,8 +54,8 @@ def die_with_parent(parent: int) -> None:
 class Worker:
     """fn(*args) in a forked child; result() returns its value or raises what it raised."""
 
-    def __init__(self, fn: Callable[..., Any], *args: Any):
-        if not CAN_FORK:
+    def __init__(self, fn: Callable[..., Any], *args: Any, fork: bool = True):
+        if not (fork and CAN_FORK):
             self._value: tuple = _call(fn, args)
             self.pid = None
             return

@@ -405,9 +405,9 @@ def test_statistics_given_are_statistics_used_for_a_model_with_observed_data():
 
 
 def test_a_solve_that_runs_out_of_time_says_which_solve(monkeypatch):
-    from derivations import engine
+    from derivations import solve
 
-    monkeypatch.setattr(engine, "SOLVE_SECONDS", 1e-3)
+    monkeypatch.setattr(solve, "SOLVE_SECONDS", 1e-3)
     d = derive(GAUSSIAN)
     assert d.estimate is None
     assert re.fullmatch(r"sympy\.solve of the score equations did not finish within 0\.001 s", d.no_closed_form), d.no_closed_form
@@ -459,10 +459,10 @@ def test_the_log_prior_is_a_sum_of_logs_even_where_the_signs_are_not_declared():
 
 def test_a_derivation_that_ran_out_of_time_is_not_cached(tmp_path, monkeypatch):
     """A slow machine's time-out must not become every later build's answer."""
-    from derivations import engine
+    from derivations import solve
 
     cache_in(monkeypatch, tmp_path)
-    monkeypatch.setattr(engine, "SOLVE_SECONDS", 1e-3)
+    monkeypatch.setattr(solve, "SOLVE_SECONDS", 1e-3)
     assert timed_out(derive(GAUSSIAN).no_closed_form)
     assert list(tmp_path.glob("derivation-*")) == []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +190,16 @@ def test_python_m_reports_exits_with_the_cli_code(tmp_path):
     assert (usage.returncode, usage.stderr.strip().splitlines()[-1]) == (2, "python -m reports: error: unrecognized arguments: --bogus")
     helped = subprocess.run([sys.executable, "-m", "reports", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and helped.stdout.startswith("usage: python -m reports [-h]")
+
+
+@pytest.mark.build
+def test_exercise3_answers_are_those_reviewed_and_one_process_writes_what_two_do(tmp_path):
+    """tests/golden/exercise3-answers.json is answers.json as built before the sheet became an input (reviewed
+    then); regenerate it with `python -m reports --format md --out DIR` and review the diff."""
+    golden = Path(__file__).parent / "golden" / "exercise3-answers.json"
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(["--out", str(one), "--format", "md", "--jobs", "1"]) == 0
+    assert main(["--out", str(two), "--format", "md", "--jobs", "2"]) == 0
+    assert (one / "answers.json").read_text() == golden.read_text()
+    assert (one / "report.md").read_bytes() == (two / "report.md").read_bytes()
+    assert sorted(p.name for p in (one / "figures").iterdir()) == sorted(p.name for p in (two / "figures").iterdir())

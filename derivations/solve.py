@@ -1,0 +1,124 @@
+"""Solving the score equations: stationary points within a time limit, the ones inside the parameter domain,
+the highest of them, a boundary maximum when the score has one sign, and the second-order minors."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import sympy as sp
+
+from derivations.model import Model
+
+SOLVE_SECONDS = 20  # a model that needs longer says "no closed form", and is verified numerically
+
+
+class NoClosedForm(Exception):
+    """SymPy found no closed-form stationary point; the reason says why."""
+
+
+TIMED_OUT = "did not finish"
+
+
+def timed_out(reason: str | None) -> bool:
+    """Whether a no-closed-form reason is a time limit that ran out: a fact about the machine, not the model."""
+    return reason is not None and TIMED_OUT in reason
+
+
+@contextmanager
+def time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Bound a SymPy call; SIGALRM only works in the main thread, elsewhere the call is unbounded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expired(signum, frame):
+        raise NoClosedForm(f"{what} {TIMED_OUT} within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def one_line(exc: BaseException) -> str:
+    """SymPy's messages span lines; a reported reason is one line."""
+    return " ".join(str(exc).split())
+
+
+def _solve_stationary(objective: sp.Expr, params: tuple[sp.Symbol, ...]) -> list[dict[sp.Symbol, sp.Expr]]:
+    score = [sp.diff(objective, p) for p in params]
+    with time_limit(SOLVE_SECONDS, "sympy.solve of the score equations"):
+        if len(params) == 1:
+            (p,) = params
+            numerator = sp.numer(sp.together(score[0]))
+            poly = sp.Poly(numerator, p) if numerator.is_polynomial(p) else None
+            if poly is not None and not (poly.free_symbols - {p}):
+                # Numeric coefficients: real_roots factors first, so roots come as radicals or CRootOf.
+                roots = sp.real_roots(poly)
+                return [{p: r} for r in dict.fromkeys(roots)]
+            try:
+                return [{p: r} for r in sp.solve(score[0], p)]
+            except NotImplementedError as exc:
+                raise NoClosedForm(f"sympy.solve cannot solve the score equation: {one_line(exc)}") from None
+        try:
+            return sp.solve(score, params, dict=True)
+        except NotImplementedError as exc:
+            raise NoClosedForm(f"sympy.solve cannot solve the score equations: {one_line(exc)}") from None
+
+
+def _in_domain(model: Model, solution: Mapping[sp.Symbol, sp.Expr]) -> bool:
+    for par in model.params:
+        value = solution.get(par.symbol)
+        if value is None:
+            return False
+        contained = par.domain.contains(value)
+        if contained is sp.false:
+            return False
+    return True
+
+
+def _minors_status(minus_h: sp.Matrix) -> tuple[tuple[sp.Expr, ...], str, tuple[sp.Expr, ...]]:
+    minors = tuple(sp.factor(sp.simplify(minus_h[:k, :k].det())) for k in range(1, minus_h.rows + 1))
+    signs = [m.is_positive for m in minors]
+    if any(s is False for s in signs):
+        return minors, "fails", ()
+    undecided = tuple(m for m, s in zip(minors, signs) if s is None)
+    return minors, ("conditional" if undecided else "proved"), undecided
+
+
+def _pick_maximum(objective, candidates):
+    """The candidate with the highest objective: compared as numbers where the values are numbers, else
+    the one SymPy proves at least as high as every other (values in n often differ by a signed multiple of n)."""
+    if len(candidates) == 1:
+        return candidates[0]
+    values = [objective.subs(c) for c in candidates]
+    if all(v.is_number for v in values):
+        return candidates[max(range(len(values)), key=lambda k: float(values[k]))]
+    for k, value in enumerate(values):
+        if all(sp.simplify(value - other).is_nonnegative for other in values):
+            return candidates[k]
+    raise NoClosedForm(f"{len(candidates)} symbolic stationary points and no way to rank them")
+
+
+def boundary_maximum(objective: sp.Expr, model: Model) -> dict[sp.Symbol, sp.Expr] | None:
+    """One parameter on an interval whose score has one sign throughout (SymPy proves it): the supremum is
+    at the end the objective rises towards (all heads: theta -> 1). None unless proved and that end is finite."""
+    if len(model.params) != 1 or not isinstance(model.params[0].domain, sp.Interval):
+        return None
+    par = model.params[0]
+    lo, hi = par.domain.start, par.domain.end
+    u = sp.Dummy("u", positive=True)
+    # u > 0 runs over the open interval: the score's sign there is a question about a positive symbol.
+    inner = lo + (hi - lo) / (1 + u) if lo.is_finite and hi.is_finite else (lo + u if lo.is_finite else hi - u)
+    slope = sp.simplify(sp.together(sp.diff(objective, par.symbol).subs(par.symbol, inner)))
+    if slope.is_positive and hi.is_finite:
+        return {par.symbol: hi}
+    if slope.is_negative and lo.is_finite:
+        return {par.symbol: lo}
+    return None
