@@ -212,6 +212,11 @@ def answers(sheet: Sheet, deriv: Callable[[Model], Derivation] = derive) -> list
 
 def load_sheet(path) -> Sheet:
     """The SHEET a sheet file defines. The file is the user's own Python, run as given (like a conftest.py)."""
+    return getattr(load_sheet_module(path), "SHEET")
+
+
+def load_sheet_module(path):
+    """The module of a sheet file, checked to define SHEET (a Sheet); it may define more (a REPORT)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} is not a sheet file (no such file)")
@@ -226,7 +231,6 @@ def load_sheet(path) -> Sheet:
         raise InputError(f"{path}: {exc}") from None
     except Exception as exc:  # the sheet's own code failed: say where, in one line
         raise InputError(f"{path}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
-    sheet = getattr(module, "SHEET", None)
-    if not isinstance(sheet, Sheet):
+    if not isinstance(getattr(module, "SHEET", None), Sheet):
         raise InputError(f"{path} defines no SHEET (a derivations.sheet.Sheet)")
-    return sheet
+    return module

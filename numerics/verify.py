@@ -17,8 +17,8 @@ from derivations.model import InputError, Model
 from derivations.sheet import Answer, Sheet, answers, load_sheet
 from numerics.checks import CheckResult, rel_error, run_checks
 from numerics.montecarlo import run_monte_carlo
+from sheets import DEFAULT_SHEET
 
-DEFAULT_SHEET = Path(__file__).resolve().parents[1] / "sheets" / "exercise3.py"
 ANSWER_TOLERANCE = 1e-6
 
 

@@ -15,21 +15,16 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 from derivations.model import InputError
-from numerics.compile import warm_torch_optim
-from derivations.engine import derive
-from derivations.sheet import OptimizerStudy, answers
-from numerics.study import run_study
-from numerics.verify import answer_checks, verify
-from reports import compute, content, render
-from reports.sheet_document import SheetResults, answer_rows, sheet_sections
+from derivations.sheet import load_sheet_module
+from reports import render
+from reports.plan import ReportPlan, Settings
+from reports.sheet_document import GenericReport
+from sheets import DEFAULT_SHEET
 from reports.output import describe_os_error, locked, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
 from reports.workers import Worker, die_with_parent
 
 FORMATS = ("md", "tex", "pdf")
-TITLE = "Exercise 3: maximum likelihood and MAP, worked solutions"
 FIGURE_PROCESSES = min(2, os.cpu_count() or 1)  # drawing is about a quarter of a build's CPU time
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended latexmk lmodern"
 
@@ -70,18 +65,6 @@ def run_tool(cmd: list[str], cwd: Path, env: dict) -> tuple[int, str]:
     return proc.returncode, output
 
 
-def verify_in_worker(settings: compute.Settings):
-    """Verification and the Fisher appendix, run in a forked worker beside theory and praxis (two cores).
-    One torch thread: the cores are shared with the parent, and no thread pool is inherited through fork."""
-    torch.set_num_threads(1)
-    start = time.perf_counter()
-    results = compute.Results(settings)
-    compute.run_verification(settings, results)
-    if "appendix" in settings.sections:
-        compute.run_extensions(settings, results)
-    return results.checks, results.answers, results.extensions, time.perf_counter() - start
-
-
 class Progress:
     def __init__(self, log: Callable[[str], None]):
         self.log = log
@@ -98,19 +81,30 @@ class Progress:
         self.log(f"[{name:<9}] {self.times[name]:6.2f} s")
 
 
-def check_request(settings: compute.Settings, formats) -> None:
+def report_for(settings: Settings) -> ReportPlan:
+    """The sheet's own REPORT where its file defines one, else the generic report of its questions."""
+    module = load_sheet_module(settings.sheet_path or DEFAULT_SHEET)
+    plan = getattr(module, "REPORT", None) or GenericReport
+    if not (isinstance(plan, type) and issubclass(plan, ReportPlan)):
+        raise InputError(f"--sheet {settings.sheet_path}: REPORT must be a reports.plan.ReportPlan subclass, got {plan!r}")
+    return plan(module.SHEET, settings)
+
+
+def check_request(report: ReportPlan, formats) -> None:
     unknown = set(formats) - set(FORMATS)
     if unknown or not formats:
         raise InputError(f"--format must be a comma list of {', '.join(FORMATS)}, got {','.join(formats) or 'nothing'}")
-    unknown_sections = set(settings.sections) - set(compute.SECTIONS)
+    unknown_sections = set(report.settings.sections or ()) - set(report.sections)
     if unknown_sections:
-        raise InputError(f"--only: unknown section {sorted(unknown_sections)[0]!r}; choose from {', '.join(compute.SECTIONS)}")
+        choices = ", ".join(report.sections) or "none: this sheet's report has no optional sections"
+        raise InputError(f"--only: unknown section {sorted(unknown_sections)[0]!r}; choose from {choices}")
 
 
-def build(settings: compute.Settings, out: Path, formats=FORMATS, log: Callable[[str], None] = print, fail_at: str | None = None) -> Path:
+def build(settings: Settings, out: Path, formats=FORMATS, log: Callable[[str], None] = print, fail_at: str | None = None) -> Path:
     """Build into a marked temporary sibling of out, under a lock on out, and swap it in at the end.
     fail_at names a step to fail on purpose (tests use it to show a failed build keeps the old report)."""
-    check_request(settings, formats)
+    report = report_for(settings)
+    check_request(report, formats)
     out = resolve_out(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -123,8 +117,7 @@ def build(settings: compute.Settings, out: Path, formats=FORMATS, log: Callable[
             log(f"removed {stale.name}, left by a build that did not finish")
         tmp = new_temp(out, "new")
         try:
-            into = _build_sheet_into if settings.sheet is not None else _build_into
-            progress = into(tmp, settings, formats, log, fail_at)
+            progress = _build_into(tmp, report, formats, log, fail_at)
             write_marker(tmp)
             swap_in(tmp, out)
         except BaseException:
@@ -134,49 +127,42 @@ def build(settings: compute.Settings, out: Path, formats=FORMATS, log: Callable[
     return out
 
 
-def _build_into(tmp: Path, settings: compute.Settings, formats, log: Callable[[str], None], fail_at: str | None) -> Progress:
+def _build_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], None], fail_at: str | None) -> Progress:
     progress = Progress(log)
-    results = compute.Results(settings)
 
     def maybe_fail(name):
         if fail_at == name:
             raise RuntimeError("failure requested with fail_at")
 
     with progress.step("derive"):
-        compute.derive_all(settings)
-        warm_torch_optim()
+        report.prepare()
         maybe_fail("derive")
-    # Forked after "derive", so the worker starts with every derivation already cached; the results are
-    # seeded and the same whichever process computes them.
-    worker = Worker(verify_in_worker, settings, fork=settings.jobs > 1)
+    # Forked after "derive", so the worker starts with every derivation already made; the results are seeded
+    # and the same whichever process computes them.
+    worker = Worker(timed, report.background, fork=report.settings.jobs > 1)
     try:
-        if "theory" in settings.sections:
-            with progress.step("theory"):
-                compute.run_theory(settings, results)
-        if "praxis" in settings.sections:
-            with progress.step("praxis"):
-                compute.run_praxis(settings, results)
-                maybe_fail("praxis")
+        for name, step in report.foreground():
+            with progress.step(name):
+                step()
+                maybe_fail(name)
         with progress.step("verify"):
-            results.checks, results.answers, results.extensions, worker_seconds = worker.result()
+            result, seconds = worker.result()
+            report.absorb(result)
             maybe_fail("verify")
     finally:
         worker.kill()
-    log(f"            (verify and fisher ran {worker_seconds:.2f} s in a worker, alongside the steps above)")
-    _write(tmp, results, formats, progress, log, maybe_fail)
+    log(f"            (verification ran {seconds:.2f} s in a worker, alongside the steps above)")
+    with progress.step("figures"):
+        sections, plan = report.document()
+        plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, report.settings.jobs))
+        maybe_fail("figures")
+    write_documents(tmp, sections, report.title, report.subtitle, report.answers(), formats, progress, log, maybe_fail)
     return progress
 
 
-def _write(tmp: Path, results: compute.Results, formats, progress: Progress, log, maybe_fail) -> None:
-    with progress.step("figures"):
-        sections, plan = content.document(results)
-        plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, results.settings.jobs))
-        maybe_fail("figures")
-    write_documents(tmp, sections, TITLE, subtitle(results.settings), content.answers_json(results), formats, progress, log, maybe_fail)
-
-
-def subtitle(settings: compute.Settings) -> str:
-    return f"seed {settings.seed}, n = {settings.n}; every number computed by mlemap"
+def timed(fn: Callable[[], object]) -> tuple[object, float]:
+    start = time.perf_counter()
+    return fn(), time.perf_counter() - start
 
 
 def write_documents(tmp: Path, sections, title: str, sub: str, answer_rows: list[dict], formats, progress: Progress, log, maybe_fail) -> None:
@@ -191,30 +177,3 @@ def write_documents(tmp: Path, sections, title: str, sub: str, answer_rows: list
         with progress.step("latex"):
             latex_to_pdf(tmp, log)
             maybe_fail("latex")
-
-
-def _build_sheet_into(tmp: Path, settings: compute.Settings, formats, log: Callable[[str], None], fail_at: str | None) -> Progress:
-    """Any sheet other than the default: derive its models, answer its questions, verify, write."""
-    progress = Progress(log)
-    sheet = settings.sheet
-
-    def maybe_fail(name):
-        if fail_at == name:
-            raise RuntimeError("failure requested with fail_at")
-
-    with progress.step("derive"):
-        derived = {m.name: derive(m) for m in sheet.models}
-        found = answers(sheet, deriv=lambda m: derived[m.name])
-        maybe_fail("derive")
-    with progress.step("verify"):
-        verifications = [verify(d, settings.seed) for d in derived.values()] + [answer_checks(sheet, found)]
-        maybe_fail("verify")
-    with progress.step("studies"):
-        studies = {q.key: run_study(derived[q.model.name], settings.seed, q.fractions) for q in sheet.questions if isinstance(q, OptimizerStudy)}
-    results = SheetResults(sheet, derived, found, verifications, studies)
-    with progress.step("figures"):
-        sections = sheet_sections(results)
-        results.plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, settings.jobs))
-        maybe_fail("figures")
-    write_documents(tmp, sections, sheet.title, f"seed {settings.seed}; every number computed by mlemap", answer_rows(results), formats, progress, log, maybe_fail)
-    return progress

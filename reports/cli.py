@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from derivations.model import InputError
-from derivations.sheet import load_sheet
+from derivations.sheet import load_sheet_module
 from reports.build import FORMATS, BuildError, build
-from reports.compute import SECTIONS, Settings
+from reports.plan import Settings
 from reports.workers import Interrupted, raise_on_sigterm
 
 
@@ -45,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="build/report", help="output directory: new, empty, or an earlier mlemap report (default build/report)")
     p.add_argument("--seed", type=seed, default=0, help="seed of every random sample, 0 to 2**32 - 1 (default 0)")
     p.add_argument("--n", type=positive_int, default=10_000, help="praxis sample size (default 10000)")
-    p.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION", help=f"build only this section, repeatable: {', '.join(SECTIONS)}")
+    p.add_argument("--only", action="append", metavar="SECTION", help="build only this section of the sheet's report, repeatable (Exercise 3: theory, task1, task2, task3, praxis, appendix)")
     p.add_argument("--format", type=formats, default=FORMATS, help="comma list of md,tex,pdf (default all)")
     p.add_argument("--jobs", type=positive_int, default=2, help="processes for verification and figures; 1 runs everything in one process (default 2)")
     p.add_argument("--sheet", help="a sheet file (default: sheets/exercise3.py, the full worked-solution report)")
@@ -57,16 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.resolution < 2:
         parser().error(f"argument --resolution: must be a whole number >= 2 (grid points per axis), got {args.resolution}")
-    sections = tuple(args.only or SECTIONS)
-    if "praxis" in sections and args.n < 2:
+    sections = tuple(args.only) if args.only else None
+    if args.n < 2 and (sections is None or "praxis" in sections):
         parser().error(f"argument --n: the praxis needs at least 2 samples, got {args.n}")
-    sheet = None
     if args.sheet is not None:
         try:
-            sheet = load_sheet(args.sheet)
+            load_sheet_module(args.sheet)
         except InputError as exc:
             parser().error(f"argument --sheet: {exc}")
-    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=sections, sheet=sheet, jobs=args.jobs)
+    sheet_path = Path(args.sheet) if args.sheet is not None else None
+    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=sections, sheet_path=sheet_path, jobs=args.jobs)
     raise_on_sigterm()
     try:
         build(settings, args.out, args.format)

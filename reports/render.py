@@ -6,7 +6,7 @@ import re
 
 import jinja2
 
-from reports.content import TEMPLATES
+from reports.document import TEMPLATES
 
 TEX_SPECIALS = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 MATH = re.compile(r"(\$[^$]+\$)")

@@ -11,12 +11,13 @@ from collections.abc import Callable
 import sympy as sp
 from dataclasses import dataclass, field
 
-from derivations.engine import Derivation
-from derivations.sheet import Answer, Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Question, Sheet
-from numerics.study import Run, Study
-from numerics.verify import Verification
+from derivations.engine import Derivation, derive
+from derivations.sheet import Answer, Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Question, Sheet, answers
+from numerics.study import Run, Study, run_study
+from numerics.verify import Verification, answer_checks, verify
+from reports.plan import ReportPlan
 from reports import figures
-from reports.content import TEXT, Section, estimate_math
+from reports.document import KINDS_TEXT, Section, estimate_math
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def _value(a: Answer) -> str:
 
 def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
     d = results.derivations[q.model.name]
-    sec.text(TEXT.model_answer(d))
+    sec.text(KINDS_TEXT.model_answer(d))
     sec.math(estimate_math(d))
     sec.steps(d.steps)
 
@@ -118,3 +119,31 @@ def verification_section(results: SheetResults) -> Section:
     rows = [(c.model, c.check, "n/a" if c.status == "SKIP" else f"{c.error:.2e}", f"{c.tolerance:g}", c.status) for v in results.verifications for c in v.checks]
     sec.table(("model", "check", "error", "tolerance", "result"), rows, "Checks of this sheet.")
     return sec
+
+
+class GenericReport(ReportPlan):
+    """Any sheet: derive its models, verify them in the worker, run its optimizer studies, one section a question."""
+
+    def prepare(self) -> None:
+        self.derived = {m.name: derive(m) for m in self.sheet.models}
+        self.found = answers(self.sheet, deriv=lambda m: self.derived[m.name])
+
+    def background(self):
+        verifications = [verify(d, self.settings.seed) for d in self.derived.values()]
+        return verifications + [answer_checks(self.sheet, self.found)]
+
+    def foreground(self):
+        return [("studies", self._studies)]
+
+    def _studies(self) -> None:
+        questions = [q for q in self.sheet.questions if isinstance(q, OptimizerStudy)]
+        self.studies = {q.key: run_study(self.derived[q.model.name], self.settings.seed, q.fractions) for q in questions}
+
+    def absorb(self, result) -> None:
+        self.results = SheetResults(self.sheet, self.derived, self.found, result, self.studies)
+
+    def document(self):
+        return sheet_sections(self.results), self.results.plan
+
+    def answers(self) -> list[dict]:
+        return answer_rows(self.results)

@@ -4,3 +4,7 @@ A sheet is one Python file that defines SHEET, a derivations.sheet.Sheet: its ti
 question kind (Estimate, PlugIn, Posterior, PosteriorPredictive, ...) applied to a declared model.
 `python -m numerics.verify --sheet PATH` checks any sheet; exercise3.py is the default.
 """
+
+from pathlib import Path
+
+DEFAULT_SHEET = Path(__file__).parent / "exercise3.py"  # the default of every command

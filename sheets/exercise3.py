@@ -63,3 +63,5 @@ SHEET = Sheet(
         "task3b.p_next_head": _next_head_by_quadrature,
     },
 )
+
+from sheets.exercise3_report import Exercise3Report as REPORT  # noqa: E402,F401  (the worked-solution report)

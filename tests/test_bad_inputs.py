@@ -373,7 +373,7 @@ OUTCOME_CASES = [
 ]
 
 CLI_CASES = [
-    Case("cli-unknown-section", cli("--only", "task9"), "invalid choice: 'task9'", "exit 2"),
+    Case("cli-unknown-section", cli("--only", "task9"), r"--only: unknown section 'task9'; choose from theory, task1, task2, task3, praxis, appendix$", "exit 2"),
     Case("cli-bad-format", cli("--format", "md,docx"), r"choose from md,tex,pdf, got 'md,docx'", "exit 2"),
     Case("cli-empty-format", cli("--format", ","), r"choose from md,tex,pdf, got ','", "exit 2"),
     Case("cli-n-zero", cli("--n", "0"), r"argument --n: must be >= 1, got 0", "exit 2"),
@@ -438,7 +438,7 @@ def test_bad_input(case, tmp_path, capsys):
 
 @pytest.mark.build
 def test_interrupted_build_keeps_the_previous_report(tmp_path, monkeypatch, capsys):
-    from reports import content
+    from sheets.exercise3_report import content
 
     out = tmp_path / "report"
     assert main(["--out", str(out), "--only", "task1", "--format", "md"]) == 0

@@ -13,7 +13,8 @@ from derivations.sheet import answers
 from sheets.exercise3 import SHEET
 from reports.build import BuildError, build
 from reports.cli import main
-from reports.compute import SECTIONS, Settings
+from reports.plan import Settings
+from sheets.exercise3_report.compute import SECTIONS
 
 SMALL = Settings(seed=3, n=400, resolution=20)
 needs_tex = pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None, reason="no latexmk/pdftotext: PDF output is skipped")
@@ -101,7 +102,6 @@ def test_a_failed_step_leaves_the_previous_report_untouched(tmp_path, step):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--only", "nonsense"], "invalid choice"),
         (["--format", "md,docx"], "choose from md,tex,pdf"),
         (["--n", "0"], "must be >= 1"),
         (["--n", "ten"], "whole number"),
@@ -113,6 +113,12 @@ def test_cli_usage_errors_exit_2(argv, message, capsys):
         main(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_unknown_section_of_the_sheets_report_exits_2(tmp_path, capsys):
+    assert main(["--only", "nonsense", "--out", str(tmp_path / "r")]) == 2
+    assert "--only: unknown section 'nonsense'; choose from theory" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 def test_cli_output_path_that_is_a_file_exits_2(tmp_path, capsys):
@@ -131,7 +137,10 @@ def test_cli_output_under_a_file_exits_2(tmp_path, capsys):
 
 
 def test_sections_are_the_cli_choices():
+    from reports.build import report_for
+
     assert set(SECTIONS) == {"theory", "task1", "task2", "task3", "praxis", "appendix"}
+    assert report_for(Settings()).sections == SECTIONS
 
 
 def test_without_tex_the_pdf_is_skipped_in_one_line(tmp_path, monkeypatch):

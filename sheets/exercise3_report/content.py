@@ -1,14 +1,10 @@
-"""The report as a neutral document: sections of blocks (text, math, steps, table, figure).
-
-Prose comes from templates/text.j2; layout from report.md.j2 and report.tex.j2.
-"""
+"""Exercise 3's worked-solution report: its sections, prose (text.j2 beside this file) and figures, laid out
+from the results compute.py gathers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 import numpy as np
 import sympy as sp
 
@@ -17,12 +13,10 @@ from sheets.catalogue import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, 
 from derivations.praxis import n_sym
 from sheets.catalogue import derivation
 from reports import figures
-from reports.compute import SGD_FRACTION_OF_BOUND, Results
+from reports.document import KINDS_TEXT, Section, environment, estimate_math
+from sheets.exercise3_report.compute import SGD_FRACTION_OF_BOUND, Results
 
-TEMPLATES = Path(__file__).parent / "templates"
-ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-ENV.filters["zip_with"] = lambda left, right: list(zip(left, right))
-TEXT = ENV.get_template("text.j2").module
+TEXT = environment(Path(__file__).parent).get_template("text.j2").module
 
 QUESTIONS = {
     "theory": "Why apply a logarithm on the likelihood? What are analytical reasons? What are numerical reasons? Does it affect the estimator?",
@@ -33,32 +27,6 @@ QUESTIONS = {
     "praxis2": "Use optimisers from torch.optim instead, visualise their updates. How and why do these methods differ?",
     "praxis3": r"Optimise over random subsets $\hat D \subset D$ of size $k$. How does $k$ affect convergence? Visualise the log-likelihood over the whole data and over subsets $k \in \{1, 5, 10, 100, 1000, \dots\}$: what conclusions can you make?",
 }
-
-
-@dataclass
-class Section:
-    key: str
-    title: str
-    level: int = 1
-    blocks: list[dict] = field(default_factory=list)
-
-    def text(self, text: str) -> None:
-        self.blocks.append({"kind": "text", "text": str(text).strip()})
-
-    def question(self, text: str) -> None:
-        self.blocks.append({"kind": "question", "text": text})
-
-    def math(self, latex: str) -> None:
-        self.blocks.append({"kind": "math", "latex": latex})
-
-    def steps(self, steps) -> None:
-        self.blocks.append({"kind": "steps", "steps": [{"title": s.title, "latex": s.latex, "text": s.text} for s in steps]})
-
-    def table(self, header, rows, caption="") -> None:
-        self.blocks.append({"kind": "table", "header": list(header), "rows": [list(map(str, r)) for r in rows], "caption": caption})
-
-    def figure(self, name: str, caption: str) -> None:
-        self.blocks.append({"kind": "figure", "name": name, "caption": caption})
 
 
 def g(x, digits: int = 6) -> str:
@@ -74,15 +42,11 @@ def verification_table(section: Section, results: Results, model: str) -> None:
         section.table(("check", "error", "tolerance", "result"), rows, f"Verification of {model}: independent numerics against the derivation.")
 
 
-def estimate_math(d) -> str:
-    return r", \qquad ".join(rf"\hat{{{sp.latex(p)}}} = {d.latex(v)}" for p, v in d.estimate.items())
-
-
 def model_section(key: str, title: str, model: str, results: Results, level: int = 1) -> Section:
     d = derivation(model)
     sec = Section(key, title, level)
     if d.estimate is not None:
-        sec.text(TEXT.model_answer(d))
+        sec.text(KINDS_TEXT.model_answer(d))
         sec.math(estimate_math(d))
     else:
         sec.text(f"No closed form: {d.no_closed_form}.")

@@ -1,4 +1,4 @@
-"""Run every computation the report needs, once: derivations, verification, theory demos, praxis."""
+"""Run every computation Exercise 3's report needs, once: derivations, verification, theory demos, praxis."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from derivations.fisher import fisher
-from derivations.sheet import Sheet, answers
+from derivations.sheet import answers
+from reports.plan import Settings
 from sheets.catalogue import EXTRA_MODELS, SHEET_MODELS
 from sheets.catalogue import MODELS as MODELS_BY_NAME
 from sheets.catalogue import derivation
@@ -18,7 +19,6 @@ from numerics.montecarlo import gaussian_variance_bias, standard_errors
 from sheets.exercise3_demos.prior_strength import prior_strength
 from sheets.exercise3_demos.underflow import underflow
 from numerics.verify import answer_checks, verify
-from sheets.exercise3 import SHEET
 
 SECTIONS = ("theory", "task1", "task2", "task3", "praxis", "appendix")
 SECTION_MODELS = {
@@ -31,16 +31,6 @@ SGD_STEPS = 400
 FLOOR_STEPS = 2000
 SGD_FRACTION_OF_BOUND = 0.1
 ZOOM = (-0.5, 2.0)  # the optimizer paths run from (0, 0) to about (1, 1)
-
-
-@dataclass
-class Settings:
-    seed: int = 0
-    n: int = 10_000
-    resolution: int = 100
-    sections: tuple[str, ...] = SECTIONS
-    sheet: Sheet | None = None  # another sheet than the default: its generic report (--sheet)
-    jobs: int = 2  # processes: 1 runs verification and figures in this process (also where fork is unavailable)
 
 
 @dataclass
@@ -64,10 +54,10 @@ def derive_all(settings: Settings) -> None:
         derivation(name)
 
 
-def run_verification(settings: Settings, results: Results) -> None:
+def run_verification(settings: Settings, results: Results, sheet) -> None:
     checks = [c for name in models_for(settings.sections) for c in verify(derivation(name), settings.seed).checks]
-    found = answers(SHEET, deriv=lambda m: derivation(m.name))
-    for r in checks + list(answer_checks(SHEET, found).checks):
+    found = answers(sheet, deriv=lambda m: derivation(m.name))
+    for r in checks + list(answer_checks(sheet, found).checks):
         results.checks.setdefault(r.model, []).append(r)
     results.answers = [a.as_dict() for a in found]
 

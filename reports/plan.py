@@ -1,0 +1,64 @@
+"""What a build needs from a sheet's report, and the settings every build takes.
+
+A sheet file may define REPORT, a ReportPlan subclass, for a report of its own (Exercise 3's worked solutions
+do); any other sheet gets GenericReport (reports/sheet_document.py), one section per question by its kind.
+The build calls, in order: prepare() in the parent, background() in a forked worker while the foreground()
+steps run in the parent, absorb() of the worker's result, then document() and answers().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from derivations.sheet import Sheet
+
+
+@dataclass
+class Settings:
+    seed: int = 0
+    n: int = 10_000  # sample size of a simulated study (Exercise 3's praxis)
+    resolution: int = 100  # heatmap grid points per axis
+    sections: tuple[str, ...] | None = None  # the report's sections to build (--only); None: all of them
+    sheet_path: Path | None = None  # the sheet file; None: the default sheet (sheets/exercise3.py)
+    jobs: int = 2  # processes: 1 runs verification and figures in this process (also where fork is unavailable)
+
+
+class ReportPlan:
+    """A sheet's report: what to compute (and where), what to show, what to put in answers.json."""
+
+    sections: tuple[str, ...] = ()  # the names --only accepts; () when the report has no optional parts
+
+    def __init__(self, sheet: Sheet, settings: Settings):
+        self.sheet, self.settings = sheet, settings
+
+    @property
+    def title(self) -> str:
+        return self.sheet.title
+
+    @property
+    def subtitle(self) -> str:
+        return f"seed {self.settings.seed}; every number computed by mlemap"
+
+    def prepare(self) -> None:
+        """Work every later step shares (derivations), done before the worker forks so it inherits it."""
+
+    def background(self) -> object:
+        """The worker's share (verification); its result must pickle. Runs in the parent with --jobs 1."""
+        return None
+
+    def foreground(self) -> list[tuple[str, Callable[[], None]]]:
+        """Named steps the parent runs while the worker computes."""
+        return []
+
+    def absorb(self, result: object) -> None:
+        """Take the worker's result."""
+
+    def document(self):
+        """(sections, figure plan) of the report."""
+        raise NotImplementedError
+
+    def answers(self) -> list[dict]:
+        """The rows of answers.json."""
+        raise NotImplementedError

@@ -1,0 +1,57 @@
+"""Exercise 3's own report: the theory demonstrations, the three tasks with their derivations, the praxis on
+the 2-D Gaussian mean, and the appendix (Fisher information, standard errors, bias, prior strength)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import torch
+
+from numerics.compile import warm_torch_optim
+from reports.plan import ReportPlan, Settings
+from sheets.exercise3_report import compute, content
+
+
+class Exercise3Report(ReportPlan):
+    sections = compute.SECTIONS
+
+    def __init__(self, sheet, settings: Settings):
+        super().__init__(sheet, dataclasses.replace(settings, sections=settings.sections or compute.SECTIONS))
+        self.results = compute.Results(self.settings)
+
+    @property
+    def subtitle(self) -> str:
+        return f"seed {self.settings.seed}, n = {self.settings.n}; every number computed by mlemap"
+
+    def prepare(self) -> None:
+        compute.derive_all(self.settings)
+        warm_torch_optim()  # torch.optim's first use imports torch._dynamo: once, before the worker forks
+
+    def background(self):
+        """Verification and the Fisher appendix, beside theory and praxis (two cores). One torch thread: the
+        cores are shared with the parent, and no thread pool is inherited through fork."""
+        torch.set_num_threads(1)
+        start = time.perf_counter()
+        results = compute.Results(self.settings)
+        compute.run_verification(self.settings, results, self.sheet)
+        if "appendix" in self.settings.sections:
+            compute.run_extensions(self.settings, results)
+        return results.checks, results.answers, results.extensions, time.perf_counter() - start
+
+    def foreground(self):
+        steps = []
+        if "theory" in self.settings.sections:
+            steps.append(("theory", lambda: compute.run_theory(self.settings, self.results)))
+        if "praxis" in self.settings.sections:
+            steps.append(("praxis", lambda: compute.run_praxis(self.settings, self.results)))
+        return steps
+
+    def absorb(self, result) -> None:
+        self.results.checks, self.results.answers, self.results.extensions, self.worker_seconds = result
+
+    def document(self):
+        return content.document(self.results)
+
+    def answers(self) -> list[dict]:
+        return content.answers_json(self.results)
