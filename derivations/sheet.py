@@ -67,16 +67,11 @@ class PlugIn(Question):
 
 
 @dataclass(frozen=True)
-class PosteriorPredictive(Question):
+class PosteriorPredictive(PlugIn):
     """P(new data | D) under the model's prior, integrated exactly over its one parameter."""
 
-    model: Model = None  # type: ignore[assignment]
-    new: NewData = ()
-    label: str = ""
-
     def check(self) -> None:
-        _needs_model(self)
-        _check_new(self, self.new)
+        super().check()
         _needs_observed_one_parameter(self)
 
 
@@ -190,11 +185,11 @@ def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> li
             _answer(f"{q.key}.{p.name.replace('^', '')}_{d.kind.lower()}{q.suffix}", q.labels.get(p.name, f"{q.text}: {p.name}"), d.estimate[p], d)
             for p in d.params
         ]
+    if isinstance(q, PosteriorPredictive):  # before PlugIn, whose declaration it shares
+        return [_answer(q.key, q.label or q.text, bayes.posterior_predictive(q.model, q.new), deriv(q.model))]
     if isinstance(q, PlugIn):
         d = deriv(q.model)
         return [_answer(q.key, q.label or q.text, bayes.plug_in_predictive(q.model, d.estimate, q.new), d)]
-    if isinstance(q, PosteriorPredictive):
-        return [_answer(q.key, q.label or q.text, bayes.posterior_predictive(q.model, q.new), deriv(q.model))]
     if isinstance(q, Posterior):
         return [_answer(q.key, q.label or q.text, bayes.posterior(q.model), deriv(q.model))]
     return []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from derivations.model import InputError
 from derivations.sheet import load_sheet_module
+from numerics.verify import seed
 from reports.build import FORMATS, BuildError, build
 from reports.plan import Settings
 from reports.workers import Interrupted, raise_on_sigterm
@@ -20,16 +21,6 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**32 - 1], got {value}")
     return value
 
 

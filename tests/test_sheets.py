@@ -183,3 +183,61 @@ def test_the_second_shipped_sheet_builds_its_report_with_the_optimizer_study(tmp
     assert sorted(p.name for p in (out / "figures").glob("*.png")) == ["task4b_ascent.png", "task4b_paths.png"]
     text = (out / "report.md").read_text()
     assert "| FAIL |" not in text and "torch.optim" in text
+
+
+def test_a_study_question_needs_data_and_sensible_fractions():
+    import dataclasses
+
+    from derivations.sheet import OptimizerStudy
+
+    no_data = dataclasses.replace(catalogue.GAUSSIAN, simulate=None)
+    with pytest.raises(InputError, match=r"^question s: an optimizer study needs data; gaussian has neither observed data nor a simulate hook$"):
+        OptimizerStudy("s", "text", no_data)
+    for fractions in ((0.5, -1), (), (0.5, 10), (True,), ("0.5",)):
+        with pytest.raises(InputError, match=r"^question s: fractions of the bound must be numbers in \(0, 10\), got "):
+            OptimizerStudy("s", "text", catalogue.GAUSSIAN, fractions=fractions)
+    observed_only = dataclasses.replace(catalogue.COIN_UNIFORM, simulate=None)
+    assert OptimizerStudy("s", "text", observed_only, fractions=(0.5, 9.5)).fractions == (0.5, 9.5)
+
+
+def test_an_answer_row_holds_the_exact_form_its_latex_and_a_float():
+    (row,) = [a.as_dict() for a in answers(Sheet("t", (PosteriorPredictive("q", "text", catalogue.COIN_UNIFORM, ({catalogue.x: 1},)),)))]
+    assert row == {"key": "q", "question": "text", "exact": "4/9", "latex": r"\frac{4}{9}", "value": 4 / 9}
+    (symbolic,) = answers(Sheet("t", (Posterior("p", "text", catalogue.COIN_UNIFORM, "label"),)))
+    assert symbolic.as_dict()["value"] is None and symbolic.question == "label"
+
+
+def test_load_sheet_names_the_file_and_the_rule(tmp_path):
+    with pytest.raises(InputError, match=r"missing.py is not a sheet file \(no such file\)$"):
+        load_sheet(tmp_path / "missing.py")
+    with pytest.raises(InputError, match=r" is not a sheet file \(no such file\)$"):
+        load_sheet(tmp_path)
+    text = tmp_path / "sheet.txt"
+    text.write_text("SHEET = None\n")
+    with pytest.raises(InputError, match=r"sheet.txt is not a Python file$"):
+        load_sheet(text)
+    raising = write(tmp_path, "from derivations.model import InputError\nraise InputError('a rule')\n", "raising.py")
+    with pytest.raises(InputError, match=r"raising.py: a rule$"):
+        load_sheet(raising)
+
+
+def test_two_sheet_files_load_as_two_modules(tmp_path):
+    first = load_sheet(write(tmp_path, SMALL_SHEET, "a.py"))
+    second = load_sheet(write(tmp_path, SMALL_SHEET.replace("A third sheet", "A fourth sheet"), "b.py"))
+    assert (first.title, second.title) == ("A third sheet, written in a test", "A fourth sheet, written in a test")
+
+
+def test_future_data_must_be_the_models_data():
+    y = sp.Symbol("y", real=True)
+    with pytest.raises(InputError, match=r"^question q: 'y' is not a data symbol of coin_uniform$"):
+        PlugIn("q", "text", catalogue.COIN_UNIFORM, ({y: 1},))
+    with pytest.raises(InputError, match=r"^question q: needs a model \(a derivations.Model\), got 'coin'$"):
+        PlugIn("q", "text", "coin", ({catalogue.x: 1},))
+    with pytest.raises(InputError, match=r"^question q: a posterior integral needs one parameter on an interval; gaussian has 2$"):
+        PosteriorPredictive("q", "text", dataclasses_replace_observed(catalogue.GAUSSIAN), ({catalogue.x: 1},))
+
+
+def dataclasses_replace_observed(model):
+    import dataclasses
+
+    return dataclasses.replace(model, observed={catalogue.x: (1, 2, 3)})

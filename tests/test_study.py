@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
-from derivations.model import InputError
 from derivations.sheet import OptimizerStudy
 from numerics.study import run_study
 from sheets import catalogue
@@ -58,11 +55,3 @@ def test_a_two_parameter_non_gaussian_study_draws_a_grid_around_its_paths():
     best = np.unravel_index(np.argmax(values), values.shape)
     assert abs(m1[best] - st.optimum["m"]) < 0.1 and abs(m2[best] - st.optimum["v"]) < 0.1
     assert st.ascent[0].status == "converged"
-
-
-def test_a_study_question_needs_data_and_sensible_fractions():
-    no_data = dataclasses.replace(catalogue.GAUSSIAN, simulate=None)
-    with pytest.raises(InputError, match=r"^question s: an optimizer study needs data; gaussian has neither"):
-        OptimizerStudy("s", "text", no_data)
-    with pytest.raises(InputError, match=r"^question s: fractions of the bound must be numbers in \(0, 10\), got \(0.5, -1\)$"):
-        OptimizerStudy("s", "text", catalogue.GAUSSIAN, fractions=(0.5, -1))
