@@ -47,7 +47,7 @@ def report(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Measure speedups, memory and scaling; writes build/bench.json."""
     install(session)
-    session.run("python", "-m", "numerics.bench", *session.posargs)
+    session.run("python", "-m", "sheets.exercise3_demos.bench", *session.posargs)
 
 
 @nox.session(default=False)

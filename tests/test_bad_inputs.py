@@ -23,9 +23,9 @@ from derivations.engine import derive
 from derivations.model import InputError, Model, Parameter
 from sheets.catalogue import CAUCHY, COIN_UNIFORM, EXPONENTIAL, GAUSSIAN, POISSON, lam, mu, sigma2, theta, x
 from sheets.catalogue import normal_prior as prior
-from derivations.praxis import exact_sigma
+from sheets.exercise3_demos.praxis_theory import exact_sigma
 from sheets.catalogue import MODELS, derivation
-from numerics import praxis as px
+from sheets.exercise3_demos import praxis as px
 from numerics.checks import check_data, run_checks
 from numerics.compile import compiled
 from numerics.verify import main as verify_main

@@ -13,7 +13,7 @@ from derivations import fisher as fisher_module
 from derivations.engine import NoClosedForm, derive, n_obs
 from derivations.fisher import expectation, expected_statistic, expected_value, fisher, fisher_key
 from sheets.catalogue import COIN_MAP, GAUSSIAN
-from derivations.praxis import mean_model
+from sheets.exercise3_demos.praxis_theory import mean_model
 from sheets.catalogue import MODELS, derivation
 from numerics import montecarlo as mc
 from numerics.checks import check_data

@@ -131,7 +131,7 @@ def test_a_cache_directory_that_cannot_be_made_is_skipped(tmp_path, monkeypatch)
 
 
 def test_step_size_theory_is_cached_once_per_sigma(tmp_path, monkeypatch):
-    from derivations.praxis import step_size_theory
+    from sheets.exercise3_demos.praxis_theory import step_size_theory
 
     cache_in(monkeypatch, tmp_path)
     first = step_size_theory(((5, 0), (0, 5)))

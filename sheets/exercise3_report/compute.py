@@ -13,7 +13,7 @@ from sheets.catalogue import EXTRA_MODELS, SHEET_MODELS
 from sheets.catalogue import MODELS as MODELS_BY_NAME
 from sheets.catalogue import derivation
 from sheets.exercise3_demos.log_theory import log_theory
-from numerics import praxis as px
+from sheets.exercise3_demos import praxis as px
 from numerics.checks import check_data
 from numerics.montecarlo import gaussian_variance_bias, standard_errors
 from sheets.exercise3_demos.prior_strength import prior_strength

@@ -10,7 +10,7 @@ import sympy as sp
 
 from derivations import bayes
 from sheets.catalogue import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, theta, x
-from derivations.praxis import n_sym
+from sheets.exercise3_demos.praxis_theory import n_sym
 from sheets.catalogue import derivation
 from reports import figures
 from reports.document import KINDS_TEXT, Section, environment, estimate_math

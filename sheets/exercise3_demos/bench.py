@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from numerics import praxis as px
+from sheets.exercise3_demos import praxis as px
 
 GOALS = {"heatmap_speedup": (">=", 1e4), "suffstat_grad_speedup": (">=", 100), "n1e8_peak_rss_gib": ("<=", 2.0), "report_vs_import_floor": ("<=", 5.0)}
 IMPORT_FLOOR = "import torch, sympy, scipy, matplotlib.pyplot"
 
 STREAM_CHILD = """
 import json, resource, sys, time
-from numerics import praxis as px
+from sheets.exercise3_demos import praxis as px
 p = px.Praxis(px.PraxisConfig(n=10))
 p.stats  # derive and lambdify before the clock starts
 start = time.perf_counter()
@@ -110,7 +110,7 @@ def report_vs_import_floor() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m numerics.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sheets.exercise3_demos.bench", description=__doc__)
     parser.add_argument("--json", type=Path, default=Path("build/bench.json"))
     parser.add_argument("--max-n", type=float, default=1e8, help="largest n of the scaling table (default 1e8)")
     parser.add_argument("--skip-report", action="store_true", help="leave out report_vs_import_floor")

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from derivations.model import InputError
-from derivations.praxis import k_sym, minibatch_gradient_covariance_scale, n_sym
+from sheets.exercise3_demos.praxis_theory import k_sym, minibatch_gradient_covariance_scale, n_sym
 from numerics import inputs
-from numerics.praxis import Praxis, columns, divergence_limit, heatmap, left_bounds
+from sheets.exercise3_demos.praxis import Praxis, columns, divergence_limit, heatmap, left_bounds
 
 
 @dataclass(frozen=True)

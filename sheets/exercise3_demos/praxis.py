@@ -15,7 +15,7 @@ import torch
 
 from derivations.engine import derive, n_obs
 from derivations.model import InputError
-from derivations.praxis import (
+from sheets.exercise3_demos.praxis_theory import (
     exact_sigma,
     mean_model,
     n_sym,
@@ -336,8 +336,8 @@ def compare_optimizers(p: Praxis, tol: float = 1e-6, max_steps: int = 3000) -> l
     return [run_optimizer(p, name, cls, kw, tol, max_steps) for name, cls, kw in optimizer_settings(p)]
 
 
-# Task 3 lives in numerics/minibatch.py; its names are re-exported here for `from numerics import praxis as px`.
-from numerics.minibatch import (  # noqa: E402,F401
+# Task 3 lives in numerics/minibatch.py; its names are re-exported here for `from sheets.exercise3_demos import praxis as px`.
+from sheets.exercise3_demos.minibatch import (  # noqa: E402,F401
     SGDRun,
     SubsetLandscape,
     VarianceCheck,
