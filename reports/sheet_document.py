@@ -17,6 +17,7 @@ from numerics.study import Run, Study, run_study
 from numerics.verify import Verification, answer_checks, verify
 from reports.plan import ReportPlan
 from reports import figures
+from reports.steps import worked_steps
 from reports.document import KINDS_TEXT, Section, estimate_math
 
 
@@ -51,7 +52,7 @@ def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
     d = results.derivations[q.model.name]
     sec.text(KINDS_TEXT.model_answer(d))
     sec.math(estimate_math(d))
-    sec.steps(d.steps)
+    sec.steps(worked_steps(d))
 
 
 def probability(sec: Section, q: Question, results: SheetResults) -> None:

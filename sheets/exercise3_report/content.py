@@ -13,6 +13,7 @@ from sheets.catalogue import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, 
 from sheets.exercise3_demos.praxis_theory import n_sym
 from sheets.catalogue import derivation
 from reports import figures
+from reports.steps import worked_steps
 from reports.document import KINDS_TEXT, Section, environment, estimate_math
 from sheets.exercise3_report.compute import SGD_FRACTION_OF_BOUND, Results
 
@@ -50,7 +51,7 @@ def model_section(key: str, title: str, model: str, results: Results, level: int
         sec.math(estimate_math(d))
     else:
         sec.text(f"No closed form: {d.no_closed_form}.")
-    sec.steps(d.steps)
+    sec.steps(worked_steps(d))
     verification_table(sec, results, model)
     return sec
 
@@ -136,7 +137,7 @@ def praxis(results: Results, plan: figures.FigurePlan) -> list[Section]:
     n = p.config.n
     intro = Section("praxis", "Praxis: the mean of a 2-D Gaussian")
     intro.text(TEXT.praxis_intro(n, p.config.seed, p.mle, r["sheet_check"], [f"{v:g}" for v in p.config.mu], sp.latex(p.sigma_exact)))
-    intro.steps(p.derivation.steps)
+    intro.steps(worked_steps(p.derivation))
     intro.figure(plan.add("sample", figures.sample_scatter, p.data, p.mle, p.config.mu), f"The sample (n = {n}), the true mean and the MLE.")
 
     study = r["study"]
