@@ -163,8 +163,8 @@ def test_an_entry_whose_digest_does_not_check_out_is_recomputed_and_replaced(tmp
     raw = path.read_bytes()
     if change == "flip a payload bit":
         path.write_bytes(raw[:-3] + bytes([raw[-3] ^ 1]) + raw[-2:])
-    elif change == "replace the payload":
-        path.write_bytes(raw.rpartition(b"\n")[0] + b'\n{"int": "1"}')
+    elif change == "replace the payload":  # a payload the codec would read (the number 1), under the old digest
+        path.write_bytes(raw.rpartition(b"\n")[0] + b'\n{"sympy":{"int":"1"}}')
     elif change == "new secret":
         (tmp_path / store.SECRET_NAME).unlink()
     else:
@@ -230,3 +230,31 @@ def test_decoding_refuses_what_the_codec_does_not_write():
     for text in [b'{"sympy": {"node": "os.system", "args": []}}', b'{"dataclass": "Popen", "fields": {}}', b'{"sympy": {"node": "Symbol", "args": [1]}}', b"[" * 100000]:
         with pytest.raises(codec.DecodeError):
             codec.loads(text)
+
+
+def test_a_valid_entry_copied_under_another_key_does_not_check_out(tmp_path, monkeypatch):
+    cache_in(monkeypatch, tmp_path)
+    other = "fedcba9876543210" * 4
+    store.load_or_compute("test", KEY, lambda: sp.Integer(1))
+    (tmp_path / f"test-{other[:32]}.json").write_bytes(entry(tmp_path).read_bytes())
+    assert store.load_or_compute("test", other, lambda: sp.Integer(2)) == 2
+
+
+def test_a_fifo_planted_as_an_entry_neither_blocks_nor_loads(tmp_path, monkeypatch):
+    cache_in(monkeypatch, tmp_path)
+    store.load_or_compute("test", KEY, lambda: 1)
+    path = entry(tmp_path)
+    path.unlink()
+    os.mkfifo(path)  # opening it for reading without O_NONBLOCK would wait for a writer forever
+    assert store.load_or_compute("test", KEY, lambda: 2) == 2
+
+
+def test_an_entry_that_cannot_be_written_is_returned_and_leaves_no_file(tmp_path, monkeypatch):
+    cache_in(monkeypatch, tmp_path)
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.tempfile, "NamedTemporaryFile", no_space)
+    assert store.load_or_compute("test", KEY, lambda: 42) == 42
+    assert [p.name for p in tmp_path.iterdir()] == [store.SECRET_NAME]
