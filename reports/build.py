@@ -19,10 +19,10 @@ from derivations.model import InputError
 from derivations.sheet import load_sheet_module
 from reports import render
 from reports.plan import ReportPlan, Settings
-from reports.sheet_document import GenericReport
-from sheets import DEFAULT_SHEET
 from reports.output import describe_os_error, locked, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
+from reports.sheet_document import GenericReport
 from reports.workers import Worker, die_with_parent
+from sheets import DEFAULT_SHEET
 
 FORMATS = ("md", "tex", "pdf")
 FIGURE_PROCESSES = min(2, os.cpu_count() or 1)  # drawing is about a quarter of a build's CPU time
@@ -59,7 +59,10 @@ def run_tool(cmd: list[str], cwd: Path, env: dict) -> tuple[int, str]:
     try:
         output, _ = proc.communicate()
     except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it had already ended
+            pass
         proc.wait()
         raise
     return proc.returncode, output
