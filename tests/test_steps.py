@@ -137,3 +137,11 @@ def test_a_stationary_minimum_is_reported_as_not_a_maximum():
     d = _data_free("bowl", t, sp.Interval(-1, 1), sp.exp(t**2))
     assert d.second_order.status == "fails"
     assert _by_title(d)["Second-order check"].text == SECOND_ORDER_TEXT["fails"]
+
+
+def test_every_models_worked_steps_are_the_reviewed_ones():
+    """Prose and LaTeX against tests/golden/steps.json; after a deliberate change, `python -m tests.golden_steps`
+    rewrites it and the diff is reviewed."""
+    from tests.golden_steps import GOLDEN, current, text
+
+    assert text(current()) == GOLDEN.read_text()
