@@ -11,8 +11,9 @@ import torch
 
 from derivations.engine import Derivation
 from derivations.model import InputError
-from numerics.checks import check_data, from_free, numerical_optimum
+from numerics.checks import check_data, from_free
 from numerics.compile import compiled
+from numerics.estimate import estimate
 
 FRACTIONS = (0.1, 0.5, 0.9, 1.1)
 GTOL = 1e-6  # |score| / n at which an ascent has converged
@@ -50,12 +51,10 @@ class Study:
 def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS) -> Study:
     data = check_data(d.model, seed)
     c = compiled(d)
-    found = c.estimate(c.statistics(data)) if d.separable else None
-    if found is None:
-        numerical = numerical_optimum(d, data)
-        if not numerical.converged:
-            raise InputError(f"{d.model.name}: no optimum to study ({numerical.reason})")
-        found = numerical.values
+    optimum = estimate(d, data)  # the closed form where there is one, else a converged numerical optimum
+    if not optimum.converged:
+        raise InputError(f"{d.model.name}: no optimum to study ({optimum.reason})")
+    found = optimum.values
     n = len(next(iter(data.values())))
     curvatures = np.linalg.eigvalsh(-c.evaluator.hessian(found, data))
     if curvatures[0] <= 0:
