@@ -3,6 +3,7 @@ the highest of them, a boundary maximum when the score has one sign, and the sec
 
 from __future__ import annotations
 
+import ctypes
 import signal
 import threading
 from collections.abc import Iterator, Mapping
@@ -27,15 +28,24 @@ def timed_out(reason: str | None) -> bool:
     return reason is not None and TIMED_OUT in reason
 
 
+def _signal_limit_available() -> bool:
+    """SIGALRM exists on POSIX only, and Python runs its handler in the main thread only."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
 @contextmanager
 def time_limit(seconds: float, what: str) -> Iterator[None]:
-    """Bound a SymPy call; SIGALRM only works in the main thread, elsewhere the call is unbounded."""
-    if threading.current_thread() is not threading.main_thread():
+    """Bound a SymPy call: by SIGALRM in the main thread of a POSIX process, by an asynchronous exception
+    raised in the calling thread everywhere else."""
+    limit = _signal_limit if _signal_limit_available() else _thread_limit
+    with limit(seconds, NoClosedForm(f"{what} {TIMED_OUT} within {seconds} s")):
         yield
-        return
 
+
+@contextmanager
+def _signal_limit(seconds: float, expired: NoClosedForm) -> Iterator[None]:
     def _expired(signum, frame):
-        raise NoClosedForm(f"{what} {TIMED_OUT} within {seconds} s")
+        raise expired
 
     previous = signal.signal(signal.SIGALRM, _expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -44,6 +54,39 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+class _TimeLimitExpired(Exception):
+    """Raised asynchronously in a thread whose time ran out; turned into the NoClosedForm it stands for."""
+
+
+@contextmanager
+def _thread_limit(seconds: float, expired: NoClosedForm) -> Iterator[None]:
+    """A timer thread sets a pending exception in the calling thread (CPython checks for it between bytecodes,
+    and SymPy is Python code); a lock keeps it from landing after the block has ended."""
+    thread_id = ctypes.c_ulong(threading.get_ident())
+    lock, state = threading.Lock(), {"inside": True, "fired": False}
+
+    def _expire() -> None:
+        with lock:
+            if state["inside"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread_id, ctypes.py_object(_TimeLimitExpired))
+
+    timer = threading.Timer(seconds, _expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        try:
+            yield
+        finally:
+            timer.cancel()
+            with lock:
+                state["inside"] = False
+                if state["fired"]:  # set but perhaps not raised yet: clear it, so it cannot surface later
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(thread_id, None)
+    except _TimeLimitExpired:
+        raise expired from None
 
 
 def one_line(exc: BaseException) -> str:

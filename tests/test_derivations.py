@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
+import time
 
 import numpy as np
 import pytest
 import scipy.stats
 import sympy as sp
 
-from derivations import bayes
+from derivations import bayes, solve
 from derivations.engine import TIMED_OUT, NoClosedForm, derive, n_obs, time_limit, timed_out
 from derivations.model import InputError
 from sheets.catalogue import COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, EXPONENTIAL, GAUSSIAN, coin_model, lam, normal_prior, theta, x
@@ -508,3 +510,41 @@ def test_a_log_density_that_does_not_separate_is_a_sum_over_the_observations():
     xs = (0.5, -2.0, 3.0)
     at_three = d.loglik.subs(n_obs, 3).doit().subs({sp.IndexedBase("x")[k + 1]: v for k, v in enumerate(xs)})
     assert sp.simplify(at_three - sum(d.log_density.subs(x, v) for v in xs)) == 0
+
+
+def _spin_until_stopped(seconds: float) -> None:
+    with time_limit(seconds, "a slow solve"):
+        while True:
+            pass
+
+
+def test_time_limit_works_off_the_main_thread():
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            _spin_until_stopped(0.05)
+            outcome.append(None)
+        except NoClosedForm as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and "did not finish within 0.05 s" in str(outcome[0])
+
+
+def test_portable_time_limit_in_the_main_thread(monkeypatch):
+    monkeypatch.setattr(solve, "_signal_limit_available", lambda: False)
+    with pytest.raises(NoClosedForm, match="did not finish within 0.05 s"):
+        _spin_until_stopped(0.05)
+
+
+@pytest.mark.parametrize("signals", [True, False], ids=["SIGALRM", "portable"])
+def test_time_limit_leaves_nothing_behind(monkeypatch, signals):
+    # a block that ends in time returns its value, and no exception surfaces after it
+    monkeypatch.setattr(solve, "_signal_limit_available", lambda: signals)
+    with time_limit(0.05, "a quick solve"):
+        value = sp.solve(sp.Symbol("z") - 2)
+    time.sleep(0.1)
+    assert value == [2]
