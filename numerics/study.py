@@ -11,6 +11,7 @@ import torch
 
 from derivations.engine import Derivation
 from derivations.model import InputError
+from numerics import inputs
 from numerics.checks import check_data, from_free
 from numerics.compile import compiled
 from numerics.estimate import estimate
@@ -41,6 +42,7 @@ class Study:
     n: int
     optimum: dict[str, float]
     bound: float  # 2 / lambda_max(-H(theta_hat)): the largest stable rate of gradient ascent on the log-likelihood
+    optimal: float  # 2 / (lambda_min + lambda_max): the rate whose slowest direction contracts fastest
     curvatures: tuple[float, ...]  # the eigenvalues of -H(theta_hat)
     ascent: tuple[Run, ...]
     optimizers: tuple[Run, ...]
@@ -48,8 +50,11 @@ class Study:
     grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (theta_1, theta_2, objective) for two parameters
 
 
-def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS) -> Study:
-    data = check_data(d.model, seed)
+def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None) -> Study:
+    """The study on the given data (columns by data name), else on the model's check data for the seed."""
+    for fraction in fractions:
+        inputs.positive("fraction of the bound", fraction)
+    data = check_data(d.model, seed) if data is None else d.model.validate(data)
     c = compiled(d)
     optimum = estimate(d, data)  # the closed form where there is one, else a converged numerical optimum
     if not optimum.converged:
@@ -62,7 +67,8 @@ def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS) -> Study:
     bound = 2.0 / float(curvatures[-1])
     start = from_free(d.model, np.zeros(len(c.names)))
     ascent = tuple(_ascent(d, data, found, start, f * bound, f"{f:g} of the bound") for f in fractions)
-    return Study(d.model.name, c.names, n, found, bound, tuple(float(v) for v in curvatures), ascent,
+    optimal = 2.0 / float(curvatures[0] + curvatures[-1])
+    return Study(d.model.name, c.names, n, found, bound, optimal, tuple(float(v) for v in curvatures), ascent,
                  _optimizers(d, data, found, start, n / float(curvatures[-1])), _batches(d, data, found, start, bound, seed), _grid(d, data, found, start))
 
 

@@ -7,8 +7,9 @@ import scipy.integrate
 import scipy.stats
 import sympy as sp
 
-from derivations.sheet import Estimate, PlugIn, Posterior, PosteriorPredictive, Sheet
+from derivations.sheet import Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Sheet
 from sheets.catalogue import COIN_DATA, COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, LINEAR_REGRESSION, SHEET_PRIOR, x
+from sheets.exercise3_demos.praxis_theory import mean_model
 from sheets.peers import coin_map_scipy
 
 TWO_TAILS = ({x: 0}, {x: 0})
@@ -21,6 +22,12 @@ TASK2 = (
 )
 TASK3A = r"With $p(\theta) = N(0.5, 0.1)$: what is $\theta_{MAP}$, and $P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$?"
 TASK3B = r"With $p(\theta) = U(0, 1)$: what is $P(x_8 = 1 \mid D)$?"
+PRAXIS1 = (
+    r"Find the maximum of $L(\mu)$ by gradient ascent $\mu_{t+1} = \mu_t + \lambda \frac{d}{d\mu} L(\mu)$ from "
+    r"$\mu_0 = (0, 0)$ with autograd, visualise the updates. How does the learning rate $\lambda$ affect convergence?"
+)
+PRAXIS_MODEL = mean_model(sigma=((5, 0), (0, 5)), truth=(1.0, 1.0))  # the praxis: x ~ N(mu, 5 I) in 2-D
+PRAXIS_RATES = (0.05, 0.25, 0.5, 0.75, 0.95, 1.02)  # fractions of the stability bound, the last one past it
 
 
 def _coin_map(prior_sd: float) -> float:
@@ -54,6 +61,7 @@ SHEET = Sheet(
         PlugIn("task3a.p_two_tails_sd", TASK3A, COIN_MAP_SD, TWO_TAILS, "P(x8 = 0, x9 = 0 | theta_MAP), 0.1 read as the sd"),
         Posterior("task3b.posterior", TASK3B, COIN_UNIFORM, "p(theta | D) under U(0, 1)"),
         PosteriorPredictive("task3b.p_next_head", TASK3B, COIN_UNIFORM, NEXT_HEAD, "P(x8 = 1 | D) under U(0, 1)"),
+        OptimizerStudy("praxis1", PRAXIS1, PRAXIS_MODEL, fractions=PRAXIS_RATES),
     ),
     peers={
         "task3a.theta_map": lambda: _coin_map(VARIANCE_SD),

@@ -29,6 +29,7 @@ from sheets.exercise3_demos import praxis as px
 from numerics.checks import check_data, run_checks
 from numerics.compile import compiled
 from numerics.verify import main as verify_main
+from numerics.study import run_study
 from reports import build as report_build
 from reports.cli import main
 from tests.conftest import gamma_shape_model
@@ -139,8 +140,8 @@ def diverging(route: str):
     def run(tmp):
         p = small()
         if route == "ascent":
-            res = px.gradient_ascent(p, 1.5 * bound(p))
-            return f"{res.status} at step {res.diverged_at}, path finite: {np.all(np.isfinite(res.path))}"
+            (res,) = run_study(p.derivation, 0, (1.5,), data=px.columns(p.data)).ascent
+            return f"{res.status} at step {res.steps + 1}, path finite: {np.all(np.isfinite(res.path))}"
         if route == "optimizer":
             res = px.run_optimizer(p, "SGD", torch.optim.SGD, {"lr": 1e3})
             return f"{res.status}, path finite: {np.all(np.isfinite(res.path))}"
@@ -299,13 +300,13 @@ CONFIG_CASES = [
 ]
 
 RATE_CASES = [
-    Case("lr-zero", on_small(px.gradient_ascent, 0.0), LR_RULE + "0.0$"),
+    Case("lr-zero", on_small(px.sgd, 5, 0.0, 3), LR_RULE + "0.0$"),
     Case("lr-negative", on_small(px.sgd, 5, -1e-3, 3), LR_RULE + "-0.001$"),
-    Case("lr-nan", on_small(px.gradient_ascent, float("nan")), LR_RULE + "nan$"),
+    Case("lr-nan", on_small(px.sgd, 5, float("nan"), 3), LR_RULE + "nan$"),
     Case("lr-inf", on_small(px.sgd, 5, float("inf"), 3), LR_RULE + "inf$"),
     Case("lr-string", on_small(px.sgd, 5, "0.01", 3), LR_RULE + "'0.01'$"),
-    Case("lr-none", on_small(px.gradient_ascent, None), LR_RULE + "None$"),
-    Case("lr-bool", on_small(px.gradient_ascent, True), LR_RULE + "True$"),
+    Case("lr-none", on_small(px.sgd, 5, None, 3), LR_RULE + "None$"),
+    Case("lr-bool", on_small(px.sgd, 5, True, 3), LR_RULE + "True$"),
     Case("lr-predicted-zero", on_small(px.predicted_steps, 0), LR_RULE + "0$"),
     Case("lr-past-bound", diverging("ascent"), r"^diverged at step \d+, path finite: True$", "reported"),
     Case("sgd-autograd-past-bound", diverging("autograd"), r"^diverged at step \d+, path finite: True$", "reported"),
@@ -315,10 +316,10 @@ RATE_CASES = [
     Case("noise-floor-past-bound", lambda tmp: px.sgd_noise_floor(small(), 5, 7.0), "^learning rate must be below the stability bound"),
     Case("noise-floor-negative-rate", lambda tmp: px.sgd_noise_floor(small(), 5, -0.1), LR_RULE + "-0.1$"),
     Case("noise-floor-batch-zero", lambda tmp: px.sgd_noise_floor(small(), 0, 0.1), "^" + K_RULE + "0$"),
-    Case("gtol-zero", on_small(px.gradient_ascent, 1e-3, gtol=0.0), r"^gtol must be a finite number > 0, got 0.0$"),
-    Case("max-steps-zero", on_small(px.gradient_ascent, 1e-3, max_steps=0), r"^max_steps must be >= 1, got 0$"),
-    Case("mu0-none", on_small(px.gradient_ascent, 1e-3, mu0=None), r"^mu0 must be 2 finite numbers, got None$"),
-    Case("fraction-negative", on_small(px.learning_rate_study, fractions=(0.5, -1)), r"^fraction of the bound must be a finite number > 0, got -1$"),
+    Case("gtol-zero", on_small(px.predicted_steps, 1e-3, gtol=0.0), r"^gtol must be a finite number > 0, got 0.0$"),
+    Case("max-steps-zero", on_small(px.predicted_steps, 1e-3, max_steps=0), r"^max_steps must be >= 1, got 0$"),
+    Case("mu0-none", on_small(px.sgd, 5, 1e-3, 3, mu0=None), r"^mu0 must be 2 finite numbers, got None$"),
+    Case("fraction-negative", lambda tmp: run_study(small().derivation, 0, (0.5, -1)), r"^fraction of the bound must be a finite number > 0, got -1$"),
     Case("optimizer-tol-zero", on_small(px.run_optimizer, "SGD", torch.optim.SGD, {"lr": 0.1}, tol=0), r"^tol must be a finite number > 0, got 0$"),
 ]
 

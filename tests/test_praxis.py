@@ -14,6 +14,8 @@ from sheets.exercise3_demos import praxis_theory as dp
 from derivations.engine import derive, n_obs
 from derivations.model import InputError
 from sheets.exercise3_demos import praxis as px
+from numerics.study import Study, run_study
+from sheets.exercise3 import SHEET
 from tests.conftest import under_mutmut
 
 
@@ -62,18 +64,29 @@ def test_stability_bound_is_twice_the_smallest_variance_over_n():
         assert study_bound == pytest.approx(2 * np.linalg.eigvalsh(p.sigma)[0] / 100, rel=1e-14)
 
 
-def test_measured_steps_equal_predicted_and_past_the_bound_diverges(sheet):
-    study = px.learning_rate_study(sheet)
-    for row in study.rows:
-        if row["fraction_of_bound"] < 1:
-            assert row["status"] == "converged" and row["steps"] == row["predicted"], row
+def _study(p: px.Praxis, fractions) -> Study:
+    return run_study(p.derivation, p.config.seed, fractions, data=px.columns(p.data))
+
+
+def test_measured_steps_equal_the_closed_form_prediction_and_past_the_bound_diverges(sheet):
+    """The generic study (autograd ascent, linearised prediction) against the praxis's own closed form for
+    the step count, sum over Sigma's eigen-directions of |1 - lr n / sigma_i|^t."""
+    study = _study(sheet, SHEET.questions[-1].fractions)
+    assert study.bound == pytest.approx(float(sheet.theory.bound.subs(px.n_sym, sheet.config.n)), rel=1e-12)
+    for run in study.ascent:
+        if run.lr < study.bound:
+            assert run.status == "converged" and run.steps == run.predicted == px.predicted_steps(sheet, run.lr), run
         else:
-            assert row["status"] == "diverged" and row["predicted"] is None, row
+            assert run.status == "diverged" and run.predicted is None and px.predicted_steps(sheet, run.lr) is None, run
+            assert np.all(np.isfinite(run.path))
 
 
 def test_isotropic_optimal_rate_lands_in_one_step(sheet):
     optimal = float(sheet.theory.optimal.subs(px.n_sym, sheet.config.n))
-    assert px.gradient_ascent(sheet, optimal).steps == 1
+    study = _study(sheet, (0.5,))
+    assert study.optimal == pytest.approx(optimal, rel=1e-12)
+    (run,) = _study(sheet, (optimal / study.bound,)).ascent
+    assert run.steps == 1 and run.errors[-1] < 1e-9
 
 
 def test_optimizers_reach_the_mle_and_lbfgs_beats_plain_sgd_when_anisotropic():
@@ -84,8 +97,8 @@ def test_optimizers_reach_the_mle_and_lbfgs_beats_plain_sgd_when_anisotropic():
 
 
 def test_sgd_with_k_equal_n_is_full_batch_ascent(small):
-    full = px.gradient_ascent(small, 1e-4, max_steps=25)
-    batch = px.sgd(small, small.config.n, 1e-4, full.steps)
+    (full,) = _study(small, (0.1,)).ascent
+    batch = px.sgd(small, small.config.n, full.lr, full.steps)
     np.testing.assert_allclose(batch.path, full.path, rtol=0, atol=1e-12)
 
 
@@ -135,8 +148,8 @@ def test_streamed_statistics_equal_in_memory_ones(small):
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda p: px.gradient_ascent(p, 0.0), "learning rate must be"),
-        (lambda p: px.gradient_ascent(p, -1e-3), "learning rate must be"),
+        (lambda p: px.sgd(p, 5, 0.0, 3), "learning rate must be"),
+        (lambda p: _study(p, (0.5, -1e-3)), "fraction of the bound must be"),
         (lambda p: px.sgd(p, 0, 1e-3, 5), "batch size k"),
         (lambda p: px.sgd(p, p.config.n + 1, 1e-3, 5), "batch size k"),
         (lambda p: px.PraxisConfig(sigma=((1, 2), (2, 1))), "positive definite"),

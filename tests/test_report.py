@@ -14,6 +14,7 @@ from sheets.exercise3 import SHEET
 from reports.build import BuildError, build
 from reports.cli import main
 from reports.plan import Settings
+from tests import golden_reports
 from sheets.exercise3_report.compute import SECTIONS
 
 SMALL = Settings(seed=3, n=400, resolution=20)
@@ -211,4 +212,5 @@ def test_exercise3_answers_are_those_reviewed_and_one_process_writes_what_two_do
     assert main(["--out", str(two), "--format", "md", "--jobs", "2"]) == 0
     assert (one / "answers.json").read_text() == golden.read_text()
     assert (one / "report.md").read_bytes() == (two / "report.md").read_bytes()
+    assert (one / "report.md").read_text() == golden_reports.golden("exercise3").read_text(), "prose changed: review, then python -m tests.golden_reports"
     assert sorted(p.name for p in (one / "figures").iterdir()) == sorted(p.name for p in (two / "figures").iterdir())

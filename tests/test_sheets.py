@@ -174,6 +174,7 @@ def test_estimate_is_the_closed_form_where_there_is_one_and_says_when_nothing_co
 @pytest.mark.build
 def test_the_second_shipped_sheet_builds_its_report_with_the_optimizer_study(tmp_path):
     from reports.cli import main
+    from tests import golden_reports
 
     out = tmp_path / "report"
     assert main(["--sheet", str(ROOT / "sheets" / "exercise4.py"), "--out", str(out), "--format", "md"]) == 0
@@ -183,6 +184,7 @@ def test_the_second_shipped_sheet_builds_its_report_with_the_optimizer_study(tmp
     assert sorted(p.name for p in (out / "figures").glob("*.png")) == ["task4b_ascent.png", "task4b_paths.png"]
     text = (out / "report.md").read_text()
     assert "| FAIL |" not in text and "torch.optim" in text
+    assert text == golden_reports.golden("exercise4").read_text(), "prose changed: review, then python -m tests.golden_reports"
 
 
 def test_a_study_question_needs_data_and_sensible_fractions():

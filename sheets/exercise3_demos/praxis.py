@@ -59,7 +59,7 @@ class Praxis:
 
     @cached_property
     def derivation(self):
-        return derive(mean_model(self.config.sigma))
+        return derive(mean_model(self.config.sigma, self.config.mu))
 
     @cached_property
     def compiled(self) -> Compiled:
@@ -171,47 +171,7 @@ def _chunks(n: int, chunk: int) -> Iterator[int]:
         yield min(chunk, n - start)
 
 
-# --- Task 1: gradient ascent with autograd ------------------------------------------------------------
-@dataclass(frozen=True)
-class AscentResult:
-    lr: float
-    status: str  # "converged", "diverged" or "max_steps"
-    steps: int
-    path: np.ndarray  # (steps + 1, 2), finite: a diverged run stops before its first non-finite iterate
-    errors: np.ndarray  # ||mu_t - mu_hat||
-    diverged_at: int | None = None  # the step whose iterate left every bound, when status is "diverged"
-
-
-def gradient_ascent(p: Praxis, lr: float, mu0=(0.0, 0.0), gtol: float = 1e-6, max_steps: int = 5000) -> AscentResult:
-    """mu <- mu + lr dL/dmu, gradient by torch autograd over the raw data, until ||dL/dmu|| / n <= gtol.
-
-    A rate past the stability bound is reported as diverged (iterates growing past 1e6 times the start
-    error), never as a NaN.
-    """
-    inputs.learning_rate(lr)
-    mu0 = inputs.point("mu0", mu0, 2)
-    inputs.positive("gtol", gtol)
-    inputs.whole("max_steps", max_steps)
-    mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
-    path, status = [mu.detach().numpy().copy()], "max_steps"
-    limit = divergence_limit(p, mu0)
-    for _ in range(max_steps):
-        mu.grad = None
-        p.compiled.objective_torch({"mu1": mu[0], "mu2": mu[1]}, p.data_torch).backward()
-        if float(mu.grad.norm()) / p.config.n <= gtol:
-            status = "converged"
-            break
-        with torch.no_grad():
-            mu += lr * mu.grad
-        if left_bounds(mu.detach().numpy(), p, limit):
-            status = "diverged"
-            break
-        path.append(mu.detach().numpy().copy())
-    arr = np.array(path)
-    at = len(path) if status == "diverged" else None
-    return AscentResult(lr, status, len(path) - 1, arr, np.linalg.norm(arr - p.mle, axis=1), at)
-
-
+# --- Task 1: gradient ascent (numerics.study runs it; the iteration's closed-form step count is here) -----
 def divergence_limit(p: Praxis, mu0) -> float:
     """An iterate this far from the optimum (10^6 times the start's distance) has diverged."""
     return 1e6 * (float(np.linalg.norm(np.asarray(mu0, float) - p.mle)) + 1.0)
@@ -239,29 +199,6 @@ def predicted_steps(p: Praxis, lr: float, mu0=(0.0, 0.0), gtol: float = 1e-6, ma
     norms = np.linalg.norm(coeffs * rho**t, axis=1)
     hit = np.flatnonzero(norms <= gtol)
     return int(hit[0]) if hit.size else None
-
-
-@dataclass(frozen=True)
-class RateStudy:
-    bound: float
-    optimal: float
-    rows: list[dict]  # lr, fraction of bound, status, steps, predicted
-    results: list[AscentResult]
-
-
-def learning_rate_study(p: Praxis, fractions=(0.05, 0.25, 0.5, 0.75, 0.95, 1.02), gtol: float = 1e-6) -> RateStudy:
-    for frac in fractions:
-        inputs.positive("fraction of the bound", frac)
-    th = p.theory
-    bound = float(th.bound.subs(n_sym, p.config.n))
-    optimal = float(th.optimal.subs(n_sym, p.config.n))
-    rows, results = [], []
-    for frac in fractions:
-        lr = frac * bound
-        res = gradient_ascent(p, lr, gtol=gtol)
-        rows.append({"lr": lr, "fraction_of_bound": frac, "status": res.status, "steps": res.steps, "predicted": predicted_steps(p, lr, gtol=gtol)})
-        results.append(res)
-    return RateStudy(bound, optimal, rows, results)
 
 
 # --- Task 2: torch.optim --------------------------------------------------------------------------------

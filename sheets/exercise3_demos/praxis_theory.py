@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import sympy as sp
 
 from derivations import codec, store
@@ -40,9 +41,16 @@ def exact_sigma(sigma) -> sp.Matrix:
     return m
 
 
-def mean_model(sigma=((5, 0), (0, 5))) -> Model:
-    """x ~ N(mu, Sigma) in 2-D, Sigma known: the log-likelihood keeps its constant (the sheet's L drops it)."""
+def mean_model(sigma=((5, 0), (0, 5)), truth=(1.0, 1.0)) -> Model:
+    """x ~ N(mu, Sigma) in 2-D, Sigma known: the log-likelihood keeps its constant (the sheet's L drops it).
+    Its simulate hook draws what the praxis draws: rng.multivariate_normal(truth, Sigma, n)."""
     sig = exact_sigma(sigma)
+    cov = np.array(sig.tolist(), dtype=float)
+
+    def simulate(rng: np.random.Generator, n: int, at) -> dict[str, np.ndarray]:
+        sample = rng.multivariate_normal([at["mu1"], at["mu2"]], cov, n)
+        return {"x1": sample[:, 0], "x2": sample[:, 1]}
+
     xv, mv = sp.Matrix([x1, x2]), sp.Matrix([mu1, mu2])
     quad = ((xv - mv).T * SIGMA.inv() * (xv - mv))[0, 0]
     density = sp.exp(-quad / 2) / (2 * sp.pi * sp.sqrt(SIGMA.det()))
@@ -53,6 +61,8 @@ def mean_model(sigma=((5, 0), (0, 5))) -> Model:
         params=(Parameter(mu1, sp.Reals, "mean, first coordinate"), Parameter(mu2, sp.Reals, "mean, second coordinate")),  # pragma: no mutate (prose)
         density=density,
         constants={s11: sig[0, 0], s12: sig[0, 1], s22: sig[1, 1]},
+        simulate=simulate,
+        truth={"mu1": float(truth[0]), "mu2": float(truth[1])},
     )
 
 

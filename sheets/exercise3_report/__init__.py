@@ -44,7 +44,7 @@ class Exercise3Report(ReportPlan):
         if "theory" in self.settings.sections:
             steps.append(("theory", lambda: compute.run_theory(self.settings, self.results)))
         if "praxis" in self.settings.sections:
-            steps.append(("praxis", lambda: compute.run_praxis(self.settings, self.results)))
+            steps.append(("praxis", lambda: compute.run_praxis(self.settings, self.results, self.sheet)))
         return steps
 
     def absorb(self, result) -> None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from derivations.fisher import fisher
-from derivations.sheet import answers
+from derivations.engine import derive
+from derivations.sheet import OptimizerStudy, answers
 from reports.plan import Settings
 from sheets.catalogue import EXTRA_MODELS, SHEET_MODELS
 from sheets.catalogue import MODELS as MODELS_BY_NAME
@@ -18,6 +19,7 @@ from numerics.checks import check_data
 from numerics.montecarlo import gaussian_variance_bias, standard_errors
 from sheets.exercise3_demos.prior_strength import prior_strength
 from sheets.exercise3_demos.underflow import underflow
+from numerics.study import run_study
 from numerics.verify import answer_checks, verify
 
 SECTIONS = ("theory", "task1", "task2", "task3", "praxis", "appendix")
@@ -79,13 +81,14 @@ def run_extensions(settings: Settings, results: Results) -> None:
     }
 
 
-def run_praxis(settings: Settings, results: Results) -> None:
+def run_praxis(settings: Settings, results: Results, sheet) -> None:
+    (question,) = [q for q in sheet.questions if isinstance(q, OptimizerStudy)]
     p = px.Praxis(px.PraxisConfig(n=settings.n, seed=settings.seed))
     aniso = px.Praxis(px.PraxisConfig(n=settings.n, seed=settings.seed, sigma=px.ANISOTROPIC_SIGMA))
     n = settings.n
     grid = px.heatmap(p, settings.resolution)
     grid_aniso = px.heatmap(aniso, settings.resolution, bounds=ZOOM)
-    study = px.learning_rate_study(p)
+    study = run_study(derive(question.model), settings.seed, question.fractions, data=px.columns(p.data))
     ks = sorted({k for k in (1, 5, 10, 100, 1000, n) if k <= n})
     smin = float(np.linalg.eigvalsh(p.sigma)[0])
     sgd_runs = [px.sgd(p, k, SGD_FRACTION_OF_BOUND * 2 * smin / k, SGD_STEPS, seed=settings.seed) for k in ks]
@@ -104,6 +107,7 @@ def run_praxis(settings: Settings, results: Results) -> None:
         "aniso": aniso,
         "grid": grid,
         "grid_aniso": grid_aniso,
+        "question": question,
         "study": study,
         "optimizers": px.compare_optimizers(p),
         "optimizers_aniso": px.compare_optimizers(aniso),
