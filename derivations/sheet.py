@@ -45,12 +45,19 @@ class Estimate(Question):
     model: Model = None  # type: ignore[assignment]
     suffix: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
+    familiar: Mapping[str, sp.Expr] = field(default_factory=dict)  # parameter name -> the textbook's form of its estimate
+    where: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)  # the named quantities those forms use (x_bar)
 
     def check(self) -> None:
         _needs_model(self)
-        unknown = sorted(set(self.labels) - {p.name for p in self.model.params})
+        unknown = sorted((set(self.labels) | set(self.familiar)) - {p.name for p in self.model.params})
         if unknown:
             raise InputError(f"question {self.key}: {self.model.name} has no parameter {unknown[0]!r}")
+
+    @property
+    def familiar_forms(self) -> dict[sp.Symbol, sp.Expr]:
+        """The familiar forms by parameter symbol, as the worked steps take them."""
+        return {p.symbol: sp.sympify(self.familiar[p.name]) for p in self.model.params if p.name in self.familiar}
 
 
 @dataclass(frozen=True)

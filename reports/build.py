@@ -159,8 +159,31 @@ def _build_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], Non
         sections, plan = report.document()
         plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, report.settings.jobs))
         maybe_fail("figures")
+    with progress.step("prove"):
+        proved = prove_steps(sections)
+        maybe_fail("prove")
+    (tmp / "steps.json").write_text(json.dumps(proved, indent=1, ensure_ascii=False) + "\n")
     write_documents(tmp, sections, report.title, report.subtitle, report.answers(), formats, progress, log, maybe_fail)
     return progress
+
+
+class UnprovedStep(ValueError):
+    """A displayed step whose equality SymPy cannot prove: the report is not written."""
+
+
+def prove_steps(sections) -> list[dict]:
+    """Prove every displayed step's claims; the records of steps.json. The first step that fails stops the build,
+    named by its question and title."""
+    records = []
+    for sec in sections:
+        for block in sec.blocks:
+            for step in block["steps"] if block["kind"] == "steps" else ():
+                proof = step["proof"]
+                if proof is not None and not proof.proved():
+                    raise UnprovedStep(f"question {sec.key}, step '{step['title']}': SymPy cannot prove {step['latex']}")
+                records.append({"question": sec.key, "step": step["title"], "latex": step["latex"],
+                                "status": "stated" if proof is None else "proved", **({} if proof is None else proof.as_record())})
+    return records
 
 
 def timed(fn: Callable[[], object]) -> tuple[object, float]:

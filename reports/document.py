@@ -39,7 +39,7 @@ class Section:
         self.blocks.append({"kind": "math", "latex": latex})
 
     def steps(self, steps) -> None:
-        self.blocks.append({"kind": "steps", "steps": [{"title": s.title, "latex": s.latex, "text": s.text} for s in steps]})
+        self.blocks.append({"kind": "steps", "steps": [{"title": s.title, "latex": s.latex, "text": s.text, "proof": s.proof} for s in steps]})
 
     def table(self, header, rows, caption="") -> None:
         self.blocks.append({"kind": "table", "header": list(header), "rows": [list(map(str, r)) for r in rows], "caption": caption})
@@ -48,5 +48,12 @@ class Section:
         self.blocks.append({"kind": "figure", "name": name, "caption": caption})
 
 
+def hat(p: sp.Symbol) -> str:
+    """The estimate's name: sigma^2 gives \\hat{\\sigma}^{2}, not a hat over the square."""
+    base, power = (p.name.split("^", 1) + [""])[:2]
+    symbol = sp.latex(sp.Symbol(base)) if power else sp.latex(p)
+    return rf"\hat{{{symbol}}}" + (f"^{{{power}}}" if power else "")
+
+
 def estimate_math(d) -> str:
-    return r", \qquad ".join(rf"\hat{{{sp.latex(p)}}} = {d.latex(v)}" for p, v in d.estimate.items())
+    return r", \qquad ".join(rf"{hat(p)} = {d.latex(v)}" for p, v in d.estimate.items())

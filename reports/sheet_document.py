@@ -52,7 +52,7 @@ def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
     d = results.derivations[q.model.name]
     sec.text(KINDS_TEXT.model_answer(d))
     sec.math(estimate_math(d))
-    sec.steps(worked_steps(d))
+    sec.steps(worked_steps(d, q.familiar_forms, q.where))
 
 
 def probability(sec: Section, q: Question, results: SheetResults) -> None:

@@ -1,4 +1,5 @@
-"""The worked derivation of a model as displayed steps: each a title, its LaTeX and a sentence.
+"""The worked derivation of a model as displayed steps: each a title, its LaTeX, a sentence, and the claims its
+equalities make, which the build proves (derivations/proof.py) before it writes a report.
 
 Presentation only: every expression comes from the Derivation (derivations/), which is where the mathematics
 is derived, cached and mutation-tested.
@@ -6,11 +7,20 @@ is derived, cached and mutation-tested.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
 
 from derivations.engine import Derivation, n_obs
+from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
+from reports.document import hat
+
+SECOND_ORDER_TEXT = {
+    "proved": "All leading principal minors of the negative Hessian are positive: a strict maximum.",
+    "conditional": "Negative definite provided the undecided minors are positive; numerics check them on data.",
+    "fails": "A leading principal minor of the negative Hessian is not positive: not a maximum.",
+}
 
 
 @dataclass(frozen=True)
@@ -18,64 +28,128 @@ class Step:
     title: str
     latex: str
     text: str = ""
+    proof: Claims | None = None
 
 
-def worked_steps(d: Derivation) -> list[Step]:
-    """The steps a worked solution shows, from the density to the second-order check."""
+class Steps:
+    """Builds one derivation's steps; every step's claims share the derivation's proof context."""
+
+    def __init__(self, d: Derivation, definitions: Mapping[sp.Symbol, sp.Expr] | None = None):
+        self.d = d
+        self.context = {
+            "data": d.model.data,
+            "known": tuple((s.expr, s.symbol) for s in d.statistics if s.symbol != n_obs),
+            "params": d.params,
+            "definitions": tuple((definitions or {}).items()),
+        }
+        self.steps: list[Step] = []
+        self.names = {s.symbol: s.latex for s in d.statistics}  # as Derivation.latex names them
+
+    def add(self, title: str, latex: str, claims=(), text: str = "") -> None:
+        proof = Claims(tuple((a, b, how) for a, b, how in claims), **self.context) if claims else None
+        self.steps.append(Step(title, latex, text, proof))
+
+    def where(self, expr: sp.Expr) -> str:
+        """'where x_bar = ...' for the named quantities expr uses, and those they use in turn."""
+        named = dict(self.context["definitions"])
+        used, pending = [], [s for s in expr.free_symbols if s in named]
+        while pending:
+            symbol = pending.pop(0)
+            if symbol not in used:
+                used.append(symbol)
+                pending += sorted((s for s in named[symbol].free_symbols if s in named), key=str)
+        return ("where " + ", ".join(f"${sp.latex(s)} = {sp.latex(named[s])}$" for s in sorted(used, key=str)) + ".") if used else ""
+
+    def chain(self, title: str, label: str, forms, text: str = "", as_written: bool = False) -> None:
+        """label = form_1 = form_2 = ...: each consecutive pair is a claim. as_written prints the last form in the
+        order its author wrote it (b_hat = y_bar - a_hat x_bar), not in SymPy's sorted order."""
+        shown = [self.d.latex(f) for f in forms]
+        if as_written:
+            shown[-1] = sp.latex(forms[-1], symbol_names=self.names, order="none")
+        shown = " = ".join([label, *shown])
+        self.add(title, shown, [(a, b, EQUAL) for a, b in zip(forms, forms[1:])], text)
+
+
+def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = None, definitions=None) -> list[Step]:
+    """The steps a worked solution shows, from the log-density to the second-order check. familiar: for some
+    parameters, the estimate in the form a textbook gives it (in terms of the named quantities in definitions),
+    shown beside the derived form and proved equal to it."""
+    out = Steps(d, definitions)
     m = d.model
-    tex = d.latex
     theta = ", ".join(sp.latex(p) for p in d.params)
     data = ", ".join(sp.latex(s) for s in m.data)
-    steps = [
-        Step("Density of one observation", rf"p({data} \mid {theta}) = {sp.latex(m.density)}"),
-        Step(
-            "Log-density",
-            rf"\log p({data} \mid {theta}) = {sp.latex(d.log_density)}",
-            "The log turns the product over observations into a sum and powers into factors.",
-        ),
-    ]
+    out.chain("Log-density", rf"\log p({data} \mid {theta})", [sp.log(m.density, evaluate=False), d.log_density],
+              "The log turns the product over observations into a sum and powers into factors.")
+    _likelihood(out, theta, data)
+    if m.prior is not None:
+        out.chain("Log-prior", rf"\log p({theta})", [sp.log(m.prior, evaluate=False), d.log_prior])
+        shown = sp.Add(*[t for t in sp.Add.make_args(sp.expand(d.objective)) if t.free_symbols & set(d.params)])
+        out.add("Log-posterior", rf"\log p({theta} \mid D) = {d.latex(shown)} + \text{{const}}",
+                [(d.objective, shown, UP_TO_CONSTANT)], "The terms free of the parameters are the normalising constant.")
+    if not d.separable:
+        return out.steps
+    _derivatives(out, theta)
+    if d.observed_statistics:
+        _observed(out)
+    if d.estimate is None:
+        out.add("Stationary point", r"\text{no closed form}", text=d.no_closed_form)
+        return out.steps
+    _estimate(out, familiar or {})
+    return out.steps
+
+
+def _likelihood(out: Steps, theta: str, data: str) -> None:
+    d = out.d
+    total = over_observations(d.log_density, d.model.data, n_obs)
+    label = rf"\ell({theta}) = \sum_{{i=1}}^{{n}} \log p({data}_i \mid {theta})" if len(d.model.data) == 1 else rf"\ell({theta}) = \sum_{{i=1}}^{{n}} \log p(\cdot_i \mid {theta})"
     if d.separable:
         sums = ", ".join(f"${s.latex}$" for s in d.statistics if s.symbol != n_obs)
-        steps.append(
-            Step(
-                "Joint log-likelihood in sample statistics",
-                rf"\ell({theta}) = \sum_{{i=1}}^{{n}} \log p = {tex(d.loglik)}",
-                f"The data enter only through $n$ and {sums}." if sums else "The data enter only through $n$.",
-            )
-        )
+        text = f"The data enter only through $n$ and {sums}." if sums else "The data enter only through $n$."
+        out.add("Joint log-likelihood in sample statistics", f"{label} = {d.latex(d.loglik)}", [(total, d.loglik, EQUAL)], text)
     else:
-        steps.append(Step("Joint log-likelihood", rf"\ell({theta}) = {sp.latex(d.loglik)}", "Not separable."))
-    if m.prior is not None:
-        steps.append(Step("Log-prior", rf"\log p({theta}) = {sp.latex(d.log_prior)}"))
-        steps.append(Step("Log-posterior (up to a constant)", rf"\log p({theta} \mid D) = {tex(d.objective)} + C"))
-    if not d.separable:
-        return steps
-    steps.append(
-        Step("Score", r"\nabla \ell = " + tex(d.score) if len(d.params) > 1 else rf"\frac{{d\ell}}{{d{theta}}} = {tex(d.score[0])}")
-    )
-    steps.append(Step("Hessian", r"\nabla^2 \ell = " + tex(d.hessian)))
-    if d.observed_statistics:
-        subs = r", \quad ".join(f"{tex(k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items())
-        steps.append(Step("Statistics of the observed data", subs))
-    if d.estimate is None:
-        steps.append(Step("Stationary point", r"\text{no closed form}", d.no_closed_form))
-        return steps
+        out.add("Joint log-likelihood", f"{label} = {sp.latex(d.loglik)}", [(total, d.loglik, EQUAL)], "Not separable.")
+
+
+def _derivatives(out: Steps, theta: str) -> None:
+    d = out.d
+    gradient = sp.Matrix([sp.diff(d.objective, p) for p in d.params])
+    if len(d.params) > 1:
+        out.add("Score", r"\nabla \ell = " + d.latex(d.score), [(gradient, d.score, EQUAL)])
+    else:
+        out.add("Score", rf"\frac{{d\ell}}{{d{theta}}} = {d.latex(d.score[0])}", [(gradient, d.score, EQUAL)])
+    out.add("Hessian", r"\nabla^2 \ell = " + d.latex(d.hessian), [(sp.hessian(d.objective, d.params), d.hessian, EQUAL)])
+
+
+def _observed(out: Steps) -> None:
+    d = out.d
+    data = d.model.data
+    rows = list(zip(*[d.model.observed[s] for s in data]))
+    claims = [(sp.Add(*[st.expr.subs(dict(zip(data, map(sp.nsimplify, row)))) for row in rows]), value, EQUAL)
+              for st in d.statistics for value in [d.observed_statistics[st.symbol]]]
+    shown = r", \quad ".join(f"{d.latex(k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items())
+    out.add("Statistics of the observed data", shown, claims)
+
+
+def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
+    d = out.d
+    score = d.score.subs(d.observed_statistics).subs(d.model.constants)
+    zero = sp.zeros(len(d.params), 1)
     if len(d.candidates) > 1 or d.observed_statistics:
-        roots = r", \quad ".join(tex(c[p]) for c in d.candidates for p in d.params)
-        steps.append(Step("Stationary points inside the domain", roots))
-    est = r", \quad ".join(rf"\hat{{{sp.latex(p)}}} = {tex(v)}" for p, v in d.estimate.items())
+        roots = r", \quad ".join(d.latex(c[p]) for c in d.candidates for p in d.params)
+        out.add("Stationary points inside the domain", roots, [(score.subs(c), zero, EQUAL) for c in d.candidates])
+    est = r", \quad ".join(rf"{hat(p)} = {d.latex(v)}" for p, v in d.estimate.items())
     if d.boundary:
         text = "The score has one sign on the whole domain, so the objective rises towards this end: the supremum."
-        steps.append(Step(f"{d.kind} (on the boundary)", est, text))
-        return steps
-    steps.append(Step(f"{d.kind} (score = 0)", est))
+        out.add(f"{d.kind} (on the boundary)", est, text=text)
+        return
+    out.add(f"{d.kind} (score = 0)", est, [(score.subs(d.estimate), zero, EQUAL)])
+    for p, form in familiar.items():
+        out.chain(f"{d.kind} of ${sp.latex(p)}$ in its familiar form", hat(p), [d.estimate[p], form], out.where(form), as_written=True)
     so = d.second_order
     if so is not None:
-        text = {
-            "proved": "All leading principal minors of the negative Hessian are positive: a strict maximum.",
-            "conditional": "Negative definite provided the undecided minors are positive; numerics check them on data.",
-            "fails": "A leading principal minor of the negative Hessian is not positive: not a maximum.",
-        }[so.status]
-        minors = r", \quad ".join(f"D_{k + 1} = {tex(v)}" for k, v in enumerate(so.minors))
-        steps.append(Step("Second-order check", r"\nabla^2 \ell \big|_{\hat\theta} = " + tex(so.hessian) + r", \quad " + minors, text))
-    return steps
+        at = d.estimate
+        hessian = d.hessian.subs(d.observed_statistics).subs(d.model.constants).subs(at)
+        claims = [(hessian, so.hessian.subs(at), EQUAL)]
+        claims += [((-so.hessian[: k + 1, : k + 1]).det(), v, EQUAL) for k, v in enumerate(so.minors)]
+        minors = r", \quad ".join(f"D_{k + 1} = {d.latex(v)}" for k, v in enumerate(so.minors))
+        out.add("Second-order check", r"\nabla^2 \ell \big|_{\hat\theta} = " + d.latex(so.hessian) + r", \quad " + minors, claims, SECOND_ORDER_TEXT[so.status])

@@ -8,7 +8,9 @@ import scipy.stats
 import sympy as sp
 
 from derivations.sheet import Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Sheet
-from sheets.catalogue import COIN_DATA, COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, LINEAR_REGRESSION, SHEET_PRIOR, x
+from derivations.engine import n_obs as n
+from derivations.proof import over_observations
+from sheets.catalogue import COIN_DATA, COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, LINEAR_REGRESSION, SHEET_PRIOR, x, y
 from sheets.exercise3_demos.praxis_theory import mean_model
 from sheets.peers import coin_map_scipy
 
@@ -22,6 +24,20 @@ TASK2 = (
 )
 TASK3A = r"With $p(\theta) = N(0.5, 0.1)$: what is $\theta_{MAP}$, and $P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$?"
 TASK3B = r"With $p(\theta) = U(0, 1)$: what is $P(x_8 = 1 \mid D)$?"
+# The estimates in the form a textbook gives them; the build proves each equal to the derived one.
+xbar, ybar, ahat, bhat = sp.symbols(r"\bar{x} \bar{y} \hat{a} \hat{b}", real=True)
+
+
+def total(g: sp.Expr) -> sp.Sum:
+    """sum_{i=1}^{n} g(x_i, y_i)."""
+    return over_observations(g, (x, y), n)
+
+
+MEANS = {xbar: total(x) / n, ybar: total(y) / n}
+GAUSSIAN_FORMS = {"mu": xbar, "sigma^2": total((x - xbar) ** 2) / n}
+REGRESSION_WHERE = {**MEANS, ahat: total((x - xbar) * (y - ybar)) / total((x - xbar) ** 2), bhat: ybar - ahat * xbar}
+REGRESSION_FORMS = {"a": REGRESSION_WHERE[ahat], "b": ybar - ahat * xbar, "sigma^2": total((y - ahat * x - bhat) ** 2) / n}
+
 PRAXIS1 = (
     r"Find the maximum of $L(\mu)$ by gradient ascent $\mu_{t+1} = \mu_t + \lambda \frac{d}{d\mu} L(\mu)$ from "
     r"$\mu_0 = (0, 0)$ with autograd, visualise the updates. How does the learning rate $\lambda$ affect convergence?"
@@ -53,8 +69,11 @@ VARIANCE_SD, SD = float(sp.sqrt(SHEET_PRIOR[1])), PRIOR_NUMBER  # the prior's sp
 SHEET = Sheet(
     title="Exercise 3: maximum likelihood and MAP, worked solutions",
     questions=(
-        Estimate("task1", TASK1, GAUSSIAN, labels={"mu": "Gaussian MLE: mu", "sigma^2": "Gaussian MLE: sigma^2"}),
-        Estimate("task2", TASK2, LINEAR_REGRESSION, labels={p: f"Linear model MLE: {p}" for p in ("a", "b", "sigma^2")}),
+        Estimate("task1", TASK1, GAUSSIAN, labels={"mu": "Gaussian MLE: mu", "sigma^2": "Gaussian MLE: sigma^2"}, familiar=GAUSSIAN_FORMS, where=MEANS),
+        Estimate(
+            "task2", TASK2, LINEAR_REGRESSION, labels={p: f"Linear model MLE: {p}" for p in ("a", "b", "sigma^2")},
+            familiar=REGRESSION_FORMS, where=REGRESSION_WHERE,
+        ),
         Estimate("task3a", TASK3A, COIN_MAP, labels={"theta": "theta_MAP, prior 0.1 read as the variance"}),
         PlugIn("task3a.p_two_tails", TASK3A, COIN_MAP, TWO_TAILS, "P(x8 = 0, x9 = 0 | theta_MAP), 0.1 read as the variance"),
         Estimate("task3a", TASK3A, COIN_MAP_SD, suffix="_sd", labels={"theta": "theta_MAP, prior 0.1 read as the sd"}),

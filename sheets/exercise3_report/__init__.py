@@ -18,7 +18,7 @@ class Exercise3Report(ReportPlan):
 
     def __init__(self, sheet, settings: Settings):
         super().__init__(sheet, dataclasses.replace(settings, sections=settings.sections or compute.SECTIONS))
-        self.results = compute.Results(self.settings)
+        self.results = compute.Results(self.settings, sheet)
 
     @property
     def subtitle(self) -> str:

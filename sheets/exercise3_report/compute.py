@@ -38,6 +38,7 @@ ZOOM = (-0.5, 2.0)  # the optimizer paths run from (0, 0) to about (1, 1)
 @dataclass
 class Results:
     settings: Settings
+    sheet: object = None
     checks: dict = field(default_factory=dict)  # model name -> list[CheckResult]
     answers: list = field(default_factory=list)
     theory: object = None

@@ -9,6 +9,7 @@ import numpy as np
 import sympy as sp
 
 from derivations import bayes
+from derivations.sheet import Estimate
 from sheets.catalogue import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, theta, x
 from sheets.exercise3_demos.praxis_theory import n_sym
 from sheets.catalogue import derivation
@@ -50,7 +51,8 @@ def model_section(key: str, title: str, model: str, results: Results, level: int
         sec.math(estimate_math(d))
     else:
         sec.text(f"No closed form: {d.no_closed_form}.")
-    sec.steps(worked_steps(d))
+    question = next((q for q in results.sheet.questions if isinstance(q, Estimate) and q.model.name == model), None)
+    sec.steps(worked_steps(d, question.familiar_forms, question.where) if question else worked_steps(d))
     verification_table(sec, results, model)
     return sec
 
