@@ -110,6 +110,7 @@ class Claims:
     known: tuple[tuple[sp.Expr, sp.Symbol], ...]
     params: tuple[sp.Symbol, ...]
     definitions: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
+    constants: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()  # known quantities of the model: shown in the record
 
     def proved(self) -> bool:
         return bool(self.claims) and prove(self.claims, dict(self.definitions), self.data, dict(self.known), self.params)
@@ -122,4 +123,5 @@ class Claims:
             "data": [sp.srepr(s) for s in self.data],
             "params": [sp.srepr(p) for p in self.params],
             "definitions": [{"symbol": sp.srepr(k), "value": sp.srepr(v)} for k, v in self.definitions],
+            "constants": [{"symbol": sp.srepr(k), "value": sp.srepr(v)} for k, v in self.constants],
         }

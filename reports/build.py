@@ -44,9 +44,11 @@ def latex_to_pdf(directory: Path, log: Callable[[str], None]) -> bool:
     cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet", "report.tex"]
     returncode, output = run_tool(cmd, directory, env)
     if returncode != 0:
-        tail = " | ".join(output.splitlines()[-6:])
-        raise RuntimeError(f"latexmk exited {returncode}: {tail}")
-    run_tool(["latexmk", "-c", "report.tex"], directory, env)
+        log_file = directory / "report.log"
+        errors = [line for line in log_file.read_text(errors="replace").splitlines() if line.startswith("! ")] if log_file.exists() else []
+        raise RuntimeError(f"latexmk exited {returncode}: " + (errors[0][2:] if errors else " | ".join(output.splitlines()[-6:])))
+    for auxiliary in ("aux", "fls", "fdb_latexmk", "out", "toc"):  # the log stays: readers check it for overfull boxes
+        (directory / f"report.{auxiliary}").unlink(missing_ok=True)
     return True
 
 

@@ -55,5 +55,43 @@ def hat(p: sp.Symbol) -> str:
     return rf"\hat{{{symbol}}}" + (f"^{{{power}}}" if power else "")
 
 
+def statistic_names(d) -> dict[sp.Symbol, str]:
+    """Each sample statistic sum_i g(x_i) written S_g, as a textbook names its sums: the equations stay short."""
+    return {s.symbol: f"S_{{{sp.latex(s.expr)}}}" for s in d.statistics if s.expr != 1}
+
+
+LINES = "\n"  # separates the equations of one display: each is set on its own line
+ROOT = sp.Symbol(r"\rho")
+ORDINALS = {1: "smallest", 2: "second smallest", 3: "third smallest", 4: "fourth smallest"}
+
+
+def named_roots(expr):
+    """expr with each CRootOf written rho (rho_1, rho_2, ... when there are several), and the roots by name."""
+    roots = sorted(expr.atoms(sp.CRootOf), key=sp.default_sort_key) if isinstance(expr, sp.Basic) else []
+    names = [ROOT] if len(roots) == 1 else [sp.Symbol(rf"\rho_{{{k}}}") for k in range(1, len(roots) + 1)]
+    return expr.xreplace(dict(zip(roots, names))) if roots else expr, dict(zip(names, roots))
+
+
+def roots_defined(expr) -> str:
+    """'where rho ~ 0.4844 is the real root of 100 rho^3 - ... = 0 in (0, 1)': the algebraic numbers named by math()."""
+    notes = []
+    for name, root in named_roots(expr)[1].items():
+        poly = root.poly.as_expr().xreplace({root.poly.gen: name})
+        count = root.poly.count_roots()
+        which = "the only real root" if count == 1 else f"the {ORDINALS.get(root.index + 1, f'{root.index + 1}th smallest')} of the {count} real roots"
+        notes.append(f"${sp.latex(name)} \\approx {float(root):.4g}$ is {which} of ${sp.latex(poly)} = 0$")
+    return ("where " + "; ".join(notes) + ".") if notes else ""
+
+
+def math(d, expr, **options) -> str:
+    """LaTeX of an expression of a derivation: its statistics by their short names, algebraic roots as rho."""
+    return sp.latex(named_roots(expr)[0], symbol_names=statistic_names(d) if d is not None else {}, **options)
+
+
+def statistics_defined(d) -> str:
+    """'$S_{x} = \\sum_{i=1}^{n} x_{i}$, ...': what the short names stand for."""
+    return ", ".join(f"${statistic_names(d)[s.symbol]} = {s.latex}$" for s in d.statistics if s.expr != 1)
+
+
 def estimate_math(d) -> str:
-    return r", \qquad ".join(rf"{hat(p)} = {d.latex(v)}" for p, v in d.estimate.items())
+    return LINES.join(rf"{hat(p)} = {math(d, v)}" for p, v in d.estimate.items())

@@ -18,15 +18,38 @@ def tex(text) -> str:
     return "".join(p if MATH.fullmatch(p) else "".join(TEX_SPECIALS.get(c, c) for c in p) for p in parts)
 
 
+WRAP = 28  # a column whose cells run longer than this wraps (tabularx X column) instead of widening the table
+LINE = 80  # characters of a table row that fit the text width; a longer row wraps every column but short ones
+
+
+def columns(block: dict) -> str:
+    """The tabularx column spec of a table block: long columns wrap, short ones keep their width."""
+    rows = [block["header"], *block["rows"]]
+    longest = [max(len(str(row[k])) for row in rows) for k in range(len(block["header"]))]
+    wide = [n > WRAP or (sum(longest) > LINE and n > 8) for n in longest]
+    return "".join(r">{\raggedright\arraybackslash}X" if w else "l" for w in wide) if any(wide) else "l" * len(wide)
+
+
+def md(text) -> str:
+    """Prose for GitHub's Markdown, whose renderer eats a backslash before a brace or a backslash."""
+    parts = MATH.split(str(text))
+    return "".join(_inline(p) if MATH.fullmatch(p) else p for p in parts)
+
+
+def _inline(math: str) -> str:
+    """Inline math GitHub renders: braces as \\lbrace and \\rbrace, a matrix's rows ended by \\cr."""
+    return math.replace(r"\{", r"\lbrace ").replace(r"\}", r"\rbrace ").replace("\\\\", r"\cr ")
+
+
 def mdcell(text) -> str:
-    return str(text).replace("|", r"\|")
+    return md(text).replace("|", r"\|")
 
 
 def _env(**delimiters) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, **delimiters
     )
-    env.filters.update(tex=tex, mdcell=mdcell)
+    env.filters.update(tex=tex, md=md, mdcell=mdcell, columns=columns)
     return env
 
 

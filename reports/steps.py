@@ -14,8 +14,9 @@ import sympy as sp
 
 from derivations.engine import Derivation, n_obs
 from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
-from reports.document import hat
+from reports.document import LINES, hat, math, roots_defined, statistics_defined
 
+LONG = 120  # characters of LaTeX beyond which a density is not repeated inside a log
 SECOND_ORDER_TEXT = {
     "proved": "All leading principal minors of the negative Hessian are positive: a strict maximum.",
     "conditional": "Negative definite provided the undecided minors are positive; numerics check them on data.",
@@ -41,9 +42,9 @@ class Steps:
             "known": tuple((s.expr, s.symbol) for s in d.statistics if s.symbol != n_obs),
             "params": d.params,
             "definitions": tuple((definitions or {}).items()),
+            "constants": tuple(d.model.constants.items()),
         }
         self.steps: list[Step] = []
-        self.names = {s.symbol: s.latex for s in d.statistics}  # as Derivation.latex names them
 
     def add(self, title: str, latex: str, claims=(), text: str = "") -> None:
         proof = Claims(tuple((a, b, how) for a, b, how in claims), **self.context) if claims else None
@@ -63,9 +64,9 @@ class Steps:
     def chain(self, title: str, label: str, forms, text: str = "", as_written: bool = False) -> None:
         """label = form_1 = form_2 = ...: each consecutive pair is a claim. as_written prints the last form in the
         order its author wrote it (b_hat = y_bar - a_hat x_bar), not in SymPy's sorted order."""
-        shown = [self.d.latex(f) for f in forms]
+        shown = [math(self.d, f) for f in forms]
         if as_written:
-            shown[-1] = sp.latex(forms[-1], symbol_names=self.names, order="none")
+            shown[-1] = math(self.d, forms[-1], order="none")
         shown = " = ".join([label, *shown])
         self.add(title, shown, [(a, b, EQUAL) for a, b in zip(forms, forms[1:])], text)
 
@@ -78,13 +79,12 @@ def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = N
     m = d.model
     theta = ", ".join(sp.latex(p) for p in d.params)
     data = ", ".join(sp.latex(s) for s in m.data)
-    out.chain("Log-density", rf"\log p({data} \mid {theta})", [sp.log(m.density, evaluate=False), d.log_density],
-              "The log turns the product over observations into a sum and powers into factors.")
+    _log_density(out, theta, data)
     _likelihood(out, theta, data)
     if m.prior is not None:
         out.chain("Log-prior", rf"\log p({theta})", [sp.log(m.prior, evaluate=False), d.log_prior])
         shown = sp.Add(*[t for t in sp.Add.make_args(sp.expand(d.objective)) if t.free_symbols & set(d.params)])
-        out.add("Log-posterior", rf"\log p({theta} \mid D) = {d.latex(shown)} + \text{{const}}",
+        out.add("Log-posterior", rf"\log p({theta} \mid D) = {math(d, shown)} + \text{{const}}",
                 [(d.objective, shown, UP_TO_CONSTANT)], "The terms free of the parameters are the normalising constant.")
     if not d.separable:
         return out.steps
@@ -98,26 +98,55 @@ def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = N
     return out.steps
 
 
+def _given(d: Derivation, theta: str, indexed: bool = False) -> str:
+    """'y | x, a, b, sigma^2' for a model conditional on covariates, 'x | mu, sigma^2' otherwise."""
+    def name(s):
+        return f"{{{sp.latex(s)}}}_{{i}}" if indexed else sp.latex(s)
+
+    modelled = ", ".join(name(s) for s in d.model.data if s not in d.model.covariates)
+    given = ", ".join([*(name(s) for s in d.model.covariates), theta])
+    return rf"{{{modelled} \mid {given}}}"  # one group: breqn must not break the line at the bar
+
+
+def _log_density(out: Steps, theta: str, data: str) -> None:
+    """log p = log(density) = its expansion; a density too long to show twice on a line is stood for by its
+    name, log p (the claim is the same)."""
+    d, label = out.d, rf"\log p({_given(out.d, theta)})"
+    text = "The log turns the product over observations into a sum and powers into factors."
+    logged = sp.log(d.model.density, evaluate=False)
+    if len(sp.latex(d.model.density)) <= LONG:
+        out.chain("Log-density", label, [logged, d.log_density], text)
+    else:
+        out.add("Log-density", f"{label} = {math(d, d.log_density)}", [(logged, d.log_density, EQUAL)], text)
+
+
 def _likelihood(out: Steps, theta: str, data: str) -> None:
     d = out.d
     total = over_observations(d.log_density, d.model.data, n_obs)
-    label = rf"\ell({theta}) = \sum_{{i=1}}^{{n}} \log p({data}_i \mid {theta})" if len(d.model.data) == 1 else rf"\ell({theta}) = \sum_{{i=1}}^{{n}} \log p(\cdot_i \mid {theta})"
+    label = rf"\ell({theta}) = \sum_{{i=1}}^{{n}} \log p({_given(d, theta, indexed=True)})"
     if d.separable:
-        sums = ", ".join(f"${s.latex}$" for s in d.statistics if s.symbol != n_obs)
-        text = f"The data enter only through $n$ and {sums}." if sums else "The data enter only through $n$."
-        out.add("Joint log-likelihood in sample statistics", f"{label} = {d.latex(d.loglik)}", [(total, d.loglik, EQUAL)], text)
+        sums = statistics_defined(d)
+        text = f"The data enter only through $n$ and the sums {sums}." if sums else "The data enter only through $n$."
+        out.add("Joint log-likelihood in sample statistics", f"{label} = {math(d, d.loglik)}", [(total, d.loglik, EQUAL)], text)
     else:
         out.add("Joint log-likelihood", f"{label} = {sp.latex(d.loglik)}", [(total, d.loglik, EQUAL)], "Not separable.")
 
 
 def _derivatives(out: Steps, theta: str) -> None:
+    """The score and the Hessian, an equation per entry (the Hessian's upper triangle): a matrix of long
+    fractions reads worse than its entries."""
     d = out.d
     gradient = sp.Matrix([sp.diff(d.objective, p) for p in d.params])
-    if len(d.params) > 1:
-        out.add("Score", r"\nabla \ell = " + d.latex(d.score), [(gradient, d.score, EQUAL)])
-    else:
-        out.add("Score", rf"\frac{{d\ell}}{{d{theta}}} = {d.latex(d.score[0])}", [(gradient, d.score, EQUAL)])
-    out.add("Hessian", r"\nabla^2 \ell = " + d.latex(d.hessian), [(sp.hessian(d.objective, d.params), d.hessian, EQUAL)])
+    names = [sp.latex(p) for p in d.params]
+    score = [rf"\frac{{\partial \ell}}{{\partial {name}}} = {math(d, v)}" for name, v in zip(names, d.score)]
+    out.add("Score", LINES.join(score), [(gradient, d.score, EQUAL)])
+    pairs = [(i, j) for i in range(len(names)) for j in range(i, len(names))]
+    second = [rf"\frac{{\partial^2 \ell}}{{{_partials(names[i], names[j])}}} = {math(d, d.hessian[i, j])}" for i, j in pairs]
+    out.add("Hessian", LINES.join(second), [(sp.hessian(d.objective, d.params), d.hessian, EQUAL)])
+
+
+def _partials(a: str, b: str) -> str:
+    return rf"\partial {a}^2" if a == b and "^" not in a else (rf"\partial ({a})^2" if a == b else rf"\partial {a} \, \partial {b}")
 
 
 def _observed(out: Steps) -> None:
@@ -126,7 +155,7 @@ def _observed(out: Steps) -> None:
     rows = list(zip(*[d.model.observed[s] for s in data]))
     claims = [(sp.Add(*[st.expr.subs(dict(zip(data, map(sp.nsimplify, row)))) for row in rows]), value, EQUAL)
               for st in d.statistics for value in [d.observed_statistics[st.symbol]]]
-    shown = r", \quad ".join(f"{d.latex(k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items())
+    shown = LINES.join(f"{math(d, k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items())
     out.add("Statistics of the observed data", shown, claims)
 
 
@@ -135,14 +164,15 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
     score = d.score.subs(d.observed_statistics).subs(d.model.constants)
     zero = sp.zeros(len(d.params), 1)
     if len(d.candidates) > 1 or d.observed_statistics:
-        roots = r", \quad ".join(d.latex(c[p]) for c in d.candidates for p in d.params)
-        out.add("Stationary points inside the domain", roots, [(score.subs(c), zero, EQUAL) for c in d.candidates])
-    est = r", \quad ".join(rf"{hat(p)} = {d.latex(v)}" for p, v in d.estimate.items())
+        roots = LINES.join(rf"{sp.latex(p)} = {math(d, c[p])}" for c in d.candidates for p in d.params)
+        out.add("Stationary points inside the domain", roots, [(score.subs(c), zero, EQUAL) for c in d.candidates],
+                roots_defined(sp.Tuple(*[v for c in d.candidates for v in c.values()])))
+    est = LINES.join(rf"{hat(p)} = {math(d, v)}" for p, v in d.estimate.items())
     if d.boundary:
         text = "The score has one sign on the whole domain, so the objective rises towards this end: the supremum."
         out.add(f"{d.kind} (on the boundary)", est, text=text)
         return
-    out.add(f"{d.kind} (score = 0)", est, [(score.subs(d.estimate), zero, EQUAL)])
+    out.add(f"{d.kind} (score = 0)", est, [(score.subs(d.estimate), zero, EQUAL)], roots_defined(sp.Tuple(*d.estimate.values())))
     for p, form in familiar.items():
         out.chain(f"{d.kind} of ${sp.latex(p)}$ in its familiar form", hat(p), [d.estimate[p], form], out.where(form), as_written=True)
     so = d.second_order
@@ -151,5 +181,5 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
         hessian = d.hessian.subs(d.observed_statistics).subs(d.model.constants).subs(at)
         claims = [(hessian, so.hessian.subs(at), EQUAL)]
         claims += [((-so.hessian[: k + 1, : k + 1]).det(), v, EQUAL) for k, v in enumerate(so.minors)]
-        minors = r", \quad ".join(f"D_{k + 1} = {d.latex(v)}" for k, v in enumerate(so.minors))
-        out.add("Second-order check", r"\nabla^2 \ell \big|_{\hat\theta} = " + d.latex(so.hessian) + r", \quad " + minors, claims, SECOND_ORDER_TEXT[so.status])
+        minors = LINES.join(f"D_{k + 1} = {math(d, v)}" for k, v in enumerate(so.minors))
+        out.add("Second-order check", r"\nabla^2 \ell \big|_{\hat\theta} = " + math(d, so.hessian) + LINES + minors, claims, SECOND_ORDER_TEXT[so.status])

@@ -25,6 +25,7 @@ from numerics import inputs
 from numerics.compile import Compiled, compiled
 
 GRID = (-5.0, 5.0)
+SETTING_WORDS = {"lr": "rate", ("nesterov", True): "Nesterov's look-ahead", ("line_search_fn", "strong_wolfe"): "strong Wolfe line search"}  # read, not code
 HIDDEN_SETTINGS = {"max_iter", "max_eval", "tolerance_grad", "tolerance_change"}  # plumbing, not the method
 ANISOTROPIC_SIGMA = ((sp.Rational(21, 8), sp.Rational(19, 8)), (sp.Rational(19, 8), sp.Rational(21, 8)))  # eigenvalues 5, 1/4
 
@@ -265,7 +266,7 @@ def run_optimizer(p: Praxis, name: str, cls: type, kwargs: dict, tol: float = 1e
             break
     arr = np.array(path)
     shown = {k: v for k, v in kwargs.items() if k not in HIDDEN_SETTINGS}
-    settings = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
+    settings = ", ".join(f"{SETTING_WORDS.get(k, k)} {v:.4g}" if isinstance(v, float) else SETTING_WORDS.get((k, v), f"{SETTING_WORDS.get(k, k)} {v}") for k, v in shown.items())
     return OptimizerRun(name, settings, steps, evals_at, arr, np.linalg.norm(arr - p.mle, axis=1), status)
 
 

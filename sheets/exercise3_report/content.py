@@ -15,7 +15,7 @@ from sheets.exercise3_demos.praxis_theory import n_sym
 from sheets.catalogue import derivation
 from reports import figures
 from reports.steps import worked_steps
-from reports.document import KINDS_TEXT, Section, environment, estimate_math
+from reports.document import KINDS_TEXT, Section, environment, estimate_math, math, roots_defined
 from sheets.exercise3_report.compute import SGD_FRACTION_OF_BOUND, Results
 
 TEXT = environment(Path(__file__).parent).get_template("text.j2").module
@@ -114,8 +114,8 @@ def task3(results: Results, plan: figures.FigurePlan) -> list[Section]:
     )
     sec.table(
         ("question", "exact", "value"),
-        [(a["question"], f"${a['latex']}$", "" if a["value"] is None else f"{a['value']:.15g}") for a in results.answers if a["key"].startswith("task3")],
-        "Task 3 answers: exact SymPy forms, and 15 digits.",
+        [(a["question"], f"${math(None, sp.sympify(a['exact']))}$", "" if a["value"] is None else f"{a['value']:.4g}") for a in results.answers if a["key"].startswith("task3")],
+        "Task 3 answers: exact forms, and 4 significant digits (answers.json has them all). " + roots_defined(sp.sympify(ans["task3a.theta_map_sd"]["exact"])),
     )
     grid = np.linspace(0.005, 0.995, 397)
     curves, marks = {}, {}
@@ -213,7 +213,7 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
         if fish.expected is None:
             rows.append((name, "not derived: " + fish.reason, ""))
         else:
-            rows.append((name, f"${d.latex(fish.expected)}$", f"${d.latex(fish.cramer_rao)}$"))
+            rows.append((name, f"${math(d, fish.expected)}$", f"${math(d, fish.cramer_rao)}$"))
         se_rows.append((name, se, shown))
     fisher_sec.table(("model", "expected information I", "Cramer-Rao bound"), rows, "Exact expected information and bounds.")
     fisher_sec.table(

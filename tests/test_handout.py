@@ -1,0 +1,62 @@
+"""The report reads as a handout: nothing scaled, no overfull line, Markdown that GitHub renders, and every
+displayed step proved. One build of Exercise 3 (PDF where LaTeX is installed) serves every test here."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from reports.render import md
+from tests.reprove import reproved
+
+pytestmark = pytest.mark.build
+HAS_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+INLINE_MATH = re.compile(r"(?<!\$)\$[^$\n]+\$(?!\$)")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from reports.cli import main
+
+    out = tmp_path_factory.mktemp("handout") / "report"
+    formats = "md,tex,pdf" if HAS_LATEX else "md,tex"
+    assert main(["--out", str(out), "--format", formats]) == 0
+    return out
+
+
+def test_no_equation_or_table_is_scaled(built):
+    tex = (built / "report.tex").read_text()
+    assert not re.search(r"\\(resizebox|scalebox|adjustbox)", tex)
+
+
+@pytest.mark.skipif(not HAS_LATEX, reason="needs latexmk and pdflatex")
+def test_no_line_is_overfull_by_more_than_a_point(built):
+    log = (built / "report.log").read_text(errors="replace")
+    overfull = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+    assert [w for w in overfull if w > 1.0] == []
+
+
+def test_markdown_inline_math_has_no_escaped_braces_and_no_rows(built):
+    text = (built / "report.md").read_text()
+    inline = INLINE_MATH.findall(text)
+    assert inline and not [m for m in inline if "\\{" in m or "\\}" in m or "\\\\" in m]
+    for block in re.findall(r"\$\$\n(.*?)\n\$\$", text, flags=re.S):
+        assert "\n" not in block, block  # one equation per display
+
+
+def test_the_markdown_filter_rewrites_braces_only_inside_math():
+    assert md(r"a set $\{x_1\}$ and \{ prose") == r"a set $\lbrace x_1\rbrace $ and \{ prose"
+
+
+def test_every_displayed_step_is_in_steps_json_proved_and_reproved(built):
+    records = json.loads((built / "steps.json").read_text())
+    questions = {r["question"] for r in records}
+    assert {"task1", "task2"} <= questions and all(r["status"] == "proved" for r in records)
+    assert all(reproved(r) for r in records)
+    tex = (built / "report.tex").read_text()
+    for r in records:
+        for line in r["latex"].split("\n"):
+            assert line in tex, (r["question"], r["step"])
