@@ -48,6 +48,14 @@ class Section:
         self.blocks.append({"kind": "figure", "name": name, "caption": caption})
 
 
+FLOOR = 1e-12  # an error below this is rounding, shown as a bound rather than as a number
+
+
+def error_text(error: float) -> str:
+    """A check's error for a reader: '< 1e-12' where it is rounding noise, else 3 significant digits."""
+    return f"< {FLOOR:g}" if abs(error) < FLOOR else f"{error:.3g}"
+
+
 def hat(p: sp.Symbol) -> str:
     """The estimate's name: sigma^2 gives \\hat{\\sigma}^{2}, not a hat over the square."""
     base, power = (p.name.split("^", 1) + [""])[:2]

@@ -18,6 +18,7 @@ from reports.workers import run_all  # noqa: E402
 # Fixed metadata and hash salt: two builds give the same bytes.
 plt.rcParams.update({"svg.hashsalt": "mlemap", "figure.dpi": 100, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 9})
 PNG_META = {"Software": None}
+PNG_WIDTH = 1500  # pixels across the full figure; the tight bounding box trims a little of it
 PDF_META = {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None}
 
 
@@ -30,7 +31,8 @@ class FigureJob:
 
     def render(self, directory: Path) -> str:
         fig = self.draw(*self.args, **self.kwargs)
-        fig.savefig(directory / f"{self.name}.png", metadata=PNG_META, bbox_inches="tight")
+        dpi = PNG_WIDTH / fig.get_figwidth()  # at least PNG_WIDTH pixels wide, whatever the figure's size in inches
+        fig.savefig(directory / f"{self.name}.png", metadata=PNG_META, bbox_inches="tight", dpi=dpi)
         fig.savefig(directory / f"{self.name}.pdf", metadata=PDF_META, bbox_inches="tight")
         plt.close(fig)
         return self.name

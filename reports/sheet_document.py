@@ -18,7 +18,7 @@ from numerics.verify import Verification, answer_checks, verify
 from reports.plan import ReportPlan
 from reports import figures
 from reports.steps import worked_steps
-from reports.document import KINDS_TEXT, Section, estimate_math
+from reports.document import KINDS_TEXT, Section, error_text, estimate_math
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _answers_of(results: SheetResults, q: Question) -> list[Answer]:
 
 
 def _value(a: Answer) -> str:
-    return "" if a.value is None else f" \\approx {a.value:.6g}"
+    return "" if a.value is None else f" \\approx {a.value:.4g}"
 
 
 def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
@@ -117,7 +117,7 @@ def sheet_sections(results: SheetResults) -> list[Section]:
 def verification_section(results: SheetResults) -> Section:
     sec = Section("verification", "Verification")
     sec.text("Every derivation is checked against independent numerics (automatic differentiation, finite differences, optimizers, scipy peers, Monte Carlo); every number against a scipy computation where the sheet gives one.")
-    rows = [(c.model, c.check, "n/a" if c.status == "SKIP" else f"{c.error:.2e}", f"{c.tolerance:g}", c.status) for v in results.verifications for c in v.checks]
+    rows = [(c.model, c.check, "n/a" if c.status == "SKIP" else error_text(c.error), f"{c.tolerance:g}", c.status) for v in results.verifications for c in v.checks]
     sec.table(("model", "check", "error", "tolerance", "result"), rows, "Checks of this sheet.")
     return sec
 

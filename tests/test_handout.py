@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import struct
 
 import pytest
 
@@ -60,3 +61,26 @@ def test_every_displayed_step_is_in_steps_json_proved_and_reproved(built):
     for r in records:
         for line in r["latex"].split("\n"):
             assert line in tex, (r["question"], r["step"])
+
+
+def test_every_png_is_at_least_1200_pixels_wide(built):
+    widths = {png.name: struct.unpack(">I", png.read_bytes()[16:20])[0] for png in (built / "figures").glob("*.png")}
+    assert widths and {name: w for name, w in widths.items() if w < 1200} == {}
+
+
+def too_precise(markdown: str) -> list[str]:
+    """Decimal numbers in prose and tables (display math aside) with more than 4 significant digits."""
+    prose = re.sub(r"\$\$.*?\$\$", "", markdown, flags=re.S)
+    numbers = re.findall(r"(?<![\w.^_{])-?\d+\.\d+(?:[eE][-+]?\d+)?", prose)
+    return [v for v in numbers if len(re.split("[eE]", v)[0].replace("-", "").replace(".", "").lstrip("0")) > 4]
+
+
+def test_prose_and_tables_use_at_most_four_significant_digits(built):
+    assert too_precise((built / "report.md").read_text()) == []
+    assert too_precise("a 0.4472 and 12.5 but 0.305572809000084 and 3.9684e+07") == ["0.305572809000084", "3.9684e+07"]
+
+
+def test_a_rounding_error_is_shown_as_a_bound():
+    from reports.document import error_text
+
+    assert [error_text(v) for v in (1.35e-17, -2e-13, 2.5e-12, 0.0296)] == ["< 1e-12", "< 1e-12", "2.5e-12", "0.0296"]

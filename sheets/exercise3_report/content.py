@@ -15,7 +15,7 @@ from sheets.exercise3_demos.praxis_theory import n_sym
 from sheets.catalogue import derivation
 from reports import figures
 from reports.steps import worked_steps
-from reports.document import KINDS_TEXT, Section, environment, estimate_math, math, roots_defined
+from reports.document import KINDS_TEXT, Section, environment, error_text, estimate_math, math, roots_defined
 from sheets.exercise3_report.compute import SGD_FRACTION_OF_BOUND, Results
 
 TEXT = environment(Path(__file__).parent).get_template("text.j2").module
@@ -30,13 +30,13 @@ QUESTIONS = {
 }
 
 
-def g(x, digits: int = 6) -> str:
+def g(x, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
 def verification_table(section: Section, results: Results, model: str) -> None:
     rows = [
-        (r.check, "n/a", f"{r.tolerance:g}", "skipped") if r.detail.startswith("skipped") else (r.check, f"{r.error:.2e}", f"{r.tolerance:g}", "PASS" if r.passed else "FAIL")
+        (r.check, "n/a", f"{r.tolerance:g}", "skipped") if r.detail.startswith("skipped") else (r.check, error_text(r.error), f"{r.tolerance:g}", "PASS" if r.passed else "FAIL")
         for r in results.checks.get(model, [])
     ]
     if rows:
@@ -184,7 +184,7 @@ def praxis(results: Results, plan: figures.FigurePlan) -> list[Section]:
     sgd.table(("k", "predicted noise floor", "measured"), [(f["k"], g(f["predicted"], 4), g(f["measured"], 4)) for f in r["floors"]], "RMS distance to the MLE after burn-in, constant rate, independent batches.")
     sgd.table(
         ("k", "derived tr Cov", "Monte Carlo tr Cov", "replications"),
-        [(v.k, g(v.predicted_trace, 5), g(v.measured_trace, 5), v.replications) for v in r["variances"]],
+        [(v.k, g(v.predicted_trace), g(v.measured_trace), v.replications) for v in r["variances"]],
         "Trace of the covariance of the unbiased mini-batch gradient at (0, 0).",
     )
     sgd.text(TEXT.praxis_landscapes(lands))
@@ -230,7 +230,7 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
     fisher_sec.text(TEXT.prior_strength(mle, strength, f"{centre:g}", mean_closer, max((abs(r.posterior_mean - r.map) for r, c in zip(strength, mean_closer) if not c), default=None)))
     fisher_sec.table(
         ("prior variance v", "MAP (exact)", "MAP", "posterior mean"),
-        [(f"${sp.latex(r.variance)}$", f"${sp.latex(r.map_exact)}$" if not r.map_exact.has(sp.CRootOf) else "root of a cubic", f"{r.map:.6f}", f"{r.posterior_mean:.6f}") for r in strength],
+        [(f"${sp.latex(r.variance)}$", f"${sp.latex(r.map_exact)}$" if not r.map_exact.has(sp.CRootOf) else "root of a cubic", f"{r.map:.4g}", f"{r.posterior_mean:.4g}") for r in strength],
         "The coin with a N(0.5, v) prior.",
     )
     fisher_sec.figure(plan.add("prior_strength", figures.prior_strength, mle, strength), "MLE, MAP and posterior mean of the coin as the prior narrows.")
