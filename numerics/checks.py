@@ -30,6 +30,26 @@ DEFAULT_TOLERANCES: dict[str, float] = {
 }
 N_POINTS = 4
 CHECK_N = 500
+# What each check compares, in words a report can print (its id is for programs).
+COMPARES: dict[str, str] = {
+    "stats_rewrite": "log-likelihood in statistics vs the sum of log-densities",
+    "autograd": "derived score vs automatic differentiation",
+    "taylor_slope": "first-order Taylor remainder shrinks quadratically",
+    "finite_difference": "derived score vs central finite differences",
+    "hessian_autograd": "derived Hessian vs automatic differentiation",
+    "scipy_optimize": "closed form vs scipy.optimize's optimum",
+    "torch_optim": "closed form vs torch.optim's optimum",
+    "stationary": "score at the closed form is zero",
+    "negative_definite": "Hessian at the estimate is negative definite",
+    "peer": "closed form vs an independent fit (scipy.stats or least squares)",
+    "cramer_rao_mc": "estimator variance vs the Cramer-Rao bound (Monte Carlo)",
+    "bias_mc": "derived bias vs the Monte Carlo mean",
+}
+
+
+def compares(check: str) -> str:
+    """What a check compares, in words; an answer check compares a sheet's answer with its peer."""
+    return COMPARES.get(check, f"{check.removeprefix('answer ')} vs an independent scipy computation" if check.startswith("answer ") else check)
 
 
 @dataclass(frozen=True)

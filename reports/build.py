@@ -18,6 +18,7 @@ from pathlib import Path
 from derivations.model import InputError
 from derivations.sheet import load_sheet_module
 from reports import render
+from reports.document import colophon
 from reports.plan import ReportPlan, Settings
 from reports.output import describe_os_error, locked, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
 from reports.sheet_document import GenericReport
@@ -159,6 +160,7 @@ def _build_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], Non
     log(f"            (verification ran {seconds:.2f} s in a worker, alongside the steps above)")
     with progress.step("figures"):
         sections, plan = report.document()
+        sections = [*sections, colophon(report.settings.seed)]
         plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, report.settings.jobs))
         maybe_fail("figures")
     with progress.step("prove"):

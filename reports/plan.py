@@ -39,7 +39,7 @@ class ReportPlan:
 
     @property
     def subtitle(self) -> str:
-        return f"seed {self.settings.seed}; every number computed by mlemap"
+        return f"Worked solutions, seed {self.settings.seed}"
 
     def prepare(self) -> None:
         """Work every later step shares (derivations), done before the worker forks so it inherits it."""

@@ -18,6 +18,7 @@ from numerics.verify import Verification, answer_checks, verify
 from reports.plan import ReportPlan
 from reports import figures
 from reports.steps import worked_steps
+from numerics.checks import compares
 from reports.document import KINDS_TEXT, Section, error_text, estimate_math
 
 
@@ -117,8 +118,9 @@ def sheet_sections(results: SheetResults) -> list[Section]:
 def verification_section(results: SheetResults) -> Section:
     sec = Section("verification", "Verification")
     sec.text("Every derivation is checked against independent numerics (automatic differentiation, finite differences, optimizers, scipy peers, Monte Carlo); every number against a scipy computation where the sheet gives one.")
-    rows = [(c.model, c.check, "n/a" if c.status == "SKIP" else error_text(c.error), f"{c.tolerance:g}", c.status) for v in results.verifications for c in v.checks]
-    sec.table(("model", "check", "error", "tolerance", "result"), rows, "Checks of this sheet.")
+    titles = {m.name: m.title for m in results.sheet.models}
+    rows = [(titles.get(c.model, c.model), compares(c.check), "n/a" if c.status == "SKIP" else error_text(c.error), f"{c.tolerance:g}", c.status) for v in results.verifications for c in v.checks]
+    sec.table(("model", "what is compared", "error", "tolerance", "result"), rows, "Checks of this sheet.")
     return sec
 
 

@@ -84,3 +84,23 @@ def test_a_rounding_error_is_shown_as_a_bound():
     from reports.document import error_text
 
     assert [error_text(v) for v in (1.35e-17, -2e-13, 2.5e-12, 0.0296)] == ["< 1e-12", "< 1e-12", "2.5e-12", "0.0296"]
+
+
+IDENTIFIER = re.compile(r"\b[A-Za-z]+_[A-Za-z0-9_]+\b|\bmlemap\b|\bengine\b|\b\w+\.(?:py|json)\b")
+
+
+def code_identifiers(text: str) -> list[str]:
+    """Names from the code (snake_case, file names, the program's name) in what a reader sees: math, figure
+    files and the colophon aside."""
+    body = re.split(r"^## Colophon$|\\section\{Colophon\}", text, flags=re.M)[0]
+    for hidden in (r"\$\$.*?\$\$", r"\$[^$]*\$", r"\\begin\{dmath\*\}.*?\\end\{dmath\*\}", r"\\includegraphics[^\n]*", r"\]\(figures/[^)]*\)"):
+        body = re.sub(hidden, "", body, flags=re.S)
+    return IDENTIFIER.findall(body)
+
+
+def test_no_code_identifier_outside_the_colophon(built):
+    for name in ("report.md", "report.tex"):
+        text = (built / name).read_text()
+        assert code_identifiers(text) == [], name
+        assert "mlemap" in text.split("Colophon")[-1]
+    assert code_identifiers("the peer check stats_rewrite of coin_map_sd in sheets/exercise3.py") == ["stats_rewrite", "coin_map_sd", "exercise3.py"]

@@ -22,7 +22,7 @@ class Exercise3Report(ReportPlan):
 
     @property
     def subtitle(self) -> str:
-        return f"seed {self.settings.seed}, n = {self.settings.n}; every number computed by mlemap"
+        return f"Worked solutions, seed {self.settings.seed}, n = {self.settings.n}"
 
     def prepare(self) -> None:
         compute.derive_all(self.settings)

@@ -12,9 +12,11 @@ from derivations import bayes
 from derivations.sheet import Estimate
 from sheets.catalogue import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, theta, x
 from sheets.exercise3_demos.praxis_theory import n_sym
+from sheets.catalogue import MODELS as MODELS_BY_NAME
 from sheets.catalogue import derivation
 from reports import figures
 from reports.steps import worked_steps
+from numerics.checks import compares
 from reports.document import KINDS_TEXT, Section, environment, error_text, estimate_math, math, roots_defined
 from sheets.exercise3_report.compute import SGD_FRACTION_OF_BOUND, Results
 
@@ -30,17 +32,23 @@ QUESTIONS = {
 }
 
 
+def readable(label: str) -> str:
+    """An answer's label as the handout prints it: theta_MAP as math."""
+    return label.replace("theta_MAP", r"$\theta_{MAP}$")
+
+
 def g(x, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
 def verification_table(section: Section, results: Results, model: str) -> None:
+    labels = {f"answer {a['key']}": f"{readable(a['question'])} vs an independent scipy computation" for a in results.answers}
     rows = [
-        (r.check, "n/a", f"{r.tolerance:g}", "skipped") if r.detail.startswith("skipped") else (r.check, error_text(r.error), f"{r.tolerance:g}", "PASS" if r.passed else "FAIL")
+        (labels.get(r.check) or compares(r.check), "n/a" if r.status == "SKIP" else error_text(r.error), f"{r.tolerance:g}", r.status)
         for r in results.checks.get(model, [])
     ]
     if rows:
-        section.table(("check", "error", "tolerance", "result"), rows, f"Verification of {model}: independent numerics against the derivation.")
+        section.table(("what is compared", "error", "tolerance", "result"), rows, f"Verification of {MODELS_BY_NAME[model].title}: independent numerics against the derivation.")
 
 
 def model_section(key: str, title: str, model: str, results: Results, level: int = 1) -> Section:
@@ -114,8 +122,8 @@ def task3(results: Results, plan: figures.FigurePlan) -> list[Section]:
     )
     sec.table(
         ("question", "exact", "value"),
-        [(a["question"], f"${math(None, sp.sympify(a['exact']))}$", "" if a["value"] is None else f"{a['value']:.4g}") for a in results.answers if a["key"].startswith("task3")],
-        "Task 3 answers: exact forms, and 4 significant digits (answers.json has them all). " + roots_defined(sp.sympify(ans["task3a.theta_map_sd"]["exact"])),
+        [(readable(a["question"]), f"${math(None, sp.sympify(a['exact']))}$", "" if a["value"] is None else f"{a['value']:.4g}") for a in results.answers if a["key"].startswith("task3")],
+        "Task 3 answers: exact forms, and 4 significant digits. " + roots_defined(sp.sympify(ans["task3a.theta_map_sd"]["exact"])),
     )
     grid = np.linspace(0.005, 0.995, 397)
     curves, marks = {}, {}
@@ -210,11 +218,12 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
         se = ", ".join(
             f"{k}: {obs:.4g}" + ("" if np.isnan(exp) else f" ({exp:.4g})") for k, (obs, exp) in ext["standard_errors"][name].items()
         )
+        title = d.model.title
         if fish.expected is None:
-            rows.append((name, "not derived: " + fish.reason, ""))
+            rows.append((title, "not derived: " + fish.reason, ""))
         else:
-            rows.append((name, f"${math(d, fish.expected)}$", f"${math(d, fish.cramer_rao)}$"))
-        se_rows.append((name, se, shown))
+            rows.append((title, f"${math(d, fish.expected)}$", f"${math(d, fish.cramer_rao)}$"))
+        se_rows.append((title, se, shown))
     fisher_sec.table(("model", "expected information I", "Cramer-Rao bound"), rows, "Exact expected information and bounds.")
     fisher_sec.table(
         ("model", "SE observed (expected)", "MC: max |var / derived - 1|"),
@@ -235,7 +244,7 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
     )
     fisher_sec.figure(plan.add("prior_strength", figures.prior_strength, mle, strength), "MLE, MAP and posterior mean of the coin as the prior narrows.")
     head = Section("appendix", "Appendix: more models, one declaration each")
-    head.text("Each model below is only a declaration in sheets/catalogue.py; derivation, checks and this section are generated.")
+    head.text("Each model below is only a declaration of its density, parameters and prior; its derivation, its checks and this section are generated from it.")
     return [fisher_sec, head] + [model_section(f"appendix.{m.name}", m.title, m.name, results, level=2) for m in EXTRA_MODELS]
 
 
