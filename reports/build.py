@@ -18,7 +18,7 @@ from pathlib import Path
 from derivations.model import InputError
 from derivations.sheet import load_sheet_module
 from reports import render
-from reports.document import colophon
+from reports.document import colophon, questions_document
 from reports.plan import ReportPlan, Settings
 from reports.output import describe_os_error, locked, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
 from reports.sheet_document import GenericReport
@@ -123,7 +123,10 @@ def build(settings: Settings, out: Path, formats=FORMATS, log: Callable[[str], N
             log(f"removed {stale.name}, left by a build that did not finish")
         tmp = new_temp(out, "new")
         try:
-            progress = _build_into(tmp, report, formats, log, fail_at)
+            if report.settings.variant == "questions":
+                progress = _questions_into(tmp, report, formats, log)
+            else:
+                progress = _build_into(tmp, report, formats, log, fail_at)
             write_marker(tmp)
             swap_in(tmp, out)
         except BaseException:
@@ -190,18 +193,27 @@ def prove_steps(sections) -> list[dict]:
     return records
 
 
+def _questions_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], None]) -> Progress:
+    """The students' sheet: title and questions, nothing derived, so nothing that answers them."""
+    progress = Progress(log)
+    sections = questions_document(report.questions())
+    write_documents(tmp, sections, report.title, "Questions", None, formats, progress, log, lambda name: None)
+    return progress
+
+
 def timed(fn: Callable[[], object]) -> tuple[object, float]:
     start = time.perf_counter()
     return fn(), time.perf_counter() - start
 
 
-def write_documents(tmp: Path, sections, title: str, sub: str, answer_rows: list[dict], formats, progress: Progress, log, maybe_fail) -> None:
+def write_documents(tmp: Path, sections, title: str, sub: str, answer_rows: list[dict] | None, formats, progress: Progress, log, maybe_fail) -> None:
     with progress.step("write"):
         if "md" in formats:
             (tmp / "report.md").write_text(render.markdown(sections, title, sub))
         if "tex" in formats or "pdf" in formats:
             (tmp / "report.tex").write_text(render.latex(sections, title, sub))
-        (tmp / "answers.json").write_text(json.dumps(answer_rows, indent=2, sort_keys=True) + "\n")
+        if answer_rows is not None:  # None: the questions variant, which must not give an answer away
+            (tmp / "answers.json").write_text(json.dumps(answer_rows, indent=2, sort_keys=True) + "\n")
         maybe_fail("write")
     if "pdf" in formats:
         with progress.step("latex"):

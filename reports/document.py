@@ -114,3 +114,13 @@ def colophon(seed: int) -> Section:
         "answers.json holds the answers in exact form and in full precision."
     )
     return sec
+
+
+def questions_document(questions: list[tuple[str, str]]) -> list[Section]:
+    """One section per question, numbered as in the solutions."""
+    sections = []
+    for number, (key, text) in enumerate(questions, 1):
+        sec = Section(key, f"Question {number}")
+        sec.question(text)
+        sections.append(sec)
+    return sections

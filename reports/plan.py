@@ -23,6 +23,7 @@ class Settings:
     sections: tuple[str, ...] | None = None  # the report's sections to build (--only); None: all of them
     sheet_path: Path | None = None  # the sheet file; None: the default sheet (sheets/exercise3.py)
     jobs: int = 2  # processes: 1 runs verification and figures in this process (also where fork is unavailable)
+    variant: str = "solutions"  # or "questions": the students' sheet, the questions without anything that answers them
 
 
 class ReportPlan:
@@ -58,6 +59,13 @@ class ReportPlan:
     def document(self):
         """(sections, figure plan) of the report."""
         raise NotImplementedError
+
+    def questions(self) -> list[tuple[str, str]]:
+        """(key, text) of every question the sheet asks, in order, each text once: the questions variant."""
+        seen: dict[str, str] = {}
+        for q in self.sheet.questions:
+            seen.setdefault(q.text, q.key.split(".")[0])
+        return [(key, text) for text, key in seen.items()]
 
     def answers(self) -> list[dict]:
         """The rows of answers.json."""

@@ -67,7 +67,7 @@ def _next_head_by_quadrature() -> float:
 VARIANCE_SD, SD = float(sp.sqrt(SHEET_PRIOR[1])), PRIOR_NUMBER  # the prior's spread under each reading of 0.1
 
 SHEET = Sheet(
-    title="Exercise 3: maximum likelihood and MAP, worked solutions",
+    title="Exercise 3: maximum likelihood and MAP",
     questions=(
         Estimate("task1", TASK1, GAUSSIAN, labels={"mu": "Gaussian MLE: mu", "sigma^2": "Gaussian MLE: sigma^2"}, familiar=GAUSSIAN_FORMS, where=MEANS),
         Estimate(

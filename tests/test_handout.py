@@ -104,3 +104,25 @@ def test_no_code_identifier_outside_the_colophon(built):
         assert code_identifiers(text) == [], name
         assert "mlemap" in text.split("Colophon")[-1]
     assert code_identifiers("the peer check stats_rewrite of coin_map_sd in sheets/exercise3.py") == ["stats_rewrite", "coin_map_sd", "exercise3.py"]
+
+
+@pytest.mark.parametrize("sheet", ["exercise3", "exercise4"])
+def test_the_questions_variant_asks_everything_and_answers_nothing(tmp_path, sheet):
+    """Every question of the sheet, numbered; no answer of the solutions' answers.json, neither its exact form
+    nor its value; no answers.json or steps.json beside it."""
+    from reports.cli import main
+    from tests.golden_reports import ROOT
+
+    path = ROOT / "sheets" / f"{sheet}.py"
+    out = tmp_path / "questions"
+    assert main(["--sheet", str(path), "--variant", "questions", "--out", str(out), "--format", "md,tex"]) == 0
+    text = (out / "report.md").read_text()
+    assert sorted(p.name for p in out.iterdir()) == [".mlemap-report", "report.md", "report.tex"]
+    from derivations.sheet import answers, load_sheet
+
+    loaded = load_sheet(path)
+    assert all(md(q.text) in text for q in loaded.questions)
+    for a in answers(loaded):
+        shown = [a.latex] if a.latex and len(a.latex) > 3 else []
+        shown += [f"{a.value:.4g}", f"{a.value:.3g}"] if a.value is not None and not float(a.value).is_integer() else []
+        assert not [s for s in shown if s in text], a.key
