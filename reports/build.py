@@ -18,7 +18,7 @@ from pathlib import Path
 from derivations.model import InputError
 from derivations.sheet import load_sheet_module
 from reports import render
-from reports.document import colophon, questions_document
+from reports.document import at_a_glance, colophon, questions_document
 from reports.plan import ReportPlan, Settings
 from reports.output import describe_os_error, locked, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
 from reports.sheet_document import GenericReport
@@ -163,14 +163,15 @@ def _build_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], Non
     log(f"            (verification ran {seconds:.2f} s in a worker, alongside the steps above)")
     with progress.step("figures"):
         sections, plan = report.document()
-        sections = [*sections, colophon(report.settings.seed)]
+        answer_rows = report.answers()
+        sections = [at_a_glance(answer_rows), *sections, colophon(report.settings.seed)]
         plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, report.settings.jobs))
         maybe_fail("figures")
     with progress.step("prove"):
         proved = prove_steps(sections)
         maybe_fail("prove")
     (tmp / "steps.json").write_text(json.dumps(proved, indent=1, ensure_ascii=False) + "\n")
-    write_documents(tmp, sections, report.title, report.subtitle, report.answers(), formats, progress, log, maybe_fail)
+    write_documents(tmp, sections, report.title, report.subtitle, answer_rows, formats, progress, log, maybe_fail)
     return progress
 
 

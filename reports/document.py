@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import re
+
 import jinja2
 import sympy as sp
 
@@ -65,7 +67,13 @@ def hat(p: sp.Symbol) -> str:
 
 def statistic_names(d) -> dict[sp.Symbol, str]:
     """Each sample statistic sum_i g(x_i) written S_g, as a textbook names its sums: the equations stay short."""
-    return {s.symbol: f"S_{{{sp.latex(s.expr)}}}" for s in d.statistics if s.expr != 1}
+    return {s.symbol: f"S_{{{sp.latex(s.expr).replace(' ', '')}}}" for s in d.statistics if s.expr != 1}
+
+
+def statistic_name(symbol: sp.Symbol) -> str:
+    """S_xp2 (the engine's name for sum x^2) as S_{x^{2}}: the same short name statistic_names gives it."""
+    rest = re.sub(r"p(\d+)", r"^{\1}", symbol.name.removeprefix("S_"))
+    return "S_{" + rest + "}"
 
 
 LINES = "\n"  # separates the equations of one display: each is set on its own line
@@ -92,8 +100,10 @@ def roots_defined(expr) -> str:
 
 
 def math(d, expr, **options) -> str:
-    """LaTeX of an expression of a derivation: its statistics by their short names, algebraic roots as rho."""
-    return sp.latex(named_roots(expr)[0], symbol_names=statistic_names(d) if d is not None else {}, **options)
+    """LaTeX of an expression of a derivation: its statistics by their short names, algebraic roots as rho.
+    Without a derivation, symbols named like statistics (S_...) get the same short names."""
+    names = statistic_names(d) if d is not None else {s: statistic_name(s) for s in getattr(expr, "free_symbols", ()) if s.name.startswith("S_")}
+    return sp.latex(named_roots(expr)[0], symbol_names=names, **options)
 
 
 def statistics_defined(d) -> str:
@@ -124,3 +134,18 @@ def questions_document(questions: list[tuple[str, str]]) -> list[Section]:
         sec.question(text)
         sections.append(sec)
     return sections
+
+
+def at_a_glance(rows: list[dict]) -> Section:
+    """The front page's table: each answer of answers.json, exact and to 4 significant digits."""
+    sec = Section("answers", "Answers at a glance")
+    table, notes = [], []
+    for row in rows:
+        exact = sp.sympify(row["exact"]) if row["exact"] is not None else None
+        shown = f"${math(None, exact)}$" if exact is not None else ""
+        notes.append(roots_defined(exact) if exact is not None else "")
+        table.append((row["question"], shown, "" if row["value"] is None else f"{row['value']:.4g}"))
+    caption = "Exact answers where they exist, and their values to 4 significant digits; the sections below derive each one."
+    roots = [n[0].upper() + n[1:] for n in dict.fromkeys(notes) if n]
+    sec.table(("question", "exact", "value"), table, " ".join([caption, *roots]))
+    return sec

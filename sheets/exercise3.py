@@ -69,17 +69,17 @@ VARIANCE_SD, SD = float(sp.sqrt(SHEET_PRIOR[1])), PRIOR_NUMBER  # the prior's sp
 SHEET = Sheet(
     title="Exercise 3: maximum likelihood and MAP",
     questions=(
-        Estimate("task1", TASK1, GAUSSIAN, labels={"mu": "Gaussian MLE: mu", "sigma^2": "Gaussian MLE: sigma^2"}, familiar=GAUSSIAN_FORMS, where=MEANS),
+        Estimate("task1", TASK1, GAUSSIAN, labels={"mu": r"Gaussian MLE of $\mu$", "sigma^2": r"Gaussian MLE of $\sigma^2$"}, familiar=GAUSSIAN_FORMS, where=MEANS),
         Estimate(
-            "task2", TASK2, LINEAR_REGRESSION, labels={p: f"Linear model MLE: {p}" for p in ("a", "b", "sigma^2")},
+            "task2", TASK2, LINEAR_REGRESSION, labels={"a": r"Linear model MLE of $a$", "b": r"Linear model MLE of $b$", "sigma^2": r"Linear model MLE of $\sigma^2$"},
             familiar=REGRESSION_FORMS, where=REGRESSION_WHERE,
         ),
-        Estimate("task3a", TASK3A, COIN_MAP, labels={"theta": "theta_MAP, prior 0.1 read as the variance"}),
-        PlugIn("task3a.p_two_tails", TASK3A, COIN_MAP, TWO_TAILS, "P(x8 = 0, x9 = 0 | theta_MAP), 0.1 read as the variance"),
-        Estimate("task3a", TASK3A, COIN_MAP_SD, suffix="_sd", labels={"theta": "theta_MAP, prior 0.1 read as the sd"}),
-        PlugIn("task3a.p_two_tails_sd", TASK3A, COIN_MAP_SD, TWO_TAILS, "P(x8 = 0, x9 = 0 | theta_MAP), 0.1 read as the sd"),
-        Posterior("task3b.posterior", TASK3B, COIN_UNIFORM, "p(theta | D) under U(0, 1)"),
-        PosteriorPredictive("task3b.p_next_head", TASK3B, COIN_UNIFORM, NEXT_HEAD, "P(x8 = 1 | D) under U(0, 1)"),
+        Estimate("task3a", TASK3A, COIN_MAP, labels={"theta": r"$\theta_{MAP}$, prior 0.1 read as the variance"}),
+        PlugIn("task3a.p_two_tails", TASK3A, COIN_MAP, TWO_TAILS, r"$P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$, 0.1 read as the variance"),
+        Estimate("task3a", TASK3A, COIN_MAP_SD, suffix="_sd", labels={"theta": r"$\theta_{MAP}$, prior 0.1 read as the standard deviation"}),
+        PlugIn("task3a.p_two_tails_sd", TASK3A, COIN_MAP_SD, TWO_TAILS, r"$P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$, 0.1 read as the standard deviation"),
+        Posterior("task3b.posterior", TASK3B, COIN_UNIFORM, r"$p(\theta \mid D)$ under $U(0, 1)$"),
+        PosteriorPredictive("task3b.p_next_head", TASK3B, COIN_UNIFORM, NEXT_HEAD, r"$P(x_8 = 1 \mid D)$ under $U(0, 1)$"),
         OptimizerStudy("praxis1", PRAXIS1, PRAXIS_MODEL, fractions=PRAXIS_RATES),
     ),
     peers={

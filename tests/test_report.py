@@ -85,7 +85,7 @@ def test_pdf_text_holds_the_key_answers(report):
     text = subprocess.run(["pdftotext", str(report / "report.pdf"), "-"], capture_output=True, text=True, check=True).stdout
     by_key = {a.key: a for a in answers(SHEET)}
     for key in ("task3a.theta_map", "task3a.p_two_tails", "task3b.p_next_head"):
-        assert f"{by_key[key].value:.15f}" in text, key
+        assert f"{by_key[key].value:.4g}" in text, key  # 4 significant digits: answers.json holds the rest
 
 
 @pytest.mark.parametrize("step", ["derive", "verify", "figures", "write"])

@@ -32,17 +32,12 @@ QUESTIONS = {
 }
 
 
-def readable(label: str) -> str:
-    """An answer's label as the handout prints it: theta_MAP as math."""
-    return label.replace("theta_MAP", r"$\theta_{MAP}$")
-
-
 def g(x, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
 def verification_table(section: Section, results: Results, model: str) -> None:
-    labels = {f"answer {a['key']}": f"{readable(a['question'])} vs an independent scipy computation" for a in results.answers}
+    labels = {f"answer {a['key']}": f"{a['question']} vs an independent scipy computation" for a in results.answers}
     rows = [
         (labels.get(r.check) or compares(r.check), "n/a" if r.status == "SKIP" else error_text(r.error), f"{r.tolerance:g}", r.status)
         for r in results.checks.get(model, [])
@@ -122,7 +117,7 @@ def task3(results: Results, plan: figures.FigurePlan) -> list[Section]:
     )
     sec.table(
         ("question", "exact", "value"),
-        [(readable(a["question"]), f"${math(None, sp.sympify(a['exact']))}$", "" if a["value"] is None else f"{a['value']:.4g}") for a in results.answers if a["key"].startswith("task3")],
+        [(a["question"], f"${math(None, sp.sympify(a['exact']))}$", "" if a["value"] is None else f"{a['value']:.4g}") for a in results.answers if a["key"].startswith("task3")],
         "Task 3 answers: exact forms, and 4 significant digits. " + roots_defined(sp.sympify(ans["task3a.theta_map_sd"]["exact"])),
     )
     grid = np.linspace(0.005, 0.995, 397)
@@ -268,12 +263,12 @@ def answers_json(results: Results) -> list[dict]:
         p = results.praxis["p"]
         th = p.theory
         for key, question, expr in (
-            ("praxis.lr_bound", "largest stable gradient-ascent rate, 2 sigma_min / n", th.bound.subs(n_sym, p.config.n)),
+            ("praxis.lr_bound", r"largest stable gradient-ascent rate, $2\sigma_{\min}/n$", th.bound.subs(n_sym, p.config.n)),
             ("praxis.lr_optimal", "rate with the fastest worst-case contraction", th.optimal.subs(n_sym, p.config.n)),
         ):
             rows.append({"key": key, "question": question, "exact": str(expr), "latex": sp.latex(expr), "value": float(expr)})
         for i, name in enumerate(("mu1", "mu2")):
-            rows.append({"key": f"praxis.mle_{name}", "question": f"sample mean, {name}", "exact": None, "latex": None, "value": float(p.mle[i])})
+            rows.append({"key": f"praxis.mle_{name}", "question": f"sample mean, $\\{name[:-1]}_{name[-1]}$", "exact": None, "latex": None, "value": float(p.mle[i])})
     return rows
 
 
