@@ -92,17 +92,50 @@ def _heat(ax, m1, m2, values, title=""):
     return mesh
 
 
-def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], title: str, labels=(r"$\mu_1$", r"$\mu_2$", r"$L(\mu)$")) -> plt.Figure:
-    """The log-likelihood heatmap with optimisation paths drawn on it; labels name the axes and the colour bar."""
+def _mark_optimum(ax, optimum) -> None:
+    if optimum is not None:
+        ax.plot(*optimum, "x", color="red", ms=9, mew=2, label="optimum", zorder=5)
+
+
+def _inside(path: np.ndarray, m1, m2) -> np.ndarray:
+    keep = (path[:, 0] >= m1.min()) & (path[:, 0] <= m1.max()) & (path[:, 1] >= m2.min()) & (path[:, 1] <= m2.max())
+    return path[keep]
+
+
+def path_panels(m1, m2, values, paths: dict[str, np.ndarray], optimum, labels=(r"$\mu_1$", r"$\mu_2$", r"$L(\mu)$")) -> plt.Figure:
+    """One panel per path on the same heatmap and colour scale, the optimum marked: paths that share a line
+    (a start and an optimum on the diagonal) stay apart, and a diverging one hides nothing."""
+    cols = min(3, len(paths))
+    rows = int(np.ceil(len(paths) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.9 * rows), squeeze=False, constrained_layout=True)
+    for ax, (label, path) in zip(axes.ravel(), paths.items()):
+        mesh = _heat(ax, m1, m2, values, label)
+        shown = _inside(path, m1, m2)
+        ax.plot(shown[:, 0], shown[:, 1], "o-", color="white", mfc="black", ms=3, lw=0.8)
+        _mark_optimum(ax, optimum)
+        ax.title.set_fontsize(8)
+    for ax in axes.ravel()[len(paths) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel(labels[0])
+    for ax in axes[:, 0]:
+        ax.set_ylabel(labels[1])
+    fig.colorbar(mesh, ax=axes, label=labels[2], shrink=0.8)
+    return fig
+
+
+def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], title: str, labels=(r"$\mu_1$", r"$\mu_2$", r"$L(\mu)$"), optimum=None) -> plt.Figure:
+    """The log-likelihood heatmap with optimisation paths drawn on it and the optimum marked; labels name the
+    axes and the colour bar."""
     fig, ax = plt.subplots(figsize=(5, 4.2))
     fig.colorbar(_heat(ax, m1, m2, values, title), ax=ax, label=labels[2])
     # The heat scale is dominated by far-away values; log-spaced contours show the ellipses near the top.
     drop = values.max() - values
     ax.contour(m1, m2, drop, levels=np.geomspace(max(drop.max(), 10.0) / 1e4, drop.max(), 8), colors="w", linewidths=0.5, alpha=0.7)
     for label, path in paths.items():
-        inside = (path[:, 0] >= m1.min()) & (path[:, 0] <= m1.max()) & (path[:, 1] >= m2.min()) & (path[:, 1] <= m2.max())
-        shown = path[inside]
+        shown = _inside(path, m1, m2)
         ax.plot(shown[:, 0], shown[:, 1], ".-", ms=3, lw=1, label=label)
+    _mark_optimum(ax, optimum)
     ax.set(xlabel=labels[0], ylabel=labels[1])
     ax.legend(fontsize=6, loc="lower right")
     return fig
@@ -111,21 +144,30 @@ def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], title: str, labe
 def error_curves(curves: dict[str, np.ndarray], xlabel: str = "step", x: dict | None = None, ylabel: str = r"$\|\mu_t - \hat\mu\|$") -> plt.Figure:
     """||mu_t - mu_hat|| against step (or samples seen), log scale."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    for label, err in curves.items():
+    # Rates symmetric about half the bound contract alike: line styles keep coinciding curves both visible.
+    styles = ("-", "--", ":", "-.")
+    for k, (label, err) in enumerate(curves.items()):
         xs = x[label] if x else np.arange(len(err))
-        ax.semilogy(xs, np.maximum(err, 1e-16), lw=1, label=label)
+        ax.semilogy(xs, np.maximum(err, 1e-16), lw=1.2, ls=styles[k % len(styles)], label=label)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend(fontsize=6)
     return fig
 
 
-def sgd_convergence(runs) -> plt.Figure:
-    """Mini-batch SGD error against steps and against samples seen, one curve per batch size."""
+def sgd_convergence(runs, floors: dict[int, float] | None = None) -> plt.Figure:
+    """Mini-batch SGD error against steps and against samples seen, one curve per batch size, with each batch
+    size's predicted noise floor dashed in its colour; the y-axis stops a decade below the lowest floor."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    floors = floors or {}
     for run in runs:
         label = f"k = {run.k}"
-        axes[0].loglog(np.arange(1, len(run.errors)), run.errors[1:], lw=1, label=label)
-        axes[1].loglog(run.samples_seen[1:], run.errors[1:], lw=1, label=label)
+        (line,) = axes[0].loglog(np.arange(1, len(run.errors)), run.errors[1:], lw=1, label=label)
+        axes[1].loglog(run.samples_seen[1:], run.errors[1:], lw=1, label=label, color=line.get_color())
+        if run.k in floors:
+            for ax in axes:
+                ax.axhline(floors[run.k], color=line.get_color(), ls="--", lw=0.8)
+    if floors:
+        axes[0].set_ylim(bottom=min(floors.values()) / 10)
     axes[0].set(xlabel="step", ylabel=r"$\|\mu_t - \hat\mu\|$")
     axes[1].set(xlabel="samples seen (step x k)")
     axes[0].legend(fontsize=6)
@@ -136,14 +178,24 @@ def subset_landscapes(m1, m2, landscapes, mle) -> plt.Figure:
     """L-hat of random subsets of size k: the centre moves to the subset mean, the curvature grows with k."""
     cols = 3
     rows = int(np.ceil(len(landscapes) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(8, 2.8 * rows))
-    for ax, land in zip(np.ravel(axes), landscapes):
-        _heat(ax, m1, m2, land.values - land.values.max(), f"k = {land.k}")
+    fig, axes = plt.subplots(rows, cols, figsize=(8, 2.8 * rows), squeeze=False, constrained_layout=True)
+    # One colour scale for every panel, logarithmic in the drop below the maximum: the flatter landscapes of
+    # small subsets show as paler colour, and each still shows its shape.
+    low = min(float((land.values - land.values.max()).min()) for land in landscapes)
+    norm = matplotlib.colors.SymLogNorm(linthresh=1.0, vmin=low, vmax=0.0)
+    for ax, land in zip(axes.ravel(), landscapes):
+        mesh = ax.pcolormesh(m1, m2, land.values - land.values.max(), shading="auto", cmap="viridis", norm=norm, rasterized=True)
+        ax.set(xlim=(m1.min(), m1.max()), ylim=(m2.min(), m2.max()), aspect="equal", title=f"k = {land.k}")
         ax.contour(m1, m2, land.values - land.values.max(), levels=[-2.0], colors="w", linewidths=0.8)
         ax.plot(*mle, "rx", ms=6)
         ax.plot(*land.subset_mean, "w+", ms=8)
-    for ax in np.ravel(axes)[len(landscapes) :]:
+    for ax in axes.ravel()[len(landscapes) :]:
         ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel(r"$\mu_1$")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(r"$\mu_2$")
+    fig.colorbar(mesh, ax=axes, label=r"$\hat L(\mu) - \max \hat L$ (log scale)", shrink=0.8)
     return fig
 
 

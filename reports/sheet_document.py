@@ -91,7 +91,7 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
         m1, m2, values = st.grid
         paths = {r.label: r.path for r in st.optimizers + st.ascent[:1]}
         labels = (names[0], names[1], "log-likelihood")
-        sec.figure(results.plan.add(f"{q.key}_paths", figures.heatmap_paths, m1, m2, values, paths, "", labels=labels), "The log-likelihood with the optimizers' paths.")
+        sec.figure(results.plan.add(f"{q.key}_paths", figures.heatmap_paths, m1, m2, values, paths, "", labels=labels, optimum=[st.optimum[k] for k in st.names]), "The log-likelihood with the optimizers' paths.")
     sec.table(("batch size", "final distance to the optimum", "status"), [(r.label, f"{r.errors[-1]:.3g}", f"diverged at step {r.steps + 1}" if r.status == "diverged" else f"{r.steps} steps") for r in st.batches], "Mini-batch gradient ascent at a tenth of the full-data bound: smaller batches, noisier steps.")
 
 

@@ -156,7 +156,7 @@ def praxis(results: Results, plan: figures.FigurePlan) -> list[Section]:
     )
     m1, m2, values = r["grid"]
     paths = {f"rate {g(res.lr, 3)} ({res.status}, {res.steps} steps)": res.path for res in study.ascent}
-    ga.figure(plan.add("ascent_paths", figures.heatmap_paths, m1, m2, values, paths, "L(mu) with gradient-ascent paths"), "Log-likelihood heatmap with gradient-ascent paths for each rate.")
+    ga.figure(plan.add("ascent_paths", figures.path_panels, m1, m2, values, paths, p.mle), "Gradient ascent from (0, 0), a panel per rate on the same log-likelihood heatmap; x marks the MLE. Past the bound the iterates overshoot further at every step.")
     ga.figure(plan.add("ascent_errors", figures.error_curves, {f"rate {g(res.lr, 3)}": res.errors for res in study.ascent}), "Distance to the MLE against step, log scale.")
 
     iso = {o.name: o for o in r["optimizers"]}
@@ -174,7 +174,7 @@ def praxis(results: Results, plan: figures.FigurePlan) -> list[Section]:
     )
     am1, am2, avalues = r["grid_aniso"]
     opt.figure(
-        plan.add("optimizer_paths", figures.heatmap_paths, am1, am2, avalues, {o.name: o.path for o in r["optimizers_aniso"]}, "anisotropic Sigma"),
+        plan.add("optimizer_paths", figures.heatmap_paths, am1, am2, avalues, {o.name: o.path for o in r["optimizers_aniso"]}, "anisotropic Sigma", optimum=r["aniso"].mle),
         "torch.optim paths on the log-likelihood of the anisotropic sample.",
     )
     opt.figure(plan.add("optimizer_errors", figures.error_curves, {o.name: o.errors for o in r["optimizers_aniso"]}), "Distance to the MLE against step, anisotropic Sigma.")
@@ -183,7 +183,8 @@ def praxis(results: Results, plan: figures.FigurePlan) -> list[Section]:
     sgd = Section("praxis3", "Praxis Task 3: stochastic gradients", 2)
     sgd.question(QUESTIONS["praxis3"])
     sgd.text(TEXT.praxis_sgd(r["floors"], r["variances"], r["running_mean_error"], lands, SGD_FRACTION_OF_BOUND))
-    sgd.figure(plan.add("sgd_convergence", figures.sgd_convergence, r["sgd_runs"]), "Mini-batch SGD: distance to the MLE against steps and against samples seen.")
+    floors = {f["k"]: f["predicted"] for f in r["floors"]}
+    sgd.figure(plan.add("sgd_convergence", figures.sgd_convergence, r["sgd_runs"], floors), "Mini-batch SGD: distance to the MLE against steps and against samples seen; dashed, each batch size's predicted noise floor.")
     sgd.table(("k", "predicted noise floor", "measured"), [(f["k"], g(f["predicted"], 4), g(f["measured"], 4)) for f in r["floors"]], "RMS distance to the MLE after burn-in, constant rate, independent batches.")
     sgd.table(
         ("k", "derived tr Cov", "Monte Carlo tr Cov", "replications"),
