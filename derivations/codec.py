@@ -34,7 +34,7 @@ def _sympy_classes() -> dict[str, type]:
     pending = [sp.Basic]
     while pending:
         cls = pending.pop()
-        if cls.__module__.startswith("sympy.") and cls.__name__ not in classes:
+        if (cls.__module__ or "").startswith("sympy.") and cls.__name__ not in classes:  # a made class may have no module
             classes[cls.__name__] = cls
         pending.extend(cls.__subclasses__())
     return classes

@@ -189,7 +189,7 @@ def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> li
         if d.estimate is None:
             raise InputError(f"question {q.key}: {q.model.name} has no closed-form {d.kind} ({d.no_closed_form})")
         return [
-            _answer(f"{q.key}.{p.name.replace('^', '')}_{d.kind.lower()}{q.suffix}", q.labels.get(p.name, f"{q.text}: {p.name}"), d.estimate[p], d)
+            _answer(f"{q.key}.{p.name.replace('^', '')}_{d.kind.lower()}{q.suffix}", q.labels.get(p.name, f"{d.kind} of ${sp.latex(p)}$ ({q.key})"), d.estimate[p], d)
             for p in d.params
         ]
     if isinstance(q, PosteriorPredictive):  # before PlugIn, whose declaration it shares

@@ -73,7 +73,7 @@ def statistic_names(d) -> dict[sp.Symbol, str]:
 def statistic_name(symbol: sp.Symbol) -> str:
     """S_xp2 (the engine's name for sum x^2) as S_{x^{2}}: the same short name statistic_names gives it."""
     rest = re.sub(r"p(\d+)", r"^{\1}", symbol.name.removeprefix("S_"))
-    return "S_{" + rest + "}"
+    return "S_{" + re.sub(r"log(\w)", r"\\log \1", rest) + "}"
 
 
 LINES = "\n"  # separates the equations of one display: each is set on its own line
@@ -136,13 +136,24 @@ def questions_document(questions: list[tuple[str, str]]) -> list[Section]:
     return sections
 
 
+def _parsed(exact: str | None) -> sp.Expr | None:
+    """answers.json's exact form read back for display ('lambda', a Python keyword, as SymPy's 'lamda');
+    None where it does not parse, and the row's own LaTeX is shown instead."""
+    if exact is None:
+        return None
+    try:
+        return sp.sympify(re.sub(r"\blambda\b", "lamda", exact))
+    except (sp.SympifyError, SyntaxError, TypeError, ValueError):
+        return None
+
+
 def at_a_glance(rows: list[dict]) -> Section:
     """The front page's table: each answer of answers.json, exact and to 4 significant digits."""
     sec = Section("answers", "Answers at a glance")
     table, notes = [], []
     for row in rows:
-        exact = sp.sympify(row["exact"]) if row["exact"] is not None else None
-        shown = f"${math(None, exact)}$" if exact is not None else ""
+        exact = _parsed(row["exact"])
+        shown = f"${math(None, exact)}$" if exact is not None else (f"${row['latex']}$" if row.get("latex") else "")
         notes.append(roots_defined(exact) if exact is not None else "")
         table.append((row["question"], shown, "" if row["value"] is None else f"{row['value']:.4g}"))
     caption = "Exact answers where they exist, and their values to 4 significant digits; the sections below derive each one."

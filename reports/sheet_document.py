@@ -36,7 +36,8 @@ def answer_rows(results: SheetResults) -> list[dict]:
     """answers.json: every exact answer, then each optimizer study's stability bound (a number from data)."""
     rows = [a.as_dict() for a in results.answers]
     for key, st in results.studies.items():
-        question = f"largest stable gradient-ascent rate on the log-likelihood of {st.model}, 2 / lambda_max(-H)"
+        title = next(q.model.title for q in results.sheet.questions if q.key == key)
+        question = rf"largest stable gradient-ascent rate, $2 / \lambda_{{\max}}(-H)$: {title}"
         rows.append({"key": f"{key}.lr_bound", "question": question, "exact": None, "latex": None, "value": st.bound})
     return rows
 
@@ -107,7 +108,7 @@ KINDS: dict[type, Callable[[Section, Question, SheetResults], None]] = {
 def sheet_sections(results: SheetResults) -> list[Section]:
     sections = []
     for number, q in enumerate(results.sheet.questions, 1):
-        sec = Section(q.key, f"Question {number} ({q.key})")
+        sec = Section(q.key, f"Question {number}")
         sec.question(q.text)
         KINDS[type(q)](sec, q, results)
         sections.append(sec)
@@ -119,7 +120,8 @@ def verification_section(results: SheetResults) -> Section:
     sec = Section("verification", "Verification")
     sec.text("Every derivation is checked against independent numerics (automatic differentiation, finite differences, optimizers, scipy peers, Monte Carlo); every number against a scipy computation where the sheet gives one.")
     titles = {m.name: m.title for m in results.sheet.models}
-    rows = [(titles.get(c.model, c.model), compares(c.check), "n/a" if c.status == "SKIP" else error_text(c.error), f"{c.tolerance:g}", c.status) for v in results.verifications for c in v.checks]
+    answered = {f"answer {a.key}": f"{a.question} vs an independent scipy computation" for a in results.answers}
+    rows = [(titles.get(c.model, c.model), answered.get(c.check) or compares(c.check), "n/a" if c.status == "SKIP" else error_text(c.error), f"{c.tolerance:g}", c.status) for v in results.verifications for c in v.checks]
     sec.table(("model", "what is compared", "error", "tolerance", "result"), rows, "Checks of this sheet.")
     return sec
 

@@ -122,3 +122,37 @@ def test_an_entry_is_json_behind_its_digest(tmp_path, monkeypatch):
     assert raw.startswith(store.FORMAT)
     mac, _, payload = raw[len(store.FORMAT) :].partition(b"\n")
     assert len(mac) == 64 and json.loads(payload)["dict"][0][0] == "log_density"
+
+
+def test_the_classes_the_codec_rebuilds_are_sympys_own_by_name():
+    class Impostor(sp.Symbol):  # a subclass defined outside SymPy: never rebuilt from its name
+        pass
+
+    classes = codec._sympy_classes()
+    assert classes["Symbol"] is sp.Symbol and classes["Add"] is sp.Add and classes["ComplexRootOf"] is sp.CRootOf
+    assert all(isinstance(c, type) and issubclass(c, sp.Basic) and c.__module__.startswith("sympy.") for c in classes.values())
+    assert "Impostor" not in classes and len(classes) > 300
+
+
+def test_a_sympy_string_atom_round_trips():
+    value = sp.core.symbol.Str("a name")
+    assert codec.loads(codec.dumps(value)) == value
+
+
+@pytest.mark.parametrize("tree", [
+    {"sympy": {"node": "NoSuchClass", "args": []}},
+    {"sympy": {"node": "Add", "args": [1]}},
+    {"sympy": {"node": "Add", "args": {"a": 1}}},
+    {"sympy": {"nodes": "Add", "args": []}},
+    {"sympy": {"int": "1"}, "x": 1, "y": 2},
+])
+def test_malformed_trees_are_refused_as_decode_errors(tree):
+    with pytest.raises(codec.DecodeError):
+        codec.loads(json.dumps(tree).encode())
+
+
+def test_a_value_it_cannot_store_is_named_in_the_error():
+    with pytest.raises(TypeError, match="frozenset"):
+        codec.dumps(frozenset({1}))
+    with pytest.raises(TypeError, match="Function|UndefinedFunction|f"):
+        codec.dumps(sp.Function("f")(sp.Symbol("x")))

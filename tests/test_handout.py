@@ -126,3 +126,14 @@ def test_the_questions_variant_asks_everything_and_answers_nothing(tmp_path, she
         shown = [a.latex] if a.latex and len(a.latex) > 3 else []
         shown += [f"{a.value:.4g}", f"{a.value:.3g}"] if a.value is not None and not float(a.value).is_integer() else []
         assert not [s for s in shown if s in text], a.key
+
+
+def test_the_generic_report_of_a_second_sheet_reads_as_a_handout_too(tmp_path):
+    from reports.cli import main
+    from tests.golden_reports import ROOT
+
+    out = tmp_path / "e4"
+    assert main(["--sheet", str(ROOT / "sheets" / "exercise4.py"), "--out", str(out), "--format", "md"]) == 0
+    text = (out / "report.md").read_text()
+    assert code_identifiers(text) == [] and too_precise(text) == []
+    assert text.index("## Answers at a glance") < text.index("## Question 1") < text.index("## Colophon")

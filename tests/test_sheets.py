@@ -13,6 +13,7 @@ import sympy as sp
 from derivations.model import InputError
 from derivations.sheet import Estimate, PlugIn, Posterior, PosteriorPredictive, Sheet, answers, load_sheet
 from numerics import verify
+from numerics.checks import compares
 from sheets import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +139,7 @@ def test_any_sheet_builds_a_report_with_its_answers(tmp_path):
     text = (out / "report.md").read_text()
     for q in sheet.questions:
         assert q.text in text
-    assert "| exponential | peer |" in text and "FAIL" not in text
+    assert f"| {catalogue.EXPONENTIAL.title} | {compares('peer')} |" in text and "FAIL" not in text
     assert (out / "report.tex").exists()
 
 

@@ -258,3 +258,44 @@ def test_an_entry_that_cannot_be_written_is_returned_and_leaves_no_file(tmp_path
     monkeypatch.setattr(store.tempfile, "NamedTemporaryFile", no_space)
     assert store.load_or_compute("test", KEY, lambda: 42) == 42
     assert [p.name for p in tmp_path.iterdir()] == [store.SECRET_NAME]
+
+
+def test_a_symlinked_cache_directory_is_not_used(tmp_path, monkeypatch, capsys):
+    """A private directory behind a symlink is still refused: the link itself could be swapped."""
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(real)
+    store.warn.cache_clear()
+    assert store.trusted_dir(tmp_path / "link") is False
+    assert str(tmp_path / "link") in capsys.readouterr().err
+    assert store.trusted_dir(real) is True
+
+
+def test_a_cache_directory_that_cannot_be_stat_ed_or_made_is_refused_naming_it(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    store.warn.cache_clear()
+    assert store.trusted_dir(blocker / "cache") is False
+    assert str(blocker / "cache") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("size", "mode"), [(16, 0o600), (32, 0o640), (32, 0o604), (33, 0o600)])
+def test_a_key_file_of_the_wrong_size_or_readable_by_others_is_refused(tmp_path, capsys, size, mode):
+    tmp_path.chmod(0o700)
+    path = tmp_path / store.SECRET_NAME
+    path.write_bytes(b"k" * size)
+    path.chmod(mode)
+    store.warn.cache_clear()
+    assert store.secret(tmp_path) is None
+    assert str(path) in capsys.readouterr().err
+
+
+def test_a_rename_that_fails_leaves_no_temporary_file(tmp_path, monkeypatch):
+    cache_in(monkeypatch, tmp_path)
+
+    def refused(*args, **kwargs):
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(store.os, "replace", refused)
+    assert store.load_or_compute("test", KEY, lambda: 42) == 42
+    assert [p.name for p in tmp_path.iterdir()] == [store.SECRET_NAME]
