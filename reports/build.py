@@ -100,6 +100,9 @@ def check_request(report: ReportPlan, formats) -> None:
     unknown = set(formats) - set(FORMATS)
     if unknown or not formats:
         raise InputError(f"--format must be a comma list of {', '.join(FORMATS)}, got {','.join(formats) or 'nothing'}")
+    unknown_appendix = sorted(set(report.settings.appendices) - set(report.appendices))
+    if unknown_appendix:
+        raise InputError(f"--appendix: unknown appendix {unknown_appendix[0]!r}; choose from {', '.join(report.appendices) or 'none: this sheet has no optional appendix'}")
     unknown_sections = set(report.settings.sections or ()) - set(report.sections)
     if unknown_sections:
         choices = ", ".join(report.sections) or "none: this sheet's report has no optional sections"

@@ -41,6 +41,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", type=formats, default=FORMATS, help="comma list of md,tex,pdf (default all)")
     p.add_argument("--jobs", type=positive_int, default=2, help="processes for verification and figures; 1 runs everything in one process (default 2)")
     p.add_argument("--sheet", help="a sheet file (default: sheets/exercise3.py, the full worked-solution report)")
+    p.add_argument("--appendix", action="append", default=[], metavar="NAME", help="add an optional appendix, repeatable (Exercise 3: models, the extra models of the catalogue)")
     p.add_argument("--variant", choices=("solutions", "questions"), default="solutions", help="solutions: the worked solutions (default); questions: the students' sheet, the questions only")
     p.add_argument("--resolution", type=positive_int, default=100, help="heatmap grid points per axis (default 100)")
     return p
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         except InputError as exc:
             parser().error(f"argument --sheet: {exc}")
     sheet_path = Path(args.sheet) if args.sheet is not None else None
-    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=sections, sheet_path=sheet_path, jobs=args.jobs, variant=args.variant)
+    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=sections, sheet_path=sheet_path, jobs=args.jobs, variant=args.variant, appendices=tuple(args.appendix))
     raise_on_sigterm()
     try:
         build(settings, args.out, args.format)

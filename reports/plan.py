@@ -23,6 +23,7 @@ class Settings:
     sections: tuple[str, ...] | None = None  # the report's sections to build (--only); None: all of them
     sheet_path: Path | None = None  # the sheet file; None: the default sheet (sheets/exercise3.py)
     jobs: int = 2  # processes: 1 runs verification and figures in this process (also where fork is unavailable)
+    appendices: tuple[str, ...] = ()  # optional appendices the report offers (--appendix), e.g. Exercise 3's "models"
     variant: str = "solutions"  # or "questions": the students' sheet, the questions without anything that answers them
 
 
@@ -30,6 +31,7 @@ class ReportPlan:
     """A sheet's report: what to compute (and where), what to show, what to put in answers.json."""
 
     sections: tuple[str, ...] = ()  # the names --only accepts; () when the report has no optional parts
+    appendices: tuple[str, ...] = ()  # the names --appendix accepts
 
     def __init__(self, sheet: Sheet, settings: Settings):
         self.sheet, self.settings = sheet, settings

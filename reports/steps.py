@@ -46,8 +46,17 @@ class Steps:
         }
         self.steps: list[Step] = []
 
+    def tex(self, expr, **options) -> str:
+        """LaTeX of expr with the model's known constants as their values: Sigma = 5 I shows as numbers."""
+        return math(self.d, self.known(expr), **options)
+
+    def known(self, expr):
+        constants = self.d.model.constants
+        return expr.subs(constants) if constants and isinstance(expr, (sp.Basic, sp.MatrixBase)) else expr
+
     def add(self, title: str, latex: str, claims=(), text: str = "") -> None:
-        proof = Claims(tuple((a, b, how) for a, b, how in claims), **self.context) if claims else None
+        """A step; its claims are about what is displayed, constants substituted as they are shown."""
+        proof = Claims(tuple((self.known(a), self.known(b), how) for a, b, how in claims), **self.context) if claims else None
         self.steps.append(Step(title, latex, text, proof))
 
     def where(self, expr: sp.Expr) -> str:
@@ -64,9 +73,9 @@ class Steps:
     def chain(self, title: str, label: str, forms, text: str = "", as_written: bool = False) -> None:
         """label = form_1 = form_2 = ...: each consecutive pair is a claim. as_written prints the last form in the
         order its author wrote it (b_hat = y_bar - a_hat x_bar), not in SymPy's sorted order."""
-        shown = [math(self.d, f) for f in forms]
+        shown = [self.tex(f) for f in forms]
         if as_written:
-            shown[-1] = math(self.d, forms[-1], order="none")
+            shown[-1] = self.tex(forms[-1], order="none")
         shown = " = ".join([label, *shown])
         self.add(title, shown, [(a, b, EQUAL) for a, b in zip(forms, forms[1:])], text)
 
@@ -84,7 +93,7 @@ def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = N
     if m.prior is not None:
         out.chain("Log-prior", rf"\log p({theta})", [sp.log(m.prior, evaluate=False), d.log_prior])
         shown = sp.Add(*[t for t in sp.Add.make_args(sp.expand(d.objective)) if t.free_symbols & set(d.params)])
-        out.add("Log-posterior", rf"\log p({theta} \mid D) = {math(d, shown)} + \text{{const}}",
+        out.add("Log-posterior", rf"\log p({theta} \mid D) = {out.tex(shown)} + \text{{const}}",
                 [(d.objective, shown, UP_TO_CONSTANT)], "The terms free of the parameters are the normalising constant.")
     if not d.separable:
         return out.steps
@@ -117,7 +126,7 @@ def _log_density(out: Steps, theta: str, data: str) -> None:
     if len(sp.latex(d.model.density)) <= LONG:
         out.chain("Log-density", label, [logged, d.log_density], text)
     else:
-        out.add("Log-density", f"{label} = {math(d, d.log_density)}", [(logged, d.log_density, EQUAL)], text)
+        out.add("Log-density", f"{label} = {out.tex(d.log_density)}", [(logged, d.log_density, EQUAL)], text)
 
 
 def _likelihood(out: Steps, theta: str, data: str) -> None:
@@ -127,7 +136,7 @@ def _likelihood(out: Steps, theta: str, data: str) -> None:
     if d.separable:
         sums = statistics_defined(d)
         text = f"The data enter only through $n$ and the sums {sums}." if sums else "The data enter only through $n$."
-        out.add("Joint log-likelihood in sample statistics", f"{label} = {math(d, d.loglik)}", [(total, d.loglik, EQUAL)], text)
+        out.add("Joint log-likelihood in sample statistics", f"{label} = {out.tex(d.loglik)}", [(total, d.loglik, EQUAL)], text)
     else:
         out.add("Joint log-likelihood", f"{label} = {sp.latex(d.loglik)}", [(total, d.loglik, EQUAL)], "Not separable.")
 
@@ -138,10 +147,10 @@ def _derivatives(out: Steps, theta: str) -> None:
     d = out.d
     gradient = sp.Matrix([sp.diff(d.objective, p) for p in d.params])
     names = [sp.latex(p) for p in d.params]
-    score = [rf"\frac{{\partial \ell}}{{\partial {name}}} = {math(d, v)}" for name, v in zip(names, d.score)]
+    score = [rf"\frac{{\partial \ell}}{{\partial {name}}} = {out.tex(v)}" for name, v in zip(names, d.score)]
     out.add("Score", LINES.join(score), [(gradient, d.score, EQUAL)])
     pairs = [(i, j) for i in range(len(names)) for j in range(i, len(names))]
-    second = [rf"\frac{{\partial^2 \ell}}{{{_partials(names[i], names[j])}}} = {math(d, d.hessian[i, j])}" for i, j in pairs]
+    second = [rf"\frac{{\partial^2 \ell}}{{{_partials(names[i], names[j])}}} = {out.tex(d.hessian[i, j])}" for i, j in pairs]
     out.add("Hessian", LINES.join(second), [(sp.hessian(d.objective, d.params), d.hessian, EQUAL)])
 
 
@@ -155,7 +164,7 @@ def _observed(out: Steps) -> None:
     rows = list(zip(*[d.model.observed[s] for s in data]))
     claims = [(sp.Add(*[st.expr.subs(dict(zip(data, map(sp.nsimplify, row)))) for row in rows]), value, EQUAL)
               for st in d.statistics for value in [d.observed_statistics[st.symbol]]]
-    shown = LINES.join(f"{math(d, k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items())
+    shown = LINES.join(f"{out.tex(k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items())
     out.add("Statistics of the observed data", shown, claims)
 
 
@@ -164,10 +173,10 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
     score = d.score.subs(d.observed_statistics).subs(d.model.constants)
     zero = sp.zeros(len(d.params), 1)
     if len(d.candidates) > 1 or d.observed_statistics:
-        roots = LINES.join(rf"{sp.latex(p)} = {math(d, c[p])}" for c in d.candidates for p in d.params)
+        roots = LINES.join(rf"{sp.latex(p)} = {out.tex(c[p])}" for c in d.candidates for p in d.params)
         out.add("Stationary points inside the domain", roots, [(score.subs(c), zero, EQUAL) for c in d.candidates],
                 roots_defined(sp.Tuple(*[v for c in d.candidates for v in c.values()])))
-    est = LINES.join(rf"{hat(p)} = {math(d, v)}" for p, v in d.estimate.items())
+    est = LINES.join(rf"{hat(p)} = {out.tex(v)}" for p, v in d.estimate.items())
     if d.boundary:
         text = "The score has one sign on the whole domain, so the objective rises towards this end: the supremum."
         out.add(f"{d.kind} (on the boundary)", est, text=text)
@@ -181,5 +190,5 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
         hessian = d.hessian.subs(d.observed_statistics).subs(d.model.constants).subs(at)
         claims = [(hessian, so.hessian.subs(at), EQUAL)]
         claims += [((-so.hessian[: k + 1, : k + 1]).det(), v, EQUAL) for k, v in enumerate(so.minors)]
-        minors = LINES.join(f"D_{k + 1} = {math(d, v)}" for k, v in enumerate(so.minors))
-        out.add("Second-order check", r"\nabla^2 \ell \big|_{\hat\theta} = " + math(d, so.hessian) + LINES + minors, claims, SECOND_ORDER_TEXT[so.status])
+        minors = LINES.join(f"D_{k + 1} = {out.tex(v)}" for k, v in enumerate(so.minors))
+        out.add("Second-order check", r"\nabla^2 \ell \big|_{\hat\theta} = " + out.tex(so.hessian) + LINES + minors, claims, SECOND_ORDER_TEXT[so.status])

@@ -137,3 +137,14 @@ def test_the_generic_report_of_a_second_sheet_reads_as_a_handout_too(tmp_path):
     text = (out / "report.md").read_text()
     assert code_identifiers(text) == [] and too_precise(text) == []
     assert text.index("## Answers at a glance") < text.index("## Question 1") < text.index("## Colophon")
+
+
+@pytest.mark.skipif(not HAS_LATEX, reason="needs latexmk and pdflatex")
+def test_the_solutions_without_appendices_fit_twelve_pages(built):
+    import subprocess
+
+    def page(k: int) -> str:
+        return subprocess.run(["pdftotext", "-f", str(k), "-l", str(k), str(built / "report.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+
+    first_appendix = next(k for k in range(1, 40) if re.search(r"^\d+\s+Appendix", page(k), flags=re.M) or "Appendix:" in page(k))
+    assert first_appendix - 1 <= 12

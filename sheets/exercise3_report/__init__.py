@@ -15,9 +15,12 @@ from sheets.exercise3_report import compute, content
 
 class Exercise3Report(ReportPlan):
     sections = compute.SECTIONS
+    appendices = ("models",)
 
     def __init__(self, sheet, settings: Settings):
-        super().__init__(sheet, dataclasses.replace(settings, sections=settings.sections or compute.SECTIONS))
+        chosen = settings.sections or compute.DEFAULT_SECTIONS
+        chosen = tuple(dict.fromkeys(chosen + tuple(settings.appendices)))
+        super().__init__(sheet, dataclasses.replace(settings, sections=chosen))
         self.results = compute.Results(self.settings, sheet)
 
     @property

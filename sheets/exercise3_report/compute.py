@@ -22,12 +22,14 @@ from sheets.exercise3_demos.underflow import underflow
 from numerics.study import run_study
 from numerics.verify import answer_checks, verify
 
-SECTIONS = ("theory", "task1", "task2", "task3", "praxis", "appendix")
+SECTIONS = ("theory", "task1", "task2", "task3", "praxis", "appendix", "models")
+DEFAULT_SECTIONS = SECTIONS[:-1]  # the models appendix only on request (--appendix models)
 SECTION_MODELS = {
     "task1": ("gaussian",),
     "task2": ("linear_regression",),
     "task3": ("coin_map", "coin_map_sd", "coin_uniform"),
-    "appendix": tuple(m.name for m in SHEET_MODELS + EXTRA_MODELS),
+    "appendix": tuple(m.name for m in SHEET_MODELS),
+    "models": tuple(m.name for m in EXTRA_MODELS),
 }
 SGD_STEPS = 400
 FLOOR_STEPS = 2000
@@ -72,7 +74,7 @@ def run_theory(settings: Settings, results: Results) -> None:
 
 def run_extensions(settings: Settings, results: Results) -> None:
     """Fisher information of every model, the variance-bias demonstration, the prior-strength study."""
-    names = [m.name for m in SHEET_MODELS + EXTRA_MODELS]
+    names = models_for([s for s in settings.sections if s in ("appendix", "models")])
     fishers = {name: fisher(derivation(name)) for name in names}
     results.extensions = {
         "fisher": fishers,

@@ -17,7 +17,7 @@ from sheets.catalogue import derivation
 from reports import figures
 from reports.steps import worked_steps
 from numerics.checks import compares
-from reports.document import KINDS_TEXT, Section, environment, error_text, estimate_math, math, roots_defined
+from reports.document import KINDS_TEXT, Section, environment, error_text, math, roots_defined
 from sheets.exercise3_report.compute import SGD_FRACTION_OF_BOUND, Results
 
 TEXT = environment(Path(__file__).parent).get_template("text.j2").module
@@ -36,27 +36,17 @@ def g(x, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def verification_table(section: Section, results: Results, model: str) -> None:
-    labels = {f"answer {a['key']}": f"{a['question']} vs an independent scipy computation" for a in results.answers}
-    rows = [
-        (labels.get(r.check) or compares(r.check), "n/a" if r.status == "SKIP" else error_text(r.error), f"{r.tolerance:g}", r.status)
-        for r in results.checks.get(model, [])
-    ]
-    if rows:
-        section.table(("what is compared", "error", "tolerance", "result"), rows, f"Verification of {MODELS_BY_NAME[model].title}: independent numerics against the derivation.")
-
-
-def model_section(key: str, title: str, model: str, results: Results, level: int = 1) -> Section:
+def model_section(key: str, title: str, model: str, results: Results, level: int = 1, skip=()) -> Section:
+    """The model's answer and its worked steps (those titled in skip left out: shown already above)."""
     d = derivation(model)
     sec = Section(key, title, level)
     if d.estimate is not None:
         sec.text(KINDS_TEXT.model_answer(d))
-        sec.math(estimate_math(d))
     else:
         sec.text(f"No closed form: {d.no_closed_form}.")
     question = next((q for q in results.sheet.questions if isinstance(q, Estimate) and q.model.name == model), None)
-    sec.steps(worked_steps(d, question.familiar_forms, question.where) if question else worked_steps(d))
-    verification_table(sec, results, model)
+    steps = worked_steps(d, question.familiar_forms, question.where) if question else worked_steps(d)
+    sec.steps([s for s in steps if s.title not in skip])
     return sec
 
 
@@ -130,7 +120,8 @@ def task3(results: Results, plan: figures.FigurePlan) -> list[Section]:
     sec.figure(plan.add("coin_posteriors", figures.coin_posteriors, grid, curves, marks), "Log-posterior of the coin's theta under each prior; dotted lines mark the MAP (the flat prior's MAP is the MLE).")
     subs = []
     for model, title in (("coin_map", "Derivation, prior variance 0.1"), ("coin_map_sd", "Derivation, prior variance 0.01"), ("coin_uniform", "Derivation, flat prior")):
-        sub = model_section(f"task3.{model}", title, model, results, level=2)
+        shared = ("Log-density", "Joint log-likelihood in sample statistics") if subs else ()  # the same likelihood as the first
+        sub = model_section(f"task3.{model}", title, model, results, level=2, skip=shared)
         subs.append(sub)
     return [sec, *subs]
 
@@ -141,7 +132,7 @@ def praxis(results: Results, plan: figures.FigurePlan) -> list[Section]:
     n = p.config.n
     intro = Section("praxis", "Praxis: the mean of a 2-D Gaussian")
     intro.text(TEXT.praxis_intro(n, p.config.seed, p.mle, r["sheet_check"], [f"{v:g}" for v in p.config.mu], sp.latex(p.sigma_exact)))
-    intro.steps(worked_steps(p.derivation))
+    intro.steps([s for s in worked_steps(p.derivation) if s.title not in ("Log-density", "Joint log-likelihood in sample statistics")])
     intro.figure(plan.add("sample", figures.sample_scatter, p.data, p.mle, p.config.mu), f"The sample (n = {n}), the true mean and the MLE.")
 
     study = r["study"]
@@ -239,9 +230,25 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
         "The coin with a N(0.5, v) prior.",
     )
     fisher_sec.figure(plan.add("prior_strength", figures.prior_strength, mle, strength), "MLE, MAP and posterior mean of the coin as the prior narrows.")
-    head = Section("appendix", "Appendix: more models, one declaration each")
+    return [fisher_sec]
+
+
+def models(results: Results) -> list[Section]:
+    head = Section("models", "Appendix: more models, one declaration each")
     head.text("Each model below is only a declaration of its density, parameters and prior; its derivation, its checks and this section are generated from it.")
-    return [fisher_sec, head] + [model_section(f"appendix.{m.name}", m.title, m.name, results, level=2) for m in EXTRA_MODELS]
+    return [head] + [model_section(f"models.{m.name}", m.title, m.name, results, level=2) for m in EXTRA_MODELS]
+
+
+def verification_appendix(results: Results) -> Section:
+    """Every check of the models shown, in one table: what it compares, its error, its tolerance."""
+    sec = Section("verification", "Appendix: verification")
+    sec.text("Every derivation above was checked against independent numerics, and every answer against an independent scipy computation; a check passes when its error is within its tolerance.")
+    labels = {f"answer {a['key']}": f"{a['question']} vs an independent scipy computation" for a in results.answers}
+    for model, checks in results.checks.items():  # a table per model: one table of them all would not fit a page
+        rows = [(labels.get(r.check) or compares(r.check), "n/a" if r.status == "SKIP" else error_text(r.error), f"{r.tolerance:g}", r.status) for r in checks]
+        title = MODELS_BY_NAME[model].title if model in MODELS_BY_NAME else model
+        sec.table(("what is compared", "error", "tolerance", "result"), rows, f"{title}.")
+    return sec
 
 
 def document(results: Results) -> tuple[list[Section], figures.FigurePlan]:
@@ -254,8 +261,10 @@ def document(results: Results) -> tuple[list[Section], figures.FigurePlan]:
         "task3": lambda: task3(results, plan),
         "praxis": lambda: praxis(results, plan),
         "appendix": lambda: appendix(results, plan),
+        "models": lambda: models(results),
     }
-    return [sec for key in results.settings.sections for sec in builders[key]()], plan
+    chosen = [sec for key in results.settings.sections for sec in builders[key]()]
+    return chosen + [verification_appendix(results)], plan
 
 
 def answers_json(results: Results) -> list[dict]:
