@@ -168,10 +168,23 @@ def _observed(out: Steps) -> None:
     out.add("Statistics of the observed data", shown, claims)
 
 
+def _stationary_condition(out: Steps, score: sp.Expr) -> None:
+    """For one parameter at observed data: the score's numerator set to zero, factored where it factors (the
+    coin's (2 theta - 3)(5 theta^2 - 1) = 0), proved equal to the unfactored numerator."""
+    (p,) = out.d.params
+    numerator = sp.expand(sp.numer(sp.together(score)))
+    factored = sp.factor(numerator)
+    shown = f"{out.tex(factored)} = 0"
+    text = "Setting the score to zero and clearing its denominator" + (", which is positive on the domain" if sp.denom(sp.together(score)).is_positive else "") + f"; its roots in ${sp.latex(p)}$ are the stationary points."
+    out.add("Stationary condition", shown, [(numerator, factored, EQUAL)], text)
+
+
 def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
     d = out.d
     score = d.score.subs(d.observed_statistics).subs(d.model.constants)
     zero = sp.zeros(len(d.params), 1)
+    if len(d.params) == 1 and d.observed_statistics:
+        _stationary_condition(out, score[0])
     if len(d.candidates) > 1 or d.observed_statistics:
         roots = LINES.join(rf"{sp.latex(p)} = {out.tex(c[p])}" for c in d.candidates for p in d.params)
         out.add("Stationary points inside the domain", roots, [(score.subs(c), zero, EQUAL) for c in d.candidates],
