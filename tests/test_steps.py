@@ -19,7 +19,7 @@ TITLES = {
         "Second-order check",
     ],
     "coin_map": [
-        "Log-density", "Joint log-likelihood in sample statistics", "Log-prior", "Log-posterior", "Score", "Hessian", "Statistics of the observed data",
+        "Log-density", "Joint log-likelihood in sample statistics", "Log-prior", "Log-posterior", "Score", "Hessian", "Statistics of the observed data", "Stationary condition",
         "Stationary points inside the domain", "MAP (score = 0)", "Second-order check",
     ],
     "cauchy": ["Log-density", "Joint log-likelihood"],
