@@ -153,7 +153,7 @@ def at_a_glance(rows: list[dict]) -> Section:
     table, notes = [], []
     for row in rows:
         exact = _parsed(row["exact"])
-        shown = f"${math(None, exact)}$" if exact is not None else (f"${row['latex']}$" if row.get("latex") else "")
+        shown = f"$\\displaystyle {math(None, exact)}$" if exact is not None else (f"${row['latex']}$" if row.get("latex") else "")
         notes.append(roots_defined(exact) if exact is not None else "")
         table.append((row["question"], shown, "" if row["value"] is None else f"{row['value']:.4g}"))
     caption = "Exact answers where they exist, and their values to 4 significant digits; the sections below derive each one."
