@@ -546,3 +546,34 @@ def test_time_limit_leaves_nothing_behind(monkeypatch, signals):
         value = sp.solve(sp.Symbol("z") - 2)
     time.sleep(0.1)
     assert value == [2]
+
+
+def _one_parameter(t: sp.Symbol, domain: sp.Set, *more: sp.Symbol):
+    from derivations.model import Model, Parameter
+
+    params = (Parameter(t, domain),) + tuple(Parameter(s, sp.Interval(0, 1)) for s in more)
+    return Model("boundary", "boundary", (x,), params, sp.Integer(1))
+
+
+BOUNDARY_CASES = [  # (domain, objective, the supremum's end or None), every kind of interval
+    (sp.Interval.open(0, 1), 3 * sp.log(theta), 1),  # all heads
+    (sp.Interval.open(0, 1), 3 * sp.log(1 - theta), 0),
+    (sp.Interval.open(0, 1), sp.Symbol("m", positive=True) * sp.log(theta), 1),  # a count in the objective
+    (sp.Interval.open(1, 3), -((theta - 4) ** 2), 3),  # rising on (1, 3), falling past 4
+    (sp.Interval.open(1, 3), -((theta - sp.Rational(5, 2)) ** 2), None),  # the sign changes inside: no boundary maximum
+    (sp.Interval.open(2, sp.oo), -((theta - 1) ** 2), 2),  # a half-line, falling from its finite end
+    (sp.Interval.open(-sp.oo, 5), -((theta - 6) ** 2), 5),  # a half-line, rising to its finite end
+    (sp.Interval.open(2, sp.oo), theta, None),  # rising to infinity: no maximum
+]
+
+
+@pytest.mark.parametrize(("domain", "objective", "end"), BOUNDARY_CASES)
+def test_a_boundary_maximum_is_the_end_the_objective_rises_to(domain, objective, end):
+    t = sp.Symbol("t", real=True)
+    found = solve.boundary_maximum(objective.subs(theta, t), _one_parameter(t, domain))
+    assert found == (None if end is None else {t: end})
+
+
+def test_no_boundary_maximum_is_claimed_for_two_parameters():
+    t, s = sp.Symbol("t", real=True), sp.Symbol("s", real=True)
+    assert solve.boundary_maximum(3 * sp.log(t) + s, _one_parameter(t, sp.Interval.open(0, 1), s)) is None
