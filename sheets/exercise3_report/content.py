@@ -217,7 +217,8 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
         se_rows,
         "Standard errors at the estimate on each model's check sample, from the observed information (negative Hessian "
         "of the objective, so a MAP includes the prior's curvature) and, in brackets, the expected one; the last column "
-        "is the Monte Carlo check of the estimator's variance.",
+        "is the Monte Carlo check of the estimator's variance. For a MAP the two columns differ by the prior's curvature, "
+        "which only the observed one contains. These are asymptotic errors: for the coin's seven tosses they are rough guides, not exact.",
     )
     fisher_sec.text(TEXT.bias(ext["bias"]))
     mle, strength = ext["prior_strength"]
