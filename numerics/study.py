@@ -50,8 +50,12 @@ class Study:
     grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (theta_1, theta_2, objective) for two parameters
 
 
-def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None) -> Study:
-    """The study on the given data (columns by data name), else on the model's check data for the seed."""
+PARTS = ("optimizers", "batches", "grid")  # beside the learning-rate study, which always runs
+
+
+def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None, parts=PARTS) -> Study:
+    """The study on the given data (columns by data name), else on the model's check data for the seed; parts
+    picks what runs beside gradient ascent over the rates (a report with its own optimizer comparison skips it)."""
     for fraction in fractions:
         inputs.positive("fraction of the bound", fraction)
     data = check_data(d.model, seed) if data is None else d.model.validate(data)
@@ -68,8 +72,10 @@ def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None) -> S
     start = from_free(d.model, np.zeros(len(c.names)))
     ascent = tuple(_ascent(d, data, found, start, f * bound, f"{f:g} of the bound") for f in fractions)
     optimal = 2.0 / float(curvatures[0] + curvatures[-1])
-    return Study(d.model.name, c.names, n, found, bound, optimal, tuple(float(v) for v in curvatures), ascent,
-                 _optimizers(d, data, found, start, n / float(curvatures[-1])), _batches(d, data, found, start, bound, seed), _grid(d, data, found, start))
+    optimizers = _optimizers(d, data, found, start, n / float(curvatures[-1])) if "optimizers" in parts else ()
+    batches = _batches(d, data, found, start, bound, seed) if "batches" in parts else ()
+    grid = _grid(d, data, found, start) if "grid" in parts else None
+    return Study(d.model.name, c.names, n, found, bound, optimal, tuple(float(v) for v in curvatures), ascent, optimizers, batches, grid)
 
 
 def _vector(names, theta) -> np.ndarray:

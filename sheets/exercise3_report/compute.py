@@ -91,7 +91,8 @@ def run_praxis(settings: Settings, results: Results, sheet) -> None:
     n = settings.n
     grid = px.heatmap(p, settings.resolution)
     grid_aniso = px.heatmap(aniso, settings.resolution, bounds=ZOOM)
-    study = run_study(derive(question.model), settings.seed, question.fractions, data=px.columns(p.data))
+    # the learning-rate study only: the praxis compares the optimizers its own way, below
+    study = run_study(derive(question.model), settings.seed, question.fractions, data=px.columns(p.data), parts=())
     ks = sorted({k for k in (1, 5, 10, 100, 1000, n) if k <= n})
     smin = float(np.linalg.eigvalsh(p.sigma)[0])
     sgd_runs = [px.sgd(p, k, SGD_FRACTION_OF_BOUND * 2 * smin / k, SGD_STEPS, seed=settings.seed) for k in ks]
