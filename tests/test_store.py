@@ -249,13 +249,17 @@ def test_a_fifo_planted_as_an_entry_neither_blocks_nor_loads(tmp_path, monkeypat
     assert store.load_or_compute("test", KEY, lambda: 2) == 2
 
 
-def test_an_entry_that_cannot_be_written_is_returned_and_leaves_no_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("target", "error"), [("tempfile.NamedTemporaryFile", 28), ("os.replace", 13)], ids=["no space", "rename refused"])
+def test_an_entry_that_cannot_be_written_is_returned_and_leaves_no_file(tmp_path, monkeypatch, target, error):
+    """The write fails opening the temporary file (disk full) or renaming it into place: the value is returned,
+    and no file but the key is left, not even the temporary one."""
     cache_in(monkeypatch, tmp_path)
 
-    def no_space(*args, **kwargs):
-        raise OSError(28, "No space left on device")
+    def fails(*args, **kwargs):
+        raise OSError(error, os.strerror(error))
 
-    monkeypatch.setattr(store.tempfile, "NamedTemporaryFile", no_space)
+    module, name = target.split(".")
+    monkeypatch.setattr(getattr(store, module), name, fails)
     assert store.load_or_compute("test", KEY, lambda: 42) == 42
     assert [p.name for p in tmp_path.iterdir()] == [store.SECRET_NAME]
 
@@ -288,14 +292,3 @@ def test_a_key_file_of_the_wrong_size_or_readable_by_others_is_refused(tmp_path,
     store.warn.cache_clear()
     assert store.secret(tmp_path) is None
     assert str(path) in capsys.readouterr().err
-
-
-def test_a_rename_that_fails_leaves_no_temporary_file(tmp_path, monkeypatch):
-    cache_in(monkeypatch, tmp_path)
-
-    def refused(*args, **kwargs):
-        raise OSError(13, "Permission denied")
-
-    monkeypatch.setattr(store.os, "replace", refused)
-    assert store.load_or_compute("test", KEY, lambda: 42) == 42
-    assert [p.name for p in tmp_path.iterdir()] == [store.SECRET_NAME]

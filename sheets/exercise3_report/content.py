@@ -17,7 +17,7 @@ from sheets.catalogue import derivation
 from reports import figures
 from reports.steps import worked_steps
 from numerics.checks import compares
-from reports.document import KINDS_TEXT, Section, environment, error_text, math, roots_defined
+from reports.document import KINDS_TEXT, Section, environment, error_text, math
 from sheets.exercise3_report.compute import SGD_FRACTION_OF_BOUND, Results
 
 TEXT = environment(Path(__file__).parent).get_template("text.j2").module
@@ -104,11 +104,6 @@ def task3(results: Results, plan: figures.FigurePlan) -> list[Section]:
             ans["task3b.posterior"]["latex"], ans["task3b.p_next_head"]["latex"], ans["task3b.p_next_head"]["value"],
             heads + 1, tails + 1, sp.latex(mle), sp.latex(prior_mean),
         )
-    )
-    sec.table(
-        ("question", "exact", "value"),
-        [(a["question"], f"${math(None, sp.sympify(a['exact']))}$", "" if a["value"] is None else f"{a['value']:.4g}") for a in results.answers if a["key"].startswith("task3")],
-        "Task 3 answers: exact forms, and 4 significant digits. " + roots_defined(sp.sympify(ans["task3a.theta_map_sd"]["exact"])),
     )
     grid = np.linspace(0.005, 0.995, 397)
     curves, marks = {}, {}
