@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
+from derivations import store
+from derivations.engine import model_key
 from derivations.model import InputError, Model
 
 
@@ -32,8 +34,17 @@ def plug_in_predictive(model: Model, point: Mapping[sp.Symbol, sp.Expr], new: Se
     return sp.radsimp(sp.expand(likelihood(model, new).subs(point)))
 
 
+def _cached(name: str, model: Model, compute, *inputs) -> sp.Expr:
+    """SymPy's integrals take seconds: cached on disk with the derivation, keyed by the model and the inputs."""
+    return store.load_or_compute("bayes", store.content_key([name, model_key(model), *inputs]), compute)
+
+
 def posterior(model: Model) -> sp.Expr:
     """p(theta | D), normalised by integrating likelihood times prior over the parameter's interval."""
+    return _cached("posterior", model, lambda: _posterior(model))
+
+
+def _posterior(model: Model) -> sp.Expr:
     par = _one_parameter(model)
     unnormalised = likelihood(model, observed_rows(model))
     if model.prior is not None:
@@ -44,6 +55,11 @@ def posterior(model: Model) -> sp.Expr:
 
 def posterior_predictive(model: Model, new: Sequence[Mapping[sp.Symbol, object]]) -> sp.Expr:
     """P(new | D) = integral of p(new | theta) p(theta | D) d theta."""
+    rows = [sorted((s.name, sp.nsimplify(v)) for s, v in row.items()) for row in new]
+    return _cached("posterior_predictive", model, lambda: _posterior_predictive(model, new), rows)
+
+
+def _posterior_predictive(model: Model, new: Sequence[Mapping[sp.Symbol, object]]) -> sp.Expr:
     par = _one_parameter(model)
     integrand = likelihood(model, new) * posterior(model)
     return sp.simplify(sp.integrate(integrand, (par.symbol, par.domain.start, par.domain.end)))
@@ -51,6 +67,10 @@ def posterior_predictive(model: Model, new: Sequence[Mapping[sp.Symbol, object]]
 
 def truncation_log_normaliser(model: Model) -> sp.Expr:
     """log Z of the prior restricted to the parameter's interval; constant in theta, so the MAP is unmoved."""
+    return _cached("truncation_log_normaliser", model, lambda: _truncation_log_normaliser(model))
+
+
+def _truncation_log_normaliser(model: Model) -> sp.Expr:
     par = _one_parameter(model)
     z = sp.integrate(model.prior, (par.symbol, par.domain.start, par.domain.end))
     return sp.log(sp.simplify(z))

@@ -125,6 +125,15 @@ class Derivation:
         names = {s.symbol: s.latex for s in self.statistics}
         return sp.latex(expr, symbol_names=names)
 
+    def _repr_markdown_(self) -> str:
+        """In a notebook: the derivation stage by stage (derivations/show.py)."""
+        from derivations.show import as_markdown  # show imports this module
+
+        return as_markdown(self)
+
+    def __repr__(self) -> str:
+        return f"<Derivation of {self.model.name}: {self.kind}, " + ("closed form" if self.estimate is not None else "no closed form") + ">"
+
 
 def exact_statistics(deriv_stats: tuple[Statistic, ...], model: Model) -> dict[sp.Symbol, sp.Expr]:
     """Exact values of the sample statistics at the model's observed data."""

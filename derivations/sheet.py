@@ -202,9 +202,20 @@ def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> li
     return []
 
 
-def answers(sheet: Sheet, deriv: Callable[[Model], Derivation] = derive) -> list[Answer]:
+class Answers(list):
+    """A sheet's answers (a list of Answer) that a notebook shows as a table: question, exact form, value."""
+
+    def _repr_markdown_(self) -> str:
+        rows = ["| question | answer | value |", "|---|---|---|"]
+        for a in self:
+            value = "" if a.value is None else f"{a.value:.6g}"
+            rows.append(f"| {a.question} | ${a.latex}$ | {value} |")
+        return "\n".join(rows) + "\n"
+
+
+def answers(sheet: Sheet, deriv: Callable[[Model], Derivation] = derive) -> Answers:
     """Every exact answer of the sheet, in question order, derived, never typed in."""
-    found = [a for q in sheet.questions for a in answers_of(q, deriv)]
+    found = Answers(a for q in sheet.questions for a in answers_of(q, deriv))
     keys = [a.key for a in found]
     repeated = [k for k in keys if keys.count(k) > 1]
     if repeated:
@@ -219,9 +230,17 @@ def load_sheet(path) -> Sheet:
 
 def load_sheet_module(path):
     """The module of a sheet file, checked to define SHEET (a Sheet); it may define more (a REPORT)."""
+    module = load_python_file(path, "sheet")
+    if not isinstance(getattr(module, "SHEET", None), Sheet):
+        raise InputError(f"{path} defines no SHEET (a derivations.sheet.Sheet)")
+    return module
+
+
+def load_python_file(path, kind: str = "Python"):
+    """Run the user's Python file (a sheet, or models) as a module; its errors become one InputError line."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path} is not a sheet file (no such file)")
+        raise InputError(f"{path} is not a {kind} file (no such file)")
     name = "mlemap_sheet_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -233,6 +252,4 @@ def load_sheet_module(path):
         raise InputError(f"{path}: {exc}") from None
     except Exception as exc:  # the sheet's own code failed: say where, in one line
         raise InputError(f"{path}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
-    if not isinstance(getattr(module, "SHEET", None), Sheet):
-        raise InputError(f"{path} defines no SHEET (a derivations.sheet.Sheet)")
     return module

@@ -40,6 +40,14 @@ class Verification:
     def table(self) -> str:
         return format_table(self.checks)
 
+    def _repr_markdown_(self) -> str:
+        """In a notebook: the check table, then the verdict."""
+        rows = ["| check | error | tolerance | result |", "|---|---:|---:|---|"]
+        cell = str.maketrans({"|": "\\|"})  # a detail's own bars (|l|) would end its cell
+        rows += [f"| {c.check} | {c.error:.3e} | {c.tolerance:.1e} | {c.status} {c.detail.translate(cell)} |" for c in self.checks]
+        verdict = "every check passed" if self.passed else f"{len(self.failures)} check(s) FAILED"
+        return f"**{self.name}**: {verdict}\n\n" + "\n".join(rows) + "\n"
+
 
 def verify(model_or_derivation: Model | Derivation, seed: int = 0) -> Verification:
     """Derive the model if need be, then run every numerical check and the Monte Carlo checks on it."""
@@ -96,16 +104,18 @@ def json_target_problem(path: Path) -> str | None:
     return None
 
 
-def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Sheet]:
-    parser = argparse.ArgumentParser(prog="python -m numerics.verify", description=__doc__)
+def parse(argv: list[str] | None, prog: str = "python -m numerics.verify") -> tuple[argparse.Namespace, Sheet]:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--sheet", type=Path, default=DEFAULT_SHEET, help="the sheet file (default sheets/exercise3.py)")
     parser.add_argument("--model", action="append", help="check only this model of the sheet (repeatable)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the simulated samples and random points, 0 to 2**32 - 1")
     parser.add_argument("--json", type=Path, default=Path("build/verify.json"), help="where to write the results")
+    parser.add_argument("--junit", type=Path, help="also write the checks as JUnit XML here (for CI test reports)")
     args = parser.parse_args(argv)
-    problem = json_target_problem(args.json)
-    if problem:
-        parser.error(f"argument --json: {problem}")
+    for option, target in (("--json", args.json), ("--junit", args.junit)):
+        problem = target and json_target_problem(target)
+        if problem:
+            parser.error(f"argument {option}: {problem}")
     try:
         sheet = load_sheet(args.sheet)
     except InputError as exc:
@@ -117,8 +127,8 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Sheet]:
     return args, sheet
 
 
-def main(argv: list[str] | None = None) -> int:
-    args, sheet = parse(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m numerics.verify") -> int:
+    args, sheet = parse(argv, prog)
     try:
         verifications, found = verify_sheet(sheet, args.seed, args.model)
     except InputError as exc:
@@ -137,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     tmp = args.json.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     tmp.replace(args.json)
+    if args.junit:
+        from numerics.testing import junit_xml  # testing imports this module
+
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_bytes(junit_xml(results, sheet.title))
+        print(f"wrote {args.junit}")
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed; wrote {args.json}")
     return 1 if failed else 0
 

@@ -20,12 +20,12 @@ from derivations.sheet import load_sheet_module
 from reports import render
 from reports.document import at_a_glance, colophon, questions_document
 from reports.plan import ReportPlan, Settings
-from reports.output import describe_os_error, locked, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
+from reports.output import describe_os_error, locked, marker_files, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
 from reports.sheet_document import GenericReport
 from reports.workers import Worker, die_with_parent
 from sheets import DEFAULT_SHEET
 
-FORMATS = ("md", "tex", "pdf")
+FORMATS = ("md", "tex", "pdf", "html")
 FIGURE_PROCESSES = min(2, os.cpu_count() or 1)  # drawing is about a quarter of a build's CPU time
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended latexmk lmodern"
 
@@ -129,7 +129,7 @@ def build(settings: Settings, out: Path, formats=FORMATS, log: Callable[[str], N
             if report.settings.variant == "questions":
                 progress = _questions_into(tmp, report, formats, log)
             else:
-                progress = _build_into(tmp, report, formats, log, fail_at)
+                progress = _build_into(tmp, report, formats, log, fail_at, previous=out if marker_files(out) is not None else None)
             write_marker(tmp)
             swap_in(tmp, out)
         except BaseException:
@@ -139,7 +139,9 @@ def build(settings: Settings, out: Path, formats=FORMATS, log: Callable[[str], N
     return out
 
 
-def _build_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], None], fail_at: str | None) -> Progress:
+def _build_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], None], fail_at: str | None, previous: Path | None) -> Progress:
+    """The report's files in tmp; previous is the report it replaces (its unchanged figures and LaTeX
+    cross-references are reused), or None."""
     progress = Progress(log)
 
     def maybe_fail(name):
@@ -168,7 +170,7 @@ def _build_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], Non
         sections, plan = report.document()
         answer_rows = report.answers()
         sections = [at_a_glance(answer_rows), *sections, colophon(report.settings.seed)]
-        plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, report.settings.jobs))
+        plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, report.settings.jobs), previous=previous and previous / "figures")
         maybe_fail("figures")
     with progress.step("prove"):
         proved = prove_steps(sections)
@@ -216,6 +218,8 @@ def write_documents(tmp: Path, sections, title: str, sub: str, answer_rows: list
             (tmp / "report.md").write_text(render.markdown(sections, title, sub))
         if "tex" in formats or "pdf" in formats:
             (tmp / "report.tex").write_text(render.latex(sections, title, sub))
+        if "html" in formats:
+            (tmp / "report.html").write_text(render.html(sections, title, sub, tmp / "figures"))
         if answer_rows is not None:  # None: the questions variant, which must not give an answer away
             (tmp / "answers.json").write_text(json.dumps(answer_rows, indent=2, sort_keys=True) + "\n")
         maybe_fail("write")

@@ -1,10 +1,14 @@
-"""Render the neutral document to Markdown and LaTeX through the layout templates."""
+"""Render the neutral document to Markdown, LaTeX and HTML through the layout templates."""
 
 from __future__ import annotations
 
+import base64
 import re
+from pathlib import Path
 
 import jinja2
+from latex2mathml.converter import convert as mathml
+from markupsafe import Markup, escape
 
 from reports.document import TEMPLATES
 
@@ -63,3 +67,24 @@ def markdown(sections, title: str, subtitle: str) -> str:
 
 def latex(sections, title: str, subtitle: str) -> str:
     return TEX.get_template("report.tex.j2").render(sections=sections, title=title, subtitle=subtitle)
+
+
+def prose(text) -> Markup:
+    """Prose for HTML: escaped, its $...$ math as inline MathML (no script, no network: the browser draws it)."""
+    parts = MATH.split(str(text))
+    return Markup("".join(mathml(p[1:-1]) if MATH.fullmatch(p) else str(escape(p)) for p in parts))
+
+
+def display(latex: str) -> Markup:
+    return Markup(mathml(latex, display="block"))
+
+
+def html(sections, title: str, subtitle: str, figures: Path) -> str:
+    """One self-contained page: MathML for the math, the figures' PNGs inlined as data URIs."""
+
+    def figure_uri(name: str) -> str:
+        return "data:image/png;base64," + base64.b64encode((figures / f"{name}.png").read_bytes()).decode()
+
+    env = _env(autoescape=True)
+    env.filters.update(prose=prose, display=display, figure_uri=figure_uri)
+    return env.get_template("report.html.j2").render(sections=sections, title=title, subtitle=subtitle)

@@ -32,15 +32,17 @@ class Exercise3Report(ReportPlan):
         warm_torch_optim()  # torch.optim's first use imports torch._dynamo: once, before the worker forks
 
     def background(self):
-        """Verification and the Fisher appendix, beside theory and praxis (two cores). One torch thread: the
-        cores are shared with the parent, and no thread pool is inherited through fork."""
+        """Verification, the Fisher appendix and the praxis's optimizer comparison, beside theory and the rest
+        of the praxis (two cores). One torch thread: the cores are shared with the parent, and no thread pool
+        is inherited through fork."""
         torch.set_num_threads(1)
         start = time.perf_counter()
         results = compute.Results(self.settings)
         compute.run_verification(self.settings, results, self.sheet)
         if "appendix" in self.settings.sections:
             compute.run_extensions(self.settings, results)
-        return results.checks, results.answers, results.extensions, time.perf_counter() - start
+        optimizers = compute.run_optimizers(self.settings) if "praxis" in self.settings.sections else {}
+        return results.checks, results.answers, results.extensions, optimizers, time.perf_counter() - start
 
     def foreground(self):
         steps = []
@@ -51,7 +53,8 @@ class Exercise3Report(ReportPlan):
         return steps
 
     def absorb(self, result) -> None:
-        self.results.checks, self.results.answers, self.results.extensions, self.worker_seconds = result
+        self.results.checks, self.results.answers, self.results.extensions, optimizers, self.worker_seconds = result
+        self.results.praxis.update(optimizers)
 
     def document(self):
         return content.document(self.results)

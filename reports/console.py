@@ -1,0 +1,76 @@
+"""`mlemap`: the console command. Each subcommand is one of the package's modules, with the same options.
+
+    mlemap report [--out DIR] [--format md,tex,pdf,html] ...   the worked-solution report (python -m reports)
+    mlemap verify [--sheet FILE] [--junit PATH] ...            every check of a sheet's models (python -m numerics.verify)
+    mlemap derive FILE.py:NAME                                  a model's derivation, stage by stage, in the terminal
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+COMMANDS = {
+    "report": "build the worked-solution report (mlemap report --help for its options)",
+    "verify": "check every model of a sheet against independent numerics; exits 1 on any FAIL",
+    "derive": "print a model's derivation: FILE.py:NAME names a Model (or Derivation) defined in a Python file",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="mlemap", description="Exact MLE/MAP derivations, verified by independent numerics, written up as a handout.")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in COMMANDS.items():
+        commands.add_parser(name, help=text, add_help=False)
+    return top
+
+
+def derive_command(argv: list[str]) -> int:
+    # imported here, as every command's modules are: after entry() registered its exit handler
+    from derivations.engine import Derivation, derive
+    from derivations.model import InputError, Model
+    from derivations.sheet import load_python_file
+    from derivations.show import as_text
+
+    usage = argparse.ArgumentParser(prog="mlemap derive", description=COMMANDS["derive"])
+    usage.add_argument("target", metavar="FILE.py:NAME")
+    target = usage.parse_args(argv).target
+    path, colon, name = target.rpartition(":")
+    if not colon or not path or not name.isidentifier():
+        usage.error(f"argument FILE.py:NAME: must be a Python file and the name of a model in it, got {target!r}")
+    try:
+        value = getattr(load_python_file(path), name, None)
+        if not isinstance(value, (Model, Derivation)):
+            raise InputError(f"{path} defines no Model or Derivation named {name}")
+        print(as_text(value if isinstance(value, Derivation) else derive(value)), end="")
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in COMMANDS:
+        parser().parse_args(argv)  # --help, or a usage error naming the commands (both exit)
+    command, rest = argv[0], argv[1:]  # the rest goes to the command's own parser, --help included
+    if command == "report":
+        from reports.cli import main as report
+
+        return report(rest, prog="mlemap report")
+    if command == "verify":
+        from numerics.verify import main as verify
+
+        return verify(rest, prog="mlemap verify")
+    return derive_command(rest)
+
+
+def entry() -> None:
+    """The installed `mlemap` script; like `python -m reports`, it leaves without the interpreter's teardown."""
+    from reports.__main__ import run
+
+    run(main)
+
+
+if __name__ == "__main__":
+    entry()
