@@ -61,5 +61,7 @@ def mutants(session: nox.Session) -> None:
     killed = stats["killed"] + stats.get("timeout", 0)
     score = killed / tested if tested else 0.0
     Path("build").mkdir(exist_ok=True)
-    Path("build/mutants.json").write_text(json.dumps({**stats, "killed": killed, "total": tested, "score": score}, indent=2, sort_keys=True) + "\n")
+    Path("build/mutants.json").write_text(
+        json.dumps({**stats, "killed": killed, "total": tested, "score": score}, indent=2, sort_keys=True) + "\n"
+    )
     print(f"mutation score: {killed}/{tested} killed ({100 * score:.1f}%)")

@@ -29,7 +29,9 @@ def observed_rows(model: Model) -> list[dict[sp.Symbol, object]]:
     return [dict(zip(model.data, row)) for row in zip(*columns)]
 
 
-def plug_in_predictive(model: Model, point: Mapping[sp.Symbol, sp.Expr], new: Sequence[Mapping[sp.Symbol, object]]) -> sp.Expr:
+def plug_in_predictive(
+    model: Model, point: Mapping[sp.Symbol, sp.Expr], new: Sequence[Mapping[sp.Symbol, object]]
+) -> sp.Expr:
     """P(new | theta = point): the predictive probability at a point estimate such as the MAP."""
     return sp.radsimp(sp.expand(likelihood(model, new).subs(point)))
 

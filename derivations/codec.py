@@ -34,7 +34,9 @@ def _sympy_classes() -> dict[str, type]:
     pending = [sp.Basic]
     while pending:
         cls = pending.pop()
-        if (cls.__module__ or "").startswith("sympy.") and cls.__name__ not in classes:  # a made class may have no module
+        if (cls.__module__ or "").startswith(
+            "sympy."
+        ) and cls.__name__ not in classes:  # a made class may have no module
             classes[cls.__name__] = cls
         pending.extend(cls.__subclasses__())
     return classes
@@ -61,7 +63,7 @@ def expr_to_data(e: sp.Basic) -> Any:
         return {"str": e.name}
     if CLASSES.get(type(e).__name__) is not type(e):
         raise TypeError(f"cannot store a {type(e).__name__}")  # pragma: no mutate (reason)
-    return {"node": type(e).__name__, "args": [expr_to_data(a) for a in e.args]}
+    return {"node": type(e).__name__, "args": [expr_to_data(a) for a in e.args]}  # type: ignore[attr-defined]
 
 
 def _assumptions(symbol: sp.Symbol) -> list[list]:
@@ -76,12 +78,14 @@ def expr_from_data(tree: Any) -> Any:
         return _build(tree)
     except DecodeError:
         raise
-    except Exception as exc:  # a constructor refusing its arguments: not data this codec wrote
-        raise DecodeError(f"cannot rebuild an expression ({type(exc).__name__})") from None  # pragma: no mutate (reason)
+    except Exception as exc:  # noqa: BLE001 - a constructor refusing its arguments: not data this codec wrote
+        raise DecodeError(
+            f"cannot rebuild an expression ({type(exc).__name__})"
+        ) from None  # pragma: no mutate (reason)
 
 
 def _build(tree: dict) -> Any:
-    kind, value = ("node", tree.get("node")) if "node" in tree else next(iter(tree.items()))
+    kind, value = ("node", tree["node"]) if "node" in tree else next(iter(tree.items()))
     if kind == "int":
         return sp.Integer(int(value))
     if kind == "rat":
@@ -145,7 +149,12 @@ def from_data(tree: Any) -> Any:
         return expr_from_data(tree["sympy"])
     if "matrix" in tree and isinstance(tree["matrix"], list) and len(tree["matrix"]) == 3:
         rows, cols, entries = tree["matrix"]
-        if not (isinstance(rows, int) and isinstance(cols, int) and isinstance(entries, list) and len(entries) == rows * cols):
+        if not (
+            isinstance(rows, int)
+            and isinstance(cols, int)
+            and isinstance(entries, list)
+            and len(entries) == rows * cols
+        ):
             raise DecodeError("a matrix's shape does not match its entries")  # pragma: no mutate (reason)
         return sp.Matrix(rows, cols, [expr_from_data(v) for v in entries])
     if "tuple" in tree and isinstance(tree["tuple"], list):

@@ -36,7 +36,9 @@ def check_declaration(model: Model) -> None:
 def check_symbols(model: Model) -> None:
     density = model.density
     if type(density).__module__.startswith("sympy.stats"):
-        raise InputError(f"{model.name}: the density is a sympy.stats random variable; pass its density as an expression, density(X)(x)")
+        raise InputError(
+            f"{model.name}: the density is a sympy.stats random variable; pass its density as an expression, density(X)(x)"
+        )
     if not isinstance(density, sp.Expr):
         raise InputError(f"{model.name}: the density must be a SymPy expression, got {type(density).__name__}")
     declared = set(model.data) | set(model.param_symbols) | set(model.constants)
@@ -47,7 +49,9 @@ def check_symbols(model: Model) -> None:
             raise InputError(f"{model.name}: the {name} must be a SymPy expression, got {type(expr).__name__}")
         undeclared = sorted(s.name for s in expr.free_symbols - declared)
         if undeclared:
-            raise InputError(f"{model.name}: the {name} uses {undeclared[0]!r}, which is neither data, a parameter nor a constant")
+            raise InputError(
+                f"{model.name}: the {name} uses {undeclared[0]!r}, which is neither data, a parameter nor a constant"
+            )
     absent = [s.name for s in model.data if s not in density.free_symbols]
     if absent:
         raise InputError(f"{model.name}: the data symbol {absent[0]!r} does not appear in the density")
@@ -81,13 +85,24 @@ def check_normalised(model: Model, point: dict[sp.Symbol, sp.Expr]) -> None:
     try:
         total = _integrate(fn, [model.support.get(s, sp.Reals) for s in modelled])
     except NegativeDensity as exc:
-        raise InputError(f"{model.name}: the density must be non-negative; at {shown} it takes {exc.args[0]:.6g}") from None
-    except (ValueError, TypeError, ZeroDivisionError, ArithmeticError, NotImplementedError, scipy.integrate.IntegrationWarning):
+        raise InputError(
+            f"{model.name}: the density must be non-negative; at {shown} it takes {exc.args[0]:.6g}"
+        ) from None
+    except (
+        ValueError,
+        TypeError,
+        ZeroDivisionError,
+        ArithmeticError,
+        NotImplementedError,
+        scipy.integrate.IntegrationWarning,
+    ):
         return  # mpmath cannot integrate it: nothing is claimed either way
     if total is None:
         return
     if not math.isfinite(total) or abs(total - 1) > TOLERANCE:
-        raise InputError(f"{model.name}: the density must integrate (or sum) to 1 over the support; at {shown} it gives {total:.8g}")
+        raise InputError(
+            f"{model.name}: the density must integrate (or sum) to 1 over the support; at {shown} it gives {total:.8g}"
+        )
 
 
 def _integrate(fn, supports: list[sp.Set]):

@@ -132,7 +132,11 @@ class Derivation:
         return as_markdown(self)
 
     def __repr__(self) -> str:
-        return f"<Derivation of {self.model.name}: {self.kind}, " + ("closed form" if self.estimate is not None else "no closed form") + ">"
+        return (
+            f"<Derivation of {self.model.name}: {self.kind}, "
+            + ("closed form" if self.estimate is not None else "no closed form")
+            + ">"
+        )
 
 
 def exact_statistics(deriv_stats: tuple[Statistic, ...], model: Model) -> dict[sp.Symbol, sp.Expr]:
@@ -141,9 +145,7 @@ def exact_statistics(deriv_stats: tuple[Statistic, ...], model: Model) -> dict[s
         return {}
     columns = [tuple(sp.nsimplify(v) for v in model.observed[s]) for s in model.data]
     rows = list(zip(*columns))
-    return {
-        st.symbol: sp.Add(*[st.expr.subs(dict(zip(model.data, row))) for row in rows]) for st in deriv_stats
-    }
+    return {st.symbol: sp.Add(*[st.expr.subs(dict(zip(model.data, row))) for row in rows]) for st in deriv_stats}
 
 
 def model_key(model: Model) -> str:
@@ -152,7 +154,9 @@ def model_key(model: Model) -> str:
     observed = sorted((s.name, tuple(v)) for s, v in (model.observed or {}).items())
     constants = sorted(model.constants.items(), key=lambda kv: kv[0].name)
     params = [(p.symbol, p.domain) for p in model.params]
-    return store.content_key([model.data, params, model.density, model.prior, support, observed, constants, model.covariates])
+    return store.content_key(
+        [model.data, params, model.density, model.prior, support, observed, constants, model.covariates]
+    )
 
 
 def derive(model: Model) -> Derivation:
@@ -164,7 +168,9 @@ def derive(model: Model) -> Derivation:
         deriv.score, deriv.hessian  # noqa: B018 - their simplifications are cached with the rest
         return {k: v for k, v in vars(deriv).items() if k != "model"}
 
-    state = store.load_or_compute("derivation", model_key(model), compute, keep=lambda st: not timed_out(st["no_closed_form"]))
+    state = store.load_or_compute(
+        "derivation", model_key(model), compute, keep=lambda st: not timed_out(st["no_closed_form"])
+    )
     init = {f.name for f in fields(Derivation)}
     deriv = Derivation(model=model, **{k: v for k, v in state.items() if k in init})
     deriv.__dict__.update({k: v for k, v in state.items() if k not in init})  # cached score, hessian, steps
@@ -181,12 +187,20 @@ def _derive(model: Model) -> Derivation:
         indexed = logp.subs({s: sp.IndexedBase(s.name)[i] for s in model.data}, simultaneous=True)
         loglik = sp.Sum(indexed, (i, 1, n_obs))
         return Derivation(
-            model, logp, logprior, (), loglik, None,
+            model,
+            logp,
+            logprior,
+            (),
+            loglik,
+            None,
             "the log-density does not separate into f(theta) g(x) terms, so the score is a sum over "
             "the data with no closed-form root; the optimum is found numerically",
         )
     stats = []
-    ordered = sorted(parts, key=lambda g: (g != 1, sp.Poly(g, *model.data).total_degree() if g.is_polynomial(*model.data) else 99, str(g)))
+    ordered = sorted(
+        parts,
+        key=lambda g: (g != 1, sp.Poly(g, *model.data).total_degree() if g.is_polynomial(*model.data) else 99, str(g)),
+    )
     for g in ordered:
         if g == 1:
             stats.append(Statistic(n_obs, sp.Integer(1), "n"))

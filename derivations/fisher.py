@@ -30,19 +30,25 @@ def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
     with time_limit(EXPECTATION_SECONDS, f"E[{g}]"):
         if isinstance(support, sp.FiniteSet):
             value = sp.Add(*[integrand.subs(x, v) for v in support])
-        elif support in (sp.Naturals0, sp.Naturals, sp.Integers) or (isinstance(support, sp.Range) and support.step == 1):
+        elif support in (sp.Naturals0, sp.Naturals, sp.Integers) or (
+            isinstance(support, sp.Range) and support.step == 1
+        ):
             value = sp.summation(integrand, (x, support.inf, support.sup))
         elif support != sp.Reals and not isinstance(support, sp.Interval):
             raise NoClosedForm(f"E[{g}] over the support {support} is not derived")
         elif integrand.has(sp.log(x)) and support == sp.Interval.open(0, sp.oo):
             # A density in log x (log-normal): x = e^u turns it into an integral SymPy knows over the reals.
             u = sp.Dummy("u", real=True)
-            value = sp.integrate(sp.simplify(integrand.subs(x, sp.exp(u)) * sp.exp(u)), (u, -sp.oo, sp.oo), conds="none")
+            value = sp.integrate(
+                sp.simplify(integrand.subs(x, sp.exp(u)) * sp.exp(u)), (u, -sp.oo, sp.oo), conds="none"
+            )
         else:
             lo, hi = (-sp.oo, sp.oo) if support == sp.Reals else (support.start, support.end)
             # Rational integrands (Cauchy) integrate about 10x faster without the Meijer-G route,
             # which exponential-family integrands (Gaussian moments) need.
-            value = sp.integrate(integrand, (x, lo, hi), conds="none", meijerg=False if integrand.is_rational_function(x) else None)
+            value = sp.integrate(
+                integrand, (x, lo, hi), conds="none", meijerg=False if integrand.is_rational_function(x) else None
+            )
     value = sp.simplify(value)
     if value.has(sp.Integral, sp.Sum, sp.Piecewise):
         raise NoClosedForm(f"SymPy could not take E[{g}]")
@@ -78,7 +84,9 @@ def expected_statistic(deriv: Derivation, g: sp.Expr) -> sp.Expr:
 def fisher(deriv: Derivation) -> Fisher:
     """Information of the likelihood alone (a prior adds its own curvature, not information from data);
     from the disk cache when the derivation and this code are unchanged."""
-    return store.load_or_compute("fisher", fisher_key(deriv), lambda: _fisher(deriv), keep=lambda f: not timed_out(f.reason))
+    return store.load_or_compute(
+        "fisher", fisher_key(deriv), lambda: _fisher(deriv), keep=lambda f: not timed_out(f.reason)
+    )
 
 
 def fisher_key(deriv: Derivation) -> str:
@@ -92,7 +100,11 @@ def _fisher(deriv: Derivation) -> Fisher:
     observed = -sp.hessian(deriv.loglik, deriv.params)
     try:
         if deriv.separable:
-            means = {s.symbol: expected_statistic(deriv, s.expr) for s in deriv.statistics if s.symbol != n_obs and observed.has(s.symbol)}
+            means = {
+                s.symbol: expected_statistic(deriv, s.expr)
+                for s in deriv.statistics
+                if s.symbol != n_obs and observed.has(s.symbol)
+            }
             expected = sp.simplify(observed.subs(means))
         else:  # the general fallback: n E[-d^2 log p(X) / d theta^2], one observation at a time
             per_obs = -sp.hessian(deriv.log_density, deriv.params)
@@ -120,6 +132,8 @@ def expected_value(deriv: Derivation, estimator: sp.Expr) -> sp.Expr:
             term = n_obs * expectation(deriv, stats[factors[0]])
         else:
             ga, gb = (stats[f] for f in factors)
-            term = n_obs * expectation(deriv, ga * gb) + n_obs * (n_obs - 1) * expectation(deriv, ga) * expectation(deriv, gb)
+            term = n_obs * expectation(deriv, ga * gb) + n_obs * (n_obs - 1) * expectation(deriv, ga) * expectation(
+                deriv, gb
+            )
         total += coeff * term
     return sp.simplify(total / denom)

@@ -110,11 +110,15 @@ def as_float64(model_name: str, name: str, values: object) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise InputError(f"{model_name}: data '{name}' must be real numbers ({exc})") from None
     if raw.dtype.kind in REFUSED_KINDS:
-        raise InputError(f"{model_name}: data '{name}' must be real numbers, got {REFUSED_KINDS[raw.dtype.kind]} (dtype {raw.dtype})")
+        raise InputError(
+            f"{model_name}: data '{name}' must be real numbers, got {REFUSED_KINDS[raw.dtype.kind]} (dtype {raw.dtype})"
+        )
     try:
         return np.asarray(raw, dtype=np.float64)
     except OverflowError:
-        raise InputError(f"{model_name}: data '{name}' must be real numbers within float64's range (|x| < 1.8e308)") from None
+        raise InputError(
+            f"{model_name}: data '{name}' must be real numbers within float64's range (|x| < 1.8e308)"
+        ) from None
     except (TypeError, ValueError) as exc:
         raise InputError(f"{model_name}: data '{name}' must be real numbers ({exc})") from None
 
@@ -127,7 +131,9 @@ def validate_data(model: Model, data: Mapping[str, object]) -> dict[str, np.ndar
     arrays: dict[str, np.ndarray] = {}
     for sym in model.data:
         if sym.name not in data:
-            raise InputError(f"{model.name}: data '{sym.name}' is missing (the model needs {[s.name for s in model.data]})")
+            raise InputError(
+                f"{model.name}: data '{sym.name}' is missing (the model needs {[s.name for s in model.data]})"
+            )
         arr = as_float64(model.name, sym.name, data[sym.name])
         if arr.ndim != 1:
             raise InputError(f"{model.name}: data '{sym.name}' must be one-dimensional, got shape {arr.shape}")
@@ -152,7 +158,9 @@ def _check_sizes(model: Model, arrays: dict[str, np.ndarray]) -> dict[str, np.nd
         raise InputError(f"{model.name}: needs at least {model.min_n} observations, got {n}")
     for cov in model.covariates:
         if np.ptp(arrays[cov.name]) == 0:
-            raise InputError(f"{model.name}: covariate '{cov.name}' must not be constant (its slope is not identifiable)")
+            raise InputError(
+                f"{model.name}: covariate '{cov.name}' must not be constant (its slope is not identifiable)"
+            )
     return arrays
 
 

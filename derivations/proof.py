@@ -67,7 +67,9 @@ def is_zero(expr: sp.Expr) -> bool:
         if abs(sp.N(expr, 30)) > 1e-20:  # certainly not zero; the exact tests below decide the rest
             return False
         roots = expr.atoms(sp.CRootOf)
-        if len(roots) == 1:  # a rational function of one root r: zero iff its numerator vanishes modulo r's minimal polynomial
+        if (
+            len(roots) == 1
+        ):  # a rational function of one root r: zero iff its numerator vanishes modulo r's minimal polynomial
             (root,) = roots
             t = sp.Dummy("t")
             numerator = sp.numer(sp.together(expr.xreplace({root: t})))
@@ -94,10 +96,26 @@ def holds(claim: tuple, definitions: Mapping[sp.Symbol, sp.Expr], data, known, p
     return all(is_zero(e) for e in difference)
 
 
-def prove(claims: tuple, definitions: Mapping[sp.Symbol, sp.Expr], data: tuple[sp.Symbol, ...], known: Mapping[sp.Expr, sp.Symbol], params: tuple[sp.Symbol, ...]) -> bool:
+def prove(
+    claims: tuple,
+    definitions: Mapping[sp.Symbol, sp.Expr],
+    data: tuple[sp.Symbol, ...],
+    known: Mapping[sp.Expr, sp.Symbol],
+    params: tuple[sp.Symbol, ...],
+) -> bool:
     """Every claim of one step holds; cached by the claims' content, as derivations are."""
-    parts = [list(claims), sorted(definitions.items(), key=str), list(data), sorted(known.items(), key=str), list(params)]
-    return store.load_or_compute("proof", store.content_key(parts), lambda: {"proved": all(holds(c, definitions, data, known, params) for c in claims)})["proved"]
+    parts = [
+        list(claims),
+        sorted(definitions.items(), key=str),
+        list(data),
+        sorted(known.items(), key=str),
+        list(params),
+    ]
+    return store.load_or_compute(
+        "proof",
+        store.content_key(parts),
+        lambda: {"proved": all(holds(c, definitions, data, known, params) for c in claims)},
+    )["proved"]
 
 
 @dataclass(frozen=True)
@@ -113,7 +131,9 @@ class Claims:
     constants: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()  # known quantities of the model: shown in the record
 
     def proved(self) -> bool:
-        return bool(self.claims) and prove(self.claims, dict(self.definitions), self.data, dict(self.known), self.params)
+        return bool(self.claims) and prove(
+            self.claims, dict(self.definitions), self.data, dict(self.known), self.params
+        )
 
     def as_record(self) -> dict:
         """The claims as SymPy source (srepr), with what a reader needs to check them independently."""

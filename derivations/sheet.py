@@ -11,14 +11,14 @@ import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
 from derivations import bayes
 from derivations.engine import Derivation, derive
-from derivations.model import InputError, Model
-from derivations.model import in_support
+from derivations.model import InputError, Model, in_support
 
 NewData = tuple[Mapping[sp.Symbol, object], ...]
 
@@ -29,6 +29,8 @@ class Question:
 
     key: str
     text: str
+    if TYPE_CHECKING:
+        model: Model  # every kind declares its model (a field of each subclass, after key and text)
 
     def __post_init__(self):
         self.check()
@@ -45,7 +47,9 @@ class Estimate(Question):
     model: Model = None  # type: ignore[assignment]
     suffix: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
-    familiar: Mapping[str, sp.Expr] = field(default_factory=dict)  # parameter name -> the textbook's form of its estimate
+    familiar: Mapping[str, sp.Expr] = field(
+        default_factory=dict
+    )  # parameter name -> the textbook's form of its estimate
     where: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)  # the named quantities those forms use (x_bar)
 
     def check(self) -> None:
@@ -107,9 +111,15 @@ class OptimizerStudy(Question):
     def check(self) -> None:
         _needs_model(self)
         if not self.model.observed and self.model.simulate is None:
-            raise InputError(f"question {self.key}: an optimizer study needs data; {self.model.name} has neither observed data nor a simulate hook")
-        if not self.fractions or any(not isinstance(f, (int, float)) or isinstance(f, bool) or not 0 < f < 10 for f in self.fractions):
-            raise InputError(f"question {self.key}: fractions of the bound must be numbers in (0, 10), got {self.fractions!r}")
+            raise InputError(
+                f"question {self.key}: an optimizer study needs data; {self.model.name} has neither observed data nor a simulate hook"
+            )
+        if not self.fractions or any(
+            not isinstance(f, (int, float)) or isinstance(f, bool) or not 0 < f < 10 for f in self.fractions
+        ):
+            raise InputError(
+                f"question {self.key}: fractions of the bound must be numbers in (0, 10), got {self.fractions!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,11 @@ def _check_new(q: Question, new: NewData) -> None:
             raise InputError(f"question {q.key}: {unknown[0]!r} is not a data symbol of {q.model.name}")
         for symbol, value in row.items():
             support = q.model.support.get(symbol, sp.Reals)
-            if not in_support(np.array([float(value)]), support)[0]:
+            try:
+                number = float(value)  # type: ignore[arg-type]  # the sheet's value, whatever it is: float() decides
+            except (TypeError, ValueError):
+                raise InputError(f"question {q.key}: the future {symbol} = {value!r} is not a number") from None
+            if not in_support(np.array([number]), support)[0]:
                 raise InputError(f"question {q.key}: the future {symbol} = {value} lies outside its support {support}")
 
 
@@ -157,7 +171,9 @@ def _needs_observed_one_parameter(q: Question) -> None:
     if not model.observed:
         raise InputError(f"question {q.key}: a posterior needs observed data; {model.name} has none")
     if len(model.params) != 1 or not isinstance(model.params[0].domain, sp.Interval):
-        raise InputError(f"question {q.key}: a posterior integral needs one parameter on an interval; {model.name} has {len(model.params)}")
+        raise InputError(
+            f"question {q.key}: a posterior integral needs one parameter on an interval; {model.name} has {len(model.params)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -175,7 +191,13 @@ class Answer:
 
     def as_dict(self) -> dict:
         """The row of answers.json and verify.json."""
-        return {"key": self.key, "question": self.question, "exact": str(self.expr), "latex": self.latex, "value": self.value}
+        return {
+            "key": self.key,
+            "question": self.question,
+            "exact": str(self.expr),
+            "latex": self.latex,
+            "value": self.value,
+        }
 
 
 def _answer(key, question, expr, deriv: Derivation) -> Answer:
@@ -189,13 +211,22 @@ def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> li
         if d.estimate is None:
             raise InputError(f"question {q.key}: {q.model.name} has no closed-form {d.kind} ({d.no_closed_form})")
         return [
-            _answer(f"{q.key}.{p.name.replace('^', '')}_{d.kind.lower()}{q.suffix}", q.labels.get(p.name, f"{d.kind} of ${sp.latex(p)}$ ({q.key})"), d.estimate[p], d)
+            _answer(
+                f"{q.key}.{p.name.replace('^', '')}_{d.kind.lower()}{q.suffix}",
+                q.labels.get(p.name, f"{d.kind} of ${sp.latex(p)}$ ({q.key})"),
+                d.estimate[p],
+                d,
+            )
             for p in d.params
         ]
     if isinstance(q, PosteriorPredictive):  # before PlugIn, whose declaration it shares
         return [_answer(q.key, q.label or q.text, bayes.posterior_predictive(q.model, q.new), deriv(q.model))]
     if isinstance(q, PlugIn):
         d = deriv(q.model)
+        if d.estimate is None:
+            raise InputError(
+                f"question {q.key}: {q.model.name} has no closed-form {d.kind} to plug in ({d.no_closed_form})"
+            )
         return [_answer(q.key, q.label or q.text, bayes.plug_in_predictive(q.model, d.estimate, q.new), d)]
     if isinstance(q, Posterior):
         return [_answer(q.key, q.label or q.text, bayes.posterior(q.model), deriv(q.model))]
@@ -225,7 +256,7 @@ def answers(sheet: Sheet, deriv: Callable[[Model], Derivation] = derive) -> Answ
 
 def load_sheet(path) -> Sheet:
     """The SHEET a sheet file defines. The file is the user's own Python, run as given (like a conftest.py)."""
-    return getattr(load_sheet_module(path), "SHEET")
+    return load_sheet_module(path).SHEET
 
 
 def load_sheet_module(path):
@@ -250,6 +281,6 @@ def load_python_file(path, kind: str = "Python"):
         spec.loader.exec_module(module)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
-    except Exception as exc:  # the sheet's own code failed: say where, in one line
+    except Exception as exc:  # noqa: BLE001 - the sheet's own code failed: say where, in one line
         raise InputError(f"{path}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
     return module

@@ -21,12 +21,22 @@ def stages(d: Derivation) -> list[Stage]:
     if d.model.prior is not None:
         out.append(("log-prior log p(theta)", d.log_prior))
     out.append(("log-likelihood" + (" in the sample statistics" if d.separable else ""), d.loglik))
-    out.append(("score (gradient of the " + ("log-posterior" if d.model.prior is not None else "log-likelihood") + ")", d.score))
+    out.append(
+        (
+            "score (gradient of the " + ("log-posterior" if d.model.prior is not None else "log-likelihood") + ")",
+            d.score,
+        )
+    )
     out.append(("Hessian", d.hessian))
     if d.estimate is not None:
         out += [(f"{d.kind} of {p.name}", sp.Eq(p, d.estimate[p])) for p in theta]
     if d.second_order is not None:
-        out.append((f"leading principal minors of -H at the estimate: {d.second_order.status}", sp.Matrix(d.second_order.minors)))
+        out.append(
+            (
+                f"leading principal minors of -H at the estimate: {d.second_order.status}",
+                sp.Matrix(d.second_order.minors),
+            )
+        )
     return out
 
 

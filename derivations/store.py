@@ -84,8 +84,10 @@ def trusted_dir(directory: Path) -> bool:
         warn(f"cache directory {directory} cannot be used ({exc.strerror}); running without a cache")
         return False
     if not stat.S_ISDIR(info.st_mode) or not private(info):
-        warn(f"cache directory {directory} is not private (it must be a directory of uid {os.getuid()} that group "
-             f"and others cannot write; it is uid {info.st_uid}, mode {stat.filemode(info.st_mode)}); running without a cache")
+        warn(
+            f"cache directory {directory} is not private (it must be a directory of uid {os.getuid()} that group "
+            f"and others cannot write; it is uid {info.st_uid}, mode {stat.filemode(info.st_mode)}); running without a cache"
+        )
         return False
     return True
 
@@ -140,7 +142,7 @@ def load_or_compute(kind: str, key: str, compute: Callable[[], T], keep: Callabl
     path = directory / f"{kind}-{key[:32]}.json"
     found = _load(path, hmac_key)
     if found is not None:
-        return found[0]
+        return found[0]  # type: ignore[return-value]  # an entry under this key holds what compute returned
     value = compute()
     if keep(value):
         _write(path, value, hmac_key)
@@ -157,7 +159,7 @@ def _load(path: Path, hmac_key: bytes) -> tuple[object] | None:
         return None
     try:
         return (codec.loads(payload),)
-    except Exception:  # an entry this code cannot rebuild, whatever the reason, is recomputed
+    except Exception:  # noqa: BLE001 - an entry this code cannot rebuild, whatever the reason, is recomputed
         return None
 
 

@@ -49,7 +49,12 @@ COMPARES: dict[str, str] = {
 
 def compares(check: str) -> str:
     """What a check compares, in words; an answer check compares a sheet's answer with its peer."""
-    return COMPARES.get(check, f"{check.removeprefix('answer ')} vs an independent scipy computation" if check.startswith("answer ") else check)
+    return COMPARES.get(
+        check,
+        f"{check.removeprefix('answer ')} vs an independent scipy computation"
+        if check.startswith("answer ")
+        else check,
+    )
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,10 @@ def check_stats_rewrite(d: Derivation, data: Data, seed: int) -> CheckResult:
     """The joint log-likelihood in sample statistics equals the sum of the declared log-densities."""
     c = compiled(d)
     stats = c.statistics(data)
-    errors = [abs(c.objective(t, stats) - c.objective_raw(t, data)) / max(abs(c.objective_raw(t, data)), 1.0) for t in _points(d.model, seed)]
+    errors = [
+        abs(c.objective(t, stats) - c.objective_raw(t, data)) / max(abs(c.objective_raw(t, data)), 1.0)
+        for t in _points(d.model, seed)
+    ]
     return result(d.model, "stats_rewrite", max(errors), f"{N_POINTS} random points, relative to |l|")
 
 
@@ -172,7 +180,7 @@ def check_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
     for t in _points(d.model, seed):
         leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in t.items()}
         c.objective_torch(leaves, tdata).backward()
-        auto = np.array([leaves[k].grad.item() for k in c.names])
+        auto = np.array([leaves[k].grad.item() for k in c.names])  # type: ignore[union-attr]  # backward() filled them
         errors.append(rel_error(ev.score(t, data), auto))
     return result(d.model, "autograd", max(errors), f"{N_POINTS} random points")
 
@@ -256,7 +264,9 @@ def optimum_torch(d: Derivation, data: Data, start=None) -> dict[str, float]:
     tdata = _torch_data(data)
     u0 = np.zeros(len(m.params)) if start is None else np.asarray(start, float)
     u = torch.tensor(u0, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([u], lr=1.0, max_iter=500, tolerance_grad=1e-14, tolerance_change=1e-16, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [u], lr=1.0, max_iter=500, tolerance_grad=1e-14, tolerance_change=1e-16, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         opt.zero_grad()
@@ -287,7 +297,9 @@ def numerical_optimum(d: Derivation, data: Data) -> NumericalOptimum:
     score and the starts agree. Otherwise the reason says which test failed (never the starting point).
     Kept with the derivation's compiled functions (so a copy of it gets its own), per data set by the data's
     bytes: four checks ask for the same optimum."""
-    key = hashlib.sha256(b"".join(name.encode() + np.ascontiguousarray(col).tobytes() for name, col in sorted(data.items()))).hexdigest()
+    key = hashlib.sha256(
+        b"".join(name.encode() + np.ascontiguousarray(col).tobytes() for name, col in sorted(data.items()))
+    ).hexdigest()
     found = compiled(d).__dict__.setdefault("numerical_optima", {})
     if key not in found:
         found[key] = _numerical_optimum(d, data)
@@ -305,7 +317,9 @@ def _numerical_optimum(d: Derivation, data: Data) -> NumericalOptimum:
             return NumericalOptimum(None, False, f"did not converge: the objective is {value} where LBFGS stopped")
         score = float(np.max(np.abs(c.evaluator.score(end, data)))) / n
         if not np.isfinite(score) or score > GRADIENT_TOLERANCE:
-            return NumericalOptimum(None, False, f"did not converge: |score| / n = {score:.3g} > {GRADIENT_TOLERANCE:g} where LBFGS stopped")
+            return NumericalOptimum(
+                None, False, f"did not converge: |score| / n = {score:.3g} > {GRADIENT_TOLERANCE:g} where LBFGS stopped"
+            )
     spread = max(rel_error(_as_vector(c.names, e), _as_vector(c.names, ends[0])) for e in ends)
     if spread > AGREEMENT_TOLERANCE:
         return NumericalOptimum(None, False, f"did not converge: three starts end {spread:.3g} apart")
@@ -326,8 +340,15 @@ def check_optimizer(d: Derivation, data: Data, which: str) -> CheckResult:
         if not numerical_optimum(d, data).converged:
             return not_converged(d, data, which)
         other = optimum_torch(d, data) if which == "scipy_optimize" else optimum_scipy(d, data)
-        return result(d.model, which, rel_error(_as_vector(c.names, found), _as_vector(c.names, other)), "vs the other optimizer (no closed form)")
-    return result(d.model, which, rel_error(_as_vector(c.names, found), _as_vector(c.names, closed)), "vs the closed form")
+        return result(
+            d.model,
+            which,
+            rel_error(_as_vector(c.names, found), _as_vector(c.names, other)),
+            "vs the other optimizer (no closed form)",
+        )
+    return result(
+        d.model, which, rel_error(_as_vector(c.names, found), _as_vector(c.names, closed)), "vs the closed form"
+    )
 
 
 def optimum(d: Derivation, data: Data) -> dict[str, float] | None:
@@ -361,13 +382,22 @@ def check_negative_definite(d: Derivation, data: Data) -> CheckResult:
         return not_converged(d, data, "negative_definite")
     top = float(np.max(np.linalg.eigvalsh(ev.hessian(at, data) / n)))
     tol = tolerance(d.model, "negative_definite")
-    return CheckResult(d.model.name, "negative_definite", top, tol, bool(top < tol), "max eigenvalue of H / n at the estimate")
+    return CheckResult(
+        d.model.name, "negative_definite", top, tol, bool(top < tol), "max eigenvalue of H / n at the estimate"
+    )
 
 
 def check_peer(d: Derivation, data: Data, peer: Callable[[Data], Mapping[str, float]]) -> CheckResult:
     c = compiled(d)
-    found = peer(data)
-    return result(d.model, "peer", rel_error(_as_vector(c.names, optimum(d, data)), _as_vector(c.names, found)), getattr(peer, "__doc__", "") or "")
+    found, ours = peer(data), optimum(d, data)
+    if ours is None:
+        return result(d.model, "peer", float("inf"), "no optimum of our own to hold against the peer")
+    return result(
+        d.model,
+        "peer",
+        rel_error(_as_vector(c.names, ours), _as_vector(c.names, found)),
+        getattr(peer, "__doc__", "") or "",
+    )
 
 
 def run_checks(d: Derivation, seed: int = 0, peer=None) -> list[CheckResult]:
@@ -394,6 +424,6 @@ def guarded(model: Model, name: str, check: Callable[[], CheckResult]) -> CheckR
     """A check that raises is a FAIL with the reason in one line, never a crash of the whole verification."""
     try:
         return check()
-    except Exception as exc:  # any failure inside a check is that check's failure
+    except Exception as exc:  # noqa: BLE001 - any failure inside a check is that check's failure
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         return CheckResult(model.name, name, float("inf"), tolerance(model, name), False, f"crashed: {reason[:300]}")

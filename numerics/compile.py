@@ -26,8 +26,13 @@ def torch_ready(expr: sp.Expr) -> sp.Expr:
         lambda e: sp.loggamma(e.args[0].args[0] + 1, evaluate=False),
     )
     # torch has lgamma but no gamma: data declared integer=True turn loggamma back into log(gamma(...)).
-    expr = expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma), lambda e: sp.loggamma(e.args[0].args[0], evaluate=False))
-    expr = expr.replace(lambda e: isinstance(e, sp.factorial), lambda e: sp.exp(sp.loggamma(e.args[0] + 1, evaluate=False)))
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma),
+        lambda e: sp.loggamma(e.args[0].args[0], evaluate=False),
+    )
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.factorial), lambda e: sp.exp(sp.loggamma(e.args[0] + 1, evaluate=False))
+    )
     expr = expr.replace(lambda e: isinstance(e, sp.gamma), lambda e: sp.exp(sp.loggamma(e.args[0], evaluate=False)))
     return fold_numbers(expr)
 
@@ -82,7 +87,9 @@ class Compiled:
 
     @cached_property
     def _logp_torch(self):
-        return sp.lambdify(self._params + self.model.data, torch_ready(self._expr(self.derivation.log_density)), "torch")
+        return sp.lambdify(
+            self._params + self.model.data, torch_ready(self._expr(self.derivation.log_density)), "torch"
+        )
 
     @cached_property
     def _logprior_np(self):
@@ -99,7 +106,10 @@ class Compiled:
         return float(np.sum(terms) + self._logprior_np(*args))
 
     def objective_torch(self, theta: Mapping[str, torch.Tensor], data: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        args = [require_float64(theta[k], f"parameter '{k}'") if isinstance(theta[k], torch.Tensor) else theta[k] for k in self.names]
+        args = [
+            require_float64(theta[k], f"parameter '{k}'") if isinstance(theta[k], torch.Tensor) else theta[k]
+            for k in self.names
+        ]
         columns = [require_float64(data[s.name], f"data '{s.name}'") for s in self.model.data]
         terms = self._logp_torch(*args, *columns)
         total = terms.sum() if isinstance(terms, torch.Tensor) and terms.ndim else terms * columns[0].numel()
@@ -138,7 +148,7 @@ class Compiled:
         return sp.lambdify(self._params + self._stats, self._expr(self.derivation.hessian), NUMPY_MODULES)
 
     @cached_property
-    def evaluator(self) -> "Evaluator":
+    def evaluator(self) -> Evaluator:
         return Evaluator(self)
 
     @cached_property
@@ -161,7 +171,11 @@ class Compiled:
         hess = sp.hessian(expr, self._params)
         grad0 = [sp.diff(expr, p).subs({q: 0 for q in self._params}) for p in self._params]
         const = expr.subs({q: 0 for q in self._params})
-        parts = [fold_numbers(hess[i, j] / 2) for i in range(k) for j in range(k)] + [fold_numbers(g) for g in grad0] + [fold_numbers(const)]
+        parts = (
+            [fold_numbers(hess[i, j] / 2) for i in range(k) for j in range(k)]
+            + [fold_numbers(g) for g in grad0]
+            + [fold_numbers(const)]
+        )
         return sp.lambdify(self._stats, parts, NUMPY_MODULES), k
 
     def quadratic_coefficients(self, stats: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, float] | None:
@@ -180,7 +194,7 @@ class Compiled:
         a, b, c = coefficients
         return torch.from_numpy(a), torch.from_numpy(b), c
 
-    def stat_args(self, stats: Mapping[str, float]) -> list:
+    def stat_args(self, stats: Mapping[str, float] | Mapping[str, np.ndarray]) -> list:
         """The statistics in the order the functions of `numpy_in_statistics` take them, after the parameters."""
         return [stats[s.name] for s in self._stats]
 
@@ -232,7 +246,11 @@ class Compiled:
         reps, n = columns[0].shape
         stats = {}
         for stat, fn in zip(self.derivation.statistics, self._stat_fns):
-            stats[stat.symbol.name] = np.full(reps, float(n)) if stat.symbol == n_obs else np.sum(np.broadcast_to(fn(*columns), (reps, n)), axis=1)
+            stats[stat.symbol.name] = (
+                np.full(reps, float(n))
+                if stat.symbol == n_obs
+                else np.sum(np.broadcast_to(fn(*columns), (reps, n)), axis=1)
+            )
         return stats
 
     def estimate_rows(self, stats: Mapping[str, np.ndarray]) -> np.ndarray:

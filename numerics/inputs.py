@@ -14,14 +14,15 @@ def whole(name: str, value, low: int = 1, high: int | None = None) -> int:
     """A whole number (not a bool, not a float) in [low, high]."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise InputError(f"{name} must be a whole number, got {value!r}")
+    value = int(value)
     if value < low or (high is not None and value > high):
         rule = f"in [{low}, {high}]" if high is not None else f">= {low}"
         raise InputError(f"{name} must be {rule}, got {value}")
-    return int(value)
+    return value
 
 
 def batch_size(k, n: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (numbers.Integral, np.integer)) or not 1 <= k <= n:
+    if isinstance(k, bool) or not isinstance(k, (numbers.Integral, np.integer)) or not 1 <= int(k) <= n:
         raise InputError(f"batch size k must be a whole number in [1, n = {n}], got {k!r}")
     return int(k)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,7 @@ import sympy as sp
 
 from derivations.engine import Derivation, NoClosedForm, n_obs
 from derivations.fisher import Fisher, expected_value, fisher
+from derivations.model import Model
 from numerics.checks import CheckResult, _bounds
 from numerics.compile import compiled
 
@@ -28,10 +30,18 @@ def newton(d: Derivation, data, start: dict[str, float], iterations: int = 50) -
     bounds = [_bounds(p.domain) for p in d.model.params]
     if d.separable:  # statistics once, then every evaluation is O(1)
         stats = c.statistics(data)
-        objective, score, hessian = (lambda t: c.objective(t, stats)), (lambda t: c.score(t, stats)), (lambda t: c.hessian(t, stats))
+        objective, score, hessian = (
+            (lambda t: c.objective(t, stats)),
+            (lambda t: c.score(t, stats)),
+            (lambda t: c.hessian(t, stats)),
+        )
     else:
         ev = c.evaluator
-        objective, score, hessian = (lambda t: c.objective_raw(t, data)), (lambda t: ev.score(t, data)), (lambda t: ev.hessian(t, data))
+        objective, score, hessian = (
+            (lambda t: c.objective_raw(t, data)),
+            (lambda t: ev.score(t, data)),
+            (lambda t: ev.hessian(t, data)),
+        )
 
     def value(t):
         inside = all(lo < v < hi for v, (lo, hi) in zip(t, bounds))
@@ -52,6 +62,12 @@ def newton(d: Derivation, data, start: dict[str, float], iterations: int = 50) -
     return dict(zip(c.names, theta))
 
 
+def _simulate(model: Model) -> Callable:
+    """The model's sampler; the Monte Carlo checks run only on models that declare one (run_monte_carlo)."""
+    assert model.simulate is not None, model.name
+    return model.simulate
+
+
 def _row_functions(d: Derivation, replications: int, n: int, rng):
     """Objective, score and curvature of a one-parameter model for chosen replicates at once, f(t, rows)
     with t of shape (len(rows),): through the rows' statistics, or summed over each row of raw data."""
@@ -61,11 +77,13 @@ def _row_functions(d: Derivation, replications: int, n: int, rng):
         args = c.stat_args(stats)
 
         def through_stats(fn):
-            return lambda t, rows: np.broadcast_to(np.asarray(fn(t, *(a[rows] for a in args)), float).reshape(-1), t.shape)
+            return lambda t, rows: np.broadcast_to(
+                np.asarray(fn(t, *(a[rows] for a in args)), float).reshape(-1), t.shape
+            )
 
         return tuple(through_stats(fn) for fn in c.numpy_in_statistics)
     model = d.model
-    data = model.validate(model.simulate(rng, replications * n, model.truth))
+    data = model.validate(_simulate(model)(rng, replications * n, model.truth))
     columns = [data[s.name].reshape(replications, n) for s in model.data]
     ev = c.evaluator  # per-observation [d2 log p, d log p] and the prior's, lambdified once
 
@@ -118,7 +136,7 @@ def newton_rows(d: Derivation, replications: int, n: int, rng, iterations: int =
 def _sample_rows(d: Derivation, replications: int, n: int, rng) -> dict[str, np.ndarray]:
     """One draw of replications * n points at the truth, one row per sample, statistics per row."""
     model, c = d.model, compiled(d)
-    data = model.validate(model.simulate(rng, replications * n, model.truth))
+    data = model.validate(_simulate(model)(rng, replications * n, model.truth))
     return c.statistics_rows({k: v.reshape(replications, n) for k, v in data.items()})
 
 
@@ -138,7 +156,7 @@ def _estimates_and_stats(d: Derivation, replications: int, n: int, seed: int):
         return newton_rows(d, replications, n, rng), None
     rows = []
     for _ in range(replications):
-        data = model.validate(model.simulate(rng, n, model.truth))
+        data = model.validate(_simulate(model)(rng, n, model.truth))
         est = newton(d, data, dict(model.truth))
         rows.append([est[k] for k in c.names])
     return np.array(rows), None
@@ -148,6 +166,7 @@ def asymptotic_covariance(fish: Fisher, d: Derivation, n: int) -> np.ndarray:
     """I^-1 for the MLE (the Cramer-Rao bound); for a MAP the sandwich J^-1 I J^-1, J = I - d^2 log prior,
     because the prior's curvature shrinks the estimator (biased, so below the bound)."""
     truth = {p.symbol: d.model.truth[p.name] for p in d.model.params}
+    assert fish.expected is not None and fish.cramer_rao is not None  # asked for only where Fisher found both
     info = fish.expected.subs(n_obs, n)
     if d.model.prior is None:
         cov = fish.cramer_rao.subs(n_obs, n)
@@ -170,25 +189,37 @@ def design_averaged_variance(fish: Fisher, d: Derivation, stats_rows: dict[str, 
     c = compiled(d)
     truth = {p.symbol: d.model.truth[p.name] for p in d.model.params}
     stat_syms = [s.symbol for s in d.statistics]
+    assert fish.cramer_rao is not None  # asked for only where Fisher found it
     diag = [fish.cramer_rao[i, i].subs(truth).subs(d.model.constants) for i in range(len(c.names))]
     fn = sp.lambdify(stat_syms, diag, "numpy")
     values = fn(*(stats_rows[s.name] for s in stat_syms))
     return np.array([np.mean(np.broadcast_to(v, len(stats_rows[stat_syms[0].name]))) for v in values])
 
 
-def check_cramer_rao(d: Derivation, draws: np.ndarray, fish: Fisher | None = None, n: int = SAMPLE_SIZE, stats_rows=None) -> CheckResult:
+def check_cramer_rao(
+    d: Derivation, draws: np.ndarray, fish: Fisher | None = None, n: int = SAMPLE_SIZE, stats_rows=None
+) -> CheckResult:
     """Empirical variance of the estimator against its derived asymptotic variance (see asymptotic_covariance),
     design-averaged where there are covariates."""
     fish = fish or fisher(d)
     if fish.cramer_rao is None:
-        return CheckResult(d.model.name, "cramer_rao_mc", float("nan"), _tol(d, "cramer_rao_mc"), True, f"skipped: {fish.reason}")
+        return CheckResult(
+            d.model.name, "cramer_rao_mc", float("nan"), _tol(d, "cramer_rao_mc"), True, f"skipped: {fish.reason}"
+        )
     if d.model.covariates:
         bound = design_averaged_variance(fish, d, stats_rows)
     else:
         bound = np.diag(asymptotic_covariance(fish, d, n))
     empirical = np.var(draws, axis=0, ddof=1)
     error = float(np.max(np.abs(empirical / bound - 1)))
-    return CheckResult(d.model.name, "cramer_rao_mc", error, _tol(d, "cramer_rao_mc"), error <= _tol(d, "cramer_rao_mc"), f"max |var / bound - 1|, {len(draws)} samples of n = {n}")
+    return CheckResult(
+        d.model.name,
+        "cramer_rao_mc",
+        error,
+        _tol(d, "cramer_rao_mc"),
+        error <= _tol(d, "cramer_rao_mc"),
+        f"max |var / bound - 1|, {len(draws)} samples of n = {n}",
+    )
 
 
 def derived_means(d: Derivation, n: int = SAMPLE_SIZE) -> dict[str, float] | None:
@@ -205,16 +236,32 @@ def derived_means(d: Derivation, n: int = SAMPLE_SIZE) -> dict[str, float] | Non
     return out
 
 
-def check_bias(d: Derivation, draws: np.ndarray, means: dict[str, float] | None = None, n: int = SAMPLE_SIZE) -> CheckResult:
+def check_bias(
+    d: Derivation, draws: np.ndarray, means: dict[str, float] | None = None, n: int = SAMPLE_SIZE
+) -> CheckResult:
     """Monte Carlo mean against the derived E[estimator], as a z-score."""
     means = means if means is not None else derived_means(d, n)
     if means is None:
-        return CheckResult(d.model.name, "bias_mc", float("nan"), _tol(d, "bias_mc"), True, "skipped: E[estimator] not polynomial in the statistics")
+        return CheckResult(
+            d.model.name,
+            "bias_mc",
+            float("nan"),
+            _tol(d, "bias_mc"),
+            True,
+            "skipped: E[estimator] not polynomial in the statistics",
+        )
     c = compiled(d)
     expected = np.array([means[k] for k in c.names])
     z = np.abs(draws.mean(axis=0) - expected) / (draws.std(axis=0, ddof=1) / np.sqrt(len(draws)))
     error = float(np.max(z))
-    return CheckResult(d.model.name, "bias_mc", error, _tol(d, "bias_mc"), error <= _tol(d, "bias_mc"), "max |MC mean - derived E| / MC standard error")
+    return CheckResult(
+        d.model.name,
+        "bias_mc",
+        error,
+        _tol(d, "bias_mc"),
+        error <= _tol(d, "bias_mc"),
+        "max |MC mean - derived E| / MC standard error",
+    )
 
 
 def run_monte_carlo(d: Derivation, seed: int = 0) -> list[CheckResult]:
@@ -240,7 +287,11 @@ def standard_errors(d: Derivation, fish: Fisher, data) -> dict[str, tuple[float,
         stats = c.statistics(data)
         at.update({s.symbol: stats[s.symbol.name] for s in d.statistics})
     at[n_obs] = n
-    expected = np.sqrt(np.diag(np.array(fish.cramer_rao.subs(at).subs(d.model.constants).evalf(), dtype=float))) if fish.cramer_rao is not None else np.full(len(c.names), np.nan)
+    expected = (
+        np.sqrt(np.diag(np.array(fish.cramer_rao.subs(at).subs(d.model.constants).evalf(), dtype=float)))
+        if fish.cramer_rao is not None
+        else np.full(len(c.names), np.nan)
+    )
     return {k: (float(o), float(e)) for k, o, e in zip(c.names, observed, expected)}
 
 
@@ -259,9 +310,10 @@ def gaussian_variance_bias(d: Derivation, n: int = 5, replications: int = 20000,
     model, c = d.model, compiled(d)
     s2 = next(p for p in d.params if p.name == "sigma^2")
     truth = {p.symbol: model.truth[p.name] for p in model.params}
+    assert d.estimate is not None  # the bias check runs on closed forms only
     derived = float(expected_value(d, d.estimate[s2]).subs(truth).subs(n_obs, n))
     rng = np.random.default_rng(seed)
     mle = c.estimate_rows(_sample_rows(d, replications, n, rng))[:, c.names.index("sigma^2")]
-    return VarianceBias(n, model.truth["sigma^2"], derived, float(mle.mean()), float((mle * n / (n - 1)).mean()), replications)
-
-
+    return VarianceBias(
+        n, model.truth["sigma^2"], derived, float(mle.mean()), float((mle * n / (n - 1)).mean()), replications
+    )

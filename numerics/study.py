@@ -64,6 +64,7 @@ def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None, part
     if not optimum.converged:
         raise InputError(f"{d.model.name}: no optimum to study ({optimum.reason})")
     found = optimum.values
+    assert found is not None  # a converged estimate has values
     n = len(next(iter(data.values())))
     curvatures = np.linalg.eigvalsh(-c.evaluator.hessian(found, data))
     if curvatures[0] <= 0:
@@ -75,7 +76,19 @@ def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None, part
     optimizers = _optimizers(d, data, found, start, n / float(curvatures[-1])) if "optimizers" in parts else ()
     batches = _batches(d, data, found, start, bound, seed) if "batches" in parts else ()
     grid = _grid(d, data, found, start) if "grid" in parts else None
-    return Study(d.model.name, c.names, n, found, bound, optimal, tuple(float(v) for v in curvatures), ascent, optimizers, batches, grid)
+    return Study(
+        d.model.name,
+        c.names,
+        n,
+        found,
+        bound,
+        optimal,
+        tuple(float(v) for v in curvatures),
+        ascent,
+        optimizers,
+        batches,
+        grid,
+    )
 
 
 def _vector(names, theta) -> np.ndarray:
@@ -89,7 +102,10 @@ def _inside(d: Derivation, theta: np.ndarray) -> bool:
 
 
 def _bounds(d: Derivation) -> tuple[np.ndarray, np.ndarray]:
-    return (np.array([float(p.domain.inf) for p in d.model.params]), np.array([float(p.domain.sup) for p in d.model.params]))
+    return (
+        np.array([float(p.domain.inf) for p in d.model.params]),
+        np.array([float(p.domain.sup) for p in d.model.params]),
+    )
 
 
 def _ascent(d: Derivation, data, optimum, start, lr: float, label: str) -> Run:
@@ -102,12 +118,15 @@ def _ascent(d: Derivation, data, optimum, start, lr: float, label: str) -> Run:
     for _ in range(MAX_STEPS):
         theta.grad = None
         c.objective_torch(dict(zip(c.names, theta)), tdata).backward()
+        assert theta.grad is not None  # backward() filled it
         if float(theta.grad.norm()) / n <= GTOL:
             status = "converged"
             break
         with torch.no_grad():
             theta += lr * theta.grad
-        if not _inside(d, theta.detach().numpy()) or np.linalg.norm(theta.detach().numpy() - path[0]) > 1e6 * (1 + np.linalg.norm(path[0])):
+        if not _inside(d, theta.detach().numpy()) or np.linalg.norm(theta.detach().numpy() - path[0]) > 1e6 * (
+            1 + np.linalg.norm(path[0])
+        ):
             status = "diverged"
             break
         path.append(theta.detach().numpy().copy())
@@ -116,7 +135,9 @@ def _ascent(d: Derivation, data, optimum, start, lr: float, label: str) -> Run:
 
 def _run(c, label, lr, status, path, optimum, predicted=None) -> Run:
     arr = np.array(path)
-    return Run(label, float(lr), status, len(path) - 1, predicted, np.linalg.norm(arr - _vector(c.names, optimum), axis=1), arr)
+    return Run(
+        label, float(lr), status, len(path) - 1, predicted, np.linalg.norm(arr - _vector(c.names, optimum), axis=1), arr
+    )
 
 
 def _predicted(d: Derivation, data, optimum, start, lr: float) -> int | None:
@@ -140,11 +161,21 @@ def _optimizers(d: Derivation, data, optimum, start, stable: float) -> tuple[Run
     """torch.optim on -l / n. In the parameters its Hessian's largest eigenvalue is lambda_max / n, so plain
     steps are stable below 2 n / lambda_max; the SGD family runs at a quarter of that (the coordinates the
     optimizers move in are curved differently, so no rate is exact for them)."""
-    settings = [
+    settings: list[tuple[str, type, dict]] = [
         ("SGD", torch.optim.SGD, {"lr": stable / 2}),
         ("SGD + momentum 0.9", torch.optim.SGD, {"lr": stable / 20, "momentum": 0.9}),
         ("Adam", torch.optim.Adam, {"lr": 0.05}),
-        ("LBFGS", torch.optim.LBFGS, {"lr": 1.0, "max_iter": 1, "line_search_fn": "strong_wolfe", "tolerance_grad": 1e-12, "tolerance_change": 1e-15}),
+        (
+            "LBFGS",
+            torch.optim.LBFGS,
+            {
+                "lr": 1.0,
+                "max_iter": 1,
+                "line_search_fn": "strong_wolfe",
+                "tolerance_grad": 1e-12,
+                "tolerance_change": 1e-15,
+            },
+        ),
     ]
     return tuple(_optimizer(d, data, optimum, start, name, cls, kwargs) for name, cls, kwargs in settings)
 

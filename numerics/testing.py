@@ -1,10 +1,10 @@
 """Verification inside a user's own test suite, and as JUnit XML for CI.
 
-    from numerics.testing import assert_verified, sheet_cases
-    def test_my_model(): assert_verified(MY_MODEL)
+from numerics.testing import assert_verified, sheet_cases
+def test_my_model(): assert_verified(MY_MODEL)
 
-    @pytest.mark.parametrize("result", sheet_cases("sheets/my_sheet.py"))   # one test per model and check
-    def test_my_sheet(result): assert_passed(result)
+@pytest.mark.parametrize("result", sheet_cases("sheets/my_sheet.py"))   # one test per model and check
+def test_my_sheet(result): assert_passed(result)
 """
 
 from __future__ import annotations
@@ -28,14 +28,18 @@ def assert_verified(model: Model | Derivation, seed: int = 0) -> Verification:
     """Every check of the model passes (or is skipped with a reason); else VerificationFailed with the table."""
     result = verify(model, seed)
     if not result.passed:
-        raise VerificationFailed(f"{result.name}: {len(result.failures)} check(s) failed\n" + format_table(result.failures))
+        raise VerificationFailed(
+            f"{result.name}: {len(result.failures)} check(s) failed\n" + format_table(result.failures)
+        )
     return result
 
 
 def assert_passed(result: CheckResult) -> None:
     """One check, as sheet_cases gives them: a FAIL raises VerificationFailed naming its error and tolerance."""
     if result.status == "FAIL":
-        raise VerificationFailed(f"{result.model}, {result.check}: error {result.error:.3e} > tolerance {result.tolerance:.1e} {result.detail}".rstrip())
+        raise VerificationFailed(
+            f"{result.model}, {result.check}: error {result.error:.3e} > tolerance {result.tolerance:.1e} {result.detail}".rstrip()
+        )
 
 
 def sheet_cases(sheet: Sheet | str | Path, seed: int = 0) -> list:
@@ -51,8 +55,13 @@ def sheet_cases(sheet: Sheet | str | Path, seed: int = 0) -> list:
 def junit_xml(results: Iterable[CheckResult], suite: str) -> bytes:
     """The checks as a JUnit XML report: a testcase per check (classname the model), FAIL a failure, SKIP skipped."""
     results = list(results)
-    root = ET.Element("testsuite", name=suite, tests=str(len(results)),
-                      failures=str(sum(r.status == "FAIL" for r in results)), skipped=str(sum(r.status == "SKIP" for r in results)))
+    root = ET.Element(
+        "testsuite",
+        name=suite,
+        tests=str(len(results)),
+        failures=str(sum(r.status == "FAIL" for r in results)),
+        skipped=str(sum(r.status == "SKIP" for r in results)),
+    )
     for r in results:
         case = ET.SubElement(root, "testcase", classname=r.model, name=r.check)
         if r.status == "FAIL":
@@ -60,6 +69,8 @@ def junit_xml(results: Iterable[CheckResult], suite: str) -> bytes:
         elif r.status == "SKIP":
             ET.SubElement(case, "skipped", message=r.detail)
         else:
-            ET.SubElement(case, "system-out").text = f"error {r.error:.3e} <= tolerance {r.tolerance:.1e} {r.detail}".rstrip()
+            ET.SubElement(
+                case, "system-out"
+            ).text = f"error {r.error:.3e} <= tolerance {r.tolerance:.1e} {r.detail}".rstrip()
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

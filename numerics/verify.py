@@ -44,7 +44,10 @@ class Verification:
         """In a notebook: the check table, then the verdict."""
         rows = ["| check | error | tolerance | result |", "|---|---:|---:|---|"]
         cell = str.maketrans({"|": "\\|"})  # a detail's own bars (|l|) would end its cell
-        rows += [f"| {c.check} | {c.error:.3e} | {c.tolerance:.1e} | {c.status} {c.detail.translate(cell)} |" for c in self.checks]
+        rows += [
+            f"| {c.check} | {c.error:.3e} | {c.tolerance:.1e} | {c.status} {c.detail.translate(cell)} |"
+            for c in self.checks
+        ]
         verdict = "every check passed" if self.passed else f"{len(self.failures)} check(s) FAILED"
         return f"**{self.name}**: {verdict}\n\n" + "\n".join(rows) + "\n"
 
@@ -63,11 +66,15 @@ def answer_checks(sheet: Sheet, found: list[Answer]) -> Verification:
         peer = sheet.peers.get(ans.key)
         if peer is not None:
             err = rel_error(ans.value, peer())
-            results.append(CheckResult(ans.model, f"answer {ans.key}", err, ANSWER_TOLERANCE, err <= ANSWER_TOLERANCE, "vs scipy"))
+            results.append(
+                CheckResult(ans.model, f"answer {ans.key}", err, ANSWER_TOLERANCE, err <= ANSWER_TOLERANCE, "vs scipy")
+            )
     return Verification("answers", tuple(results))
 
 
-def verify_sheet(sheet: Sheet, seed: int = 0, models: list[str] | None = None) -> tuple[list[Verification], list[Answer]]:
+def verify_sheet(
+    sheet: Sheet, seed: int = 0, models: list[str] | None = None
+) -> tuple[list[Verification], list[Answer]]:
     """verify() of each model of the sheet (or those named), and the answers against their peers."""
     derived = {m.name: derive(m) for m in sheet.models}
     found = answers(sheet, deriv=lambda m: derived[m.name])
@@ -106,9 +113,13 @@ def json_target_problem(path: Path) -> str | None:
 
 def parse(argv: list[str] | None, prog: str = "python -m numerics.verify") -> tuple[argparse.Namespace, Sheet]:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
-    parser.add_argument("--sheet", type=Path, default=DEFAULT_SHEET, help="the sheet file (default sheets/exercise3.py)")
+    parser.add_argument(
+        "--sheet", type=Path, default=DEFAULT_SHEET, help="the sheet file (default sheets/exercise3.py)"
+    )
     parser.add_argument("--model", action="append", help="check only this model of the sheet (repeatable)")
-    parser.add_argument("--seed", type=seed, default=0, help="seed of the simulated samples and random points, 0 to 2**32 - 1")
+    parser.add_argument(
+        "--seed", type=seed, default=0, help="seed of the simulated samples and random points, 0 to 2**32 - 1"
+    )
     parser.add_argument("--json", type=Path, default=Path("build/verify.json"), help="where to write the results")
     parser.add_argument("--junit", type=Path, help="also write the checks as JUnit XML here (for CI test reports)")
     args = parser.parse_args(argv)
@@ -143,7 +154,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m numerics.verify")
     failed = [r for r in results if r.status == "FAIL"]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     table = [a.as_dict() for a in found]
-    payload = {"seed": args.seed, "sheet": sheet.title, "passed": not failed, "checks": [r.as_dict() for r in results], "answers": table}
+    payload = {
+        "seed": args.seed,
+        "sheet": sheet.title,
+        "passed": not failed,
+        "checks": [r.as_dict() for r in results],
+        "answers": table,
+    }
     tmp = args.json.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     tmp.replace(args.json)

@@ -5,6 +5,7 @@ A failed or interrupted build names the step that failed and leaves the previous
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,8 +20,17 @@ from derivations.model import InputError
 from derivations.sheet import load_sheet_module
 from reports import render
 from reports.document import at_a_glance, colophon, questions_document
+from reports.output import (
+    describe_os_error,
+    locked,
+    marker_files,
+    new_temp,
+    remove_stale_temps,
+    resolve_out,
+    swap_in,
+    write_marker,
+)
 from reports.plan import ReportPlan, Settings
-from reports.output import describe_os_error, locked, marker_files, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
 from reports.sheet_document import GenericReport
 from reports.workers import Worker, die_with_parent
 from sheets import DEFAULT_SHEET
@@ -46,8 +56,14 @@ def latex_to_pdf(directory: Path, log: Callable[[str], None]) -> bool:
     returncode, output = run_tool(cmd, directory, env)
     if returncode != 0:
         log_file = directory / "report.log"
-        errors = [line for line in log_file.read_text(errors="replace").splitlines() if line.startswith("! ")] if log_file.exists() else []
-        raise RuntimeError(f"latexmk exited {returncode}: " + (errors[0][2:] if errors else " | ".join(output.splitlines()[-6:])))
+        errors = (
+            [line for line in log_file.read_text(errors="replace").splitlines() if line.startswith("! ")]
+            if log_file.exists()
+            else []
+        )
+        raise RuntimeError(
+            f"latexmk exited {returncode}: " + (errors[0][2:] if errors else " | ".join(output.splitlines()[-6:]))
+        )
     for auxiliary in ("aux", "fls", "fdb_latexmk", "out", "toc"):  # the log stays: readers check it for overfull boxes
         (directory / f"report.{auxiliary}").unlink(missing_ok=True)
     return True
@@ -57,15 +73,21 @@ def run_tool(cmd: list[str], cwd: Path, env: dict) -> tuple[int, str]:
     """A subprocess in its own process group, killed with its children (pdflatex) if the build stops, and
     by the kernel if the build is killed (the parent-death signal)."""
     parent = os.getpid()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, preexec_fn=lambda: die_with_parent(parent))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: die_with_parent(parent),  # noqa: PLW1509 - the child only asks for the parent-death signal before exec
+    )
     try:
         output, _ = proc.communicate()
     except BaseException:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it had already ended
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:  # it had already ended
-            pass
         proc.wait()
         raise
     return proc.returncode, output
@@ -92,7 +114,9 @@ def report_for(settings: Settings) -> ReportPlan:
     module = load_sheet_module(settings.sheet_path or DEFAULT_SHEET)
     plan = getattr(module, "REPORT", None) or GenericReport
     if not (isinstance(plan, type) and issubclass(plan, ReportPlan)):
-        raise InputError(f"--sheet {settings.sheet_path}: REPORT must be a reports.plan.ReportPlan subclass, got {plan!r}")
+        raise InputError(
+            f"--sheet {settings.sheet_path}: REPORT must be a reports.plan.ReportPlan subclass, got {plan!r}"
+        )
     return plan(module.SHEET, settings)
 
 
@@ -102,14 +126,18 @@ def check_request(report: ReportPlan, formats) -> None:
         raise InputError(f"--format must be a comma list of {', '.join(FORMATS)}, got {','.join(formats) or 'nothing'}")
     unknown_appendix = sorted(set(report.settings.appendices) - set(report.appendices))
     if unknown_appendix:
-        raise InputError(f"--appendix: unknown appendix {unknown_appendix[0]!r}; choose from {', '.join(report.appendices) or 'none: this sheet has no optional appendix'}")
+        raise InputError(
+            f"--appendix: unknown appendix {unknown_appendix[0]!r}; choose from {', '.join(report.appendices) or 'none: this sheet has no optional appendix'}"
+        )
     unknown_sections = set(report.settings.sections or ()) - set(report.sections)
     if unknown_sections:
         choices = ", ".join(report.sections) or "none: this sheet's report has no optional sections"
         raise InputError(f"--only: unknown section {sorted(unknown_sections)[0]!r}; choose from {choices}")
 
 
-def build(settings: Settings, out: Path, formats=FORMATS, log: Callable[[str], None] = print, fail_at: str | None = None) -> Path:
+def build(
+    settings: Settings, out: Path, formats=FORMATS, log: Callable[[str], None] = print, fail_at: str | None = None
+) -> Path:
     """Build into a marked temporary sibling of out, under a lock on out, and swap it in at the end.
     fail_at names a step to fail on purpose (tests use it to show a failed build keeps the old report)."""
     report = report_for(settings)
@@ -129,7 +157,9 @@ def build(settings: Settings, out: Path, formats=FORMATS, log: Callable[[str], N
             if report.settings.variant == "questions":
                 progress = _questions_into(tmp, report, formats, log)
             else:
-                progress = _build_into(tmp, report, formats, log, fail_at, previous=out if marker_files(out) is not None else None)
+                progress = _build_into(
+                    tmp, report, formats, log, fail_at, previous=out if marker_files(out) is not None else None
+                )
             write_marker(tmp)
             swap_in(tmp, out)
         except BaseException:
@@ -139,7 +169,9 @@ def build(settings: Settings, out: Path, formats=FORMATS, log: Callable[[str], N
     return out
 
 
-def _build_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], None], fail_at: str | None, previous: Path | None) -> Progress:
+def _build_into(
+    tmp: Path, report: ReportPlan, formats, log: Callable[[str], None], fail_at: str | None, previous: Path | None
+) -> Progress:
     """The report's files in tmp; previous is the report it replaces (its unchanged figures and LaTeX
     cross-references are reused), or None."""
     progress = Progress(log)
@@ -170,7 +202,11 @@ def _build_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], Non
         sections, plan = report.document()
         answer_rows = report.answers()
         sections = [at_a_glance(answer_rows), *sections, colophon(report.settings.seed)]
-        plan.render(tmp / "figures", processes=min(FIGURE_PROCESSES, report.settings.jobs), previous=previous and previous / "figures")
+        plan.render(
+            tmp / "figures",
+            processes=min(FIGURE_PROCESSES, report.settings.jobs),
+            previous=previous and previous / "figures",
+        )
         maybe_fail("figures")
     with progress.step("prove"):
         proved = prove_steps(sections)
@@ -193,9 +229,18 @@ def prove_steps(sections) -> list[dict]:
             for step in block["steps"] if block["kind"] == "steps" else ():
                 proof = step["proof"]
                 if proof is not None and not proof.proved():
-                    raise UnprovedStep(f"question {sec.key}, step '{step['title']}': SymPy cannot prove {step['latex']}")
-                records.append({"question": sec.key, "step": step["title"], "latex": step["latex"],
-                                "status": "stated" if proof is None else "proved", **({} if proof is None else proof.as_record())})
+                    raise UnprovedStep(
+                        f"question {sec.key}, step '{step['title']}': SymPy cannot prove {step['latex']}"
+                    )
+                records.append(
+                    {
+                        "question": sec.key,
+                        "step": step["title"],
+                        "latex": step["latex"],
+                        "status": "stated" if proof is None else "proved",
+                        **({} if proof is None else proof.as_record()),
+                    }
+                )
     return records
 
 
@@ -212,7 +257,17 @@ def timed(fn: Callable[[], object]) -> tuple[object, float]:
     return fn(), time.perf_counter() - start
 
 
-def write_documents(tmp: Path, sections, title: str, sub: str, answer_rows: list[dict] | None, formats, progress: Progress, log, maybe_fail) -> None:
+def write_documents(
+    tmp: Path,
+    sections,
+    title: str,
+    sub: str,
+    answer_rows: list[dict] | None,
+    formats,
+    progress: Progress,
+    log,
+    maybe_fail,
+) -> None:
     with progress.step("write"):
         if "md" in formats:
             (tmp / "report.md").write_text(render.markdown(sections, title, sub))

@@ -34,15 +34,40 @@ def formats(text: str) -> tuple[str, ...]:
 
 def parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Derive, verify and write the worked-solution report.")
-    p.add_argument("--out", default="build/report", help="output directory: new, empty, or an earlier mlemap report (default build/report)")
+    p.add_argument(
+        "--out",
+        default="build/report",
+        help="output directory: new, empty, or an earlier mlemap report (default build/report)",
+    )
     p.add_argument("--seed", type=seed, default=0, help="seed of every random sample, 0 to 2**32 - 1 (default 0)")
     p.add_argument("--n", type=positive_int, default=10_000, help="praxis sample size (default 10000)")
-    p.add_argument("--only", action="append", metavar="SECTION", help="build only this section of the sheet's report, repeatable (Exercise 3: theory, task1, task2, task3, praxis, appendix)")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="SECTION",
+        help="build only this section of the sheet's report, repeatable (Exercise 3: theory, task1, task2, task3, praxis, appendix)",
+    )
     p.add_argument("--format", type=formats, default=FORMATS, help="comma list of md,tex,pdf,html (default all)")
-    p.add_argument("--jobs", type=positive_int, default=2, help="processes for verification and figures; 1 runs everything in one process (default 2)")
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=2,
+        help="processes for verification and figures; 1 runs everything in one process (default 2)",
+    )
     p.add_argument("--sheet", help="a sheet file (default: sheets/exercise3.py, the full worked-solution report)")
-    p.add_argument("--appendix", action="append", default=[], metavar="NAME", help="add an optional appendix, repeatable (Exercise 3: models, the extra models of the catalogue)")
-    p.add_argument("--variant", choices=("solutions", "questions"), default="solutions", help="solutions: the worked solutions (default); questions: the students' sheet, the questions only")
+    p.add_argument(
+        "--appendix",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="add an optional appendix, repeatable (Exercise 3: models, the extra models of the catalogue)",
+    )
+    p.add_argument(
+        "--variant",
+        choices=("solutions", "questions"),
+        default="solutions",
+        help="solutions: the worked solutions (default); questions: the students' sheet, the questions only",
+    )
     p.add_argument("--resolution", type=positive_int, default=100, help="heatmap grid points per axis (default 100)")
     return p
 
@@ -50,7 +75,9 @@ def parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str = "python -m reports") -> int:
     args = parser(prog).parse_args(argv)
     if args.resolution < 2:
-        parser(prog).error(f"argument --resolution: must be a whole number >= 2 (grid points per axis), got {args.resolution}")
+        parser(prog).error(
+            f"argument --resolution: must be a whole number >= 2 (grid points per axis), got {args.resolution}"
+        )
     sections = tuple(args.only) if args.only else None
     if args.n < 2 and (sections is None or "praxis" in sections):
         parser(prog).error(f"argument --n: the praxis needs at least 2 samples, got {args.n}")
@@ -60,7 +87,16 @@ def main(argv: list[str] | None = None, prog: str = "python -m reports") -> int:
         except InputError as exc:
             parser(prog).error(f"argument --sheet: {exc}")
     sheet_path = Path(args.sheet) if args.sheet is not None else None
-    settings = Settings(seed=args.seed, n=args.n, resolution=args.resolution, sections=sections, sheet_path=sheet_path, jobs=args.jobs, variant=args.variant, appendices=tuple(args.appendix))
+    settings = Settings(
+        seed=args.seed,
+        n=args.n,
+        resolution=args.resolution,
+        sections=sections,
+        sheet_path=sheet_path,
+        jobs=args.jobs,
+        variant=args.variant,
+        appendices=tuple(args.appendix),
+    )
     raise_on_sigterm()
     try:
         build(settings, args.out, args.format)

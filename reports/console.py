@@ -1,8 +1,8 @@
 """`mlemap`: the console command. Each subcommand is one of the package's modules, with the same options.
 
-    mlemap report [--out DIR] [--format md,tex,pdf,html] ...   the worked-solution report (python -m reports)
-    mlemap verify [--sheet FILE] [--junit PATH] ...            every check of a sheet's models (python -m numerics.verify)
-    mlemap derive FILE.py:NAME                                  a model's derivation, stage by stage, in the terminal
+mlemap report [--out DIR] [--format md,tex,pdf,html] ...   the worked-solution report (python -m reports)
+mlemap verify [--sheet FILE] [--junit PATH] ...            every check of a sheet's models (python -m numerics.verify)
+mlemap derive FILE.py:NAME                                  a model's derivation, stage by stage, in the terminal
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ COMMANDS = {
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="mlemap", description="Exact MLE/MAP derivations, verified by independent numerics, written up as a handout.")
+    top = argparse.ArgumentParser(
+        prog="mlemap",
+        description="Exact MLE/MAP derivations, verified by independent numerics, written up as a handout.",
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, text in COMMANDS.items():
         commands.add_parser(name, help=text, add_help=False)

@@ -3,10 +3,10 @@ render.py lays out as Markdown and LaTeX. Prose templates shared by every sheet 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import re
+from typing import Any
 
 import jinja2
 import sympy as sp
@@ -16,12 +16,16 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 def environment(*directories: Path) -> jinja2.Environment:
     """Prose templates: StrictUndefined, so a missing number is an error, never an empty string."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(d) for d in directories]), undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in directories]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     env.filters["zip_with"] = lambda left, right: list(zip(left, right))
     return env
 
 
-KINDS_TEXT = environment(TEMPLATES).get_template("kinds.j2").module
+KINDS_TEXT: Any = environment(TEMPLATES).get_template("kinds.j2").module  # the macros of kinds.j2
 
 
 @dataclass
@@ -41,10 +45,17 @@ class Section:
         self.blocks.append({"kind": "math", "latex": latex})
 
     def steps(self, steps) -> None:
-        self.blocks.append({"kind": "steps", "steps": [{"title": s.title, "latex": s.latex, "text": s.text, "proof": s.proof} for s in steps]})
+        self.blocks.append(
+            {
+                "kind": "steps",
+                "steps": [{"title": s.title, "latex": s.latex, "text": s.text, "proof": s.proof} for s in steps],
+            }
+        )
 
     def table(self, header, rows, caption="") -> None:
-        self.blocks.append({"kind": "table", "header": list(header), "rows": [list(map(str, r)) for r in rows], "caption": caption})
+        self.blocks.append(
+            {"kind": "table", "header": list(header), "rows": [list(map(str, r)) for r in rows], "caption": caption}
+        )
 
     def figure(self, name: str, caption: str) -> None:
         self.blocks.append({"kind": "figure", "name": name, "caption": caption})
@@ -94,7 +105,11 @@ def roots_defined(expr) -> str:
     for name, root in named_roots(expr)[1].items():
         poly = root.poly.as_expr().xreplace({root.poly.gen: name})
         count = root.poly.count_roots()
-        which = "the only real root" if count == 1 else f"the {ORDINALS.get(root.index + 1, f'{root.index + 1}th smallest')} of the {count} real roots"
+        which = (
+            "the only real root"
+            if count == 1
+            else f"the {ORDINALS.get(root.index + 1, f'{root.index + 1}th smallest')} of the {count} real roots"
+        )
         notes.append(f"${sp.latex(name)} \\approx {float(root):.4g}$ is {which} of ${sp.latex(poly)} = 0$")
     return ("where " + "; ".join(notes) + ".") if notes else ""
 
@@ -102,7 +117,11 @@ def roots_defined(expr) -> str:
 def math(d, expr, **options) -> str:
     """LaTeX of an expression of a derivation: its statistics by their short names, algebraic roots as rho.
     Without a derivation, symbols named like statistics (S_...) get the same short names."""
-    names = statistic_names(d) if d is not None else {s: statistic_name(s) for s in getattr(expr, "free_symbols", ()) if s.name.startswith("S_")}
+    names = (
+        statistic_names(d)
+        if d is not None
+        else {s: statistic_name(s) for s in getattr(expr, "free_symbols", ()) if s.name.startswith("S_")}
+    )
     return sp.latex(named_roots(expr)[0], symbol_names=names, **options)
 
 
@@ -153,10 +172,16 @@ def at_a_glance(rows: list[dict]) -> Section:
     table, notes = [], []
     for row in rows:
         exact = _parsed(row["exact"])
-        shown = f"$\\displaystyle {math(None, exact)}$" if exact is not None else (f"${row['latex']}$" if row.get("latex") else "")
+        shown = (
+            f"$\\displaystyle {math(None, exact)}$"
+            if exact is not None
+            else (f"${row['latex']}$" if row.get("latex") else "")
+        )
         notes.append(roots_defined(exact) if exact is not None else "")
         table.append((row["question"], shown, "" if row["value"] is None else f"{row['value']:.4g}"))
-    caption = "Exact answers where they exist, and their values to 4 significant digits; the sections below derive each one."
+    caption = (
+        "Exact answers where they exist, and their values to 4 significant digits; the sections below derive each one."
+    )
     roots = [n[0].upper() + n[1:] for n in dict.fromkeys(notes) if n]
     sec.table(("question", "exact", "value"), table, " ".join([caption, *roots]))
     return sec

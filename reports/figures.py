@@ -10,14 +10,16 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from reports import reuse  # noqa: E402
-from reports.workers import run_all  # noqa: E402
+from reports import reuse
+from reports.workers import run_all
 
 # Fixed metadata and hash salt: two builds give the same bytes.
-plt.rcParams.update({"svg.hashsalt": "mlemap", "figure.dpi": 100, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 9})
+plt.rcParams.update(
+    {"svg.hashsalt": "mlemap", "figure.dpi": 100, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 9}
+)
 PNG_META = {"Software": None}
 PNG_WIDTH = 1250  # pixels across a PNG figure (readers zoom; the handout asks for at least 1200)
 PDF_META = {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None}
@@ -40,7 +42,7 @@ class FigureJob:
             # Lay out once, as saving would, and keep it: otherwise each save lays out again.
             fig.draw_without_rendering()
             fig.set_layout_engine("none")
-        box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(TIGHT_PAD)
+        box = fig.get_tightbbox().padded(TIGHT_PAD)
         fig.savefig(directory / f"{self.name}.png", metadata=PNG_META, bbox_inches=box, dpi=PNG_WIDTH / box.width)
         fig.savefig(directory / f"{self.name}.pdf", metadata=PDF_META, bbox_inches=box)
         plt.close(fig)
@@ -127,13 +129,17 @@ def _inside(path: np.ndarray, m1, m2) -> np.ndarray:
     return path[keep]
 
 
-def path_panels(m1, m2, values, paths: dict[str, np.ndarray], optimum, labels=(r"$\mu_1$", r"$\mu_2$", r"$L(\mu)$")) -> plt.Figure:
+def path_panels(
+    m1, m2, values, paths: dict[str, np.ndarray], optimum, labels=(r"$\mu_1$", r"$\mu_2$", r"$L(\mu)$")
+) -> plt.Figure:
     """One panel per path on the same heatmap and colour scale, the optimum marked: paths that share a line
     (a start and an optimum on the diagonal) stay apart, and a diverging one hides nothing."""
     cols = min(3, len(paths))
     rows = int(np.ceil(len(paths) / cols))
     # shared axes, tick labels on the outer panels only: one scale to read, and a third of the text to lay out
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.9 * rows), squeeze=False, sharex=True, sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.0 * cols, 2.9 * rows), squeeze=False, sharex=True, sharey=True, constrained_layout=True
+    )
     for ax, (label, path) in zip(axes.ravel(), paths.items()):
         mesh = _heat(ax, m1, m2, values, label)
         shown = _inside(path, m1, m2)
@@ -150,14 +156,24 @@ def path_panels(m1, m2, values, paths: dict[str, np.ndarray], optimum, labels=(r
     return fig
 
 
-def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], title: str, labels=(r"$\mu_1$", r"$\mu_2$", r"$L(\mu)$"), optimum=None) -> plt.Figure:
+def heatmap_paths(
+    m1, m2, values, paths: dict[str, np.ndarray], title: str, labels=(r"$\mu_1$", r"$\mu_2$", r"$L(\mu)$"), optimum=None
+) -> plt.Figure:
     """The log-likelihood heatmap with optimisation paths drawn on it and the optimum marked; labels name the
     axes and the colour bar."""
     fig, ax = plt.subplots(figsize=(5, 4.2))
     fig.colorbar(_heat(ax, m1, m2, values, title), ax=ax, label=labels[2])
     # The heat scale is dominated by far-away values; log-spaced contours show the ellipses near the top.
     drop = values.max() - values
-    ax.contour(m1, m2, drop, levels=np.geomspace(max(drop.max(), 10.0) / 1e4, drop.max(), 8), colors="w", linewidths=0.5, alpha=0.7)
+    ax.contour(
+        m1,
+        m2,
+        drop,
+        levels=np.geomspace(max(drop.max(), 10.0) / 1e4, drop.max(), 8),
+        colors="w",
+        linewidths=0.5,
+        alpha=0.7,
+    )
     for label, path in paths.items():
         shown = _inside(path, m1, m2)
         ax.plot(shown[:, 0], shown[:, 1], ".-", ms=3, lw=1, label=label)
@@ -167,7 +183,9 @@ def heatmap_paths(m1, m2, values, paths: dict[str, np.ndarray], title: str, labe
     return fig
 
 
-def error_curves(curves: dict[str, np.ndarray], xlabel: str = "step", x: dict | None = None, ylabel: str = r"$\|\mu_t - \hat\mu\|$") -> plt.Figure:
+def error_curves(
+    curves: dict[str, np.ndarray], xlabel: str = "step", x: dict | None = None, ylabel: str = r"$\|\mu_t - \hat\mu\|$"
+) -> plt.Figure:
     """||mu_t - mu_hat|| against step (or samples seen), log scale."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     # Rates symmetric about half the bound contract alike: line styles keep coinciding curves both visible.
@@ -204,7 +222,9 @@ def subset_landscapes(m1, m2, landscapes, mle) -> plt.Figure:
     """L-hat of random subsets of size k: the centre moves to the subset mean, the curvature grows with k."""
     cols = 3
     rows = int(np.ceil(len(landscapes) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(8, 2.8 * rows), squeeze=False, sharex=True, sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(8, 2.8 * rows), squeeze=False, sharex=True, sharey=True, constrained_layout=True
+    )
     # One colour scale for every panel, logarithmic in the drop below the maximum: the flatter landscapes of
     # small subsets show as paler colour, and each still shows its shape.
     low = min(float((land.values - land.values.max()).min()) for land in landscapes)

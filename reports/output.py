@@ -24,7 +24,9 @@ from pathlib import Path
 from derivations.model import InputError
 
 MARKER = ".mlemap-report"
-MARKER_HEADER = "mlemap report: the files this build wrote; mlemap replaces this directory only while it holds no others"
+MARKER_HEADER = (
+    "mlemap report: the files this build wrote; mlemap replaces this directory only while it holds no others"
+)
 
 
 def resolve_out(text: str | os.PathLike) -> Path:
@@ -59,15 +61,19 @@ def check_replaceable(out: Path) -> None:
         return
     written = marker_files(out)
     if written is None:
-        raise InputError(f"--out {out} holds files that mlemap did not write (no {MARKER} marker); choose a new or empty directory")
+        raise InputError(
+            f"--out {out} holds files that mlemap did not write (no {MARKER} marker); choose a new or empty directory"
+        )
     foreign = sorted(present - written - {MARKER})
     if foreign:
-        raise InputError(f"--out {out} holds {foreign[0]!r}, which the previous report did not write; move it out or choose another directory")
+        raise InputError(
+            f"--out {out} holds {foreign[0]!r}, which the previous report did not write; move it out or choose another directory"
+        )
 
 
 def listing(directory: Path) -> set[str]:
     """Every path under directory, relative, directories included (without following symlinks)."""
-    found = set()
+    found: set[str] = set()
     for root, dirs, files in os.walk(directory, onerror=_raise):
         rel = Path(root).relative_to(directory)
         found.update(str(rel / name) for name in dirs + files)
@@ -148,7 +154,9 @@ def locked(out: Path, wait: float = 600.0) -> Iterator[None]:
         except BlockingIOError:
             os.close(fd)
             if time.monotonic() - start > wait:
-                raise InputError(f"--out {out}: another build has held {path.name} for {wait:.0f} s; try again later") from None
+                raise InputError(
+                    f"--out {out}: another build has held {path.name} for {wait:.0f} s; try again later"
+                ) from None
             if not said:
                 print(f"waiting for another build into {out} to finish", file=sys.stderr)
                 said = True

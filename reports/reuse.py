@@ -30,7 +30,10 @@ def job_key(job) -> str | None:
         return None
     digest = hashlib.sha256(matplotlib.__version__.encode())
     for module in sorted({job.draw.__module__, "reports.figures", __name__}):
-        digest.update(Path(sys.modules[module].__file__).read_bytes())
+        source = sys.modules[module].__file__
+        if source is None:  # a drawing function without a source file: its figure is always drawn
+            return None
+        digest.update(Path(source).read_bytes())
     digest.update(arguments)
     return digest.hexdigest()
 

@@ -7,19 +7,29 @@ verification) are done before, and only their typed results arrive here.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import sympy as sp
 from dataclasses import dataclass, field
 
+import sympy as sp
+
 from derivations.engine import Derivation, derive
-from derivations.sheet import Answer, Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Question, Sheet, answers
+from derivations.sheet import (
+    Answer,
+    Estimate,
+    OptimizerStudy,
+    PlugIn,
+    Posterior,
+    PosteriorPredictive,
+    Question,
+    Sheet,
+    answers,
+)
+from numerics.checks import compares
 from numerics.study import Run, Study, run_study
 from numerics.verify import Verification, answer_checks, verify
-from reports.plan import ReportPlan
 from reports import figures
-from reports.steps import worked_steps
-from numerics.checks import compares
 from reports.document import KINDS_TEXT, Section, error_text, estimate_math
+from reports.plan import ReportPlan
+from reports.steps import worked_steps
 
 
 @dataclass(frozen=True)
@@ -86,17 +96,50 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
     )
     names = [f"${sp.latex(p.symbol)}$" for p in q.model.params]
     distance = r"$\|\theta_t - \hat\theta\|$"
-    sec.figure(results.plan.add(f"{q.key}_ascent", figures.error_curves, {r.label: r.errors for r in st.ascent}, ylabel=distance), "Distance to the optimum against step, one curve per rate.")
-    sec.table(("optimizer", "rate", "steps to the optimum"), [(r.label, f"{r.lr:.4g}", _count(r)) for r in st.optimizers], "torch.optim on the mean negative log-likelihood.")
+    sec.figure(
+        results.plan.add(
+            f"{q.key}_ascent", figures.error_curves, {r.label: r.errors for r in st.ascent}, ylabel=distance
+        ),
+        "Distance to the optimum against step, one curve per rate.",
+    )
+    sec.table(
+        ("optimizer", "rate", "steps to the optimum"),
+        [(r.label, f"{r.lr:.4g}", _count(r)) for r in st.optimizers],
+        "torch.optim on the mean negative log-likelihood.",
+    )
     if st.grid is not None:
         m1, m2, values = st.grid
         paths = {r.label: r.path for r in st.optimizers + st.ascent[:1]}
         labels = (names[0], names[1], "log-likelihood")
-        sec.figure(results.plan.add(f"{q.key}_paths", figures.heatmap_paths, m1, m2, values, paths, "", labels=labels, optimum=[st.optimum[k] for k in st.names]), "The log-likelihood with the optimizers' paths.")
-    sec.table(("batch size", "final distance to the optimum", "status"), [(r.label, f"{r.errors[-1]:.3g}", f"diverged at step {r.steps + 1}" if r.status == "diverged" else f"{r.steps} steps") for r in st.batches], "Mini-batch gradient ascent at a tenth of the full-data bound: smaller batches, noisier steps.")
+        sec.figure(
+            results.plan.add(
+                f"{q.key}_paths",
+                figures.heatmap_paths,
+                m1,
+                m2,
+                values,
+                paths,
+                "",
+                labels=labels,
+                optimum=[st.optimum[k] for k in st.names],
+            ),
+            "The log-likelihood with the optimizers' paths.",
+        )
+    sec.table(
+        ("batch size", "final distance to the optimum", "status"),
+        [
+            (
+                r.label,
+                f"{r.errors[-1]:.3g}",
+                f"diverged at step {r.steps + 1}" if r.status == "diverged" else f"{r.steps} steps",
+            )
+            for r in st.batches
+        ],
+        "Mini-batch gradient ascent at a tenth of the full-data bound: smaller batches, noisier steps.",
+    )
 
 
-KINDS: dict[type, Callable[[Section, Question, SheetResults], None]] = {
+KINDS: dict[type[Question], Callable[..., None]] = {
     Estimate: estimate,
     PlugIn: probability,
     Posterior: probability,
@@ -118,10 +161,22 @@ def sheet_sections(results: SheetResults) -> list[Section]:
 
 def verification_section(results: SheetResults) -> Section:
     sec = Section("verification", "Verification")
-    sec.text("Every derivation is checked against independent numerics (automatic differentiation, finite differences, optimizers, scipy peers, Monte Carlo); every number against a scipy computation where the sheet gives one.")
+    sec.text(
+        "Every derivation is checked against independent numerics (automatic differentiation, finite differences, optimizers, scipy peers, Monte Carlo); every number against a scipy computation where the sheet gives one."
+    )
     titles = {m.name: m.title for m in results.sheet.models}
     answered = {f"answer {a.key}": f"{a.question} vs an independent scipy computation" for a in results.answers}
-    rows = [(titles.get(c.model, c.model), answered.get(c.check) or compares(c.check), "n/a" if c.status == "SKIP" else error_text(c.error), f"{c.tolerance:g}", c.status) for v in results.verifications for c in v.checks]
+    rows = [
+        (
+            titles.get(c.model, c.model),
+            answered.get(c.check) or compares(c.check),
+            "n/a" if c.status == "SKIP" else error_text(c.error),
+            f"{c.tolerance:g}",
+            c.status,
+        )
+        for v in results.verifications
+        for c in v.checks
+    ]
     sec.table(("model", "what is compared", "error", "tolerance", "result"), rows, "Checks of this sheet.")
     return sec
 
@@ -142,7 +197,9 @@ class GenericReport(ReportPlan):
 
     def _studies(self) -> None:
         questions = [q for q in self.sheet.questions if isinstance(q, OptimizerStudy)]
-        self.studies = {q.key: run_study(self.derived[q.model.name], self.settings.seed, q.fractions) for q in questions}
+        self.studies = {
+            q.key: run_study(self.derived[q.model.name], self.settings.seed, q.fractions) for q in questions
+        }
 
     def absorb(self, result) -> None:
         self.results = SheetResults(self.sheet, self.derived, self.found, result, self.studies)

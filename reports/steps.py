@@ -56,7 +56,11 @@ class Steps:
 
     def add(self, title: str, latex: str, claims=(), text: str = "") -> None:
         """A step; its claims are about what is displayed, constants substituted as they are shown."""
-        proof = Claims(tuple((self.known(a), self.known(b), how) for a, b, how in claims), **self.context) if claims else None
+        proof = (
+            Claims(tuple((self.known(a), self.known(b), how) for a, b, how in claims), **self.context)
+            if claims
+            else None
+        )
         self.steps.append(Step(title, latex, text, proof))
 
     def where(self, expr: sp.Expr) -> str:
@@ -68,7 +72,11 @@ class Steps:
             if symbol not in used:
                 used.append(symbol)
                 pending += sorted((s for s in named[symbol].free_symbols if s in named), key=str)
-        return ("where " + ", ".join(f"${sp.latex(s)} = {sp.latex(named[s])}$" for s in sorted(used, key=str)) + ".") if used else ""
+        return (
+            ("where " + ", ".join(f"${sp.latex(s)} = {sp.latex(named[s])}$" for s in sorted(used, key=str)) + ".")
+            if used
+            else ""
+        )
 
     def chain(self, title: str, label: str, forms, text: str = "", as_written: bool = False) -> None:
         """label = form_1 = form_2 = ...: each consecutive pair is a claim. as_written prints the last form in the
@@ -76,8 +84,7 @@ class Steps:
         shown = [self.tex(f) for f in forms]
         if as_written:
             shown[-1] = self.tex(forms[-1], order="none")
-        shown = " = ".join([label, *shown])
-        self.add(title, shown, [(a, b, EQUAL) for a, b in zip(forms, forms[1:])], text)
+        self.add(title, " = ".join([label, *shown]), [(a, b, EQUAL) for a, b in zip(forms, forms[1:])], text)
 
 
 def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = None, definitions=None) -> list[Step]:
@@ -93,15 +100,19 @@ def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = N
     if m.prior is not None:
         out.chain("Log-prior", rf"\log p({theta})", [sp.log(m.prior, evaluate=False), d.log_prior])
         shown = sp.Add(*[t for t in sp.Add.make_args(sp.expand(d.objective)) if t.free_symbols & set(d.params)])
-        out.add("Log-posterior", rf"\log p({theta} \mid D) = {out.tex(shown)} + \text{{const}}",
-                [(d.objective, shown, UP_TO_CONSTANT)], "The terms free of the parameters are the normalising constant.")
+        out.add(
+            "Log-posterior",
+            rf"\log p({theta} \mid D) = {out.tex(shown)} + \text{{const}}",
+            [(d.objective, shown, UP_TO_CONSTANT)],
+            "The terms free of the parameters are the normalising constant.",
+        )
     if not d.separable:
         return out.steps
     _derivatives(out, theta)
     if d.observed_statistics:
         _observed(out)
     if d.estimate is None:
-        out.add("Stationary point", r"\text{no closed form}", text=d.no_closed_form)
+        out.add("Stationary point", r"\text{no closed form}", text=d.no_closed_form or "")
         return out.steps
     _estimate(out, familiar or {})
     return out.steps
@@ -109,6 +120,7 @@ def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = N
 
 def _given(d: Derivation, theta: str, indexed: bool = False) -> str:
     """'y | x, a, b, sigma^2' for a model conditional on covariates, 'x | mu, sigma^2' otherwise."""
+
     def name(s):
         return f"{{{sp.latex(s)}}}_{{i}}" if indexed else sp.latex(s)
 
@@ -136,7 +148,12 @@ def _likelihood(out: Steps, theta: str, data: str) -> None:
     if d.separable:
         sums = statistics_defined(d)
         text = f"The data enter only through $n$ and the sums {sums}." if sums else "The data enter only through $n$."
-        out.add("Joint log-likelihood in sample statistics", f"{label} = {out.tex(d.loglik)}", [(total, d.loglik, EQUAL)], text)
+        out.add(
+            "Joint log-likelihood in sample statistics",
+            f"{label} = {out.tex(d.loglik)}",
+            [(total, d.loglik, EQUAL)],
+            text,
+        )
     else:
         out.add("Joint log-likelihood", f"{label} = {sp.latex(d.loglik)}", [(total, d.loglik, EQUAL)], "Not separable.")
 
@@ -150,20 +167,30 @@ def _derivatives(out: Steps, theta: str) -> None:
     score = [rf"\frac{{\partial \ell}}{{\partial {name}}} = {out.tex(v)}" for name, v in zip(names, d.score)]
     out.add("Score", LINES.join(score), [(gradient, d.score, EQUAL)])
     pairs = [(i, j) for i in range(len(names)) for j in range(i, len(names))]
-    second = [rf"\frac{{\partial^2 \ell}}{{{_partials(names[i], names[j])}}} = {out.tex(d.hessian[i, j])}" for i, j in pairs]
+    second = [
+        rf"\frac{{\partial^2 \ell}}{{{_partials(names[i], names[j])}}} = {out.tex(d.hessian[i, j])}" for i, j in pairs
+    ]
     out.add("Hessian", LINES.join(second), [(sp.hessian(d.objective, d.params), d.hessian, EQUAL)])
 
 
 def _partials(a: str, b: str) -> str:
-    return rf"\partial {a}^2" if a == b and "^" not in a else (rf"\partial ({a})^2" if a == b else rf"\partial {a} \, \partial {b}")
+    return (
+        rf"\partial {a}^2"
+        if a == b and "^" not in a
+        else (rf"\partial ({a})^2" if a == b else rf"\partial {a} \, \partial {b}")
+    )
 
 
 def _observed(out: Steps) -> None:
     d = out.d
     data = d.model.data
-    rows = list(zip(*[d.model.observed[s] for s in data]))
-    claims = [(sp.Add(*[st.expr.subs(dict(zip(data, map(sp.nsimplify, row)))) for row in rows]), value, EQUAL)
-              for st in d.statistics for value in [d.observed_statistics[st.symbol]]]
+    observed = d.model.observed or {}  # called only for a model with observed data
+    rows = list(zip(*[observed[s] for s in data]))
+    claims = [
+        (sp.Add(*[st.expr.subs(dict(zip(data, map(sp.nsimplify, row)))) for row in rows]), value, EQUAL)
+        for st in d.statistics
+        for value in [d.observed_statistics[st.symbol]]
+    ]
     shown = LINES.join(f"{out.tex(k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items())
     out.add("Statistics of the observed data", shown, claims)
 
@@ -175,28 +202,48 @@ def _stationary_condition(out: Steps, score: sp.Expr) -> None:
     numerator = sp.expand(sp.numer(sp.together(score)))
     factored = sp.factor(numerator)
     shown = f"{out.tex(factored)} = 0"
-    text = "Setting the score to zero and clearing its denominator" + (", which is positive on the domain" if sp.denom(sp.together(score)).is_positive else "") + f"; its roots in ${sp.latex(p)}$ are the stationary points."
+    text = (
+        "Setting the score to zero and clearing its denominator"
+        + (", which is positive on the domain" if sp.denom(sp.together(score)).is_positive else "")
+        + f"; its roots in ${sp.latex(p)}$ are the stationary points."
+    )
     out.add("Stationary condition", shown, [(numerator, factored, EQUAL)], text)
 
 
 def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
     d = out.d
+    estimate = d.estimate or {}  # worked_steps stops before this step when there is no closed form
     score = d.score.subs(d.observed_statistics).subs(d.model.constants)
     zero = sp.zeros(len(d.params), 1)
     if len(d.params) == 1 and d.observed_statistics:
         _stationary_condition(out, score[0])
     if len(d.candidates) > 1 or d.observed_statistics:
         roots = LINES.join(rf"{sp.latex(p)} = {out.tex(c[p])}" for c in d.candidates for p in d.params)
-        out.add("Stationary points inside the domain", roots, [(score.subs(c), zero, EQUAL) for c in d.candidates],
-                roots_defined(sp.Tuple(*[v for c in d.candidates for v in c.values()])))
-    est = LINES.join(rf"{hat(p)} = {out.tex(v)}" for p, v in d.estimate.items())
+        out.add(
+            "Stationary points inside the domain",
+            roots,
+            [(score.subs(c), zero, EQUAL) for c in d.candidates],
+            roots_defined(sp.Tuple(*[v for c in d.candidates for v in c.values()])),
+        )
+    est = LINES.join(rf"{hat(p)} = {out.tex(v)}" for p, v in estimate.items())
     if d.boundary:
         text = "The score has one sign on the whole domain, so the objective rises towards this end: the supremum."
         out.add(f"{d.kind} (on the boundary)", est, text=text)
         return
-    out.add(f"{d.kind} (score = 0)", est, [(score.subs(d.estimate), zero, EQUAL)], roots_defined(sp.Tuple(*d.estimate.values())))
+    out.add(
+        f"{d.kind} (score = 0)",
+        est,
+        [(score.subs(estimate), zero, EQUAL)],
+        roots_defined(sp.Tuple(*estimate.values())),
+    )
     for p, form in familiar.items():
-        out.chain(f"{d.kind} of ${sp.latex(p)}$ in its familiar form", hat(p), [d.estimate[p], form], out.where(form), as_written=True)
+        out.chain(
+            f"{d.kind} of ${sp.latex(p)}$ in its familiar form",
+            hat(p),
+            [estimate[p], form],
+            out.where(form),
+            as_written=True,
+        )
     so = d.second_order
     if so is not None:
         at = d.estimate
@@ -204,4 +251,9 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
         claims = [(hessian, so.hessian.subs(at), EQUAL)]
         claims += [((-so.hessian[: k + 1, : k + 1]).det(), v, EQUAL) for k, v in enumerate(so.minors)]
         minors = LINES.join(f"D_{k + 1} = {out.tex(v)}" for k, v in enumerate(so.minors))
-        out.add("Second-order check", r"\nabla^2 \ell \big|_{\hat\theta} = " + out.tex(so.hessian) + LINES + minors, claims, SECOND_ORDER_TEXT[so.status])
+        out.add(
+            "Second-order check",
+            r"\nabla^2 \ell \big|_{\hat\theta} = " + out.tex(so.hessian) + LINES + minors,
+            claims,
+            SECOND_ORDER_TEXT[so.status],
+        )

@@ -102,7 +102,7 @@ class Worker:
 def _call(fn: Callable[..., Any], args: tuple) -> tuple[bool, Any]:
     try:
         return True, fn(*args)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the call raised goes back to the parent
         return False, exc
 
 
@@ -112,11 +112,11 @@ def _child(fn: Callable[..., Any], args: tuple, write_fd: int) -> None:
         outcome = _call(fn, args)
         try:
             data = pickle.dumps(outcome)
-        except Exception as exc:  # an exception that cannot be pickled still reaches the parent as one line
+        except Exception as exc:  # noqa: BLE001 - an exception that cannot be pickled still reaches the parent as one line
             data = pickle.dumps((False, RuntimeError(f"{type(outcome[1]).__name__}: {exc}")))
         with os.fdopen(write_fd, "wb") as pipe:
             pipe.write(data)
-    except BaseException:  # the parent went away (BrokenPipeError) or worse: leave quietly
+    except BaseException:  # noqa: BLE001 - the parent went away (BrokenPipeError) or worse: leave quietly
         code = 1
         if os.environ.get("MLEMAP_DEBUG_WORKERS"):
             traceback.print_exc(file=sys.stderr)

@@ -89,7 +89,11 @@ LINEAR_REGRESSION = Model(
     name="linear_regression",
     title="Task 2: linear model y = a x + b + eps, MLE of a, b and sigma^2",
     data=(x, y),
-    params=(Parameter(a, sp.Reals, "slope"), Parameter(b, sp.Reals, "intercept"), Parameter(sigma2, POSITIVE, "noise variance")),
+    params=(
+        Parameter(a, sp.Reals, "slope"),
+        Parameter(b, sp.Reals, "intercept"),
+        Parameter(sigma2, POSITIVE, "noise variance"),
+    ),
     density=normal_pdf(y, a * x + b, sigma2),
     min_n=3,
     covariates=(x,),

@@ -7,10 +7,20 @@ import scipy.integrate
 import scipy.stats
 import sympy as sp
 
-from derivations.sheet import Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Sheet
 from derivations.engine import n_obs as n
 from derivations.proof import over_observations
-from sheets.catalogue import COIN_DATA, COIN_MAP, COIN_MAP_SD, COIN_UNIFORM, GAUSSIAN, LINEAR_REGRESSION, SHEET_PRIOR, x, y
+from derivations.sheet import Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Sheet
+from sheets.catalogue import (
+    COIN_DATA,
+    COIN_MAP,
+    COIN_MAP_SD,
+    COIN_UNIFORM,
+    GAUSSIAN,
+    LINEAR_REGRESSION,
+    SHEET_PRIOR,
+    x,
+    y,
+)
 from sheets.exercise3_demos.praxis_theory import mean_model
 from sheets.peers import coin_map_scipy
 
@@ -36,7 +46,11 @@ def total(g: sp.Expr) -> sp.Sum:
 MEANS = {xbar: total(x) / n, ybar: total(y) / n}
 GAUSSIAN_FORMS = {"mu": xbar, "sigma^2": total((x - xbar) ** 2) / n}
 REGRESSION_WHERE = {**MEANS, ahat: total((x - xbar) * (y - ybar)) / total((x - xbar) ** 2), bhat: ybar - ahat * xbar}
-REGRESSION_FORMS = {"a": REGRESSION_WHERE[ahat], "b": ybar - ahat * xbar, "sigma^2": total((y - ahat * x - bhat) ** 2) / n}
+REGRESSION_FORMS = {
+    "a": REGRESSION_WHERE[ahat],
+    "b": ybar - ahat * xbar,
+    "sigma^2": total((y - ahat * x - bhat) ** 2) / n,
+}
 
 PRAXIS1 = (
     r"Find the maximum of $L(\mu)$ by gradient ascent $\mu_{t+1} = \mu_t + \lambda \frac{d}{d\mu} L(\mu)$ from "
@@ -69,17 +83,52 @@ VARIANCE_SD, SD = float(sp.sqrt(SHEET_PRIOR[1])), PRIOR_NUMBER  # the prior's sp
 SHEET = Sheet(
     title="Exercise 3: maximum likelihood and MAP",
     questions=(
-        Estimate("task1", TASK1, GAUSSIAN, labels={"mu": r"Gaussian MLE of $\mu$", "sigma^2": r"Gaussian MLE of $\sigma^2$"}, familiar=GAUSSIAN_FORMS, where=MEANS),
         Estimate(
-            "task2", TASK2, LINEAR_REGRESSION, labels={"a": r"Linear model MLE of $a$", "b": r"Linear model MLE of $b$", "sigma^2": r"Linear model MLE of $\sigma^2$"},
-            familiar=REGRESSION_FORMS, where=REGRESSION_WHERE,
+            "task1",
+            TASK1,
+            GAUSSIAN,
+            labels={"mu": r"Gaussian MLE of $\mu$", "sigma^2": r"Gaussian MLE of $\sigma^2$"},
+            familiar=GAUSSIAN_FORMS,
+            where=MEANS,
+        ),
+        Estimate(
+            "task2",
+            TASK2,
+            LINEAR_REGRESSION,
+            labels={
+                "a": r"Linear model MLE of $a$",
+                "b": r"Linear model MLE of $b$",
+                "sigma^2": r"Linear model MLE of $\sigma^2$",
+            },
+            familiar=REGRESSION_FORMS,
+            where=REGRESSION_WHERE,
         ),
         Estimate("task3a", TASK3A, COIN_MAP, labels={"theta": r"$\theta_{MAP}$, prior 0.1 read as the variance"}),
-        PlugIn("task3a.p_two_tails", TASK3A, COIN_MAP, TWO_TAILS, r"$P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$, 0.1 read as the variance"),
-        Estimate("task3a", TASK3A, COIN_MAP_SD, suffix="_sd", labels={"theta": r"$\theta_{MAP}$, prior 0.1 read as the standard deviation"}),
-        PlugIn("task3a.p_two_tails_sd", TASK3A, COIN_MAP_SD, TWO_TAILS, r"$P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$, 0.1 read as the standard deviation"),
+        PlugIn(
+            "task3a.p_two_tails",
+            TASK3A,
+            COIN_MAP,
+            TWO_TAILS,
+            r"$P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$, 0.1 read as the variance",
+        ),
+        Estimate(
+            "task3a",
+            TASK3A,
+            COIN_MAP_SD,
+            suffix="_sd",
+            labels={"theta": r"$\theta_{MAP}$, prior 0.1 read as the standard deviation"},
+        ),
+        PlugIn(
+            "task3a.p_two_tails_sd",
+            TASK3A,
+            COIN_MAP_SD,
+            TWO_TAILS,
+            r"$P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$, 0.1 read as the standard deviation",
+        ),
         Posterior("task3b.posterior", TASK3B, COIN_UNIFORM, r"$p(\theta \mid D)$ under $U(0, 1)$"),
-        PosteriorPredictive("task3b.p_next_head", TASK3B, COIN_UNIFORM, NEXT_HEAD, r"$P(x_8 = 1 \mid D)$ under $U(0, 1)$"),
+        PosteriorPredictive(
+            "task3b.p_next_head", TASK3B, COIN_UNIFORM, NEXT_HEAD, r"$P(x_8 = 1 \mid D)$ under $U(0, 1)$"
+        ),
         OptimizerStudy("praxis1", PRAXIS1, PRAXIS_MODEL, fractions=PRAXIS_RATES),
     ),
     peers={

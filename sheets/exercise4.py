@@ -41,9 +41,14 @@ def calls_map(data):
     """scipy.optimize.minimize_scalar on scipy.stats.poisson and gamma log-densities"""
 
     def negative_log_posterior(rate):
-        return -(scipy.stats.poisson.logpmf(data["c"], rate).sum() + scipy.stats.gamma.logpdf(rate, GAMMA_SHAPE, scale=1 / GAMMA_RATE))
+        return -(
+            scipy.stats.poisson.logpmf(data["c"], rate).sum()
+            + scipy.stats.gamma.logpdf(rate, GAMMA_SHAPE, scale=1 / GAMMA_RATE)
+        )
 
-    res = scipy.optimize.minimize_scalar(negative_log_posterior, bounds=(1e-9, 50), method="bounded", options={"xatol": 1e-12})
+    res = scipy.optimize.minimize_scalar(
+        negative_log_posterior, bounds=(1e-9, 50), method="bounded", options={"xatol": 1e-12}
+    )
     return {"lambda": res.x}
 
 
@@ -116,7 +121,9 @@ def _no_call_by_quadrature() -> float:
     """P(c8 = 0 | D) = int e^-lambda L(lambda) pi(lambda) / int L(lambda) pi(lambda), by scipy.integrate.quad."""
 
     def unnormalised(rate):
-        return np.exp(scipy.stats.poisson.logpmf(CALLS_DATA["c"], rate).sum()) * scipy.stats.gamma.pdf(rate, GAMMA_SHAPE, scale=1 / GAMMA_RATE)
+        return np.exp(scipy.stats.poisson.logpmf(CALLS_DATA["c"], rate).sum()) * scipy.stats.gamma.pdf(
+            rate, GAMMA_SHAPE, scale=1 / GAMMA_RATE
+        )
 
     num, _ = scipy.integrate.quad(lambda r: np.exp(-r) * unnormalised(r), 0, np.inf, epsabs=1e-15, epsrel=1e-12)
     den, _ = scipy.integrate.quad(unnormalised, 0, np.inf, epsabs=1e-15, epsrel=1e-12)
@@ -126,13 +133,39 @@ def _no_call_by_quadrature() -> float:
 SHEET = Sheet(
     title="Exercise 4: waiting times, first successes and counts with a prior",
     questions=(
-        Estimate("task1", r"Wind speeds $x_i > 0$ follow a Rayleigh law $p(x \mid s^2) = \frac{x}{s^2} e^{-x^2 / (2 s^2)}$. What is the MLE of $s^2$?", RAYLEIGH),
-        Estimate("task2", r"A die is thrown until the first six; $k_i$ is the number of throws, $p(k \mid p) = p (1 - p)^{k - 1}$. What is the MLE of $p$?", GEOMETRIC),
-        Estimate("task3a", r"A help desk counts calls per hour, $D = (2, 0, 3, 1, 4, 2, 1)$, $c_i \sim \mathrm{Poisson}(\lambda)$ with prior $\lambda \sim \mathrm{Gamma}(2, 1)$. What is $\lambda_{MAP}$?", CALLS_MODEL),
-        PlugIn("task3b.p_no_call_map", r"What is the probability of an hour without calls, $P(c_8 = 0 \mid \lambda_{MAP})$?", CALLS_MODEL, NO_CALL),
+        Estimate(
+            "task1",
+            r"Wind speeds $x_i > 0$ follow a Rayleigh law $p(x \mid s^2) = \frac{x}{s^2} e^{-x^2 / (2 s^2)}$. What is the MLE of $s^2$?",
+            RAYLEIGH,
+        ),
+        Estimate(
+            "task2",
+            r"A die is thrown until the first six; $k_i$ is the number of throws, $p(k \mid p) = p (1 - p)^{k - 1}$. What is the MLE of $p$?",
+            GEOMETRIC,
+        ),
+        Estimate(
+            "task3a",
+            r"A help desk counts calls per hour, $D = (2, 0, 3, 1, 4, 2, 1)$, $c_i \sim \mathrm{Poisson}(\lambda)$ with prior $\lambda \sim \mathrm{Gamma}(2, 1)$. What is $\lambda_{MAP}$?",
+            CALLS_MODEL,
+        ),
+        PlugIn(
+            "task3b.p_no_call_map",
+            r"What is the probability of an hour without calls, $P(c_8 = 0 \mid \lambda_{MAP})$?",
+            CALLS_MODEL,
+            NO_CALL,
+        ),
         Posterior("task3c.posterior", r"What is the posterior $p(\lambda \mid D)$?", CALLS_MODEL),
-        PosteriorPredictive("task3d.p_no_call", r"What is the posterior predictive probability of an hour without calls, $P(c_8 = 0 \mid D)$?", CALLS_MODEL, NO_CALL),
-        Estimate("task4a", r"Incomes follow a log-normal law, $\log x_i \sim N(m, v)$. What are the MLEs of $m$ and $v$?", LOGNORMAL),
+        PosteriorPredictive(
+            "task3d.p_no_call",
+            r"What is the posterior predictive probability of an hour without calls, $P(c_8 = 0 \mid D)$?",
+            CALLS_MODEL,
+            NO_CALL,
+        ),
+        Estimate(
+            "task4a",
+            r"Incomes follow a log-normal law, $\log x_i \sim N(m, v)$. What are the MLEs of $m$ and $v$?",
+            LOGNORMAL,
+        ),
         OptimizerStudy(
             "task4b",
             r"Find the MLE of $(m, v)$ by gradient ascent from $(0, 1)$ instead. Which learning rates converge, and why? "

@@ -11,7 +11,6 @@ import scipy.optimize
 import scipy.stats
 
 
-
 def gaussian_norm_fit(data):
     """scipy.stats.norm.fit"""
     loc, scale = scipy.stats.norm.fit(data["x"])
@@ -31,10 +30,15 @@ def regression_lstsq(data):
 def coin_map_scipy(prior_mean: float, prior_sd: float):
     def peer(data):
         """scipy.optimize.minimize_scalar on scipy.stats log-densities"""
-        def negative_log_posterior(t):
-            return -(scipy.stats.bernoulli.logpmf(data["x"], t).sum() + scipy.stats.norm.logpdf(t, prior_mean, prior_sd))
 
-        res = scipy.optimize.minimize_scalar(negative_log_posterior, bounds=(1e-9, 1 - 1e-9), method="bounded", options={"xatol": 1e-13})
+        def negative_log_posterior(t):
+            return -(
+                scipy.stats.bernoulli.logpmf(data["x"], t).sum() + scipy.stats.norm.logpdf(t, prior_mean, prior_sd)
+            )
+
+        res = scipy.optimize.minimize_scalar(
+            negative_log_posterior, bounds=(1e-9, 1 - 1e-9), method="bounded", options={"xatol": 1e-13}
+        )
         return {"theta": res.x}
 
     return peer

@@ -22,7 +22,14 @@ def gamma_shape_model():
 
     k, x = sp.Symbol("k", positive=True), sp.Symbol("x", positive=True)
     positive = sp.Interval.open(0, sp.oo)
-    return Model("gamma_shape", "Gamma shape", (x,), (Parameter(k, positive, "shape"),), x ** (k - 1) * sp.exp(-x) / sp.gamma(k), support={x: positive})
+    return Model(
+        "gamma_shape",
+        "Gamma shape",
+        (x,),
+        (Parameter(k, positive, "shape"),),
+        x ** (k - 1) * sp.exp(-x) / sp.gamma(k),
+        support={x: positive},
+    )
 
 
 def mutate(d: Derivation, **changes) -> Derivation:

@@ -26,7 +26,10 @@ def current() -> dict[str, list[dict[str, str]]]:
     def derived(model):  # the catalogue's models from its per-process cache, as the other tests use them
         return derivation(model.name) if MODELS.get(model.name) is model else derive(model)
 
-    return {name: [{"title": s.title, "latex": s.latex, "text": s.text} for s in worked_steps(derived(model))] for name, model in sorted(models.items())}
+    return {
+        name: [{"title": s.title, "latex": s.latex, "text": s.text} for s in worked_steps(derived(model))]
+        for name, model in sorted(models.items())
+    }
 
 
 def text(steps: dict) -> str:

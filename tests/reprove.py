@@ -41,8 +41,13 @@ def _value(expr, definitions: dict, subs: dict):
         expr = expr.xreplace(definitions)
     i = sp.Idx("i")
     expr = expr.xreplace({sp.Symbol("n", positive=True, integer=True): N}).replace(
-        sp.Sum, lambda f, limits: sp.Add(*[f.xreplace({limits[0]: k}) for k in range(limits[1], limits[2] + 1)]))
-    return expr.xreplace({k: v for k, v in subs.items() if not isinstance(k, sp.Symbol) or k != i}).subs(subs).evalf(DIGITS)
+        sp.Sum, lambda f, limits: sp.Add(*[f.xreplace({limits[0]: k}) for k in range(limits[1], limits[2] + 1)])
+    )
+    return (
+        expr.xreplace({k: v for k, v in subs.items() if not isinstance(k, sp.Symbol) or k != i})
+        .subs(subs)
+        .evalf(DIGITS)
+    )
 
 
 def reproved(record: dict, seed: int = 0) -> bool:
@@ -56,7 +61,10 @@ def reproved(record: dict, seed: int = 0) -> bool:
             second.update({parse(p): sp.Rational(rng.randint(2, 8), 10) for p in record["params"]})
             points.append(second)
         differences = [_value(lhs, definitions, s) - _value(rhs, definitions, s) for s in points]
-        if claim["relation"] == "equal" and any(abs(complex(e)) > 1e-30 * (1 + abs(complex(v))) for e, v in zip(differences[0], _value(lhs, definitions, points[0]))):
+        if claim["relation"] == "equal" and any(
+            abs(complex(e)) > 1e-30 * (1 + abs(complex(v)))
+            for e, v in zip(differences[0], _value(lhs, definitions, points[0]))
+        ):
             return False
         if claim["relation"] != "equal" and any(abs(complex(a - b)) > 1e-30 for a, b in zip(*differences)):
             return False

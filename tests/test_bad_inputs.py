@@ -21,17 +21,29 @@ import torch
 
 from derivations.engine import derive
 from derivations.model import InputError, Model, Parameter
-from sheets.catalogue import CAUCHY, COIN_UNIFORM, EXPONENTIAL, GAUSSIAN, POISSON, lam, mu, sigma2, theta, x
-from sheets.catalogue import normal_prior as prior
-from sheets.exercise3_demos.praxis_theory import exact_sigma
-from sheets.catalogue import MODELS, derivation
-from sheets.exercise3_demos import praxis as px
 from numerics.checks import check_data, run_checks
 from numerics.compile import compiled
-from numerics.verify import main as verify_main
 from numerics.study import run_study
+from numerics.verify import main as verify_main
 from reports import build as report_build
 from reports.cli import main
+from sheets.catalogue import (
+    CAUCHY,
+    COIN_UNIFORM,
+    EXPONENTIAL,
+    GAUSSIAN,
+    MODELS,
+    POISSON,
+    derivation,
+    lam,
+    mu,
+    sigma2,
+    theta,
+    x,
+)
+from sheets.catalogue import normal_prior as prior
+from sheets.exercise3_demos import praxis as px
+from sheets.exercise3_demos.praxis_theory import exact_sigma
 from tests.conftest import gamma_shape_model
 
 
@@ -163,7 +175,9 @@ def gamma_shape(tmp):
 
 def unbounded_posterior(tmp):
     """A posterior that rises without end: the optimizers stop somewhere, and that is not an answer."""
-    rising = dataclasses.replace(EXPONENTIAL, prior=sp.exp(5 * lam), observed={x: (sp.Rational(1, 10), sp.Rational(1, 10))})
+    rising = dataclasses.replace(
+        EXPONENTIAL, prior=sp.exp(5 * lam), observed={x: (sp.Rational(1, 10), sp.Rational(1, 10))}
+    )
     (result,) = [r for r in run_checks(derive(rising)) if r.check == "stationary"]
     assert not result.passed
     return result.detail
@@ -188,7 +202,14 @@ def float32_data(tmp):
 
 def support_model(support: sp.Set) -> Model:
     count = sp.Symbol("x", integer=True)
-    return Model("counts", "counts", (count,), (Parameter(lam, sp.Interval.open(0, sp.oo)),), lam**count * sp.exp(-lam) / sp.factorial(count), support={count: support})
+    return Model(
+        "counts",
+        "counts",
+        (count,),
+        (Parameter(lam, sp.Interval.open(0, sp.oo)),),
+        lam**count * sp.exp(-lam) / sp.factorial(count),
+        support={count: support},
+    )
 
 
 def in_support(support: sp.Set, values):
@@ -215,68 +236,238 @@ DATA_CASES = [
     Case("inf", validate(GAUSS, x=[1.0, 2.0, -np.inf]), r"^gaussian: data 'x' must be finite, got -inf at index 2$"),
     Case("none-inside", validate(GAUSS, x=[1.0, None]), r"^gaussian: data 'x' must be finite, got nan at index 1$"),
     Case("one-observation-variance", validate(GAUSS, x=[1.0]), r"^gaussian: needs at least 2 observations, got 1$"),
-    Case("two-observations-regression", validate("linear_regression", x=[1, 2], y=[1, 2]), r"^linear_regression: needs at least 3 observations, got 2$"),
-    Case("constant-covariate", validate("linear_regression", x=[2, 2, 2, 2], y=[1, 2, 3, 4]), r"^linear_regression: covariate 'x' must not be constant \(its slope is not identifiable\)$"),
-    Case("non-binary-coin", validate("coin_map", x=[0, 1, 2]), r"^coin_map: data 'x' must lie in \{0, 1\}, got 2.0 at index 2$"),
-    Case("negative-coin", validate("coin_uniform", x=[0, -1]), r"^coin_uniform: data 'x' must lie in \{0, 1\}, got -1.0 at index 1$"),
-    Case("half-coin", validate("coin_map_sd", x=[0.5]), r"^coin_map_sd: data 'x' must lie in \{0, 1\}, got 0.5 at index 0$"),
-    Case("fractional-poisson", validate("poisson", x=[1, 2.5]), r"^poisson: data 'x' must lie in Naturals0, got 2.5 at index 1$"),
-    Case("negative-poisson", validate("poisson", x=[3, -1]), r"^poisson: data 'x' must lie in Naturals0, got -1.0 at index 1$"),
-    Case("negative-exponential", validate("exponential", x=[1.0, -0.5]), r"^exponential: data 'x' must lie in Interval.open\(0, oo\), got -0.5 at index 1$"),
-    Case("zero-exponential", validate("exponential", x=[0.0, 1.0]), r"^exponential: data 'x' must lie in Interval.open\(0, oo\), got 0.0 at index 0$"),
-    Case("missing-column", validate("linear_regression", x=[1, 2, 3]), r"^linear_regression: data 'y' is missing \(the model needs \['x', 'y'\]\)$"),
-    Case("unequal-columns", validate("linear_regression", x=[1, 2, 3], y=[1, 2]), r"^linear_regression: data columns must have equal length, got \{'x': 3, 'y': 2\}$"),
-    Case("two-dimensional", validate(GAUSS, x=[[1.0, 2.0], [3.0, 4.0]]), r"^gaussian: data 'x' must be one-dimensional, got shape \(2, 2\)$"),
+    Case(
+        "two-observations-regression",
+        validate("linear_regression", x=[1, 2], y=[1, 2]),
+        r"^linear_regression: needs at least 3 observations, got 2$",
+    ),
+    Case(
+        "constant-covariate",
+        validate("linear_regression", x=[2, 2, 2, 2], y=[1, 2, 3, 4]),
+        r"^linear_regression: covariate 'x' must not be constant \(its slope is not identifiable\)$",
+    ),
+    Case(
+        "non-binary-coin",
+        validate("coin_map", x=[0, 1, 2]),
+        r"^coin_map: data 'x' must lie in \{0, 1\}, got 2.0 at index 2$",
+    ),
+    Case(
+        "negative-coin",
+        validate("coin_uniform", x=[0, -1]),
+        r"^coin_uniform: data 'x' must lie in \{0, 1\}, got -1.0 at index 1$",
+    ),
+    Case(
+        "half-coin",
+        validate("coin_map_sd", x=[0.5]),
+        r"^coin_map_sd: data 'x' must lie in \{0, 1\}, got 0.5 at index 0$",
+    ),
+    Case(
+        "fractional-poisson",
+        validate("poisson", x=[1, 2.5]),
+        r"^poisson: data 'x' must lie in Naturals0, got 2.5 at index 1$",
+    ),
+    Case(
+        "negative-poisson",
+        validate("poisson", x=[3, -1]),
+        r"^poisson: data 'x' must lie in Naturals0, got -1.0 at index 1$",
+    ),
+    Case(
+        "negative-exponential",
+        validate("exponential", x=[1.0, -0.5]),
+        r"^exponential: data 'x' must lie in Interval.open\(0, oo\), got -0.5 at index 1$",
+    ),
+    Case(
+        "zero-exponential",
+        validate("exponential", x=[0.0, 1.0]),
+        r"^exponential: data 'x' must lie in Interval.open\(0, oo\), got 0.0 at index 0$",
+    ),
+    Case(
+        "missing-column",
+        validate("linear_regression", x=[1, 2, 3]),
+        r"^linear_regression: data 'y' is missing \(the model needs \['x', 'y'\]\)$",
+    ),
+    Case(
+        "unequal-columns",
+        validate("linear_regression", x=[1, 2, 3], y=[1, 2]),
+        r"^linear_regression: data columns must have equal length, got \{'x': 3, 'y': 2\}$",
+    ),
+    Case(
+        "two-dimensional",
+        validate(GAUSS, x=[[1.0, 2.0], [3.0, 4.0]]),
+        r"^gaussian: data 'x' must be one-dimensional, got shape \(2, 2\)$",
+    ),
     Case("scalar", validate(GAUSS, x=3.0), r"^gaussian: data 'x' must be one-dimensional, got shape \(\)$"),
-    Case("ragged", validate(GAUSS, x=[[1, 2], [3]]), r"^gaussian: data 'x' must be real numbers \(setting an array element with a sequence"),
-    Case("strings", validate(GAUSS, x=["a", "b"]), r"^gaussian: data 'x' must be real numbers, got strings \(dtype <U1\)$"),
+    Case(
+        "ragged",
+        validate(GAUSS, x=[[1, 2], [3]]),
+        r"^gaussian: data 'x' must be real numbers \(setting an array element with a sequence",
+    ),
+    Case(
+        "strings",
+        validate(GAUSS, x=["a", "b"]),
+        r"^gaussian: data 'x' must be real numbers, got strings \(dtype <U1\)$",
+    ),
     Case("numeric-strings", validate(GAUSS, x=["1.5", "2"]), r"^gaussian: data 'x' must be real numbers, got strings"),
     Case("bytes", validate(GAUSS, x=[b"1", b"2"]), r"^gaussian: data 'x' must be real numbers, got bytes"),
-    Case("complex", validate(GAUSS, x=[1 + 2j, 3.0]), r"^gaussian: data 'x' must be real numbers, got complex numbers \(dtype complex128\)$"),
-    Case("datetime", validate(GAUSS, x=np.array(["2026-01-01", "2026-01-02"], dtype="datetime64[D]")), r"^gaussian: data 'x' must be real numbers, got dates"),
-    Case("python-dates", validate(GAUSS, x=[datetime.date(2026, 1, 1), datetime.date(2026, 1, 2)]), r"^gaussian: data 'x' must be real numbers \(float\(\) argument must be"),
-    Case("timedelta", validate(GAUSS, x=np.array([1, 2], dtype="timedelta64[s]")), r"^gaussian: data 'x' must be real numbers, got time spans"),
-    Case("huge-integer", validate(GAUSS, x=[10**400, 1]), r"^gaussian: data 'x' must be real numbers within float64's range"),
-    Case("column-none", validate(GAUSS, x=None), r"^gaussian: data 'x' must be a list or array of real numbers, got None$"),
-    Case("validate-none", validate_raw(GAUSS, None), r"^gaussian: data must be a mapping of column name to values, got NoneType$"),
-    Case("validate-list", validate_raw(GAUSS, [1.0, 2.0]), r"^gaussian: data must be a mapping of column name to values, got list$"),
-    Case("validate-no-data-model", no_data_model, r"^no_data: declares no data symbols, so there is no data to validate$"),
-    Case("support-naturals", in_support(sp.Naturals, [1, 0]), r"^counts: data 'x' must lie in Naturals, got 0.0 at index 1$"),
-    Case("support-integers", in_support(sp.Integers, [-3, 1.5]), r"^counts: data 'x' must lie in Integers, got 1.5 at index 1$"),
-    Case("support-range", in_support(sp.Range(1, sp.oo), [2, 0]), r"^counts: data 'x' must lie in Range\(1, oo, 1\), got 0.0 at index 1$"),
-    Case("support-range-bounded", in_support(sp.Range(0, 5), [4, 5]), r"^counts: data 'x' must lie in Range\(0, 5, 1\), got 5.0 at index 1$"),
-    Case("support-union", in_support(sp.Union(sp.Interval(0, 1), sp.Interval(2, 3)), [0.5, 1.5]), r"^counts: data 'x' must lie in Union\(Interval\(0, 1\), Interval\(2, 3\)\), got 1.5 at index 1$"),
-    Case("overflowing-statistics", statistics(GAUSS, x=[1e200, 1e200 + 1e185]), r"^gaussian: data too large for float64: the statistic sum_i x\*\*2 is inf \(rescale the data\)$"),
-    Case("overflowing-regression", statistics("linear_regression", x=[1e160, 1.0, 2.0], y=[1e160, 0.0, 1.0]), r"^linear_regression: data too large for float64: the statistic sum_i x\*\*2 is inf"),
+    Case(
+        "complex",
+        validate(GAUSS, x=[1 + 2j, 3.0]),
+        r"^gaussian: data 'x' must be real numbers, got complex numbers \(dtype complex128\)$",
+    ),
+    Case(
+        "datetime",
+        validate(GAUSS, x=np.array(["2026-01-01", "2026-01-02"], dtype="datetime64[D]")),
+        r"^gaussian: data 'x' must be real numbers, got dates",
+    ),
+    Case(
+        "python-dates",
+        validate(GAUSS, x=[datetime.date(2026, 1, 1), datetime.date(2026, 1, 2)]),
+        r"^gaussian: data 'x' must be real numbers \(float\(\) argument must be",
+    ),
+    Case(
+        "timedelta",
+        validate(GAUSS, x=np.array([1, 2], dtype="timedelta64[s]")),
+        r"^gaussian: data 'x' must be real numbers, got time spans",
+    ),
+    Case(
+        "huge-integer",
+        validate(GAUSS, x=[10**400, 1]),
+        r"^gaussian: data 'x' must be real numbers within float64's range",
+    ),
+    Case(
+        "column-none",
+        validate(GAUSS, x=None),
+        r"^gaussian: data 'x' must be a list or array of real numbers, got None$",
+    ),
+    Case(
+        "validate-none",
+        validate_raw(GAUSS, None),
+        r"^gaussian: data must be a mapping of column name to values, got NoneType$",
+    ),
+    Case(
+        "validate-list",
+        validate_raw(GAUSS, [1.0, 2.0]),
+        r"^gaussian: data must be a mapping of column name to values, got list$",
+    ),
+    Case(
+        "validate-no-data-model", no_data_model, r"^no_data: declares no data symbols, so there is no data to validate$"
+    ),
+    Case(
+        "support-naturals",
+        in_support(sp.Naturals, [1, 0]),
+        r"^counts: data 'x' must lie in Naturals, got 0.0 at index 1$",
+    ),
+    Case(
+        "support-integers",
+        in_support(sp.Integers, [-3, 1.5]),
+        r"^counts: data 'x' must lie in Integers, got 1.5 at index 1$",
+    ),
+    Case(
+        "support-range",
+        in_support(sp.Range(1, sp.oo), [2, 0]),
+        r"^counts: data 'x' must lie in Range\(1, oo, 1\), got 0.0 at index 1$",
+    ),
+    Case(
+        "support-range-bounded",
+        in_support(sp.Range(0, 5), [4, 5]),
+        r"^counts: data 'x' must lie in Range\(0, 5, 1\), got 5.0 at index 1$",
+    ),
+    Case(
+        "support-union",
+        in_support(sp.Union(sp.Interval(0, 1), sp.Interval(2, 3)), [0.5, 1.5]),
+        r"^counts: data 'x' must lie in Union\(Interval\(0, 1\), Interval\(2, 3\)\), got 1.5 at index 1$",
+    ),
+    Case(
+        "overflowing-statistics",
+        statistics(GAUSS, x=[1e200, 1e200 + 1e185]),
+        r"^gaussian: data too large for float64: the statistic sum_i x\*\*2 is inf \(rescale the data\)$",
+    ),
+    Case(
+        "overflowing-regression",
+        statistics("linear_regression", x=[1e160, 1.0, 2.0], y=[1e160, 0.0, 1.0]),
+        r"^linear_regression: data too large for float64: the statistic sum_i x\*\*2 is inf",
+    ),
 ]
 
 PRIOR_CASES = [
     Case("prior-variance-zero", lambda tmp: prior(theta, 0.5, 0), r"^prior variance must be > 0, got 0$"),
     Case("prior-variance-negative", lambda tmp: prior(theta, 0.5, -0.1), r"^prior variance must be > 0, got -0.1$"),
-    Case("prior-variance-none", lambda tmp: prior(theta, 0.5, None), r"^prior variance must be a real number, got None$"),
-    Case("prior-variance-string", lambda tmp: prior(theta, 0.5, "0.1"), r"^prior variance must be a real number, got '0.1'$"),
-    Case("prior-variance-nan", lambda tmp: prior(theta, 0.5, float("nan")), r"^prior variance must be a finite number, got nan$"),
-    Case("prior-variance-inf", lambda tmp: prior(theta, 0.5, float("inf")), r"^prior variance must be a finite number, got inf$"),
-    Case("prior-variance-complex", lambda tmp: prior(theta, 0.5, 1 + 2j), r"^prior variance must be a finite real number, got \(1\+2j\)$"),
-    Case("prior-variance-bool", lambda tmp: prior(theta, 0.5, True), r"^prior variance must be a real number, got True$"),
-    Case("prior-mean-nan", lambda tmp: prior(theta, float("nan"), 0.1), r"^prior mean must be a finite number, got nan$"),
-    Case("prior-mean-inf", lambda tmp: prior(theta, float("-inf"), 0.1), r"^prior mean must be a finite number, got -inf$"),
+    Case(
+        "prior-variance-none", lambda tmp: prior(theta, 0.5, None), r"^prior variance must be a real number, got None$"
+    ),
+    Case(
+        "prior-variance-string",
+        lambda tmp: prior(theta, 0.5, "0.1"),
+        r"^prior variance must be a real number, got '0.1'$",
+    ),
+    Case(
+        "prior-variance-nan",
+        lambda tmp: prior(theta, 0.5, float("nan")),
+        r"^prior variance must be a finite number, got nan$",
+    ),
+    Case(
+        "prior-variance-inf",
+        lambda tmp: prior(theta, 0.5, float("inf")),
+        r"^prior variance must be a finite number, got inf$",
+    ),
+    Case(
+        "prior-variance-complex",
+        lambda tmp: prior(theta, 0.5, 1 + 2j),
+        r"^prior variance must be a finite real number, got \(1\+2j\)$",
+    ),
+    Case(
+        "prior-variance-bool", lambda tmp: prior(theta, 0.5, True), r"^prior variance must be a real number, got True$"
+    ),
+    Case(
+        "prior-mean-nan", lambda tmp: prior(theta, float("nan"), 0.1), r"^prior mean must be a finite number, got nan$"
+    ),
+    Case(
+        "prior-mean-inf",
+        lambda tmp: prior(theta, float("-inf"), 0.1),
+        r"^prior mean must be a finite number, got -inf$",
+    ),
     Case("prior-mean-none", lambda tmp: prior(theta, None, 0.1), r"^prior mean must be a real number, got None$"),
-    Case("prior-mean-symbol", lambda tmp: prior(theta, sp.Symbol("m"), 0.1), r"^prior mean must be a finite real number, got m$"),
+    Case(
+        "prior-mean-symbol",
+        lambda tmp: prior(theta, sp.Symbol("m"), 0.1),
+        r"^prior mean must be a finite real number, got m$",
+    ),
 ]
 
 SIGMA_CASES = [
-    Case("singular-sigma", lambda tmp: px.PraxisConfig(sigma=((1, 1), (1, 1))), r"^Sigma must be positive definite \(Sigma11 > 0 and det > 0\), got \[\[1, 1\], \[1, 1\]\]$"),
+    Case(
+        "singular-sigma",
+        lambda tmp: px.PraxisConfig(sigma=((1, 1), (1, 1))),
+        r"^Sigma must be positive definite \(Sigma11 > 0 and det > 0\), got \[\[1, 1\], \[1, 1\]\]$",
+    ),
     Case("indefinite-sigma", lambda tmp: px.PraxisConfig(sigma=((1, 2), (2, 1))), "^Sigma must be positive definite"),
-    Case("negative-diagonal", lambda tmp: px.PraxisConfig(sigma=((-1, 0), (0, -1))), "^Sigma must be positive definite"),
-    Case("asymmetric-sigma", lambda tmp: px.PraxisConfig(sigma=((2, 1), (0, 2))), r"^Sigma must be symmetric, got \[\[2, 1\], \[0, 2\]\]$"),
+    Case(
+        "negative-diagonal", lambda tmp: px.PraxisConfig(sigma=((-1, 0), (0, -1))), "^Sigma must be positive definite"
+    ),
+    Case(
+        "asymmetric-sigma",
+        lambda tmp: px.PraxisConfig(sigma=((2, 1), (0, 2))),
+        r"^Sigma must be symmetric, got \[\[2, 1\], \[0, 2\]\]$",
+    ),
     Case("nearly-symmetric-float", lambda tmp: exact_sigma(((2, 0.1), (0.1 + 1e-12, 2))), "^Sigma must be symmetric"),
-    Case("sigma-not-numbers", lambda tmp: px.PraxisConfig(sigma=(("a", 0), (0, 1))), SIGMA_REAL + r"\[\['a', '0'\], \['0', '1'\]\]$"),
+    Case(
+        "sigma-not-numbers",
+        lambda tmp: px.PraxisConfig(sigma=(("a", 0), (0, 1))),
+        SIGMA_REAL + r"\[\['a', '0'\], \['0', '1'\]\]$",
+    ),
     Case("sigma-nan", lambda tmp: exact_sigma(((float("nan"), 0), (0, 1))), SIGMA_REAL),
     Case("sigma-inf", lambda tmp: exact_sigma(((float("inf"), 0), (0, 1))), SIGMA_REAL),
     Case("sigma-none", lambda tmp: exact_sigma(None), SIGMA_REAL + "None$"),
-    Case("sigma-wrong-shape", lambda tmp: px.PraxisConfig(sigma=((1, 0, 0), (0, 1, 0))), r"^Sigma must be 2x2, got shape \(2, 3\)$"),
-    Case("sigma-3x3", lambda tmp: exact_sigma(((1, 0, 0), (0, 1, 0), (0, 0, 1))), r"^Sigma must be 2x2, got shape \(3, 3\)$"),
+    Case(
+        "sigma-wrong-shape",
+        lambda tmp: px.PraxisConfig(sigma=((1, 0, 0), (0, 1, 0))),
+        r"^Sigma must be 2x2, got shape \(2, 3\)$",
+    ),
+    Case(
+        "sigma-3x3",
+        lambda tmp: exact_sigma(((1, 0, 0), (0, 1, 0), (0, 0, 1))),
+        r"^Sigma must be 2x2, got shape \(3, 3\)$",
+    ),
     Case("sigma-ragged", lambda tmp: exact_sigma(((1, 0), (0,))), r"^Sigma must be 2x2, got shape ragged$"),
     Case("sigma-vector", lambda tmp: exact_sigma((1, 2)), SIGMA_REAL + r"\(1, 2\)$"),
 ]
@@ -288,15 +479,29 @@ CONFIG_CASES = [
     Case("praxis-n-string", lambda tmp: px.PraxisConfig(n="10"), r"^n must be a whole number, got '10'$"),
     Case("praxis-seed-negative", lambda tmp: px.PraxisConfig(seed=-1), r"^seed must be in \[0, 4294967295\], got -1$"),
     Case("praxis-seed-float", lambda tmp: px.PraxisConfig(seed=0.5), r"^seed must be a whole number, got 0.5$"),
-    Case("praxis-mu-strings", lambda tmp: px.PraxisConfig(mu=("a", "b")), r"^mu must be 2 finite numbers, got \('a', 'b'\)$"),
+    Case(
+        "praxis-mu-strings",
+        lambda tmp: px.PraxisConfig(mu=("a", "b")),
+        r"^mu must be 2 finite numbers, got \('a', 'b'\)$",
+    ),
     Case("praxis-mu-none", lambda tmp: px.PraxisConfig(mu=None), r"^mu must be 2 finite numbers, got None$"),
     Case("praxis-mu-short", lambda tmp: px.PraxisConfig(mu=(1.0,)), r"^mu must be 2 finite numbers, got \(1.0,\)$"),
-    Case("praxis-mu-long", lambda tmp: px.PraxisConfig(mu=(1, 2, 3)), r"^mu must be 2 finite numbers, got \(1, 2, 3\)$"),
+    Case(
+        "praxis-mu-long", lambda tmp: px.PraxisConfig(mu=(1, 2, 3)), r"^mu must be 2 finite numbers, got \(1, 2, 3\)$"
+    ),
     Case("praxis-mu-nan", lambda tmp: px.PraxisConfig(mu=(np.nan, 0)), r"^mu must be 2 finite numbers"),
-    Case("praxis-data-shape", lambda tmp: px.columns(np.zeros((4, 3))), r"^data must have shape \(n, 2\), got \(4, 3\)$"),
+    Case(
+        "praxis-data-shape", lambda tmp: px.columns(np.zeros((4, 3))), r"^data must have shape \(n, 2\), got \(4, 3\)$"
+    ),
     Case("praxis-data-dtype", lambda tmp: px.columns(np.array([["a", "b"]])), r"^data must be numeric, got dtype <U1$"),
-    Case("praxis-data-complex", lambda tmp: px.columns(np.ones((3, 2), dtype=complex)), r"^data must be numeric, got dtype complex128$"),
-    Case("praxis-data-nan", lambda tmp: px.columns(np.array([[1.0, np.nan]])), r"^data must be finite \(no NaN or inf\)$"),
+    Case(
+        "praxis-data-complex",
+        lambda tmp: px.columns(np.ones((3, 2), dtype=complex)),
+        r"^data must be numeric, got dtype complex128$",
+    ),
+    Case(
+        "praxis-data-nan", lambda tmp: px.columns(np.array([[1.0, np.nan]])), r"^data must be finite \(no NaN or inf\)$"
+    ),
 ]
 
 RATE_CASES = [
@@ -312,15 +517,31 @@ RATE_CASES = [
     Case("sgd-autograd-past-bound", diverging("autograd"), r"^diverged at step \d+, path finite: True$", "reported"),
     Case("sgd-derived-past-bound", diverging("derived"), r"^diverged at step \d+, path finite: True$", "reported"),
     Case("optimizer-past-bound", diverging("optimizer"), r"^diverged, path finite: True$", "reported"),
-    Case("noise-floor-at-bound", lambda tmp: px.sgd_noise_floor(small(), 5, 2 * 5 / 5), r"^learning rate must be below the stability bound 2 sigma_min / k = 2 for a noise floor to exist, got 2.0$"),
-    Case("noise-floor-past-bound", lambda tmp: px.sgd_noise_floor(small(), 5, 7.0), "^learning rate must be below the stability bound"),
+    Case(
+        "noise-floor-at-bound",
+        lambda tmp: px.sgd_noise_floor(small(), 5, 2 * 5 / 5),
+        r"^learning rate must be below the stability bound 2 sigma_min / k = 2 for a noise floor to exist, got 2.0$",
+    ),
+    Case(
+        "noise-floor-past-bound",
+        lambda tmp: px.sgd_noise_floor(small(), 5, 7.0),
+        "^learning rate must be below the stability bound",
+    ),
     Case("noise-floor-negative-rate", lambda tmp: px.sgd_noise_floor(small(), 5, -0.1), LR_RULE + "-0.1$"),
     Case("noise-floor-batch-zero", lambda tmp: px.sgd_noise_floor(small(), 0, 0.1), "^" + K_RULE + "0$"),
     Case("gtol-zero", on_small(px.predicted_steps, 1e-3, gtol=0.0), r"^gtol must be a finite number > 0, got 0.0$"),
     Case("max-steps-zero", on_small(px.predicted_steps, 1e-3, max_steps=0), r"^max_steps must be >= 1, got 0$"),
     Case("mu0-none", on_small(px.sgd, 5, 1e-3, 3, mu0=None), r"^mu0 must be 2 finite numbers, got None$"),
-    Case("fraction-negative", lambda tmp: run_study(small().derivation, 0, (0.5, -1)), r"^fraction of the bound must be a finite number > 0, got -1$"),
-    Case("optimizer-tol-zero", on_small(px.run_optimizer, "SGD", torch.optim.SGD, {"lr": 0.1}, tol=0), r"^tol must be a finite number > 0, got 0$"),
+    Case(
+        "fraction-negative",
+        lambda tmp: run_study(small().derivation, 0, (0.5, -1)),
+        r"^fraction of the bound must be a finite number > 0, got -1$",
+    ),
+    Case(
+        "optimizer-tol-zero",
+        on_small(px.run_optimizer, "SGD", torch.optim.SGD, {"lr": 0.1}, tol=0),
+        r"^tol must be a finite number > 0, got 0$",
+    ),
 ]
 
 BATCH_CASES = [
@@ -331,11 +552,31 @@ BATCH_CASES = [
     Case("steps-zero", on_small(px.sgd, 5, 1e-3, 0), r"^steps must be >= 1, got 0$"),
     Case("steps-negative", on_small(px.sgd, 5, 1e-3, -1), r"^steps must be >= 1, got -1$"),
     Case("steps-float", on_small(px.sgd, 5, 1e-3, 2.5), r"^steps must be a whole number, got 2.5$"),
-    Case("unknown-schedule", on_small(px.sgd, 5, 1e-3, 3, schedule="cosine"), r"^schedule must be 'constant' or 'inverse_t', got 'cosine'$"),
-    Case("unknown-sampling", on_small(px.sgd, 5, 1e-3, 3, sampling="bootstrap"), r"^sampling must be 'reshuffle' or 'independent', got 'bootstrap'$"),
-    Case("unknown-gradient", on_small(px.sgd, 5, 1e-3, 3, gradient="numeric"), r"^gradient must be 'autograd' or 'derived', got 'numeric'$"),
-    Case("replications-one", on_small(px.minibatch_gradient_variance, 5, replications=1), r"^replications must be >= 2, got 1$"),
-    Case("replications-float", on_small(px.minibatch_gradient_variance, 5, replications=2.5), r"^replications must be a whole number, got 2.5$"),
+    Case(
+        "unknown-schedule",
+        on_small(px.sgd, 5, 1e-3, 3, schedule="cosine"),
+        r"^schedule must be 'constant' or 'inverse_t', got 'cosine'$",
+    ),
+    Case(
+        "unknown-sampling",
+        on_small(px.sgd, 5, 1e-3, 3, sampling="bootstrap"),
+        r"^sampling must be 'reshuffle' or 'independent', got 'bootstrap'$",
+    ),
+    Case(
+        "unknown-gradient",
+        on_small(px.sgd, 5, 1e-3, 3, gradient="numeric"),
+        r"^gradient must be 'autograd' or 'derived', got 'numeric'$",
+    ),
+    Case(
+        "replications-one",
+        on_small(px.minibatch_gradient_variance, 5, replications=1),
+        r"^replications must be >= 2, got 1$",
+    ),
+    Case(
+        "replications-float",
+        on_small(px.minibatch_gradient_variance, 5, replications=2.5),
+        r"^replications must be a whole number, got 2.5$",
+    ),
     Case("variance-batch-above-n", on_small(px.minibatch_gradient_variance, 400), "^" + K_RULE + "400$"),
     Case("resolution-one", on_small(px.heatmap, 1), r"^heatmap resolution must be >= 2, got 1$"),
     Case("resolution-float", on_small(px.heatmap, 2.5), r"^heatmap resolution must be a whole number, got 2.5$"),
@@ -343,70 +584,239 @@ BATCH_CASES = [
     Case("subset-k-zero", on_small(px.subset_landscapes, [0]), "^" + K_RULE + "0$"),
     Case("subset-k-float", on_small(px.subset_landscapes, [2.5]), "^" + K_RULE + "2.5$"),
     Case("subset-none", on_small(px.subset_landscapes, []), r"^subset sizes ks must name at least one batch size$"),
-    Case("subset-resolution", on_small(px.subset_landscapes, [5], resolution=1.5), r"^heatmap resolution must be a whole number, got 1.5$"),
+    Case(
+        "subset-resolution",
+        on_small(px.subset_landscapes, [5], resolution=1.5),
+        r"^heatmap resolution must be a whole number, got 1.5$",
+    ),
 ]
 
 DECLARATION_CASES = [
-    Case("undeclared-symbol", declared(GAUSSIAN, density=GAUSSIAN.density * sp.Symbol("k")), r"^gaussian: the density uses 'k', which is neither data, a parameter nor a constant$"),
-    Case("undeclared-in-prior", declared(GAUSSIAN, prior=sp.exp(-sp.Symbol("tau") * mu**2)), r"^gaussian: the prior uses 'tau', which is neither data, a parameter nor a constant$"),
-    Case("random-variable", declared(GAUSSIAN, density=__import__("sympy.stats").stats.Normal("X", mu, sp.sqrt(sigma2))), r"^gaussian: the density is a sympy.stats random variable; pass its density as an expression, density\(X\)\(x\)$"),
-    Case("density-string", declared(GAUSSIAN, density="exp(-x**2)"), r"^gaussian: the density must be a SymPy expression, got str$"),
-    Case("prior-not-expression", declared(GAUSSIAN, prior=0.5), r"^gaussian: the prior must be a SymPy expression, got float$"),
-    Case("data-not-in-density", declared(GAUSSIAN, density=sp.exp(-(mu**2)) / sigma2), r"^gaussian: the data symbol 'x' does not appear in the density$"),
-    Case("not-normalised", declared(NOT_NORMALISED), r"^gaussian: the density must integrate \(or sum\) to 1 over the support; at mu = -3/5, sigma\^2 = 7/10 it gives 2$"),
-    Case("poisson-not-normalised", declared(POISSON, density=POISSON.density * sp.Rational(101, 100)), r"^poisson: the density must integrate \(or sum\) to 1 over the support; at lambda = 7/10 it gives 1.01$"),
-    Case("coin-not-normalised", declared(COIN_UNIFORM, density=theta**x), r"^coin_uniform: the density must integrate \(or sum\) to 1 over the support"),
-    Case("negative-density", declared(EXPONENTIAL, density=-EXPONENTIAL.density), r"^exponential: the density must be non-negative; at lambda = 7/10 it takes -0.3476\d*$"),
-    Case("negative-prior", declared(GAUSSIAN, prior=-sp.exp(mu)), r"^gaussian: the prior must be non-negative; at mu = -3/5, sigma\^2 = 7/10 it is -exp\(-3/5\)$"),
-    Case("observed-outside-support", declared(POISSON, observed={x: (1, 2.5)}), r"^poisson: data 'x' must lie in Naturals0, got 2.5 at index 1$"),
-    Case("observed-not-numbers", declared(COIN_UNIFORM, observed={x: ("h", "t")}), r"^coin_uniform: data 'x' must be real numbers, got strings"),
-    Case("observed-column-missing", declared(wrap(COIN_UNIFORM, observed={sp.Symbol("z"): (1, 0)})), r"^coin_uniform: observed data give no column for 'x'$"),
+    Case(
+        "undeclared-symbol",
+        declared(GAUSSIAN, density=GAUSSIAN.density * sp.Symbol("k")),
+        r"^gaussian: the density uses 'k', which is neither data, a parameter nor a constant$",
+    ),
+    Case(
+        "undeclared-in-prior",
+        declared(GAUSSIAN, prior=sp.exp(-sp.Symbol("tau") * mu**2)),
+        r"^gaussian: the prior uses 'tau', which is neither data, a parameter nor a constant$",
+    ),
+    Case(
+        "random-variable",
+        declared(GAUSSIAN, density=__import__("sympy.stats").stats.Normal("X", mu, sp.sqrt(sigma2))),
+        r"^gaussian: the density is a sympy.stats random variable; pass its density as an expression, density\(X\)\(x\)$",
+    ),
+    Case(
+        "density-string",
+        declared(GAUSSIAN, density="exp(-x**2)"),
+        r"^gaussian: the density must be a SymPy expression, got str$",
+    ),
+    Case(
+        "prior-not-expression",
+        declared(GAUSSIAN, prior=0.5),
+        r"^gaussian: the prior must be a SymPy expression, got float$",
+    ),
+    Case(
+        "data-not-in-density",
+        declared(GAUSSIAN, density=sp.exp(-(mu**2)) / sigma2),
+        r"^gaussian: the data symbol 'x' does not appear in the density$",
+    ),
+    Case(
+        "not-normalised",
+        declared(NOT_NORMALISED),
+        r"^gaussian: the density must integrate \(or sum\) to 1 over the support; at mu = -3/5, sigma\^2 = 7/10 it gives 2$",
+    ),
+    Case(
+        "poisson-not-normalised",
+        declared(POISSON, density=POISSON.density * sp.Rational(101, 100)),
+        r"^poisson: the density must integrate \(or sum\) to 1 over the support; at lambda = 7/10 it gives 1.01$",
+    ),
+    Case(
+        "coin-not-normalised",
+        declared(COIN_UNIFORM, density=theta**x),
+        r"^coin_uniform: the density must integrate \(or sum\) to 1 over the support",
+    ),
+    Case(
+        "negative-density",
+        declared(EXPONENTIAL, density=-EXPONENTIAL.density),
+        r"^exponential: the density must be non-negative; at lambda = 7/10 it takes -0.3476\d*$",
+    ),
+    Case(
+        "negative-prior",
+        declared(GAUSSIAN, prior=-sp.exp(mu)),
+        r"^gaussian: the prior must be non-negative; at mu = -3/5, sigma\^2 = 7/10 it is -exp\(-3/5\)$",
+    ),
+    Case(
+        "observed-outside-support",
+        declared(POISSON, observed={x: (1, 2.5)}),
+        r"^poisson: data 'x' must lie in Naturals0, got 2.5 at index 1$",
+    ),
+    Case(
+        "observed-not-numbers",
+        declared(COIN_UNIFORM, observed={x: ("h", "t")}),
+        r"^coin_uniform: data 'x' must be real numbers, got strings",
+    ),
+    Case(
+        "observed-column-missing",
+        declared(wrap(COIN_UNIFORM, observed={sp.Symbol("z"): (1, 0)})),
+        r"^coin_uniform: observed data give no column for 'x'$",
+    ),
 ]
 
 OUTCOME_CASES = [
     Case("no-closed-form", no_closed_form, "no closed form: the log-density does not separate", "reported"),
-    Case("separable-no-closed-form", gamma_shape, r"^no closed form: sympy.solve cannot solve the score equation: No algorithms are implemented", "reported"),
+    Case(
+        "separable-no-closed-form",
+        gamma_shape,
+        r"^no closed form: sympy.solve cannot solve the score equation: No algorithms are implemented",
+        "reported",
+    ),
     Case("unbounded-posterior", unbounded_posterior, r"^did not converge: ", "reported"),
     Case("statistics-given-are-used", given_statistics, r"^theta = 1.0$", "reported"),
-    Case("float32-parameters", float32_gradient, r"^parameter 'mu' must be float64 for gradient checks, got torch.float32$"),
+    Case(
+        "float32-parameters",
+        float32_gradient,
+        r"^parameter 'mu' must be float64 for gradient checks, got torch.float32$",
+    ),
     Case("float32-data", float32_data, r"^data 'x' must be float64 for gradient checks, got torch.float32$"),
-    Case("check-data-no-source", lambda tmp: check_data(wrap(GAUSSIAN, simulate=None), 0), r"^gaussian: declares neither observed data nor a simulate hook$"),
+    Case(
+        "check-data-no-source",
+        lambda tmp: check_data(wrap(GAUSSIAN, simulate=None), 0),
+        r"^gaussian: declares neither observed data nor a simulate hook$",
+    ),
 ]
 
 CLI_CASES = [
-    Case("cli-unknown-section", cli("--only", "task9"), r"--only: unknown section 'task9'; choose from theory, task1, task2, task3, praxis, appendix, models$", "exit 2"),
+    Case(
+        "cli-unknown-section",
+        cli("--only", "task9"),
+        r"--only: unknown section 'task9'; choose from theory, task1, task2, task3, praxis, appendix, models$",
+        "exit 2",
+    ),
     Case("cli-bad-format", cli("--format", "md,docx"), r"choose from md,tex,pdf, got 'md,docx'", "exit 2"),
     Case("cli-empty-format", cli("--format", ","), r"choose from md,tex,pdf, got ','", "exit 2"),
     Case("cli-n-zero", cli("--n", "0"), r"argument --n: must be >= 1, got 0", "exit 2"),
     Case("cli-n-text", cli("--n", "ten"), r"argument --n: must be a whole number, got 'ten'", "exit 2"),
-    Case("cli-n-one-praxis", cli("--n", "1", "--only", "praxis"), r"argument --n: the praxis needs at least 2 samples, got 1", "exit 2"),
+    Case(
+        "cli-n-one-praxis",
+        cli("--n", "1", "--only", "praxis"),
+        r"argument --n: the praxis needs at least 2 samples, got 1",
+        "exit 2",
+    ),
     Case("cli-seed-negative", cli("--seed", "-1"), r"argument --seed: must be in \[0, 2\*\*32 - 1\], got -1", "exit 2"),
     Case("cli-seed-huge", cli("--seed", str(2**32)), r"argument --seed: must be in \[0, 2\*\*32 - 1\]", "exit 2"),
     Case("cli-seed-text", cli("--seed", "abc"), r"argument --seed: must be a whole number, got 'abc'", "exit 2"),
-    Case("cli-resolution-one", cli("--resolution", "1"), r"argument --resolution: must be a whole number >= 2 \(grid points per axis\), got 1", "exit 2"),
-    Case("cli-resolution-float", cli("--resolution", "2.5"), r"argument --resolution: must be a whole number, got '2.5'", "exit 2"),
-    Case("cli-out-is-file", lambda tmp: main(["--out", str(tmp / "f"), "--only", "task1"]), r"is a file; it must be a directory", "exit 2", a_file),
-    Case("cli-out-under-file", lambda tmp: main(["--out", str(tmp / "f" / "r"), "--only", "task1"]), "cannot create its parent directory", "exit 2", a_file),
-    Case("cli-out-empty", cli_out(""), r"--out must name a directory, got an empty string \(it would be the working directory\)$", "exit 2", user_files),
-    Case("cli-out-dot", cli_out("."), r"is the working directory or one of its parents; choose a new directory$", "exit 2", user_files),
+    Case(
+        "cli-resolution-one",
+        cli("--resolution", "1"),
+        r"argument --resolution: must be a whole number >= 2 \(grid points per axis\), got 1",
+        "exit 2",
+    ),
+    Case(
+        "cli-resolution-float",
+        cli("--resolution", "2.5"),
+        r"argument --resolution: must be a whole number, got '2.5'",
+        "exit 2",
+    ),
+    Case(
+        "cli-out-is-file",
+        lambda tmp: main(["--out", str(tmp / "f"), "--only", "task1"]),
+        r"is a file; it must be a directory",
+        "exit 2",
+        a_file,
+    ),
+    Case(
+        "cli-out-under-file",
+        lambda tmp: main(["--out", str(tmp / "f" / "r"), "--only", "task1"]),
+        "cannot create its parent directory",
+        "exit 2",
+        a_file,
+    ),
+    Case(
+        "cli-out-empty",
+        cli_out(""),
+        r"--out must name a directory, got an empty string \(it would be the working directory\)$",
+        "exit 2",
+        user_files,
+    ),
+    Case(
+        "cli-out-dot",
+        cli_out("."),
+        r"is the working directory or one of its parents; choose a new directory$",
+        "exit 2",
+        user_files,
+    ),
     Case("cli-out-parent", cli_out(".."), r"is the working directory or one of its parents", "exit 2", user_files),
     Case("cli-out-root", cli_out("/"), r"--out / is a filesystem root or mount point", "exit 2", user_files),
-    Case("cli-out-user-files", cli_out("thesis"), r"holds files that mlemap did not write \(no .mlemap-report marker\); choose a new or empty directory$", "exit 2", user_files),
-    Case("cli-out-report-with-user-file", cli_out("report"), r"holds 'my-notes.txt', which the previous report did not write", "exit 2", a_report_with_a_user_file, builds=True),
+    Case(
+        "cli-out-user-files",
+        cli_out("thesis"),
+        r"holds files that mlemap did not write \(no .mlemap-report marker\); choose a new or empty directory$",
+        "exit 2",
+        user_files,
+    ),
+    Case(
+        "cli-out-report-with-user-file",
+        cli_out("report"),
+        r"holds 'my-notes.txt', which the previous report did not write",
+        "exit 2",
+        a_report_with_a_user_file,
+        builds=True,
+    ),
     Case("cli-out-symlink", cli_out("link"), r"is a symbolic link; name the directory itself$", "exit 2", a_symlink),
-    Case("cli-out-home", lambda tmp: main(["--out", str(Path.home()), "--only", "task1"]), "home directory|working directory|holds files", "exit 2"),
-    Case("cli-full-disk", full_disk, r"step 'write' failed: no space left on the device writing .*report.md; the previous report in .* is untouched$", "exit 1", builds=True),
-    Case("verify-seed-negative", verify_cli("--seed", "-1"), r"argument --seed: must be in \[0, 2\*\*32 - 1\], got -1", "exit 2"),
-    Case("verify-json-directory", lambda tmp: verify_main(["--json", str(tmp)]), r"argument --json: .* is a directory; name a file", "exit 2"),
-    Case("verify-json-under-file", lambda tmp: verify_main(["--json", str(tmp / "f" / "v.json")]), r"argument --json: .*f is not a directory", "exit 2", a_file),
+    Case(
+        "cli-out-home",
+        lambda tmp: main(["--out", str(Path.home()), "--only", "task1"]),
+        "home directory|working directory|holds files",
+        "exit 2",
+    ),
+    Case(
+        "cli-full-disk",
+        full_disk,
+        r"step 'write' failed: no space left on the device writing .*report.md; the previous report in .* is untouched$",
+        "exit 1",
+        builds=True,
+    ),
+    Case(
+        "verify-seed-negative",
+        verify_cli("--seed", "-1"),
+        r"argument --seed: must be in \[0, 2\*\*32 - 1\], got -1",
+        "exit 2",
+    ),
+    Case(
+        "verify-json-directory",
+        lambda tmp: verify_main(["--json", str(tmp)]),
+        r"argument --json: .* is a directory; name a file",
+        "exit 2",
+    ),
+    Case(
+        "verify-json-under-file",
+        lambda tmp: verify_main(["--json", str(tmp / "f" / "v.json")]),
+        r"argument --json: .*f is not a directory",
+        "exit 2",
+        a_file,
+    ),
     Case("verify-unknown-model", verify_cli("--model", "nope"), "invalid choice: 'nope'", "exit 2"),
 ]
 
-CASES = DATA_CASES + PRIOR_CASES + SIGMA_CASES + CONFIG_CASES + RATE_CASES + BATCH_CASES + DECLARATION_CASES + OUTCOME_CASES + CLI_CASES
+CASES = (
+    DATA_CASES
+    + PRIOR_CASES
+    + SIGMA_CASES
+    + CONFIG_CASES
+    + RATE_CASES
+    + BATCH_CASES
+    + DECLARATION_CASES
+    + OUTCOME_CASES
+    + CLI_CASES
+)
 
 
 def snapshot(directory: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(directory)): (p.read_bytes() if p.is_file() else None) for p in sorted(directory.rglob("*"))}
+    return {
+        str(p.relative_to(directory)): (p.read_bytes() if p.is_file() else None) for p in sorted(directory.rglob("*"))
+    }
 
 
 def outcome_of(case: Case, tmp_path: Path, capsys) -> str:
@@ -424,7 +834,9 @@ def outcome_of(case: Case, tmp_path: Path, capsys) -> str:
     return str(case.action(tmp_path))
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.build] if c.builds else []) for c in CASES])
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c.id, marks=[pytest.mark.build] if c.builds else []) for c in CASES]
+)
 def test_bad_input(case, tmp_path, capsys):
     if case.setup is not None:
         case.setup(tmp_path)

@@ -10,10 +10,9 @@ import sympy as sp
 
 from derivations.engine import derive
 from derivations.model import InputError, Model, Parameter
-from sheets.catalogue import COIN_MAP_SD
-from sheets.catalogue import derivation
 from numerics import checks, verify
 from numerics.checks import check_data, run_checks
+from sheets.catalogue import COIN_MAP_SD, derivation
 from tests.conftest import mutate
 
 
@@ -25,7 +24,9 @@ def test_all_checks_pass(model_derivation):
     results = run_checks(model_derivation, peer=model_derivation.model.peer)
     failed = [(r.check, r.error, r.tolerance) for r in results if not r.passed]
     assert not failed
-    assert {"autograd", "taylor_slope", "finite_difference", "scipy_optimize", "torch_optim"} <= {r.check for r in results}
+    assert {"autograd", "taylor_slope", "finite_difference", "scipy_optimize", "torch_optim"} <= {
+        r.check for r in results
+    }
 
 
 def test_variance_over_n_minus_1_fails_the_optimizers_and_peer():
@@ -108,8 +109,14 @@ def test_a_model_declared_only_here_runs_the_whole_pipeline():
     k = sp.Symbol("k", integer=True, nonnegative=True)
     p = sp.Symbol("p", positive=True)
     geometric = Model(
-        "geometric_test", "Geometric", (k,), (Parameter(p, sp.Interval.open(0, 1)),), p * (1 - p) ** k,
-        support={k: sp.Naturals0}, simulate=lambda rng, n, t: {"k": rng.geometric(t["p"], n) - 1.0}, truth={"p": 0.3},
+        "geometric_test",
+        "Geometric",
+        (k,),
+        (Parameter(p, sp.Interval.open(0, 1)),),
+        p * (1 - p) ** k,
+        support={k: sp.Naturals0},
+        simulate=lambda rng, n, t: {"k": rng.geometric(t["p"], n) - 1.0},
+        truth={"p": 0.3},
     )
     d = derive(geometric)
     assert d.estimate is not None

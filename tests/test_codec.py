@@ -16,15 +16,45 @@ from tests.conftest import cache_in
 n = sp.Symbol("n", positive=True, integer=True)  # assumptions in this order: srepr keeps it
 t = sp.Symbol("t", real=True)
 VALUES = [
-    None, True, False, 0, -7, 2.5, "text",
-    sp.Integer(10**30), sp.Rational(-3, 7), sp.Float("0.1", 30), sp.Float(2.5), -n / 4 - 1,
+    None,
+    True,
+    False,
+    0,
+    -7,
+    2.5,
+    "text",
+    sp.Integer(10**30),
+    sp.Rational(-3, 7),
+    sp.Float("0.1", 30),
+    sp.Float(2.5),
+    -n / 4 - 1,
     sp.Mul(sp.Rational(5, 2), sp.Add(sp.sqrt(5), 13), evaluate=False),  # factor()'s unexpanded form
-    sp.Dummy("u", positive=True), sp.pi, sp.E, sp.oo, -sp.oo, sp.zoo, sp.nan, sp.I, sp.true, sp.S.Half,
-    sp.Interval.open(0, 1), sp.Interval(0, sp.oo, False, True), sp.Reals, sp.Naturals0, sp.FiniteSet(0, 1),
-    sp.CRootOf(100 * t**3 - 150 * t**2 + 43 * t + 3, 1), sp.Sum(sp.IndexedBase("x")[sp.Idx("i")], (sp.Idx("i"), 1, n)),
-    sp.log(sp.gamma(t + 1)), sp.Piecewise((t, t > 0), (0, True)), sp.Matrix([[t, 1], [n, -t]]), sp.ImmutableMatrix([[1, t]]),
-    (1, (t, "a")), [t, [n]], {t: 1, "k": (2,)},
-    Statistic(n, sp.Integer(1), "n"), Statistic(t, t**2, r"\sum_{i=1}^{n} t_{i}^{2}"),
+    sp.Dummy("u", positive=True),
+    sp.pi,
+    sp.E,
+    sp.oo,
+    -sp.oo,
+    sp.zoo,
+    sp.nan,
+    sp.I,
+    sp.true,
+    sp.S.Half,
+    sp.Interval.open(0, 1),
+    sp.Interval(0, sp.oo, False, True),
+    sp.Reals,
+    sp.Naturals0,
+    sp.FiniteSet(0, 1),
+    sp.CRootOf(100 * t**3 - 150 * t**2 + 43 * t + 3, 1),
+    sp.Sum(sp.IndexedBase("x")[sp.Idx("i")], (sp.Idx("i"), 1, n)),
+    sp.log(sp.gamma(t + 1)),
+    sp.Piecewise((t, t > 0), (0, True)),
+    sp.Matrix([[t, 1], [n, -t]]),
+    sp.ImmutableMatrix([[1, t]]),
+    (1, (t, "a")),
+    [t, [n]],
+    {t: 1, "k": (2,)},
+    Statistic(n, sp.Integer(1), "n"),
+    Statistic(t, t**2, r"\sum_{i=1}^{n} t_{i}^{2}"),
     SecondOrder(sp.Matrix([[-n]]), (n,), "proved", ()),
 ]
 
@@ -130,7 +160,9 @@ def test_the_classes_the_codec_rebuilds_are_sympys_own_by_name():
 
     classes = codec._sympy_classes()
     assert classes["Symbol"] is sp.Symbol and classes["Add"] is sp.Add and classes["ComplexRootOf"] is sp.CRootOf
-    assert all(isinstance(c, type) and issubclass(c, sp.Basic) and c.__module__.startswith("sympy.") for c in classes.values())
+    assert all(
+        isinstance(c, type) and issubclass(c, sp.Basic) and c.__module__.startswith("sympy.") for c in classes.values()
+    )
     assert "Impostor" not in classes and len(classes) > 300
 
 
@@ -139,13 +171,16 @@ def test_a_sympy_string_atom_round_trips():
     assert codec.loads(codec.dumps(value)) == value
 
 
-@pytest.mark.parametrize("tree", [
-    {"sympy": {"node": "NoSuchClass", "args": []}},
-    {"sympy": {"node": "Add", "args": [1]}},
-    {"sympy": {"node": "Add", "args": {"a": 1}}},
-    {"sympy": {"nodes": "Add", "args": []}},
-    {"sympy": {"int": "1"}, "x": 1, "y": 2},
-])
+@pytest.mark.parametrize(
+    "tree",
+    [
+        {"sympy": {"node": "NoSuchClass", "args": []}},
+        {"sympy": {"node": "Add", "args": [1]}},
+        {"sympy": {"node": "Add", "args": {"a": 1}}},
+        {"sympy": {"nodes": "Add", "args": []}},
+        {"sympy": {"int": "1"}, "x": 1, "y": 2},
+    ],
+)
 def test_malformed_trees_are_refused_as_decode_errors(tree):
     with pytest.raises(codec.DecodeError):
         codec.loads(json.dumps(tree).encode())
@@ -154,5 +189,5 @@ def test_malformed_trees_are_refused_as_decode_errors(tree):
 def test_a_value_it_cannot_store_is_named_in_the_error():
     with pytest.raises(TypeError, match="frozenset"):
         codec.dumps(frozenset({1}))
-    with pytest.raises(TypeError, match="Function|UndefinedFunction|f"):
+    with pytest.raises(TypeError, match=r"Function|UndefinedFunction|f"):
         codec.dumps(sp.Function("f")(sp.Symbol("x")))

@@ -31,7 +31,14 @@ def env_with(cache: Path | None = None) -> dict[str, str]:
 def start(out: Path, cwd: Path, cache: Path | None = None, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "reports", "--out", str(out), *FAST, *extra]
     pythonpath = os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])
-    return subprocess.Popen(cmd, cwd=cwd, env={**env_with(cache), "PYTHONPATH": pythonpath}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env={**env_with(cache), "PYTHONPATH": pythonpath},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def run(out: Path, cwd: Path, cache: Path | None = None) -> subprocess.CompletedProcess:
@@ -87,7 +94,9 @@ def test_a_planted_cache_entry_is_never_executed(workdir, tmp_path):
     entries = sorted(cache.glob("*.json"))
     assert entries, "the first build cached nothing"
     for path in entries:  # a bare pickle, and one dressed in the entry's header with a forged digest
-        path.write_bytes(payload if path.name < entries[len(entries) // 2].name else store.FORMAT + b"0" * 64 + b"\n" + payload)
+        path.write_bytes(
+            payload if path.name < entries[len(entries) // 2].name else store.FORMAT + b"0" * 64 + b"\n" + payload
+        )
     second = run(workdir / "report", workdir, cache)
     assert second.returncode == 0, second.stderr
     assert not marker.exists(), "the planted payload ran"

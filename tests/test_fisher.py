@@ -12,11 +12,10 @@ import sympy as sp
 from derivations import fisher as fisher_module
 from derivations.engine import NoClosedForm, derive, n_obs
 from derivations.fisher import expectation, expected_statistic, expected_value, fisher, fisher_key
-from sheets.catalogue import COIN_MAP, GAUSSIAN
-from sheets.exercise3_demos.praxis_theory import mean_model
-from sheets.catalogue import MODELS, derivation
 from numerics import montecarlo as mc
 from numerics.checks import check_data
+from sheets.catalogue import COIN_MAP, GAUSSIAN, MODELS, derivation
+from sheets.exercise3_demos.praxis_theory import mean_model
 from sheets.exercise3_demos.prior_strength import prior_strength
 from tests.conftest import cache_in, mutate
 
@@ -78,7 +77,7 @@ def test_map_moves_from_the_mle_to_the_prior_mean_as_the_prior_strengthens():
 
 def test_regression_information_is_conditional_on_the_design():
     d = derivation("linear_regression")
-    a, b, s2 = d.params
+    _a, _b, s2 = d.params
     stats = {s.expr: s.symbol for s in d.statistics}
     n, sx, sxx = stats[sp.Integer(1)], stats[sp.Symbol("x", real=True)], stats[sp.Symbol("x", real=True) ** 2]
     bound = fisher(d).cramer_rao
@@ -102,7 +101,9 @@ def test_expected_value_of_an_affine_estimator_keeps_its_constant():
 def test_expected_value_refuses_estimators_it_cannot_take():
     d = derivation("gaussian")
     s_x, s_xx = (s.symbol for s in d.statistics if s.symbol != n_obs)
-    with pytest.raises(NoClosedForm, match=r"^the estimator divides by a statistic; its expectation is not a polynomial one$"):
+    with pytest.raises(
+        NoClosedForm, match=r"^the estimator divides by a statistic; its expectation is not a polynomial one$"
+    ):
         expected_value(d, n_obs / s_x)
     with pytest.raises(NoClosedForm, match=r"^estimators of degree > 2 in the statistics are not handled$"):
         expected_value(d, s_x**3 / n_obs**3)
@@ -116,16 +117,23 @@ def test_newton_over_all_replicates_equals_newton_one_sample_at_a_time(name):
     par = d.model.params[0].name
     rows = mc.newton_rows(d, 40, 200, np.random.default_rng(3))
     rng = np.random.default_rng(3)
-    loop = [mc.newton(d, d.model.validate(d.model.simulate(rng, 200, d.model.truth)), dict(d.model.truth))[par] for _ in range(40)]
+    loop = [
+        mc.newton(d, d.model.validate(d.model.simulate(rng, 200, d.model.truth)), dict(d.model.truth))[par]
+        for _ in range(40)
+    ]
     np.testing.assert_allclose(rows[:, 0], loop, rtol=0, atol=1e-9)
 
 
 def test_covariate_expectations_the_model_statistics_cannot_hold_are_refused_by_name():
     d = derivation("linear_regression")
     (y,) = (v for v in d.model.data if v not in d.model.covariates)
-    with pytest.raises(NoClosedForm, match=r"^E\[y\*\*3 \| covariates\] needs statistics the model does not have: \[x\*\*3\]$"):
+    with pytest.raises(
+        NoClosedForm, match=r"^E\[y\*\*3 \| covariates\] needs statistics the model does not have: \[x\*\*3\]$"
+    ):
         expected_statistic(d, y**3)
-    with pytest.raises(NoClosedForm, match=r"^E\[exp\(y\) \| covariates\] does not separate into covariate statistics$"):
+    with pytest.raises(
+        NoClosedForm, match=r"^E\[exp\(y\) \| covariates\] does not separate into covariate statistics$"
+    ):
         expected_statistic(d, sp.exp(y))
 
 
@@ -166,7 +174,14 @@ def test_an_expectation_needs_no_sign_on_the_symbol_when_the_domain_declares_it(
 
     rate, x = sp.Symbol("lambda", real=True), sp.Symbol("x", positive=True)
     positive = sp.Interval.open(0, sp.oo)
-    model = Model("exponential_real_rate", "Exponential", (x,), (Parameter(rate, positive),), rate * sp.exp(-rate * x), support={x: positive})
+    model = Model(
+        "exponential_real_rate",
+        "Exponential",
+        (x,),
+        (Parameter(rate, positive),),
+        rate * sp.exp(-rate * x),
+        support={x: positive},
+    )
     assert expectation(derive(model), x) == 1 / rate
 
 

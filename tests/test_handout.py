@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ def built(tmp_path_factory):
     from reports.cli import main
 
     out = tmp_path_factory.mktemp("handout") / "report"
-    formats = "md,tex,pdf" if HAS_LATEX else "md,tex"
+    formats = "md,tex,pdf,html" if HAS_LATEX else "md,tex,html"
     assert main(["--out", str(out), "--format", formats]) == 0
     return out
 
@@ -93,7 +94,13 @@ def code_identifiers(text: str) -> list[str]:
     """Names from the code (snake_case, file names, the program's name) in what a reader sees: math, figure
     files and the colophon aside."""
     body = re.split(r"^## Colophon$|\\section\{Colophon\}", text, flags=re.M)[0]
-    for hidden in (r"\$\$.*?\$\$", r"\$[^$]*\$", r"\\begin\{dmath\*\}.*?\\end\{dmath\*\}", r"\\includegraphics[^\n]*", r"\]\(figures/[^)]*\)"):
+    for hidden in (
+        r"\$\$.*?\$\$",
+        r"\$[^$]*\$",
+        r"\\begin\{dmath\*\}.*?\\end\{dmath\*\}",
+        r"\\includegraphics[^\n]*",
+        r"\]\(figures/[^)]*\)",
+    ):
         body = re.sub(hidden, "", body, flags=re.S)
     return IDENTIFIER.findall(body)
 
@@ -103,7 +110,11 @@ def test_no_code_identifier_outside_the_colophon(built):
         text = (built / name).read_text()
         assert code_identifiers(text) == [], name
         assert "mlemap" in text.split("Colophon")[-1]
-    assert code_identifiers("the peer check stats_rewrite of coin_map_sd in sheets/exercise3.py") == ["stats_rewrite", "coin_map_sd", "exercise3.py"]
+    assert code_identifiers("the peer check stats_rewrite of coin_map_sd in sheets/exercise3.py") == [
+        "stats_rewrite",
+        "coin_map_sd",
+        "exercise3.py",
+    ]
 
 
 @pytest.mark.parametrize("sheet", ["exercise3", "exercise4"])
@@ -144,7 +155,59 @@ def test_the_solutions_without_appendices_fit_twelve_pages(built):
     import subprocess
 
     def page(k: int) -> str:
-        return subprocess.run(["pdftotext", "-f", str(k), "-l", str(k), str(built / "report.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["pdftotext", "-f", str(k), "-l", str(k), str(built / "report.pdf"), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
-    first_appendix = next(k for k in range(1, 40) if re.search(r"^\d+\s+Appendix", page(k), flags=re.M) or "Appendix:" in page(k))
+    first_appendix = next(
+        k for k in range(1, 40) if re.search(r"^\d+\s+Appendix", page(k), flags=re.M) or "Appendix:" in page(k)
+    )
     assert first_appendix - 1 <= 12
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "build" / "screenshots" / "report-html.png"
+
+
+def test_the_html_report_is_one_self_contained_file(built):
+    page = (built / "report.html").read_text()
+    assert "<script" not in page and not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    figures = re.findall(r"!\[Figure \d+", (built / "report.md").read_text())
+    assert page.count('<img src="data:image/png;base64,') == len(figures) > 0
+    assert "<math" in page and "$" not in re.sub(r"<math.*?</math>", "", page, flags=re.S)  # all math is MathML
+
+
+def test_the_html_report_in_a_real_browser_draws_every_formula_and_figure(built):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test dependencies")
+    if CHROMIUM is None:
+        pytest.skip("no chromium on PATH (apt-get install chromium; .ci/run installs it)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1000, "height": 1400})
+        remote = []
+        page.on("request", lambda r: remote.append(r.url) if not r.url.startswith(("data:", "file:")) else None)
+        page.goto((built / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        seen = page.evaluate("""() => ({
+            images: [...document.images].map(i => i.complete ? i.naturalWidth : 0),
+            formulas: document.querySelectorAll("math").length,
+            errors: document.querySelectorAll("merror").length,
+            blank: [...document.querySelectorAll("math")].filter(m => m.getBoundingClientRect().width === 0).length})""")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+        browser.close()
+    assert remote == []
+    assert seen["images"] and min(seen["images"]) >= 1200
+    assert seen["formulas"] > 100 and seen["errors"] == 0 and seen["blank"] == 0
+    assert SCREENSHOT.stat().st_size > 10_000

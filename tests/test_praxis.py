@@ -10,12 +10,12 @@ import scipy.stats
 import sympy as sp
 import torch
 
-from sheets.exercise3_demos import praxis_theory as dp
 from derivations.engine import derive, n_obs
 from derivations.model import InputError
-from sheets.exercise3_demos import praxis as px
 from numerics.study import Study, run_study
 from sheets.exercise3 import SHEET
+from sheets.exercise3_demos import praxis as px
+from sheets.exercise3_demos import praxis_theory as dp
 from tests.conftest import under_mutmut
 
 
@@ -176,8 +176,8 @@ def test_quadratic_form_equals_the_objective_and_its_gradient(small):
 
 
 def test_quadratic_form_is_none_when_the_objective_is_not_quadratic():
-    from sheets.catalogue import derivation
     from numerics.compile import compiled
+    from sheets.catalogue import derivation
 
     gaussian = compiled(derivation("gaussian"))  # log(sigma^2) and 1/sigma^2 terms
     assert gaussian.quadratic_form(gaussian.statistics({"x": np.array([1.0, 2.0, 4.0])})) is None
@@ -221,10 +221,14 @@ def test_mean_model_density_is_the_bivariate_normal(sigma):
 def test_exact_sigma_accepts_small_positive_definite_matrices_and_names_bad_ones():
     small_sigma = dp.exact_sigma(((0.5, 0.1), (0.1, 0.5)))  # floats are taken as the exact numbers they store
     assert small_sigma == sp.Matrix([[sp.Rational(1, 2), sp.Rational(0.1)], [sp.Rational(0.1), sp.Rational(1, 2)]])
-    assert dp.exact_sigma(((sp.Rational(1, 2), sp.Rational(1, 10)), (sp.Rational(1, 10), 1)))[0, 1] == sp.Rational(1, 10)
+    assert dp.exact_sigma(((sp.Rational(1, 2), sp.Rational(1, 10)), (sp.Rational(1, 10), 1)))[0, 1] == sp.Rational(
+        1, 10
+    )
     with pytest.raises(InputError, match=r"^Sigma must be 2x2, got shape ragged$"):
         dp.exact_sigma(((1, 0), (0,)))
-    with pytest.raises(InputError, match=r"^Sigma must be a 2x2 matrix of real numbers, got \[\['a', '0'\], \['0', '1'\]\]$"):
+    with pytest.raises(
+        InputError, match=r"^Sigma must be a 2x2 matrix of real numbers, got \[\['a', '0'\], \['0', '1'\]\]$"
+    ):
         dp.exact_sigma((("a", 0), (0, 1)))
     with pytest.raises(InputError, match=r"^Sigma must be a 2x2 matrix of real numbers"):
         dp.exact_sigma(((1 + 1j, 0), (0, 1)))

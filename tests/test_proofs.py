@@ -10,7 +10,7 @@ import pytest
 
 from tests.reprove import reproved
 
-GAUSSIAN_SHEET = '''
+GAUSSIAN_SHEET = """
 import sympy as sp
 from derivations.engine import n_obs as n
 from derivations.proof import over_observations
@@ -26,7 +26,7 @@ SHEET = Sheet(
                  familiar={"mu": xbar, "sigma^2": over_observations((x - xbar) ** 2, (x,), n) / DIVISOR}, where=MEANS),
     ),
 )
-'''
+"""
 
 
 def sheet_file(tmp_path, divisor: str):
@@ -47,7 +47,10 @@ def test_every_step_of_a_build_is_proved_and_reproved_independently(tmp_path):
     assert all(r["status"] == "proved" and all(line in shown for line in r["latex"].split("\n")) for r in records)
     assert all(reproved(r, seed) for r in records for seed in (0, 1))
     familiar = [r for r in records if r["step"].endswith("in its familiar form")]
-    assert [r["step"] for r in familiar] == [r"MLE of $\mu$ in its familiar form", r"MLE of $\sigma^{2}$ in its familiar form"]
+    assert [r["step"] for r in familiar] == [
+        r"MLE of $\mu$ in its familiar form",
+        r"MLE of $\sigma^{2}$ in its familiar form",
+    ]
 
 
 @pytest.mark.build

@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 
 from derivations.sheet import answers
-from sheets.exercise3 import SHEET
 from reports.build import BuildError, build
 from reports.cli import main
 from reports.plan import Settings
-from tests import golden_reports
+from sheets.exercise3 import SHEET
 from sheets.exercise3_report.compute import SECTIONS
+from tests import golden_reports
 
 SMALL = Settings(seed=3, n=400, resolution=20)
-needs_tex = pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None, reason="no latexmk/pdftotext: PDF output is skipped")
+needs_tex = pytest.mark.skipif(
+    shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+    reason="no latexmk/pdftotext: PDF output is skipped",
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,16 @@ def report(tmp_path_factory):
 
 def test_every_sheet_section_and_answer_is_in_the_markdown(report):
     text = (report / "report.md").read_text()
-    for heading in ("Theory", "Task 1", "Task 2", "Task 3", "Praxis Task 1", "Praxis Task 2", "Praxis Task 3", "Appendix"):
+    for heading in (
+        "Theory",
+        "Task 1",
+        "Task 2",
+        "Task 3",
+        "Praxis Task 1",
+        "Praxis Task 2",
+        "Praxis Task 3",
+        "Appendix",
+    ):
         assert f" {heading}" in text, heading
     from reports.document import math
     from sheets.catalogue import derivation
@@ -66,7 +78,9 @@ def test_each_model_is_verified_once_in_the_appendix(report):
 
     text = (report / "report.md").read_text().split("## Appendix: verification")[1]
     for model in ("gaussian", "coin_map"):
-        table = text.split(f"*{MODELS[model].title}.*")[0].rsplit("| what is compared | error | tolerance | result |", 1)[1]
+        table = text.split(f"*{MODELS[model].title}.*")[0].rsplit(
+            "| what is compared | error | tolerance | result |", 1
+        )[1]
         assert table.count(f"| {compares('autograd')} |") == 1, model
     assert MODELS["poisson"].title not in text  # the extra models only with --appendix models
 
@@ -89,7 +103,9 @@ def test_two_builds_are_byte_identical(report, tmp_path):
 
 @needs_tex
 def test_pdf_text_holds_the_key_answers(report):
-    text = subprocess.run(["pdftotext", str(report / "report.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(report / "report.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     by_key = {a.key: a for a in answers(SHEET)}
     for key in ("task3a.theta_map", "task3a.p_two_tails", "task3b.p_next_head"):
         assert f"{by_key[key].value:.4g}" in text, key  # 4 significant digits: answers.json holds the rest
@@ -156,7 +172,12 @@ def test_without_tex_the_pdf_is_skipped_in_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build_module.shutil, "which", lambda name: None)
     lines: list[str] = []
-    out = build(Settings(seed=0, n=200, resolution=10, sections=("task1",)), tmp_path / "report", ("md", "tex", "pdf"), log=lines.append)
+    out = build(
+        Settings(seed=0, n=200, resolution=10, sections=("task1",)),
+        tmp_path / "report",
+        ("md", "tex", "pdf"),
+        log=lines.append,
+    )
     assert (out / "report.md").exists() and (out / "report.tex").exists() and not (out / "report.pdf").exists()
     skipped = [line for line in lines if line.startswith("pdf: skipped")]
     assert len(skipped) == 1 and "latexmk" in skipped[0]
@@ -180,7 +201,9 @@ def test_figures_drawn_in_two_processes_are_the_files_one_process_draws(tmp_path
     assert plan.render(tmp_path / "one", processes=1) == names
     for name in names:
         for ext in ("png", "pdf"):
-            assert (tmp_path / "two" / f"{name}.{ext}").read_bytes() == (tmp_path / "one" / f"{name}.{ext}").read_bytes()
+            assert (tmp_path / "two" / f"{name}.{ext}").read_bytes() == (
+                tmp_path / "one" / f"{name}.{ext}"
+            ).read_bytes()
 
 
 def test_a_figure_name_is_used_once():
@@ -196,15 +219,29 @@ def test_python_m_reports_exits_with_the_cli_code(tmp_path):
     """The entry point leaves without the interpreter's teardown: its exit code and output must survive that."""
     import sys
 
-    ok = subprocess.run([sys.executable, "-m", "reports", "--out", str(tmp_path / "r"), "--only", "task1", "--format", "md"], capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "reports", "--out", str(tmp_path / "r"), "--only", "task1", "--format", "md"],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.rstrip().splitlines()[-1].startswith(f"wrote {tmp_path / 'r'}")
     assert (tmp_path / "r" / "report.md").is_file()
     (tmp_path / "file").write_text("")
-    bad = subprocess.run([sys.executable, "-m", "reports", "--out", str(tmp_path / "file"), "--format", "md"], capture_output=True, text=True)
-    assert (bad.returncode, bad.stderr.strip()) == (2, f"error: --out {tmp_path / 'file'} is a file; it must be a directory (or not exist yet)")
+    bad = subprocess.run(
+        [sys.executable, "-m", "reports", "--out", str(tmp_path / "file"), "--format", "md"],
+        capture_output=True,
+        text=True,
+    )
+    assert (bad.returncode, bad.stderr.strip()) == (
+        2,
+        f"error: --out {tmp_path / 'file'} is a file; it must be a directory (or not exist yet)",
+    )
     usage = subprocess.run([sys.executable, "-m", "reports", "--bogus"], capture_output=True, text=True)
-    assert (usage.returncode, usage.stderr.strip().splitlines()[-1]) == (2, "python -m reports: error: unrecognized arguments: --bogus")
+    assert (usage.returncode, usage.stderr.strip().splitlines()[-1]) == (
+        2,
+        "python -m reports: error: unrecognized arguments: --bogus",
+    )
     helped = subprocess.run([sys.executable, "-m", "reports", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and helped.stdout.startswith("usage: python -m reports [-h]")
 
@@ -219,7 +256,9 @@ def test_exercise3_answers_are_those_reviewed_and_one_process_writes_what_two_do
     assert main(["--out", str(two), "--format", "md", "--jobs", "2"]) == 0
     assert (one / "answers.json").read_text() == golden.read_text()
     assert (one / "report.md").read_bytes() == (two / "report.md").read_bytes()
-    assert (one / "report.md").read_text() == golden_reports.golden("exercise3").read_text(), "prose changed: review, then python -m tests.golden_reports"
+    assert (one / "report.md").read_text() == golden_reports.golden("exercise3").read_text(), (
+        "prose changed: review, then python -m tests.golden_reports"
+    )
     assert sorted(p.name for p in (one / "figures").iterdir()) == sorted(p.name for p in (two / "figures").iterdir())
 
 
@@ -232,4 +271,7 @@ def test_the_extra_models_come_only_with_their_appendix(tmp_path, capsys):
     text = (out / "report.md").read_text()
     assert all(m.title in text for m in EXTRA_MODELS)
     assert main(["--out", str(tmp_path / "bad"), "--appendix", "everything", "--format", "md"]) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: --appendix: unknown appendix 'everything'; choose from models"
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1]
+        == "error: --appendix: unknown appendix 'everything'; choose from models"
+    )

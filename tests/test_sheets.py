@@ -17,7 +17,7 @@ from numerics.checks import compares
 from sheets import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL_SHEET = '''
+SMALL_SHEET = """
 import sympy as sp
 from derivations.sheet import Estimate, PlugIn, PosteriorPredictive, Sheet
 from sheets.catalogue import EXPONENTIAL, coin_model, x
@@ -32,7 +32,7 @@ SHEET = Sheet(
     ),
     peers={"q3": lambda: 4 / 9},
 )
-'''
+"""
 
 
 def write(tmp_path: Path, text: str, name: str = "sheet.py") -> Path:
@@ -91,14 +91,32 @@ COIN_NO_DATA = "coin_model('c', 'c', None).__class__(**{**coin_model('c', 'c', N
         ("SHEET = 3", r"defines no SHEET \(a derivations.sheet.Sheet\)$"),
         ("x = 1", r"defines no SHEET"),
         ("raise ValueError('boom\\nsecond line')", r": ValueError: boom second line$"),
-        ("SHEET = Sheet('t', (Estimate('q1', 'text', GAUSSIAN, labels={'tau': 'x'}),))", r"question q1: gaussian has no parameter 'tau'$"),
-        ("SHEET = Sheet('t', (Estimate('q1', 'text', None),))", r"question q1: needs a model \(a derivations.Model\), got None$"),
-        ("SHEET = Sheet('t', (PlugIn('q1', 'text', COIN_UNIFORM, ({x: 2},)),))", r"question q1: the future x = 2 lies outside its support \{0, 1\}$"),
+        (
+            "SHEET = Sheet('t', (Estimate('q1', 'text', GAUSSIAN, labels={'tau': 'x'}),))",
+            r"question q1: gaussian has no parameter 'tau'$",
+        ),
+        (
+            "SHEET = Sheet('t', (Estimate('q1', 'text', None),))",
+            r"question q1: needs a model \(a derivations.Model\), got None$",
+        ),
+        (
+            "SHEET = Sheet('t', (PlugIn('q1', 'text', COIN_UNIFORM, ({x: 2},)),))",
+            r"question q1: the future x = 2 lies outside its support \{0, 1\}$",
+        ),
         ("SHEET = Sheet('t', (PlugIn('q1', 'text', COIN_UNIFORM, ()),))", r"question q1: names no future data$"),
-        ("SHEET = Sheet('t', (Posterior('q1', 'text', GAUSSIAN),))", r"question q1: a posterior needs observed data; gaussian has none$"),
-        ("SHEET = Sheet('t', (PosteriorPredictive('q1', 'text', " + COIN_NO_DATA + ", ({x: 1},)),))", r"question q1: a posterior needs observed data; c has none$"),
+        (
+            "SHEET = Sheet('t', (Posterior('q1', 'text', GAUSSIAN),))",
+            r"question q1: a posterior needs observed data; gaussian has none$",
+        ),
+        (
+            "SHEET = Sheet('t', (PosteriorPredictive('q1', 'text', " + COIN_NO_DATA + ", ({x: 1},)),))",
+            r"question q1: a posterior needs observed data; c has none$",
+        ),
         ("SHEET = Sheet('t', ('what is the MLE?',))", r"is not a question$"),
-        ("SHEET = Sheet('t', (Estimate('q1', 'a', GAUSSIAN), Estimate('q1', 'b', GAUSSIAN)))", r"question q1.mu_mle: two answers share this key"),
+        (
+            "SHEET = Sheet('t', (Estimate('q1', 'a', GAUSSIAN), Estimate('q1', 'b', GAUSSIAN)))",
+            r"question q1.mu_mle: two answers share this key",
+        ),
     ],
 )
 def test_a_sheet_with_an_error_is_refused_naming_the_question_and_the_rule(tmp_path, body, message):
@@ -167,7 +185,9 @@ def test_estimate_is_the_closed_form_where_there_is_one_and_says_when_nothing_co
     from derivations.engine import derive
 
     stuck = estimate(derive(rising), {"x": [0.1, 0.1]})
-    assert stuck.method == "numerical" and not stuck.converged and stuck.values is None  # n/(S_x - 5) < 0 here: no answer, not a wrong one
+    assert (
+        stuck.method == "numerical" and not stuck.converged and stuck.values is None
+    )  # n/(S_x - 5) < 0 here: no answer, not a wrong one
     fine = estimate(derive(rising), {"x": [3.0, 4.0]})
     assert fine.method == "closed form" and fine.values == {"lambda": pytest.approx(2 / (7.0 - 5))}
 
@@ -180,12 +200,17 @@ def test_the_second_shipped_sheet_builds_its_report_with_the_optimizer_study(tmp
     out = tmp_path / "report"
     assert main(["--sheet", str(ROOT / "sheets" / "exercise4.py"), "--out", str(out), "--format", "md"]) == 0
     rows = {r["key"]: r for r in json.loads((out / "answers.json").read_text())}
-    assert rows["task3a.lambda_map"]["exact"] == "7/4" and rows["task3d.p_no_call"]["exact"] == "35184372088832/205891132094649"
+    assert (
+        rows["task3a.lambda_map"]["exact"] == "7/4"
+        and rows["task3d.p_no_call"]["exact"] == "35184372088832/205891132094649"
+    )
     assert 0 < rows["task4b.lr_bound"]["value"] < 1
     assert sorted(p.name for p in (out / "figures").glob("*.png")) == ["task4b_ascent.png", "task4b_paths.png"]
     text = (out / "report.md").read_text()
     assert "| FAIL |" not in text and "torch.optim" in text
-    assert text == golden_reports.golden("exercise4").read_text(), "prose changed: review, then python -m tests.golden_reports"
+    assert text == golden_reports.golden("exercise4").read_text(), (
+        "prose changed: review, then python -m tests.golden_reports"
+    )
 
 
 def test_a_study_question_needs_data_and_sensible_fractions():
@@ -194,7 +219,10 @@ def test_a_study_question_needs_data_and_sensible_fractions():
     from derivations.sheet import OptimizerStudy
 
     no_data = dataclasses.replace(catalogue.GAUSSIAN, simulate=None)
-    with pytest.raises(InputError, match=r"^question s: an optimizer study needs data; gaussian has neither observed data nor a simulate hook$"):
+    with pytest.raises(
+        InputError,
+        match=r"^question s: an optimizer study needs data; gaussian has neither observed data nor a simulate hook$",
+    ):
         OptimizerStudy("s", "text", no_data)
     for fractions in ((0.5, -1), (), (0.5, 10), (True,), ("0.5",)):
         with pytest.raises(InputError, match=r"^question s: fractions of the bound must be numbers in \(0, 10\), got "):
@@ -204,7 +232,10 @@ def test_a_study_question_needs_data_and_sensible_fractions():
 
 
 def test_an_answer_row_holds_the_exact_form_its_latex_and_a_float():
-    (row,) = [a.as_dict() for a in answers(Sheet("t", (PosteriorPredictive("q", "text", catalogue.COIN_UNIFORM, ({catalogue.x: 1},)),)))]
+    (row,) = [
+        a.as_dict()
+        for a in answers(Sheet("t", (PosteriorPredictive("q", "text", catalogue.COIN_UNIFORM, ({catalogue.x: 1},)),)))
+    ]
     assert row == {"key": "q", "question": "text", "exact": "4/9", "latex": r"\frac{4}{9}", "value": 4 / 9}
     (symbolic,) = answers(Sheet("t", (Posterior("p", "text", catalogue.COIN_UNIFORM, "label"),)))
     assert symbolic.as_dict()["value"] is None and symbolic.question == "label"
@@ -236,7 +267,9 @@ def test_future_data_must_be_the_models_data():
         PlugIn("q", "text", catalogue.COIN_UNIFORM, ({y: 1},))
     with pytest.raises(InputError, match=r"^question q: needs a model \(a derivations.Model\), got 'coin'$"):
         PlugIn("q", "text", "coin", ({catalogue.x: 1},))
-    with pytest.raises(InputError, match=r"^question q: a posterior integral needs one parameter on an interval; gaussian has 2$"):
+    with pytest.raises(
+        InputError, match=r"^question q: a posterior integral needs one parameter on an interval; gaussian has 2$"
+    ):
         PosteriorPredictive("q", "text", dataclasses_replace_observed(catalogue.GAUSSIAN), ({catalogue.x: 1},))
 
 

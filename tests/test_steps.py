@@ -9,18 +9,31 @@ import sympy as sp
 
 from derivations.engine import n_obs
 from derivations.proof import UP_TO_CONSTANT
-from sheets.catalogue import derivation
 from reports.steps import worked_steps
+from sheets.catalogue import derivation
 from tests.reprove import reproved
 
 TITLES = {
     "gaussian": [
-        "Log-density", "Joint log-likelihood in sample statistics", "Score", "Hessian", "MLE (score = 0)",
+        "Log-density",
+        "Joint log-likelihood in sample statistics",
+        "Score",
+        "Hessian",
+        "MLE (score = 0)",
         "Second-order check",
     ],
     "coin_map": [
-        "Log-density", "Joint log-likelihood in sample statistics", "Log-prior", "Log-posterior", "Score", "Hessian", "Statistics of the observed data", "Stationary condition",
-        "Stationary points inside the domain", "MAP (score = 0)", "Second-order check",
+        "Log-density",
+        "Joint log-likelihood in sample statistics",
+        "Log-prior",
+        "Log-posterior",
+        "Score",
+        "Hessian",
+        "Statistics of the observed data",
+        "Stationary condition",
+        "Stationary points inside the domain",
+        "MAP (score = 0)",
+        "Second-order check",
     ],
     "cauchy": ["Log-density", "Joint log-likelihood"],
 }
@@ -65,15 +78,15 @@ def test_an_altered_step_is_neither_proved_nor_reproved(name, change):
     d = derivation(name)
     changes = {"plus one": lambda e: e + 1, "plus a seventh of a parameter": lambda e: e + d.params[0] / 7}
     for step in worked_steps(d):
-        if step.proof is None or change == "plus one" and step.proof.claims[0][2] == UP_TO_CONSTANT:
+        if step.proof is None or (change == "plus one" and step.proof.claims[0][2] == UP_TO_CONSTANT):
             continue  # a log-posterior is claimed up to a constant: one more is still right
         wrong = _altered(step, changes[change])
         assert not wrong.proved() and not reproved(wrong.as_record()), step.title
 
 
 def test_a_familiar_form_is_proved_equal_to_the_derived_estimate():
-    from sheets.exercise3 import GAUSSIAN_FORMS, MEANS, total, xbar
     from sheets.catalogue import sigma2, x
+    from sheets.exercise3 import GAUSSIAN_FORMS, MEANS, total, xbar
 
     d = derivation("gaussian")
     right = worked_steps(d, {sigma2: GAUSSIAN_FORMS["sigma^2"]}, MEANS)[-2]

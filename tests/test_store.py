@@ -7,15 +7,14 @@ import stat
 from pathlib import Path
 
 import pytest
-
 import sympy as sp
 
 from derivations import store
 from derivations.engine import derive, model_key
 from derivations.fisher import fisher
+from reports.steps import worked_steps
 from sheets.catalogue import COIN_MAP, GAUSSIAN, coin_model, normal_prior, theta
 from tests.conftest import cache_in
-from reports.steps import worked_steps
 
 KEY = "0123456789abcdef" * 4
 
@@ -227,7 +226,12 @@ def test_a_symlinked_entry_is_not_followed(tmp_path, monkeypatch):
 def test_decoding_refuses_what_the_codec_does_not_write():
     from derivations import codec
 
-    for text in [b'{"sympy": {"node": "os.system", "args": []}}', b'{"dataclass": "Popen", "fields": {}}', b'{"sympy": {"node": "Symbol", "args": [1]}}', b"[" * 100000]:
+    for text in [
+        b'{"sympy": {"node": "os.system", "args": []}}',
+        b'{"dataclass": "Popen", "fields": {}}',
+        b'{"sympy": {"node": "Symbol", "args": [1]}}',
+        b"[" * 100000,
+    ]:
         with pytest.raises(codec.DecodeError):
             codec.loads(text)
 
@@ -249,7 +253,9 @@ def test_a_fifo_planted_as_an_entry_neither_blocks_nor_loads(tmp_path, monkeypat
     assert store.load_or_compute("test", KEY, lambda: 2) == 2
 
 
-@pytest.mark.parametrize(("target", "error"), [("tempfile.NamedTemporaryFile", 28), ("os.replace", 13)], ids=["no space", "rename refused"])
+@pytest.mark.parametrize(
+    ("target", "error"), [("tempfile.NamedTemporaryFile", 28), ("os.replace", 13)], ids=["no space", "rename refused"]
+)
 def test_an_entry_that_cannot_be_written_is_returned_and_leaves_no_file(tmp_path, monkeypatch, target, error):
     """The write fails opening the temporary file (disk full) or renaming it into place: the value is returned,
     and no file but the key is left, not even the temporary one."""

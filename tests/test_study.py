@@ -42,8 +42,9 @@ def test_full_batch_ascent_lands_where_the_closed_form_is_and_small_batches_stay
 
 
 def test_a_two_parameter_non_gaussian_study_draws_a_grid_around_its_paths():
-    from derivations.sheet import load_sheet
     from pathlib import Path
+
+    from derivations.sheet import load_sheet
 
     sheet = load_sheet(Path(__file__).resolve().parents[1] / "sheets" / "exercise4.py")
     (q,) = [q for q in sheet.questions if isinstance(q, OptimizerStudy)]

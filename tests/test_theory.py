@@ -24,7 +24,10 @@ def test_log_turns_the_product_into_a_sum_with_a_smaller_derivative():
     xi, p = sp.IndexedBase("x")[i], sp.Function("p")
     assert t.product_to_sum == (sp.log(sp.Product(p(xi), (i, 1, n))), sp.Sum(sp.log(p(xi)), (i, 1, n)))
     assert t.ops_derivative_log < t.ops_derivative_product
-    assert (t.ops_derivative_log, t.ops_derivative_product) == (sp.count_ops(t.derivative_log), sp.count_ops(t.derivative_product))
+    assert (t.ops_derivative_log, t.ops_derivative_product) == (
+        sp.count_ops(t.derivative_log),
+        sp.count_ops(t.derivative_product),
+    )
 
 
 def test_the_derivatives_compared_are_those_of_three_gaussian_observations():

@@ -18,7 +18,12 @@ import torch
 
 from sheets.exercise3_demos import praxis as px
 
-GOALS = {"heatmap_speedup": (">=", 1e4), "suffstat_grad_speedup": (">=", 100), "n1e8_peak_rss_gib": ("<=", 2.0), "report_vs_import_floor": ("<=", 5.0)}
+GOALS = {
+    "heatmap_speedup": (">=", 1e4),
+    "suffstat_grad_speedup": (">=", 100),
+    "n1e8_peak_rss_gib": ("<=", 2.0),
+    "report_vs_import_floor": ("<=", 5.0),
+}
 IMPORT_FLOOR = "import torch, sympy, scipy, matplotlib.pyplot"
 
 STREAM_CHILD = """
@@ -55,7 +60,11 @@ def heatmap_speedup(resolution: int = 100) -> dict:
     slow_values = px.sheet_heatmap(X, S, resolution)
     slow = time.perf_counter() - start
     rel = float(np.max(np.abs(ours() - p.constant() - slow_values) / np.abs(slow_values)))
-    return {"heatmap_speedup": slow / fast, "heatmap_seconds": {"sheet_helper": slow, "sufficient_statistics": fast}, "heatmap_max_rel_diff": rel}
+    return {
+        "heatmap_speedup": slow / fast,
+        "heatmap_seconds": {"sheet_helper": slow, "sufficient_statistics": fast},
+        "heatmap_max_rel_diff": rel,
+    }
 
 
 def suffstat_grad_speedup(n: int = 1_000_000) -> dict:
@@ -91,7 +100,11 @@ def scaling(ns=(10**4, 10**5, 10**6, 10**7, 10**8)) -> dict:
         out = subprocess.run([sys.executable, "-c", STREAM_CHILD, str(n)], capture_output=True, text=True, check=True)
         rows.append({"n": n, **json.loads(out.stdout)})
     per_point = [r["seconds"] / r["n"] for r in rows if r["n"] >= 10**6]
-    return {"n1e8_peak_rss_gib": rows[-1]["peak_rss_gib"] if rows[-1]["n"] == 10**8 else None, "scaling": rows, "seconds_per_point_spread": max(per_point) / min(per_point) if per_point else None}
+    return {
+        "n1e8_peak_rss_gib": rows[-1]["peak_rss_gib"] if rows[-1]["n"] == 10**8 else None,
+        "scaling": rows,
+        "seconds_per_point_spread": max(per_point) / min(per_point) if per_point else None,
+    }
 
 
 def wall(cmd: list[str]) -> float:
@@ -132,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         value = result.get(key)
         met = None if value is None else (value >= goal if op == ">=" else value <= goal)
         result["goals"][key] = {"value": value, "goal": f"{op} {goal:g}", "met": met}
-        print(f"{key:<24} {'n/a' if value is None else f'{value:.4g}':>10}  goal {op} {goal:g}  {'met' if met else 'NOT met' if met is not None else ''}")
+        print(
+            f"{key:<24} {'n/a' if value is None else f'{value:.4g}':>10}  goal {op} {goal:g}  {'met' if met else 'NOT met' if met is not None else ''}"
+        )
     for row in result.get("scaling", []):
         print(f"  n = {row['n']:>11,}  {row['seconds']:8.3f} s  peak RSS {row['peak_rss_gib']:.3f} GiB")
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from derivations.model import InputError
-from sheets.exercise3_demos.praxis_theory import k_sym, minibatch_gradient_covariance_scale, n_sym
 from numerics import inputs
 from sheets.exercise3_demos.praxis import Praxis, columns, divergence_limit, heatmap, left_bounds
+from sheets.exercise3_demos.praxis_theory import k_sym, minibatch_gradient_covariance_scale, n_sym
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,15 @@ def sgd(
         path = _ascend_autograd(p, batches, step_sizes, mu0, limit)
     arr = np.array(path)
     diverged = len(path) <= steps
-    return SGDRun(k, schedule, lr, arr, np.linalg.norm(arr - p.mle, axis=1), "diverged" if diverged else "finished", len(path) if diverged else None)
+    return SGDRun(
+        k,
+        schedule,
+        lr,
+        arr,
+        np.linalg.norm(arr - p.mle, axis=1),
+        "diverged" if diverged else "finished",
+        len(path) if diverged else None,
+    )
 
 
 def batch_indices(n: int, k: int, steps: int, sampling: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -84,7 +92,9 @@ def batch_indices(n: int, k: int, steps: int, sampling: str, rng: np.random.Gene
         pos += k
 
 
-def _ascend_autograd(p: Praxis, batches: Iterator[np.ndarray], step_sizes: np.ndarray, mu0, limit: float) -> list[np.ndarray]:
+def _ascend_autograd(
+    p: Praxis, batches: Iterator[np.ndarray], step_sizes: np.ndarray, mu0, limit: float
+) -> list[np.ndarray]:
     """The iterates, stopping before the first one that leaves the bounds (diverged)."""
     mu = torch.tensor(mu0, dtype=torch.float64, requires_grad=True)
     path = [mu.detach().numpy().copy()]
@@ -109,7 +119,9 @@ def _ascend_derived(p: Praxis, batches: np.ndarray, step_sizes: np.ndarray, mu0,
     mu = np.asarray(mu0, dtype=float)
     path = [mu]
     for t, step in enumerate(step_sizes):
-        mu = mu + step * p.compiled.score({"mu1": mu[0], "mu2": mu[1]}, {name: values[t] for name, values in stats.items()})
+        mu = mu + step * p.compiled.score(
+            {"mu1": mu[0], "mu2": mu[1]}, {name: values[t] for name, values in stats.items()}
+        )
         if left_bounds(mu, p, limit):
             break
         path.append(mu)
@@ -132,7 +144,9 @@ def sgd_noise_floor(p: Praxis, k: int, lr: float) -> float:
     evals, vecs = np.linalg.eigh(p.sigma)
     bound = 2 * float(evals[0]) / k
     if lr >= bound:
-        raise InputError(f"learning rate must be below the stability bound 2 sigma_min / k = {bound:.6g} for a noise floor to exist, got {lr!r}")
+        raise InputError(
+            f"learning rate must be below the stability bound 2 sigma_min / k = {bound:.6g} for a noise floor to exist, got {lr!r}"
+        )
     c = np.diag(vecs.T @ population_covariance(p) @ vecs)
     a = lr * k / evals
     return float(np.sqrt(np.sum(a / (2 - a) * c * (n - k) / (k * (n - 1)))))
@@ -146,7 +160,9 @@ class VarianceCheck:
     replications: int
 
 
-def minibatch_gradient_variance(p: Praxis, k: int, replications: int = 2000, seed: int = 1, mu=(0.0, 0.0)) -> VarianceCheck:
+def minibatch_gradient_variance(
+    p: Praxis, k: int, replications: int = 2000, seed: int = 1, mu=(0.0, 0.0)
+) -> VarianceCheck:
     """tr Cov of the unbiased mini-batch gradient (n/k) sum_B Sigma^-1 (x_i - mu): derived vs Monte Carlo."""
     n = p.config.n
     k = inputs.batch_size(k, n)
@@ -171,7 +187,9 @@ class SubsetLandscape:
     distance_to_mle: float
 
 
-def subset_landscapes(p: Praxis, ks, resolution: int = 100, seed: int = 2) -> tuple[np.ndarray, np.ndarray, list[SubsetLandscape]]:
+def subset_landscapes(
+    p: Praxis, ks, resolution: int = 100, seed: int = 2
+) -> tuple[np.ndarray, np.ndarray, list[SubsetLandscape]]:
     inputs.whole("heatmap resolution", resolution, 2)
     ks = [inputs.batch_size(k, p.config.n) for k in ks]
     if not ks:
@@ -188,7 +206,11 @@ def subset_landscapes(p: Praxis, ks, resolution: int = 100, seed: int = 2) -> tu
         mean = sub.mean(axis=0)
         out.append(
             SubsetLandscape(
-                k, values, mean, np.array([m1[best], m2[best]]), p.compiled.hessian({"mu1": 0.0, "mu2": 0.0}, stats),
+                k,
+                values,
+                mean,
+                np.array([m1[best], m2[best]]),
+                p.compiled.hessian({"mu1": 0.0, "mu2": 0.0}, stats),
                 float(np.linalg.norm(mean - p.mle)),
             )
         )

@@ -15,19 +15,25 @@ import torch
 
 from derivations.engine import derive, n_obs
 from derivations.model import InputError
+from numerics import inputs
+from numerics.compile import Compiled, compiled
 from sheets.exercise3_demos.praxis_theory import (
     exact_sigma,
     mean_model,
-    n_sym,
     step_size_theory,
 )
-from numerics import inputs
-from numerics.compile import Compiled, compiled
 
 GRID = (-5.0, 5.0)
-SETTING_WORDS = {"lr": "rate", ("nesterov", True): "Nesterov's look-ahead", ("line_search_fn", "strong_wolfe"): "strong Wolfe line search"}  # read, not code
+SETTING_WORDS = {
+    "lr": "rate",
+    ("nesterov", True): "Nesterov's look-ahead",
+    ("line_search_fn", "strong_wolfe"): "strong Wolfe line search",
+}  # read, not code
 HIDDEN_SETTINGS = {"max_iter", "max_eval", "tolerance_grad", "tolerance_change"}  # plumbing, not the method
-ANISOTROPIC_SIGMA = ((sp.Rational(21, 8), sp.Rational(19, 8)), (sp.Rational(19, 8), sp.Rational(21, 8)))  # eigenvalues 5, 1/4
+ANISOTROPIC_SIGMA = (
+    (sp.Rational(21, 8), sp.Rational(19, 8)),
+    (sp.Rational(19, 8), sp.Rational(21, 8)),
+)  # eigenvalues 5, 1/4
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,7 @@ def sheet_L(X: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> torch.Ten
     return z.sum()
 
 
-def sheet_relative_error(p: "Praxis", mu=(0.0, 0.0)) -> float:
+def sheet_relative_error(p: Praxis, mu=(0.0, 0.0)) -> float:
     """|(L through the statistics - its constant) - the sheet's L| / |the sheet's L| at mu."""
     theirs = float(sheet_L(torch.tensor(p.data), torch.tensor(mu, dtype=torch.float64), torch.tensor(p.sigma)))
     return abs(float(p.loglik(*mu)) - p.constant() - theirs) / abs(theirs)
@@ -141,7 +147,9 @@ def L_point(X, a, b, sigma) -> float:
     return float(sheet_L(X, torch.tensor([a, b], dtype=torch.float64), sigma))
 
 
-def heatmap(p: Praxis, resolution: int = 100, stats: dict[str, float] | None = None, bounds=GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def heatmap(
+    p: Praxis, resolution: int = 100, stats: dict[str, float] | None = None, bounds=GRID
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """L over bounds^2 (the sheet's [-5, 5]^2) through the sufficient statistics, in one broadcast expression."""
     inputs.whole("heatmap resolution", resolution, 2)
     space = np.linspace(*bounds, resolution)
@@ -229,11 +237,24 @@ def optimizer_settings(p: Praxis) -> list[tuple[str, type, dict]]:
         ("Adagrad", torch.optim.Adagrad, {"lr": 0.5}),
         ("RMSprop", torch.optim.RMSprop, {"lr": 0.01}),
         ("Adam", torch.optim.Adam, {"lr": 0.1}),
-        ("LBFGS", torch.optim.LBFGS, {"lr": 1.0, "max_iter": 1, "max_eval": 25, "line_search_fn": "strong_wolfe", "tolerance_grad": 1e-12, "tolerance_change": 1e-15}),
+        (
+            "LBFGS",
+            torch.optim.LBFGS,
+            {
+                "lr": 1.0,
+                "max_iter": 1,
+                "max_eval": 25,
+                "line_search_fn": "strong_wolfe",
+                "tolerance_grad": 1e-12,
+                "tolerance_change": 1e-15,
+            },
+        ),
     ]
 
 
-def run_optimizer(p: Praxis, name: str, cls: type, kwargs: dict, tol: float = 1e-6, max_steps: int = 3000, mu0=(0.0, 0.0)) -> OptimizerRun:
+def run_optimizer(
+    p: Praxis, name: str, cls: type, kwargs: dict, tol: float = 1e-6, max_steps: int = 3000, mu0=(0.0, 0.0)
+) -> OptimizerRun:
     """torch.optim on -L/n, evaluated through the sufficient statistics (autograd differentiates that)."""
     inputs.positive("tol", tol)
     inputs.whole("max_steps", max_steps)
@@ -266,7 +287,12 @@ def run_optimizer(p: Praxis, name: str, cls: type, kwargs: dict, tol: float = 1e
             break
     arr = np.array(path)
     shown = {k: v for k, v in kwargs.items() if k not in HIDDEN_SETTINGS}
-    settings = ", ".join(f"{SETTING_WORDS.get(k, k)} {v:.4g}" if isinstance(v, float) else SETTING_WORDS.get((k, v), f"{SETTING_WORDS.get(k, k)} {v}") for k, v in shown.items())
+    settings = ", ".join(
+        f"{SETTING_WORDS.get(k, k)} {v:.4g}"
+        if isinstance(v, float)
+        else SETTING_WORDS.get((k, v), f"{SETTING_WORDS.get(k, k)} {v}")
+        for k, v in shown.items()
+    )
     return OptimizerRun(name, settings, steps, evals_at, arr, np.linalg.norm(arr - p.mle, axis=1), status)
 
 

@@ -31,7 +31,9 @@ def exact_sigma(sigma) -> sp.Matrix:
     try:
         m = sp.Matrix([[exact_number("Sigma entry", v) for v in row] for row in rows])
     except InputError:
-        raise InputError(f"Sigma must be a 2x2 matrix of real numbers, got {[[str(v) for v in row] for row in rows]}") from None
+        raise InputError(
+            f"Sigma must be a 2x2 matrix of real numbers, got {[[str(v) for v in row] for row in rows]}"
+        ) from None
     if m.shape != (2, 2):
         raise InputError(f"Sigma must be 2x2, got shape {m.shape}")
     if m != m.T:
@@ -58,7 +60,10 @@ def mean_model(sigma=((5, 0), (0, 5)), truth=(1.0, 1.0)) -> Model:
         name="praxis_mean_2d",
         title="Praxis: mean of a 2-D Gaussian with known Sigma",  # pragma: no mutate (prose)
         data=(x1, x2),
-        params=(Parameter(mu1, sp.Reals, "mean, first coordinate"), Parameter(mu2, sp.Reals, "mean, second coordinate")),  # pragma: no mutate (prose)
+        params=(
+            Parameter(mu1, sp.Reals, "mean, first coordinate"),
+            Parameter(mu2, sp.Reals, "mean, second coordinate"),
+        ),  # pragma: no mutate (prose)
         density=density,
         constants={s11: sig[0, 0], s12: sig[0, 1], s22: sig[1, 1]},
         simulate=simulate,
@@ -87,7 +92,7 @@ def step_size_theory(sigma) -> StepSizeTheory:
 
 
 def _step_size_theory(sig: sp.Matrix) -> StepSizeTheory:
-    eig = sorted(sig.eigenvals(multiple=True), key=lambda v: float(v))
+    eig = sorted(sig.eigenvals(multiple=True), key=float)
     smin, smax = eig[0], eig[-1]
     stability = sp.solve_univariate_inequality(sp.Abs(1 - lr * n_sym / var_i) < 1, lr, relational=False)
     bound = stability.end.subs(var_i, smin)

@@ -11,7 +11,15 @@ import sympy as sp
 from derivations.engine import derive
 from sheets.catalogue import coin_model, normal_prior, theta
 
-PRIOR_VARIANCES = (1, sp.Rational(3, 10), sp.Rational(1, 10), sp.Rational(3, 100), sp.Rational(1, 100), sp.Rational(3, 1000), sp.Rational(1, 1000))
+PRIOR_VARIANCES = (
+    1,
+    sp.Rational(3, 10),
+    sp.Rational(1, 10),
+    sp.Rational(3, 100),
+    sp.Rational(1, 100),
+    sp.Rational(3, 1000),
+    sp.Rational(1, 1000),
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,9 @@ def prior_strength(variances=PRIOR_VARIANCES) -> tuple[float, list[PriorStrength
     (mle,) = derive(mle_model).estimate.values()
     rows = []
     for v in variances:
-        d = derive(coin_model(f"coin_prior_{v}", f"coin, prior variance {v}", normal_prior(theta, sp.Rational(1, 2), v)))
+        d = derive(
+            coin_model(f"coin_prior_{v}", f"coin, prior variance {v}", normal_prior(theta, sp.Rational(1, 2), v))
+        )
         (exact,) = d.estimate.values()
         log_post = sp.lambdify(theta, d.objective.subs(d.observed_statistics), "numpy")
         rows.append(PriorStrengthRow(v, exact, float(exact), posterior_mean(log_post, float(exact))))

@@ -62,8 +62,11 @@ class Exercise3Report(ReportPlan):
     def questions(self) -> list[tuple[str, str]]:
         """The sheet's own wording, theory and praxis included."""
         study = next(q for q in self.sheet.questions if q.key == "praxis1")
-        return [*[(k, content.QUESTIONS[k]) for k in ("theory", "task1", "task2", "task3")], (study.key, study.text),
-                *[(k, content.QUESTIONS[k]) for k in ("praxis2", "praxis3")]]
+        return [
+            *[(k, content.QUESTIONS[k]) for k in ("theory", "task1", "task2", "task3")],
+            (study.key, study.text),
+            *[(k, content.QUESTIONS[k]) for k in ("praxis2", "praxis3")],
+        ]
 
     def answers(self) -> list[dict]:
         return content.answers_json(self.results)

@@ -6,21 +6,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from derivations.fisher import fisher
 from derivations.engine import derive
+from derivations.fisher import fisher
 from derivations.sheet import OptimizerStudy, answers
-from reports.plan import Settings
-from sheets.catalogue import EXTRA_MODELS, SHEET_MODELS
-from sheets.catalogue import MODELS as MODELS_BY_NAME
-from sheets.catalogue import derivation
-from sheets.exercise3_demos.log_theory import log_theory
-from sheets.exercise3_demos import praxis as px
 from numerics.checks import check_data
 from numerics.montecarlo import gaussian_variance_bias, standard_errors
-from sheets.exercise3_demos.prior_strength import prior_strength
-from sheets.exercise3_demos.underflow import underflow
 from numerics.study import run_study
 from numerics.verify import answer_checks, verify
+from reports.plan import Settings
+from sheets.catalogue import EXTRA_MODELS, SHEET_MODELS, derivation
+from sheets.catalogue import MODELS as MODELS_BY_NAME
+from sheets.exercise3_demos import praxis as px
+from sheets.exercise3_demos.log_theory import log_theory
+from sheets.exercise3_demos.prior_strength import prior_strength
+from sheets.exercise3_demos.underflow import underflow
 
 SECTIONS = ("theory", "task1", "task2", "task3", "praxis", "appendix", "models")
 DEFAULT_SECTIONS = SECTIONS[:-1]  # the models appendix only on request (--appendix models)
@@ -78,7 +77,10 @@ def run_extensions(settings: Settings, results: Results) -> None:
     fishers = {name: fisher(derivation(name)) for name in names}
     results.extensions = {
         "fisher": fishers,
-        "standard_errors": {name: standard_errors(derivation(name), fishers[name], check_data(MODELS_BY_NAME[name], settings.seed)) for name in names},
+        "standard_errors": {
+            name: standard_errors(derivation(name), fishers[name], check_data(MODELS_BY_NAME[name], settings.seed))
+            for name in names
+        },
         "bias": gaussian_variance_bias(derivation("gaussian"), seed=settings.seed),
         "prior_strength": prior_strength(),
     }
@@ -104,14 +106,23 @@ def run_praxis(settings: Settings, results: Results, sheet) -> None:
     smin = float(np.linalg.eigvalsh(p.sigma)[0])
     # the derived score: the same gradient as autograd (tests/test_praxis.py holds them together), without
     # torch's per-step overhead; torch.optim has the praxis's torch part below
-    sgd_runs = [px.sgd(p, k, SGD_FRACTION_OF_BOUND * 2 * smin / k, SGD_STEPS, seed=settings.seed, gradient="derived") for k in ks]
+    sgd_runs = [
+        px.sgd(p, k, SGD_FRACTION_OF_BOUND * 2 * smin / k, SGD_STEPS, seed=settings.seed, gradient="derived")
+        for k in ks
+    ]
     floors = []
     for k in ks:
         if k == n:
             continue
         lr = SGD_FRACTION_OF_BOUND * 2 * smin / k
         run = px.sgd(p, k, lr, FLOOR_STEPS, seed=settings.seed, sampling="independent", gradient="derived")
-        floors.append({"k": k, "predicted": px.sgd_noise_floor(p, k, lr), "measured": float(np.sqrt(np.mean(run.errors[FLOOR_STEPS // 4 :] ** 2)))})
+        floors.append(
+            {
+                "k": k,
+                "predicted": px.sgd_noise_floor(p, k, lr),
+                "measured": float(np.sqrt(np.mean(run.errors[FLOOR_STEPS // 4 :] ** 2))),
+            }
+        )
     running_mean = px.sgd(p, 1, smin, n, schedule="inverse_t", seed=settings.seed, gradient="derived")
     variances = [px.minibatch_gradient_variance(p, k, seed=settings.seed + 1) for k in ks if k < n]
     m1, m2, lands = px.subset_landscapes(p, ks, settings.resolution, seed=settings.seed + 2)

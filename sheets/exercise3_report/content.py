@@ -10,14 +10,13 @@ import sympy as sp
 
 from derivations import bayes
 from derivations.sheet import Estimate
-from sheets.catalogue import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, theta, x
-from sheets.exercise3_demos.praxis_theory import n_sym
-from sheets.catalogue import MODELS as MODELS_BY_NAME
-from sheets.catalogue import derivation
-from reports import figures
-from reports.steps import worked_steps
 from numerics.checks import compares
+from reports import figures
 from reports.document import KINDS_TEXT, Section, environment, error_text, math
+from reports.steps import worked_steps
+from sheets.catalogue import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, derivation, theta, x
+from sheets.catalogue import MODELS as MODELS_BY_NAME
+from sheets.exercise3_demos.praxis_theory import n_sym
 from sheets.exercise3_report.compute import SGD_FRACTION_OF_BOUND, Results
 
 TEXT = environment(Path(__file__).parent).get_template("text.j2").module
@@ -56,7 +55,9 @@ def theory(results: Results) -> list[Section]:
         vars(t),
         ops_derivative_product=t.ops_derivative_product,
         ops_derivative_log=t.ops_derivative_log,
-        curvature_likelihood_tex=sp.latex(t.curvature_likelihood), curvature_log_likelihood_tex=sp.latex(t.curvature_log_likelihood))
+        curvature_likelihood_tex=sp.latex(t.curvature_likelihood),
+        curvature_log_likelihood_tex=sp.latex(t.curvature_log_likelihood),
+    )
     view["argmax_likelihood"] = [sp.latex(v) for v in t.argmax_likelihood]
     view["argmax_log_likelihood"] = [sp.latex(v) for v in t.argmax_log_likelihood]
     tv = type("TheoryView", (), view)
@@ -90,9 +91,15 @@ def task3(results: Results, plan: figures.FigurePlan) -> list[Section]:
     logz = bayes.truncation_log_normaliser(COIN_MAP)
     sec.text(
         TEXT.task3a(
-            ans["task3a.theta_map"]["latex"], ans["task3a.theta_map"]["value"], ans["task3a.p_two_tails"]["latex"],
-            ans["task3a.p_two_tails"]["value"], ans["task3a.theta_map_sd"]["value"], ans["task3a.p_two_tails_sd"]["value"], sp.latex(logz),
-            float(SHEET_PRIOR[1]), float(SHEET_PRIOR[1] ** 2),
+            ans["task3a.theta_map"]["latex"],
+            ans["task3a.theta_map"]["value"],
+            ans["task3a.p_two_tails"]["latex"],
+            ans["task3a.p_two_tails"]["value"],
+            ans["task3a.theta_map_sd"]["value"],
+            ans["task3a.p_two_tails_sd"]["value"],
+            sp.latex(logz),
+            float(SHEET_PRIOR[1]),
+            float(SHEET_PRIOR[1] ** 2),
         )
     )
     heads = sum(COIN_UNIFORM.observed[x])
@@ -101,21 +108,39 @@ def task3(results: Results, plan: figures.FigurePlan) -> list[Section]:
     prior_mean = sp.integrate(theta * COIN_UNIFORM.prior, (theta, 0, 1))
     sec.text(
         TEXT.task3b(
-            ans["task3b.posterior"]["latex"], ans["task3b.p_next_head"]["latex"], ans["task3b.p_next_head"]["value"],
-            heads + 1, tails + 1, sp.latex(mle), sp.latex(prior_mean),
+            ans["task3b.posterior"]["latex"],
+            ans["task3b.p_next_head"]["latex"],
+            ans["task3b.p_next_head"]["value"],
+            heads + 1,
+            tails + 1,
+            sp.latex(mle),
+            sp.latex(prior_mean),
         )
     )
     grid = np.linspace(0.005, 0.995, 397)
     curves, marks = {}, {}
-    for name, label in (("coin_map", "prior N(0.5, 0.1)"), ("coin_map_sd", "prior N(0.5, 0.1^2)"), ("coin_uniform", "prior U(0, 1)")):
+    for name, label in (
+        ("coin_map", "prior N(0.5, 0.1)"),
+        ("coin_map_sd", "prior N(0.5, 0.1^2)"),
+        ("coin_uniform", "prior U(0, 1)"),
+    ):
         d = derivation(name)
         f = sp.lambdify(theta, d.objective.subs(d.observed_statistics), "numpy")
         curves[label] = np.asarray(f(grid), float)
         marks[f"{d.kind} {label}"] = float(next(iter(d.estimate.values())))
-    sec.figure(plan.add("coin_posteriors", figures.coin_posteriors, grid, curves, marks), "Log-posterior of the coin's theta under each prior; dotted lines mark the MAP (the flat prior's MAP is the MLE).")
+    sec.figure(
+        plan.add("coin_posteriors", figures.coin_posteriors, grid, curves, marks),
+        "Log-posterior of the coin's theta under each prior; dotted lines mark the MAP (the flat prior's MAP is the MLE).",
+    )
     subs = []
-    for model, title in (("coin_map", "Derivation, prior variance 0.1"), ("coin_map_sd", "Derivation, prior variance 0.01"), ("coin_uniform", "Derivation, flat prior")):
-        shared = ("Log-density", "Joint log-likelihood in sample statistics") if subs else ()  # the same likelihood as the first
+    for model, title in (
+        ("coin_map", "Derivation, prior variance 0.1"),
+        ("coin_map_sd", "Derivation, prior variance 0.01"),
+        ("coin_uniform", "Derivation, flat prior"),
+    ):
+        shared = (
+            ("Log-density", "Joint log-likelihood in sample statistics") if subs else ()
+        )  # the same likelihood as the first
         sub = model_section(f"task3.{model}", title, model, results, level=2, skip=shared)
         subs.append(sub)
     return [sec, *subs]
@@ -126,24 +151,61 @@ def praxis(results: Results, plan: figures.FigurePlan) -> list[Section]:
     p = r["p"]
     n = p.config.n
     intro = Section("praxis", "Praxis: the mean of a 2-D Gaussian")
-    intro.text(TEXT.praxis_intro(n, p.config.seed, p.mle, r["sheet_check"], [f"{v:g}" for v in p.config.mu], sp.latex(p.sigma_exact)))
-    intro.steps([s for s in worked_steps(p.derivation) if s.title not in ("Log-density", "Joint log-likelihood in sample statistics")])
-    intro.figure(plan.add("sample", figures.sample_scatter, p.data, p.mle, p.config.mu), f"The sample (n = {n}), the true mean and the MLE.")
+    intro.text(
+        TEXT.praxis_intro(
+            n, p.config.seed, p.mle, r["sheet_check"], [f"{v:g}" for v in p.config.mu], sp.latex(p.sigma_exact)
+        )
+    )
+    intro.steps(
+        [
+            s
+            for s in worked_steps(p.derivation)
+            if s.title not in ("Log-density", "Joint log-likelihood in sample statistics")
+        ]
+    )
+    intro.figure(
+        plan.add("sample", figures.sample_scatter, p.data, p.mle, p.config.mu),
+        f"The sample (n = {n}), the true mean and the MLE.",
+    )
 
     study = r["study"]
-    rows = [{"lr": run.lr, "fraction_of_bound": float(f"{run.lr / study.bound:.6g}"), "status": run.status, "steps": run.steps, "predicted": run.predicted} for run in study.ascent]
+    rows = [
+        {
+            "lr": run.lr,
+            "fraction_of_bound": float(f"{run.lr / study.bound:.6g}"),
+            "status": run.status,
+            "steps": run.steps,
+            "predicted": run.predicted,
+        }
+        for run in study.ascent
+    ]
     ga = Section("praxis1", "Praxis Task 1: gradient ascent and the learning rate", 2)
     ga.question(r["question"].text)
     ga.text(TEXT.praxis_rate(study.bound, study.optimal, rows, n))
     ga.table(
         ("rate", "fraction of bound", "status", "steps", "predicted steps"),
-        [(g(row["lr"], 4), row["fraction_of_bound"], row["status"], row["steps"], row["predicted"] if row["predicted"] is not None else "never") for row in rows],
+        [
+            (
+                g(row["lr"], 4),
+                row["fraction_of_bound"],
+                row["status"],
+                row["steps"],
+                row["predicted"] if row["predicted"] is not None else "never",
+            )
+            for row in rows
+        ],
         "Gradient ascent from (0, 0) until the mean gradient norm is below 1e-6; predicted counts come from the iteration matrix at the MLE.",
     )
     m1, m2, values = r["grid"]
     paths = {f"rate {g(res.lr, 3)} ({res.status}, {res.steps} steps)": res.path for res in study.ascent}
-    ga.figure(plan.add("ascent_paths", figures.path_panels, m1, m2, values, paths, p.mle), "Gradient ascent from (0, 0), a panel per rate on the same log-likelihood heatmap; x marks the MLE. Past the bound the iterates overshoot further at every step.")
-    ga.figure(plan.add("ascent_errors", figures.error_curves, {f"rate {g(res.lr, 3)}": res.errors for res in study.ascent}), "Distance to the MLE against step, log scale.")
+    ga.figure(
+        plan.add("ascent_paths", figures.path_panels, m1, m2, values, paths, p.mle),
+        "Gradient ascent from (0, 0), a panel per rate on the same log-likelihood heatmap; x marks the MLE. Past the bound the iterates overshoot further at every step.",
+    )
+    ga.figure(
+        plan.add("ascent_errors", figures.error_curves, {f"rate {g(res.lr, 3)}": res.errors for res in study.ascent}),
+        "Distance to the MLE against step, log scale.",
+    )
 
     iso = {o.name: o for o in r["optimizers"]}
     aniso = {o.name: o for o in r["optimizers_aniso"]}
@@ -152,33 +214,69 @@ def praxis(results: Results, plan: figures.FigurePlan) -> list[Section]:
     exact_eigs = sorted(r["aniso"].sigma_exact.eigenvals(multiple=True), key=float, reverse=True)
     opt = Section("praxis2", "Praxis Task 2: torch.optim optimizers", 2)
     opt.question(QUESTIONS["praxis2"])
-    opt.text(TEXT.praxis_optimizers(iso, aniso, g(evals[-1] / evals[0], 4), sp.latex(p.sigma_exact), [sp.latex(e) for e in exact_eigs], angle))
+    opt.text(
+        TEXT.praxis_optimizers(
+            iso, aniso, g(evals[-1] / evals[0], 4), sp.latex(p.sigma_exact), [sp.latex(e) for e in exact_eigs], angle
+        )
+    )
     opt.table(
         ("optimizer", "settings", "steps (Sigma = 5I)", "evaluations", "steps (anisotropic)", "evaluations"),
-        [(o.name, o.settings, _count(o.steps), _count(o.evaluations), _count(aniso[o.name].steps), _count(aniso[o.name].evaluations)) for o in r["optimizers"]],
+        [
+            (
+                o.name,
+                o.settings,
+                _count(o.steps),
+                _count(o.evaluations),
+                _count(aniso[o.name].steps),
+                _count(aniso[o.name].evaluations),
+            )
+            for o in r["optimizers"]
+        ],
         "Steps and objective evaluations until the distance to the MLE is below 1e-6 (at most 3000 steps).",
     )
     am1, am2, avalues = r["grid_aniso"]
     opt.figure(
-        plan.add("optimizer_paths", figures.heatmap_paths, am1, am2, avalues, {o.name: o.path for o in r["optimizers_aniso"]}, "anisotropic Sigma", optimum=r["aniso"].mle),
+        plan.add(
+            "optimizer_paths",
+            figures.heatmap_paths,
+            am1,
+            am2,
+            avalues,
+            {o.name: o.path for o in r["optimizers_aniso"]},
+            "anisotropic Sigma",
+            optimum=r["aniso"].mle,
+        ),
         "torch.optim paths on the log-likelihood of the anisotropic sample.",
     )
-    opt.figure(plan.add("optimizer_errors", figures.error_curves, {o.name: o.errors for o in r["optimizers_aniso"]}), "Distance to the MLE against step, anisotropic Sigma.")
+    opt.figure(
+        plan.add("optimizer_errors", figures.error_curves, {o.name: o.errors for o in r["optimizers_aniso"]}),
+        "Distance to the MLE against step, anisotropic Sigma.",
+    )
 
     m1, m2, lands = r["landscapes"]
     sgd = Section("praxis3", "Praxis Task 3: stochastic gradients", 2)
     sgd.question(QUESTIONS["praxis3"])
     sgd.text(TEXT.praxis_sgd(r["floors"], r["variances"], r["running_mean_error"], lands, SGD_FRACTION_OF_BOUND))
     floors = {f["k"]: f["predicted"] for f in r["floors"]}
-    sgd.figure(plan.add("sgd_convergence", figures.sgd_convergence, r["sgd_runs"], floors), "Mini-batch SGD: distance to the MLE against steps and against samples seen; dashed, each batch size's predicted noise floor.")
-    sgd.table(("k", "predicted noise floor", "measured"), [(f["k"], g(f["predicted"], 4), g(f["measured"], 4)) for f in r["floors"]], "RMS distance to the MLE after burn-in, constant rate, independent batches.")
+    sgd.figure(
+        plan.add("sgd_convergence", figures.sgd_convergence, r["sgd_runs"], floors),
+        "Mini-batch SGD: distance to the MLE against steps and against samples seen; dashed, each batch size's predicted noise floor.",
+    )
+    sgd.table(
+        ("k", "predicted noise floor", "measured"),
+        [(f["k"], g(f["predicted"], 4), g(f["measured"], 4)) for f in r["floors"]],
+        "RMS distance to the MLE after burn-in, constant rate, independent batches.",
+    )
     sgd.table(
         ("k", "derived tr Cov", "Monte Carlo tr Cov", "replications"),
         [(v.k, g(v.predicted_trace), g(v.measured_trace), v.replications) for v in r["variances"]],
         "Trace of the covariance of the unbiased mini-batch gradient at (0, 0).",
     )
     sgd.text(TEXT.praxis_landscapes(lands))
-    sgd.figure(plan.add("subset_landscapes", figures.subset_landscapes, m1, m2, lands, p.mle), "Subset log-likelihoods (shifted to max 0): white contour 2 below the maximum, + the subset mean, x the full-data MLE.")
+    sgd.figure(
+        plan.add("subset_landscapes", figures.subset_landscapes, m1, m2, lands, p.mle),
+        "Subset log-likelihoods (shifted to max 0): white contour 2 below the maximum, + the subset mean, x the full-data MLE.",
+    )
     return [intro, ga, opt, sgd]
 
 
@@ -198,7 +296,8 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
         mc = {r.check: r for r in results.checks.get(name, [])}.get("cramer_rao_mc")
         shown = "" if mc is None or np.isnan(mc.error) else f"{mc.error:.3f} (tol {mc.tolerance:g})"
         se = ", ".join(
-            f"{k}: {obs:.4g}" + ("" if np.isnan(exp) else f" ({exp:.4g})") for k, (obs, exp) in ext["standard_errors"][name].items()
+            f"{k}: {obs:.4g}" + ("" if np.isnan(exp) else f" ({exp:.4g})")
+            for k, (obs, exp) in ext["standard_errors"][name].items()
         )
         title = d.model.title
         if fish.expected is None:
@@ -206,7 +305,9 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
         else:
             rows.append((title, f"${math(d, fish.expected)}$", f"${math(d, fish.cramer_rao)}$"))
         se_rows.append((title, se, shown))
-    fisher_sec.table(("model", "expected information I", "Cramer-Rao bound"), rows, "Exact expected information and bounds.")
+    fisher_sec.table(
+        ("model", "expected information I", "Cramer-Rao bound"), rows, "Exact expected information and bounds."
+    )
     fisher_sec.table(
         ("model", "SE observed (expected)", "MC: max |var / derived - 1|"),
         se_rows,
@@ -219,29 +320,60 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
     mle, strength = ext["prior_strength"]
     centre = float(SHEET_PRIOR[0])
     mean_closer = [abs(r.posterior_mean - centre) < abs(r.map - centre) for r in strength]
-    fisher_sec.text(TEXT.prior_strength(mle, strength, f"{centre:g}", mean_closer, max((abs(r.posterior_mean - r.map) for r, c in zip(strength, mean_closer) if not c), default=None)))
+    fisher_sec.text(
+        TEXT.prior_strength(
+            mle,
+            strength,
+            f"{centre:g}",
+            mean_closer,
+            max((abs(r.posterior_mean - r.map) for r, c in zip(strength, mean_closer) if not c), default=None),
+        )
+    )
     fisher_sec.table(
         ("prior variance v", "MAP (exact)", "MAP", "posterior mean"),
-        [(f"${sp.latex(r.variance)}$", f"${sp.latex(r.map_exact)}$" if not r.map_exact.has(sp.CRootOf) else "root of a cubic", f"{r.map:.4g}", f"{r.posterior_mean:.4g}") for r in strength],
+        [
+            (
+                f"${sp.latex(r.variance)}$",
+                f"${sp.latex(r.map_exact)}$" if not r.map_exact.has(sp.CRootOf) else "root of a cubic",
+                f"{r.map:.4g}",
+                f"{r.posterior_mean:.4g}",
+            )
+            for r in strength
+        ],
         "The coin with a N(0.5, v) prior.",
     )
-    fisher_sec.figure(plan.add("prior_strength", figures.prior_strength, mle, strength), "MLE, MAP and posterior mean of the coin as the prior narrows.")
+    fisher_sec.figure(
+        plan.add("prior_strength", figures.prior_strength, mle, strength),
+        "MLE, MAP and posterior mean of the coin as the prior narrows.",
+    )
     return [fisher_sec]
 
 
 def models(results: Results) -> list[Section]:
     head = Section("models", "Appendix: more models, one declaration each")
-    head.text("Each model below is only a declaration of its density, parameters and prior; its derivation, its checks and this section are generated from it.")
+    head.text(
+        "Each model below is only a declaration of its density, parameters and prior; its derivation, its checks and this section are generated from it."
+    )
     return [head] + [model_section(f"models.{m.name}", m.title, m.name, results, level=2) for m in EXTRA_MODELS]
 
 
 def verification_appendix(results: Results) -> Section:
     """Every check of the models shown, in one table: what it compares, its error, its tolerance."""
     sec = Section("verification", "Appendix: verification")
-    sec.text("Every derivation above was checked against independent numerics, and every answer against an independent scipy computation; a check passes when its error is within its tolerance.")
+    sec.text(
+        "Every derivation above was checked against independent numerics, and every answer against an independent scipy computation; a check passes when its error is within its tolerance."
+    )
     labels = {f"answer {a['key']}": f"{a['question']} vs an independent scipy computation" for a in results.answers}
     for model, checks in results.checks.items():  # a table per model: one table of them all would not fit a page
-        rows = [(labels.get(r.check) or compares(r.check), "n/a" if r.status == "SKIP" else error_text(r.error), f"{r.tolerance:g}", r.status) for r in checks]
+        rows = [
+            (
+                labels.get(r.check) or compares(r.check),
+                "n/a" if r.status == "SKIP" else error_text(r.error),
+                f"{r.tolerance:g}",
+                r.status,
+            )
+            for r in checks
+        ]
         title = MODELS_BY_NAME[model].title if model in MODELS_BY_NAME else model
         sec.table(("what is compared", "error", "tolerance", "result"), rows, f"{title}.")
     return sec
@@ -269,12 +401,24 @@ def answers_json(results: Results) -> list[dict]:
         p = results.praxis["p"]
         th = p.theory
         for key, question, expr in (
-            ("praxis.lr_bound", r"largest stable gradient-ascent rate, $2\sigma_{\min}/n$", th.bound.subs(n_sym, p.config.n)),
+            (
+                "praxis.lr_bound",
+                r"largest stable gradient-ascent rate, $2\sigma_{\min}/n$",
+                th.bound.subs(n_sym, p.config.n),
+            ),
             ("praxis.lr_optimal", "rate with the fastest worst-case contraction", th.optimal.subs(n_sym, p.config.n)),
         ):
-            rows.append({"key": key, "question": question, "exact": str(expr), "latex": sp.latex(expr), "value": float(expr)})
+            rows.append(
+                {"key": key, "question": question, "exact": str(expr), "latex": sp.latex(expr), "value": float(expr)}
+            )
         for i, name in enumerate(("mu1", "mu2")):
-            rows.append({"key": f"praxis.mle_{name}", "question": f"sample mean, $\\{name[:-1]}_{name[-1]}$", "exact": None, "latex": None, "value": float(p.mle[i])})
+            rows.append(
+                {
+                    "key": f"praxis.mle_{name}",
+                    "question": f"sample mean, $\\{name[:-1]}_{name[-1]}$",
+                    "exact": None,
+                    "latex": None,
+                    "value": float(p.mle[i]),
+                }
+            )
     return rows
-
-

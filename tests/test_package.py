@@ -1,0 +1,164 @@
+"""The package where users work: the mlemap command, notebooks, a user's own pytest suite, JUnit for CI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+import sympy as sp
+
+from derivations.sheet import answers, load_sheet
+from numerics.checks import CheckResult
+from numerics.testing import VerificationFailed, assert_passed, assert_verified, junit_xml, sheet_cases
+from numerics.verify import verify
+from sheets.catalogue import derivation
+from tests.conftest import mutate
+
+ROOT = Path(__file__).resolve().parent.parent
+POISSON_SHEET = """
+from derivations.sheet import Estimate, Sheet
+from sheets.catalogue import POISSON
+SHEET = Sheet(title="One Poisson", questions=(Estimate("q1", "The MLE of lambda?", POISSON),))
+"""
+
+
+def mlemap(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "reports.console", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_mlemap_help_lists_its_commands():
+    out = mlemap("--help")
+    assert out.returncode == 0
+    for command in ("report", "verify", "derive"):
+        assert f"    {command}" in out.stdout
+
+
+def test_mlemap_report_help_is_the_report_s_own_options():
+    out = mlemap("report", "--help")
+    assert out.returncode == 0 and out.stdout.startswith("usage: mlemap report")
+    assert "--format" in out.stdout and "--sheet" in out.stdout
+
+
+def test_mlemap_derive_prints_the_derivation_stage_by_stage():
+    out = mlemap("derive", "sheets/catalogue.py:POISSON")
+    assert out.returncode == 0, out.stderr
+    titles = [line for line in out.stdout.splitlines() if line.endswith(":")]
+    assert (
+        titles[0].startswith("log-density")
+        and "MLE of lambda:" in titles
+        and titles[-1].startswith("leading principal minors")
+    )
+    assert "Σx" in out.stdout  # the statistic under a readable name, not S_x
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("catalogue.py", "must be a Python file and the name of a model in it"),
+        ("nofile.py:X", "is not a Python file (no such file)"),
+        ("sheets/catalogue.py:x", "defines no Model or Derivation named x"),
+    ],
+)
+def test_mlemap_derive_refuses_a_bad_target_in_one_line(target, message):
+    out = mlemap("derive", target)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) <= 2  # usage line and the error
+
+
+def test_an_unknown_command_is_a_usage_error():
+    out = mlemap("fit")
+    assert out.returncode == 2 and "invalid choice: 'fit'" in out.stderr
+
+
+def test_verify_writes_junit_xml_one_testcase_per_check(tmp_path):
+    sheet = tmp_path / "poisson_sheet.py"
+    sheet.write_text(textwrap.dedent(POISSON_SHEET))
+    junit = tmp_path / "ci" / "checks.xml"
+    out = mlemap("verify", "--sheet", str(sheet), "--json", str(tmp_path / "v.json"), "--junit", str(junit))
+    assert out.returncode == 0, out.stderr
+    suite = ET.parse(junit).getroot()
+    cases = suite.findall("testcase")
+    expected = verify(load_sheet(sheet).models[0]).checks
+    assert [(c.get("classname"), c.get("name")) for c in cases[: len(expected)]] == [
+        (r.model, r.check) for r in expected
+    ]
+    assert suite.get("failures") == "0" and suite.get("tests") == str(len(cases))
+
+
+def test_junit_marks_a_failed_check_as_a_failure_and_a_skip_as_skipped():
+    results = [
+        CheckResult("m", "good", 1e-12, 1e-9, True),
+        CheckResult("m", "bad", 0.5, 1e-9, False, "vs scipy"),
+        CheckResult("m", "n/a", 0.0, 0.0, True, "skipped: no peer"),
+    ]
+    suite = ET.fromstring(junit_xml(results, "sheet"))
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert cases["bad"].find("failure") is not None and "5.000e-01" in cases["bad"].find("failure").get("message")
+    assert cases["n/a"].find("skipped") is not None and cases["good"].find("failure") is None
+    assert (suite.get("failures"), suite.get("skipped")) == ("1", "1")
+
+
+def test_assert_verified_passes_a_right_derivation_and_fails_a_wrong_one():
+    d = derivation("poisson")
+    assert assert_verified(d).passed
+    (lam,) = d.params
+    wrong = mutate(d, estimate={lam: 2 * d.estimate[lam]})
+    with pytest.raises(VerificationFailed, match=r"poisson: .* check"):
+        assert_verified(wrong)
+
+
+def test_assert_passed_fails_only_a_failed_check():
+    assert_passed(CheckResult("m", "ok", 0.0, 1e-9, True))
+    with pytest.raises(VerificationFailed, match=r"m, bad: error 1\.000e-01 > tolerance 1\.0e-09"):
+        assert_passed(CheckResult("m", "bad", 0.1, 1e-9, False))
+
+
+def test_sheet_cases_give_one_test_id_per_model_and_check(tmp_path):
+    sheet = tmp_path / "poisson_sheet.py"
+    sheet.write_text(textwrap.dedent(POISSON_SHEET))
+    cases = sheet_cases(sheet)
+    ids = [c.id for c in cases]
+    assert len(ids) == len(set(ids)) and "poisson-autograd" in ids and "poisson-scipy_optimize" in ids
+    assert all(c.values[0].status != "FAIL" for c in cases)
+
+
+def test_a_derivation_shows_in_a_notebook_as_its_stages():
+    d = derivation("gaussian")
+    shown = d._repr_markdown_()
+    assert shown.count("$$") == 2 * 7  # log-density, log-likelihood, score, Hessian, two estimates, the minors
+    for p in d.params:
+        assert sp.latex(d.estimate[p], symbol_names={s.symbol: s.latex for s in d.statistics}) in shown
+    assert len(repr(d)) < 80
+
+
+def test_a_verification_shows_as_its_check_table():
+    v = verify(derivation("poisson"))
+    rows = [line for line in v._repr_markdown_().splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + len(v.checks)  # the header and a row per check
+    assert all(row.count(" | ") == 3 for row in rows)  # a detail's own bars are escaped, the columns stay four
+
+
+def test_a_sheet_s_answers_show_as_a_table():
+    found = answers(load_sheet(ROOT / "sheets" / "exercise3.py"))
+    rows = found._repr_markdown_().splitlines()
+    assert len(rows) == 2 + len(found)
+    assert "4/9" not in rows[-1] and r"\frac{4}{9}" in "".join(rows)
+
+
+def test_the_example_notebook_runs():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(ROOT / "examples" / "derive_verify_plot.ipynb", as_version=4)
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    kinds = [sorted(o.get("data", {})) for o in outputs]
+    assert ["text/markdown", "text/plain"] in kinds and ["image/png", "text/plain"] in kinds
