@@ -1,8 +1,14 @@
-"""nox sessions are mlemap's user interface: tests, verify, report, bench."""
+"""nox sessions are mlemap's user interface: tests, verify, report, bench, lint, mutants.
+
+MLEMAP_TORCH_INDEX names a package index for torch, e.g. PyTorch's CPU wheels
+(https://download.pytorch.org/whl/cpu) on a machine without a GPU; it is added with --extra-index-url, so
+every other package still comes from the default index. Unset, pip resolves torch as usual.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nox
@@ -15,8 +21,14 @@ CONSTRAINTS = "constraints.txt"
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
+def index_options() -> list[str]:
+    """pip's options for MLEMAP_TORCH_INDEX, with a short timeout: an unreachable index fails fast."""
+    index = os.environ.get("MLEMAP_TORCH_INDEX", "").strip()
+    return ["--extra-index-url", index, "--timeout", "15", "--retries", "1"] if index else []
+
+
 def install(session: nox.Session, *groups: str) -> None:
-    session.install("-c", CONSTRAINTS, "-e", ".")
+    session.install(*index_options(), "-c", CONSTRAINTS, "-e", ".")
     requirements = nox.project.dependency_groups(PYPROJECT, *groups) if groups else ()
     if requirements:
         session.install("-c", CONSTRAINTS, *requirements)
@@ -65,3 +77,53 @@ def mutants(session: nox.Session) -> None:
         json.dumps({**stats, "killed": killed, "total": tested, "score": score}, indent=2, sort_keys=True) + "\n"
     )
     print(f"mutation score: {killed}/{tested} killed ({100 * score:.1f}%)")
+
+
+LINT_PATHS = ["derivations", "numerics", "reports", "sheets", "tests", "noxfile.py"]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check and mypy on the three packages; all must be clean."""
+    install(session, "lint")
+    session.run("ruff", "check", *LINT_PATHS)
+    session.run("ruff", "format", "--check", *LINT_PATHS)
+    session.run("mypy")
+
+
+@nox.session(python=["3.12", "3.13"], default=False)
+def derivations(session: nox.Session) -> None:
+    """The SymPy-only layer on newer Pythons, without torch (it is on disk for 3.11 only): its tests and the
+    derivation of every catalogue model."""
+    session.install("sympy>=1.13", "numpy>=1.26", "scipy>=1.11", "jinja2>=3.1", "pytest>=8")  # no torch
+    tests = ["tests/test_layers.py", "tests/test_derivations.py", "tests/test_codec.py"]
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        *tests,
+        *session.posargs,
+        env={"PYTHONPATH": str(Path.cwd())},
+    )
+
+
+@nox.session(default=False)
+def installed(session: nox.Session) -> None:
+    """pip install . into a fresh virtual environment, then `mlemap --help` and `mlemap report` from outside the
+    repository: the package, its sheets and templates work once installed."""
+    tmp = Path(session.create_tmp()).resolve()
+    venv, out = tmp / "venv", tmp / "R"
+    session.run("python", "-m", "venv", "--clear", str(venv))
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *index_options()]
+    session.run(*pip, "-c", str(Path(CONSTRAINTS).resolve()), ".", external=True)
+    mlemap = str(venv / "bin" / "mlemap")
+    session.chdir(tmp)
+    session.run(mlemap, "--help", external=True)
+    session.run(mlemap, "report", "--out", str(out), "--format", "md,html", external=True)
+    missing = [
+        name for name in ("report.md", "report.html", "answers.json", "steps.json") if not (out / name).is_file()
+    ]
+    if missing:
+        session.error(f"mlemap report wrote no {', '.join(missing)}")

@@ -140,4 +140,11 @@ SHEET = Sheet(
     },
 )
 
-from sheets.exercise3_report import Exercise3Report as REPORT  # noqa: E402,F401  (the worked-solution report)
+def __getattr__(name: str):
+    """REPORT, the worked-solution report, imported when a build asks for it: the sheet itself (its models and
+    answers) needs SymPy alone, not the report's torch and matplotlib."""
+    if name == "REPORT":
+        from sheets.exercise3_report import Exercise3Report
+
+        return Exercise3Report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

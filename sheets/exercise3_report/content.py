@@ -3,8 +3,6 @@ from the results compute.py gathers."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import sympy as sp
 
@@ -12,27 +10,14 @@ from derivations import bayes
 from derivations.sheet import Estimate
 from numerics.checks import compares
 from reports import figures
-from reports.document import KINDS_TEXT, Section, environment, error_text, math
+from reports.document import KINDS_TEXT, Section, error_text, math
 from reports.steps import worked_steps
 from sheets.catalogue import COIN_MAP, COIN_UNIFORM, EXTRA_MODELS, SHEET_PRIOR, derivation, theta, x
 from sheets.catalogue import MODELS as MODELS_BY_NAME
 from sheets.exercise3_demos.praxis_theory import n_sym
-from sheets.exercise3_report.compute import SGD_FRACTION_OF_BOUND, Results
-
-TEXT = environment(Path(__file__).parent).get_template("text.j2").module
-
-QUESTIONS = {
-    "theory": "Why apply a logarithm on the likelihood? What are analytical reasons? What are numerical reasons? Does it affect the estimator?",
-    "task1": r"We observe $D = \{x_1, \dots, x_n\}$ with i.i.d. $x_i \sim N(\mu, \sigma^2)$. What is the MLE for $\mu$ and $\sigma^2$?",
-    "task2": r"We observe $D = \{(x_1, y_1), \dots, (x_n, y_n)\}$ with $y_i = a x_i + b + \epsilon_i$, i.i.d. $\epsilon_i \sim N(0, \sigma^2)$. What is the MLE for $a$, $b$ and $\sigma^2$?",
-    "task3": r"Coin tosses $D = (0, 0, 1, 1, 0, 0, 1)$ with $p(x_i = 1 \mid \theta) = \theta$. (a) With $p(\theta) = N(0.5, 0.1)$: what is $\theta_{MAP}$, and $P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$? (b) With $p(\theta) = U(0, 1)$: what is $P(x_8 = 1 \mid D)$?",
-    "praxis2": "Use optimisers from torch.optim instead, visualise their updates. How and why do these methods differ?",
-    "praxis3": r"Optimise over random subsets $\hat D \subset D$ of size $k$. How does $k$ affect convergence? Visualise the log-likelihood over the whole data and over subsets $k \in \{1, 5, 10, 100, 1000, \dots\}$: what conclusions can you make?",
-}
-
-
-def g(x, digits: int = 4) -> str:
-    return f"{x:.{digits}g}"
+from sheets.exercise3_report.compute import Results
+from sheets.exercise3_report.praxis_content import praxis
+from sheets.exercise3_report.wording import QUESTIONS, TEXT
 
 
 def model_section(key: str, title: str, model: str, results: Results, level: int = 1, skip=()) -> Section:
@@ -146,144 +131,6 @@ def task3(results: Results, plan: figures.FigurePlan) -> list[Section]:
     return [sec, *subs]
 
 
-def praxis(results: Results, plan: figures.FigurePlan) -> list[Section]:
-    r = results.praxis
-    p = r["p"]
-    n = p.config.n
-    intro = Section("praxis", "Praxis: the mean of a 2-D Gaussian")
-    intro.text(
-        TEXT.praxis_intro(
-            n, p.config.seed, p.mle, r["sheet_check"], [f"{v:g}" for v in p.config.mu], sp.latex(p.sigma_exact)
-        )
-    )
-    intro.steps(
-        [
-            s
-            for s in worked_steps(p.derivation)
-            if s.title not in ("Log-density", "Joint log-likelihood in sample statistics")
-        ]
-    )
-    intro.figure(
-        plan.add("sample", figures.sample_scatter, p.data, p.mle, p.config.mu),
-        f"The sample (n = {n}), the true mean and the MLE.",
-    )
-
-    study = r["study"]
-    rows = [
-        {
-            "lr": run.lr,
-            "fraction_of_bound": float(f"{run.lr / study.bound:.6g}"),
-            "status": run.status,
-            "steps": run.steps,
-            "predicted": run.predicted,
-        }
-        for run in study.ascent
-    ]
-    ga = Section("praxis1", "Praxis Task 1: gradient ascent and the learning rate", 2)
-    ga.question(r["question"].text)
-    ga.text(TEXT.praxis_rate(study.bound, study.optimal, rows, n))
-    ga.table(
-        ("rate", "fraction of bound", "status", "steps", "predicted steps"),
-        [
-            (
-                g(row["lr"], 4),
-                row["fraction_of_bound"],
-                row["status"],
-                row["steps"],
-                row["predicted"] if row["predicted"] is not None else "never",
-            )
-            for row in rows
-        ],
-        "Gradient ascent from (0, 0) until the mean gradient norm is below 1e-6; predicted counts come from the iteration matrix at the MLE.",
-    )
-    m1, m2, values = r["grid"]
-    paths = {f"rate {g(res.lr, 3)} ({res.status}, {res.steps} steps)": res.path for res in study.ascent}
-    ga.figure(
-        plan.add("ascent_paths", figures.path_panels, m1, m2, values, paths, p.mle),
-        "Gradient ascent from (0, 0), a panel per rate on the same log-likelihood heatmap; x marks the MLE. Past the bound the iterates overshoot further at every step.",
-    )
-    ga.figure(
-        plan.add("ascent_errors", figures.error_curves, {f"rate {g(res.lr, 3)}": res.errors for res in study.ascent}),
-        "Distance to the MLE against step, log scale.",
-    )
-
-    iso = {o.name: o for o in r["optimizers"]}
-    aniso = {o.name: o for o in r["optimizers_aniso"]}
-    evals, vecs = np.linalg.eigh(r["aniso"].sigma)
-    angle = float(np.degrees(np.arctan2(abs(vecs[1, -1]), abs(vecs[0, -1]))))
-    exact_eigs = sorted(r["aniso"].sigma_exact.eigenvals(multiple=True), key=float, reverse=True)
-    opt = Section("praxis2", "Praxis Task 2: torch.optim optimizers", 2)
-    opt.question(QUESTIONS["praxis2"])
-    opt.text(
-        TEXT.praxis_optimizers(
-            iso, aniso, g(evals[-1] / evals[0], 4), sp.latex(p.sigma_exact), [sp.latex(e) for e in exact_eigs], angle
-        )
-    )
-    opt.table(
-        ("optimizer", "settings", "steps (Sigma = 5I)", "evaluations", "steps (anisotropic)", "evaluations"),
-        [
-            (
-                o.name,
-                o.settings,
-                _count(o.steps),
-                _count(o.evaluations),
-                _count(aniso[o.name].steps),
-                _count(aniso[o.name].evaluations),
-            )
-            for o in r["optimizers"]
-        ],
-        "Steps and objective evaluations until the distance to the MLE is below 1e-6 (at most 3000 steps).",
-    )
-    am1, am2, avalues = r["grid_aniso"]
-    opt.figure(
-        plan.add(
-            "optimizer_paths",
-            figures.heatmap_paths,
-            am1,
-            am2,
-            avalues,
-            {o.name: o.path for o in r["optimizers_aniso"]},
-            "anisotropic Sigma",
-            optimum=r["aniso"].mle,
-        ),
-        "torch.optim paths on the log-likelihood of the anisotropic sample.",
-    )
-    opt.figure(
-        plan.add("optimizer_errors", figures.error_curves, {o.name: o.errors for o in r["optimizers_aniso"]}),
-        "Distance to the MLE against step, anisotropic Sigma.",
-    )
-
-    m1, m2, lands = r["landscapes"]
-    sgd = Section("praxis3", "Praxis Task 3: stochastic gradients", 2)
-    sgd.question(QUESTIONS["praxis3"])
-    sgd.text(TEXT.praxis_sgd(r["floors"], r["variances"], r["running_mean_error"], lands, SGD_FRACTION_OF_BOUND))
-    floors = {f["k"]: f["predicted"] for f in r["floors"]}
-    sgd.figure(
-        plan.add("sgd_convergence", figures.sgd_convergence, r["sgd_runs"], floors),
-        "Mini-batch SGD: distance to the MLE against steps and against samples seen; dashed, each batch size's predicted noise floor.",
-    )
-    sgd.table(
-        ("k", "predicted noise floor", "measured"),
-        [(f["k"], g(f["predicted"], 4), g(f["measured"], 4)) for f in r["floors"]],
-        "RMS distance to the MLE after burn-in, constant rate, independent batches.",
-    )
-    sgd.table(
-        ("k", "derived tr Cov", "Monte Carlo tr Cov", "replications"),
-        [(v.k, g(v.predicted_trace), g(v.measured_trace), v.replications) for v in r["variances"]],
-        "Trace of the covariance of the unbiased mini-batch gradient at (0, 0).",
-    )
-    sgd.text(TEXT.praxis_landscapes(lands))
-    sgd.figure(
-        plan.add("subset_landscapes", figures.subset_landscapes, m1, m2, lands, p.mle),
-        "Subset log-likelihoods (shifted to max 0): white contour 2 below the maximum, + the subset mean, x the full-data MLE.",
-    )
-    return [intro, ga, opt, sgd]
-
-
-def _count(v) -> str:
-    return "not reached" if v is None else str(v)
-
-
 def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
     from numerics.montecarlo import REPLICATIONS, SAMPLE_SIZE
 
@@ -317,7 +164,12 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
         "which only the observed one contains. These are asymptotic errors: for the coin's seven tosses they are rough guides, not exact.",
     )
     fisher_sec.text(TEXT.bias(ext["bias"]))
-    mle, strength = ext["prior_strength"]
+    _prior_strength(fisher_sec, ext["prior_strength"], plan)
+    return [fisher_sec]
+
+
+def _prior_strength(fisher_sec: Section, prior_strength, plan: figures.FigurePlan) -> None:
+    mle, strength = prior_strength
     centre = float(SHEET_PRIOR[0])
     mean_closer = [abs(r.posterior_mean - centre) < abs(r.map - centre) for r in strength]
     fisher_sec.text(
@@ -346,7 +198,6 @@ def appendix(results: Results, plan: figures.FigurePlan) -> list[Section]:
         plan.add("prior_strength", figures.prior_strength, mle, strength),
         "MLE, MAP and posterior mean of the coin as the prior narrows.",
     )
-    return [fisher_sec]
 
 
 def models(results: Results) -> list[Section]:
