@@ -140,6 +140,7 @@ SHEET = Sheet(
     },
 )
 
+
 def __getattr__(name: str):
     """REPORT, the worked-solution report, imported when a build asks for it: the sheet itself (its models and
     answers) needs SymPy alone, not the report's torch and matplotlib."""

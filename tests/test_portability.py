@@ -33,4 +33,6 @@ def test_without_fork_or_sigalrm_the_build_writes_the_same_bytes(tmp_path, monke
     figures = sorted(p.name for p in (tmp_path / "forked" / "figures").iterdir())
     assert figures and figures == sorted(p.name for p in (tmp_path / "serial" / "figures").iterdir())
     for name in figures:
-        assert (tmp_path / "serial" / "figures" / name).read_bytes() == (tmp_path / "forked" / "figures" / name).read_bytes(), name
+        assert (tmp_path / "serial" / "figures" / name).read_bytes() == (
+            tmp_path / "forked" / "figures" / name
+        ).read_bytes(), name
