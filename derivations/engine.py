@@ -205,7 +205,8 @@ def _derive(model: Model) -> Derivation:
         if g == 1:
             stats.append(Statistic(n_obs, sp.Integer(1), "n"))
         else:
-            sym = sp.Symbol(_stat_name(g), real=True, nonnegative=g.is_nonnegative or None)
+            sign = _sign_on_support(g, model)
+            sym = sp.Symbol(_stat_name(g), real=True, **sign)
             stats.append(Statistic(sym, g, _stat_latex(g, model.data)))
     loglik = sp.Add(*[parts[st.expr] * st.symbol for st in stats])
     deriv = Derivation(model, logp, logprior, tuple(stats), loglik, None, None)
@@ -214,11 +215,29 @@ def _derive(model: Model) -> Derivation:
     return deriv
 
 
+def _sign_on_support(g: sp.Expr, model: Model) -> dict[str, bool]:
+    """The sign a sum of g over the data is known to have: positive when g is positive on the support (then the
+    complex and negative roots of a score equation in it can be discarded), else nonnegative, else unknown."""
+    on_support = {}
+    for x in model.data:
+        support = model.support.get(x, sp.Reals)
+        if support.is_subset(sp.Interval.open(0, sp.oo)):
+            on_support[x] = sp.Dummy(positive=True)
+        elif support.is_subset(sp.Interval(0, sp.oo)):
+            on_support[x] = sp.Dummy(nonnegative=True)
+    value = g.xreplace(on_support)
+    if value.is_positive or g.is_positive:
+        return {"positive": True}
+    if value.is_nonnegative or g.is_nonnegative:
+        return {"nonnegative": True}
+    return {}
+
+
 def _solve(deriv: Derivation) -> None:
     model = deriv.model
     objective = deriv.objective.subs(deriv.observed_statistics)
     try:
-        solutions = _solve_stationary(objective, deriv.params)
+        solutions = _solve_stationary(objective, deriv.params, model.solve_seconds)
     except NoClosedForm as exc:
         deriv.no_closed_form = str(exc)
         return

@@ -120,6 +120,8 @@ def expected_value(deriv: Derivation, estimator: sp.Expr) -> sp.Expr:
     numer, denom = sp.fraction(sp.together(estimator))
     if denom.free_symbols & set(stats):
         raise NoClosedForm("the estimator divides by a statistic; its expectation is not a polynomial one")
+    if not numer.is_polynomial(*stats):  # a root or a log of a statistic (a Weibull scale's cube root)
+        raise NoClosedForm("the estimator is not a polynomial in the statistics")
     poly = sp.Poly(sp.expand(numer), *stats)
     if poly.total_degree() > 2:
         raise NoClosedForm("estimators of degree > 2 in the statistics are not handled")

@@ -57,6 +57,7 @@ class Model:
     tolerances: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     peer: Callable[[Mapping[str, np.ndarray]], Mapping[str, float]] | None = None
+    solve_seconds: float | None = None  # SymPy's time for the score equations; None: derivations.solve.SOLVE_SECONDS
 
     @property
     def param_symbols(self) -> tuple[sp.Symbol, ...]:

@@ -94,9 +94,11 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _solve_stationary(objective: sp.Expr, params: tuple[sp.Symbol, ...]) -> list[dict[sp.Symbol, sp.Expr]]:
+def _solve_stationary(
+    objective: sp.Expr, params: tuple[sp.Symbol, ...], seconds: float | None = None
+) -> list[dict[sp.Symbol, sp.Expr]]:
     score = [sp.diff(objective, p) for p in params]
-    with time_limit(SOLVE_SECONDS, "sympy.solve of the score equations"):
+    with time_limit(SOLVE_SECONDS if seconds is None else seconds, "sympy.solve of the score equations"):
         if len(params) == 1:
             (p,) = params
             numerator = sp.numer(sp.together(score[0]))

@@ -30,6 +30,15 @@ def torch_ready(expr: sp.Expr) -> sp.Expr:
         lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma),
         lambda e: sp.loggamma(e.args[0].args[0], evaluate=False),
     )
+    # binomial(n, k) = n! / (k! (n - k)!), through lgamma like the factorials
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.binomial),
+        lambda e: sp.exp(
+            sp.loggamma(e.args[0] + 1, evaluate=False)
+            - sp.loggamma(e.args[1] + 1, evaluate=False)
+            - sp.loggamma(e.args[0] - e.args[1] + 1, evaluate=False)
+        ),
+    )
     expr = expr.replace(
         lambda e: isinstance(e, sp.factorial), lambda e: sp.exp(sp.loggamma(e.args[0] + 1, evaluate=False))
     )
