@@ -23,7 +23,9 @@ def check_declaration(model: Model) -> None:
     """Raise InputError naming the model and the rule its declaration breaks."""
     check_symbols(model)
     seconds = model.solve_seconds
-    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf):
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf
+    ):
         raise InputError(f"{model.name}: solve_seconds must be a positive number of seconds, got {seconds!r}")
     points = parameter_points(model)
     for point in points:
