@@ -127,6 +127,7 @@ class Sheet:
     title: str
     questions: tuple[Question, ...]
     peers: Mapping[str, Callable[[], float]] = field(default_factory=dict)  # answer key -> the same number by scipy
+    extra_models: tuple[Model, ...] = ()  # verified too, though no question asks about them
 
     def __post_init__(self):
         for q in self.questions:
@@ -141,6 +142,8 @@ class Sheet:
             model = getattr(q, "model", None)
             if model is not None:
                 seen.setdefault(model.name, model)
+        for model in self.extra_models:
+            seen.setdefault(model.name, model)
         return tuple(seen.values())
 
 

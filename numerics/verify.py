@@ -14,7 +14,7 @@ from pathlib import Path
 
 from derivations.engine import Derivation, derive
 from derivations.model import InputError, Model
-from derivations.sheet import Answer, Sheet, answers, load_sheet
+from derivations.sheet import Answer, Sheet, answers, load_python_file, load_sheet
 from numerics.checks import CheckResult, rel_error, run_checks
 from numerics.montecarlo import run_monte_carlo
 from sheets import DEFAULT_SHEET
@@ -111,10 +111,23 @@ def json_target_problem(path: Path) -> str | None:
     return None
 
 
+def models_in_file(path: Path) -> Sheet:
+    """Every Model a user's Python file holds (its own and those it imports), in order, as a sheet without
+    questions."""
+    module = load_python_file(path)
+    found = [value for value in vars(module).values() if isinstance(value, Model)]
+    if not found:
+        raise InputError(f"{path} defines no Model")
+    return Sheet(title=f"the models of {path.name}", questions=(), extra_models=tuple(found))
+
+
 def parse(argv: list[str] | None, prog: str = "python -m numerics.verify") -> tuple[argparse.Namespace, Sheet]:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument(
         "--sheet", type=Path, default=DEFAULT_SHEET, help="the sheet file (default sheets/exercise3.py)"
+    )
+    parser.add_argument(
+        "--models", type=Path, help="instead of a sheet: derive and verify every Model this file defines"
     )
     parser.add_argument("--model", action="append", help="check only this model of the sheet (repeatable)")
     parser.add_argument(
@@ -127,10 +140,11 @@ def parse(argv: list[str] | None, prog: str = "python -m numerics.verify") -> tu
         problem = target and json_target_problem(target)
         if problem:
             parser.error(f"argument {option}: {problem}")
+    option = "--models" if args.models else "--sheet"
     try:
-        sheet = load_sheet(args.sheet)
+        sheet = models_in_file(args.models) if args.models else load_sheet(args.sheet)
     except InputError as exc:
-        parser.error(f"argument --sheet: {exc}")
+        parser.error(f"argument {option}: {exc}")
     names = [m.name for m in sheet.models]
     unknown = [m for m in args.model or [] if m not in names]
     if unknown:
@@ -147,7 +161,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m numerics.verify")
         return 2
     results = [c for v in verifications for c in v.checks]
     print(format_table(results))
-    print(f"\nAnswers of {sheet.title} (exact, then 15 digits):")
+    if found:
+        print(f"\nAnswers of {sheet.title} (exact, then 15 digits):")
     for a in found:
         shown = f" = {a.value:.15g}" if a.value is not None else ""
         print(f"  {a.key:<26} {a.expr}{shown}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -162,3 +163,31 @@ def test_the_example_notebook_runs():
     assert not [o for o in outputs if o.output_type == "error"]
     kinds = [sorted(o.get("data", {})) for o in outputs]
     assert ["text/markdown", "text/plain"] in kinds and ["image/png", "text/plain"] in kinds
+
+
+MODELS_FILE = """
+import numpy as np, sympy as sp
+from derivations.model import Model, Parameter
+x = sp.Symbol("x", positive=True)
+s2 = sp.Symbol("s^2", positive=True)
+RAYLEIGH = Model("rayleigh", "Rayleigh scale", (x,), (Parameter(s2, sp.Interval.open(0, sp.oo), "squared scale"),),
+                 x / s2 * sp.exp(-x**2 / (2 * s2)), support={x: sp.Interval.open(0, sp.oo)},
+                 simulate=lambda rng, n, t: {"x": rng.rayleigh(np.sqrt(t["s^2"]), n)}, truth={"s^2": 2.0})
+"""
+
+
+def test_verify_models_derives_and_verifies_every_model_of_a_user_file(tmp_path):
+    path = tmp_path / "my_models.py"
+    path.write_text(MODELS_FILE)
+    out = mlemap("verify", "--models", str(path), "--json", str(tmp_path / "v.json"))
+    assert out.returncode == 0, out.stderr
+    payload = json.loads((tmp_path / "v.json").read_text())
+    assert payload["passed"] and {c["model"] for c in payload["checks"]} == {"rayleigh"}
+    assert len(payload["checks"]) >= 10 and payload["answers"] == []
+
+
+def test_verify_models_refuses_a_file_without_a_model(tmp_path):
+    path = tmp_path / "empty.py"
+    path.write_text("x = 1\n")
+    out = mlemap("verify", "--models", str(path))
+    assert out.returncode == 2 and "argument --models: " in out.stderr and "defines no Model" in out.stderr
