@@ -694,8 +694,8 @@ CLI_CASES = [
         r"--only: unknown section 'task9'; choose from theory, task1, task2, task3, praxis, appendix, models$",
         "exit 2",
     ),
-    Case("cli-bad-format", cli("--format", "md,docx"), r"choose from md,tex,pdf, got 'md,docx'", "exit 2"),
-    Case("cli-empty-format", cli("--format", ","), r"choose from md,tex,pdf, got ','", "exit 2"),
+    Case("cli-bad-format", cli("--format", "md,docx"), r"choose from md,tex,pdf,html, got 'md,docx'", "exit 2"),
+    Case("cli-empty-format", cli("--format", ","), r"choose from md,tex,pdf,html, got ','", "exit 2"),
     Case("cli-n-zero", cli("--n", "0"), r"argument --n: must be >= 1, got 0", "exit 2"),
     Case("cli-n-text", cli("--n", "ten"), r"argument --n: must be a whole number, got 'ten'", "exit 2"),
     Case(

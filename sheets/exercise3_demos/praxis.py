@@ -17,9 +17,10 @@ from derivations.engine import derive, n_obs
 from derivations.model import InputError
 from numerics import inputs
 from numerics.compile import Compiled, compiled
-from sheets.exercise3_demos.praxis_theory import (
+from sheets.exercise3_demos.praxis_theory import (  # noqa: F401  (n_sym re-exported for px.n_sym)
     exact_sigma,
     mean_model,
+    n_sym,
     step_size_theory,
 )
 
