@@ -52,8 +52,10 @@ class SecondOrder:
 
 
 def log_density(model: Model) -> sp.Expr:
-    """log p(x | theta), with the log pushed through products and powers, then expanded."""
-    return sp.expand(sp.expand_log(sp.log(model.density), force=True))
+    """log p(x | theta), with the log pushed through products and powers, then expanded; sums inside sines
+    and cosines are expanded too (cos(x - mu) = cos x cos mu + sin x sin mu), so such a density separates."""
+    logp = sp.expand(sp.expand_log(sp.log(model.density), force=True))
+    return sp.expand(sp.expand_trig(logp)) if logp.has(sp.sin, sp.cos) else logp
 
 
 def log_prior(model: Model) -> sp.Expr:
