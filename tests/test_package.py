@@ -191,3 +191,13 @@ def test_verify_models_refuses_a_file_without_a_model(tmp_path):
     path.write_text("x = 1\n")
     out = mlemap("verify", "--models", str(path))
     assert out.returncode == 2 and "argument --models: " in out.stderr and "defines no Model" in out.stderr
+
+
+def test_build_report_is_the_one_call_api(tmp_path):
+    from reports import build_report
+
+    sheet = tmp_path / "poisson_sheet.py"
+    sheet.write_text(textwrap.dedent(POISSON_SHEET))
+    out = build_report(sheet, out=tmp_path / "report", formats=("md",), log=lambda line: None)
+    assert (out / "report.md").read_text().startswith("# One Poisson")
+    assert json.loads((out / "answers.json").read_text())[0]["key"].startswith("q1.")
