@@ -44,6 +44,8 @@ def derive_seconds() -> dict:
     out = subprocess.run([sys.executable, "-c", DERIVE_CHILD], check=True, capture_output=True, text=True)
     seconds = json.loads(out.stdout)
     return {"derive_seconds_max": max(seconds.values()), "derive_seconds": seconds}
+
+
 IMPORT_FLOOR = "import torch, sympy, scipy, matplotlib.pyplot"
 
 STREAM_CHILD = """
