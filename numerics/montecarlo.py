@@ -11,7 +11,7 @@ import sympy as sp
 from derivations.engine import Derivation, NoClosedForm, n_obs
 from derivations.fisher import Fisher, expected_value, fisher
 from derivations.model import Model
-from numerics.checks import CheckResult, _bounds
+from numerics.checks import CheckResult, _bounds, guarded
 from numerics.compile import compiled
 
 REPLICATIONS = 2000
@@ -267,8 +267,22 @@ def check_bias(
 def run_monte_carlo(d: Derivation, seed: int = 0) -> list[CheckResult]:
     if d.model.simulate is None or not d.model.truth:
         return []
-    draws, stats_rows = _estimates_and_stats(d, REPLICATIONS, SAMPLE_SIZE, seed)
-    return [check_cramer_rao(d, draws, stats_rows=stats_rows), check_bias(d, draws)]
+    drawn: list = []
+
+    def sample():  # the replications, drawn once for both checks; a failure to draw fails both, with its reason
+        if not drawn:
+            drawn.append(_estimates_and_stats(d, REPLICATIONS, SAMPLE_SIZE, seed))
+        return drawn[0]
+
+    return [
+        guarded(
+            d.model,
+            "cramer_rao_mc",
+            lambda: check_cramer_rao(d, sample()[0], stats_rows=sample()[1]),
+            _tol(d, "cramer_rao_mc"),
+        ),
+        guarded(d.model, "bias_mc", lambda: check_bias(d, sample()[0]), _tol(d, "bias_mc")),
+    ]
 
 
 def standard_errors(d: Derivation, fish: Fisher, data) -> dict[str, tuple[float, float]]:

@@ -164,3 +164,15 @@ def test_a_density_in_cos_of_a_difference_separates_and_gives_the_circular_mean(
     assert closed == pytest.approx(np.arctan2(np.sum(np.sin(data)), np.sum(np.cos(data))), abs=1e-12)
     result = verify(d)
     assert result.passed, result.table()
+
+
+def test_a_monte_carlo_check_that_raises_is_a_fail_with_its_reason_not_a_crash(monkeypatch):
+    import numerics.montecarlo as mc
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(mc, "_estimates_and_stats", broken)
+    results = mc.run_monte_carlo(derive(weibull(3)))
+    assert [(r.check, r.status) for r in results] == [("cramer_rao_mc", "FAIL"), ("bias_mc", "FAIL")]
+    assert all("crashed: LinAlgError: Singular matrix" in r.detail for r in results)
