@@ -109,11 +109,11 @@ def _solve_stationary(
                 return [{p: r} for r in dict.fromkeys(roots)]
             try:
                 return [{p: r} for r in sp.solve(score[0], p)]
-            except NotImplementedError as exc:
+            except (NotImplementedError, sp.PolynomialError) as exc:  # both: SymPy has no method for this equation
                 raise NoClosedForm(f"sympy.solve cannot solve the score equation: {one_line(exc)}") from None
         try:
             return sp.solve(score, params, dict=True)
-        except NotImplementedError as exc:
+        except (NotImplementedError, sp.PolynomialError) as exc:
             raise NoClosedForm(f"sympy.solve cannot solve the score equations: {one_line(exc)}") from None
 
 

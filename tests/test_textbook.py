@@ -176,3 +176,15 @@ def test_a_monte_carlo_check_that_raises_is_a_fail_with_its_reason_not_a_crash(m
     results = mc.run_monte_carlo(derive(weibull(3)))
     assert [(r.check, r.status) for r in results] == [("cramer_rao_mc", "FAIL"), ("bias_mc", "FAIL")]
     assert all("crashed: LinAlgError: Singular matrix" in r.detail for r in results)
+
+
+@pytest.mark.parametrize("error", [NotImplementedError("no algorithm"), sp.PolynomialError("tan(mu) is a generator")])
+def test_a_solve_sympy_gives_up_on_is_no_closed_form_and_a_numerical_estimate(monkeypatch, error):
+    import derivations.solve
+
+    def gives_up(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(derivations.solve.sp, "solve", gives_up)
+    d = derive(weibull(3))
+    assert d.estimate is None and d.no_closed_form.startswith("sympy.solve cannot solve the score equation")
