@@ -4,6 +4,7 @@ write the same chain out at length and prove each link."""
 
 from __future__ import annotations
 
+import shutil
 from typing import TYPE_CHECKING
 
 import sympy as sp
@@ -53,11 +54,12 @@ def terminal_names(d: Derivation) -> dict[sp.Symbol, sp.Symbol]:
 def as_text(d: Derivation) -> str:
     """The stages for a terminal, each expression pretty-printed in Unicode."""
     lines = [f"{d.model.name}: {d.kind}"]
+    width = shutil.get_terminal_size().columns  # long expressions wrap at the terminal's edge, not at 80
     names = terminal_names(d)
     sums = {s.symbol: s.expr for s in d.statistics}
     lines += [f"{shown.name} = the sum of {sums[symbol]} over the n observations" for symbol, shown in names.items()]
     for title, expr in stages(d):
-        lines += ["", f"{title}:", sp.pretty(expr.xreplace(names), use_unicode=True)]
+        lines += ["", f"{title}:", sp.pretty(expr.xreplace(names), use_unicode=True, num_columns=width)]
     if d.estimate is None:
         lines += ["", f"no closed form: {d.no_closed_form}"]
     return "\n".join(lines) + "\n"
