@@ -73,6 +73,15 @@ def wait_for_worker(proc: subprocess.Popen, timeout: float = 120) -> list[int]:
     raise AssertionError("the build never started its worker")
 
 
+def signal_dispositions(pid: int) -> str:
+    """The process's blocked, ignored and caught signal masks (/proc), for a failure message."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return "process gone"
+    return " ".join(line for line in lines if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+
+
 def temp_siblings(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.startswith(".report."))
 
@@ -152,9 +161,10 @@ def test_a_signalled_build_exits_with_the_shells_code_and_no_traceback(workdir, 
     before = (workdir / "report" / "report.md").read_bytes()
     proc = start(workdir / "report", workdir)
     workers = wait_for_worker(proc)
+    dispositions = signal_dispositions(proc.pid)  # said if the signal is lost: blocked or ignored, and from where
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == code, stderr
+    assert proc.returncode == code, (stderr, dispositions)
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
     assert stderr.strip().splitlines()[-1].startswith("interrupted; the previous report")
     assert not any(alive(w) for w in workers)
