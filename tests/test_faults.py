@@ -38,6 +38,9 @@ def start(out: Path, cwd: Path, cache: Path | None = None, *extra: str) -> subpr
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal delivers it: a shell ignores SIGINT in what it starts with `&`, and the build
+        # (its Python) would inherit that and never see the signal the test sends
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - the test is one thread
     )
 
 
