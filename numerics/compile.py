@@ -13,7 +13,13 @@ import torch
 from derivations.engine import Derivation, estimate_at, n_obs
 from derivations.model import InputError
 
-NUMPY_MODULES = ["scipy", "numpy"]
+
+def _dirac_delta(x, k=0):
+    """The derivative of an indicator (Heaviside) away from its jump, where the checks evaluate it: zero."""
+    return np.zeros_like(np.asarray(x, dtype=float))
+
+
+NUMPY_MODULES = [{"DiracDelta": _dirac_delta}, "scipy", "numpy"]
 Params = Mapping[str, float]
 Data = Mapping[str, np.ndarray]
 
@@ -30,6 +36,8 @@ def torch_ready(expr: sp.Expr) -> sp.Expr:
         lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma),
         lambda e: sp.loggamma(e.args[0].args[0], evaluate=False),
     )
+    # torch.heaviside wants its value at 0 as a tensor; (sign + 1) / 2 is SymPy's Heaviside, 1/2 at 0 included
+    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: (sp.sign(e.args[0]) + 1) / 2)
     # binomial(n, k) = n! / (k! (n - k)!), through lgamma like the factorials
     expr = expr.replace(
         lambda e: isinstance(e, sp.binomial),

@@ -188,3 +188,37 @@ def test_a_solve_sympy_gives_up_on_is_no_closed_form_and_a_numerical_estimate(mo
     monkeypatch.setattr(derivations.solve.sp, "solve", gives_up)
     d = derive(weibull(3))
     assert d.estimate is None and d.no_closed_form.startswith("sympy.solve cannot solve the score equation")
+
+
+def uniform_by_indicator() -> Model:
+    """Uniform(0, theta) written with an indicator: its maximum is max(x), where the likelihood jumps, which no
+    stationary point and no gradient method finds. The engine must say so, never answer a wrong number."""
+    theta = sp.Symbol("theta", positive=True)
+    return Model(
+        "uniform_indicator",
+        "Uniform(0, theta) by an indicator",
+        (x,),
+        (Parameter(theta, POSITIVE, "upper end"),),
+        sp.Heaviside(theta - x) / theta,
+        support={x: POSITIVE},
+        simulate=lambda rng, n, t: {"x": rng.uniform(0, t["theta"], n)},
+        truth={"theta": 3.0},
+    )
+
+
+def test_an_indicator_density_is_never_answered_with_a_starting_point():
+    from numerics.estimate import estimate
+
+    d = derive(uniform_by_indicator())
+    data = d.model.simulate(np.random.default_rng(0), 50, d.model.truth)
+    with np.errstate(all="ignore"):
+        found = estimate(d, data)
+    assert not found.converged and found.values is None and found.reason.startswith("did not converge")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log(0) at infeasible points is the point of this model
+def test_an_indicator_density_is_verified_without_a_crash_and_does_not_pass():
+    result = verify(uniform_by_indicator())
+    assert len(result.checks) >= 10 and {c.status for c in result.checks} <= {"PASS", "FAIL", "SKIP"}
+    assert not result.passed
+    assert not [c for c in result.checks if c.detail.startswith("crashed: NameError")]  # DiracDelta has a route
