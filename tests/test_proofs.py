@@ -1,5 +1,6 @@
 """Every displayed step of a report is proved when the report is built: steps.json lists them, each one
-re-proved here by an independent method, and a step that does not hold stops the build, naming it."""
+re-proved here by an independent method, and a step that does not hold stops the build, naming it. The prover
+itself is tested on equalities that hold and on the same ones off by a hair."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import json
 import textwrap
 
 import pytest
+import sympy as sp
 
+from derivations import proof
+from derivations.engine import derive, n_obs
+from sheets.catalogue import GAUSSIAN, x
 from tests.reprove import reproved
 
 GAUSSIAN_SHEET = """
@@ -64,3 +69,93 @@ def test_a_step_that_does_not_hold_stops_the_build_naming_it(tmp_path, capsys):
         r"error: step 'prove' failed: UnprovedStep: question q1, step 'MLE of $\sigma^{2}$ in its familiar form': SymPy cannot prove \hat{\sigma}^{2} = "
     ), err
     assert not out.exists()
+
+
+# The prover itself, fed equalities that hold and the same ones off by a hair: an exact zero is told from a
+# number 10^-25 away, on each of its routes (a root of a quintic, a nested radical, logarithms, symbols).
+
+ROOT = sp.CRootOf(x**5 - x - 1, 0)  # r^5 = r + 1, so 1/r = r^4 - 1
+HAIR = sp.Rational(1, 10**25)
+a, b = sp.symbols("a b")
+ZEROS = [
+    sp.Integer(0),
+    ROOT**5 - ROOT - 1,
+    1 / ROOT - ROOT**4 + 1,
+    sp.sqrt(5 + 2 * sp.sqrt(6)) - sp.sqrt(2) - sp.sqrt(3),
+    sp.log(6) - sp.log(2) - sp.log(3),
+    sp.log(a * b) - sp.log(a) - sp.log(b),  # only with the logarithm expanded for any sign of a and b
+    (a + b) ** 2 - a**2 - 2 * a * b - b**2,
+]
+
+
+@pytest.mark.parametrize("zero", ZEROS, ids=str)
+def test_an_exact_zero_is_zero_and_a_hair_away_is_not(zero):
+    assert proof.is_zero(zero)
+    assert not proof.is_zero(zero + HAIR)
+    assert not proof.is_zero(zero + HAIR * a)
+
+
+@pytest.mark.parametrize("number", [sp.Rational(1, 3), sp.exp(HAIR) - 1, HAIR, ROOT - 1])
+def test_a_nonzero_number_is_not_zero(number):
+    assert not proof.is_zero(number)
+
+
+def test_a_transcendental_number_a_hair_from_zero_is_not_zero():
+    assert not proof.is_zero(sp.log(6) - sp.log(2) - sp.log(3) + sp.exp(-100))
+
+
+def test_statistics_are_named_as_the_derivation_names_them():
+    deriv = derive(GAUSSIAN)
+    for st in deriv.statistics:
+        assert proof.statistic_symbol(st.expr, {}) == st.symbol  # name and sign: the same SymPy symbol
+    assert proof.statistic_symbol(sp.Integer(1), {}) is n_obs
+    own = sp.Symbol("T")
+    assert proof.statistic_symbol(x**3, {x**3: own}) is own
+    assert proof.statistic_symbol(x**3, {}).is_nonnegative is None
+    assert proof.statistic_symbol(x**3, {}).is_real
+
+
+def test_sums_over_the_observations_become_statistics_by_linearity():
+    s_x, s_xx = sp.symbols("S_x S_xx")
+    known = {x: s_x, x**2: s_xx}
+    total = proof.over_observations(3 * (x - a) ** 2 + 2, (x,), n_obs)
+    assert (
+        sp.expand(proof.in_statistics(total, (x,), known) - (3 * s_xx - 6 * a * s_x + 3 * a**2 * n_obs + 2 * n_obs))
+        == 0
+    )
+    m = sp.Symbol("m", positive=True, integer=True)
+    partial = proof.over_observations(x, (x,), m)  # not over all n observations: left as it is
+    assert proof.in_statistics(partial, (x,), known) == partial
+
+
+def _holds(lhs, rhs, relation=proof.EQUAL, definitions=()):
+    s_x = sp.Symbol("S_x")
+    return proof.holds((lhs, rhs, relation), dict(definitions), (x,), {x: s_x}, (a,))
+
+
+def test_a_claim_holds_through_definitions_that_refer_to_one_another():
+    c, d, e = sp.symbols("c d e")
+    chain = [(b, c + 1), (c, d + 1), (d, e + 1)]
+    assert _holds(b, e + 3, definitions=chain)
+    assert not _holds(b, e + 3 + HAIR, definitions=chain)
+    xbar = sp.Symbol("xbar")
+    mean = [(xbar, proof.over_observations(x, (x,), n_obs) / n_obs)]
+    assert _holds(n_obs * xbar, sp.Symbol("S_x"), definitions=mean)
+    assert not _holds(n_obs * xbar, sp.Symbol("S_x") + HAIR, definitions=mean)
+
+
+def test_up_to_a_constant_allows_a_constant_and_nothing_that_varies_with_a_parameter():
+    assert _holds(a**2 + sp.log(b), a**2, proof.UP_TO_CONSTANT)
+    assert not _holds(a**2 + sp.log(b), a**2, proof.EQUAL)
+    assert not _holds(a**2 + HAIR * a, a**2, proof.UP_TO_CONSTANT)
+
+
+def test_a_matrix_claim_holds_entry_by_entry():
+    assert _holds(sp.Matrix([[a, 1], [0, a]]), sp.Matrix([[a, 1], [0, a]]))
+    assert not _holds(sp.Matrix([[a, 1], [0, a]]), sp.Matrix([[a, 1], [HAIR, a]]))
+
+
+def test_a_step_without_claims_is_not_proved():
+    assert not proof.Claims((), (x,), (), (a,)).proved()
+    assert proof.Claims(((a, a, proof.EQUAL),), (x,), (), (a,)).proved()
+    assert not proof.Claims(((a, a + HAIR, proof.EQUAL),), (x,), (), (a,)).proved()
