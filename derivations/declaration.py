@@ -11,6 +11,7 @@ import mpmath
 import scipy.integrate
 import sympy as sp
 
+from derivations.constraints import check_constraints, eliminated
 from derivations.model import InputError, Model
 
 TOLERANCE = 1e-6
@@ -28,6 +29,9 @@ def check_declaration(model: Model) -> None:
     ):
         raise InputError(f"{model.name}: solve_seconds must be a positive number of seconds, got {seconds!r}")
     points = parameter_points(model)
+    if model.constraints:
+        check_constraints(model)
+        points = on_constraints(model, points)
     for point in points:
         check_normalised(model, point)
         check_prior(model, point)
@@ -57,7 +61,13 @@ def check_symbols(model: Model) -> None:
             raise InputError(
                 f"{model.name}: the {name} uses {undeclared[0]!r}, which is neither data, a parameter nor a constant"
             )
-    absent = [s.name for s in model.data if s not in density.free_symbols]
+    # A uniform's density 1/theta carries its data in the support alone, which then depends on a parameter.
+    params = set(model.param_symbols)
+    absent = [
+        s.name
+        for s in model.data
+        if s not in density.free_symbols and not (model.support.get(s, sp.Reals).free_symbols & params)
+    ]
     if absent:
         raise InputError(f"{model.name}: the data symbol {absent[0]!r} does not appear in the density")
 
@@ -65,10 +75,10 @@ def check_symbols(model: Model) -> None:
 def parameter_points(model: Model) -> list[dict[sp.Symbol, sp.Expr]]:
     """Two points inside every parameter's domain, exact."""
     columns = []
-    for par in model.params:
+    for k, par in enumerate(model.params):
         domain = par.domain
-        if domain == sp.Reals:
-            values = [-sp.Rational(3, 5), sp.Rational(13, 10)]
+        if domain == sp.Reals:  # shifted by position: two real parameters (a < b of a uniform) never coincide
+            values = [-sp.Rational(3, 5) + k, sp.Rational(13, 10) + k]
         elif isinstance(domain, sp.Interval) and domain.start.is_finite and domain.end.is_finite:
             values = [domain.start + f * (domain.end - domain.start) for f in FRACTIONS]
         elif isinstance(domain, sp.Interval) and domain.start.is_finite:
@@ -81,14 +91,23 @@ def parameter_points(model: Model) -> list[dict[sp.Symbol, sp.Expr]]:
     return [dict(zip(model.param_symbols, row)) for row in zip(*columns)]
 
 
+def on_constraints(model: Model, points: list[dict[sp.Symbol, sp.Expr]]) -> list[dict[sp.Symbol, sp.Expr]]:
+    """The points moved onto the constraints (their last parameters solved for), those left inside the domains."""
+    solved = eliminated(model)
+    moved = [{**point, **{p: v.subs(point) for p, v in solved.items()}} for point in points]
+    return [m for m in moved if all(par.domain.contains(m[par.symbol]) is sp.true for par in model.params)]
+
+
 def check_normalised(model: Model, point: dict[sp.Symbol, sp.Expr]) -> None:
     modelled = [s for s in model.data if s not in model.covariates]
     fixed = {**model.constants, **point, **{c: COVARIATE_VALUE for c in model.covariates}}
     density = model.density.subs(fixed)
+    if density.has(sp.zoo, sp.nan):
+        return  # a point where the declared density is undefined: nothing is claimed either way
     fn = sp.lambdify(modelled, density, ["scipy", "numpy"])
     shown = ", ".join(f"{k} = {v}" for k, v in point.items())
     try:
-        total = _integrate(fn, [model.support.get(s, sp.Reals) for s in modelled])
+        total = _integrate(fn, [model.support.get(s, sp.Reals).subs(fixed) for s in modelled])
     except NegativeDensity as exc:
         raise InputError(
             f"{model.name}: the density must be non-negative; at {shown} it takes {exc.args[0]:.6g}"

@@ -11,6 +11,7 @@ from functools import cached_property
 import sympy as sp
 
 from derivations import codec, store
+from derivations.constraints import counts_sum_to_n, lagrange_points
 from derivations.declaration import check_declaration
 from derivations.model import Model
 from derivations.solve import (  # noqa: F401  (re-exported: the engine's public names)
@@ -21,11 +22,13 @@ from derivations.solve import (  # noqa: F401  (re-exported: the engine's public
     _minors_status,
     _pick_maximum,
     _solve_stationary,
+    admissible,
     boundary_maximum,
     one_line,
     time_limit,
     timed_out,
 )
+from derivations.support import Bound, order_symbol, support_bounds, support_maximum
 
 n_obs = sp.Symbol("n", positive=True, integer=True)
 
@@ -33,11 +36,13 @@ n_obs = sp.Symbol("n", positive=True, integer=True)
 @codec.register
 @dataclass(frozen=True)
 class Statistic:
-    """S = sum_i g(x_i); g = 1 gives the sample size n."""
+    """S = sum_i g(x_i); g = 1 gives the sample size n. With reduce "max" or "min", the order statistic
+    max_i g(x_i) or min_i g(x_i) instead (a support that depends on a parameter needs it)."""
 
     symbol: sp.Symbol
     expr: sp.Expr
     latex: str
+    reduce: str = "sum"
 
 
 @codec.register
@@ -65,6 +70,8 @@ def log_prior(model: Model) -> sp.Expr:
 
 
 def _stat_name(g: sp.Expr) -> str:
+    if isinstance(g, sp.KroneckerDelta):  # a count: sum_i [x_i = 2] -> N_x2
+        return "N_" + re.sub(r"\W+", "", "".join(str(a) for a in sorted(g.args, key=lambda a: a.is_number)))
     return "S_" + re.sub(r"\W+", "", str(g).replace("**", "p"))  # x**2 -> S_xp2, x*y -> S_xy
 
 
@@ -97,6 +104,7 @@ class Derivation:
     second_order: SecondOrder | None = None
     observed_statistics: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
     boundary: bool = False  # the estimate is an end of the domain the objective rises towards, not a root
+    bounds: tuple[Bound, ...] = ()  # parameters bounded by an order statistic: their estimate is that statistic
 
     @property
     def separable(self) -> bool:
@@ -147,7 +155,10 @@ def exact_statistics(deriv_stats: tuple[Statistic, ...], model: Model) -> dict[s
         return {}
     columns = [tuple(sp.nsimplify(v) for v in model.observed[s]) for s in model.data]
     rows = list(zip(*columns))
-    return {st.symbol: sp.Add(*[st.expr.subs(dict(zip(model.data, row))) for row in rows]) for st in deriv_stats}
+    combine = {"sum": sp.Add, "max": sp.Max, "min": sp.Min}
+    return {
+        st.symbol: combine[st.reduce](*[st.expr.subs(dict(zip(model.data, row))) for row in rows]) for st in deriv_stats
+    }
 
 
 def model_key(model: Model) -> str:
@@ -158,6 +169,7 @@ def model_key(model: Model) -> str:
     params = [(p.symbol, p.domain) for p in model.params]
     return store.content_key(
         [model.data, params, model.density, model.prior, support, observed, constants, model.covariates]
+        + ([list(model.constraints)] if model.constraints else [])  # the keys of unconstrained models stay
     )
 
 
@@ -211,10 +223,23 @@ def _derive(model: Model) -> Derivation:
             sym = sp.Symbol(_stat_name(g), real=True, **sign)
             stats.append(Statistic(sym, g, _stat_latex(g, model.data)))
     loglik = sp.Add(*[parts[st.expr] * st.symbol for st in stats])
-    deriv = Derivation(model, logp, logprior, tuple(stats), loglik, None, None)
+    bounds = support_bounds(model)
+    stats += [order_statistic(model, x, side) for x, side in dict.fromkeys((b.data, b.side) for b in bounds)]
+    deriv = Derivation(model, logp, logprior, tuple(stats), loglik, None, None, bounds=bounds)
     deriv.observed_statistics = exact_statistics(deriv.statistics, model)
     _solve(deriv)
     return deriv
+
+
+def order_statistic(model: Model, x: sp.Symbol, side: str) -> Statistic:
+    latex = rf"\{side}_{{i}} {sp.latex(x)}_{{i}}"
+    return Statistic(order_symbol(model, x, side), x, latex, side)
+
+
+def order_statistics(deriv: Derivation) -> dict[Bound, sp.Symbol]:
+    """Each support bound with the symbol of the order statistic that bounds its parameter."""
+    by_side = {(s.expr, s.reduce): s.symbol for s in deriv.statistics if s.reduce != "sum"}
+    return {b: by_side[(b.data, b.side)] for b in deriv.bounds}
 
 
 def _sign_on_support(g: sp.Expr, model: Model) -> dict[str, bool]:
@@ -238,12 +263,18 @@ def _sign_on_support(g: sp.Expr, model: Model) -> dict[str, bool]:
 def _solve(deriv: Derivation) -> None:
     model = deriv.model
     objective = deriv.objective.subs(deriv.observed_statistics)
+    if model.constraints:
+        _solve_constrained(deriv, objective)
+        return
     try:
-        solutions = _solve_stationary(objective, deriv.params, model.solve_seconds)
+        edges = support_maximum(objective.subs(model.constants), model, order_statistics(deriv)) if deriv.bounds else {}
+        rest = tuple(p for p in deriv.params if p not in edges)
+        solutions = _solve_stationary(objective.subs(edges), rest, model.solve_seconds) if rest else [{}]
     except NoClosedForm as exc:
         deriv.no_closed_form = str(exc)
         return
-    inside = [s for s in solutions if _in_domain(model, s)]
+    solutions = [{**edges, **s} for s in solutions]
+    inside = admissible(model, solutions)
     if not inside:
         edge = boundary_maximum(objective.subs(model.constants), model)
         if edge is not None:
@@ -258,7 +289,27 @@ def _solve(deriv: Derivation) -> None:
         deriv.no_closed_form = str(exc)
         return
     deriv.estimate = best
-    deriv.second_order = _second_order(deriv, objective, best)
+    if not edges:  # at a support bound the maximum is not a stationary point: no second-order condition
+        deriv.second_order = _second_order(deriv, objective, best)
+
+
+def _solve_constrained(deriv: Derivation, objective: sp.Expr) -> None:
+    """Lagrange's stationary points inside the domains, the highest one, its counts written in n."""
+    model = deriv.model
+    try:
+        points = lagrange_points(objective, model, model.solve_seconds or SOLVE_SECONDS)
+        inside = admissible(model, points)
+        if not inside:
+            raise NoClosedForm(f"no stationary point of the Lagrangian inside the domains ({len(points)} outside)")
+        deriv.candidates = tuple(inside)
+        best = _pick_maximum(objective.subs(model.constants), inside)
+    except NoClosedForm as exc:
+        deriv.no_closed_form = str(exc)
+        return
+    relations = counts_sum_to_n(model, deriv.statistics, n_obs)
+    deriv.estimate = {p: sp.factor(v.subs(relations)) for p, v in best.items()}
+    if relations and all(s.symbol != n_obs for s in deriv.statistics):  # the counts' sum is now n: a statistic
+        deriv.statistics = (Statistic(n_obs, sp.Integer(1), "n"), *deriv.statistics)
 
 
 def estimate_at(deriv: Derivation, statistics: Mapping[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr] | None:
@@ -272,7 +323,9 @@ def estimate_at(deriv: Derivation, statistics: Mapping[sp.Symbol, sp.Expr]) -> d
             return values
     elif deriv.observed_statistics and all(exact[k] == v for k, v in deriv.observed_statistics.items()):
         return deriv.estimate
-    again = Derivation(deriv.model, deriv.log_density, deriv.log_prior, deriv.statistics, deriv.loglik, None, None)
+    again = Derivation(
+        deriv.model, deriv.log_density, deriv.log_prior, deriv.statistics, deriv.loglik, None, None, bounds=deriv.bounds
+    )
     again.observed_statistics = exact
     _solve(again)
     return again.estimate

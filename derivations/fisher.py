@@ -15,6 +15,10 @@ from derivations import codec, store
 from derivations.engine import Derivation, NoClosedForm, model_key, n_obs, separate, time_limit, timed_out
 
 EXPECTATION_SECONDS = 20
+NOT_REGULAR = (
+    "the support depends on a parameter, so the Cramer-Rao regularity conditions fail "
+    "(an order statistic's variance falls as 1/n^2, not 1/n)"
+)
 
 
 def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
@@ -98,6 +102,8 @@ def fisher_key(deriv: Derivation) -> str:
 
 def _fisher(deriv: Derivation) -> Fisher:
     observed = -sp.hessian(deriv.loglik, deriv.params)
+    if deriv.bounds:
+        return Fisher(observed, None, None, NOT_REGULAR)
     try:
         if deriv.separable:
             means = {
@@ -116,6 +122,8 @@ def _fisher(deriv: Derivation) -> Fisher:
 
 def expected_value(deriv: Derivation, estimator: sp.Expr) -> sp.Expr:
     """E[estimator] for an estimator polynomial (degree <= 2) in the sample statistics."""
+    if any(s.reduce != "sum" and estimator.has(s.symbol) for s in deriv.statistics):
+        raise NoClosedForm("the estimator is an order statistic, whose expectation is not derived")
     stats = {s.symbol: s.expr for s in deriv.statistics if s.symbol != n_obs}
     numer, denom = sp.fraction(sp.together(estimator))
     if denom.free_symbols & set(stats):

@@ -36,6 +36,8 @@ class Model:
     truth: the parameter values simulate draws at (the Monte Carlo checks compare against them).
     constants: known quantities that are not estimated (symbol -> exact value).
     covariates: data symbols that are conditioned on, not modelled; they must not be constant.
+    constraints: equations in the parameters (sympy.Eq); the MLE/MAP is a stationary point of the Lagrangian,
+        and the numerics write the last parameters in the others to stay on the feasible set.
     tolerances: per-model overrides of the numerical checks' tolerances (numerics.checks names them).
     peer: an established estimate of the same parameters computed without SymPy (a scipy.stats fit, least
         squares): data -> {parameter name: value}; its docstring names it in the check table.
@@ -58,6 +60,7 @@ class Model:
     notes: tuple[str, ...] = ()
     peer: Callable[[Mapping[str, np.ndarray]], Mapping[str, float]] | None = None
     solve_seconds: float | None = None  # SymPy's time for the score equations; None: derivations.solve.SOLVE_SECONDS
+    constraints: tuple[sp.Equality, ...] = ()  # equations the parameters satisfy (a simplex: Eq(p1 + p2 + p3, 1))
 
     @property
     def param_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -80,8 +83,9 @@ def in_support(values: np.ndarray, support: sp.Set) -> np.ndarray:
         return whole & (values >= low)
     if isinstance(support, sp.Range) and support.step == 1:
         return whole & (values >= float(support.inf)) & (values <= float(support.sup))
-    if isinstance(support, sp.Interval):
-        lo, hi = float(support.start), float(support.end)
+    if isinstance(support, sp.Interval):  # an end that is a parameter bounds the parameter, not the data
+        lo = float(support.start) if support.start.is_number else -np.inf
+        hi = float(support.end) if support.end.is_number else np.inf
         above = values > lo if support.left_open else values >= lo
         below = values < hi if support.right_open else values <= hi
         return above & below

@@ -118,6 +118,7 @@ def _solve_stationary(
 
 
 def _in_domain(model: Model, solution: Mapping[sp.Symbol, sp.Expr]) -> bool:
+    """False when SymPy proves a value outside its parameter's domain."""
     for par in model.params:
         value = solution.get(par.symbol)
         if value is None:
@@ -126,6 +127,34 @@ def _in_domain(model: Model, solution: Mapping[sp.Symbol, sp.Expr]) -> bool:
         if contained is sp.false:
             return False
     return True
+
+
+def admissible(model: Model, solutions: list[dict[sp.Symbol, sp.Expr]]) -> list[dict[sp.Symbol, sp.Expr]]:
+    """The solutions not proved outside the domains; where several remain, those not outside at every sampled
+    value of the statistics (the negative root of a quadratic), unless that would leave none."""
+    inside = [s for s in solutions if _in_domain(model, s)]
+    if len(inside) < 2:
+        return inside
+    by_par = {p.symbol: p.domain for p in model.params}
+    sampled = [s for s in inside if not any(_outside_when_sampled(by_par[p], v) for p, v in s.items())]
+    return sampled or inside
+
+
+def _outside_when_sampled(domain: sp.Set, value: sp.Expr) -> bool:
+    """The value, at five seeded draws of its symbols (each within its sign: a sum of |x| is >= 0), outside the
+    domain every time. Draws where it is not a real number count as outside."""
+    symbols = sorted(value.free_symbols, key=str)
+    if not symbols:
+        return False
+    draws = []
+    for k in range(5):
+        point = {
+            s: sp.Rational(3 + 7 * k + 5 * j, 4) * (1 if s.is_nonnegative else (-1) ** (j + k))
+            for j, s in enumerate(symbols)
+        }
+        number = sp.N(value.subs(point))
+        draws.append(not (number.is_real and domain.contains(number) is sp.true))
+    return all(draws)
 
 
 def _minors_status(minus_h: sp.Matrix) -> tuple[tuple[sp.Expr, ...], str, tuple[sp.Expr, ...]]:

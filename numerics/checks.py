@@ -8,12 +8,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.optimize
-import sympy as sp
 import torch
 
 from derivations.engine import Derivation
 from derivations.model import InputError, Model
+from derivations.support import MAX
 from numerics.compile import Data, Params, compiled
+from numerics.constrained import lbfgs_eliminated, slsqp
+from numerics.domains import feasible_limits, from_free, on_constraints, random_point, step_scales, tangent_basis
 
 # error = max |computed - reference| / max(|reference|, 1) unless the check says otherwise.
 DEFAULT_TOLERANCES: dict[str, float] = {
@@ -102,57 +104,24 @@ def check_data(model: Model, seed: int, n: int = CHECK_N) -> dict[str, np.ndarra
     return model.validate(model.simulate(np.random.default_rng(seed), n, model.truth))
 
 
-# --- parameter domains: random points, scales and an unconstrained reparametrisation -----------------
-def _bounds(domain: sp.Set) -> tuple[float, float]:
-    if domain == sp.Reals:
-        return -np.inf, np.inf
-    return float(domain.start), float(domain.end)
-
-
-def random_point(model: Model, rng: np.random.Generator) -> dict[str, float]:
-    point = {}
-    for par in model.params:
-        lo, hi = _bounds(par.domain)
-        if np.isfinite(lo) and np.isfinite(hi):
-            point[par.name] = lo + (hi - lo) * rng.uniform(0.15, 0.85)
-        elif np.isfinite(lo):
-            point[par.name] = lo + rng.uniform(0.5, 3.0)
-        else:
-            point[par.name] = rng.normal(0.0, 2.0)
-    return point
-
-
-def step_scales(model: Model, point: Params) -> np.ndarray:
-    """Per-parameter step scale that keeps theta + h v inside the domain for h <= 1."""
-    scales = []
-    for par in model.params:
-        lo, hi = _bounds(par.domain)
-        v = point[par.name]
-        room = min(v - lo, hi - v)
-        scales.append(0.5 * room if np.isfinite(room) else 1.0)
-    return np.array(scales)
-
-
-def from_free(model: Model, u, lib=np):
-    out = {}
-    for par, ui in zip(model.params, u):
-        lo, hi = _bounds(par.domain)
-        if np.isfinite(lo) and np.isfinite(hi):
-            out[par.name] = lo + (hi - lo) / (1 + lib.exp(-ui))
-        elif np.isfinite(lo):
-            out[par.name] = lo + lib.exp(ui)
-        else:
-            out[par.name] = ui
-    return out
-
-
 def _as_vector(names, theta: Params) -> np.ndarray:
     return np.array([theta[k] for k in names], float)
 
 
-def _points(model: Model, seed: int) -> list[dict[str, float]]:
-    rng = np.random.default_rng(seed)
-    return [random_point(model, rng) for _ in range(N_POINTS)]
+def _points(d: Derivation, data: Data, seed: int) -> list[dict[str, float]]:
+    """N_POINTS seeded points of the domains where the log-likelihood is finite (a uniform's a < b)."""
+    rng, c = np.random.default_rng(seed), compiled(d)
+    points = []
+    for _ in range(50 * N_POINTS):
+        t = random_point(d.model, rng) if not d.model.constraints else on_constraints(c, random_point(d.model, rng))
+        if t is None:
+            continue
+        with np.errstate(all="ignore"):
+            if np.isfinite(c.objective_raw(t, data)):
+                points.append(t)
+        if len(points) == N_POINTS:
+            return points
+    raise InputError(f"{d.model.name}: the log-likelihood is not finite at random points of the parameter domains")
 
 
 def _torch_data(data: Data) -> dict[str, torch.Tensor]:
@@ -166,7 +135,7 @@ def check_stats_rewrite(d: Derivation, data: Data, seed: int) -> CheckResult:
     stats = c.statistics(data)
     errors = [
         abs(c.objective(t, stats) - c.objective_raw(t, data)) / max(abs(c.objective_raw(t, data)), 1.0)
-        for t in _points(d.model, seed)
+        for t in _points(d, data, seed)
     ]
     return result(d.model, "stats_rewrite", max(errors), f"{N_POINTS} random points, relative to |l|")
 
@@ -177,7 +146,7 @@ def check_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
     ev = c.evaluator
     tdata = _torch_data(data)
     errors = []
-    for t in _points(d.model, seed):
+    for t in _points(d, data, seed):
         leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in t.items()}
         c.objective_torch(leaves, tdata).backward()
         auto = np.array([leaves[k].grad.item() for k in c.names])  # type: ignore[union-attr]  # backward() filled them
@@ -195,7 +164,7 @@ def check_hessian_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
         return c.objective_torch(dict(zip(c.names, vec)), tdata)
 
     errors = []
-    for t in _points(d.model, seed):
+    for t in _points(d, data, seed):
         auto = torch.autograd.functional.hessian(f, torch.tensor(_as_vector(c.names, t), dtype=torch.float64)).numpy()
         errors.append(rel_error(ev.hessian(t, data), auto))
     return result(d.model, "hessian_autograd", max(errors), f"{N_POINTS} random points")
@@ -219,8 +188,18 @@ def check_taylor(d: Derivation, data: Data, seed: int) -> CheckResult:
     def f(vec):
         return c.objective_raw(dict(zip(c.names, vec)), data)
 
+    if d.hessian.is_zero_matrix:
+        return CheckResult(
+            d.model.name,
+            "taylor_slope",
+            float("nan"),
+            tolerance(d.model, "taylor_slope"),
+            True,
+            "skipped: the log-likelihood is linear in the parameters, so the remainder is zero (finite_difference "
+            "checks the score)",
+        )
     slopes = []
-    for t in _points(d.model, seed):
+    for t in _points(d, data, seed):
         direction = rng.normal(size=len(c.names))
         direction *= step_scales(d.model, t) / np.linalg.norm(direction)
         slopes.append(taylor_slope(f, ev.score(t, data), _as_vector(c.names, t), direction))
@@ -232,7 +211,7 @@ def check_finite_difference(d: Derivation, data: Data, seed: int) -> CheckResult
     c = compiled(d)
     ev = c.evaluator
     errors = []
-    for t in _points(d.model, seed):
+    for t in _points(d, data, seed):
         x0, scales = _as_vector(c.names, t), step_scales(d.model, t)
         fd = []
         for j in range(len(x0)):
@@ -245,21 +224,27 @@ def check_finite_difference(d: Derivation, data: Data, seed: int) -> CheckResult
 
 
 def optimum_scipy(d: Derivation, data: Data) -> dict[str, float]:
-    """Derivative-free Nelder-Mead on the raw-data objective in unconstrained coordinates."""
-    c, m = compiled(d), d.model
+    """Derivative-free Nelder-Mead on the raw-data objective in unconstrained coordinates; SLSQP with the
+    constraints as equations where the model has some."""
+    if d.model.constraints:
+        return slsqp(d, data)
+    c, m, limits = compiled(d), d.model, feasible_limits(d, data)
     n = len(next(iter(data.values())))
     res = scipy.optimize.minimize(
-        lambda u: -c.objective_raw(from_free(m, u), data) / n,
+        lambda u: -c.objective_raw(from_free(m, u, np, limits), data) / n,
         np.zeros(len(m.params)),  # the same start as optimum_torch: the centre of each domain's coordinates
         method="Nelder-Mead",
         options={"xatol": 1e-11, "fatol": 1e-15, "maxiter": 20000, "maxfev": 40000},
     )
-    return from_free(m, res.x)
+    return from_free(m, res.x, np, limits)
 
 
 def optimum_torch(d: Derivation, data: Data, start=None) -> dict[str, float]:
-    """torch.optim.LBFGS with a strong Wolfe line search, float64, gradients by autograd."""
-    c, m = compiled(d), d.model
+    """torch.optim.LBFGS with a strong Wolfe line search, float64, gradients by autograd; over the free
+    parameters alone where the model has constraints."""
+    if d.model.constraints:
+        return lbfgs_eliminated(d, data)
+    c, m, limits = compiled(d), d.model, feasible_limits(d, data)
     n = len(next(iter(data.values())))
     tdata = _torch_data(data)
     u0 = np.zeros(len(m.params)) if start is None else np.asarray(start, float)
@@ -270,13 +255,13 @@ def optimum_torch(d: Derivation, data: Data, start=None) -> dict[str, float]:
 
     def closure():
         opt.zero_grad()
-        loss = -c.objective_torch(from_free(m, u, torch), tdata) / n
+        loss = -c.objective_torch(from_free(m, u, torch, limits), tdata) / n
         loss.backward()
         return loss
 
     for _ in range(5):
         opt.step(closure)
-    return {k: float(v) for k, v in from_free(m, u.detach(), torch).items()}
+    return {k: float(v) for k, v in from_free(m, u.detach(), torch, limits).items()}
 
 
 @dataclass(frozen=True)
@@ -363,25 +348,41 @@ def not_converged(d: Derivation, data: Data, check: str) -> CheckResult:
 
 
 def check_stationary(d: Derivation, data: Data) -> CheckResult:
-    """The score vanishes at the estimate (per observation, so the tolerance does not grow with n)."""
+    """The score vanishes at the estimate (per observation, so the tolerance does not grow with n); for a
+    parameter at a support bound it must point out of the feasible set instead (the Karush-Kuhn-Tucker sign)."""
     ev = compiled(d).evaluator
     n = len(next(iter(data.values())))
     at = optimum(d, data)
     if at is None:
         return not_converged(d, data, "stationary")
     score = ev.score(at, data) / n
-    return result(d.model, "stationary", float(np.max(np.abs(score))), "max |score| / n at the estimate")
+    if d.model.constraints:  # only the score along the constraints must vanish (Lagrange)
+        along = tangent_basis(compiled(d), at).T @ score
+        return result(d.model, "stationary", float(np.max(np.abs(along))), "max |score along the constraints| / n")
+    outward = {b.param: (-1.0 if b.side == MAX else 1.0) for b in d.bounds}  # the direction leaving the set
+    violation = [max(0.0, -outward[p] * g) if p in outward else abs(g) for p, g in zip(d.params, score)]
+    detail = "max |score| / n at the estimate" + (", at a support bound: its sign" if d.bounds else "")
+    return result(d.model, "stationary", float(np.max(violation)), detail)
 
 
 def check_negative_definite(d: Derivation, data: Data) -> CheckResult:
-    """Largest eigenvalue of the Hessian at the estimate, per observation: must be < 0."""
+    """Largest eigenvalue of the Hessian at the estimate, per observation, over the parameters not at a support
+    bound: must be < 0."""
     ev = compiled(d).evaluator
     n = len(next(iter(data.values())))
     at = optimum(d, data)
     if at is None:
         return not_converged(d, data, "negative_definite")
-    top = float(np.max(np.linalg.eigvalsh(ev.hessian(at, data) / n)))
+    free = [k for k, p in enumerate(d.params) if p not in {b.param for b in d.bounds}]
     tol = tolerance(d.model, "negative_definite")
+    if not free:
+        return CheckResult(
+            d.model.name, "negative_definite", float("nan"), tol, True, "skipped: every parameter is at a support bound"
+        )
+    hessian = (ev.hessian(at, data) / n)[np.ix_(free, free)]
+    # along the constraints, where the model has some (a model with both is refused by its declaration)
+    basis = tangent_basis(compiled(d), at) if d.model.constraints else np.eye(len(free))
+    top = float(np.max(np.linalg.eigvalsh(basis.T @ hessian @ basis)))
     return CheckResult(
         d.model.name, "negative_definite", top, tol, bool(top < tol), "max eigenvalue of H / n at the estimate"
     )

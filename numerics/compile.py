@@ -10,6 +10,7 @@ import numpy as np
 import sympy as sp
 import torch
 
+from derivations.constraints import eliminated
 from derivations.engine import Derivation, estimate_at, n_obs
 from derivations.model import InputError
 
@@ -20,8 +21,15 @@ def _dirac_delta(x, k=0):
 
 
 NUMPY_MODULES = [{"DiracDelta": _dirac_delta}, "scipy", "numpy"]
+REDUCE = {"sum": np.sum, "max": np.max, "min": np.min}  # how a statistic combines the observations
 Params = Mapping[str, float]
 Data = Mapping[str, np.ndarray]
+
+
+def indicators_as_signs(expr: sp.Expr) -> sp.Expr:
+    """[a = b] (KroneckerDelta) as 1 - |sign(a - b)|: SymPy prints the indicator as a Python conditional, which
+    neither NumPy arrays nor torch tensors take."""
+    return expr.replace(sp.KroneckerDelta, lambda a, b: 1 - sp.Abs(sp.sign(a - b)))
 
 
 def torch_ready(expr: sp.Expr) -> sp.Expr:
@@ -95,7 +103,32 @@ class Compiled:
         return tuple(s.symbol for s in self.derivation.statistics)
 
     def _expr(self, expr):
-        return sp.sympify(expr).subs(self.model.constants)
+        return indicators_as_signs(sp.sympify(expr).subs(self.model.constants))
+
+    @cached_property
+    def constraint_jacobian(self) -> Callable:
+        """d(lhs - rhs) / d theta of every constraint, one row each, from the parameters in order."""
+        residuals = sp.Matrix([self._expr(c.lhs - c.rhs) for c in self.model.constraints])
+        return sp.lambdify(self._params, residuals.jacobian(self._params), NUMPY_MODULES)
+
+    @cached_property
+    def constraint_residuals(self) -> Callable:
+        """lhs - rhs of every constraint, from the parameters in order: zero on the feasible set."""
+        return sp.lambdify(self._params, [self._expr(c.lhs - c.rhs) for c in self.model.constraints], NUMPY_MODULES)
+
+    @cached_property
+    def elimination(self) -> tuple[tuple[str, ...], tuple[str, ...], Callable, Callable]:
+        """The constraints solved for the last parameters: (free names, eliminated names, their values from the
+        free ones in NumPy, the same in torch)."""
+        solved = eliminated(self.model)
+        free = tuple(p for p in self._params if p not in solved)
+        values = [self._expr(solved[p]) for p in solved]
+        return (
+            tuple(p.name for p in free),
+            tuple(p.name for p in solved),
+            sp.lambdify(free, values, NUMPY_MODULES),
+            sp.lambdify(free, [torch_ready(v) for v in values], "torch"),
+        )
 
     # --- per observation: the declaration itself, summed over the raw data -------------------------
     @cached_property
@@ -135,7 +168,9 @@ class Compiled:
     # --- through the sample statistics ---------------------------------------------------------------
     @cached_property
     def _stat_fns(self):
-        return [sp.lambdify(self.model.data, s.expr, NUMPY_MODULES) for s in self.derivation.statistics]
+        return [
+            sp.lambdify(self.model.data, indicators_as_signs(s.expr), NUMPY_MODULES) for s in self.derivation.statistics
+        ]
 
     def statistics(self, data: Data) -> dict[str, float]:
         columns = [data[s.name] for s in self.model.data]
@@ -143,7 +178,8 @@ class Compiled:
         out = {}
         with np.errstate(over="ignore", invalid="ignore"):
             for stat, fn in zip(self.derivation.statistics, self._stat_fns):
-                out[stat.symbol.name] = float(n if stat.symbol == n_obs else np.sum(fn(*columns)))
+                reduce = REDUCE[stat.reduce]
+                out[stat.symbol.name] = float(n if stat.symbol == n_obs else reduce(np.broadcast_to(fn(*columns), n)))
         for stat in self.derivation.statistics:
             if not np.isfinite(out[stat.symbol.name]):
                 raise InputError(
@@ -266,7 +302,7 @@ class Compiled:
             stats[stat.symbol.name] = (
                 np.full(reps, float(n))
                 if stat.symbol == n_obs
-                else np.sum(np.broadcast_to(fn(*columns), (reps, n)), axis=1)
+                else REDUCE[stat.reduce](np.broadcast_to(fn(*columns), (reps, n)), axis=1)
             )
         return stats
 

@@ -11,8 +11,9 @@ import sympy as sp
 from derivations.engine import Derivation, NoClosedForm, n_obs
 from derivations.fisher import Fisher, expected_value, fisher
 from derivations.model import Model
-from numerics.checks import CheckResult, _bounds, guarded
+from numerics.checks import CheckResult, guarded
 from numerics.compile import compiled
+from numerics.domains import _bounds, tangent_basis
 
 REPLICATIONS = 2000
 SAMPLE_SIZE = 200
@@ -168,12 +169,27 @@ def asymptotic_covariance(fish: Fisher, d: Derivation, n: int) -> np.ndarray:
     truth = {p.symbol: d.model.truth[p.name] for p in d.model.params}
     assert fish.expected is not None and fish.cramer_rao is not None  # asked for only where Fisher found both
     info = fish.expected.subs(n_obs, n)
+    if d.model.constraints:
+        return constrained_covariance(d, info, truth)
     if d.model.prior is None:
         cov = fish.cramer_rao.subs(n_obs, n)
     else:
         j_inv = (info - sp.hessian(d.log_prior, d.params)).inv()
         cov = j_inv * info * j_inv
     return np.array(cov.subs(truth).subs(d.model.constants).evalf(), dtype=float)
+
+
+def constrained_covariance(d: Derivation, info: sp.Matrix, truth) -> np.ndarray:
+    """With constraints the information counts along them only: Z (Z^T J Z)^-1 Z^T, Z spanning the directions
+    that keep the constraints (the constrained Cramer-Rao bound); J = I - d^2 log prior for a MAP (whose sandwich
+    is Z (Z^T J Z)^-1 Z^T I Z (Z^T J Z)^-1 Z^T)."""
+    numeric = np.array(info.subs(truth).subs(d.model.constants).evalf(), dtype=float)
+    curvature = numeric - np.array(
+        sp.hessian(d.log_prior, d.params).subs(truth).subs(d.model.constants).evalf(), dtype=float
+    )
+    z = tangent_basis(compiled(d), d.model.truth)
+    inner = z @ np.linalg.inv(z.T @ curvature @ z) @ z.T
+    return inner @ numeric @ inner if d.model.prior is not None else inner
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import torch
 from derivations.engine import Derivation
 from derivations.model import InputError
 from numerics import inputs
-from numerics.checks import check_data, from_free
+from numerics.checks import check_data
 from numerics.compile import compiled
+from numerics.domains import from_free
 from numerics.estimate import estimate
 
 FRACTIONS = (0.1, 0.5, 0.9, 1.1)
@@ -212,7 +213,7 @@ def _optimizer(d: Derivation, data, optimum, start, name: str, cls, kwargs: dict
 
 
 def _to_free(d: Derivation, theta: np.ndarray) -> np.ndarray:
-    """The inverse of checks.from_free: logit for a bounded interval, log for a one-sided one."""
+    """The inverse of domains.from_free: logit for a bounded interval, log for a one-sided one."""
     lo, hi = _bounds(d)
     out = theta.astype(float).copy()
     for i in range(len(theta)):
@@ -220,6 +221,8 @@ def _to_free(d: Derivation, theta: np.ndarray) -> np.ndarray:
             out[i] = np.log((theta[i] - lo[i]) / (hi[i] - theta[i]))
         elif np.isfinite(lo[i]):
             out[i] = np.log(theta[i] - lo[i])
+        elif np.isfinite(hi[i]):
+            out[i] = np.log(hi[i] - theta[i])
     return out
 
 

@@ -1,0 +1,326 @@
+"""Textbook models the engine meets, by capability, each with an independent reference (its peer: a scipy.stats
+fit, a NumPy textbook formula, or scipy.optimize on the negative log-likelihood). Two or more per capability;
+tests/test_catalogue.py derives and verifies every one, and `nox -s bench` times their derivations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+import sympy as sp
+from scipy import stats
+
+from derivations.model import Model, Parameter
+from tests.test_textbook import binomial_model, poisson_integer_model, von_mises, weibull
+
+x = sp.Symbol("x", real=True)
+xp = sp.Symbol("x", positive=True)
+k = sp.Symbol("k", integer=True)
+POSITIVE, UNIT = sp.Interval.open(0, sp.oo), sp.Interval.open(0, 1)
+theta, lam1, lam2 = sp.Symbol("theta", positive=True), *sp.symbols("lambda1 lambda2", positive=True)
+a, b, mu = sp.symbols("a b mu", real=True)
+alpha, xm, s2, q = sp.symbols("alpha x_m s2 q", positive=True)
+p1, p2, p3 = sp.symbols("p1 p2 p3", positive=True)
+
+
+def _minimize_scalar(nll, lo, hi):
+    """scipy's bounded Brent search on a negative log-likelihood: an optimum found without SymPy."""
+    return float(scipy.optimize.minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}).x)
+
+
+def uniform_0_theta() -> Model:
+    return Model(
+        "uniform_0_theta",
+        "Uniform on [0, theta]",
+        (x,),
+        (Parameter(theta, POSITIVE, "upper end"),),
+        1 / theta,
+        support={x: sp.Interval(0, theta)},
+        simulate=lambda rng, n, t: {"x": rng.uniform(0, t["theta"], n)},
+        truth={"theta": 3.0},
+        peer=lambda d: {"theta": float(np.sum(stats.uniform.fit(d["x"], floc=0)))},
+    )
+
+
+def shifted_exponential() -> Model:
+    return Model(
+        "shifted_exponential",
+        "Exponential shifted by a",
+        (x,),
+        (Parameter(a, sp.Reals, "shift"),),
+        sp.exp(-(x - a)),
+        support={x: sp.Interval(a, sp.oo)},
+        simulate=lambda rng, n, t: {"x": t["a"] + rng.exponential(1.0, n)},
+        truth={"a": 1.5},
+        peer=lambda d: {"a": float(stats.expon.fit(d["x"], fscale=1)[0])},
+    )
+
+
+def uniform_a_b() -> Model:
+    return Model(
+        "uniform_a_b",
+        "Uniform on [a, b]",
+        (x,),
+        (Parameter(a), Parameter(b)),
+        1 / (b - a),
+        support={x: sp.Interval(a, b)},
+        simulate=lambda rng, n, t: {"x": rng.uniform(t["a"], t["b"], n)},
+        truth={"a": -1.0, "b": 2.0},
+        peer=lambda d: dict(zip(("a", "b"), (float(v) for v in np.cumsum(stats.uniform.fit(d["x"]))))),
+    )
+
+
+def pareto() -> Model:
+    """The scale is an order statistic; the shape then a stationary point given it."""
+    return Model(
+        "pareto",
+        "Pareto, scale and shape",
+        (xp,),
+        (Parameter(xm, POSITIVE, "scale"), Parameter(alpha, POSITIVE)),
+        alpha * xm**alpha / xp ** (alpha + 1),
+        support={xp: sp.Interval(xm, sp.oo)},
+        simulate=lambda rng, n, t: {"x": t["x_m"] * (1 + rng.pareto(t["alpha"], n))},
+        truth={"x_m": 2.0, "alpha": 3.0},
+        peer=lambda d: dict(
+            zip(("alpha", "x_m"), (float(v) for v in np.array(stats.pareto.fit(d["x"], floc=0))[[0, 2]]))
+        ),
+    )
+
+
+CATEGORIES = sp.FiniteSet(1, 2, 3)
+CATEGORICAL_DENSITY = p1 ** sp.KroneckerDelta(k, 1) * p2 ** sp.KroneckerDelta(k, 2) * p3 ** sp.KroneckerDelta(k, 3)
+SIMPLEX = (sp.Eq(p1 + p2 + p3, 1),)
+DIRICHLET = (2, 3, 4)
+
+
+def _draw_categories(rng, n, t):
+    return {"k": rng.choice([1, 2, 3], n, p=[t["p1"], t["p2"], t["p3"]]).astype(float)}
+
+
+def categorical() -> Model:
+    return Model(
+        "categorical",
+        "Categorical on a simplex",
+        (k,),
+        tuple(Parameter(p, UNIT) for p in (p1, p2, p3)),
+        CATEGORICAL_DENSITY,
+        support={k: CATEGORIES},
+        constraints=SIMPLEX,
+        simulate=_draw_categories,
+        truth={"p1": 0.2, "p2": 0.3, "p3": 0.5},
+        peer=lambda d: {f"p{v}": float(np.mean(d["k"] == v)) for v in (1, 2, 3)},  # counts / n, by NumPy
+    )
+
+
+def categorical_dirichlet() -> Model:
+    prior = sp.Mul(*[p ** (c - 1) for p, c in zip((p1, p2, p3), DIRICHLET)])
+    return Model(
+        "categorical_dirichlet",
+        "Categorical MAP, Dirichlet(2, 3, 4) prior",
+        (k,),
+        tuple(Parameter(p, UNIT) for p in (p1, p2, p3)),
+        CATEGORICAL_DENSITY,
+        prior=prior,
+        support={k: CATEGORIES},
+        constraints=SIMPLEX,
+        simulate=_draw_categories,
+        truth={"p1": 0.2, "p2": 0.3, "p3": 0.5},
+        # the textbook mode of the Dirichlet posterior: (N_k + a_k - 1) / (n + sum a - K)
+        peer=lambda d: {
+            f"p{v}": float((np.sum(d["k"] == v) + c - 1) / (len(d["k"]) + sum(DIRICHLET) - 3))
+            for v, c in zip((1, 2, 3), DIRICHLET)
+        },
+    )
+
+
+def tied_poisson() -> Model:
+    """Two Poisson counts whose rates are known to add up to 10."""
+    y = sp.Symbol("y", integer=True)
+
+    def peer(d):
+        def nll(r):
+            return -np.sum(stats.poisson.logpmf(d["k"], r) + stats.poisson.logpmf(d["y"], 10 - r))
+
+        r = _minimize_scalar(nll, 1e-9, 10 - 1e-9)
+        return {"lambda1": r, "lambda2": 10 - r}
+
+    return Model(
+        "tied_poisson",
+        "Poisson rates with a known total",
+        (k, y),
+        (Parameter(lam1, POSITIVE), Parameter(lam2, POSITIVE)),
+        lam1**k * sp.exp(-lam1) / sp.factorial(k) * lam2**y * sp.exp(-lam2) / sp.factorial(y),
+        support={k: sp.Naturals0, y: sp.Naturals0},
+        constraints=(sp.Eq(lam1 + lam2, 10),),
+        simulate=lambda rng, n, t: {"k": rng.poisson(t["lambda1"], n), "y": rng.poisson(t["lambda2"], n)},
+        truth={"lambda1": 3.0, "lambda2": 7.0},
+        peer=peer,
+        tolerances={"peer": 1e-6},
+    )
+
+
+def log_normal() -> Model:
+    """Written the natural way, exp(-(log x - mu)^2 / (2 s2)) / x: separates once the logs are expanded."""
+    density = sp.exp(-((sp.log(xp) - mu) ** 2) / (2 * s2)) / (xp * sp.sqrt(2 * sp.pi * s2))
+    return Model(
+        "log_normal",
+        "Log-normal",
+        (xp,),
+        (Parameter(mu), Parameter(s2, POSITIVE)),
+        density,
+        support={xp: POSITIVE},
+        simulate=lambda rng, n, t: {"x": rng.lognormal(t["mu"], np.sqrt(t["s2"]), n)},
+        truth={"mu": 0.5, "s2": 0.4},
+        peer=lambda d: (lambda f: {"mu": float(np.log(f[2])), "s2": float(f[0] ** 2)})(
+            stats.lognorm.fit(d["x"], floc=0)
+        ),
+        tolerances={"peer": 1e-4},  # scipy's lognorm fit is a numerical search
+    )
+
+
+def geometric() -> Model:
+    """Trials up to the first success, on the natural numbers 1, 2, ..."""
+    n_ = sp.Symbol("t", integer=True, positive=True)
+    pp = sp.Symbol("p", positive=True)
+    return Model(
+        "geometric",
+        "Geometric on 1, 2, ...",
+        (n_,),
+        (Parameter(pp, UNIT),),
+        pp * (1 - pp) ** (n_ - 1),
+        support={n_: sp.Naturals},
+        simulate=lambda rng, n, t: {"t": rng.geometric(t["p"], n).astype(float)},
+        truth={"p": 0.3},
+        peer=lambda d: {"p": _minimize_scalar(lambda r: -np.sum(stats.geom.logpmf(d["t"], r)), 1e-9, 1 - 1e-9)},
+    )
+
+
+def discrete_laplace() -> Model:
+    """(1 - q) / (1 + q) q^|z| on all integers: a quadratic score whose one root in (0, 1) is the estimate."""
+    z = sp.Symbol("z", integer=True)
+    return Model(
+        "discrete_laplace",
+        "Two-sided geometric on the integers",
+        (z,),
+        (Parameter(q, UNIT),),
+        (1 - q) / (1 + q) * q ** sp.Abs(z),
+        support={z: sp.Integers},
+        simulate=lambda rng, n, t: {"z": (rng.geometric(1 - t["q"], n) - rng.geometric(1 - t["q"], n)).astype(float)},
+        truth={"q": 0.4},
+        peer=lambda d: {
+            "q": _minimize_scalar(
+                lambda r: -np.sum(np.log((1 - r) / (1 + r)) + np.abs(d["z"]) * np.log(r)), 1e-9, 1 - 1e-9
+            )
+        },
+    )
+
+
+def cauchy_location() -> Model:
+    """No closed form: the numerical optimum, reported only when three starts converge to it."""
+    return Model(
+        "cauchy_location",
+        "Cauchy location",
+        (x,),
+        (Parameter(mu),),
+        1 / (sp.pi * (1 + (x - mu) ** 2)),
+        simulate=lambda rng, n, t: {"x": t["mu"] + rng.standard_cauchy(n)},
+        truth={"mu": 1.0},
+        peer=lambda d: {"mu": float(stats.cauchy.fit(d["x"], fscale=1)[0])},
+        tolerances={"peer": 1e-4},
+    )
+
+
+def gamma_shape_rate() -> Model:
+    """Shape and rate: the score has digamma(shape), so no closed form; LBFGS must converge."""
+    shape, rate = sp.symbols("kappa beta", positive=True)
+    return Model(
+        "gamma_shape_rate",
+        "Gamma shape and rate",
+        (xp,),
+        (Parameter(shape, POSITIVE), Parameter(rate, POSITIVE)),
+        rate**shape * xp ** (shape - 1) * sp.exp(-rate * xp) / sp.gamma(shape),
+        support={xp: POSITIVE},
+        simulate=lambda rng, n, t: {"x": rng.gamma(t["kappa"], 1 / t["beta"], n)},
+        truth={"kappa": 2.5, "beta": 1.5},
+        peer=lambda d: (lambda f: {"kappa": float(f[0]), "beta": float(1 / f[2])})(stats.gamma.fit(d["x"], floc=0)),
+        tolerances={"peer": 1e-4},
+    )
+
+
+def exponential_regression() -> Model:
+    """Waiting times with rate theta * u for a covariate u: the information averages over the design."""
+    u, y = sp.Symbol("u", positive=True), sp.Symbol("y", positive=True)
+    return Model(
+        "exponential_regression",
+        "Exponential rate proportional to a covariate",
+        (u, y),
+        (Parameter(theta, POSITIVE),),
+        theta * u * sp.exp(-theta * u * y),
+        support={u: POSITIVE, y: POSITIVE},
+        covariates=(u,),
+        simulate=lambda rng, n, t: (lambda uu: {"u": uu, "y": rng.exponential(1 / (t["theta"] * uu))})(
+            rng.uniform(0.5, 2, n)
+        ),
+        truth={"theta": 2.0},
+        peer=lambda d: {"theta": float(1 / np.mean(d["u"] * d["y"]))},  # n / sum u y, by NumPy
+    )
+
+
+def regression_through_origin() -> Model:
+    """y = beta u + unit Gaussian noise: the textbook sum u y / sum u^2, checked against NumPy's least squares."""
+    u, y, beta = sp.Symbol("u", real=True), sp.Symbol("y", real=True), sp.Symbol("beta", real=True)
+    return Model(
+        "regression_origin",
+        "Regression through the origin",
+        (u, y),
+        (Parameter(beta),),
+        sp.exp(-((y - beta * u) ** 2) / 2) / sp.sqrt(2 * sp.pi),
+        covariates=(u,),
+        simulate=lambda rng, n, t: (lambda uu: {"u": uu, "y": t["beta"] * uu + rng.normal(size=n)})(
+            rng.uniform(-2, 2, n)
+        ),
+        truth={"beta": 0.7},
+        peer=lambda d: {"beta": float(np.linalg.lstsq(d["u"][:, None], d["y"], rcond=None)[0][0])},
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    model: Model
+    capability: str
+
+
+CAPABILITIES = {
+    "root": "admissible real root kept among complex ones",
+    "support": "support that depends on a parameter: an order statistic",
+    "constraint": "equality constraints by Lagrange multipliers",
+    "rewrite": "a density that separates once rewritten",
+    "routes": "special functions and integer data in NumPy and torch",
+    "numerical": "no closed form: a converged numerical optimum",
+    "covariates": "covariates: information averaged over the design",
+    "supports": "Naturals, Integers, Range and finite-set supports",
+}
+CASES = [
+    Case(weibull(3), "root"),
+    Case(weibull(4), "root"),
+    Case(discrete_laplace(), "root"),
+    Case(uniform_0_theta(), "support"),
+    Case(shifted_exponential(), "support"),
+    Case(uniform_a_b(), "support"),
+    Case(pareto(), "support"),
+    Case(categorical(), "constraint"),
+    Case(categorical_dirichlet(), "constraint"),
+    Case(tied_poisson(), "constraint"),
+    Case(von_mises(), "rewrite"),
+    Case(log_normal(), "rewrite"),
+    Case(binomial_model(sp.Range(0, 11)), "routes"),
+    Case(poisson_integer_model(), "routes"),
+    Case(cauchy_location(), "numerical"),
+    Case(gamma_shape_rate(), "numerical"),
+    Case(exponential_regression(), "covariates"),
+    Case(regression_through_origin(), "covariates"),
+    Case(geometric(), "supports"),
+    Case(binomial_model(sp.FiniteSet(*range(11))), "supports"),
+    Case(discrete_laplace(), "supports"),
+]
