@@ -21,7 +21,7 @@ def _dirac_delta(x, k=0):
 
 
 NUMPY_MODULES = [{"DiracDelta": _dirac_delta}, "scipy", "numpy"]
-REDUCE = {"sum": np.sum, "max": np.max, "min": np.min}  # how a statistic combines the observations
+REDUCE: dict[str, Callable[..., np.ndarray]] = {"sum": np.sum, "max": np.max, "min": np.min}  # over the observations
 Params = Mapping[str, float]
 Data = Mapping[str, np.ndarray]
 

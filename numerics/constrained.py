@@ -27,10 +27,7 @@ def slsqp(d: Derivation, data: Data) -> dict[str, float]:
     c, m = compiled(d), d.model
     n = len(next(iter(data.values())))
     rows = len(m.constraints)
-    residual = [
-        {"type": "eq", "fun": lambda t, k=k: float(c.constraint_residuals(*t)[k])}
-        for k in range(rows)
-    ]
+    residual = [{"type": "eq", "fun": lambda t, k=k: float(c.constraint_residuals(*t)[k])} for k in range(rows)]
     bounds = [_bounds(p.domain) for p in m.params]
     start = feasible_start(d)
     res = scipy.optimize.minimize(

@@ -78,7 +78,11 @@ def hat(p: sp.Symbol) -> str:
 
 def statistic_names(d) -> dict[sp.Symbol, str]:
     """Each sample statistic sum_i g(x_i) written S_g, as a textbook names its sums: the equations stay short."""
-    return {s.symbol: f"S_{{{sp.latex(s.expr).replace(' ', '')}}}" for s in d.statistics if s.expr != 1}
+    return {
+        s.symbol: f"S_{{{sp.latex(s.expr).replace(' ', '')}}}" if s.reduce == "sum" else sp.latex(s.symbol)
+        for s in d.statistics
+        if s.expr != 1
+    }  # an order statistic keeps its own name, x_{(n)}
 
 
 def statistic_name(symbol: sp.Symbol) -> str:

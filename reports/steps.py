@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from derivations.engine import Derivation, n_obs
+from derivations.engine import Derivation, n_obs, order_statistics
 from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
+from derivations.support import MAX
 from reports.document import LINES, hat, math, roots_defined, statistics_defined
 
 LONG = 120  # characters of LaTeX beyond which a density is not repeated inside a log
@@ -210,6 +211,28 @@ def _stationary_condition(out: Steps, score: sp.Expr) -> None:
     out.add("Stationary condition", shown, [(numerator, factored, EQUAL)], text)
 
 
+def _support_bounds(out: Steps, score: sp.Matrix) -> None:
+    """Each parameter that bounds the support: its feasible set, and the score's sign there (which the engine
+    proved), so the maximum is at the order statistic."""
+    d = out.d
+    for b, order in order_statistics(d).items():
+        k, name = d.params.index(b.param), sp.latex(b.param)
+        rel, sign = (r"\ge", "< 0") if b.side == MAX else (r"\le", "> 0")
+        way = "falls as it grows beyond" if b.side == MAX else "rises as it grows towards"
+        shown = rf"{name} {rel} {out.tex(order)}, \qquad \frac{{\partial \ell}}{{\partial {name}}} = {out.tex(score[k])} {sign}"
+        text = (
+            f"The likelihood is zero unless every observation lies in the support, that is unless ${name} {rel} "
+            f"{sp.latex(order)}$. On that set the score in ${name}$ is {'negative' if b.side == MAX else 'positive'}, "
+            f"so the log-likelihood {way} ${sp.latex(order)}$: its maximum is at the bound, not at a stationary point."
+        )
+        out.add(
+            f"Support bound on ${name}$",
+            shown,
+            [(sp.diff(d.objective, b.param).subs(d.model.constants), score[k], EQUAL)],
+            text,
+        )
+
+
 def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
     d = out.d
     estimate = d.estimate or {}  # worked_steps stops before this step when there is no closed form
@@ -226,6 +249,12 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
             roots_defined(sp.Tuple(*[v for c in d.candidates for v in c.values()])),
         )
     est = LINES.join(rf"{hat(p)} = {out.tex(v)}" for p, v in estimate.items())
+    if d.bounds:
+        _support_bounds(out, score)
+        rest = [k for k, p in enumerate(d.params) if p not in {b.param for b in d.bounds}]
+        claims = [(sp.Matrix([score[k] for k in rest]).subs(estimate), sp.zeros(len(rest), 1), EQUAL)] if rest else []
+        out.add(f"{d.kind} (at the support bound" + (", score = 0 for the rest)" if rest else ")"), est, claims)
+        return
     if d.boundary:
         text = "The score has one sign on the whole domain, so the objective rises towards this end: the supremum."
         out.add(f"{d.kind} (on the boundary)", est, text=text)

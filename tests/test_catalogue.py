@@ -56,3 +56,35 @@ def test_a_wrong_estimate_at_a_support_bound_fails_the_optimizers_and_the_peer()
     wrong = replace(d, estimate={theta: d.estimate[theta] * 1.01})  # barely above the sample maximum
     failed = {c.check for c in verify(wrong).checks if c.status == "FAIL"}
     assert {"scipy_optimize", "torch_optim", "peer"} <= failed
+
+
+SUPPORT_SHEET = """
+from derivations.sheet import Estimate, Sheet
+from tests.textbook_catalogue import pareto, uniform_0_theta
+
+SHEET = Sheet(
+    title="Order statistics",
+    questions=(
+        Estimate("q1", "The MLE of theta for Uniform(0, theta)?", uniform_0_theta()),
+        Estimate("q2", "The MLE of the Pareto scale and shape?", pareto()),
+    ),
+)
+"""
+
+
+@pytest.mark.build
+def test_a_maximum_at_a_support_bound_is_shown_with_its_monotonicity_argument_and_proved(tmp_path):
+    import json
+
+    from reports.cli import main
+
+    sheet = tmp_path / "order_sheet.py"
+    sheet.write_text(SUPPORT_SHEET)
+    out = tmp_path / "report"
+    assert main(["--sheet", str(sheet), "--out", str(out), "--format", "md"]) == 0
+    records = json.loads((out / "steps.json").read_text())
+    assert all(r["status"] == "proved" for r in records if r.get("claims"))
+    bound_steps = [r for r in records if r["step"].startswith("Support bound")]
+    assert [r["question"] for r in bound_steps] == ["q1", "q2"]
+    shown = (out / "report.md").read_text()
+    assert r"\hat{\theta} = x_{(n)}" in shown and r"\hat{x_{m}} = x_{(1)}" in shown
