@@ -12,7 +12,9 @@ import scipy.integrate
 import sympy as sp
 
 from derivations.constraints import check_constraints, eliminated
+from derivations.matrix import check_matrices
 from derivations.model import InputError, Model
+from derivations.support import support_bounds
 
 TOLERANCE = 1e-6
 FRACTIONS = (sp.Rational(3, 10), sp.Rational(7, 10))  # where in a bounded domain the checks look
@@ -28,10 +30,14 @@ def check_declaration(model: Model) -> None:
         isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf
     ):
         raise InputError(f"{model.name}: solve_seconds must be a positive number of seconds, got {seconds!r}")
+    support_bounds(model)  # a parameter-dependent support the engine cannot use, named before anything else
     points = parameter_points(model)
     if model.constraints:
         check_constraints(model)
         points = on_constraints(model, points)
+    if model.matrices:
+        check_matrices(model)
+        points = []  # independent points of the entries are rarely positive definite: the density is not integrated
     for point in points:
         check_normalised(model, point)
         check_prior(model, point)

@@ -13,6 +13,7 @@ import sympy as sp
 from derivations import codec, store
 from derivations.constraints import counts_sum_to_n, lagrange_points
 from derivations.declaration import check_declaration
+from derivations.matrix import matrix_stationary, quotient_derivatives
 from derivations.model import Model
 from derivations.solve import (  # noqa: F401  (re-exported: the engine's public names)
     SOLVE_SECONDS,
@@ -121,10 +122,14 @@ class Derivation:
 
     @cached_property
     def score(self) -> sp.Matrix:
+        if self.model.matrices:  # differentiating a written-out 3x3 inverse takes SymPy minutes
+            return quotient_derivatives(self.objective, self.model)[0]
         return sp.Matrix([sp.simplify(sp.diff(self.objective, p)) for p in self.params])
 
     @cached_property
     def hessian(self) -> sp.Matrix:
+        if self.model.matrices:
+            return quotient_derivatives(self.objective, self.model)[1]
         return sp.simplify(sp.hessian(self.objective, self.params))
 
     @property
@@ -169,7 +174,8 @@ def model_key(model: Model) -> str:
     params = [(p.symbol, p.domain) for p in model.params]
     return store.content_key(
         [model.data, params, model.density, model.prior, support, observed, constants, model.covariates]
-        + ([list(model.constraints)] if model.constraints else [])  # the keys of unconstrained models stay
+        + ([list(model.constraints)] if model.constraints else [])  # the keys of earlier models stay
+        + ([list(model.matrices)] if model.matrices else [])
     )
 
 
@@ -266,6 +272,9 @@ def _solve(deriv: Derivation) -> None:
     if model.constraints:
         _solve_constrained(deriv, objective)
         return
+    if model.matrices:
+        _solve_matrix(deriv, objective)
+        return
     try:
         edges = support_maximum(objective.subs(model.constants), model, order_statistics(deriv)) if deriv.bounds else {}
         rest = tuple(p for p in deriv.params if p not in edges)
@@ -310,6 +319,22 @@ def _solve_constrained(deriv: Derivation, objective: sp.Expr) -> None:
     deriv.estimate = {p: sp.factor(v.subs(relations)) for p, v in best.items()}
     if relations and all(s.symbol != n_obs for s in deriv.statistics):  # the counts' sum is now n: a statistic
         deriv.statistics = (Statistic(n_obs, sp.Integer(1), "n"), *deriv.statistics)
+
+
+def _solve_matrix(deriv: Derivation, objective: sp.Expr) -> None:
+    """Matrix calculus for a positive-definite matrix parameter; no second-order minors (positive-definiteness
+    of the 2d + d(d-1)/2 parameters' Hessian is the numerics' negative_definite check)."""
+    model = deriv.model
+    try:
+        points = matrix_stationary(objective.subs(model.constants), model, model.solve_seconds or SOLVE_SECONDS)
+    except NoClosedForm as exc:
+        deriv.no_closed_form = str(exc)
+        return
+    inside = admissible(model, points)
+    if len(inside) != 1:
+        deriv.no_closed_form = f"{len(inside)} stationary points of the matrix route inside the domains"
+        return
+    deriv.candidates, deriv.estimate = tuple(inside), inside[0]
 
 
 def estimate_at(deriv: Derivation, statistics: Mapping[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr] | None:

@@ -38,6 +38,8 @@ class Model:
     covariates: data symbols that are conditioned on, not modelled; they must not be constant.
     constraints: equations in the parameters (sympy.Eq); the MLE/MAP is a stationary point of the Lagrangian,
         and the numerics write the last parameters in the others to stay on the feasible set.
+    matrices: symmetric sp.Matrix objects whose entries are parameters, declared positive definite (a
+        covariance); solved by matrix calculus, and the numerics keep them positive definite.
     tolerances: per-model overrides of the numerical checks' tolerances (numerics.checks names them).
     peer: an established estimate of the same parameters computed without SymPy (a scipy.stats fit, least
         squares): data -> {parameter name: value}; its docstring names it in the check table.
@@ -61,6 +63,7 @@ class Model:
     peer: Callable[[Mapping[str, np.ndarray]], Mapping[str, float]] | None = None
     solve_seconds: float | None = None  # SymPy's time for the score equations; None: derivations.solve.SOLVE_SECONDS
     constraints: tuple[sp.Equality, ...] = ()  # equations the parameters satisfy (a simplex: Eq(p1 + p2 + p3, 1))
+    matrices: tuple[sp.Matrix, ...] = ()  # symmetric matrices of parameters, each positive definite (a covariance)
 
     @property
     def param_symbols(self) -> tuple[sp.Symbol, ...]:

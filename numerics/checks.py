@@ -31,6 +31,7 @@ DEFAULT_TOLERANCES: dict[str, float] = {
     "peer": 1e-6,
 }
 N_POINTS = 4
+NELDER_MEAD_RESTARTS = 10
 CHECK_N = 500
 # What each check compares, in words a report can print (its id is for programs).
 COMPARES: dict[str, str] = {
@@ -230,13 +231,21 @@ def optimum_scipy(d: Derivation, data: Data) -> dict[str, float]:
         return slsqp(d, data)
     c, m, limits = compiled(d), d.model, feasible_limits(d, data)
     n = len(next(iter(data.values())))
-    res = scipy.optimize.minimize(
-        lambda u: -c.objective_raw(from_free(m, u, np, limits), data) / n,
-        np.zeros(len(m.params)),  # the same start as optimum_torch: the centre of each domain's coordinates
-        method="Nelder-Mead",
-        options={"xatol": 1e-11, "fatol": 1e-15, "maxiter": 20000, "maxfev": 40000},
-    )
-    return from_free(m, res.x, np, limits)
+    u = np.zeros(len(m.params))  # the same start as optimum_torch: the centre of each domain's coordinates
+    best = np.inf
+    # Nelder-Mead's simplex collapses in many dimensions (a 3-d covariance has nine): restarted from where it
+    # stopped until a restart no longer improves the objective
+    for _ in range(1 + NELDER_MEAD_RESTARTS * (len(u) > 2)):
+        res = scipy.optimize.minimize(
+            lambda v: -c.objective_raw(from_free(m, v, np, limits), data) / n,
+            u,
+            method="Nelder-Mead",
+            options={"xatol": 1e-11, "fatol": 1e-15, "maxiter": 20000, "maxfev": 40000, "adaptive": len(u) > 2},
+        )
+        if not res.fun < best:
+            break
+        u, best = res.x, res.fun
+    return from_free(m, u, np, limits)
 
 
 def optimum_torch(d: Derivation, data: Data, start=None) -> dict[str, float]:

@@ -35,6 +35,16 @@ def feasible_limits(d: Derivation, data: Data) -> Limits:
 
 
 def random_point(model: Model, rng: np.random.Generator) -> dict[str, float]:
+    """Each parameter drawn inside its domain; a matrix parameter drawn positive definite (B B^T / d + I / 2)."""
+    point = _independent_point(model, rng)
+    for matrix in model.matrices:
+        b = rng.normal(size=matrix.shape)
+        value = b @ b.T / matrix.rows + 0.5 * np.eye(matrix.rows)
+        point.update({matrix[i, j].name: float(value[i, j]) for i in range(matrix.rows) for j in range(i, matrix.cols)})
+    return point
+
+
+def _independent_point(model: Model, rng: np.random.Generator) -> dict[str, float]:
     point = {}
     for par in model.params:
         lo, hi = _bounds(par.domain)
@@ -55,13 +65,18 @@ def step_scales(model: Model, point: Params) -> np.ndarray:
         v = point[par.name]
         room = min(v - lo, hi - v)
         scales.append(0.5 * room if np.isfinite(room) else 1.0)
+    for matrix in model.matrices:  # a step of a tenth of the smallest eigenvalue keeps it positive definite
+        at = {matrix[i, j].name for i in range(matrix.rows) for j in range(matrix.cols)}
+        value = np.array([[point[matrix[i, j].name] for j in range(matrix.cols)] for i in range(matrix.rows)])
+        room = 0.1 * float(np.min(np.linalg.eigvalsh(value))) / matrix.rows
+        scales = [room if p.name in at else s for p, s in zip(model.params, scales)]
     return np.array(scales)
 
 
 def from_free(model: Model, u, lib=np, limits: Limits | None = None):
     """Unconstrained coordinates to parameters inside their limits (the domains unless given): logistic on a
     bounded interval, exponential on a one-sided one."""
-    out = {}
+    out: dict = {}
     for par, ui in zip(model.params, u):
         lo, hi = (limits or {}).get(par.name) or _bounds(par.domain)
         if np.isfinite(lo) and np.isfinite(hi):
@@ -72,7 +87,30 @@ def from_free(model: Model, u, lib=np, limits: Limits | None = None):
             out[par.name] = hi - lib.exp(ui)
         else:
             out[par.name] = ui
+    index = {p.name: k for k, p in enumerate(model.params)}
+    for matrix in model.matrices:
+        out.update(
+            cholesky_entries(
+                matrix, [u[index[matrix[i, j].name]] for i in range(matrix.rows) for j in range(i, matrix.cols)], lib
+            )
+        )
     return out
+
+
+def cholesky_entries(matrix: sp.Matrix, free, lib=np) -> dict:
+    """A positive-definite matrix from unconstrained numbers: L lower triangular with exp on its diagonal
+    (the free numbers fill it column by column from the upper triangle's order), and Sigma = L L^T."""
+    d, values = matrix.rows, iter(free)
+    lower = [[0.0] * d for _ in range(d)]
+    for i in range(d):
+        for j in range(i, d):
+            v = next(values)
+            lower[j][i] = lib.exp(v) if i == j else v
+    return {
+        matrix[i, j].name: sum(lower[i][k] * lower[j][k] for k in range(min(i, j) + 1))
+        for i in range(d)
+        for j in range(i, d)
+    }
 
 
 def to_free(model: Model, point: Params, names) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from derivations import derive
 from numerics.checks import check_data
@@ -13,7 +14,7 @@ from numerics.verify import verify
 from tests.textbook_catalogue import CAPABILITIES, CASES
 
 IDS = [f"{case.capability}-{case.model.name}" for case in CASES]
-CLOSED = {"root", "support", "constraint", "rewrite", "routes", "covariates", "supports"}
+CLOSED = {"root", "support", "constraint", "rewrite", "routes", "covariates", "supports", "matrix"}
 
 
 def test_every_capability_has_two_models_or_more():
@@ -88,3 +89,94 @@ def test_a_maximum_at_a_support_bound_is_shown_with_its_monotonicity_argument_an
     assert [r["question"] for r in bound_steps] == ["q1", "q2"]
     shown = (out / "report.md").read_text()
     assert r"\hat{\theta} = x_{(n)}" in shown and r"\hat{x_{m}} = x_{(1)}" in shown
+
+
+def test_a_covariance_divided_by_n_minus_1_fails_its_checks():
+    from dataclasses import replace
+
+    from derivations.engine import n_obs
+    from tests.textbook_catalogue import gaussian_mean_covariance
+
+    d = derive(gaussian_mean_covariance(2))
+    unbiased = {p: (v * n_obs / (n_obs - 1) if p.name.startswith("sigma") else v) for p, v in d.estimate.items()}
+    assert all(isinstance(v, sp.Expr) for v in unbiased.values())
+    failed = {c.check for c in verify(replace(d, estimate=unbiased)).checks if c.status == "FAIL"}
+    assert {"scipy_optimize", "torch_optim", "stationary", "peer"} <= failed
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m, s: {"matrices": (s[:1, :],)}, "must be a symmetric square sympy.Matrix"),
+        (lambda m, s: {"matrices": (s.subs(s[0, 1], 2 * s[0, 1]),)}, "is not a declared parameter"),
+        (lambda m, s: {"matrices": (s, s)}, "one matrix parameter at most"),
+    ],
+    ids=["not-square", "entry-not-a-parameter", "two-matrices"],
+)
+def test_a_bad_matrix_declaration_is_refused_in_one_line(change, message):
+    from dataclasses import replace
+
+    from derivations.model import InputError
+    from tests.textbook_catalogue import gaussian_mean_covariance
+
+    model = gaussian_mean_covariance(2)
+    (sigma,) = model.matrices
+    with pytest.raises(InputError, match=message) as err:
+        derive(replace(model, **change(model, sigma)))
+    assert "\n" not in str(err.value) and str(err.value).startswith("gaussian2d: ")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: {"constraints": (m.param_symbols[0] + m.param_symbols[1] > 1,)}, "must be an equation"),
+        (lambda m: {"constraints": (sp.Eq(m.param_symbols[0] + m.data[0], 1),)}, "which is not a parameter"),
+        (
+            lambda m: {"constraints": tuple(sp.Eq(p, sp.Rational(1, 3)) for p in m.param_symbols)},
+            "leave no parameter free",
+        ),
+    ],
+    ids=["inequality", "uses-data", "none-free"],
+)
+def test_a_bad_constraint_is_refused_in_one_line(change, message):
+    from dataclasses import replace
+
+    from derivations.model import InputError
+    from tests.textbook_catalogue import categorical
+
+    model = categorical()
+    with pytest.raises(InputError, match=message) as err:
+        derive(replace(model, **change(model)))
+    assert "\n" not in str(err.value) and str(err.value).startswith("categorical: ")
+
+
+@pytest.mark.parametrize(
+    ("support", "message"),
+    [
+        (lambda x, t: sp.Interval(t - 1, t + 1), "must be the parameter itself"),
+        (lambda x, t: sp.FiniteSet(0, t), "must be an interval"),
+    ],
+    ids=["end-not-the-parameter", "finite-set"],
+)
+def test_a_support_bound_the_engine_cannot_use_is_refused_in_one_line(support, message):
+    from dataclasses import replace
+
+    from derivations.model import InputError
+    from tests.textbook_catalogue import uniform_0_theta
+
+    model = uniform_0_theta()
+    (x,), (theta,) = model.data, model.param_symbols
+    with pytest.raises(InputError, match=message):
+        derive(replace(model, support={x: support(x, theta)}))
+
+
+def test_a_density_on_a_parameter_dependent_support_is_checked_for_normalisation():
+    from dataclasses import replace
+
+    from derivations.model import InputError
+    from tests.textbook_catalogue import uniform_0_theta
+
+    model = uniform_0_theta()
+    (theta,) = model.param_symbols
+    with pytest.raises(InputError, match="must integrate"):
+        derive(replace(model, density=2 / theta))

@@ -285,6 +285,45 @@ def regression_through_origin() -> Model:
     )
 
 
+def gaussian_mean_covariance(d: int) -> Model:
+    """A d-dimensional Gaussian with unknown mean and covariance: x_bar and (1/n) sum (x - x_bar)(x - x_bar)^T."""
+    xs = sp.symbols(f"x1:{d + 1}", real=True)
+    means = sp.symbols(f"mu1:{d + 1}", real=True)
+    sigma = sp.Matrix(d, d, lambda i, j: sp.Symbol(f"sigma{min(i, j) + 1}{max(i, j) + 1}", real=True))
+    entries = [sigma[i, j] for i in range(d) for j in range(i, d)]
+    r = sp.Matrix(xs) - sp.Matrix(means)
+    density = sp.exp(-(r.T * sigma.inv() * r)[0] / 2) / sp.sqrt((2 * sp.pi) ** d * sigma.det())
+    truth_cov = 0.5 * np.eye(d) + 0.3
+    truth = {f"mu{i + 1}": float(i) - 0.5 for i in range(d)}
+    truth |= {f"sigma{i + 1}{j + 1}": float(truth_cov[i, j]) for i in range(d) for j in range(i, d)}
+
+    def simulate(rng, n, t):
+        mean = np.array([t[f"mu{i + 1}"] for i in range(d)])
+        cov = np.array([[t[f"sigma{min(i, j) + 1}{max(i, j) + 1}"] for j in range(d)] for i in range(d)])
+        draws = rng.multivariate_normal(mean, cov, n)
+        return {f"x{i + 1}": draws[:, i] for i in range(d)}
+
+    def peer(data):  # NumPy's mean and biased covariance
+        stacked = np.stack([data[f"x{i + 1}"] for i in range(d)])
+        cov = np.cov(stacked, bias=True)
+        out = {f"mu{i + 1}": float(stacked[i].mean()) for i in range(d)}
+        return out | {f"sigma{i + 1}{j + 1}": float(cov[i, j]) for i in range(d) for j in range(i, d)}
+
+    diagonal = {sigma[i, i] for i in range(d)}
+    return Model(
+        f"gaussian{d}d",
+        f"{d}-dimensional Gaussian, mean and covariance",
+        xs,
+        tuple(Parameter(m) for m in means)
+        + tuple(Parameter(e, POSITIVE if e in diagonal else sp.Reals) for e in entries),
+        density,
+        matrices=(sigma,),
+        simulate=simulate,
+        truth=truth,
+        peer=peer,
+    )
+
+
 @dataclass(frozen=True)
 class Case:
     model: Model
@@ -300,6 +339,7 @@ CAPABILITIES = {
     "numerical": "no closed form: a converged numerical optimum",
     "covariates": "covariates: information averaged over the design",
     "supports": "Naturals, Integers, Range and finite-set supports",
+    "matrix": "a positive-definite matrix parameter by matrix calculus",
 }
 CASES = [
     Case(weibull(3), "root"),
@@ -323,4 +363,6 @@ CASES = [
     Case(geometric(), "supports"),
     Case(binomial_model(sp.FiniteSet(*range(11))), "supports"),
     Case(discrete_laplace(), "supports"),
+    Case(gaussian_mean_covariance(2), "matrix"),
+    Case(gaussian_mean_covariance(3), "matrix"),
 ]
