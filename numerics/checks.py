@@ -7,15 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import scipy.optimize
 import torch
 
 from derivations.engine import Derivation
 from derivations.model import InputError, Model
 from derivations.support import MAX
 from numerics.compile import Data, Params, compiled
-from numerics.constrained import lbfgs_eliminated, slsqp
-from numerics.domains import feasible_limits, from_free, on_constraints, random_point, step_scales, tangent_basis
+from numerics.domains import on_constraints, random_point, step_scales, tangent_basis
+from numerics.optimizers import optimum_scipy, optimum_torch, torch_data
 
 # error = max |computed - reference| / max(|reference|, 1) unless the check says otherwise.
 DEFAULT_TOLERANCES: dict[str, float] = {
@@ -31,7 +30,6 @@ DEFAULT_TOLERANCES: dict[str, float] = {
     "peer": 1e-6,
 }
 N_POINTS = 4
-NELDER_MEAD_RESTARTS = 10
 CHECK_N = 500
 # What each check compares, in words a report can print (its id is for programs).
 COMPARES: dict[str, str] = {
@@ -125,10 +123,6 @@ def _points(d: Derivation, data: Data, seed: int) -> list[dict[str, float]]:
     raise InputError(f"{d.model.name}: the log-likelihood is not finite at random points of the parameter domains")
 
 
-def _torch_data(data: Data) -> dict[str, torch.Tensor]:
-    return {k: torch.as_tensor(v, dtype=torch.float64) for k, v in data.items()}
-
-
 # --- the checks -------------------------------------------------------------------------------------
 def check_stats_rewrite(d: Derivation, data: Data, seed: int) -> CheckResult:
     """The joint log-likelihood in sample statistics equals the sum of the declared log-densities."""
@@ -145,7 +139,7 @@ def check_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
     """SymPy's score against torch.autograd of the raw-data objective, float64."""
     c = compiled(d)
     ev = c.evaluator
-    tdata = _torch_data(data)
+    tdata = torch_data(data)
     errors = []
     for t in _points(d, data, seed):
         leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in t.items()}
@@ -159,7 +153,7 @@ def check_hessian_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
     """SymPy's Hessian against torch.autograd.functional.hessian of the raw-data objective."""
     c = compiled(d)
     ev = c.evaluator
-    tdata = _torch_data(data)
+    tdata = torch_data(data)
 
     def f(vec):
         return c.objective_torch(dict(zip(c.names, vec)), tdata)
@@ -222,55 +216,6 @@ def check_finite_difference(d: Derivation, data: Data, seed: int) -> CheckResult
             fd.append((up - down) / (2 * h[j]))
         errors.append(rel_error(ev.score(t, data), fd))
     return result(d.model, "finite_difference", max(errors), "central differences, h = 1e-5 * scale")
-
-
-def optimum_scipy(d: Derivation, data: Data) -> dict[str, float]:
-    """Derivative-free Nelder-Mead on the raw-data objective in unconstrained coordinates; SLSQP with the
-    constraints as equations where the model has some."""
-    if d.model.constraints:
-        return slsqp(d, data)
-    c, m, limits = compiled(d), d.model, feasible_limits(d, data)
-    n = len(next(iter(data.values())))
-    u = np.zeros(len(m.params))  # the same start as optimum_torch: the centre of each domain's coordinates
-    best = np.inf
-    # Nelder-Mead's simplex collapses in many dimensions (a 3-d covariance has nine): restarted from where it
-    # stopped until a restart no longer improves the objective
-    for _ in range(1 + NELDER_MEAD_RESTARTS * (len(u) > 2)):
-        res = scipy.optimize.minimize(
-            lambda v: -c.objective_raw(from_free(m, v, np, limits), data) / n,
-            u,
-            method="Nelder-Mead",
-            options={"xatol": 1e-11, "fatol": 1e-15, "maxiter": 20000, "maxfev": 40000, "adaptive": len(u) > 2},
-        )
-        if not res.fun < best:
-            break
-        u, best = res.x, res.fun
-    return from_free(m, u, np, limits)
-
-
-def optimum_torch(d: Derivation, data: Data, start=None) -> dict[str, float]:
-    """torch.optim.LBFGS with a strong Wolfe line search, float64, gradients by autograd; over the free
-    parameters alone where the model has constraints."""
-    if d.model.constraints:
-        return lbfgs_eliminated(d, data)
-    c, m, limits = compiled(d), d.model, feasible_limits(d, data)
-    n = len(next(iter(data.values())))
-    tdata = _torch_data(data)
-    u0 = np.zeros(len(m.params)) if start is None else np.asarray(start, float)
-    u = torch.tensor(u0, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS(
-        [u], lr=1.0, max_iter=500, tolerance_grad=1e-14, tolerance_change=1e-16, line_search_fn="strong_wolfe"
-    )
-
-    def closure():
-        opt.zero_grad()
-        loss = -c.objective_torch(from_free(m, u, torch, limits), tdata) / n
-        loss.backward()
-        return loss
-
-    for _ in range(5):
-        opt.step(closure)
-    return {k: float(v) for k, v in from_free(m, u.detach(), torch, limits).items()}
 
 
 @dataclass(frozen=True)
