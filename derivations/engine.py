@@ -71,8 +71,8 @@ def log_prior(model: Model) -> sp.Expr:
 
 
 def _stat_name(g: sp.Expr) -> str:
-    if isinstance(g, sp.KroneckerDelta):  # a count: sum_i [x_i = 2] -> N_x2
-        return "N_" + re.sub(r"\W+", "", "".join(str(a) for a in sorted(g.args, key=lambda a: a.is_number)))
+    if isinstance(g, sp.KroneckerDelta):  # a count: sum_i [x_i = 2] -> N_x_2
+        return "N_" + "_".join(re.sub(r"\W+", "", str(a)) for a in sorted(g.args, key=lambda a: a.is_number))
     return "S_" + re.sub(r"\W+", "", str(g).replace("**", "p"))  # x**2 -> S_xp2, x*y -> S_xy
 
 

@@ -67,7 +67,7 @@ def order_symbol(model: Model, x: sp.Symbol, side: str) -> sp.Symbol:
     else:
         positive, nonnegative = bool(lower.is_positive), bool(lower.is_nonnegative)
     sign = {"positive": True} if positive else {"nonnegative": True} if nonnegative else {}
-    return sp.Symbol(f"{x.name}_({'n' if side == MAX else '1'})", real=True, **sign)
+    return sp.Symbol(f"{side}_{x.name}", real=True, **sign)  # max_x, shown as x_(n); a name that parses back
 
 
 def feasible(model: Model, bound: Bound, order: sp.Symbol, u: sp.Dummy) -> sp.Expr:

@@ -77,12 +77,24 @@ def hat(p: sp.Symbol) -> str:
 
 
 def statistic_names(d) -> dict[sp.Symbol, str]:
-    """Each sample statistic sum_i g(x_i) written S_g, as a textbook names its sums: the equations stay short."""
+    """Each sample statistic sum_i g(x_i) written S_g, as a textbook names its sums: the equations stay short.
+    Counts of a value are N_v and order statistics x_(n), x_(1), as a textbook writes them."""
     return {
-        s.symbol: f"S_{{{sp.latex(s.expr).replace(' ', '')}}}" if s.reduce == "sum" else sp.latex(s.symbol)
+        s.symbol: counted_or_ordered(s.symbol) or f"S_{{{sp.latex(s.expr).replace(' ', '')}}}"
         for s in d.statistics
         if s.expr != 1
-    }  # an order statistic keeps its own name, x_{(n)}
+    }
+
+
+def counted_or_ordered(symbol: sp.Symbol) -> str | None:
+    """N_k_2 (the engine's count of k = 2) as N_{2}; max_x and min_x as x_{(n)} and x_{(1)}; else None."""
+    name = symbol.name
+    if name.startswith("N_"):
+        return f"N_{{{name.rsplit('_', 1)[-1]}}}"
+    for prefix, order in (("max_", "(n)"), ("min_", "(1)")):
+        if name.startswith(prefix):
+            return f"{{{sp.latex(sp.Symbol(name.removeprefix(prefix)))}}}_{{{order}}}"
+    return None
 
 
 def statistic_name(symbol: sp.Symbol) -> str:
@@ -124,7 +136,11 @@ def math(d, expr, **options) -> str:
     names = (
         statistic_names(d)
         if d is not None
-        else {s: statistic_name(s) for s in getattr(expr, "free_symbols", ()) if s.name.startswith("S_")}
+        else {
+            s: counted_or_ordered(s) or statistic_name(s)
+            for s in getattr(expr, "free_symbols", ())
+            if s.name.startswith(("S_", "N_", "max_", "min_"))
+        }
     )
     return sp.latex(named_roots(expr)[0], symbol_names=names, **options)
 

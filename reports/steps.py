@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from derivations.constraints import counts_sum_to_n
 from derivations.engine import Derivation, n_obs, order_statistics
 from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
 from derivations.support import MAX
@@ -55,12 +56,12 @@ class Steps:
         constants = self.d.model.constants
         return expr.subs(constants) if constants and isinstance(expr, (sp.Basic, sp.MatrixBase)) else expr
 
-    def add(self, title: str, latex: str, claims=(), text: str = "") -> None:
-        """A step; its claims are about what is displayed, constants substituted as they are shown."""
+    def add(self, title: str, latex: str, claims=(), text: str = "", facts: Mapping | None = None) -> None:
+        """A step; its claims are about what is displayed, constants substituted as they are shown. facts: what
+        the step's text states besides the derivation's definitions (the counts add up to n)."""
+        context = self.context | ({"definitions": self.context["definitions"] + tuple(facts.items())} if facts else {})
         proof = (
-            Claims(tuple((self.known(a), self.known(b), how) for a, b, how in claims), **self.context)
-            if claims
-            else None
+            Claims(tuple((self.known(a), self.known(b), how) for a, b, how in claims), **context) if claims else None
         )
         self.steps.append(Step(title, latex, text, proof))
 
@@ -211,6 +212,39 @@ def _stationary_condition(out: Steps, score: sp.Expr) -> None:
     out.add("Stationary condition", shown, [(numerator, factored, EQUAL)], text)
 
 
+def _lagrange(out: Steps, score: sp.Matrix, est: str) -> None:
+    """At a maximum on the constraints the score is a combination of the constraints' gradients (Lagrange):
+    along every direction z that keeps them, z^T score = 0. Then the estimate, which satisfies them."""
+    d, estimate = out.d, out.d.estimate or {}
+    residuals = [c.lhs - c.rhs for c in d.model.constraints]
+    along = sp.Matrix(residuals).jacobian(d.params).nullspace()
+    lagrangian = r"\mathcal{L} = \ell + " + " + ".join(
+        rf"\nu_{{{k + 1}}} \left({sp.latex(r)}\right)" for k, r in enumerate(residuals)
+    )
+    directions = "$, $".join(out.tex(tuple(z)) for z in along)
+    out.add(
+        "Lagrange condition",
+        lagrangian + LINES + r"z^{\top} \nabla \ell(\hat\theta) = 0",
+        [((z.T * score.subs(estimate))[0], 0, EQUAL) for z in along],
+        "Setting the gradient of the Lagrangian to zero: along every direction that keeps the constraints, "
+        f"here $z = {directions}$, the score vanishes at the estimate.",
+    )
+    facts = {n_obs: sum_of_counts} if (sum_of_counts := _counts(d)) is not None else None
+    out.add(
+        f"{d.kind} (on the constraints)",
+        est,
+        [(r.subs(estimate), 0, EQUAL) for r in residuals],
+        "It satisfies the constraints" + (", the counts adding up to $n$." if facts else "."),
+        facts,
+    )
+
+
+def _counts(d: Derivation) -> sp.Expr | None:
+    """N_1 + ... + N_K where the statistics count every value of a finite support (they add up to n)."""
+    relations = counts_sum_to_n(d.model, d.statistics, n_obs)
+    return next(iter(relations), None)
+
+
 def _support_bounds(out: Steps, score: sp.Matrix) -> None:
     """Each parameter that bounds the support: its feasible set, and the score's sign there (which the engine
     proved), so the maximum is at the order statistic."""
@@ -219,11 +253,11 @@ def _support_bounds(out: Steps, score: sp.Matrix) -> None:
         k, name = d.params.index(b.param), sp.latex(b.param)
         rel, sign = (r"\ge", "< 0") if b.side == MAX else (r"\le", "> 0")
         way = "falls as it grows beyond" if b.side == MAX else "rises as it grows towards"
-        shown = rf"{name} {rel} {out.tex(order)}, \qquad \frac{{\partial \ell}}{{\partial {name}}} = {out.tex(score[k])} {sign}"
+        shown = rf"\frac{{\partial \ell}}{{\partial {name}}} = {out.tex(score[k])} {sign}"
         text = (
             f"The likelihood is zero unless every observation lies in the support, that is unless ${name} {rel} "
-            f"{sp.latex(order)}$. On that set the score in ${name}$ is {'negative' if b.side == MAX else 'positive'}, "
-            f"so the log-likelihood {way} ${sp.latex(order)}$: its maximum is at the bound, not at a stationary point."
+            f"{out.tex(order)}$. On that set the score in ${name}$ is {'negative' if b.side == MAX else 'positive'}, "
+            f"so the log-likelihood {way} ${out.tex(order)}$: its maximum is at the bound, not at a stationary point."
         )
         out.add(
             f"Support bound on ${name}$",
@@ -249,6 +283,9 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
             roots_defined(sp.Tuple(*[v for c in d.candidates for v in c.values()])),
         )
     est = LINES.join(rf"{hat(p)} = {out.tex(v)}" for p, v in estimate.items())
+    if d.model.constraints:
+        _lagrange(out, score, est)
+        return
     if d.bounds:
         _support_bounds(out, score)
         rest = [k for k, p in enumerate(d.params) if p not in {b.param for b in d.bounds}]

@@ -61,23 +61,25 @@ def test_a_wrong_estimate_at_a_support_bound_fails_the_optimizers_and_the_peer()
 
 SUPPORT_SHEET = """
 from derivations.sheet import Estimate, Sheet
-from tests.textbook_catalogue import pareto, uniform_0_theta
+from tests.textbook_catalogue import categorical_dirichlet, pareto, uniform_0_theta
 
 SHEET = Sheet(
     title="Order statistics",
     questions=(
         Estimate("q1", "The MLE of theta for Uniform(0, theta)?", uniform_0_theta()),
         Estimate("q2", "The MLE of the Pareto scale and shape?", pareto()),
+        Estimate("q3", "The MAP of three category probabilities?", categorical_dirichlet()),
     ),
 )
 """
 
 
 @pytest.mark.build
-def test_a_maximum_at_a_support_bound_is_shown_with_its_monotonicity_argument_and_proved(tmp_path):
+def test_support_bounds_and_constraints_are_shown_as_steps_and_proved(tmp_path):
     import json
 
     from reports.cli import main
+    from tests.reprove import reproved
 
     sheet = tmp_path / "order_sheet.py"
     sheet.write_text(SUPPORT_SHEET)
@@ -85,10 +87,16 @@ def test_a_maximum_at_a_support_bound_is_shown_with_its_monotonicity_argument_an
     assert main(["--sheet", str(sheet), "--out", str(out), "--format", "md"]) == 0
     records = json.loads((out / "steps.json").read_text())
     assert all(r["status"] == "proved" for r in records if r.get("claims"))
+    assert all(reproved(r, seed) for r in records if r["status"] == "proved" for seed in (0, 1))
     bound_steps = [r for r in records if r["step"].startswith("Support bound")]
     assert [r["question"] for r in bound_steps] == ["q1", "q2"]
     shown = (out / "report.md").read_text()
-    assert r"\hat{\theta} = x_{(n)}" in shown and r"\hat{x_{m}} = x_{(1)}" in shown
+    assert r"\hat{\theta} = {x}_{(n)}" in shown and r"\hat{x_{m}} = {x}_{(1)}" in shown
+    lagrange = [
+        r for r in records if r["question"] == "q3" and r["step"] in ("Lagrange condition", "MAP (on the constraints)")
+    ]
+    assert [r["status"] for r in lagrange] == ["proved", "proved"]
+    assert r"\hat{p_{1}} = \frac{N_{1} + 1}{n + 6}" in shown
 
 
 def test_a_covariance_divided_by_n_minus_1_fails_its_checks():
