@@ -41,13 +41,22 @@ def stages(d: Derivation) -> list[Stage]:
     return out
 
 
-def terminal_names(d: Derivation) -> dict[sp.Symbol, sp.Symbol]:
-    """Each sum statistic as Σg (Σx, Σx²), where g prints on one line."""
+def terminal_names(d: Derivation) -> dict[sp.Symbol, tuple[sp.Symbol, str]]:
+    """Each statistic's short name and what it is: Σg (Σx, Σx²) for a sum, where g prints on one line; #(k=1)
+    for a count; max(x) and min(x) for an order statistic."""
     names = {}
     for s in d.statistics:
         g = str(s.expr).replace("**2", "²").replace("**3", "³").replace("*", "·")
-        if s.expr != 1 and "**" not in g:  # the statistic of g = 1 is n itself
-            names[s.symbol] = sp.Symbol("Σ" + g.replace(" ", ""))
+        if s.reduce != "sum":
+            names[s.symbol] = (
+                sp.Symbol(f"{s.reduce}({g})"),
+                f"the {'largest' if s.reduce == 'max' else 'smallest'} {g} of the n observations",
+            )
+        elif isinstance(s.expr, sp.KroneckerDelta):
+            x, v = sorted(s.expr.args, key=lambda a: a.is_number)
+            names[s.symbol] = (sp.Symbol(f"#({x}={v})"), f"how many of the n observations have {x} = {v}")
+        elif s.expr != 1 and "**" not in g:  # the statistic of g = 1 is n itself
+            names[s.symbol] = (sp.Symbol("Σ" + g.replace(" ", "")), f"the sum of {s.expr} over the n observations")
     return names
 
 
@@ -56,10 +65,10 @@ def as_text(d: Derivation) -> str:
     lines = [f"{d.model.name}: {d.kind}"]
     width = shutil.get_terminal_size().columns  # long expressions wrap at the terminal's edge, not at 80
     names = terminal_names(d)
-    sums = {s.symbol: s.expr for s in d.statistics}
-    lines += [f"{shown.name} = the sum of {sums[symbol]} over the n observations" for symbol, shown in names.items()]
+    lines += [f"{shown.name} = {what}" for shown, what in names.values()]
+    shown_as = {symbol: shown for symbol, (shown, _) in names.items()}
     for title, expr in stages(d):
-        lines += ["", f"{title}:", sp.pretty(expr.xreplace(names), use_unicode=True, num_columns=width)]
+        lines += ["", f"{title}:", sp.pretty(expr.xreplace(shown_as), use_unicode=True, num_columns=width)]
     if d.estimate is None:
         lines += ["", f"no closed form: {d.no_closed_form}"]
     return "\n".join(lines) + "\n"

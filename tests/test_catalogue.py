@@ -188,3 +188,14 @@ def test_a_density_on_a_parameter_dependent_support_is_checked_for_normalisation
     (theta,) = model.param_symbols
     with pytest.raises(InputError, match="must integrate"):
         derive(replace(model, density=2 / theta))
+
+
+def test_mlemap_derive_names_order_statistics_and_counts_for_what_they_are():
+    from derivations.show import as_text
+    from tests.textbook_catalogue import categorical, uniform_0_theta
+
+    uniform = as_text(derive(uniform_0_theta()))
+    assert "max(x) = the largest x of the n observations" in uniform and "θ = max(x)" in uniform
+    assert "Σx" not in uniform
+    counts = as_text(derive(categorical()))
+    assert "#(k=2) = how many of the n observations have k = 2" in counts
