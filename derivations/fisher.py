@@ -122,8 +122,9 @@ def _fisher(deriv: Derivation) -> Fisher:
 
 def expected_value(deriv: Derivation, estimator: sp.Expr) -> sp.Expr:
     """E[estimator] for an estimator polynomial (degree <= 2) in the sample statistics."""
-    if any(s.reduce != "sum" and estimator.has(s.symbol) for s in deriv.statistics):
-        raise NoClosedForm("the estimator is an order statistic, whose expectation is not derived")
+    orders = {s.symbol: s for s in deriv.statistics if s.reduce != "sum" and estimator.has(s.symbol)}
+    if orders:
+        return _expected_linear_in_orders(deriv, estimator, orders)
     stats = {s.symbol: s.expr for s in deriv.statistics if s.symbol != n_obs}
     numer, denom = sp.fraction(sp.together(estimator))
     if denom.free_symbols & set(stats):
@@ -147,3 +148,34 @@ def expected_value(deriv: Derivation, estimator: sp.Expr) -> sp.Expr:
             )
         total += coeff * term
     return sp.simplify(total / denom)
+
+
+def _expected_linear_in_orders(deriv: Derivation, estimator: sp.Expr, orders) -> sp.Expr:
+    """E[c0 + sum_k c_k O_k] for order statistics O_k and coefficients free of the data."""
+    others = [s.symbol for s in deriv.statistics if s.symbol not in orders and s.symbol != n_obs]
+    poly = sp.Poly(estimator, *orders) if estimator.is_polynomial(*orders) else None
+    if poly is None or poly.total_degree() > 1 or estimator.has(*others):
+        raise NoClosedForm("the estimator is not linear in the order statistics alone")
+    total = poly.coeff_monomial(1)
+    for symbol, stat in orders.items():
+        total += poly.coeff_monomial(symbol) * expected_order_statistic(deriv, stat)
+    return sp.simplify(total)
+
+
+def expected_order_statistic(deriv: Derivation, stat) -> sp.Expr:
+    """E[max_i x_i] or E[min_i x_i] of n i.i.d. observations: x integrated against the derivative of the order
+    statistic's distribution function, F(x)^n for the maximum and 1 - (1 - F(x))^n for the minimum."""
+    model, x = deriv.model, stat.expr
+    lo, hi = model.support[x].start, model.support[x].end
+    t = sp.Dummy("t", real=True)
+    with time_limit(EXPECTATION_SECONDS, f"E[{stat.reduce} {x}]"):
+        cdf = sp.integrate(model.density.subs(x, t), (t, lo, x), conds="none")
+        order_cdf = cdf**n_obs if stat.reduce == "max" else 1 - (1 - cdf) ** n_obs
+        integrand, limits = x * sp.diff(order_cdf, x), (x, lo, hi)
+        if lo.is_finite and hi.is_finite:  # on [0, 1] SymPy integrates the powers (x - a)^(n - 1) at once
+            u = sp.Dummy("u", positive=True)
+            integrand, limits = sp.simplify(integrand.subs(x, lo + (hi - lo) * u) * (hi - lo)), (u, 0, 1)
+        value = sp.simplify(sp.integrate(integrand, limits, conds="none"))
+    if value.has(sp.Integral, sp.Piecewise):
+        raise NoClosedForm(f"SymPy could not take E[{stat.reduce} {x}]")
+    return value

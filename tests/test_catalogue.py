@@ -199,3 +199,34 @@ def test_mlemap_derive_names_order_statistics_and_counts_for_what_they_are():
     assert "Σx" not in uniform
     counts = as_text(derive(categorical()))
     assert "#(k=2) = how many of the n observations have k = 2" in counts
+
+
+@pytest.mark.parametrize(
+    ("factory", "textbook"),
+    [
+        ("uniform_0_theta", lambda n, t: n * t["theta"] / (n + 1)),
+        ("shifted_exponential", lambda n, t: t["a"] + sp.Integer(1) / n),
+        ("uniform_a_b", lambda n, t: (t["a"] * n + t["b"]) / (n + 1)),
+        ("pareto", lambda n, t: t["alpha"] * n * t["x_m"] / (t["alpha"] * n - 1)),
+    ],
+)
+def test_an_order_statistic_has_its_textbook_expectation(factory, textbook):
+    import tests.textbook_catalogue as catalogue
+    from derivations.engine import n_obs
+    from derivations.fisher import expected_value
+
+    d = derive(getattr(catalogue, factory)())
+    bounded = d.bounds[-1].param  # the uniform on [a, b]: its lower end, the sample minimum
+    symbols = {p.name: p for p in d.params}
+    assert sp.simplify(expected_value(d, d.estimate[bounded]) - textbook(n_obs, symbols)) == 0
+
+
+def test_the_bias_check_of_an_order_statistic_runs_and_fails_a_wrong_expectation():
+    from numerics.montecarlo import check_bias, estimates
+    from tests.textbook_catalogue import uniform_0_theta
+
+    d = derive(uniform_0_theta())
+    draws = estimates(d, replications=2000, n=20, seed=3)
+    assert check_bias(d, draws, n=20).status == "PASS"  # the derived E[max] = n theta / (n + 1)
+    wrong = {"theta": 20 * 3.0 / 22}  # n theta / (n + 2)
+    assert check_bias(d, draws, means=wrong, n=20).status == "FAIL"
