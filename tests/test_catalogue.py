@@ -8,6 +8,7 @@ import pytest
 import sympy as sp
 
 from derivations import derive
+from derivations.model import Model, Parameter
 from numerics.checks import check_data
 from numerics.estimate import estimate
 from numerics.verify import verify
@@ -230,3 +231,35 @@ def test_the_bias_check_of_an_order_statistic_runs_and_fails_a_wrong_expectation
     assert check_bias(d, draws, n=20).status == "PASS"  # the derived E[max] = n theta / (n + 1)
     wrong = {"theta": 20 * 3.0 / 22}  # n theta / (n + 2)
     assert check_bias(d, draws, means=wrong, n=20).status == "FAIL"
+
+
+def test_a_bounded_parameter_runs_over_its_feasible_set_between_the_order_statistic_and_its_domain_end():
+    from derivations.support import MAX, MIN, Bound, feasible
+
+    x, theta, m = sp.Symbol("x", real=True), sp.Symbol("theta", positive=True), sp.Integer(3)  # the order statistic
+    u = sp.Symbol("u", positive=True)
+    for domain, side, ends in [
+        (sp.Interval.open(0, 10), MAX, (m, 10)),  # theta >= max x, theta < 10
+        (sp.Interval.open(0, sp.oo), MAX, (m, sp.oo)),
+        (sp.Interval.open(0, sp.oo), MIN, (m, 0)),  # 0 < theta <= min x
+        (sp.Reals, MIN, (m, -sp.oo)),
+    ]:
+        model = Model("m", "m", (x,), (Parameter(theta, domain),), 1 / theta)
+        value = feasible(model, Bound(theta, x, side), m, u)
+        assert sp.limit(value, u, 0) == ends[0] and sp.limit(value, u, sp.oo) == ends[1], (domain, side, value)
+        slope = sp.diff(value, u)
+        assert slope.is_positive if ends[1] in (10, sp.oo) else slope.is_negative, (domain, side, slope)
+
+
+def test_an_order_statistic_carries_the_sign_every_observation_has():
+    from derivations.engine import order_statistics
+    from tests.textbook_catalogue import pareto, shifted_exponential, uniform_0_theta
+
+    def symbol(model):
+        (order,) = order_statistics(derive(model)).values()
+        return order
+
+    assert symbol(uniform_0_theta()).is_nonnegative and symbol(uniform_0_theta()).is_positive is None  # x >= 0
+    assert symbol(pareto()).is_positive  # x >= x_m > 0
+    assert symbol(shifted_exponential()).is_nonnegative is None and symbol(shifted_exponential()).is_real  # x >= a
+    assert {symbol(uniform_0_theta()).name, symbol(pareto()).name} == {"max_x", "min_x"}
