@@ -122,15 +122,24 @@ class Derivation:
 
     @cached_property
     def score(self) -> sp.Matrix:
-        if self.model.matrices:  # differentiating a written-out 3x3 inverse takes SymPy minutes
-            return quotient_derivatives(self.objective, self.model)[0]
+        if self.model.matrices:
+            return self._matrix_derivatives[0]
         return sp.Matrix([sp.simplify(sp.diff(self.objective, p)) for p in self.params])
 
     @cached_property
     def hessian(self) -> sp.Matrix:
         if self.model.matrices:
-            return quotient_derivatives(self.objective, self.model)[1]
+            return self._matrix_derivatives[1]
         return sp.simplify(sp.hessian(self.objective, self.params))
+
+    @cached_property
+    def _matrix_derivatives(self) -> tuple[sp.Matrix, sp.Matrix]:
+        """By the quotient rule where the objective is c log det + Q / det (differentiating a written-out 3x3
+        inverse takes SymPy minutes), else SymPy's own derivatives, unsimplified."""
+        try:
+            return quotient_derivatives(self.objective, self.model)
+        except NoClosedForm:
+            return sp.Matrix([sp.diff(self.objective, p) for p in self.params]), sp.hessian(self.objective, self.params)
 
     @property
     def kind(self) -> str:

@@ -84,12 +84,12 @@ def feasible(model: Model, bound: Bound, order: sp.Symbol, u: sp.Dummy) -> sp.Ex
 def support_maximum(objective: sp.Expr, model: Model, orders: dict[Bound, sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:
     """Each bounded parameter at its order statistic, once SymPy proves the log-likelihood rises towards it
     on the feasible set (the score negative above a maximum, positive below a minimum); NoClosedForm if not."""
-    moved = {b.param: feasible(model, b, orders[b], sp.Dummy(f"u_{b.param}", positive=True)) for b in orders}
+    moved = {b.param: feasible(model, b, orders[b], sp.Dummy(positive=True)) for b in orders}
     spread = {}  # x_(n) = x_(1) + w, w >= 0, where both are used
     for x in {b.data for b in orders}:
         ends = {b.side: orders[b] for b in orders if b.data == x}
         if len(ends) == 2:
-            spread[ends[MAX]] = ends[MIN] + sp.Dummy("w", nonnegative=True)
+            spread[ends[MAX]] = ends[MIN] + sp.Dummy(nonnegative=True)
     for b in orders:
         slope = sp.simplify(sp.together(sp.diff(objective, b.param).subs(moved).subs(spread)))
         if not (slope.is_negative if b.side == MAX else slope.is_positive):

@@ -263,3 +263,41 @@ def test_an_order_statistic_carries_the_sign_every_observation_has():
     assert symbol(pareto()).is_positive  # x >= x_m > 0
     assert symbol(shifted_exponential()).is_nonnegative is None and symbol(shifted_exponential()).is_real  # x >= a
     assert {symbol(uniform_0_theta()).name, symbol(pareto()).name} == {"max_x", "min_x"}
+
+
+def test_counts_over_a_finite_support_are_written_in_n_the_textbook_form():
+    from derivations.engine import n_obs
+    from tests.textbook_catalogue import categorical, categorical_dirichlet
+
+    d = derive(categorical())
+    counts = {s.expr: s.symbol for s in d.statistics if isinstance(s.expr, sp.KroneckerDelta)}
+    p = {q.name: q for q in d.params}
+    k = d.model.data[0]
+    assert all(d.estimate[p[f"p{v}"]] == counts[sp.KroneckerDelta(k, v)] / n_obs for v in (1, 2, 3))
+    map_ = derive(categorical_dirichlet())
+    counts = {s.expr: s.symbol for s in map_.statistics if isinstance(s.expr, sp.KroneckerDelta)}
+    assert sp.simplify(map_.estimate[p["p3"]] - (counts[sp.KroneckerDelta(k, 3)] + 3) / (n_obs + 6)) == 0
+
+
+def test_a_likelihood_not_proved_monotone_on_the_feasible_set_is_no_closed_form_with_the_reason():
+    from dataclasses import replace
+
+    from tests.textbook_catalogue import uniform_0_theta
+
+    model = uniform_0_theta()
+    (theta,) = model.param_symbols
+    pulled = replace(model, prior=sp.exp(-((theta - 5) ** 2)))  # the prior pulls theta towards 5
+    d = derive(pulled)
+    assert d.estimate is None
+    assert d.no_closed_form.startswith("the log-likelihood is not proved monotone in theta on its feasible set")
+
+
+def test_a_matrix_density_not_of_the_log_det_form_is_no_closed_form_with_the_reason():
+    from dataclasses import replace
+
+    from tests.textbook_catalogue import gaussian_mean_covariance
+
+    model = gaussian_mean_covariance(2)
+    (sigma,) = model.matrices
+    d = derive(replace(model, density=model.density * sp.exp(sigma[0, 0]) / sigma[0, 0]))  # a log sigma11 term
+    assert d.estimate is None and d.no_closed_form == "the objective is not c log det Sigma + Q / det Sigma"
