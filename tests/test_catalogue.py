@@ -301,3 +301,36 @@ def test_a_matrix_density_not_of_the_log_det_form_is_no_closed_form_with_the_rea
     (sigma,) = model.matrices
     d = derive(replace(model, density=model.density * sp.exp(sigma[0, 0]) / sigma[0, 0]))  # a log sigma11 term
     assert d.estimate is None and d.no_closed_form == "the objective is not c log det Sigma + Q / det Sigma"
+
+
+def test_a_constraint_that_does_not_fix_the_last_parameter_uniquely_is_refused_naming_it():
+    from dataclasses import replace
+
+    from derivations.model import InputError
+    from tests.textbook_catalogue import categorical
+
+    model = categorical()
+    p1, p2, _ = model.param_symbols
+    with pytest.raises(InputError, match=r"^categorical: the constraints must determine p3 uniquely from the other"):
+        derive(replace(model, constraints=(sp.Eq(p1 + p2, 1),)))  # silent on p3
+
+
+def test_lagrange_equations_sympy_cannot_solve_or_finish_are_no_closed_form_with_the_reason(monkeypatch):
+    from dataclasses import replace
+
+    import derivations.constraints as constraints
+    from tests.textbook_catalogue import tied_poisson
+
+    slow = derive(replace(tied_poisson(), solve_seconds=1e-6))
+    assert slow.no_closed_form.startswith("sympy.solve of the Lagrange equations did not finish within 1e-06 s")
+
+    def refuse(equations, unknowns, **kwargs):  # the Lagrange system only: its unknowns include the multipliers
+        if any(str(u).startswith("nu_") for u in unknowns):
+            raise NotImplementedError("no algorithm\nfor this system")
+        return sp.solve(equations, unknowns, **kwargs)
+
+    import types
+
+    monkeypatch.setattr(constraints, "sp", types.SimpleNamespace(**{**vars(sp), "solve": refuse}))
+    refused = derive(replace(tied_poisson(), title="refused"))
+    assert refused.no_closed_form == "sympy.solve cannot solve the Lagrange equations: no algorithm for this system"
