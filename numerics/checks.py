@@ -13,7 +13,7 @@ from derivations.engine import Derivation
 from derivations.model import InputError, Model
 from derivations.support import MAX
 from numerics.compile import Data, Params, compiled
-from numerics.domains import on_constraints, random_point, step_scales, tangent_basis
+from numerics.domains import feasible_limits, on_constraints, random_point, step_scales, tangent_basis
 from numerics.optimizers import optimum_scipy, optimum_torch, torch_data
 
 # error = max |computed - reference| / max(|reference|, 1) unless the check says otherwise.
@@ -247,14 +247,13 @@ def numerical_optimum(d: Derivation, data: Data) -> NumericalOptimum:
 
 def _numerical_optimum(d: Derivation, data: Data) -> NumericalOptimum:
     c = compiled(d)
-    n = len(next(iter(data.values())))
     k = len(c.names)
     ends = [optimum_torch(d, data, start) for start in (np.zeros(k), np.full(k, 0.5), np.full(k, -0.5))]
     for end in ends:
         value = c.objective_raw(end, data)
         if not np.isfinite(value):
             return NumericalOptimum(None, False, f"did not converge: the objective is {value} where LBFGS stopped")
-        score = float(np.max(np.abs(c.evaluator.score(end, data)))) / n
+        score = first_order_violation(d, end, data)  # |score| / n, or its sign at a support bound
         if not np.isfinite(score) or score > GRADIENT_TOLERANCE:
             return NumericalOptimum(
                 None, False, f"did not converge: |score| / n = {score:.3g} > {GRADIENT_TOLERANCE:g} where LBFGS stopped"
@@ -301,22 +300,36 @@ def not_converged(d: Derivation, data: Data, check: str) -> CheckResult:
     return CheckResult(d.model.name, check, float("inf"), tolerance(d.model, check), False, reason)
 
 
+def first_order_violation(d: Derivation, at: Params, data: Data) -> float:
+    """How far the estimate is from a first-order maximum, per observation: |score|; along the constraints
+    only, where there are some (Lagrange); for a parameter at its support bound, the score pointing back into
+    the feasible set (Karush-Kuhn-Tucker), and |score| when it is not at the bound."""
+    n = len(next(iter(data.values())))
+    score = compiled(d).evaluator.score(at, data) / n
+    if d.model.constraints:
+        return float(np.max(np.abs(tangent_basis(compiled(d), at).T @ score)))
+    limits = feasible_limits(d, data)
+    violation = []
+    for p, g in zip(d.params, score):
+        bound = next((b for b in d.bounds if b.param == p), None)
+        if bound is None:
+            violation.append(abs(g))
+            continue
+        edge = limits[p.name][0] if bound.side == MAX else limits[p.name][1]
+        at_edge = abs(at[p.name] - edge) <= 1e-9 * max(1.0, abs(edge))
+        outward = -1.0 if bound.side == MAX else 1.0  # the direction that leaves the feasible set
+        violation.append(max(0.0, -outward * g) if at_edge else abs(g))
+    return float(np.max(violation))
+
+
 def check_stationary(d: Derivation, data: Data) -> CheckResult:
     """The score vanishes at the estimate (per observation, so the tolerance does not grow with n); for a
     parameter at a support bound it must point out of the feasible set instead (the Karush-Kuhn-Tucker sign)."""
-    ev = compiled(d).evaluator
-    n = len(next(iter(data.values())))
     at = optimum(d, data)
     if at is None:
         return not_converged(d, data, "stationary")
-    score = ev.score(at, data) / n
-    if d.model.constraints:  # only the score along the constraints must vanish (Lagrange)
-        along = tangent_basis(compiled(d), at).T @ score
-        return result(d.model, "stationary", float(np.max(np.abs(along))), "max |score along the constraints| / n")
-    outward = {b.param: (-1.0 if b.side == MAX else 1.0) for b in d.bounds}  # the direction leaving the set
-    violation = [max(0.0, -outward[p] * g) if p in outward else abs(g) for p, g in zip(d.params, score)]
-    detail = "max |score| / n at the estimate" + (", at a support bound: its sign" if d.bounds else "")
-    return result(d.model, "stationary", float(np.max(violation)), detail)
+    detail = "max |score" + (" along the constraints| / n" if d.model.constraints else "| / n at the estimate")
+    return result(d.model, "stationary", first_order_violation(d, at, data), detail)
 
 
 def check_negative_definite(d: Derivation, data: Data) -> CheckResult:
