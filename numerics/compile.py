@@ -11,6 +11,7 @@ import sympy as sp
 import torch
 
 from derivations.constraints import eliminated
+from derivations.constraints import residuals as constraint_residuals
 from derivations.engine import Derivation, estimate_at, n_obs
 from derivations.model import InputError
 
@@ -108,13 +109,13 @@ class Compiled:
     @cached_property
     def constraint_jacobian(self) -> Callable:
         """d(lhs - rhs) / d theta of every constraint, one row each, from the parameters in order."""
-        residuals = sp.Matrix([self._expr(c.lhs - c.rhs) for c in self.model.constraints])
+        residuals = sp.Matrix([self._expr(r) for r in constraint_residuals(self.model)])
         return sp.lambdify(self._params, residuals.jacobian(self._params), NUMPY_MODULES)
 
     @cached_property
     def constraint_residuals(self) -> Callable:
         """lhs - rhs of every constraint, from the parameters in order: zero on the feasible set."""
-        return sp.lambdify(self._params, [self._expr(c.lhs - c.rhs) for c in self.model.constraints], NUMPY_MODULES)
+        return sp.lambdify(self._params, [self._expr(r) for r in constraint_residuals(self.model)], NUMPY_MODULES)
 
     @cached_property
     def elimination(self) -> tuple[tuple[str, ...], tuple[str, ...], Callable, Callable]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from derivations.constraints import counts_sum_to_n
+from derivations.constraints import residuals as constraint_residuals
 from derivations.engine import Derivation, n_obs, order_statistics
 from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
 from derivations.support import MAX
@@ -216,7 +217,7 @@ def _lagrange(out: Steps, score: sp.Matrix, est: str) -> None:
     """At a maximum on the constraints the score is a combination of the constraints' gradients (Lagrange):
     along every direction z that keeps them, z^T score = 0. Then the estimate, which satisfies them."""
     d, estimate = out.d, out.d.estimate or {}
-    residuals = [c.lhs - c.rhs for c in d.model.constraints]
+    residuals = constraint_residuals(d.model)
     along = sp.Matrix(residuals).jacobian(d.params).nullspace()
     lagrangian = r"\mathcal{L} = \ell + " + " + ".join(
         rf"\nu_{{{k + 1}}} \left({sp.latex(r)}\right)" for k, r in enumerate(residuals)
