@@ -56,7 +56,7 @@ def terminal_names(d: Derivation) -> dict[sp.Symbol, tuple[sp.Symbol, str]]:
             x, v = sorted(s.expr.args, key=lambda a: a.is_number)
             names[s.symbol] = (sp.Symbol(f"#({x}={v})"), f"how many of the n observations have {x} = {v}")
         elif s.expr != 1 and "**" not in g:  # the statistic of g = 1 is n itself
-            names[s.symbol] = (sp.Symbol("Σ" + g.replace(" ", "")), f"the sum of {s.expr} over the n observations")
+            names[s.symbol] = (sp.Symbol("Σ" + g.replace(" ", "")), f"the sum of {g} over the n observations")
     return names
 
 

@@ -243,6 +243,8 @@ def test_a_bounded_parameter_runs_over_its_feasible_set_between_the_order_statis
         (sp.Interval.open(0, sp.oo), MAX, (m, sp.oo)),
         (sp.Interval.open(0, sp.oo), MIN, (m, 0)),  # 0 < theta <= min x
         (sp.Reals, MIN, (m, -sp.oo)),
+        (sp.Interval.open(2, sp.oo), MIN, (m, 2)),  # 2 < theta <= min x
+        (sp.Interval.open(-5, 10), MAX, (m, 10)),
     ]:
         model = Model("m", "m", (x,), (Parameter(theta, domain),), 1 / theta)
         value = feasible(model, Bound(theta, x, side), m, u)
@@ -339,3 +341,55 @@ def test_lagrange_equations_sympy_cannot_solve_or_finish_are_no_closed_form_with
     monkeypatch.setattr(constraints, "sp", types.SimpleNamespace(**{**vars(sp), "solve": refuse}))
     refused = derive(replace(tied_poisson(), title="refused"))
     assert refused.no_closed_form == "sympy.solve cannot solve the Lagrange equations: no algorithm for this system"
+
+
+def test_constraints_with_a_parameter_dependent_support_or_two_unsolved_parameters_are_refused_naming_them():
+    from dataclasses import replace
+
+    from derivations.model import InputError
+    from tests.textbook_catalogue import categorical, uniform_a_b
+
+    uniform = uniform_a_b()
+    a, b = uniform.param_symbols
+    with pytest.raises(InputError, match=r"^uniform_a_b: constraints cannot be combined with a support that depends"):
+        derive(replace(uniform, constraints=(sp.Eq(a + b, 1),)))
+    model = categorical()
+    with pytest.raises(InputError, match=r"^categorical: the constraints must determine p2, p3 uniquely from the"):
+        derive(replace(model, constraints=model.constraints * 2))  # one equation twice fixes one parameter
+
+
+def test_counts_are_written_in_n_when_another_data_symbol_comes_first():
+    from dataclasses import replace
+
+    from derivations.engine import n_obs
+    from tests.textbook_catalogue import categorical
+
+    model = categorical()
+    z = sp.Symbol("z", real=True)  # a standard normal reading beside each category, listed before it
+    d = derive(replace(model, data=(z, *model.data), density=model.density * sp.exp(-(z**2) / 2) / sp.sqrt(2 * sp.pi)))
+    assert all(d.estimate[p].free_symbols >= {n_obs} for p in d.params), d.estimate
+
+
+@pytest.mark.parametrize(
+    ("lower", "domain", "sign"),
+    [
+        ("param", sp.Interval(0, sp.oo), "nonnegative"),
+        ("param", sp.Interval.open(0, sp.oo), "positive"),
+        ("param", sp.Interval.open(-1, sp.oo), None),
+        (sp.Integer(2), None, "positive"),
+        (sp.Rational(1, 2), None, "positive"),
+        (sp.Integer(0), None, "nonnegative"),
+        (sp.Integer(-1), None, None),
+    ],
+)
+def test_an_order_statistic_is_positive_or_nonnegative_as_the_supports_lower_end_is(lower, domain, sign):
+    from derivations.support import MAX, order_symbol
+
+    x, theta, c = sp.Symbol("x", real=True), sp.Symbol("theta", positive=True), sp.Symbol("c", real=True)
+    params = (Parameter(theta), Parameter(c, domain)) if domain is not None else (Parameter(theta),)
+    model = Model("m", "m", (x,), params, 1 / theta, support={x: sp.Interval(c if lower == "param" else lower, theta)})
+    order = order_symbol(model, x, MAX)
+    assert order.name == "max_x" and order.is_real
+    assert (order.is_positive, order.is_nonnegative) == {"positive": (True, True), "nonnegative": (None, True)}.get(
+        sign, (None, None)
+    )

@@ -163,3 +163,11 @@ def test_every_models_worked_steps_are_the_reviewed_ones():
     from tests.golden_steps import GOLDEN, current, text
 
     assert text(current()) == GOLDEN.read_text()
+
+
+def test_a_derivations_stage_by_stage_display_is_the_reviewed_one():
+    """`mlemap derive`'s terminal text and a notebook's Markdown against tests/golden/stages.txt (sums, an
+    order statistic, counts, a prior, no closed form); after a deliberate change, `python -m tests.golden_stages`."""
+    from tests.golden_stages import GOLDEN, current
+
+    assert current() == GOLDEN.read_text()

@@ -1,0 +1,38 @@
+"""The reviewed stage-by-stage display of a derivation (`mlemap derive` in a terminal, a Derivation in a
+notebook) for models that show each kind of statistic: tests/golden/stages.txt.
+
+Regenerate after a deliberate change of the display's wording or form, then review the diff:
+
+    python -m tests.golden_stages
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+GOLDEN = Path(__file__).parent / "golden" / "stages.txt"
+WIDTH = "100"  # the terminal's columns: long expressions wrap there
+
+
+def current() -> str:
+    """Each model's terminal text and notebook Markdown, one after the other."""
+    os.environ.setdefault("MLEMAP_NO_CACHE", "1")
+    os.environ["COLUMNS"] = WIDTH
+    from derivations.engine import derive
+    from derivations.show import as_markdown, as_text
+    from sheets.catalogue import MODELS
+    from tests import textbook_catalogue as textbook
+
+    models = [MODELS["gaussian"], MODELS["coin_map"], MODELS["cauchy"], textbook.uniform_0_theta()]
+    models += [textbook.pareto(), textbook.categorical()]
+    parts = []
+    for model in models:
+        d = derive(model)
+        parts += [f"=== {model.name}: terminal ===", as_text(d), f"=== {model.name}: notebook ===", as_markdown(d)]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    GOLDEN.write_text(current())
+    print(f"wrote {GOLDEN}; review the diff before committing")
