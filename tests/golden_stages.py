@@ -1,5 +1,6 @@
 """The reviewed stage-by-stage display of a derivation (`mlemap derive` in a terminal, a Derivation in a
-notebook) for models that show each kind of statistic: tests/golden/stages.txt.
+notebook) for models that show each kind of statistic, and Exercise 3's answers as a notebook shows them:
+tests/golden/stages.txt.
 
 Regenerate after a deliberate change of the display's wording or form, then review the diff:
 
@@ -20,7 +21,8 @@ def current() -> str:
     os.environ.setdefault("MLEMAP_NO_CACHE", "1")
     os.environ["COLUMNS"] = WIDTH
     from derivations.engine import derive
-    from derivations.show import as_markdown, as_text
+    from derivations.sheet import answers, load_sheet
+    from derivations.show import as_text
     from sheets.catalogue import MODELS
     from tests import textbook_catalogue as textbook
 
@@ -29,7 +31,10 @@ def current() -> str:
     parts = []
     for model in models:
         d = derive(model)
-        parts += [f"=== {model.name}: terminal ===", as_text(d), f"=== {model.name}: notebook ===", as_markdown(d)]
+        parts += [f"=== {model.name}: terminal ===", as_text(d), f"=== {model.name}: notebook ===", repr(d)]
+        parts.append(d._repr_markdown_())
+    sheet = load_sheet(Path(__file__).parents[1] / "sheets" / "exercise3.py")
+    parts += ["=== exercise3: answers in a notebook ===", answers(sheet)._repr_markdown_()]
     return "\n".join(parts)
 
 
