@@ -151,12 +151,13 @@ def expected_value(deriv: Derivation, estimator: sp.Expr) -> sp.Expr:
 
 
 def _expected_linear_in_orders(deriv: Derivation, estimator: sp.Expr, orders) -> sp.Expr:
-    """E[c0 + sum_k c_k O_k] for order statistics O_k and coefficients free of the data."""
-    others = [s.symbol for s in deriv.statistics if s.symbol not in orders and s.symbol != n_obs]
+    """E[c0 + sum_k c_k O_k] for order statistics O_k, coefficients c_k free of the data and c0 a polynomial in
+    the sums (expectation is linear: the two kinds of statistic need no joint law)."""
+    sums = [s.symbol for s in deriv.statistics if s.symbol not in orders and s.symbol != n_obs]
     poly = sp.Poly(estimator, *orders) if estimator.is_polynomial(*orders) else None
-    if poly is None or poly.total_degree() > 1 or estimator.has(*others):
-        raise NoClosedForm("the estimator is not linear in the order statistics alone")
-    total = poly.coeff_monomial(1)
+    if poly is None or poly.total_degree() > 1 or any(poly.coeff_monomial(o).has(*sums) for o in orders):
+        raise NoClosedForm("the estimator is not linear in the order statistics with coefficients free of the data")
+    total = expected_value(deriv, poly.coeff_monomial(1))
     for symbol, stat in orders.items():
         total += poly.coeff_monomial(symbol) * expected_order_statistic(deriv, stat)
     return sp.simplify(total)

@@ -393,3 +393,48 @@ def test_an_order_statistic_is_positive_or_nonnegative_as_the_supports_lower_end
     assert (order.is_positive, order.is_nonnegative) == {"positive": (True, True), "nonnegative": (None, True)}.get(
         sign, (None, None)
     )
+
+
+def test_an_estimator_mixing_a_sum_and_an_order_statistic_has_its_textbook_expectation():
+    """The shifted exponential with scale b: b = mean(x) - min(x), whose expectation is b (n - 1) / n."""
+    from derivations.engine import n_obs
+    from derivations.fisher import expected_value
+    from derivations.solve import NoClosedForm
+
+    x, a, b = sp.Symbol("x", real=True), sp.Symbol("a", real=True), sp.Symbol("b", positive=True)
+    scale = Parameter(b, sp.Interval.open(0, sp.oo))
+    model = Model(
+        "shifted_scale", "t", (x,), (Parameter(a), scale), sp.exp(-(x - a) / b) / b, support={x: sp.Interval(a, sp.oo)}
+    )
+    d = derive(model)
+    assert sp.simplify(expected_value(d, d.estimate[b]) - b * (n_obs - 1) / n_obs) == 0
+    assert sp.simplify(expected_value(d, d.estimate[a]) - (a + b / n_obs)) == 0
+    (total,) = [s.symbol for s in d.statistics if s.reduce == "sum" and s.symbol != n_obs]
+    for estimator in (total * d.estimate[a] / n_obs, d.estimate[a] ** 2):  # not linear in the minimum
+        with pytest.raises(NoClosedForm, match="not linear in the order statistics"):
+            expected_value(d, estimator)
+
+
+def test_the_counts_of_two_categorical_data_symbols_are_each_written_in_n():
+    """A category k on a simplex beside a Bernoulli j: each symbol's counts add up to n on their own."""
+    from dataclasses import replace
+
+    from derivations.engine import n_obs
+    from tests.textbook_catalogue import categorical
+
+    model = categorical()
+    j, q = sp.Symbol("j", integer=True), sp.Symbol("q", positive=True)
+    d = derive(
+        replace(
+            model,
+            data=(*model.data, j),
+            params=(Parameter(q, sp.Interval.open(0, 1)), *model.params),  # the constraint still fixes p3, the last
+            density=model.density * q ** sp.KroneckerDelta(j, 1) * (1 - q) ** sp.KroneckerDelta(j, 0),
+            support={**model.support, j: sp.FiniteSet(0, 1)},
+        )
+    )
+    counts = {s.expr: s.symbol for s in d.statistics if isinstance(s.expr, sp.KroneckerDelta)}
+    assert d.estimate[q] == counts[sp.KroneckerDelta(j, 1)] / n_obs
+    assert all(
+        d.estimate[p] == counts[sp.KroneckerDelta(model.data[0], v)] / n_obs for v, p in zip((1, 2, 3), d.params[1:])
+    )
