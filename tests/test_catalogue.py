@@ -411,8 +411,22 @@ def test_an_estimator_mixing_a_sum_and_an_order_statistic_has_its_textbook_expec
     assert sp.simplify(expected_value(d, d.estimate[a]) - (a + b / n_obs)) == 0
     (total,) = [s.symbol for s in d.statistics if s.reduce == "sum" and s.symbol != n_obs]
     for estimator in (total * d.estimate[a] / n_obs, d.estimate[a] ** 2):  # not linear in the minimum
-        with pytest.raises(NoClosedForm, match="not linear in the order statistics"):
+        with pytest.raises(
+            NoClosedForm,
+            match=r"^the estimator is not linear in the order statistics with coefficients free of the data$",
+        ):
             expected_value(d, estimator)
+
+
+def test_an_order_statistics_expectation_that_does_not_finish_says_which(monkeypatch):
+    import derivations.fisher as fisher
+    from derivations.solve import NoClosedForm
+    from tests.textbook_catalogue import uniform_0_theta
+
+    d = derive(uniform_0_theta())
+    monkeypatch.setattr(fisher, "EXPECTATION_SECONDS", 1e-6)
+    with pytest.raises(NoClosedForm, match=r"^E\[max x\] did not finish within 1e-06 s"):
+        fisher.expected_value(d, d.estimate[d.params[0]])
 
 
 def test_the_counts_of_two_categorical_data_symbols_are_each_written_in_n():
