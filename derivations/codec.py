@@ -79,9 +79,8 @@ def expr_from_data(tree: Any) -> Any:
     except DecodeError:
         raise
     except Exception as exc:  # noqa: BLE001 - a constructor refusing its arguments: not data this codec wrote
-        raise DecodeError(
-            f"cannot rebuild an expression ({type(exc).__name__})"
-        ) from None  # pragma: no mutate (reason)
+        reason = f"cannot rebuild an expression ({type(exc).__name__})"  # pragma: no mutate (reason)
+        raise DecodeError(reason) from None
 
 
 def _build(tree: dict) -> Any:

@@ -452,3 +452,25 @@ def test_the_counts_of_two_categorical_data_symbols_are_each_written_in_n():
     assert all(
         d.estimate[p] == counts[sp.KroneckerDelta(model.data[0], v)] / n_obs for v, p in zip((1, 2, 3), d.params[1:])
     )
+
+
+@pytest.mark.parametrize(
+    "left",
+    [
+        sp.Integral,  # SymPy gives the integral back unevaluated
+        lambda f, limits: sp.Piecewise((sp.integrate(f, limits), sp.Symbol("c") > 0), (0, True)),  # or conditions
+    ],
+    ids=["unevaluated", "piecewise"],
+)
+def test_an_order_statistics_expectation_sympy_cannot_take_is_no_closed_form_naming_it(monkeypatch, left):
+    import types
+
+    import derivations.fisher as fisher
+    from derivations.solve import NoClosedForm
+    from tests.textbook_catalogue import uniform_0_theta
+
+    d = derive(uniform_0_theta())
+    fake = {"integrate": lambda f, limits, conds=None: left(f, limits), "simplify": lambda e: e}  # simplify would doit
+    monkeypatch.setattr(fisher, "sp", types.SimpleNamespace(**{**vars(sp), **fake}))
+    with pytest.raises(NoClosedForm, match=r"^SymPy could not take E\[max x\]$"):
+        fisher.expected_value(d, d.estimate[d.params[0]])
