@@ -253,7 +253,7 @@ def order_statistic(model: Model, x: sp.Symbol, side: str) -> Statistic:
 
 def order_statistics(deriv: Derivation) -> dict[Bound, sp.Symbol]:
     """Each support bound with the symbol of the order statistic that bounds its parameter."""
-    by_side = {(s.expr, s.reduce): s.symbol for s in deriv.statistics if s.reduce != "sum"}
+    by_side = {(s.expr, s.reduce): s.symbol for s in deriv.statistics}  # a bound's side is "max" or "min"
     return {b: by_side[(b.data, b.side)] for b in deriv.bounds}
 
 

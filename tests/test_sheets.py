@@ -11,7 +11,16 @@ import pytest
 import sympy as sp
 
 from derivations.model import InputError
-from derivations.sheet import Estimate, PlugIn, Posterior, PosteriorPredictive, Sheet, answers, load_sheet
+from derivations.sheet import (
+    Estimate,
+    PlugIn,
+    Posterior,
+    PosteriorPredictive,
+    Sheet,
+    answers,
+    load_python_file,
+    load_sheet,
+)
 from numerics import verify
 from numerics.checks import compares
 from sheets import catalogue
@@ -104,6 +113,10 @@ COIN_NO_DATA = "coin_model('c', 'c', None).__class__(**{**coin_model('c', 'c', N
             r"question q1: the future x = 2 lies outside its support \{0, 1\}$",
         ),
         ("SHEET = Sheet('t', (PlugIn('q1', 'text', COIN_UNIFORM, ()),))", r"question q1: names no future data$"),
+        (
+            "SHEET = Sheet('t', (PlugIn('q1', 'text', COIN_UNIFORM, ({x: 'heads'},)),))",
+            r"question q1: the future x = 'heads' is not a number$",
+        ),
         (
             "SHEET = Sheet('t', (Posterior('q1', 'text', GAUSSIAN),))",
             r"question q1: a posterior needs observed data; gaussian has none$",
@@ -224,7 +237,7 @@ def test_a_study_question_needs_data_and_sensible_fractions():
         match=r"^question s: an optimizer study needs data; gaussian has neither observed data nor a simulate hook$",
     ):
         OptimizerStudy("s", "text", no_data)
-    for fractions in ((0.5, -1), (), (0.5, 10), (True,), ("0.5",)):
+    for fractions in ((0.5, -1), (), (0.5, 10), (0,), (True,), ("0.5",)):
         with pytest.raises(InputError, match=r"^question s: fractions of the bound must be numbers in \(0, 10\), got "):
             OptimizerStudy("s", "text", catalogue.GAUSSIAN, fractions=fractions)
     observed_only = dataclasses.replace(catalogue.COIN_UNIFORM, simulate=None)
@@ -253,6 +266,8 @@ def test_load_sheet_names_the_file_and_the_rule(tmp_path):
     raising = write(tmp_path, "from derivations.model import InputError\nraise InputError('a rule')\n", "raising.py")
     with pytest.raises(InputError, match=r"raising.py: a rule$"):
         load_sheet(raising)
+    with pytest.raises(InputError, match=r"models.py is not a Python file \(no such file\)$"):  # the models file
+        load_python_file(tmp_path / "models.py")
 
 
 def test_two_sheet_files_load_as_two_modules(tmp_path):
