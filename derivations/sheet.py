@@ -148,8 +148,8 @@ class Sheet:
 
 
 def _needs_model(q: Question) -> None:
-    if not isinstance(getattr(q, "model", None), Model):
-        raise InputError(f"question {q.key}: needs a model (a derivations.Model), got {getattr(q, 'model', None)!r}")
+    if not isinstance(q.model, Model):
+        raise InputError(f"question {q.key}: needs a model (a derivations.Model), got {q.model!r}")
 
 
 def _check_new(q: Question, new: NewData) -> None:
