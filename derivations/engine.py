@@ -356,13 +356,18 @@ def estimate_at(deriv: Derivation, statistics: Mapping[sp.Symbol, sp.Expr]) -> d
         if all(v.is_finite for v in values.values()) and _in_domain(deriv.model, values):
             return values
     elif deriv.observed_statistics and all(exact[k] == v for k, v in deriv.observed_statistics.items()):
-        return deriv.estimate
+        return _evaluated(deriv.estimate, exact)
     again = Derivation(
         deriv.model, deriv.log_density, deriv.log_prior, deriv.statistics, deriv.loglik, None, None, bounds=deriv.bounds
     )
     again.observed_statistics = exact
     _solve(again)
-    return again.estimate
+    return _evaluated(again.estimate, exact)
+
+
+def _evaluated(estimate: dict[sp.Symbol, sp.Expr] | None, exact: dict[sp.Symbol, sp.Expr]):
+    """An estimate solved at numbers can still be a statistic itself (a bound at the sample maximum)."""
+    return None if estimate is None else {p: v.subs(exact) for p, v in estimate.items()}
 
 
 def _second_order(deriv: Derivation, objective: sp.Expr, solution) -> SecondOrder:

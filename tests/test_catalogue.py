@@ -474,3 +474,43 @@ def test_an_order_statistics_expectation_sympy_cannot_take_is_no_closed_form_nam
     monkeypatch.setattr(fisher, "sp", types.SimpleNamespace(**{**vars(sp), **fake}))
     with pytest.raises(NoClosedForm, match=r"^SymPy could not take E\[max x\]$"):
         fisher.expected_value(d, d.estimate[d.params[0]])
+
+
+def test_a_bounded_model_with_observed_data_is_estimated_at_other_data_as_a_number():
+    """Its estimate is the order statistic itself; at other statistics (a Monte Carlo sample) it is that number."""
+    from dataclasses import replace
+
+    from derivations.engine import estimate_at
+    from tests.textbook_catalogue import uniform_0_theta
+
+    model = uniform_0_theta()
+    (x,), (theta,) = model.data, model.param_symbols
+    d = derive(replace(model, observed={x: (1, 2, 3)}))
+    n, largest = (s.symbol for s in d.statistics)
+    assert estimate_at(d, {n: 4, largest: 5}) == {theta: 5} and estimate_at(d, {n: 3, largest: 3}) == {theta: 3}
+    found = estimate(d, {"x": np.array([0.5, 4.5, 2.0])})
+    assert found.values == {"theta": 4.5} and found.method == "closed form"
+
+
+def test_constrained_declarations_are_checked_at_points_on_the_constraints():
+    from dataclasses import replace
+
+    from derivations.model import InputError
+    from tests.textbook_catalogue import categorical
+
+    model = categorical()
+    with pytest.raises(
+        InputError, match=r"^categorical: the density must integrate \(or sum\) to 1 over the support; at p1"
+    ):
+        derive(replace(model, density=2 * model.density))
+    assert len(derive(model).candidates) == 1  # the one stationary point of the Lagrangian
+
+
+def test_lagrange_points_outside_the_domains_are_no_closed_form_saying_how_many(monkeypatch):
+    import derivations.engine as engine
+    from tests.textbook_catalogue import tied_poisson
+
+    monkeypatch.setattr(engine, "admissible", lambda model, points: [])
+    d = derive(tied_poisson())
+    assert d.estimate is None
+    assert d.no_closed_form == "no stationary point of the Lagrangian inside the domains (1 outside)"
