@@ -47,10 +47,10 @@ def log_det_form(objective: sp.Expr, det: sp.Expr, gens: list[sp.Symbol]) -> tup
             c += factor
         else:
             rational += term
-    numerator, denominator = sp.fraction(sp.cancel(sp.together(rational * det)))
-    if denominator.free_symbols & set(gens):
+    q = sp.cancel(sp.together(rational * det))
+    if sp.denom(q).free_symbols & set(gens):
         raise NoClosedForm("the objective is not c log det Sigma + Q / det Sigma")
-    return c, sp.expand(numerator / denominator)
+    return c, sp.expand(q)
 
 
 def _exact(poly: sp.Poly, divisor: sp.Poly) -> sp.Expr:

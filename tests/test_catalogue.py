@@ -514,3 +514,35 @@ def test_lagrange_points_outside_the_domains_are_no_closed_form_saying_how_many(
     d = derive(tied_poisson())
     assert d.estimate is None
     assert d.no_closed_form == "no stationary point of the Lagrangian inside the domains (1 outside)"
+
+
+def test_a_covariance_map_under_the_prior_one_over_det_sigma_is_the_scatter_over_n_plus_2():
+    """Two log det terms (the likelihood's -n/2 and the prior's -1) add up: Sigma = S / (n + 2) = n/(n + 2) MLE."""
+    from dataclasses import replace
+
+    from derivations.engine import n_obs
+    from tests.textbook_catalogue import gaussian_mean_covariance
+
+    model = gaussian_mean_covariance(2)
+    (sigma,) = model.matrices
+    mle, map_ = derive(model), derive(replace(model, prior=1 / sigma.det(), title="map"))
+    for p in mle.params:
+        shrink = n_obs / (n_obs + 2) if p in sigma.free_symbols else 1
+        assert sp.simplify(map_.estimate[p] - shrink * mle.estimate[p]) == 0, p
+
+
+def test_the_matrix_routes_refusals_say_which(monkeypatch):
+    from dataclasses import replace
+
+    import derivations.engine as engine
+    from tests.textbook_catalogue import gaussian_mean_covariance
+
+    model = gaussian_mean_covariance(2)
+    (sigma,) = model.matrices
+    inverse_entry = derive(replace(model, density=model.density * sp.exp(1 / sigma[0, 0])))  # a 1/sigma11 term
+    assert inverse_entry.no_closed_form == "the objective is not c log det Sigma + Q / det Sigma"
+    slow = derive(replace(model, solve_seconds=1e-6))
+    assert slow.no_closed_form.startswith("the matrix route did not finish within 1e-06 s")
+    monkeypatch.setattr(engine, "admissible", lambda model, points: [])
+    outside = derive(model)
+    assert outside.no_closed_form == "0 stationary points of the matrix route inside the domains"
