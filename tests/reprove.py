@@ -31,7 +31,7 @@ def _sample(record: dict, rng: random.Random) -> dict:
         subs[parse(stat["symbol"])] = sp.Add(*[g.subs({s: values[s][k] for s in data}) for k in range(N)])
     for p in record["params"]:
         subs[parse(p)] = sp.Rational(rng.randint(2, 8), 10)
-    subs.update({parse(c["symbol"]): parse(c["value"]) for c in record.get("constants", [])})
+    subs.update({parse(c["symbol"]): parse(c["value"]) for c in record["constants"]})
     return subs
 
 

@@ -171,3 +171,25 @@ def test_a_derivations_stage_by_stage_display_is_the_reviewed_one():
     from tests.golden_stages import GOLDEN, current
 
     assert current() == GOLDEN.read_text()
+
+
+def test_a_models_known_constants_are_recorded_so_its_steps_reprove():
+    """A Gaussian mean with its variance known, s = 2: the record carries s = 2 for the independent check."""
+    from derivations.engine import derive
+    from derivations.model import Model, Parameter
+
+    s, mu_, x_ = sp.Symbol("s", positive=True), sp.Symbol("mu", real=True), sp.Symbol("x", real=True)
+    model = Model(
+        "known_variance",
+        "Gaussian mean, variance known",
+        (x_,),
+        (Parameter(mu_),),
+        sp.exp(-((x_ - mu_) ** 2) / (2 * s)) / sp.sqrt(2 * sp.pi * s),
+        constants={s: 2},
+    )
+    steps = [step for step in worked_steps(derive(model)) if step.proof is not None]
+    assert len(steps) == 6  # log-density to the second-order check
+    for step in steps:
+        recorded = step.proof.as_record()["constants"]
+        assert [(sp.sympify(c["symbol"]), sp.sympify(c["value"])) for c in recorded] == [(s, 2)], step.title
+    assert all(step.proof.proved() and reproved(step.proof.as_record()) for step in steps)
