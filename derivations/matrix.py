@@ -25,7 +25,8 @@ def check_matrices(model: Model) -> None:
         raise InputError(f"{model.name}: one matrix parameter at most, got {len(model.matrices)}")
     for m in model.matrices:
         if not isinstance(m, sp.MatrixBase) or m.rows != m.cols or m != m.T:
-            raise InputError(f"{model.name}: a matrix parameter must be a symmetric square sympy.Matrix, got {m!r}")
+            shown = " ".join(repr(m).split())  # a Matrix prints over several lines
+            raise InputError(f"{model.name}: a matrix parameter must be a symmetric square sympy.Matrix, got {shown}")
         outside = [e for e in entries(m) if e not in params]
         if outside:
             raise InputError(f"{model.name}: the matrix entry {outside[0]} is not a declared parameter")

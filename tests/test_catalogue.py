@@ -3,6 +3,8 @@ its estimate agrees with an independent reference and its verification has no FA
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -119,8 +121,17 @@ def test_a_covariance_divided_by_n_minus_1_fails_its_checks():
         (lambda m, s: {"matrices": (s[:1, :],)}, "must be a symmetric square sympy.Matrix"),
         (lambda m, s: {"matrices": (s.subs(s[0, 1], 2 * s[0, 1]),)}, "is not a declared parameter"),
         (lambda m, s: {"matrices": (s, s)}, "one matrix parameter at most"),
+        (
+            lambda m, s: {"matrices": (sp.Matrix([[s[0, 0], s[0, 1]], [m.param_symbols[0], s[1, 1]]]),)},
+            "must be a symmetric square sympy.Matrix",
+        ),
+        (lambda m, s: {"matrices": (tuple(s),)}, "must be a symmetric square sympy.Matrix"),
+        (
+            lambda m, s: {"params": tuple(replace(p, domain=sp.Reals) for p in m.params)},
+            r"the diagonal of a positive-definite matrix must have domain \(0, oo\)$",
+        ),
     ],
-    ids=["not-square", "entry-not-a-parameter", "two-matrices"],
+    ids=["not-square", "entry-not-a-parameter", "two-matrices", "asymmetric", "not-a-matrix", "diagonal-any-sign"],
 )
 def test_a_bad_matrix_declaration_is_refused_in_one_line(change, message):
     from dataclasses import replace
