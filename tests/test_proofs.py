@@ -159,3 +159,27 @@ def test_a_step_without_claims_is_not_proved():
     assert not proof.Claims((), (x,), (), (a,)).proved()
     assert proof.Claims(((a, a, proof.EQUAL),), (x,), (), (a,)).proved()
     assert not proof.Claims(((a, a + HAIR, proof.EQUAL),), (x,), (), (a,)).proved()
+
+
+def test_a_proof_is_cached_under_its_own_claims(monkeypatch, tmp_path):
+    """With the disk cache on, a false claim never meets the cached verdict of a true one."""
+    from tests.conftest import cache_in
+
+    cache_in(monkeypatch, tmp_path)
+    a = sp.Symbol("a", real=True)
+    for _ in range(2):  # computed, then read back
+        assert proof.prove(((a + a, 2 * a, proof.EQUAL),), {}, (x,), {}, (a,))
+        assert not proof.prove(((a + a, 3 * a, proof.EQUAL),), {}, (x,), {}, (a,))
+    assert len(list(tmp_path.glob("proof-*.json"))) == 2
+
+
+def test_admissible_keeps_a_number_inside_the_domain_and_drops_a_root_outside_at_every_sampled_statistic():
+    from derivations.model import Model, Parameter
+    from derivations.solve import admissible
+
+    theta, total = sp.Symbol("theta", positive=True), sp.Symbol("S_x", nonnegative=True)
+    model = Model("m", "m", (x,), (Parameter(theta, sp.Interval.open(0, 1)),), theta)
+    half, negative, between = {theta: sp.Rational(1, 2)}, {theta: -total - 1}, {theta: total / (total + 1)}
+    assert admissible(model, [half, negative]) == [half]  # -S - 1 < 0 whatever the data
+    assert admissible(model, [between, negative]) == [between]
+    assert admissible(model, [half, between]) == [half, between]  # both can be inside: SymPy's order kept
