@@ -183,3 +183,7 @@ def test_admissible_keeps_a_number_inside_the_domain_and_drops_a_root_outside_at
     assert admissible(model, [half, negative]) == [half]  # -S - 1 < 0 whatever the data
     assert admissible(model, [between, negative]) == [between]
     assert admissible(model, [half, between]) == [half, between]  # both can be inside: SymPy's order kept
+    unsigned = sp.Symbol("S_y", real=True)  # a sum of data of either sign
+    scale = Model("m", "m", (x,), (Parameter(theta, sp.Interval.open(0, sp.oo)),), theta)
+    either = [{theta: unsigned}, {theta: -unsigned}]
+    assert admissible(scale, either) == either  # each is positive for some data: neither is dropped
