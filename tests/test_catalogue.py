@@ -557,3 +557,13 @@ def test_the_matrix_routes_refusals_say_which(monkeypatch):
     monkeypatch.setattr(engine, "admissible", lambda model, points: [])
     outside = derive(model)
     assert outside.no_closed_form == "0 stationary points of the matrix route inside the domains"
+
+
+def test_a_score_that_does_not_clear_by_det_sigma_is_no_closed_form_saying_so():
+    from derivations.matrix import _exact
+    from derivations.solve import NoClosedForm
+
+    s = sp.Symbol("s")
+    assert _exact(sp.Poly(s**3 + s, s), sp.Poly(s, s)) == s**2 + 1
+    with pytest.raises(NoClosedForm, match=r"^the score does not clear to a linear equation in the matrix entries$"):
+        _exact(sp.Poly(s**2 + 1, s), sp.Poly(s, s))
