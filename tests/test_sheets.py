@@ -292,3 +292,14 @@ def dataclasses_replace_observed(model):
     import dataclasses
 
     return dataclasses.replace(model, observed={catalogue.x: (1, 2, 3)})
+
+
+def test_a_cached_posterior_predictive_is_keyed_by_the_future_data(monkeypatch, tmp_path):
+    """With the disk cache on, P(x = 0 | D) never meets the cached P(x = 1 | D) of the same model."""
+    from derivations.bayes import posterior_predictive
+    from tests.conftest import cache_in
+
+    cache_in(monkeypatch, tmp_path)
+    for _ in range(2):  # computed, then read back
+        assert posterior_predictive(catalogue.COIN_UNIFORM, ({catalogue.x: 1},)) == sp.Rational(4, 9)
+        assert posterior_predictive(catalogue.COIN_UNIFORM, ({catalogue.x: 0},)) == sp.Rational(5, 9)
