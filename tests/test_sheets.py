@@ -303,3 +303,9 @@ def test_a_cached_posterior_predictive_is_keyed_by_the_future_data(monkeypatch, 
     for _ in range(2):  # computed, then read back
         assert posterior_predictive(catalogue.COIN_UNIFORM, ({catalogue.x: 1},)) == sp.Rational(4, 9)
         assert posterior_predictive(catalogue.COIN_UNIFORM, ({catalogue.x: 0},)) == sp.Rational(5, 9)
+
+
+def test_an_estimate_without_labels_names_each_answer_by_kind_parameter_and_question():
+    found = answers(Sheet("t", (Estimate("g", "text", catalogue.GAUSSIAN),)))
+    assert [a.question for a in found] == [r"MLE of $\mu$ (g)", r"MLE of $\sigma^{2}$ (g)"]
+    assert [a.key for a in found] == ["g.mu_mle", "g.sigma2_mle"]
