@@ -207,16 +207,24 @@ def _answer(key, question, expr, deriv: Derivation) -> Answer:
     return Answer(key, question, expr, deriv.latex(expr), deriv.model.name)
 
 
+def estimate_key(q: Estimate, d: Derivation, p: sp.Symbol) -> str:
+    return f"{q.key}.{p.name.replace('^', '')}_{d.kind.lower()}{q.suffix}"
+
+
+def estimate_label(q: Estimate, d: Derivation, p: sp.Symbol) -> str:
+    return q.labels.get(p.name, f"{d.kind} of ${sp.latex(p)}$ ({q.key})")
+
+
 def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> list[Answer]:
     """The exact answers of one question."""
     if isinstance(q, Estimate):
         d = deriv(q.model)
         if d.estimate is None:
-            raise InputError(f"question {q.key}: {q.model.name} has no closed-form {d.kind} ({d.no_closed_form})")
+            return []  # no exact answer: the estimate is numerical, at data (numerics.estimate)
         return [
             _answer(
-                f"{q.key}.{p.name.replace('^', '')}_{d.kind.lower()}{q.suffix}",
-                q.labels.get(p.name, f"{d.kind} of ${sp.latex(p)}$ ({q.key})"),
+                estimate_key(q, d, p),
+                estimate_label(q, d, p),
                 d.estimate[p],
                 d,
             )

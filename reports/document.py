@@ -154,6 +154,11 @@ def estimate_math(d) -> str:
     return LINES.join(rf"{hat(p)} = {math(d, v)}" for p, v in d.estimate.items())
 
 
+def numerical_math(d, values: dict[str, float]) -> str:
+    """A numerical estimate, to the six digits its convergence test guarantees."""
+    return LINES.join(rf"{hat(p)} \approx {values[p.name]:.6g}" for p in d.params)
+
+
 def colophon(seed: int) -> Section:
     """The one place the program and its files are named."""
     sec = Section("colophon", "Colophon")

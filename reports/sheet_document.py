@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 
 from derivations.engine import Derivation, derive
@@ -22,12 +23,16 @@ from derivations.sheet import (
     Question,
     Sheet,
     answers,
+    estimate_key,
+    estimate_label,
 )
 from numerics.checks import compares
+from numerics.estimate import PointEstimate
+from numerics.estimate import estimate as point_estimate
 from numerics.study import Run, Study, run_study
 from numerics.verify import Verification, answer_checks, verify
 from reports import figures
-from reports.document import KINDS_TEXT, Section, error_text, estimate_math
+from reports.document import KINDS_TEXT, Section, error_text, estimate_math, numerical_math
 from reports.plan import ReportPlan
 from reports.steps import worked_steps
 
@@ -40,6 +45,7 @@ class SheetResults:
     verifications: list[Verification]
     studies: dict[str, Study] = field(default_factory=dict)  # by question key
     plan: figures.FigurePlan = field(default_factory=figures.FigurePlan)
+    numerical: dict[str, PointEstimate] = field(default_factory=dict)  # estimates with no closed form, by key
 
 
 def answer_rows(results: SheetResults) -> list[dict]:
@@ -49,7 +55,20 @@ def answer_rows(results: SheetResults) -> list[dict]:
         title = next(q.model.title for q in results.sheet.questions if q.key == key)
         question = rf"largest stable gradient-ascent rate, $2 / \lambda_{{\max}}(-H)$: {title}"
         rows.append({"key": f"{key}.lr_bound", "question": question, "exact": None, "latex": None, "value": st.bound})
+    for q in results.sheet.questions:
+        if isinstance(q, Estimate) and q.key in results.numerical:
+            found, d = results.numerical[q.key], results.derivations[q.model.name]
+            values = found.values if found.converged and found.values else {}
+            rows += [
+                {"key": estimate_key(q, d, p), "question": estimate_label(q, d, p), "exact": None, "latex": None}
+                | {"value": values.get(p.name)}
+                for p in d.params
+            ]
     return rows
+
+
+def observed_data(model) -> dict[str, np.ndarray]:
+    return {s.name: np.asarray(model.observed[s], dtype=float) for s in model.data}
 
 
 def _answers_of(results: SheetResults, q: Question) -> list[Answer]:
@@ -63,7 +82,13 @@ def _value(a: Answer) -> str:
 def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
     d = results.derivations[q.model.name]
     sec.text(KINDS_TEXT.model_answer(d))
-    sec.math(estimate_math(d))
+    found = results.numerical.get(q.key)
+    if d.estimate is not None:
+        sec.math(estimate_math(d))
+    elif found is not None and found.converged and found.values:
+        sec.math(numerical_math(d, found.values))
+    elif found is not None:
+        sec.text(f"The numerical search did not converge: {found.reason}.")
     sec.steps(worked_steps(d, q.familiar_forms, q.where))
 
 
@@ -187,6 +212,11 @@ class GenericReport(ReportPlan):
     def prepare(self) -> None:
         self.derived = {m.name: derive(m) for m in self.sheet.models}
         self.found = answers(self.sheet, deriv=lambda m: self.derived[m.name])
+        self.numerical = {  # no closed form: the estimate at the model's observed data, found numerically
+            q.key: point_estimate(self.derived[q.model.name], observed_data(q.model))
+            for q in self.sheet.questions
+            if isinstance(q, Estimate) and self.derived[q.model.name].estimate is None and q.model.observed
+        }
 
     def background(self):
         verifications = [verify(d, self.settings.seed) for d in self.derived.values()]
@@ -202,7 +232,9 @@ class GenericReport(ReportPlan):
         }
 
     def absorb(self, result) -> None:
-        self.results = SheetResults(self.sheet, self.derived, self.found, result, self.studies)
+        self.results = SheetResults(
+            self.sheet, self.derived, self.found, result, self.studies, numerical=self.numerical
+        )
 
     def document(self):
         return sheet_sections(self.results), self.results.plan

@@ -309,3 +309,32 @@ def test_an_estimate_without_labels_names_each_answer_by_kind_parameter_and_ques
     found = answers(Sheet("t", (Estimate("g", "text", catalogue.GAUSSIAN),)))
     assert [a.question for a in found] == [r"MLE of $\mu$ (g)", r"MLE of $\sigma^{2}$ (g)"]
     assert [a.key for a in found] == ["g.mu_mle", "g.sigma2_mle"]
+
+
+CAUCHY_SHEET = """
+import dataclasses
+from derivations.sheet import Sheet, Estimate
+from sheets.catalogue import CAUCHY
+OBSERVED = dataclasses.replace(CAUCHY, name="cauchy_observed", observed={CAUCHY.data[0]: (-1.2, 0.3, 0.5, 0.9, 4.0, 1.1)})
+SHEET = Sheet("Cauchy", (Estimate("q1", "The MLE of the location?", OBSERVED), Estimate("q2", "No data?", CAUCHY)))
+"""
+
+
+def test_an_estimate_with_no_closed_form_has_no_exact_answer():
+    assert answers(Sheet("t", (Estimate("q", "text", catalogue.CAUCHY),))) == []
+
+
+@pytest.mark.build
+def test_an_estimate_with_no_closed_form_is_answered_numerically_at_the_observed_data(tmp_path):
+    from scipy import optimize, stats
+
+    from reports.cli import main
+
+    out = tmp_path / "report"
+    assert main(["--sheet", str(write(tmp_path, CAUCHY_SHEET)), "--out", str(out), "--format", "md"]) == 0
+    (row,) = json.loads((out / "answers.json").read_text())  # the question without data has no number
+    data = [-1.2, 0.3, 0.5, 0.9, 4.0, 1.1]
+    peer = optimize.minimize_scalar(lambda m: -stats.cauchy.logpdf(data, loc=m).sum(), bounds=(-5, 5), method="bounded")
+    assert row["key"] == "q1.mu_mle" and row["exact"] is None and row["value"] == pytest.approx(peer.x, abs=1e-5)
+    text = (out / "report.md").read_text()
+    assert "At the observed data the optimizer gives" in text and "No data are declared with the model" in text
