@@ -109,6 +109,8 @@ def test_expected_value_refuses_estimators_it_cannot_take():
         expected_value(d, s_x**3 / n_obs**3)
     with pytest.raises(NoClosedForm, match=r"^estimators of degree > 2 in the statistics are not handled$"):
         expected_value(d, s_x**2 * s_xx)
+    with pytest.raises(NoClosedForm, match=r"^the estimator is not a polynomial in the statistics$"):
+        expected_value(d, sp.sqrt(s_xx) / n_obs)  # a root of a statistic, as a Weibull scale has
 
 
 @pytest.mark.parametrize("name", ["cauchy", "coin_map_sd"])
