@@ -567,3 +567,16 @@ def test_a_score_that_does_not_clear_by_det_sigma_is_no_closed_form_saying_so():
     assert _exact(sp.Poly(s**3 + s, s), sp.Poly(s, s)) == s**2 + 1
     with pytest.raises(NoClosedForm, match=r"^the score does not clear to a linear equation in the matrix entries$"):
         _exact(sp.Poly(s**2 + 1, s), sp.Poly(s, s))
+
+
+def test_a_bounded_models_information_is_observed_only_with_the_reason():
+    """The support moves with theta, so the regularity behind E[-H] and the Cramer-Rao bound fails."""
+    from derivations.engine import n_obs
+    from derivations.fisher import NOT_REGULAR, fisher
+    from tests.textbook_catalogue import uniform_0_theta
+
+    d = derive(uniform_0_theta())
+    (theta,) = d.params
+    info = fisher(d)
+    assert info.observed == sp.Matrix([[-n_obs / theta**2]]) and info.expected is None and info.cramer_rao is None
+    assert info.reason == NOT_REGULAR
