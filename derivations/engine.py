@@ -346,28 +346,23 @@ def _solve_matrix(deriv: Derivation, objective: sp.Expr) -> None:
     deriv.candidates, deriv.estimate = tuple(inside), inside[0]
 
 
-def estimate_at(deriv: Derivation, statistics: Mapping[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr] | None:
+def estimate_at(d: Derivation, statistics: Mapping[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr] | None:
     """The MLE/MAP at the given exact statistics. A closed form in the statistics is evaluated there when its
     value lies in the parameter domain; otherwise (a form that holds only for some data, or one derived at the
     model's observed data) the score is solved anew at these statistics."""
-    exact = {s.symbol: sp.sympify(statistics[s.symbol]) for s in deriv.statistics}
-    if not deriv.observed_statistics and deriv.estimate is not None:
-        values = {p: v.subs(exact) for p, v in deriv.estimate.items()}
-        if all(v.is_finite for v in values.values()) and _in_domain(deriv.model, values):
+    exact = {s.symbol: sp.sympify(statistics[s.symbol]) for s in d.statistics}
+    if not d.observed_statistics and d.estimate is not None:
+        values = {p: v.subs(exact) for p, v in d.estimate.items()}
+        if all(v.is_finite for v in values.values()) and _in_domain(d.model, values):
             return values
-    elif deriv.observed_statistics and all(exact[k] == v for k, v in deriv.observed_statistics.items()):
-        return _evaluated(deriv.estimate, exact)
-    again = Derivation(
-        deriv.model, deriv.log_density, deriv.log_prior, deriv.statistics, deriv.loglik, None, None, bounds=deriv.bounds
-    )
-    again.observed_statistics = exact
-    _solve(again)
-    return _evaluated(again.estimate, exact)
-
-
-def _evaluated(estimate: dict[sp.Symbol, sp.Expr] | None, exact: dict[sp.Symbol, sp.Expr]):
-    """An estimate solved at numbers can still be a statistic itself (a bound at the sample maximum)."""
-    return None if estimate is None else {p: v.subs(exact) for p, v in estimate.items()}
+    found = d.estimate
+    if not (d.observed_statistics and all(exact[k] == v for k, v in d.observed_statistics.items())):
+        again = Derivation(d.model, d.log_density, d.log_prior, d.statistics, d.loglik, None, None, bounds=d.bounds)
+        again.observed_statistics = exact
+        _solve(again)
+        found = again.estimate
+    # solved at numbers, an estimate can still be a statistic itself (a bound at the sample maximum)
+    return None if found is None else {p: v.subs(exact) for p, v in found.items()}
 
 
 def _second_order(deriv: Derivation, objective: sp.Expr, solution) -> SecondOrder:
