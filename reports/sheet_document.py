@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import sympy as sp
 
 from derivations.engine import Derivation, derive
@@ -26,7 +25,7 @@ from derivations.sheet import (
     estimate_key,
     estimate_label,
 )
-from numerics.checks import compares
+from numerics.checks import check_data, compares
 from numerics.estimate import PointEstimate
 from numerics.estimate import estimate as point_estimate
 from numerics.study import Run, Study, run_study
@@ -60,15 +59,16 @@ def answer_rows(results: SheetResults) -> list[dict]:
             found, d = results.numerical[q.key], results.derivations[q.model.name]
             values = found.values if found.converged and found.values else {}
             rows += [
-                {"key": estimate_key(q, d, p), "question": estimate_label(q, d, p), "exact": None, "latex": None}
-                | {"value": values.get(p.name)}
+                {
+                    "key": estimate_key(q, d, p),
+                    "question": estimate_label(q, d, p),
+                    "exact": None,
+                    "latex": None,
+                    "value": values.get(p.name),
+                }
                 for p in d.params
             ]
     return rows
-
-
-def observed_data(model) -> dict[str, np.ndarray]:
-    return {s.name: np.asarray(model.observed[s], dtype=float) for s in model.data}
 
 
 def _answers_of(results: SheetResults, q: Question) -> list[Answer]:
@@ -213,7 +213,7 @@ class GenericReport(ReportPlan):
         self.derived = {m.name: derive(m) for m in self.sheet.models}
         self.found = answers(self.sheet, deriv=lambda m: self.derived[m.name])
         self.numerical = {  # no closed form: the estimate at the model's observed data, found numerically
-            q.key: point_estimate(self.derived[q.model.name], observed_data(q.model))
+            q.key: point_estimate(self.derived[q.model.name], check_data(q.model, self.settings.seed))
             for q in self.sheet.questions
             if isinstance(q, Estimate) and self.derived[q.model.name].estimate is None and q.model.observed
         }
