@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,83 +15,10 @@ from derivations.support import MAX
 from numerics.compile import Data, Params, compiled
 from numerics.domains import feasible_limits, on_constraints, random_point, step_scales, tangent_basis
 from numerics.optimizers import optimum_scipy, optimum_torch, torch_data
+from numerics.results import CheckResult, rel_error, result, tolerance
 
-# error = max |computed - reference| / max(|reference|, 1) unless the check says otherwise.
-DEFAULT_TOLERANCES: dict[str, float] = {
-    "stats_rewrite": 1e-10,
-    "autograd": 1e-9,
-    "taylor_slope": 0.1,
-    "finite_difference": 1e-6,
-    "hessian_autograd": 1e-8,
-    "scipy_optimize": 1e-5,
-    "torch_optim": 1e-6,
-    "stationary": 1e-6,
-    "negative_definite": 0.0,
-    "peer": 1e-6,
-}
 N_POINTS = 4
 CHECK_N = 500
-# What each check compares, in words a report can print (its id is for programs).
-COMPARES: dict[str, str] = {
-    "stats_rewrite": "log-likelihood in statistics vs the sum of log-densities",
-    "autograd": "derived score vs automatic differentiation",
-    "taylor_slope": "first-order Taylor remainder shrinks quadratically",
-    "finite_difference": "derived score vs central finite differences",
-    "hessian_autograd": "derived Hessian vs automatic differentiation",
-    "scipy_optimize": "closed form vs scipy.optimize's optimum",
-    "torch_optim": "closed form vs torch.optim's optimum",
-    "stationary": "score at the closed form is zero",
-    "negative_definite": "Hessian at the estimate is negative definite",
-    "peer": "closed form vs an independent fit (scipy.stats or least squares)",
-    "cramer_rao_mc": "estimator variance vs the Cramer-Rao bound (Monte Carlo)",
-    "bias_mc": "derived bias vs the Monte Carlo mean",
-}
-
-
-def compares(check: str) -> str:
-    """What a check compares, in words; an answer check compares a sheet's answer with its peer."""
-    return COMPARES.get(
-        check,
-        f"{check.removeprefix('answer ')} vs an independent scipy computation"
-        if check.startswith("answer ")
-        else check,
-    )
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    model: str
-    check: str
-    error: float
-    tolerance: float
-    passed: bool
-    detail: str = ""
-
-    @property
-    def status(self) -> str:
-        """PASS, FAIL, or SKIP for a check that does not apply (its detail says why)."""
-        if self.detail.startswith("skipped"):
-            return "SKIP"
-        return "PASS" if self.passed else "FAIL"
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "status": self.status}
-
-
-def tolerance(model: Model, check: str) -> float:
-    return float(model.tolerances.get(check, DEFAULT_TOLERANCES[check]))
-
-
-def rel_error(computed, reference) -> float:
-    computed, reference = np.asarray(computed, float), np.asarray(reference, float)
-    if computed.shape != reference.shape or not np.all(np.isfinite(computed)):
-        return float("inf")
-    return float(np.max(np.abs(computed - reference) / np.maximum(np.abs(reference), 1.0)))
-
-
-def result(model: Model, check: str, error: float, detail: str = "") -> CheckResult:
-    tol = tolerance(model, check)
-    return CheckResult(model.name, check, float(error), tol, bool(np.isfinite(error) and error <= tol), detail)
 
 
 def check_data(model: Model, seed: int, n: int = CHECK_N) -> dict[str, np.ndarray]:
@@ -282,7 +209,8 @@ def check_optimizer(d: Derivation, data: Data, which: str) -> CheckResult:
             d.model,
             which,
             rel_error(_as_vector(c.names, found), _as_vector(c.names, other)),
-            "vs the other optimizer (no closed form)",
+            "vs the other optimizer",
+            closed_form=False,
         )
     return result(
         d.model, which, rel_error(_as_vector(c.names, found), _as_vector(c.names, closed)), "vs the closed form"
@@ -329,7 +257,8 @@ def check_stationary(d: Derivation, data: Data) -> CheckResult:
     if at is None:
         return not_converged(d, data, "stationary")
     detail = "max |score" + (" along the constraints| / n" if d.model.constraints else "| / n at the estimate")
-    return result(d.model, "stationary", first_order_violation(d, at, data), detail)
+    closed_form = reference_estimate(d, data) is not None
+    return result(d.model, "stationary", first_order_violation(d, at, data), detail, closed_form)
 
 
 def check_negative_definite(d: Derivation, data: Data) -> CheckResult:
@@ -365,6 +294,7 @@ def check_peer(d: Derivation, data: Data, peer: Callable[[Data], Mapping[str, fl
         "peer",
         rel_error(_as_vector(c.names, ours), _as_vector(c.names, found)),
         getattr(peer, "__doc__", "") or "",
+        closed_form=reference_estimate(d, data) is not None,
     )
 
 

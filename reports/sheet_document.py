@@ -25,7 +25,7 @@ from derivations.sheet import (
     estimate_key,
     estimate_label,
 )
-from numerics.checks import check_data, compares
+from numerics.checks import check_data
 from numerics.estimate import PointEstimate
 from numerics.estimate import estimate as point_estimate
 from numerics.study import Run, Study, run_study
@@ -194,7 +194,7 @@ def verification_section(results: SheetResults) -> Section:
     rows = [
         (
             titles.get(c.model, c.model),
-            answered.get(c.check) or compares(c.check),
+            answered.get(c.check) or c.compares,
             "n/a" if c.status == "SKIP" else error_text(c.error),
             f"{c.tolerance:g}",
             c.status,

@@ -73,7 +73,7 @@ def test_figures_exist_for_markdown_and_latex(report):
 
 
 def test_each_model_is_verified_once_in_the_appendix(report):
-    from numerics.checks import compares
+    from numerics.results import compares
     from sheets.catalogue import MODELS
 
     text = (report / "report.md").read_text().split("## Appendix: verification")[1]

@@ -22,7 +22,7 @@ from derivations.sheet import (
     load_sheet,
 )
 from numerics import verify
-from numerics.checks import compares
+from numerics.results import compares
 from sheets import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -338,3 +338,7 @@ def test_an_estimate_with_no_closed_form_is_answered_numerically_at_the_observed
     assert row["key"] == "q1.mu_mle" and row["exact"] is None and row["value"] == pytest.approx(peer.x, abs=1e-5)
     text = (out / "report.md").read_text()
     assert "At the observed data the optimizer gives" in text and "No data are declared with the model" in text
+    # its verification rows hold the optimizers and the peer against a numerical optimum, never a closed form
+    rows = [line for line in text.splitlines() if line.startswith(f"| {catalogue.CAUCHY.title} |")]
+    assert any("numerical optimum" in r for r in rows)
+    assert not any("closed form vs" in r or "at the closed form" in r for r in rows)

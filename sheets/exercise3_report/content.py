@@ -8,7 +8,6 @@ import sympy as sp
 
 from derivations import bayes
 from derivations.sheet import Estimate
-from numerics.checks import compares
 from reports import figures
 from reports.document import KINDS_TEXT, Section, error_text, math
 from reports.steps import worked_steps
@@ -218,7 +217,7 @@ def verification_appendix(results: Results) -> Section:
     for model, checks in results.checks.items():  # a table per model: one table of them all would not fit a page
         rows = [
             (
-                labels.get(r.check) or compares(r.check),
+                labels.get(r.check) or r.compares,
                 "n/a" if r.status == "SKIP" else error_text(r.error),
                 f"{r.tolerance:g}",
                 r.status,
