@@ -6,6 +6,7 @@ verification) are done before, and only their typed results arrive here.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -189,7 +190,8 @@ def verification_section(results: SheetResults) -> Section:
     sec.text(
         "Every derivation is checked against independent numerics (automatic differentiation, finite differences, optimizers, scipy peers, Monte Carlo); every number against a scipy computation where the sheet gives one."
     )
-    titles = {m.name: m.title for m in results.sheet.models}
+    shared = Counter(m.title for m in results.sheet.models)  # two models with one title: the name tells them apart
+    titles = {m.name: m.title if shared[m.title] == 1 else f"{m.title} ({m.name})" for m in results.sheet.models}
     answered = {f"answer {a.key}": f"{a.question} vs an independent scipy computation" for a in results.answers}
     rows = [
         (

@@ -339,6 +339,9 @@ def test_an_estimate_with_no_closed_form_is_answered_numerically_at_the_observed
     text = (out / "report.md").read_text()
     assert "At the observed data the optimizer gives" in text and "No data are declared with the model" in text
     # its verification rows hold the optimizers and the peer against a numerical optimum, never a closed form
-    rows = [line for line in text.splitlines() if line.startswith(f"| {catalogue.CAUCHY.title} |")]
+    rows = [line for line in text.splitlines() if line.startswith(f"| {catalogue.CAUCHY.title} (cauchy")]
+    assert {r.split(" | ")[0] for r in rows} == {
+        f"| {catalogue.CAUCHY.title} ({name})" for name in ("cauchy", "cauchy_observed")
+    }
     assert any("numerical optimum" in r for r in rows)
     assert not any("closed form vs" in r or "at the closed form" in r for r in rows)
