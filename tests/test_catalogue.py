@@ -244,6 +244,17 @@ def test_the_bias_check_of_an_order_statistic_runs_and_fails_a_wrong_expectation
     assert check_bias(d, draws, means=wrong, n=20).status == "FAIL"
 
 
+def test_the_textbook_unbiased_correction_of_an_order_statistic_has_expectation_theta():
+    from derivations.engine import n_obs
+    from derivations.fisher import expected_value
+    from tests.textbook_catalogue import uniform_0_theta
+
+    d = derive(uniform_0_theta())
+    (theta,) = d.params
+    corrected = (n_obs + 1) / n_obs * d.estimate[theta]  # a coefficient in n, which is not data
+    assert sp.simplify(expected_value(d, corrected) - theta) == 0
+
+
 def test_a_bounded_parameter_runs_over_its_feasible_set_between_the_order_statistic_and_its_domain_end():
     from derivations.support import MAX, MIN, Bound, feasible
 
