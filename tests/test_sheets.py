@@ -125,6 +125,10 @@ COIN_NO_DATA = "coin_model('c', 'c', None).__class__(**{**coin_model('c', 'c', N
             "SHEET = Sheet('t', (PosteriorPredictive('q1', 'text', " + COIN_NO_DATA + ", ({x: 1},)),))",
             r"question q1: a posterior needs observed data; c has none$",
         ),
+        (
+            "SHEET = Sheet('t', (PlugIn('q1', 'text', CAUCHY, ({CAUCHY.data[0]: 1},)),))",
+            r"question q1: cauchy has no closed-form MLE to plug in \(.+\)$",
+        ),
         ("SHEET = Sheet('t', ('what is the MLE?',))", r"is not a question$"),
         (
             "SHEET = Sheet('t', (Estimate('q1', 'a', GAUSSIAN), Estimate('q1', 'b', GAUSSIAN)))",
@@ -133,7 +137,9 @@ COIN_NO_DATA = "coin_model('c', 'c', None).__class__(**{**coin_model('c', 'c', N
     ],
 )
 def test_a_sheet_with_an_error_is_refused_naming_the_question_and_the_rule(tmp_path, body, message):
-    header = "from derivations.sheet import *\nfrom sheets.catalogue import GAUSSIAN, COIN_UNIFORM, coin_model, x\n"
+    header = (
+        "from derivations.sheet import *\nfrom sheets.catalogue import CAUCHY, GAUSSIAN, COIN_UNIFORM, coin_model, x\n"
+    )
     path = write(tmp_path, header + body + "\n")
     with pytest.raises(InputError) as exc:
         answers(load_sheet(path))
