@@ -206,3 +206,14 @@ def test_an_information_that_ran_out_of_time_keeps_the_observed_one_and_is_not_c
 def test_the_fisher_key_changes_with_the_statistics():
     d = derivation("gaussian")
     assert fisher_key(mutate(d, statistics=d.statistics[:-1])) != fisher_key(d)
+
+
+def test_an_integer_range_support_is_summed_and_a_range_with_gaps_is_refused():
+    from tests.test_textbook import binomial_model
+
+    d = derive(binomial_model(sp.Range(0, 11)))
+    (k,), (p,) = d.model.data, d.params
+    assert sp.simplify(expectation(d, k) - 10 * p) == 0  # the binomial mean N p
+    gapped = mutate(d, model=dataclasses.replace(d.model, support={k: sp.Range(0, 11, 2)}))
+    with pytest.raises(NoClosedForm, match=r"^E\[k\] over the support Range\(0, 12, 2\) is not derived$"):
+        expectation(gapped, k)
