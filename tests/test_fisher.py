@@ -217,3 +217,12 @@ def test_an_integer_range_support_is_summed_and_a_range_with_gaps_is_refused():
     gapped = mutate(d, model=dataclasses.replace(d.model, support={k: sp.Range(0, 11, 2)}))
     with pytest.raises(NoClosedForm, match=r"^E\[k\] over the support Range\(0, 12, 2\) is not derived$"):
         expectation(gapped, k)
+
+
+def test_a_density_in_log_x_has_its_textbook_information():
+    """The log-normal: log x is Gaussian(m, v), so the information is the Gaussian's, n diag(1/v, 1/(2 v^2))."""
+    from sheets.exercise4 import LOGNORMAL
+
+    info = fisher(derive(LOGNORMAL))
+    m, v = LOGNORMAL.param_symbols
+    assert info.reason == "" and sp.simplify(info.expected - sp.diag(n_obs / v, n_obs / (2 * v**2))) == sp.zeros(2)
