@@ -427,6 +427,7 @@ PRIOR_CASES = [
         r"^prior mean must be a finite number, got -inf$",
     ),
     Case("prior-mean-none", lambda tmp: prior(theta, None, 0.1), r"^prior mean must be a real number, got None$"),
+    Case("prior-mean-list", lambda tmp: prior(theta, [0.5], 0.1), r"^prior mean must be a real number, got \[0.5\]$"),
     Case(
         "prior-mean-symbol",
         lambda tmp: prior(theta, sp.Symbol("m"), 0.1),
