@@ -4,7 +4,7 @@ write the same chain out at length and prove each link."""
 
 from __future__ import annotations
 
-import shutil
+import re
 from typing import TYPE_CHECKING
 
 import sympy as sp
@@ -13,12 +13,16 @@ if TYPE_CHECKING:
     from derivations.engine import Derivation
 
 Stage = tuple[str, sp.Basic]
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def stages(d: Derivation) -> list[Stage]:
     """(title, exact expression or equation) from the log-density to the second-order check."""
     theta = d.params
-    out: list[Stage] = [("log-density log p(x | theta)", d.log_density)]
+    model = d.model
+    responses = ", ".join(str(x) for x in model.data if x not in model.covariates)
+    given = "".join(f"{c}, " for c in model.covariates)  # a regression's density is conditional on them
+    out: list[Stage] = [(f"log-density log p({responses} | {given}theta)", d.log_density)]
     if d.model.prior is not None:
         out.append(("log-prior log p(theta)", d.log_prior))
     out.append(("log-likelihood" + (" in the sample statistics" if d.separable else ""), d.loglik))
@@ -46,7 +50,8 @@ def terminal_names(d: Derivation) -> dict[sp.Symbol, tuple[sp.Symbol, str]]:
     for a count; max(x) and min(x) for an order statistic."""
     names = {}
     for s in d.statistics:
-        g = str(s.expr).replace("**2", "²").replace("**3", "³").replace("*", "·")
+        powered = re.sub(r"\*\*(\d+)", lambda power: power[1].translate(SUPERSCRIPTS), str(s.expr))  # x**4: x⁴
+        g = powered.replace("*", "·")
         if s.reduce != "sum":
             names[s.symbol] = (
                 sp.Symbol(f"{s.reduce}({g})"),
@@ -55,20 +60,20 @@ def terminal_names(d: Derivation) -> dict[sp.Symbol, tuple[sp.Symbol, str]]:
         elif isinstance(s.expr, sp.KroneckerDelta):
             x, v = sorted(s.expr.args, key=lambda a: a.is_number)
             names[s.symbol] = (sp.Symbol(f"#({x}={v})"), f"how many of the n observations have {x} = {v}")
-        elif s.expr != 1 and "**" not in g:  # the statistic of g = 1 is n itself
+        elif s.expr != 1 and "**" not in powered:  # n itself (g = 1), or a power like x**a: kept as a symbol
             names[s.symbol] = (sp.Symbol("Σ" + g.replace(" ", "")), f"the sum of {g} over the n observations")
     return names
 
 
 def as_text(d: Derivation) -> str:
-    """The stages for a terminal, each expression pretty-printed in Unicode."""
+    """The stages for a terminal, each expression pretty-printed in Unicode (SymPy wraps long ones at the
+    terminal's width, or at COLUMNS)."""
     lines = [f"{d.model.name}: {d.kind}"]
-    width = shutil.get_terminal_size().columns  # long expressions wrap at the terminal's edge, not at 80
     names = terminal_names(d)
     lines += [f"{shown.name} = {what}" for shown, what in names.values()]
     shown_as = {symbol: shown for symbol, (shown, _) in names.items()}
     for title, expr in stages(d):
-        lines += ["", f"{title}:", sp.pretty(expr.xreplace(shown_as), use_unicode=True, num_columns=width)]
+        lines += ["", f"{title}:", sp.pretty(expr.xreplace(shown_as), use_unicode=True)]
     if d.estimate is None:
         lines += ["", f"no closed form: {d.no_closed_form}"]
     return "\n".join(lines) + "\n"

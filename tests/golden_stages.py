@@ -16,6 +16,23 @@ GOLDEN = Path(__file__).parent / "golden" / "stages.txt"
 WIDTH = "100"  # the terminal's columns: long expressions wrap there
 
 
+def kumaraswamy_a1():
+    """b (1 - x)^(b - 1) on (0, 1): its statistic log(1 - x) prints with spaces."""
+    import sympy as sp
+
+    from derivations.model import Model, Parameter
+
+    x, b = sp.Symbol("x", positive=True), sp.Symbol("b", positive=True)
+    return Model(
+        "kumaraswamy_a1",
+        "Kumaraswamy, a = 1",
+        (x,),
+        (Parameter(b, sp.Interval.open(0, sp.oo)),),
+        b * (1 - x) ** (b - 1),
+        support={x: sp.Interval.open(0, 1)},
+    )
+
+
 def current() -> str:
     """Each model's terminal text and notebook Markdown, one after the other."""
     os.environ.setdefault("MLEMAP_NO_CACHE", "1")
@@ -25,9 +42,11 @@ def current() -> str:
     from derivations.show import as_text
     from sheets.catalogue import MODELS
     from tests import textbook_catalogue as textbook
+    from tests.test_textbook import weibull
 
     models = [MODELS["gaussian"], MODELS["coin_map"], MODELS["cauchy"], textbook.uniform_0_theta()]
-    models += [textbook.pareto(), textbook.categorical()]
+    models += [textbook.pareto(), textbook.categorical(), MODELS["linear_regression"], kumaraswamy_a1()]
+    models += [weibull(3), weibull(4)]  # a sum of x³ has a short name, one of x**4 keeps its symbol
     parts = []
     for model in models:
         d = derive(model)

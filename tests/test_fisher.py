@@ -224,5 +224,5 @@ def test_a_density_in_log_x_has_its_textbook_information():
     from sheets.exercise4 import LOGNORMAL
 
     info = fisher(derive(LOGNORMAL))
-    m, v = LOGNORMAL.param_symbols
+    _, v = LOGNORMAL.param_symbols
     assert info.reason == "" and sp.simplify(info.expected - sp.diag(n_obs / v, n_obs / (2 * v**2))) == sp.zeros(2)

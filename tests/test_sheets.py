@@ -351,3 +351,15 @@ def test_an_estimate_with_no_closed_form_is_answered_numerically_at_the_observed
     }
     assert any("numerical optimum" in r for r in rows)
     assert not any("closed form vs" in r or "at the closed form" in r for r in rows)
+
+
+def test_answers_are_the_results_of_the_derivations_they_are_given():
+    """The report and verify pass the derivations they already hold; the answers must be theirs."""
+    from derivations.engine import derive
+    from tests.conftest import mutate
+
+    d = derive(catalogue.POISSON)
+    (rate,) = d.params
+    shifted = mutate(d, estimate={rate: d.estimate[rate] + 1})
+    (found,) = answers(Sheet("t", (Estimate("q", "text", catalogue.POISSON),)), deriv=lambda m: shifted)
+    assert sp.simplify(found.expr - (d.estimate[rate] + 1)) == 0

@@ -193,3 +193,18 @@ def test_a_models_known_constants_are_recorded_so_its_steps_reprove():
         recorded = step.proof.as_record()["constants"]
         assert [(sp.sympify(c["symbol"]), sp.sympify(c["value"])) for c in recorded] == [(s, 2)], step.title
     assert all(step.proof.proved() and reproved(step.proof.as_record()) for step in steps)
+
+
+def test_the_terminal_display_is_unicode_whatever_sympys_own_default(monkeypatch):
+    """SymPy prints ASCII by default where it judges the output cannot take Unicode; `mlemap derive` always
+    prints the same Unicode text, so a terminal or a log shows what the golden file shows."""
+    import importlib
+
+    from derivations.engine import derive
+    from derivations.show import as_text
+    from sheets.catalogue import MODELS
+
+    d = derive(MODELS["gaussian"])
+    shown = as_text(d)
+    monkeypatch.setattr(importlib.import_module("sympy.printing.pretty.pretty_symbology"), "_use_unicode", False)
+    assert as_text(d) == shown and "─" in shown  # a fraction bar drawn with the box character
