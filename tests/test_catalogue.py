@@ -597,3 +597,11 @@ def test_a_bounded_models_information_is_observed_only_with_the_reason():
     info = fisher(d)
     assert info.observed == sp.Matrix([[-n_obs / theta**2]]) and info.expected is None and info.cramer_rao is None
     assert info.reason == NOT_REGULAR
+
+
+def test_data_in_an_integer_range_are_checked_against_its_ends_and_its_step():
+    from derivations.model import in_support
+
+    values = np.array([0.0, 1.0, 2.0, 10.0, 12.0, 2.5])
+    assert in_support(values, sp.Range(0, 11)).tolist() == [True, True, True, True, False, False]
+    assert in_support(values, sp.Range(0, 11, 2)).tolist() == [True, False, True, True, False, False]
