@@ -40,7 +40,7 @@ class Model:
         and the numerics write the last parameters in the others to stay on the feasible set.
     matrices: symmetric sp.Matrix objects whose entries are parameters, declared positive definite (a
         covariance); solved by matrix calculus, and the numerics keep them positive definite.
-    tolerances: per-model overrides of the numerical checks' tolerances (numerics.checks names them).
+    tolerances: per-model overrides of the numerical checks' tolerances (numerics.results and numerics.montecarlo name them).
     peer: an established estimate of the same parameters computed without SymPy (a scipy.stats fit, least
         squares): data -> {parameter name: value}; its docstring names it in the check table.
     """
