@@ -51,7 +51,7 @@ def terminal_names(d: Derivation) -> dict[sp.Symbol, tuple[sp.Symbol, str]]:
     names = {}
     for s in d.statistics:
         powered = re.sub(r"\*\*(\d+)", lambda power: power[1].translate(SUPERSCRIPTS), str(s.expr))  # x**4: x⁴
-        g = powered.replace("*", "·")
+        g = re.sub(r"(?<!\*)\*(?!\*)", "·", powered)  # a product u·v; a power left, x**(3/2), stays readable
         if s.reduce != "sum":
             names[s.symbol] = (
                 sp.Symbol(f"{s.reduce}({g})"),
@@ -60,7 +60,7 @@ def terminal_names(d: Derivation) -> dict[sp.Symbol, tuple[sp.Symbol, str]]:
         elif isinstance(s.expr, sp.KroneckerDelta):
             x, v = sorted(s.expr.args, key=lambda a: a.is_number)
             names[s.symbol] = (sp.Symbol(f"#({x}={v})"), f"how many of the n observations have {x} = {v}")
-        elif s.expr != 1 and "**" not in powered:  # n itself (g = 1), or a power like x**a: kept as a symbol
+        elif s.expr != 1:  # g = 1 sums to n, which needs no name
             names[s.symbol] = (sp.Symbol("Σ" + g.replace(" ", "")), f"the sum of {g} over the n observations")
     return names
 

@@ -167,7 +167,7 @@ def test_every_models_worked_steps_are_the_reviewed_ones():
 
 def test_a_derivations_stage_by_stage_display_is_the_reviewed_one():
     """`mlemap derive`'s terminal text and a notebook's Markdown against tests/golden/stages.txt (sums, an
-    order statistic, counts, a prior, no closed form); after a deliberate change, `python -m tests.golden_stages`."""
+    order statistic, counts, a prior, no closed form, two covariates, two responses); after a deliberate change, `python -m tests.golden_stages`."""
     from tests.golden_stages import GOLDEN, current
 
     assert current() == GOLDEN.read_text()
