@@ -338,6 +338,15 @@ def test_a_matrix_density_not_of_the_log_det_form_is_no_closed_form_with_the_rea
     assert d.estimate is None and d.no_closed_form == "the objective is not c log det Sigma + Q / det Sigma"
 
 
+def test_a_constant_log_in_a_term_of_sigma_is_part_of_q_not_of_log_det():
+    from derivations.matrix import log_det_form
+
+    s11, s12, s22, n = sp.symbols("sigma11 sigma12 sigma22 n", positive=True)
+    det = s11 * s22 - s12**2
+    objective = -n / 2 * sp.log(det) - sp.log(2) * s22 / det + sp.log(sp.pi) * n  # log 2 scales a term of Q
+    assert log_det_form(objective, det, [s11, s12, s22]) == (-n / 2, -sp.log(2) * s22)
+
+
 def test_a_constraint_that_does_not_fix_the_last_parameter_uniquely_is_refused_naming_it():
     from dataclasses import replace
 

@@ -226,3 +226,24 @@ def test_a_density_in_log_x_has_its_textbook_information():
     info = fisher(derive(LOGNORMAL))
     _, v = LOGNORMAL.param_symbols
     assert info.reason == "" and sp.simplify(info.expected - sp.diag(n_obs / v, n_obs / (2 * v**2))) == sp.zeros(2)
+
+
+def test_a_density_in_log_x_needs_no_sign_on_the_symbol_when_the_domain_declares_it():
+    """As for the exponential's rate: the log-normal's variance declared merely real, its domain positive.
+    SymPy's answer then carries polar_lift(v), equal to v for every v in the domain."""
+    from dataclasses import replace
+
+    from sheets.exercise4 import LOGNORMAL
+
+    m, v = LOGNORMAL.param_symbols
+    real_v = sp.Symbol("v", real=True)
+    model = replace(
+        LOGNORMAL,
+        params=(LOGNORMAL.params[0], replace(LOGNORMAL.params[1], symbol=real_v)),
+        density=LOGNORMAL.density.subs(v, real_v),
+    )
+    d = derive(model)
+    (x,) = model.data
+    at = {real_v: sp.Rational(1, 4)}
+    assert sp.unpolarify(expectation(d, sp.log(x)).subs(at)) == m
+    assert sp.expand(sp.unpolarify(expectation(d, sp.log(x) ** 2).subs(at))) == m**2 + sp.Rational(1, 4)
