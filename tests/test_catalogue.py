@@ -359,6 +359,14 @@ def test_a_constraint_that_does_not_fix_the_last_parameter_uniquely_is_refused_n
         derive(replace(model, constraints=(sp.Eq(p1 + p2, 1),)))  # silent on p3
 
 
+def test_a_model_sets_its_own_solve_time_limit():
+    from tests.conftest import gamma_shape_model
+
+    slow = derive(replace(gamma_shape_model(), solve_seconds=0.001))
+    assert slow.estimate is None
+    assert slow.no_closed_form.startswith("sympy.solve of the score equations did not finish within 0.001 s")
+
+
 def test_lagrange_equations_sympy_cannot_solve_or_finish_are_no_closed_form_with_the_reason(monkeypatch):
     from dataclasses import replace
 
