@@ -1,5 +1,6 @@
 """Every textbook model of the catalogue (tests/textbook_catalogue.py), generic tests parametrised over it:
-its estimate agrees with an independent reference and its verification has no FAIL and no crash."""
+its estimate agrees with an independent reference and its verification has no FAIL and no crash. Then the
+engine's particular cases: a real root kept among complex ones, time limits, solves SymPy gives up on."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+from scipy import stats
 
 from derivations import derive
-from derivations.model import Model, Parameter
+from derivations.model import InputError, Model, Parameter
 from numerics.checks import check_data
 from numerics.estimate import estimate
 from numerics.verify import verify
+from tests.test_textbook import POSITIVE, lam, weibull, x
 from tests.textbook_catalogue import CAPABILITIES, CASES
 
 IDS = [f"{case.capability}-{case.model.name}" for case in CASES]
@@ -357,6 +360,48 @@ def test_a_constraint_that_does_not_fix_the_last_parameter_uniquely_is_refused_n
     p1, p2, _ = model.param_symbols
     with pytest.raises(InputError, match=r"^categorical: the constraints must determine p3 uniquely from the other"):
         derive(replace(model, constraints=(sp.Eq(p1 + p2, 1),)))  # silent on p3
+
+
+@pytest.mark.parametrize("shape", [3, 4])
+def test_the_one_real_root_in_the_domain_is_the_estimate(shape):
+    d = derive(weibull(shape))
+    assert d.estimate is not None, d.no_closed_form
+    (s,) = [st.symbol for st in d.statistics if st.expr == x**shape]
+    n = sp.Symbol("n", positive=True, integer=True)
+    assert d.estimate[lam].free_symbols == {s, n}
+    # the textbook form, computed independently: lambda^k = (1/n) sum x_i^k
+    assert sp.simplify(d.estimate[lam] ** shape - s / n) == 0
+    rng = np.random.default_rng(3)
+    data = rng.weibull(shape, 500) * 2.0
+    closed = float(d.estimate[lam].subs({s: float(np.sum(data**shape)), n: 500}))
+    assert closed == pytest.approx(stats.weibull_min.fit(data, f0=shape, floc=0)[2], rel=1e-4)
+
+
+@pytest.mark.parametrize("seconds", [0, -1, float("inf"), "20", True])
+def test_a_bad_solve_time_limit_is_refused_naming_the_model(seconds):
+    bad = Model(
+        "bad",
+        "Exponential",
+        (x,),
+        (Parameter(lam, POSITIVE, "rate"),),
+        lam * sp.exp(-lam * x),
+        support={x: POSITIVE},
+        solve_seconds=seconds,
+    )
+    with pytest.raises(InputError, match=r"^bad: solve_seconds must be a positive number of seconds"):
+        derive(bad)
+
+
+@pytest.mark.parametrize("error", [NotImplementedError("no algorithm"), sp.PolynomialError("tan(mu) is a generator")])
+def test_a_solve_sympy_gives_up_on_is_no_closed_form_and_a_numerical_estimate(monkeypatch, error):
+    import derivations.solve
+
+    def gives_up(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(derivations.solve.sp, "solve", gives_up)
+    d = derive(weibull(3))
+    assert d.estimate is None and d.no_closed_form.startswith("sympy.solve cannot solve the score equation")
 
 
 def test_a_model_sets_its_own_solve_time_limit():
