@@ -183,6 +183,8 @@ def test_admissible_keeps_a_number_inside_the_domain_and_drops_a_root_outside_at
     assert admissible(model, [half, negative]) == [half]  # -S - 1 < 0 whatever the data
     assert admissible(model, [between, negative]) == [between]
     assert admissible(model, [half, between]) == [half, between]  # both can be inside: SymPy's order kept
+    below = {theta: total - sp.sqrt(total**2 + 1)}  # negative for every S, which SymPy does not prove
+    assert admissible(model, [below, between]) == [between]
     unsigned = sp.Symbol("S_y", real=True)  # a sum of data of either sign
     scale = Model("m", "m", (x,), (Parameter(theta, sp.Interval.open(0, sp.oo)),), theta)
     either = [{theta: unsigned}, {theta: -unsigned}]
