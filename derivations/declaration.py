@@ -116,7 +116,7 @@ def check_normalised(model: Model, point: dict[sp.Symbol, sp.Expr]) -> None:
         total = _integrate(fn, [model.support.get(s, sp.Reals).subs(fixed) for s in modelled])
     except NegativeDensity as exc:
         raise InputError(
-            f"{model.name}: the density must be non-negative; at {shown} it takes {exc.args[0]:.6g}"
+            f"{model.name}: the density must be real and non-negative; at {shown} it takes {exc.args[0]:.6g}"
         ) from None
     except (
         ValueError,

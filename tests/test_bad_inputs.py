@@ -641,7 +641,12 @@ DECLARATION_CASES = [
     Case(
         "negative-density",
         declared(EXPONENTIAL, density=-EXPONENTIAL.density),
-        r"^exponential: the density must be non-negative; at lambda = 7/10 it takes -0.3476\d*$",
+        r"^exponential: the density must be real and non-negative; at lambda = 7/10 it takes -0.3476\d*$",
+    ),
+    Case(
+        "complex-density",
+        declared(EXPONENTIAL, density=EXPONENTIAL.density * (1 + sp.I * EXPONENTIAL.data[0])),
+        r"^exponential: the density must be real and non-negative; at lambda = 7/10 it takes 0\.3476\d*\+0\.3476\d*j$",
     ),
     Case(
         "negative-prior",
