@@ -69,6 +69,16 @@ def declared(model: Model, **changes):
     return lambda tmp: derive(dataclasses.replace(model, **changes))
 
 
+def pair_of_exponentials(scale) -> Model:
+    """Two exponential responses with one rate, the density multiplied by `scale`."""
+    x, y, rate = sp.symbols("x y lambda", positive=True)
+    positive = sp.Interval.open(0, sp.oo)
+    density = scale * rate**2 * sp.exp(-rate * (x + y))
+    return Model(
+        "pair", "Two exponentials", (x, y), (Parameter(rate, positive),), density, support={x: positive, y: positive}
+    )
+
+
 def statistics(model: str, **data):
     return lambda tmp: compiled(derivation(model)).statistics({k: np.asarray(v, float) for k, v in data.items()})
 
@@ -637,6 +647,11 @@ DECLARATION_CASES = [
         "coin-not-normalised",
         declared(COIN_UNIFORM, density=theta**x),
         r"^coin_uniform: the density must integrate \(or sum\) to 1 over the support",
+    ),
+    Case(
+        "two-responses-not-normalised",  # integrated over both responses, one inside the other
+        lambda tmp: derive(pair_of_exponentials(2)),
+        r"^pair: the density must integrate \(or sum\) to 1 over the support; at lambda = 7/10 it gives 2$",
     ),
     Case(
         "negative-density",
