@@ -79,6 +79,13 @@ def pair_of_exponentials(scale) -> Model:
     )
 
 
+def hyperbolic_secant() -> Model:
+    """sech(pi (x - mu) / 2) / 2: its location has no closed form (a second of solve time is enough to say so)."""
+    x, mu = sp.symbols("x mu", real=True)
+    density = sp.sech(sp.pi * (x - mu) / 2) / 2
+    return Model("hyperbolic_secant", "Hyperbolic secant", (x,), (Parameter(mu),), density, solve_seconds=1)
+
+
 def statistics(model: str, **data):
     return lambda tmp: compiled(derivation(model)).statistics({k: np.asarray(v, float) for k, v in data.items()})
 
@@ -652,6 +659,11 @@ DECLARATION_CASES = [
         "two-responses-not-normalised",  # integrated over both responses, one inside the other
         lambda tmp: derive(pair_of_exponentials(2)),
         r"^pair: the density must integrate \(or sum\) to 1 over the support; at lambda = 7/10 it gives 2$",
+    ),
+    Case(
+        "overflowing-not-normalised",  # cosh overflows far out, sech is 0 there: numpy's warning is not a failure
+        declared(hyperbolic_secant(), density=2 * hyperbolic_secant().density),
+        r"^hyperbolic_secant: the density must integrate \(or sum\) to 1 over the support; at mu = -3/5 it gives 2$",
     ),
     Case(
         "negative-density",
