@@ -45,6 +45,7 @@ from sheets.catalogue import normal_prior as prior
 from sheets.exercise3_demos import praxis as px
 from sheets.exercise3_demos.praxis_theory import exact_sigma
 from tests.conftest import gamma_shape_model
+from tests.test_textbook import binomial_model
 
 
 @dataclass(frozen=True)
@@ -654,6 +655,11 @@ DECLARATION_CASES = [
         "coin-not-normalised",
         declared(COIN_UNIFORM, density=theta**x),
         r"^coin_uniform: the density must integrate \(or sum\) to 1 over the support",
+    ),
+    Case(
+        "range-not-normalised",  # k in 0..10, summed to its end
+        declared(binomial_model(sp.Range(0, 11)), density=2 * binomial_model(sp.Range(0, 11)).density),
+        r"^binomial10: the density must integrate \(or sum\) to 1 over the support; at p = 3/10 it gives 2$",
     ),
     Case(
         "two-responses-not-normalised",  # integrated over both responses, one inside the other
