@@ -99,3 +99,25 @@ def test_regression_sampler_draws_the_declared_design_and_line():
 def test_coin_model_keeps_the_name_and_notes_it_is_given():
     model = catalogue.coin_model("another_coin", "Another coin", None, notes=("a note",))
     assert (model.name, model.notes, model.prior) == ("another_coin", ("a note",), None)
+
+
+def test_a_point_where_the_density_is_undefined_claims_nothing_either_way():
+    """At sigma^2 = 0 the Gaussian is 1/0 (zoo); a density with a removable 0/0 at t = 1 is nan there. Neither
+    point can say whether the density integrates to 1, so neither is refused; an integrable point still is."""
+    from dataclasses import replace
+
+    from derivations.declaration import check_normalised
+    from derivations.model import InputError, Parameter
+    from sheets.catalogue import GAUSSIAN, mu, sigma2, x
+
+    assert check_normalised(GAUSSIAN, {mu: 0, sigma2: 0}) is None
+    t = sp.Symbol("t", positive=True)
+    removable = replace(  # on {0, 1} the density is summed, and a sum of nan would be nan, not a warning
+        GAUSSIAN,
+        params=(Parameter(t, sp.Interval.open(0, sp.oo)),),
+        density=(x + sp.Rational(1, 2)) * (t**2 - 1) / ((t - 1) * (t + 1)),
+        support={x: sp.FiniteSet(0, 1)},
+    )
+    assert check_normalised(removable, {t: 1}) is None
+    with pytest.raises(InputError, match=r"it gives 2$"):
+        check_normalised(removable, {t: 2})
