@@ -149,6 +149,7 @@ def _integrate(fn, supports: list[sp.Set]):
         else:
             return None
     with warnings.catch_warnings():
+        warnings.simplefilter("error", scipy.integrate.IntegrationWarning)  # an unreliable integral claims nothing
         # Far out in a tail exp() overflows to inf and the density to 0: a float's limit, not the user's error.
         warnings.simplefilter("ignore", RuntimeWarning)
         return _nested(fn, ranges, ())
@@ -166,9 +167,7 @@ def _nested(fn, ranges, fixed: tuple) -> float:
         return math.fsum(inner(v) for v in bounds)
     if kind == "nsum":
         return float(mpmath.nsum(inner, bounds))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", scipy.integrate.IntegrationWarning)  # an unreliable integral claims nothing
-        return scipy.integrate.quad(inner, *bounds, epsabs=1e-10, epsrel=1e-10, limit=200)[0]
+    return scipy.integrate.quad(inner, *bounds, epsabs=1e-10, epsrel=1e-10, limit=200)[0]
 
 
 class NegativeDensity(Exception):

@@ -33,23 +33,6 @@ def kumaraswamy_a1():
     )
 
 
-def weibull_3_2():
-    """Weibull scale with shape 3/2: its statistic x**(3/2) is a power no superscript digit writes."""
-    import sympy as sp
-
-    from derivations.model import Model, Parameter
-
-    x, lam, k = sp.Symbol("x", positive=True), sp.Symbol("lambda", positive=True), sp.Rational(3, 2)
-    return Model(
-        "weibull_3_2",
-        "Weibull scale, shape 3/2",
-        (x,),
-        (Parameter(lam, sp.Interval.open(0, sp.oo)),),
-        k / lam * (x / lam) ** (k - 1) * sp.exp(-((x / lam) ** k)),
-        support={x: sp.Interval.open(0, sp.oo)},
-    )
-
-
 def plane():
     """y = a u + b v + unit Gaussian noise: a density conditional on two covariates."""
     import sympy as sp
@@ -67,6 +50,8 @@ def current() -> str:
     """Each model's terminal text and notebook Markdown, one after the other."""
     os.environ.setdefault("MLEMAP_NO_CACHE", "1")
     os.environ["COLUMNS"] = WIDTH
+    import sympy as sp
+
     from derivations.engine import derive
     from derivations.sheet import answers, load_sheet
     from derivations.show import as_text
@@ -76,7 +61,11 @@ def current() -> str:
 
     models = [MODELS["gaussian"], MODELS["coin_map"], MODELS["cauchy"], textbook.uniform_0_theta()]
     models += [textbook.pareto(), textbook.categorical(), MODELS["linear_regression"], kumaraswamy_a1()]
-    models += [weibull(3), weibull(4), weibull_3_2()]  # powers x³, x⁴ and x**(3/2) in the statistics' names
+    models += [
+        weibull(3),
+        weibull(4),
+        weibull(sp.Rational(3, 2)),
+    ]  # powers x³, x⁴ and x**(3/2) in the statistics' names
     models += [plane(), textbook.tied_poisson()]  # two covariates; two responses
     parts = []
     for model in models:

@@ -18,19 +18,20 @@ lam = sp.Symbol("lambda", positive=True)
 POSITIVE = sp.Interval.open(0, sp.oo)
 
 
-def weibull(shape: int) -> Model:
-    """Weibull with known shape: the score's numerator is a polynomial of degree `shape` in the scale."""
-    k = sp.Integer(shape)
+def weibull(shape: int | sp.Rational) -> Model:
+    """Weibull with known shape: for a whole shape the score's numerator is a polynomial of that degree in the
+    scale."""
+    k = sp.Rational(shape)
     return Model(
-        f"weibull{shape}",
+        f"weibull{shape}".replace("/", "_"),
         f"Weibull scale, shape {shape}",
         (x,),
         (Parameter(lam, POSITIVE, "scale"),),
         k / lam * (x / lam) ** (k - 1) * sp.exp(-((x / lam) ** k)),
         support={x: POSITIVE},
-        simulate=lambda rng, n, t: {"x": t["lambda"] * rng.weibull(shape, n)},
+        simulate=lambda rng, n, t: {"x": t["lambda"] * rng.weibull(float(k), n)},
         truth={"lambda": 2.0},
-        peer=lambda data: {"lambda": stats.weibull_min.fit(data["x"], f0=shape, floc=0)[2]},
+        peer=lambda data: {"lambda": stats.weibull_min.fit(data["x"], f0=float(k), floc=0)[2]},
         tolerances={"peer": 1e-4},  # scipy's fit is a Nelder-Mead search, stopped at a relative 1e-4
     )
 
