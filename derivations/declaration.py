@@ -149,9 +149,9 @@ def _integrate(fn, supports: list[sp.Set]):
         else:
             return None
     with warnings.catch_warnings():
-        warnings.simplefilter("error", scipy.integrate.IntegrationWarning)  # an unreliable integral claims nothing
         # Far out in a tail exp() overflows to inf and the density to 0: a float's limit, not the user's error.
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("error", scipy.integrate.IntegrationWarning)  # an unreliable integral claims nothing
         return _nested(fn, ranges, ())
 
 
