@@ -672,6 +672,11 @@ DECLARATION_CASES = [
         r"^hyperbolic_secant: the density must integrate \(or sum\) to 1 over the support; at mu = -3/5 it gives 2$",
     ),
     Case(
+        "oscillating-not-normalised",  # (1 + cos 10x) e^(-x 7/10) takes quad past its default 50 subintervals
+        declared(EXPONENTIAL, density=EXPONENTIAL.density * (1 + sp.cos(10 * EXPONENTIAL.data[0]))),
+        r"^exponential: the density must integrate \(or sum\) to 1 over the support; at lambda = 7/10 it gives 1.0048761$",
+    ),
+    Case(
         "negative-density",
         declared(EXPONENTIAL, density=-EXPONENTIAL.density),
         r"^exponential: the density must be real and non-negative; at lambda = 7/10 it takes -0.3476\d*$",
