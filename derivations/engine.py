@@ -70,10 +70,29 @@ def log_prior(model: Model) -> sp.Expr:
     return sp.expand(sp.expand_log(sp.log(model.prior), force=True))
 
 
+SIGNS = {"**": "p", "-": "m", "/": "d"}  # x**(-2) -> xpm2, exp(-x) -> expmx: not x**2's, exp(x)'s name
+
+
 def _stat_name(g: sp.Expr) -> str:
     if isinstance(g, sp.KroneckerDelta):  # a count: sum_i [x_i = 2] -> N_x_2
-        return "N_" + "_".join(re.sub(r"\W+", "", str(a)) for a in sorted(g.args, key=lambda a: a.is_number))
-    return "S_" + re.sub(r"\W+", "", str(g).replace("**", "p"))  # x**2 -> S_xp2, x*y -> S_xy
+        return "N_" + "_".join(_word(str(a)) for a in sorted(g.args, key=lambda a: a.is_number))
+    return "S_" + _word(str(g))  # x**2 -> S_xp2, x*y -> S_xy
+
+
+def _word(text: str) -> str:
+    for sign, letter in SIGNS.items():
+        text = text.replace(sign, letter)
+    return re.sub(r"\W+", "", text)
+
+
+def _distinct(name: str, taken: set[str]) -> str:
+    """name, or name_2, name_3, ...: two statistics never share a symbol (whose log-likelihood would merge)."""
+    unique, k = name, 1
+    while unique in taken:
+        k += 1
+        unique = f"{name}_{k}"
+    taken.add(unique)
+    return unique
 
 
 def _stat_latex(g: sp.Expr, data: tuple[sp.Symbol, ...]) -> str:
@@ -226,6 +245,7 @@ def _derive(model: Model) -> Derivation:
             "the data with no closed-form root; the optimum is found numerically",
         )
     stats = []
+    taken = {s.name for s in (*model.data, *params, *model.constants, n_obs)}
     ordered = sorted(
         parts,
         key=lambda g: (g != 1, sp.Poly(g, *model.data).total_degree() if g.is_polynomial(*model.data) else 99, str(g)),
@@ -235,7 +255,7 @@ def _derive(model: Model) -> Derivation:
             stats.append(Statistic(n_obs, sp.Integer(1), "n"))
         else:
             sign = _sign_on_support(g, model)
-            sym = sp.Symbol(_stat_name(g), real=True, **sign)
+            sym = sp.Symbol(_distinct(_stat_name(g), taken), real=True, **sign)
             stats.append(Statistic(sym, g, _stat_latex(g, model.data)))
     loglik = sp.Add(*[parts[st.expr] * st.symbol for st in stats])
     bounds = support_bounds(model)

@@ -79,18 +79,24 @@ def hat(p: sp.Symbol) -> str:
 def statistic_names(d) -> dict[sp.Symbol, str]:
     """Each sample statistic sum_i g(x_i) written S_g, as a textbook names its sums: the equations stay short.
     Counts of a value are N_v and order statistics x_(n), x_(1), as a textbook writes them."""
-    return {
-        s.symbol: counted_or_ordered(s.symbol) or f"S_{{{sp.latex(s.expr).replace(' ', '')}}}"
-        for s in d.statistics
-        if s.expr != 1
-    }
+    return {s.symbol: statistic_latex(s) for s in d.statistics if s.expr != 1}
+
+
+def statistic_latex(s) -> str:
+    """A statistic's short name from what it sums: N_{v} for the count of a value v, else S_{g}."""
+    if isinstance(s.expr, sp.KroneckerDelta):
+        (value,) = (a for a in s.expr.args if a.is_number)
+        return f"N_{{{sp.latex(value)}}}"
+    return counted_or_ordered(s.symbol) or f"S_{{{sp.latex(s.expr).replace(' ', '')}}}"
 
 
 def counted_or_ordered(symbol: sp.Symbol) -> str | None:
-    """N_k_2 (the engine's count of k = 2) as N_{2}; max_x and min_x as x_{(n)} and x_{(1)}; else None."""
+    """N_k_2 (the engine's count of k = 2) as N_{2}, N_k_m1 as N_{-1}; max_x and min_x as x_{(n)} and x_{(1)};
+    else None."""
     name = symbol.name
     if name.startswith("N_"):
-        return f"N_{{{name.rsplit('_', 1)[-1]}}}"
+        value = name.rsplit("_", 1)[-1]
+        return f"N_{{{value.replace('m', '-', 1) if value.startswith('m') else value}}}"
     for prefix, order in (("max_", "(n)"), ("min_", "(1)")):
         if name.startswith(prefix):
             return f"{{{sp.latex(sp.Symbol(name.removeprefix(prefix)))}}}_{{{order}}}"
@@ -98,8 +104,9 @@ def counted_or_ordered(symbol: sp.Symbol) -> str | None:
 
 
 def statistic_name(symbol: sp.Symbol) -> str:
-    """S_xp2 (the engine's name for sum x^2) as S_{x^{2}}: the same short name statistic_names gives it."""
-    rest = re.sub(r"p(\d+)", r"^{\1}", symbol.name.removeprefix("S_"))
+    """S_xp2 (the engine's name for sum x^2) as S_{x^{2}}, S_xpm2 as S_{x^{-2}}, S_xp3d2 as S_{x^{3/2}}: the same
+    short name statistic_names gives it."""
+    rest = re.sub(r"p(m?\d+(d\d+)?)", lambda m: "^{" + m[1].replace("m", "-").replace("d", "/") + "}", symbol.name[2:])
     return "S_{" + re.sub(r"log(\w)", r"\\log \1", rest) + "}"
 
 

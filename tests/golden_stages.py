@@ -60,7 +60,8 @@ def current() -> str:
     from tests.test_textbook import weibull
 
     models = [MODELS["gaussian"], MODELS["coin_map"], MODELS["cauchy"], textbook.uniform_0_theta()]
-    models += [textbook.pareto(), textbook.categorical(), MODELS["linear_regression"], kumaraswamy_a1()]
+    models += [textbook.pareto(), textbook.categorical(), textbook.signed_categorical()]
+    models += [MODELS["linear_regression"], kumaraswamy_a1()]
     models += [
         weibull(3),
         weibull(4),

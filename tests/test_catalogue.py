@@ -309,6 +309,20 @@ def test_counts_over_a_finite_support_are_written_in_n_the_textbook_form():
     assert sp.simplify(map_.estimate[p["p3"]] - (counts[sp.KroneckerDelta(k, 3)] + 3) / (n_obs + 6)) == 0
 
 
+def test_counts_of_opposite_values_are_two_statistics_and_each_estimate_is_its_own_frequency():
+    """Counts of -1 and 1 (like sums of x**2 and x**-2) once shared a name, hence a symbol, merging in the log-likelihood."""
+    from derivations.engine import estimate_at
+    from tests.textbook_catalogue import k, p1, p2, p3, signed_categorical
+
+    values = (-1, 0, 1)
+    d = derive(signed_categorical())
+    data = [-1, -1, 1, 0, -1, 1, -1]
+    counted = {s.symbol: sum(s.expr.subs(k, v) for v in data) for s in d.statistics if s.expr != 1}
+    assert len(counted) == 3
+    found = estimate_at(d, {**counted, **{s.symbol: len(data) for s in d.statistics if s.expr == 1}})
+    assert [found[p] for p in (p1, p2, p3)] == [sp.Rational(data.count(v), len(data)) for v in values]
+
+
 def test_a_likelihood_not_proved_monotone_on_the_feasible_set_is_no_closed_form_with_the_reason():
     from dataclasses import replace
 

@@ -4,7 +4,7 @@ tests/test_catalogue.py derives and verifies every one, and `nox -s bench` times
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.optimize
@@ -111,6 +111,12 @@ def categorical() -> Model:
         truth={"p1": 0.2, "p2": 0.3, "p3": 0.5},
         peer=lambda d: {f"p{v}": float(np.mean(d["k"] == v)) for v in (1, 2, 3)},  # counts / n, by NumPy
     )
+
+
+def signed_categorical() -> Model:
+    """The categorical on -1, 0, 1: counts of opposite values, two statistics with two names."""
+    density = p1 ** sp.KroneckerDelta(k, -1) * p2 ** sp.KroneckerDelta(k, 0) * p3 ** sp.KroneckerDelta(k, 1)
+    return replace(categorical(), name="signed_categorical", density=density, support={k: sp.FiniteSet(-1, 0, 1)})
 
 
 def categorical_dirichlet() -> Model:
