@@ -1,5 +1,6 @@
 """The reviewed stage-by-stage display of a derivation (`mlemap derive` in a terminal, a Derivation in a
-notebook) for models that show each kind of statistic, and Exercise 3's answers as a notebook shows them:
+notebook, its estimate as answers.json writes it) for models that show each kind of statistic, and Exercise 3's
+answers as a notebook shows them:
 tests/golden/stages.txt.
 
 Regenerate after a deliberate change of the display's wording or form, then review the diff:
@@ -73,6 +74,8 @@ def current() -> str:
         d = derive(model)
         parts += [f"=== {model.name}: terminal ===", as_text(d), f"=== {model.name}: notebook ===", repr(d)]
         parts.append(d._repr_markdown_())
+        if d.estimate is not None:  # as answers.json writes an exact answer: the statistics by their names
+            parts.append(f"=== {model.name}: exact ===\n" + "\n".join(f"{p} = {v}" for p, v in d.estimate.items()))
     sheet = load_sheet(Path(__file__).parents[1] / "sheets" / "exercise3.py")
     parts += ["=== exercise3: answers in a notebook ===", answers(sheet)._repr_markdown_()]
     return "\n".join(parts)
