@@ -57,9 +57,9 @@ def check_symbols(model: Model) -> None:
     if not isinstance(density, sp.Expr):
         raise InputError(f"{model.name}: the density must be a SymPy expression, got {type(density).__name__}")
     declared = set(model.data) | set(model.param_symbols) | set(model.constants)
-    for name, expr in (("density", density), ("prior", model.prior)):
-        if expr is None:
-            continue
+    for name, expr in (
+        (name, expr) for name, expr in (("density", density), ("prior", model.prior)) if expr is not None
+    ):
         if not isinstance(expr, sp.Expr):
             raise InputError(f"{model.name}: the {name} must be a SymPy expression, got {type(expr).__name__}")
         undeclared = sorted(s.name for s in expr.free_symbols - declared)

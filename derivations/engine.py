@@ -202,8 +202,7 @@ def model_key(model: Model) -> str:
     params = [(p.symbol, p.domain) for p in model.params]
     return store.content_key(
         [model.data, params, model.density, model.prior, support, observed, constants, model.covariates]
-        + ([list(model.constraints)] if model.constraints else [])  # the keys of earlier models stay
-        + ([list(model.matrices)] if model.matrices else [])
+        + [list(model.constraints), list(model.matrices)]
     )
 
 

@@ -5,6 +5,7 @@ its score there; the maximum is then at the bound, not at a stationary point."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import sympy as sp
@@ -51,7 +52,7 @@ def support_bounds(model: Model) -> tuple[Bound, ...]:
                     f"parameter itself, got {end}"
                 )
             bounds.append(Bound(end, x, side))
-    tied = [b.param for b in bounds if [c.param for c in bounds].count(b.param) > 1]
+    tied = [param for param, count in Counter(b.param for b in bounds).items() if count > 1]
     if tied:
         raise InputError(f"{model.name}: the parameter {tied[0]} bounds the support more than once")
     return tuple(bounds)

@@ -46,6 +46,7 @@ from sheets.exercise3_demos import praxis as px
 from sheets.exercise3_demos.praxis_theory import exact_sigma
 from tests.conftest import gamma_shape_model
 from tests.test_textbook import binomial_model
+from tests.textbook_catalogue import uniform_0_theta
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,21 @@ def validate_raw(model: str, data):
 
 def declared(model: Model, **changes):
     return lambda tmp: derive(dataclasses.replace(model, **changes))
+
+
+def uniform_pair() -> Model:
+    """x and y both uniform on [0, theta]: one parameter bounding two data symbols."""
+    y = sp.Symbol("y", real=True)
+    both = {x: sp.Interval(0, theta), y: sp.Interval(0, theta)}
+    return dataclasses.replace(uniform_0_theta(), data=(x, y), density=1 / theta**2, support=both)
+
+
+def reflected_exponential(scale) -> Model:
+    """-lambda exp(-lambda x) for x < 0 and a negative rate, the density multiplied by `scale`."""
+    x, rate = sp.Symbol("x", negative=True), sp.Symbol("lambda", negative=True)
+    below = sp.Interval.open(-sp.oo, 0)
+    density = -scale * rate * sp.exp(-rate * x)
+    return Model("reflected", "Reflected exponential", (x,), (Parameter(rate, below),), density, support={x: below})
 
 
 def pair_of_exponentials(scale) -> Model:
@@ -670,6 +686,16 @@ DECLARATION_CASES = [
         "overflowing-not-normalised",  # cosh overflows far out, sech is 0 there: numpy's warning is not a failure
         declared(hyperbolic_secant(), density=2 * hyperbolic_secant().density),
         r"^hyperbolic_secant: the density must integrate \(or sum\) to 1 over the support; at mu = -3/5 it gives 2$",
+    ),
+    Case(
+        "bound-twice",  # x and y both on [0, theta]
+        lambda tmp: derive(uniform_pair()),
+        r"^uniform_0_theta: the parameter theta bounds the support more than once$",
+    ),
+    Case(
+        "bounded-above-not-normalised",  # a domain (-oo, 0) is sampled 7/10 and 21/10 below its end
+        lambda tmp: derive(reflected_exponential(2)),
+        r"^reflected: the density must integrate \(or sum\) to 1 over the support; at lambda = -7/10 it gives 2$",
     ),
     Case(
         "oscillating-not-normalised",  # (1 + cos 10x) e^(-x 7/10) takes quad past its default 50 subintervals

@@ -323,6 +323,25 @@ def test_counts_of_opposite_values_are_two_statistics_and_each_estimate_is_its_o
     assert [found[p] for p in (p1, p2, p3)] == [sp.Rational(data.count(v), len(data)) for v in values]
 
 
+def test_a_support_bound_on_the_second_data_symbol_is_found():
+    """y ~ Exp(1) on (0, oo), x ~ U(0, theta): the MLE of theta is max_i x_i, whatever y's support."""
+    from derivations.engine import estimate_at
+    from tests.textbook_catalogue import uniform_0_theta
+
+    y = sp.Symbol("y", positive=True)
+    uniform = uniform_0_theta()
+    (x_, theta) = (uniform.data[0], uniform.param_symbols[0])
+    model = replace(uniform, data=(y, x_), density=sp.exp(-y) / theta, support={y: POSITIVE, **uniform.support})
+    d = derive(model)
+    data = {y: [5, 1, 2], x_: [sp.Rational(1, 2), 3, 2]}
+    reduce = {"sum": sum, "max": max, "min": min}
+    values = {
+        s.symbol: reduce[s.reduce](s.expr.subs({k: v[i] for k, v in data.items()}) for i in range(3))
+        for s in d.statistics
+    }
+    assert estimate_at(d, values) == {theta: 3}
+
+
 def test_a_likelihood_not_proved_monotone_on_the_feasible_set_is_no_closed_form_with_the_reason():
     from dataclasses import replace
 

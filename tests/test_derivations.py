@@ -574,6 +574,15 @@ def test_time_limit_works_off_the_main_thread():
     assert not thread.is_alive() and "did not finish within 0.05 s" in str(outcome[0])
 
 
+def test_the_alarm_signal_bounds_the_main_thread_only():
+    """Python runs a signal handler in the main thread alone: elsewhere the portable limit has to stand in."""
+    elsewhere = []
+    thread = threading.Thread(target=lambda: elsewhere.append(solve._signal_limit_available()))
+    thread.start()
+    thread.join(timeout=10)
+    assert solve._signal_limit_available() and elsewhere == [False]
+
+
 def test_portable_time_limit_in_the_main_thread(monkeypatch):
     monkeypatch.setattr(solve, "_signal_limit_available", lambda: False)
     with pytest.raises(NoClosedForm, match=r"did not finish within 0\.05 s"):

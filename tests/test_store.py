@@ -52,8 +52,24 @@ def test_the_key_holds_support_observed_data_constants_and_domains_in_any_order(
     assert model_key(forward) == model_key(backward) != model_key(LINEAR_REGRESSION)
     mu = GAUSSIAN.params[0].symbol
     assert model_key(dataclasses.replace(GAUSSIAN, constants={mu: 0})) != model_key(GAUSSIAN)
+    sigma2 = GAUSSIAN.params[1].symbol
+    both = dataclasses.replace(GAUSSIAN, constants={mu: 0, sigma2: 1})
+    assert model_key(both) == model_key(dataclasses.replace(GAUSSIAN, constants={sigma2: 1, mu: 0}))
+    assert model_key(both) != model_key(dataclasses.replace(GAUSSIAN, constants={mu: 1, sigma2: 0}))
     narrower = dataclasses.replace(GAUSSIAN.params[0], domain=sp.Interval(0, 1))
     assert model_key(dataclasses.replace(GAUSSIAN, params=(narrower, *GAUSSIAN.params[1:]))) != model_key(GAUSSIAN)
+
+
+def test_the_key_holds_constraints_and_matrix_parameters():
+    import dataclasses
+
+    from tests.textbook_catalogue import categorical, gaussian_mean_covariance, p1, p2, p3
+
+    simplex = categorical()
+    assert model_key(dataclasses.replace(simplex, constraints=(sp.Eq(p1 + p2 + p3, 2),))) != model_key(simplex)
+    covariance = gaussian_mean_covariance(2)
+    transposed = dataclasses.replace(covariance, matrices=(covariance.matrices[0][::-1, ::-1],))
+    assert model_key(transposed) != model_key(covariance)
 
 
 def test_a_corrupt_cache_file_is_recomputed_and_replaced(tmp_path, monkeypatch):
