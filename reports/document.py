@@ -79,7 +79,12 @@ def hat(p: sp.Symbol) -> str:
 def statistic_names(d) -> dict[sp.Symbol, str]:
     """Each sample statistic sum_i g(x_i) written S_g, as a textbook names its sums: the equations stay short.
     Counts of a value are N_v and order statistics x_(n), x_(1), as a textbook writes them."""
-    return {s.symbol: statistic_latex(s) for s in d.statistics if s.expr != 1}
+    names: dict[sp.Symbol, str] = {}
+    for s in d.statistics:
+        if s.expr != 1:
+            name = statistic_latex(s)  # a second S_{xy} (x*y beside a data symbol xy) shows its product sign
+            names[s.symbol] = name if name not in names.values() else f"S_{{{sp.latex(s.expr, mul_symbol='dot')}}}"
+    return names
 
 
 def statistic_latex(s) -> str:

@@ -69,6 +69,7 @@ def current() -> str:
         weibull(sp.Rational(3, 2)),
     ]  # powers x³, x⁴ and x**(3/2) in the statistics' names
     models += [plane(), textbook.tied_poisson()]  # two covariates; two responses
+    models += [textbook.bit_named_xy()]  # two statistics whose names would coincide
     parts = []
     for model in models:
         d = derive(model)

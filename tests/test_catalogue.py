@@ -323,6 +323,19 @@ def test_counts_of_opposite_values_are_two_statistics_and_each_estimate_is_its_o
     assert [found[p] for p in (p1, p2, p3)] == [sp.Rational(data.count(v), len(data)) for v in values]
 
 
+def test_statistics_whose_names_coincide_get_two_symbols_and_their_own_estimates():
+    from derivations.engine import estimate_at
+    from tests.textbook_catalogue import bit_named_xy
+
+    d = derive(bit_named_xy())
+    rows = [(1, 1, 0), (1, 0, 1), (0, 1, 1), (1, 1, 1), (0, 0, 1)]  # x*y is 1 in 2 of 5 rows, xy in 4 of 5
+    values = {s.symbol: sum(s.expr.subs(dict(zip(d.model.data, row))) for row in rows) for s in d.statistics}
+    assert len(values) == 3
+    both, third = sp.Rational(2, 5), sp.Rational(4, 5)  # P(x*y = 1) = e^a / (3 + e^a), P(xy = 1) = e^b / (1 + e^b)
+    a, b = d.params
+    assert estimate_at(d, values) == {a: sp.log(3 * both / (1 - both)), b: sp.log(third / (1 - third))}
+
+
 def test_a_support_bound_on_the_second_data_symbol_is_found():
     """y ~ Exp(1) on (0, oo), x ~ U(0, theta): the MLE of theta is max_i x_i, whatever y's support."""
     from derivations.engine import estimate_at

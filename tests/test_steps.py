@@ -208,3 +208,13 @@ def test_the_terminal_display_is_unicode_whatever_sympys_own_default(monkeypatch
     shown = as_text(d)
     monkeypatch.setattr(importlib.import_module("sympy.printing.pretty.pretty_symbology"), "_use_unicode", False)
     assert as_text(d) == shown and "─" in shown  # a fraction bar drawn with the box character
+
+
+def test_two_statistics_a_handout_would_name_alike_are_told_apart():
+    from derivations.engine import derive
+    from reports.document import statistic_names, statistics_defined
+    from tests.textbook_catalogue import bit_named_xy
+
+    d = derive(bit_named_xy())
+    assert sorted(statistic_names(d).values()) == ["S_{x \\cdot y}", "S_{xy}"]
+    assert statistics_defined(d).count("S_{") == 2

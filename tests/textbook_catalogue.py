@@ -119,6 +119,23 @@ def signed_categorical() -> Model:
     return replace(categorical(), name="signed_categorical", density=density, support={k: sp.FiniteSet(-1, 0, 1)})
 
 
+def bit_named_xy() -> Model:
+    """Bits x, y and a third bit named xy: the sums of x*y and of xy would both be S_xy."""
+    x, y = sp.symbols("x y", integer=True, nonnegative=True)
+    xy = sp.Symbol("xy", integer=True, nonnegative=True)
+    a, b = sp.symbols("a b", real=True)
+    density = sp.exp(a * x * y + b * xy) / ((3 + sp.exp(a)) * (1 + sp.exp(b)))
+    bit = sp.FiniteSet(0, 1)
+    return Model(
+        "bit_named_xy",
+        "Two bits' product and a bit named xy",
+        (x, y, xy),
+        (Parameter(a), Parameter(b)),
+        density,
+        support={x: bit, y: bit, xy: bit},
+    )
+
+
 def categorical_dirichlet() -> Model:
     prior = sp.Mul(*[p ** (c - 1) for p, c in zip((p1, p2, p3), DIRICHLET)])
     return Model(
