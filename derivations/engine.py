@@ -96,7 +96,7 @@ def _distinct(name: str, taken: set[str]) -> str:
 
 
 def _stat_latex(g: sp.Expr, data: tuple[sp.Symbol, ...]) -> str:
-    indexed = g.subs({s: sp.Symbol(f"{s.name}_i") for s in data}, simultaneous=True)
+    indexed = g.xreplace({s: sp.Symbol(f"{s.name}_i") for s in data})
     return r"\sum_{i=1}^{n} " + sp.latex(indexed)
 
 

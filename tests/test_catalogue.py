@@ -336,6 +336,15 @@ def test_statistics_whose_names_coincide_get_two_symbols_and_their_own_estimates
     assert estimate_at(d, values) == {a: sp.log(3 * both / (1 - both)), b: sp.log(third / (1 - third))}
 
 
+def test_a_sine_of_a_difference_is_expanded_so_the_density_separates():
+    from tests.test_textbook import von_mises
+
+    cosine = von_mises()
+    angle, mu = cosine.data[0], cosine.param_symbols[0]
+    sine = replace(cosine, density=sp.exp(2 * sp.sin(angle - mu)) / (2 * sp.pi * sp.besseli(0, 2)))
+    assert {sp.sin(angle), sp.cos(angle)} <= {s.expr for s in derive(sine).statistics}
+
+
 def test_a_support_bound_on_the_second_data_symbol_is_found():
     """y ~ Exp(1) on (0, oo), x ~ U(0, theta): the MLE of theta is max_i x_i, whatever y's support."""
     from derivations.engine import estimate_at
