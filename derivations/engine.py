@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -231,7 +232,7 @@ def _derive(model: Model) -> Derivation:
     parts = separate(logp, model.data, params)
     if parts is None:
         i = sp.Idx("i")
-        indexed = logp.subs({s: sp.IndexedBase(s.name)[i] for s in model.data}, simultaneous=True)
+        indexed = logp.xreplace({s: sp.IndexedBase(s.name)[i] for s in model.data})
         loglik = sp.Sum(indexed, (i, 1, n_obs))
         return Derivation(
             model,
@@ -247,7 +248,11 @@ def _derive(model: Model) -> Derivation:
     taken = {s.name for s in (*model.data, *params, *model.constants, n_obs)}
     ordered = sorted(
         parts,
-        key=lambda g: (g != 1, sp.Poly(g, *model.data).total_degree() if g.is_polynomial(*model.data) else 99, str(g)),
+        key=lambda g: (
+            g != 1,
+            sp.Poly(g, *model.data).total_degree() if g.is_polynomial(*model.data) else math.inf,
+            str(g),
+        ),
     )
     for g in ordered:
         if g == 1:
@@ -304,7 +309,7 @@ def _solve(deriv: Derivation) -> None:
         _solve_matrix(deriv, objective)
         return
     try:
-        edges = support_maximum(objective.subs(model.constants), model, order_statistics(deriv)) if deriv.bounds else {}
+        edges = support_maximum(objective.subs(model.constants), model, order_statistics(deriv))  # {} unbounded
         rest = tuple(p for p in deriv.params if p not in edges)
         solutions = _solve_stationary(objective.subs(edges), rest, model.solve_seconds) if rest else [{}]
     except NoClosedForm as exc:
