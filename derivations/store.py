@@ -49,10 +49,7 @@ def code_key() -> str:
 
 def content_key(parts: Iterable[object]) -> str:
     """sha256 of the parts' srepr: exact, and includes every symbol's assumptions."""
-    digest = hashlib.sha256(code_key().encode())
-    for part in parts:
-        digest.update(b"\0" + sp.srepr(part).encode())
-    return digest.hexdigest()
+    return hashlib.sha256(code_key().encode() + sp.srepr(list(parts)).encode()).hexdigest()
 
 
 def cache_dir() -> Path | None:
@@ -139,7 +136,7 @@ def load_or_compute(kind: str, key: str, compute: Callable[[], T], keep: Callabl
     hmac_key = secret(directory)
     if hmac_key is None:
         return compute()
-    path = directory / f"{kind}-{key[:32]}.json"
+    path = directory / f"{kind}-{key}.json"
     found = _load(path, hmac_key)
     if found is not None:
         return found[0]  # type: ignore[return-value]  # an entry under this key holds what compute returned
