@@ -517,6 +517,16 @@ def test_statistics_carry_what_the_data_guarantee():
     assert (s_xx.is_real, s_xx.is_nonnegative) == (True, True)
 
 
+@pytest.mark.parametrize(
+    "name, positive, nonnegative",
+    [("exponential", True, True), ("poisson", None, True)],  # x on (0, oo); x in 0, 1, 2, ...
+)
+def test_a_sum_over_the_support_is_positive_or_nonnegative_by_the_support_alone(name, positive, nonnegative):
+    """x is declared only real: the sign of S_x comes from the support, (0, oo) or the naturals with 0."""
+    (s_x,) = (s.symbol for s in derivation(name).statistics if s.expr == x)
+    assert (s_x.is_real, s_x.is_positive, s_x.is_nonnegative) == (True, positive, nonnegative)
+
+
 def test_a_standard_deviation_keeps_only_the_positive_root():
     """The score -n/s + S_xp2/s^3 vanishes at s = +-sqrt(S_xp2/n); S_xp2 >= 0 puts the negative root outside."""
     from derivations.model import Model, Parameter
