@@ -345,6 +345,17 @@ def test_a_sine_of_a_difference_is_expanded_so_the_density_separates():
     assert {sp.sin(angle), sp.cos(angle)} <= {s.expr for s in derive(sine).statistics}
 
 
+@pytest.mark.parametrize("name, expected", [("uniform_0_theta", 4), ("shifted_exponential", sp.Rational(5, 2))])
+def test_observed_data_give_the_order_statistic_its_value(name, expected):
+    """theta = max_i x_i, a = min_i x_i, at data declared with the model."""
+    from derivations.engine import estimate_at
+    from tests import textbook_catalogue
+
+    model = getattr(textbook_catalogue, name)()
+    d = derive(replace(model, observed={model.data[0]: (sp.Rational(5, 2), 4, 3)}))
+    assert list(estimate_at(d, d.observed_statistics).values()) == [expected]
+
+
 def test_a_support_bound_on_the_second_data_symbol_is_found():
     """y ~ Exp(1) on (0, oo), x ~ U(0, theta): the MLE of theta is max_i x_i, whatever y's support."""
     from derivations.engine import estimate_at
