@@ -16,6 +16,7 @@ from derivations.constraints import counts_sum_to_n, lagrange_points
 from derivations.declaration import check_declaration
 from derivations.matrix import matrix_stationary, quotient_derivatives
 from derivations.model import Model
+from derivations.pieces import crosses_closed_end, needs_pieces, piecewise_maximum, relation
 from derivations.solve import (  # noqa: F401  (re-exported: the engine's public names)
     SOLVE_SECONDS,
     TIMED_OUT,
@@ -126,6 +127,8 @@ class Derivation:
     observed_statistics: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
     boundary: bool = False  # the estimate is an end of the domain the objective rises towards, not a root
     bounds: tuple[Bound, ...] = ()  # parameters bounded by an order statistic: their estimate is that statistic
+    piecewise: bool = False  # the estimate is a Piecewise over optimality conditions (kinks, closed ends)
+    conditions: tuple[sp.Basic, ...] = ()  # where the closed form holds, when it does not hold for all data
 
     @property
     def separable(self) -> bool:
@@ -308,6 +311,9 @@ def _solve(deriv: Derivation) -> None:
     if model.matrices:
         _solve_matrix(deriv, objective)
         return
+    if needs_pieces(objective, deriv.params):
+        _solve_pieces(deriv, objective)
+        return
     try:
         edges = support_maximum(objective.subs(model.constants), model, order_statistics(deriv))  # {} unbounded
         rest = tuple(p for p in deriv.params if p not in edges)
@@ -331,8 +337,57 @@ def _solve(deriv: Derivation) -> None:
         deriv.no_closed_form = str(exc)
         return
     deriv.estimate = best
+    if _within_declared_range(deriv, objective, edges):
+        return
     if not edges:  # at a support bound the maximum is not a stationary point: no second-order condition
         deriv.second_order = _second_order(deriv, objective, best)
+
+
+def _solve_pieces(deriv: Derivation, objective: sp.Expr) -> None:
+    """A kinked objective: one parameter gets the Piecewise maximiser, several are solved numerically."""
+    model = deriv.model
+    if len(model.params) != 1 or deriv.bounds or model.constraints or model.matrices:
+        deriv.no_closed_form = (
+            "the objective has kinks (|.|, max, min or a Piecewise) and more than one parameter, a support bound or "
+            "a constraint; the optimum is found numerically"
+        )
+        return
+    try:
+        value = piecewise_maximum(objective.subs(model.constants), model.params[0], model.solve_seconds)
+    except NoClosedForm as exc:
+        deriv.no_closed_form = str(exc)
+        return
+    deriv.estimate, deriv.piecewise = {model.params[0].symbol: value}, isinstance(value, sp.Piecewise)
+
+
+def _within_declared_range(deriv: Derivation, objective: sp.Expr, edges: Mapping) -> bool:
+    """A stationary point that may leave the domain through a closed end: one parameter gets the projection onto
+    the domain where the objective is proved concave; otherwise the closed form carries the conditions under
+    which it lies in the domain. True when the estimate was replaced."""
+    model, best = deriv.model, deriv.estimate or {}
+    crossing = [p for p in model.params if p.symbol not in edges and crosses_closed_end(best[p.symbol], p)]
+    if not crossing:
+        return False
+    if len(model.params) == 1:
+        try:
+            value = piecewise_maximum(objective.subs(model.constants), crossing[0], model.solve_seconds)
+        except NoClosedForm:
+            pass
+        else:
+            deriv.estimate, deriv.piecewise = {crossing[0].symbol: value}, isinstance(value, sp.Piecewise)
+            return True
+    deriv.conditions = tuple(_lies_in(best[p.symbol], p.domain) for p in crossing)
+    return False
+
+
+def _lies_in(value: sp.Expr, domain: sp.Interval) -> sp.Basic:
+    """value in the interval, written as inequalities in the statistics."""
+    conds = []
+    if domain.start.is_finite:
+        conds.append(relation(value - domain.start, sp.StrictGreaterThan if domain.left_open else sp.GreaterThan))
+    if domain.end.is_finite:
+        conds.append(relation(domain.end - value, sp.StrictGreaterThan if domain.right_open else sp.GreaterThan))
+    return sp.And(*conds)
 
 
 def _solve_constrained(deriv: Derivation, objective: sp.Expr) -> None:

@@ -98,4 +98,20 @@ def support_maximum(objective: sp.Expr, model: Model, orders: dict[Bound, sp.Sym
                 f"the log-likelihood is not proved monotone in {b.param} on its feasible set "
                 f"({b.param} {b.relation} {orders[b]}), so its maximum need not be at the bound"
             )
-    return {b.param: orders[b] for b in orders}
+    return {b.param: _within_domain(model, b, orders[b]) for b in orders}
+
+
+def _within_domain(model: Model, bound: Bound, order: sp.Symbol) -> sp.Expr:
+    """The order statistic, or the domain's closed end where that lies beyond it: theta >= max x and
+    theta >= 3/2 give max(max x, 3/2), which is where the objective, falling above both, is highest."""
+    domain = next(p.domain for p in model.params if p.symbol == bound.param)
+    end = domain.start if bound.side == MAX else domain.end
+    beyond = (order - end) if bound.side == MAX else (end - order)
+    if not end.is_finite or beyond.is_nonnegative:
+        return order
+    if domain.contains(end) != sp.true:
+        raise NoClosedForm(
+            f"{bound.param} {bound.relation} {order} and the open end {end} of its domain: where the order "
+            "statistic lies beyond that end the likelihood has no maximum in the domain"
+        )
+    return sp.Max(order, end) if bound.side == MAX else sp.Min(order, end)

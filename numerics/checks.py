@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import sympy as sp
 import torch
 
 from derivations.engine import Derivation
@@ -15,6 +16,7 @@ from derivations.support import MAX
 from numerics.compile import Data, Params, compiled
 from numerics.domains import feasible_limits, on_constraints, random_point, step_scales, tangent_basis
 from numerics.optimizers import optimum_scipy, optimum_torch, torch_data
+from numerics.regimes import check_regimes
 from numerics.results import CheckResult, rel_error, result, tolerance
 
 N_POINTS = 4
@@ -176,6 +178,7 @@ def _numerical_optimum(d: Derivation, data: Data) -> NumericalOptimum:
     c = compiled(d)
     k = len(c.names)
     ends = [optimum_torch(d, data, start) for start in (np.zeros(k), np.full(k, 0.5), np.full(k, -0.5))]
+    ends = [snap_to_closed_ends(d.model, end) for end in ends]
     for end in ends:
         value = c.objective_raw(end, data)
         if not np.isfinite(value):
@@ -238,16 +241,48 @@ def first_order_violation(d: Derivation, at: Params, data: Data) -> float:
         return float(np.max(np.abs(tangent_basis(compiled(d), at).T @ score)))
     limits = feasible_limits(d, data)
     violation = []
-    for p, g in zip(d.params, score):
+    for par, g in zip(d.model.params, score):
+        p = par.symbol
         bound = next((b for b in d.bounds if b.param == p), None)
         if bound is None:
-            violation.append(abs(g))
+            violation.append(_closed_end_violation(par, at[par.name], g))
             continue
         edge = limits[p.name][0] if bound.side == MAX else limits[p.name][1]
         at_edge = abs(at[p.name] - edge) <= 1e-9 * max(1.0, abs(edge))
         outward = -1.0 if bound.side == MAX else 1.0  # the direction that leaves the feasible set
         violation.append(max(0.0, -outward * g) if at_edge else abs(g))
     return float(np.max(violation))
+
+
+SNAP = 1e-6  # LBFGS in exp/logistic coordinates approaches a closed end without reaching it
+
+
+def _closed_ends(par) -> list[tuple[float, float]]:
+    """A parameter's closed finite domain ends, each with the direction that leaves the domain there."""
+    domain = par.domain
+    if not isinstance(domain, sp.Interval):
+        return []
+    ends = [(domain.start, -1.0), (domain.end, 1.0)]
+    return [(float(e), out) for e, out in ends if e.is_finite and domain.contains(e) == sp.true]
+
+
+def snap_to_closed_ends(model: Model, at: Params) -> dict[str, float]:
+    """A value within SNAP of a closed end of its domain, put on that end."""
+    snapped = dict(at)
+    for par in model.params:
+        for end, _ in _closed_ends(par):
+            if abs(snapped[par.name] - end) <= SNAP * max(1.0, abs(end)):
+                snapped[par.name] = end
+    return snapped
+
+
+def _closed_end_violation(par, value: float, g: float) -> float:
+    """|score| inside the domain; at a closed end only a score pointing back inside violates optimality
+    (Karush-Kuhn-Tucker: at the end mu = 0 of mu >= 0 the score may be negative)."""
+    for end, outward in _closed_ends(par):
+        if value == end:
+            return max(0.0, -outward * g)
+    return abs(g)
 
 
 def check_stationary(d: Derivation, data: Data) -> CheckResult:
@@ -315,6 +350,7 @@ def run_checks(d: Derivation, seed: int = 0, peer=None) -> list[CheckResult]:
     ]
     if peer is not None:
         checks.append(("peer", lambda: check_peer(d, data, peer)))
+    checks.append(("regimes", lambda: check_regimes(d, seed)))
     return [guarded(d.model, name, check) for name, check in checks]
 
 

@@ -276,6 +276,11 @@ class Compiled:
         est = self.derivation.estimate
         return sp.lambdify(self._stats, [fold_numbers(self._expr(est[p])) for p in self._params], NUMPY_MODULES)
 
+    def raw_estimate(self, stats: Mapping[str, float]) -> list:
+        """The closed form's formula at the statistics, wherever its value lies (nan where no clause holds)."""
+        with np.errstate(all="ignore"):
+            return list(self._estimate_fn(*self.stat_args(stats)))
+
     def estimate(self, stats: Mapping[str, float]) -> dict[str, float] | None:
         """The closed-form MLE/MAP evaluated at the statistics; None when there is none. Where the closed form
         does not hold at these statistics (its value leaves the parameter domain, or it was derived at the

@@ -347,6 +347,115 @@ def gaussian_mean_covariance(d: int) -> Model:
     )
 
 
+NORMAL_UNIT = sp.exp(-((x - mu) ** 2) / 2) / sp.sqrt(2 * sp.pi)
+
+
+def _normal_draws(rng, n, t):
+    return {"x": rng.normal(t["mu"], 1.0, n)}
+
+
+def soft_threshold(total: float, threshold: float) -> float:
+    """The Laplace prior's MAP in NumPy: the sum shrunk towards 0 by the threshold, and 0 within it."""
+    return float(np.sign(total) * max(abs(total) - threshold, 0.0))
+
+
+def laplace_prior_mean() -> Model:
+    """A unit-variance normal mean with the Laplace prior exp(-2 |mu|): the MAP is the soft threshold
+    sign(S_x) max(|S_x| - 2, 0) / n, with a kink at mu = 0."""
+    return Model(
+        "laplace_prior_mean",
+        "Normal mean, Laplace prior exp(-2|mu|)",
+        (x,),
+        (Parameter(mu),),
+        NORMAL_UNIT,
+        prior=sp.exp(-2 * sp.Abs(mu)),
+        simulate=_normal_draws,
+        truth={"mu": 0.8},
+        peer=lambda d: {"mu": soft_threshold(float(np.sum(d["x"])), 2.0) / len(d["x"])},
+    )
+
+
+def laplace_prior_shifted() -> Model:
+    """Variance 4 and the Laplace prior exp(-|mu - 1| / 4), centred at 1: the MAP shrinks towards 1,
+    1 + sign(S_x - n) max(|S_x - n| - 1, 0) / n."""
+    return Model(
+        "laplace_prior_shifted",
+        "Normal mean (variance 4), Laplace prior centred at 1",
+        (x,),
+        (Parameter(mu),),
+        sp.exp(-((x - mu) ** 2) / 8) / sp.sqrt(8 * sp.pi),
+        prior=sp.exp(-sp.Abs(mu - 1) / 4),
+        simulate=lambda rng, n, t: {"x": rng.normal(t["mu"], 2.0, n)},
+        truth={"mu": 1.4},
+        peer=lambda d: {"mu": 1 + soft_threshold(float(np.sum(d["x"])) - len(d["x"]), 1.0) / len(d["x"])},
+    )
+
+
+def nonnegative_mean() -> Model:
+    """A unit-variance normal mean declared >= 0: max(x_bar, 0)."""
+    return Model(
+        "nonnegative_mean",
+        "Normal mean declared >= 0",
+        (x,),
+        (Parameter(mu, sp.Interval(0, sp.oo)),),
+        NORMAL_UNIT,
+        simulate=_normal_draws,
+        truth={"mu": 0.5},
+        peer=lambda d: {"mu": max(float(np.mean(d["x"])), 0.0)},
+    )
+
+
+def capped_rate() -> Model:
+    """An exponential rate declared in (0, 2]: min(n / S_x, 2)."""
+    return Model(
+        "capped_rate",
+        "Exponential rate declared <= 2",
+        (xp,),
+        (Parameter(sp.Symbol("lambda", positive=True), sp.Interval.Lopen(0, 2)),),
+        sp.Symbol("lambda", positive=True) * sp.exp(-sp.Symbol("lambda", positive=True) * xp),
+        support={xp: POSITIVE},
+        simulate=lambda rng, n, t: {"x": rng.exponential(1 / t["lambda"], n)},
+        truth={"lambda": 1.5},
+        peer=lambda d: {"lambda": min(1 / float(np.mean(d["x"])), 2.0)},
+    )
+
+
+def uniform_pareto_prior() -> Model:
+    """Uniform(0, theta) with a Pareto(3/2, 11/5) prior on theta >= 3/2: max(max x, 3/2)."""
+    return Model(
+        "uniform_pareto_prior",
+        "Uniform on [0, theta], Pareto(1.5, 2.2) prior",
+        (x,),
+        (Parameter(theta, sp.Interval(sp.Rational(3, 2), sp.oo), "upper end"),),
+        1 / theta,
+        prior=theta ** -(sp.Rational(11, 5) + 1),
+        support={x: sp.Interval(0, theta)},
+        simulate=lambda rng, n, t: {"x": rng.uniform(0, t["theta"], n)},
+        truth={"theta": 2.0},
+        peer=lambda d: {"theta": max(float(np.max(d["x"])), 1.5)},
+    )
+
+
+def nonnegative_mean_and_variance() -> Model:
+    """Mean declared >= 0 and a free variance: the closed form x_bar holds where S_x >= 0; elsewhere the optimum
+    is mu = 0, sigma^2 = mean(x^2), found on the domain."""
+
+    def peer(d):
+        m = max(float(np.mean(d["x"])), 0.0)
+        return {"mu": m, "s2": float(np.mean((d["x"] - m) ** 2))}
+
+    return Model(
+        "nonnegative_mean_and_variance",
+        "Normal, mean declared >= 0, variance free",
+        (x,),
+        (Parameter(mu, sp.Interval(0, sp.oo)), Parameter(s2, POSITIVE)),
+        sp.exp(-((x - mu) ** 2) / (2 * s2)) / sp.sqrt(2 * sp.pi * s2),
+        simulate=lambda rng, n, t: {"x": rng.normal(t["mu"], np.sqrt(t["s2"]), n)},
+        truth={"mu": 0.5, "s2": 2.0},
+        peer=peer,
+    )
+
+
 @dataclass(frozen=True)
 class Case:
     model: Model
@@ -363,6 +472,8 @@ CAPABILITIES = {
     "covariates": "covariates: information averaged over the design",
     "supports": "Naturals, Integers, Range and finite-set supports",
     "matrix": "a positive-definite matrix parameter by matrix calculus",
+    "kink": "a kink in the objective: a Piecewise over subgradient conditions",
+    "range": "a declared range with a closed end: the projection onto it, or the conditions of the closed form",
 }
 CASES = [
     Case(weibull(3), "root"),
@@ -388,4 +499,10 @@ CASES = [
     Case(discrete_laplace(), "supports"),
     Case(gaussian_mean_covariance(2), "matrix"),
     Case(gaussian_mean_covariance(3), "matrix"),
+    Case(laplace_prior_mean(), "kink"),
+    Case(laplace_prior_shifted(), "kink"),
+    Case(nonnegative_mean(), "range"),
+    Case(capped_rate(), "range"),
+    Case(uniform_pareto_prior(), "range"),
+    Case(nonnegative_mean_and_variance(), "range"),
 ]
