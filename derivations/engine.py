@@ -61,15 +61,69 @@ class SecondOrder:
 
 def log_density(model: Model) -> sp.Expr:
     """log p(x | theta), with the log pushed through products and powers, then expanded; sums inside sines
-    and cosines are expanded too (cos(x - mu) = cos x cos mu + sin x sin mu), so such a density separates."""
-    logp = sp.expand(sp.expand_log(sp.log(model.density), force=True))
+    and cosines are expanded too (cos(x - mu) = cos x cos mu + sin x sin mu), so such a density separates.
+    Factors proved negative on the domain and the support are negated in pairs first, so no log of a negative
+    factor makes the log-likelihood complex: -p^k / (k log(1 - p)) is p^k / (k (-log(1 - p)))."""
+    logp = positive_log(model.density, model)
     return sp.expand(sp.expand_trig(logp)) if logp.has(sp.sin, sp.cos) else logp
 
 
 def log_prior(model: Model) -> sp.Expr:
     if model.prior is None:
         return sp.Integer(0)
-    return sp.expand(sp.expand_log(sp.log(model.prior), force=True))
+    return positive_log(model.prior, model)
+
+
+def _running(domain: sp.Set) -> sp.Expr | None:
+    """A point of an interval as a positive dummy runs (so SymPy's sign rules apply); None for other sets."""
+    if domain == sp.Reals or not isinstance(domain, sp.Interval):
+        return None
+    lo, hi, u = domain.start, domain.end, sp.Dummy(positive=True)
+    if lo.is_finite and hi.is_finite:
+        return lo + (hi - lo) / (1 + u)
+    return lo + u if lo.is_finite else (hi - u if hi.is_finite else None)
+
+
+def _sign_symbols(model: Model) -> dict[sp.Symbol, sp.Expr]:
+    places = {p.symbol: p.domain for p in model.params}
+    places |= {x: model.support.get(x, sp.Reals) for x in model.data}
+    places = {s: (sp.Interval(d.inf, sp.oo) if d in (sp.Naturals, sp.Naturals0) else d) for s, d in places.items()}
+    running = {s: _running(d) for s, d in places.items() if not d.free_symbols}
+    return {s: r for s, r in running.items() if r is not None}
+
+
+def positive_factors(expr: sp.Expr, model: Model) -> tuple[sp.Expr, dict[sp.Dummy, sp.Expr]]:
+    """expr with its factors that are negative throughout the domain and the support negated in pairs, each
+    negated base held by a positive placeholder (else SymPy would pull the sign back out): the product and the
+    placeholders' values."""
+    factors = list(sp.Mul.make_args(expr))
+    at = _sign_symbols(model)
+    negative = [k for k, f in enumerate(factors) if _negative(f, at)]
+    if not negative or len(negative) % 2:
+        return expr, {}
+    hidden = {}
+    for k in negative:
+        f = factors[k]
+        base, exp = (f.base, f.exp) if f.is_Pow else (f, sp.Integer(1))
+        if base == -1:
+            factors[k] = sp.Integer(1)
+            continue
+        z = sp.Dummy("z", positive=True)
+        hidden[z] = -base
+        factors[k] = z**exp
+    return sp.Mul(*factors), hidden
+
+
+def positive_log(expr: sp.Expr, model: Model) -> sp.Expr:
+    """log(expr) pushed through products and powers, with no log of a factor that is negative."""
+    product, hidden = positive_factors(expr, model)
+    return sp.expand(sp.expand_log(sp.log(product), force=True)).xreplace(hidden)
+
+
+def _negative(factor: sp.Expr, at: dict) -> bool:
+    if factor.is_Pow and factor.exp.is_integer and factor.exp.is_odd:
+        factor = factor.base
+    return bool(factor.xreplace(at).is_negative)
 
 
 SIGNS = {"**": "p", "-": "m", "/": "d"}  # x**(-2) -> xpm2, exp(-x) -> expmx: not x**2's, exp(x)'s name
@@ -321,6 +375,7 @@ def _solve(deriv: Derivation) -> None:
     except NoClosedForm as exc:
         deriv.no_closed_form = str(exc)
         return
+    edges = {p: v.subs(deriv.observed_statistics) for p, v in edges.items()}
     solutions = [{**edges, **s} for s in solutions]
     inside = admissible(model, solutions)
     if not inside:
@@ -407,6 +462,11 @@ def _solve_constrained(deriv: Derivation, objective: sp.Expr) -> None:
     deriv.estimate = {p: sp.factor(v.subs(relations)) for p, v in best.items()}
     if relations and all(s.symbol != n_obs for s in deriv.statistics):  # the counts' sum is now n: a statistic
         deriv.statistics = (Statistic(n_obs, sp.Integer(1), "n"), *deriv.statistics)
+        if deriv.observed_statistics:
+            deriv.observed_statistics = {
+                n_obs: sp.Integer(len(next(iter(model.observed.values())))),
+                **deriv.observed_statistics,
+            }
 
 
 def _solve_matrix(deriv: Derivation, objective: sp.Expr) -> None:

@@ -117,7 +117,40 @@ def _fisher(deriv: Derivation) -> Fisher:
             expected = n_obs * per_obs.applyfunc(lambda h: expectation(deriv, h))
     except NoClosedForm as exc:
         return Fisher(observed, None, None, str(exc))
-    return Fisher(observed, expected, sp.simplify(expected.inv()))
+    try:
+        inverse = sp.simplify(expected.inv())
+    except sp.matrices.exceptions.NonInvertibleMatrixError:
+        return Fisher(observed, expected, None, SINGULAR)
+    return Fisher(observed, expected, inverse)
+
+
+SINGULAR = (
+    "the expected information is singular as derived (with covariates, one observation's information has rank 1 "
+    "and only the design makes the sum invertible), so there is no bound to compare with"
+)
+
+
+def estimator_variance(deriv: Derivation, estimator: sp.Expr) -> sp.Expr:
+    """Var[estimator] for an estimator linear in the sums, c0 + sum_k c_k S_k with data-free coefficients (a
+    conjugate MAP, (S_x2 + 2 beta) / (n + 2 alpha + 2)): n sum_jk c_j c_k Cov(g_j(X), g_k(X)), exact at every n,
+    so a biased estimator is held to its own variance, not to the unbiased bound."""
+    if deriv.model.covariates:
+        raise NoClosedForm("the variance of an estimator with covariates is not derived")
+    sums = {s.symbol: s.expr for s in deriv.statistics if s.symbol != n_obs and s.reduce == "sum"}
+    if any(s.reduce != "sum" and estimator.has(s.symbol) for s in deriv.statistics):
+        raise NoClosedForm("the estimator uses an order statistic")
+    expanded = sp.expand(estimator)
+    if not expanded.is_polynomial(*sums) or sp.Poly(expanded, *sums).total_degree() > 1:
+        raise NoClosedForm("the estimator is not linear in the sums")
+    coeffs = {sym: expanded.coeff(sym) for sym in sums if expanded.has(sym)}
+    if any(c.has(*sums) for c in coeffs.values()):
+        raise NoClosedForm("the estimator's coefficients depend on the data")
+    means = {sym: expectation(deriv, sums[sym]) for sym in coeffs}
+    total = sp.Integer(0)
+    for a, ca in coeffs.items():
+        for b, cb in coeffs.items():
+            total += ca * cb * (expectation(deriv, sums[a] * sums[b]) - means[a] * means[b])
+    return sp.simplify(n_obs * total)
 
 
 def expected_value(deriv: Derivation, estimator: sp.Expr) -> sp.Expr:

@@ -45,6 +45,7 @@ def _zeros(atom: sp.Basic, par: sp.Symbol) -> list[sp.Expr]:
 
 def _resolve(objective: sp.Expr, par: sp.Symbol, point: sp.Expr) -> sp.Expr:
     """The smooth formula the objective follows near a point strictly inside a piece."""
+
     def branch(atom: sp.Basic) -> sp.Expr:
         if isinstance(atom, sp.Abs):
             return sp.sign(atom.args[0].subs(par, point)) * atom.args[0]
@@ -105,6 +106,13 @@ class Piece:
 
     def slope(self, par: sp.Symbol) -> sp.Expr:
         return sp.diff(self.formula, par)
+
+    def curvature(self, par: sp.Symbol) -> sp.Expr:
+        return sp.simplify(sp.diff(self.formula, par, 2))
+
+    def inner(self) -> sp.Expr:
+        """A point strictly inside the piece."""
+        return _inner_point(self.lo, self.hi)
 
 
 def pieces(objective: sp.Expr, par: Parameter) -> list[Piece]:

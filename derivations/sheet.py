@@ -186,6 +186,8 @@ class Answer:
     expr: sp.Expr
     latex: str
     model: str
+    conditions: tuple[sp.Basic, ...] = ()  # where the closed form holds, when not for every data set
+    conditions_latex: str = ""
 
     @property
     def value(self) -> float | None:
@@ -200,11 +202,16 @@ class Answer:
             "exact": str(self.expr),
             "latex": self.latex,
             "value": self.value,
-        }
+        } | (
+            {"conditions": [str(c) for c in self.conditions], "conditions_latex": self.conditions_latex}
+            if self.conditions
+            else {}
+        )
 
 
-def _answer(key, question, expr, deriv: Derivation) -> Answer:
-    return Answer(key, question, expr, deriv.latex(expr), deriv.model.name)
+def _answer(key, question, expr, deriv: Derivation, conditions: tuple = ()) -> Answer:
+    shown = r",\ ".join(deriv.latex(c) for c in conditions)
+    return Answer(key, question, expr, deriv.latex(expr), deriv.model.name, tuple(conditions), shown)
 
 
 def estimate_key(q: Estimate, d: Derivation, p: sp.Symbol) -> str:
@@ -227,6 +234,7 @@ def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> li
                 estimate_label(q, d, p),
                 d.estimate[p],
                 d,
+                d.conditions,
             )
             for p in d.params
         ]

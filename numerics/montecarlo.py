@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
 
-from derivations.engine import Derivation, NoClosedForm, n_obs
-from derivations.fisher import Fisher, expected_value, fisher
+from derivations.engine import Derivation, NoClosedForm, derive, n_obs
+from derivations.fisher import Fisher, estimator_variance, expected_value, fisher
 from derivations.model import Model
 from numerics.checks import CheckResult, guarded
 from numerics.compile import compiled
@@ -149,13 +150,21 @@ def estimates(d: Derivation, replications: int = REPLICATIONS, n: int = SAMPLE_S
     return _estimates_and_stats(d, replications, n, seed)[0]
 
 
+def in_statistics(d: Derivation) -> Derivation:
+    """The derivation whose estimator applies to simulated samples: for a model with observed data (whose
+    estimate is a number), the same model derived without them, in the statistics."""
+    return derive(dataclasses.replace(d.model, observed=None)) if d.observed_statistics else d
+
+
 def _estimates_and_stats(d: Derivation, replications: int, n: int, seed: int):
     model, c = d.model, compiled(d)
     rng = np.random.default_rng(seed)
-    closed = d.separable and d.estimate is not None and not d.observed_statistics
-    if closed:  # the estimator broadcast over the rows' statistics
-        stats = _sample_rows(d, replications, n, rng)
-        return c.estimate_rows(stats), stats
+    general = in_statistics(d)
+    if general.separable and general.estimate is not None:  # the estimator broadcast over the rows' statistics
+        stats = _sample_rows(general, replications, n, rng)
+        return compiled(general).estimate_rows(stats), stats
+    if model.constraints:
+        raise NoClosedForm("no closed form in the statistics, and Newton's replicates would leave the constraints")
     if len(c.names) == 1:  # every replicate's Newton at once
         return newton_rows(d, replications, n, rng), None
     rows = []
@@ -225,20 +234,38 @@ def check_cramer_rao(
         return CheckResult(
             d.model.name, "cramer_rao_mc", float("nan"), _tol(d, "cramer_rao_mc"), True, f"skipped: {fish.reason}"
         )
-    if d.model.covariates:
+    own = own_variance(d, n)
+    if own is not None:
+        bound = own
+    elif d.model.covariates:
         bound = design_averaged_variance(fish, d, stats_rows)
     else:
         bound = np.diag(asymptotic_covariance(fish, d, n))
     empirical = np.var(draws, axis=0, ddof=1)
     error = float(np.max(np.abs(empirical / bound - 1)))
+    against = "the estimator's own derived variance" if own is not None else "bound"
     return CheckResult(
         d.model.name,
         "cramer_rao_mc",
         error,
         _tol(d, "cramer_rao_mc"),
         error <= _tol(d, "cramer_rao_mc"),
-        f"max |var / bound - 1|, {len(draws)} samples of n = {n}",
+        f"max |var / {against} - 1|, {len(draws)} samples of n = {n}",
     )
+
+
+def own_variance(d: Derivation, n: int) -> np.ndarray | None:
+    """A MAP's exact variance where it is linear in the sums: a biased estimator is not held to the unbiased
+    bound (an inverse-gamma MAP of a variance sits 16% below it at n = 200). None for an MLE, or where it is
+    not derived."""
+    if d.model.prior is None or d.estimate is None or d.observed_statistics or d.piecewise:
+        return None
+    truth = {p.symbol: d.model.truth[p.name] for p in d.model.params}
+    try:
+        variances = [estimator_variance(d, d.estimate[p]) for p in d.params]
+    except NoClosedForm:
+        return None
+    return np.array([float(v.subs(truth).subs(d.model.constants).subs(n_obs, n)) for v in variances])
 
 
 def derived_means(d: Derivation, n: int = SAMPLE_SIZE) -> dict[str, float] | None:
@@ -293,14 +320,20 @@ def run_monte_carlo(d: Derivation, seed: int = 0) -> list[CheckResult]:
             drawn.append(_estimates_and_stats(d, REPLICATIONS, SAMPLE_SIZE, seed))
         return drawn[0]
 
+    def unless_undrawable(check: str, run: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
+        def attempt() -> CheckResult:
+            try:
+                return run()
+            except NoClosedForm as exc:  # no way to compute the estimator on simulated samples: SKIP, with why
+                return CheckResult(d.model.name, check, float("nan"), _tol(d, check), True, f"skipped: {exc}")
+
+        return attempt
+
+    cramer_rao = unless_undrawable("cramer_rao_mc", lambda: check_cramer_rao(d, sample()[0], stats_rows=sample()[1]))
+    bias = unless_undrawable("bias_mc", lambda: check_bias(d, sample()[0]))
     return [
-        guarded(
-            d.model,
-            "cramer_rao_mc",
-            lambda: check_cramer_rao(d, sample()[0], stats_rows=sample()[1]),
-            _tol(d, "cramer_rao_mc"),
-        ),
-        guarded(d.model, "bias_mc", lambda: check_bias(d, sample()[0]), _tol(d, "bias_mc")),
+        guarded(d.model, "cramer_rao_mc", cramer_rao, _tol(d, "cramer_rao_mc")),
+        guarded(d.model, "bias_mc", bias, _tol(d, "bias_mc")),
     ]
 
 

@@ -34,7 +34,7 @@ COMPARES: dict[str, str] = {
     "stationary": "score at the closed form is zero",
     "negative_definite": "Hessian at the estimate is negative definite",
     "peer": "closed form vs an independent fit (scipy.stats or least squares)",
-"regimes": "closed form vs a numerical search, in every regime of its pieces",
+    "regimes": "closed form vs a numerical search, in every regime of its pieces",
     "cramer_rao_mc": "estimator variance vs the Cramer-Rao bound (Monte Carlo)",
     "bias_mc": "derived bias vs the Monte Carlo mean",
 }

@@ -198,10 +198,12 @@ def _build_into(
     finally:
         worker.kill()
     log(f"            (verification ran {seconds:.2f} s in a worker, alongside the steps above)")
-    with progress.step("figures"):
+    with progress.step("document"):  # the text, with the figures it asks for recorded, not yet drawn
         sections, plan = report.document()
         answer_rows = report.answers()
         sections = [at_a_glance(answer_rows), *sections, colophon(report.settings.seed)]
+        maybe_fail("document")
+    with progress.step("figures"):
         plan.render(
             tmp / "figures",
             processes=min(FIGURE_PROCESSES, report.settings.jobs),

@@ -214,6 +214,9 @@ def at_a_glance(rows: list[dict]) -> Section:
             if exact is not None
             else (f"${row['latex']}$" if row.get("latex") else "")
         )
+        conditions = [_parsed(c) for c in row.get("conditions", ())]
+        if conditions:
+            shown += ", where $" + r",\ ".join(math(None, c) for c in conditions if c is not None) + "$"
         notes.append(roots_defined(exact) if exact is not None else "")
         table.append((row["question"], shown, "" if row["value"] is None else f"{row['value']:.4g}"))
     caption = (

@@ -15,6 +15,7 @@ import sympy as sp
 from derivations.constraints import counts_sum_to_n
 from derivations.constraints import residuals as constraint_residuals
 from derivations.engine import Derivation, n_obs, order_statistics
+from derivations.pieces import pieces
 from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
 from derivations.support import MAX
 from reports.document import LINES, hat, math, roots_defined, statistics_defined
@@ -111,7 +112,8 @@ def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = N
         )
     if not d.separable:
         return out.steps
-    _derivatives(out, theta)
+    if not d.piecewise:  # a kinked objective's score and Hessian are shown piece by piece instead
+        _derivatives(out, theta)
     if d.observed_statistics:
         _observed(out)
     if d.estimate is None:
@@ -189,8 +191,9 @@ def _observed(out: Steps) -> None:
     data = d.model.data
     observed = d.model.observed or {}  # called only for a model with observed data
     rows = list(zip(*[observed[s] for s in data]))
+    combine = {"sum": sp.Add, "max": sp.Max, "min": sp.Min}  # a sum, or an order statistic
     claims = [
-        (sp.Add(*[st.expr.subs(dict(zip(data, map(sp.nsimplify, row)))) for row in rows]), value, EQUAL)
+        (combine[st.reduce](*[st.expr.subs(dict(zip(data, map(sp.nsimplify, row)))) for row in rows]), value, EQUAL)
         for st in d.statistics
         for value in [d.observed_statistics[st.symbol]]
     ]
@@ -240,6 +243,81 @@ def _lagrange(out: Steps, score: sp.Matrix, est: str) -> None:
     )
 
 
+def _conditions_text(out: Steps) -> str:
+    """Where a closed form holds only for some data (the stationary point inside a declared range)."""
+    d = out.d
+    if not d.conditions:
+        return ""
+    shown = r",\ ".join(out.tex(c) for c in d.conditions)
+    return (
+        f" This stationary point lies in the declared domain, and so is the {d.kind}, only where ${shown}$; "
+        "for other data the maximum lies on the domain's boundary and is found numerically."
+    )
+
+
+def _interval(lo: sp.Expr, hi: sp.Expr) -> str:
+    return rf"({sp.latex(lo)}, {sp.latex(hi)})"
+
+
+def _by_pieces(out: Steps, est: str) -> None:
+    """One parameter with kinks or closed domain ends: the objective on each piece, its concavity, and the
+    maximiser as the point where 0 lies between the one-sided slopes (a subgradient condition)."""
+    d = out.d
+    (par,) = d.model.params
+    p = par.symbol
+    objective = d.objective.subs(d.observed_statistics).subs(d.model.constants)
+    cut = pieces(objective, par)
+    name = sp.latex(p)
+    rows = [
+        line
+        for q in cut
+        for line in (
+            rf"\frac{{\partial \ell}}{{\partial {name}}}\Big|_{{{_interval(q.lo, q.hi)}}} = {out.tex(q.slope(p))}",
+            rf"\frac{{\partial^2 \ell}}{{\partial {name}^2}}\Big|_{{{_interval(q.lo, q.hi)}}} = {out.tex(q.curvature(p))}",
+        )
+    ]
+    claims = [(objective.subs(p, q.inner()), q.formula.subs(p, q.inner()), EQUAL) for q in cut]
+    kinks = [q.hi for q in cut[:-1]]
+    where = ", ".join(f"${name} = {sp.latex(k)}$" for k in kinks)
+    out.add(
+        "The objective on each piece",
+        LINES.join(rows),
+        claims,
+        (
+            f"The objective has a kink at {where}; on each piece between kinks and domain ends it is smooth. "
+            if kinks
+            else ""
+        )
+        + "Its second derivative is at most 0 on every piece"
+        + (" and its slope drops at every kink" if kinks else "")
+        + ", so it is concave: a point is the maximum exactly where 0 lies between its left and right slopes.",
+    )
+    (value,) = (d.estimate or {}).values()
+    clauses = value.args if isinstance(value, sp.Piecewise) else ((value, sp.true),)
+    roots = [(v, q) for v, _ in clauses for q in cut if any(v == r[p] for r in _roots_on(q, p))]
+    claims = [(q.slope(p).subs(p, v), 0, EQUAL) for v, q in roots]
+    corners = [
+        rf"\partial \ell({sp.latex(left.hi)}) = \left[{out.tex(right.slope(p).subs(p, left.hi))}, "
+        rf"{out.tex(left.slope(p).subs(p, left.hi))}\right]"
+        for left, right in zip(cut, cut[1:])
+    ]
+    out.add(
+        f"{d.kind} (subgradient condition)",
+        LINES.join([*corners, est]),
+        claims,
+        "Where the score vanishes inside a piece, that root is the maximum; where it vanishes in none, the maximum "
+        "is the kink or closed end at which the slope changes sign: at a kink, where 0 lies in the interval of "
+        "slopes between the right and the left one"
+        + (" (shown first)" if corners else "")
+        + "; at a closed end, where the slope points out of the domain. "
+        "The conditions on the data say which case holds.",
+    )
+
+
+def _roots_on(q, p: sp.Symbol) -> list[dict]:
+    return sp.solve(q.slope(p), p, dict=True)
+
+
 def _counts(d: Derivation) -> sp.Expr | None:
     """N_1 + ... + N_K where the statistics count every value of a finite support (they add up to n)."""
     relations = counts_sum_to_n(d.model, d.statistics, n_obs)
@@ -255,17 +333,24 @@ def _support_bounds(out: Steps, score: sp.Matrix) -> None:
         rel, sign = (r"\ge", "< 0") if b.side == MAX else (r"\le", "> 0")
         way = "falls as it grows beyond" if b.side == MAX else "rises as it grows towards"
         shown = rf"\frac{{\partial \ell}}{{\partial {name}}} = {out.tex(score[k])} {sign}"
+        bound = d.estimate[b.param] if d.estimate else order
+        domain = "" if bound == order else rf" and its domain ${name} \in {sp.latex(_domain_of(d, b.param))}$"
         text = (
             f"The likelihood is zero unless every observation lies in the support, that is unless ${name} {rel} "
-            f"{out.tex(order)}$. On that set the score in ${name}$ is {'negative' if b.side == MAX else 'positive'}, "
-            f"so the log-likelihood {way} ${out.tex(order)}$: its maximum is at the bound, not at a stationary point."
+            f"{out.tex(order)}$. On that set{domain} the score in ${name}$ is "
+            f"{'negative' if b.side == MAX else 'positive'}, so the objective {way} the feasible set's end "
+            f"${out.tex(bound)}$: its maximum is at that end, not at a stationary point."
         )
         out.add(
             f"Support bound on ${name}$",
             shown,
-            [(sp.diff(d.objective, b.param).subs(d.model.constants), score[k], EQUAL)],
+            [(sp.diff(d.objective, b.param).subs(d.observed_statistics).subs(d.model.constants), score[k], EQUAL)],
             text,
         )
+
+
+def _domain_of(d: Derivation, p: sp.Symbol) -> sp.Set:
+    return next(par.domain for par in d.model.params if par.symbol == p)
 
 
 def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
@@ -275,7 +360,7 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
     zero = sp.zeros(len(d.params), 1)
     if len(d.params) == 1 and d.observed_statistics:
         _stationary_condition(out, score[0])
-    if len(d.candidates) > 1 or d.observed_statistics:
+    if (len(d.candidates) > 1 or d.observed_statistics) and not (d.model.constraints or d.bounds or d.piecewise):
         roots = LINES.join(rf"{sp.latex(p)} = {out.tex(c[p])}" for c in d.candidates for p in d.params)
         out.add(
             "Stationary points inside the domain",
@@ -297,11 +382,14 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
         text = "The score has one sign on the whole domain, so the objective rises towards this end: the supremum."
         out.add(f"{d.kind} (on the boundary)", est, text=text)
         return
+    if d.piecewise:
+        _by_pieces(out, est)
+        return
     out.add(
         f"{d.kind} (score = 0)",
         est,
         [(score.subs(estimate), zero, EQUAL)],
-        roots_defined(sp.Tuple(*estimate.values())),
+        roots_defined(sp.Tuple(*estimate.values())) + _conditions_text(out),
     )
     for p, form in familiar.items():
         out.chain(

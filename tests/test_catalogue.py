@@ -20,7 +20,19 @@ from tests.test_textbook import POSITIVE, lam, weibull, x
 from tests.textbook_catalogue import CAPABILITIES, CASES
 
 IDS = [f"{case.capability}-{case.model.name}" for case in CASES]
-CLOSED = {"root", "support", "constraint", "rewrite", "routes", "covariates", "supports", "matrix", "kink", "range"}
+CLOSED = {
+    "root",
+    "support",
+    "constraint",
+    "rewrite",
+    "routes",
+    "covariates",
+    "supports",
+    "matrix",
+    "kink",
+    "range",
+    "biased",
+}
 
 
 def test_every_capability_has_two_models_or_more():

@@ -123,7 +123,9 @@ def test_the_regimes_check_fails_a_projection_onto_the_wrong_end():
 def test_the_regimes_check_skips_a_closed_form_without_pieces():
     from tests.textbook_catalogue import geometric
 
-    assert check_regimes(derive(geometric())).status == "SKIP"
+    d = derive(geometric())
+    assert check_regimes(d).status == "SKIP"
+    assert "regimes" not in {c.check for c in verify(d).checks}  # not listed where it cannot apply
 
 
 def test_the_regimes_are_drawn_at_the_kink_and_at_the_closed_ends():

@@ -111,7 +111,7 @@ def test_pdf_text_holds_the_key_answers(report):
         assert f"{by_key[key].value:.4g}" in text, key  # 4 significant digits: answers.json holds the rest
 
 
-@pytest.mark.parametrize("step", ["derive", "verify", "figures", "write"])
+@pytest.mark.parametrize("step", ["derive", "verify", "document", "figures", "write"])
 def test_a_failed_step_leaves_the_previous_report_untouched(tmp_path, step):
     out = tmp_path / "report"
     only = Settings(seed=0, n=200, resolution=10, sections=("task3",))

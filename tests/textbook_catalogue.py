@@ -456,6 +456,68 @@ def nonnegative_mean_and_variance() -> Model:
     )
 
 
+def log_series() -> Model:
+    """The log-series law -p^k / (k log(1 - p)): two negative factors, whose logs must not make the
+    log-likelihood complex; no closed form (the score mixes p and log(1 - p))."""
+    kk = sp.Symbol("k", integer=True, positive=True)
+    pp = sp.Symbol("p", positive=True)
+
+    def peer(d):
+        return {"p": _minimize_scalar(lambda r: -np.sum(stats.logser.logpmf(d["k"], r)), 1e-9, 1 - 1e-9)}
+
+    return Model(
+        "log_series",
+        "Log-series",
+        (kk,),
+        (Parameter(pp, UNIT),),
+        -(pp**kk) / (kk * sp.log(1 - pp)),
+        support={kk: sp.Naturals},
+        simulate=lambda rng, n, t: {"k": rng.logseries(t["p"], n).astype(float)},
+        truth={"p": 0.6},
+        peer=peer,
+        tolerances={"peer": 1e-6},
+    )
+
+
+IG_SHAPE, IG_SCALE = 10, 5
+
+
+def inverse_gamma_map() -> Model:
+    """A normal variance (mean 0) with an InvGamma(10, 5) prior: the MAP (S_x2 + 10) / (n + 22) is biased, so the
+    Monte Carlo holds it to its own derived variance, not to the unbiased bound."""
+    v = sp.Symbol("v", positive=True)
+    return Model(
+        "inverse_gamma_map",
+        "Normal variance, inverse-gamma prior",
+        (x,),
+        (Parameter(v, POSITIVE),),
+        sp.exp(-(x**2) / (2 * v)) / sp.sqrt(2 * sp.pi * v),
+        prior=v ** (-IG_SHAPE - 1) * sp.exp(-IG_SCALE / v),
+        simulate=lambda rng, n, t: {"x": rng.normal(0.0, np.sqrt(t["v"]), n)},
+        truth={"v": 0.5},
+        # the textbook mode of the inverse-gamma posterior: (beta + S / 2) / (alpha + n / 2 + 1)
+        peer=lambda d: {"v": float((IG_SCALE + np.sum(d["x"] ** 2) / 2) / (IG_SHAPE + len(d["x"]) / 2 + 1))},
+    )
+
+
+def gamma_poisson_map() -> Model:
+    """A Poisson rate with a Gamma(30, 10) prior: the MAP (S_k + 29) / (n + 10), strongly shrunk and biased."""
+    kk = sp.Symbol("k", integer=True, nonnegative=True)
+    lam = sp.Symbol("lambda", positive=True)
+    return Model(
+        "gamma_poisson_map",
+        "Poisson rate, Gamma(30, 10) prior",
+        (kk,),
+        (Parameter(lam, POSITIVE),),
+        lam**kk * sp.exp(-lam) / sp.factorial(kk),
+        prior=lam**29 * sp.exp(-10 * lam),
+        support={kk: sp.Naturals0},
+        simulate=lambda rng, n, t: {"k": rng.poisson(t["lambda"], n).astype(float)},
+        truth={"lambda": 1.0},
+        peer=lambda d: {"lambda": float((np.sum(d["k"]) + 29) / (len(d["k"]) + 10))},  # the Gamma posterior's mode
+    )
+
+
 @dataclass(frozen=True)
 class Case:
     model: Model
@@ -473,6 +535,7 @@ CAPABILITIES = {
     "supports": "Naturals, Integers, Range and finite-set supports",
     "matrix": "a positive-definite matrix parameter by matrix calculus",
     "kink": "a kink in the objective: a Piecewise over subgradient conditions",
+    "biased": "a biased MAP, held to its own derived variance",
     "range": "a declared range with a closed end: the projection onto it, or the conditions of the closed form",
 }
 CASES = [
@@ -501,6 +564,9 @@ CASES = [
     Case(gaussian_mean_covariance(3), "matrix"),
     Case(laplace_prior_mean(), "kink"),
     Case(laplace_prior_shifted(), "kink"),
+    Case(log_series(), "numerical"),
+    Case(inverse_gamma_map(), "biased"),
+    Case(gamma_poisson_map(), "biased"),
     Case(nonnegative_mean(), "range"),
     Case(capped_rate(), "range"),
     Case(uniform_pareto_prior(), "range"),
