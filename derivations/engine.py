@@ -462,7 +462,7 @@ def _solve_constrained(deriv: Derivation, objective: sp.Expr) -> None:
     deriv.estimate = {p: sp.factor(v.subs(relations)) for p, v in best.items()}
     if relations and all(s.symbol != n_obs for s in deriv.statistics):  # the counts' sum is now n: a statistic
         deriv.statistics = (Statistic(n_obs, sp.Integer(1), "n"), *deriv.statistics)
-        if deriv.observed_statistics:
+        if deriv.observed_statistics and model.observed:
             deriv.observed_statistics = {
                 n_obs: sp.Integer(len(next(iter(model.observed.values())))),
                 **deriv.observed_statistics,
