@@ -31,7 +31,7 @@ from derivations.solve import (  # noqa: F401  (re-exported: the engine's public
     time_limit,
     timed_out,
 )
-from derivations.support import Bound, order_symbol, support_bounds, support_maximum
+from derivations.support import Bound, FlatMaximum, order_symbol, support_bounds, support_maximum
 
 n_obs = sp.Symbol("n", positive=True, integer=True)
 
@@ -183,6 +183,7 @@ class Derivation:
     bounds: tuple[Bound, ...] = ()  # parameters bounded by an order statistic: their estimate is that statistic
     piecewise: bool = False  # the estimate is a Piecewise over optimality conditions (kinks, closed ends)
     conditions: tuple[sp.Basic, ...] = ()  # where the closed form holds, when it does not hold for all data
+    maximiser_set: tuple[sp.Expr, ...] = ()  # (param, lo, hi): a flat likelihood, maximal on all of [lo, hi]
 
     @property
     def separable(self) -> bool:
@@ -369,12 +370,19 @@ def _solve(deriv: Derivation) -> None:
         _solve_pieces(deriv, objective)
         return
     try:
-        edges = support_maximum(objective.subs(model.constants), model, order_statistics(deriv))  # {} unbounded
+        edges, where = support_maximum(objective.subs(model.constants), model, order_statistics(deriv))
         rest = tuple(p for p in deriv.params if p not in edges)
         solutions = _solve_stationary(objective.subs(edges), rest, model.solve_seconds) if rest else [{}]
+    except FlatMaximum as exc:
+        deriv.no_closed_form = str(exc)
+        deriv.maximiser_set = (exc.param, *(e.subs(deriv.observed_statistics) for e in exc.interval))
+        return
     except NoClosedForm as exc:
         deriv.no_closed_form = str(exc)
         return
+    deriv.conditions = tuple(
+        c.subs(deriv.observed_statistics) for c in where if c.subs(deriv.observed_statistics) != sp.true
+    )
     edges = {p: v.subs(deriv.observed_statistics) for p, v in edges.items()}
     solutions = [{**edges, **s} for s in solutions]
     inside = admissible(model, solutions)
@@ -431,7 +439,7 @@ def _within_declared_range(deriv: Derivation, objective: sp.Expr, edges: Mapping
         else:
             deriv.estimate, deriv.piecewise = {crossing[0].symbol: value}, isinstance(value, sp.Piecewise)
             return True
-    deriv.conditions = tuple(_lies_in(best[p.symbol], p.domain) for p in crossing)
+    deriv.conditions += tuple(_lies_in(best[p.symbol], p.domain) for p in crossing)
     return False
 
 

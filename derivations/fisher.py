@@ -200,6 +200,8 @@ def expected_order_statistic(deriv: Derivation, stat) -> sp.Expr:
     """E[max_i x_i] or E[min_i x_i] of n i.i.d. observations: x integrated against the derivative of the order
     statistic's distribution function, F(x)^n for the maximum and 1 - (1 - F(x))^n for the minimum."""
     model, x = deriv.model, stat.expr
+    if not isinstance(model.support[x], sp.Interval):  # a discrete support (1..N): a sum SymPy does not close
+        raise NoClosedForm(f"E[{stat.reduce} {x}] over the discrete support {model.support[x]} is not derived")
     lo, hi = model.support[x].start, model.support[x].end
     t = sp.Dummy("t", real=True)
     with time_limit(EXPECTATION_SECONDS, f"E[{stat.reduce} {x}]"):

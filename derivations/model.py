@@ -84,8 +84,10 @@ def in_support(values: np.ndarray, support: sp.Set) -> np.ndarray:
     if support in (sp.Naturals0, sp.Naturals, sp.Integers):
         low = {sp.Naturals0: 0, sp.Naturals: 1}.get(support, -np.inf)
         return whole & (values >= low)
-    if isinstance(support, sp.Range) and support.step == 1:
-        return whole & (values >= float(support.inf)) & (values <= float(support.sup))
+    if isinstance(support, sp.Range) and support.step == 1:  # an end that is a parameter bounds the parameter
+        lo = float(support.start) if support.start.is_number else -np.inf
+        hi = float(support.stop - 1) if support.stop.is_number else np.inf
+        return whole & (values >= lo) & (values <= hi)
     if isinstance(support, sp.Interval):  # an end that is a parameter bounds the parameter, not the data
         lo = float(support.start) if support.start.is_number else -np.inf
         hi = float(support.end) if support.end.is_number else np.inf

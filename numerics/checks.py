@@ -12,7 +12,6 @@ import torch
 
 from derivations.engine import Derivation
 from derivations.model import InputError, Model
-from derivations.support import MAX
 from numerics.compile import Data, Params, compiled
 from numerics.domains import feasible_limits, on_constraints, random_point, step_scales, tangent_basis
 from numerics.optimizers import optimum_scipy, optimum_torch, torch_data
@@ -202,6 +201,11 @@ def reference_estimate(d: Derivation, data: Data) -> dict[str, float] | None:
 def check_optimizer(d: Derivation, data: Data, which: str) -> CheckResult:
     c = compiled(d)
     found = optimum_scipy(d, data) if which == "scipy_optimize" else optimum_torch(d, data)
+    if d.maximiser_set:  # a flat maximum: the optimizer must end inside the derived set
+        lo, hi = maximiser_interval(d, data)
+        value = found[d.maximiser_set[0].name]
+        outside = max(lo - value, value - hi, 0.0) / max(1.0, abs(hi - lo))
+        return result(d.model, which, outside, f"distance outside the derived set [{lo:.4g}, {hi:.4g}]")
     closed = reference_estimate(d, data)
     if closed is None:
         # No closed form: the optimizers must converge, and agree with each other.
@@ -221,9 +225,21 @@ def check_optimizer(d: Derivation, data: Data, which: str) -> CheckResult:
 
 
 def optimum(d: Derivation, data: Data) -> dict[str, float] | None:
-    """The closed form at the data, else a converged numerical optimum; None when neither exists."""
+    """The closed form at the data, else a converged numerical optimum; None when neither exists. Where every
+    point of an interval maximises (a flat likelihood), its midpoint."""
+    if d.maximiser_set:
+        lo, hi = maximiser_interval(d, data)
+        return {d.maximiser_set[0].name: (lo + hi) / 2}
     closed = reference_estimate(d, data)
     return closed if closed is not None else numerical_optimum(d, data).values
+
+
+def maximiser_interval(d: Derivation, data: Data) -> tuple[float, float]:
+    """The derived set of maximisers [lo, hi] at the data's statistics."""
+    stats = compiled(d).statistics(data)
+    at = {s.symbol: sp.Float(stats[s.symbol.name], 30) for s in d.statistics}
+    _, lo, hi = d.maximiser_set
+    return float(lo.subs(at)), float(hi.subs(at))
 
 
 def not_converged(d: Derivation, data: Data, check: str) -> CheckResult:
@@ -243,15 +259,24 @@ def first_order_violation(d: Derivation, at: Params, data: Data) -> float:
     violation = []
     for par, g in zip(d.model.params, score):
         p = par.symbol
-        bound = next((b for b in d.bounds if b.param == p), None)
-        if bound is None:
+        bounds = [b for b in d.bounds if b.param == p]
+        if not bounds:
             violation.append(_closed_end_violation(par, at[par.name], g))
             continue
-        edge = limits[p.name][0] if bound.side == MAX else limits[p.name][1]
-        at_edge = abs(at[p.name] - edge) <= 1e-9 * max(1.0, abs(edge))
-        outward = -1.0 if bound.side == MAX else 1.0  # the direction that leaves the feasible set
-        violation.append(max(0.0, -outward * g) if at_edge else abs(g))
+        violation.append(_bound_violation(bounds, limits[p.name], at[p.name], g))
     return float(np.max(violation))
+
+
+def _bound_violation(bounds, limits: tuple[float, float], value: float, g: float) -> float:
+    """At an end of the feasible set that a support bound makes, only a score pointing back inside violates
+    optimality (Karush-Kuhn-Tucker); elsewhere |score|."""
+    for edge, outward, made in (
+        (limits[0], -1.0, any(b.below for b in bounds)),
+        (limits[1], 1.0, not all(b.below for b in bounds)),
+    ):
+        if made and abs(value - edge) <= 1e-9 * max(1.0, abs(edge)):
+            return max(0.0, -outward * g)
+    return abs(g)
 
 
 SNAP = 1e-6  # LBFGS in exp/logistic coordinates approaches a closed end without reaching it
@@ -306,6 +331,15 @@ def check_negative_definite(d: Derivation, data: Data) -> CheckResult:
         return not_converged(d, data, "negative_definite")
     free = [k for k, p in enumerate(d.params) if p not in {b.param for b in d.bounds}]
     tol = tolerance(d.model, "negative_definite")
+    if d.maximiser_set:
+        return CheckResult(
+            d.model.name,
+            "negative_definite",
+            float("nan"),
+            tol,
+            True,
+            "skipped: the likelihood is flat on the set of maximisers",
+        )
     if not free:
         return CheckResult(
             d.model.name, "negative_definite", float("nan"), tol, True, "skipped: every parameter is at a support bound"

@@ -164,7 +164,9 @@ class Compiled:
         columns = [require_float64(data[s.name], f"data '{s.name}'") for s in self.model.data]
         terms = self._logp_torch(*args, *columns)
         total = terms.sum() if isinstance(terms, torch.Tensor) and terms.ndim else terms * columns[0].numel()
-        return total + self._logprior_torch(*args)
+        # 0 * theta: a parameter the objective does not depend on (a flat likelihood) gets a zero gradient, not none
+        unused = sum(0.0 * a for a in args if isinstance(a, torch.Tensor))
+        return total + self._logprior_torch(*args) + unused
 
     # --- through the sample statistics ---------------------------------------------------------------
     @cached_property

@@ -28,9 +28,9 @@ def feasible_limits(d: Derivation, data: Data) -> Limits:
     for b in d.bounds:
         lo, hi = limits[b.param.name]
         column = np.asarray(data[b.data.name], float)
-        limits[b.param.name] = (
-            (max(lo, float(column.max())), hi) if b.side == MAX else (lo, min(hi, float(column.min())))
-        )
+        order = float(column.max()) if b.side == MAX else float(column.min())
+        limit = (order - float(b.shift)) / float(b.scale)
+        limits[b.param.name] = (max(lo, limit), hi) if b.below else (lo, min(hi, limit))
     return limits
 
 

@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from derivations.engine import Derivation
-from numerics.checks import numerical_optimum
+from numerics.checks import maximiser_interval, numerical_optimum
 from numerics.compile import compiled
 
 
 @dataclass(frozen=True)
 class PointEstimate:
-    """values by parameter name (None when nothing converged); method "closed form" or "numerical"."""
+    """values by parameter name (None when nothing converged); method "closed form", "numerical", or "set" (a flat
+    likelihood: every point of an interval maximises it, and the reason names the interval)."""
 
     values: dict[str, float] | None
     method: str
@@ -25,6 +26,12 @@ def estimate(derivation: Derivation, data: Mapping[str, object]) -> PointEstimat
     form was derived at its observed data), else LBFGS from three starts, reported only when it converged."""
     checked = derivation.model.validate(data)
     c = compiled(derivation)
+    if derivation.maximiser_set:
+        lo, hi = maximiser_interval(derivation, checked)
+        name = derivation.maximiser_set[0].name
+        return PointEstimate(
+            None, "set", False, f"every {name} in [{lo:.6g}, {hi:.6g}] maximises the likelihood: the maximiser is a set"
+        )
     if derivation.separable:
         values = c.estimate(c.statistics(checked))
         if values is not None:

@@ -17,7 +17,6 @@ from derivations.constraints import residuals as constraint_residuals
 from derivations.engine import Derivation, n_obs, order_statistics
 from derivations.pieces import pieces
 from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
-from derivations.support import MAX
 from reports.document import LINES, hat, math, roots_defined, statistics_defined
 
 LONG = 120  # characters of LaTeX beyond which a density is not repeated inside a log
@@ -326,27 +325,40 @@ def _counts(d: Derivation) -> sp.Expr | None:
 
 def _support_bounds(out: Steps, score: sp.Matrix) -> None:
     """Each parameter that bounds the support: its feasible set, and the score's sign there (which the engine
-    proved), so the maximum is at the order statistic."""
+    proved), so the maximum is at the end of the feasible set the objective rises towards."""
     d = out.d
-    for b, order in order_statistics(d).items():
-        k, name = d.params.index(b.param), sp.latex(b.param)
-        rel, sign = (r"\ge", "< 0") if b.side == MAX else (r"\le", "> 0")
-        way = "falls as it grows beyond" if b.side == MAX else "rises as it grows towards"
+    orders = order_statistics(d)
+    for param in dict.fromkeys(b.param for b in orders):
+        k, name = d.params.index(param), sp.latex(param)
+        relations = [rf"{name} {_rel(b.below)} {out.tex(b.limit(o))}" for b, o in orders.items() if b.param == param]
+        end = (d.estimate or {}).get(param)
+        falls = any(b.below for b in orders if b.param == param) and _is_lower_end(end, orders, param)
+        sign, way = ("< 0", "falls as it grows beyond") if falls else ("> 0", "rises as it grows towards")
         shown = rf"\frac{{\partial \ell}}{{\partial {name}}} = {out.tex(score[k])} {sign}"
-        bound = d.estimate[b.param] if d.estimate else order
-        domain = "" if bound == order else rf" and its domain ${name} \in {sp.latex(_domain_of(d, b.param))}$"
+        domain = _domain_of(d, param)
         text = (
-            f"The likelihood is zero unless every observation lies in the support, that is unless ${name} {rel} "
-            f"{out.tex(order)}$. On that set{domain} the score in ${name}$ is "
-            f"{'negative' if b.side == MAX else 'positive'}, so the objective {way} the feasible set's end "
-            f"${out.tex(bound)}$: its maximum is at that end, not at a stationary point."
+            "The likelihood is zero unless every observation lies in the support, that is unless "
+            + " and ".join(f"${r}$" for r in relations)
+            + f"; with the domain ${name} \\in {sp.latex(domain)}$ this is the feasible set. On it the score in "
+            f"${name}$ is {'negative' if falls else 'positive'}, so the objective {way} the feasible set's end "
+            f"${out.tex(end)}$: its maximum is at that end, not at a stationary point."
         )
         out.add(
             f"Support bound on ${name}$",
             shown,
-            [(sp.diff(d.objective, b.param).subs(d.observed_statistics).subs(d.model.constants), score[k], EQUAL)],
+            [(sp.diff(d.objective, param).subs(d.observed_statistics).subs(d.model.constants), score[k], EQUAL)],
             text,
         )
+
+
+def _rel(below: bool) -> str:
+    return r"\ge" if below else r"\le"
+
+
+def _is_lower_end(end, orders, param) -> bool:
+    """Whether the estimate is where the lower bounds meet (the maximum of them, or one of them)."""
+    lows = {b.limit(o) for b, o in orders.items() if b.param == param and b.below}
+    return end in lows or (isinstance(end, sp.Max) and bool(lows & set(end.args)))
 
 
 def _domain_of(d: Derivation, p: sp.Symbol) -> sp.Set:

@@ -88,6 +88,73 @@ def pareto() -> Model:
     )
 
 
+def symmetric_uniform() -> Model:
+    """Uniform on [-theta, theta]: theta >= max x and theta >= -min x, so theta = max |x|."""
+    return Model(
+        "symmetric_uniform",
+        "Uniform on [-theta, theta]",
+        (x,),
+        (Parameter(theta, POSITIVE, "half-width"),),
+        1 / (2 * theta),
+        support={x: sp.Interval(-theta, theta)},
+        simulate=lambda rng, n, t: {"x": rng.uniform(-t["theta"], t["theta"], n)},
+        truth={"theta": 2.0},
+        peer=lambda d: {"theta": float(np.max(np.abs(d["x"])))},
+    )
+
+
+def uniform_theta_2theta() -> Model:
+    """Uniform on [theta, 2 theta]: theta <= min x and 2 theta >= max x; the likelihood theta^-n falls, so
+    theta = max x / 2."""
+    return Model(
+        "uniform_theta_2theta",
+        "Uniform on [theta, 2 theta]",
+        (xp,),
+        (Parameter(theta, POSITIVE),),
+        1 / theta,
+        support={xp: sp.Interval(theta, 2 * theta)},
+        simulate=lambda rng, n, t: {"x": rng.uniform(t["theta"], 2 * t["theta"], n)},
+        truth={"theta": 1.5},
+        peer=lambda d: {"theta": float(np.max(d["x"]) / 2)},
+    )
+
+
+def discrete_uniform() -> Model:
+    """Uniform on 1, ..., N (the German tank problem): N = max k."""
+    kk = sp.Symbol("k", integer=True, positive=True)
+    big_n = sp.Symbol("N", positive=True)
+    return Model(
+        "discrete_uniform",
+        "Discrete uniform on 1..N",
+        (kk,),
+        (Parameter(big_n, sp.Interval(1, sp.oo), "largest value"),),
+        1 / big_n,
+        support={kk: sp.Range(1, big_n + 1)},
+        simulate=lambda rng, n, t: {"k": rng.integers(1, int(t["N"]) + 1, n).astype(float)},
+        truth={"N": 40.0},
+        peer=lambda d: {"N": float(np.max(d["k"]))},
+    )
+
+
+def window(lower: sp.Rational, upper: sp.Rational) -> Model:
+    """Uniform on [t + lower, t + upper] with upper - lower = 1 or 2: the likelihood is constant on
+    max x - upper <= t <= min x - lower, so every point of that interval is a maximiser (the peer is its
+    midpoint, the mid-range shifted)."""
+    t = sp.Symbol("t", real=True)
+    width = float(upper - lower)
+    return Model(
+        f"window_{width:g}",
+        f"Uniform on [t + {lower}, t + {upper}]",
+        (x,),
+        (Parameter(t),),
+        1 / (upper - lower),
+        support={x: sp.Interval(t + lower, t + upper)},
+        simulate=lambda rng, n, tr: {"x": rng.uniform(tr["t"] + float(lower), tr["t"] + float(upper), n)},
+        truth={"t": 0.3},
+        peer=lambda d: {"t": float((np.max(d["x"]) - float(upper) + np.min(d["x"]) - float(lower)) / 2)},
+    )
+
+
 CATEGORIES = sp.FiniteSet(1, 2, 3)
 CATEGORICAL_DENSITY = p1 ** sp.KroneckerDelta(k, 1) * p2 ** sp.KroneckerDelta(k, 2) * p3 ** sp.KroneckerDelta(k, 3)
 SIMPLEX = (sp.Eq(p1 + p2 + p3, 1),)
@@ -535,6 +602,8 @@ CAPABILITIES = {
     "supports": "Naturals, Integers, Range and finite-set supports",
     "matrix": "a positive-definite matrix parameter by matrix calculus",
     "kink": "a kink in the objective: a Piecewise over subgradient conditions",
+    "affine": "support ends affine in a parameter: the matching order statistic",
+    "set": "a flat likelihood: the maximiser is an interval, named",
     "biased": "a biased MAP, held to its own derived variance",
     "range": "a declared range with a closed end: the projection onto it, or the conditions of the closed form",
 }
@@ -546,6 +615,11 @@ CASES = [
     Case(shifted_exponential(), "support"),
     Case(uniform_a_b(), "support"),
     Case(pareto(), "support"),
+    Case(symmetric_uniform(), "affine"),
+    Case(uniform_theta_2theta(), "affine"),
+    Case(discrete_uniform(), "affine"),
+    Case(window(-sp.Rational(1, 2), sp.Rational(1, 2)), "set"),
+    Case(window(sp.Integer(0), sp.Integer(2)), "set"),
     Case(categorical(), "constraint"),
     Case(categorical_dirichlet(), "constraint"),
     Case(tied_poisson(), "constraint"),

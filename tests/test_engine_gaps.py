@@ -1,0 +1,110 @@
+"""Textbook cases that used to crash or raise false alarms: a density with two negative factors (the
+log-series), observed data with a support bound or a simplex constraint, a singular information, and a biased
+MAP held to its own variance (each against an independent computation)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import sympy as sp
+from scipy import stats
+
+from derivations import derive
+from derivations.engine import n_obs
+from derivations.fisher import SINGULAR, estimator_variance, fisher
+from derivations.model import Model, Parameter
+from derivations.sheet import Estimate, Sheet, answers
+from numerics.estimate import estimate
+from numerics.verify import verify
+from tests.textbook_catalogue import categorical, gamma_poisson_map, inverse_gamma_map, log_series, uniform_0_theta, x
+
+
+def test_the_log_series_log_likelihood_is_real_and_its_optimum_is_scipys():
+    model = log_series()
+    d = derive(model)
+    assert not d.log_density.has(sp.I) and not d.loglik.has(sp.I)
+    k, p = model.data[0], model.param_symbols[0]
+    at = {k: 3, p: sp.Rational(2, 5)}  # the declared density's log, by SciPy
+    assert float(d.log_density.subs(at)) == pytest.approx(stats.logser.logpmf(3, 0.4), rel=1e-12)
+    data = {"k": np.array([1, 1, 2, 3, 1, 5, 1, 2])}
+    found = estimate(d, data)
+    assert found.converged, found.reason
+    assert found.values["p"] == pytest.approx(model.peer(data)["p"], rel=1e-6)
+
+
+def test_a_sign_that_cannot_be_paired_is_left_alone():
+    """One negative factor: the density is negative, which the declaration refuses, not the log's rewriting."""
+    from derivations.engine import positive_factors
+
+    p = sp.Symbol("p", positive=True)
+    model = replace(log_series(), density=p / sp.log(1 - p))
+    product, hidden = positive_factors(model.density, model)
+    assert product == model.density and hidden == {}
+
+
+def test_observed_data_with_a_support_bound_answer_the_sample_maximum():
+    model = replace(uniform_0_theta(), observed={x: (sp.Rational(29, 10), 1, sp.Rational(1, 2))})
+    sheet = Sheet(title="t", questions=(Estimate("q", "theta?", model),))
+    (answer,) = answers(sheet)
+    assert answer.expr == sp.Rational(29, 10) and answer.value == 2.9
+
+
+def test_observed_counts_on_a_simplex_verify_without_a_false_alarm():
+    k = sp.Symbol("k", integer=True)
+    counts = (1, 2, 2, 3, 3, 3, 1, 3)
+    model = replace(categorical(), name="die_observed", observed={k: counts})
+    d = derive(model)
+    assert {p.name: v for p, v in d.estimate.items()} == {f"p{j}": sp.Rational(counts.count(j), 8) for j in (1, 2, 3)}
+    result = verify(model)
+    assert result.passed, result.table()
+    assert {c.check: c.status for c in result.checks}["cramer_rao_mc"] == "PASS"
+
+
+def test_a_singular_information_is_a_skip_with_its_reason():
+    u1, u2, u3 = sp.symbols("u1 u2 u3", real=True)
+    y = sp.Symbol("y", integer=True, nonnegative=True)
+    a, b, c = sp.symbols("a b c", real=True)
+    eta = a * u1 + b * u2 + c * u3
+    model = Model(
+        "logistic3",
+        "Logistic regression, three covariates",
+        (u1, u2, u3, y),
+        (Parameter(a), Parameter(b), Parameter(c)),
+        sp.exp(y * eta) / (1 + sp.exp(eta)),
+        support={y: sp.FiniteSet(0, 1)},
+        covariates=(u1, u2, u3),
+    )
+    found = fisher(derive(model))
+    assert found.cramer_rao is None and found.reason == SINGULAR
+
+
+@pytest.mark.parametrize("factory", [inverse_gamma_map, gamma_poisson_map])
+def test_a_linear_map_has_its_own_variance_which_a_simulation_confirms(factory):
+    model = factory()
+    d = derive(model)
+    (p,) = d.params
+    n = 40
+    variance = float(estimator_variance(d, d.estimate[p]).subs({p: model.truth[p.name], n_obs: n}))
+    rng = np.random.default_rng(7)
+    draws = [model.peer(model.simulate(rng, n, model.truth))[p.name] for _ in range(20000)]
+    assert variance == pytest.approx(np.var(draws, ddof=1), rel=0.05)  # s.e. of a variance over 20000: 1%
+
+
+def test_draws_wider_than_the_derived_variance_fail_the_variance_check():
+    from numerics.montecarlo import check_cramer_rao, estimates
+
+    d = derive(inverse_gamma_map())
+    draws = estimates(d)
+    assert check_cramer_rao(d, draws).status == "PASS"
+    widened = draws.mean(axis=0) + 1.2 * (draws - draws.mean(axis=0))  # variance 44% larger
+    result = check_cramer_rao(d, widened)
+    assert result.status == "FAIL" and "own derived variance" in result.detail
+
+
+def test_twice_the_map_fails_the_estimate_checks():
+    d = derive(inverse_gamma_map())
+    (v,) = d.params
+    failed = {c.check for c in verify(replace(d, estimate={v: 2 * d.estimate[v]})).checks if c.status == "FAIL"}
+    assert {"peer", "scipy_optimize", "stationary"} <= failed
