@@ -16,6 +16,7 @@ from derivations.constraints import counts_sum_to_n, lagrange_points
 from derivations.declaration import check_declaration
 from derivations.matrix import matrix_stationary, quotient_derivatives
 from derivations.model import Model
+from derivations.roots import quadratic_root
 from derivations.pieces import crosses_closed_end, needs_pieces, piecewise_maximum, relation
 from derivations.solve import (  # noqa: F401  (re-exported: the engine's public names)
     SOLVE_SECONDS,
@@ -132,6 +133,9 @@ SIGNS = {"**": "p", "-": "m", "/": "d"}  # x**(-2) -> xpm2, exp(-x) -> expmx: no
 def _stat_name(g: sp.Expr) -> str:
     if isinstance(g, sp.KroneckerDelta):  # a count: sum_i [x_i = 2] -> N_x_2
         return "N_" + "_".join(_word(str(a)) for a in sorted(g.args, key=lambda a: a.is_number))
+    deltas = [f for f in sp.Mul.make_args(g) if isinstance(f, sp.KroneckerDelta)]
+    if len(deltas) == 1 and g != deltas[0]:  # a group's sum: sum_i y_i [u_i = 1] -> S_y_u_1
+        return _stat_name(g / deltas[0]) + "_" + _stat_name(deltas[0]).removeprefix("N_")
     return "S_" + _word(str(g))  # x**2 -> S_xp2, x*y -> S_xy
 
 
@@ -165,6 +169,20 @@ def separate(logp: sp.Expr, data: tuple[sp.Symbol, ...], params: tuple[sp.Symbol
             return None
         coefficients[g] = coefficients.get(g, sp.Integer(0)) + f
     return coefficients
+
+
+def by_groups(logp: sp.Expr, model: Model) -> sp.Expr:
+    """Terms that mix the parameters with a data symbol of finite support (a binary covariate u in exp(a + b u))
+    written as a sum over its values, sum_v [u = v] t(v): each group's counts and sums are then statistics."""
+    finite = {x: model.support[x] for x in model.data if isinstance(model.support.get(x), sp.FiniteSet)}
+    terms = []
+    for term in sp.Add.make_args(logp):
+        _, g = term.as_independent(*model.data, as_Add=False)
+        mixed = [x for x in finite if term.has(x)] if g.free_symbols & set(model.param_symbols) else []
+        for x in mixed[:1]:  # one grouping symbol per term; the others are expanded on the next pass if needed
+            term = sp.Add(*[sp.KroneckerDelta(x, v) * term.subs(x, v) for v in finite[x]])
+        terms.append(sp.expand(term))
+    return sp.Add(*terms)
 
 
 @dataclass
@@ -287,7 +305,7 @@ def _derive(model: Model) -> Derivation:
     params = model.param_symbols
     logp = log_density(model)
     logprior = log_prior(model)
-    parts = separate(logp, model.data, params)
+    parts = separate(logp, model.data, params) or separate(by_groups(logp, model), model.data, params)
     if parts is None:
         i = sp.Idx("i")
         indexed = logp.xreplace({s: sp.IndexedBase(s.name)[i] for s in model.data})
@@ -342,6 +360,8 @@ def order_statistics(deriv: Derivation) -> dict[Bound, sp.Symbol]:
 def _sign_on_support(g: sp.Expr, model: Model) -> dict[str, bool]:
     """The sign a sum of g over the data is known to have: positive when g is positive on the support (then the
     complex and negative roots of a score equation in it can be discarded), else nonnegative, else unknown."""
+    if isinstance(g, sp.KroneckerDelta):  # a count
+        return {"nonnegative": True}
     on_support = {}
     for x in model.data:
         support = model.support.get(x, sp.Reals)
@@ -397,8 +417,13 @@ def _solve(deriv: Derivation) -> None:
     try:
         best = _pick_maximum(objective.subs(model.constants), inside)
     except NoClosedForm as exc:
-        deriv.no_closed_form = str(exc)
-        return
+        facts = counts_sum_to_n(model, deriv.statistics, n_obs)  # the counts of a finite support add up to n
+        found = quadratic_root(objective.subs(model.constants), model.params[0], facts) if len(rest) == 1 else None
+        if found is None:
+            deriv.no_closed_form = str(exc)
+            return
+        best = {**edges, rest[0]: found[0]}
+        deriv.conditions += found[1]
     deriv.estimate = best
     if _within_declared_range(deriv, objective, edges):
         return

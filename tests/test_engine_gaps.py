@@ -108,3 +108,33 @@ def test_twice_the_map_fails_the_estimate_checks():
     (v,) = d.params
     failed = {c.check for c in verify(replace(d, estimate={v: 2 * d.estimate[v]})).checks if c.status == "FAIL"}
     assert {"peer", "scipy_optimize", "stationary"} <= failed
+
+
+def test_raos_linkage_has_one_root_in_the_domain_and_raos_value():
+    from tests.textbook_catalogue import genetic_linkage
+
+    d = derive(genetic_linkage())
+    counts = {s.symbol.name: s.symbol for s in d.statistics}
+    rao = {counts["N_k_1"]: 125, counts["N_k_2"]: 18, counts["N_k_3"]: 20, counts["N_k_4"]: 34, n_obs: 197}
+    (value,) = d.estimate.values()
+    assert sp.simplify(value.subs(rao) - (15 + sp.sqrt(53809)) / 394) == 0  # Rao (1973), 0.6268
+
+
+def test_a_quadratic_score_picks_its_root_by_the_sign_change_across_the_domain():
+    """Without the counts' signs SymPy cannot discard the second root; the score's sign at the domain's ends
+    names the one inside, under the conditions that make the sign change."""
+    from derivations.roots import quadratic_root
+    from tests.textbook_catalogue import genetic_linkage
+
+    model = genetic_linkage()
+    d = derive(model)
+    plain = {s.symbol: sp.Symbol(s.symbol.name) for s in d.statistics if s.symbol != n_obs}  # no sign known
+    objective = d.objective.xreplace(plain)
+    total = sp.Add(*plain.values())
+    root, conditions = quadratic_root(objective, model.params[0], {total: n_obs})
+    by_name = {s.name: s for s in plain.values()}
+    rao = {by_name["N_k_1"]: 125, by_name["N_k_2"]: 18, by_name["N_k_3"]: 20, by_name["N_k_4"]: 34, n_obs: 197}
+    assert sp.simplify(root.subs(rao) - (15 + sp.sqrt(53809)) / 394) == 0
+    assert conditions and all(c.subs(rao) == sp.true for c in conditions)
+    empty = {**rao, by_name["N_k_4"]: 0, n_obs: 163}  # no observation in the last cell: the score is 0 at theta = 0
+    assert not all(c.subs(empty) == sp.true for c in conditions)

@@ -306,6 +306,41 @@ def discrete_laplace() -> Model:
     )
 
 
+LINKAGE_CELLS = (lambda t: (2 + t) / 4, lambda t: (1 - t) / 4, lambda t: (1 - t) / 4, lambda t: t / 4)
+
+
+def genetic_linkage() -> Model:
+    """Rao's genetic linkage: a multinomial with cell probabilities (2 + theta)/4, (1 - theta)/4, (1 - theta)/4,
+    theta/4. The score clears to a quadratic whose one root in (0, 1) is the estimate, where the first and the
+    middle cells are not empty (Rao's data 125, 18, 20, 34 give 0.6268)."""
+    kk = sp.Symbol("k", integer=True)
+    density = sp.Mul(*[cell(theta) ** sp.KroneckerDelta(kk, j + 1) for j, cell in enumerate(LINKAGE_CELLS)])
+
+    def draw(rng, n, t):
+        probs = [float(cell(t["theta"])) for cell in LINKAGE_CELLS]
+        return {"k": rng.choice([1, 2, 3, 4], n, p=probs).astype(float)}
+
+    def peer(d):
+        counts = [np.sum(d["k"] == j) for j in (1, 2, 3, 4)]
+
+        def nll(r):
+            return -sum(c * np.log(float(cell(r))) for c, cell in zip(counts, LINKAGE_CELLS))
+
+        return {"theta": _minimize_scalar(nll, 1e-9, 1 - 1e-9)}
+
+    return Model(
+        "genetic_linkage",
+        "Rao's genetic linkage",
+        (kk,),
+        (Parameter(theta, UNIT),),
+        density,
+        support={kk: sp.FiniteSet(1, 2, 3, 4)},
+        simulate=draw,
+        truth={"theta": 0.6},
+        peer=peer,
+    )
+
+
 def cauchy_location() -> Model:
     """No closed form: the numerical optimum, reported only when three starts converge to it."""
     return Model(
@@ -354,6 +389,34 @@ def exponential_regression() -> Model:
         ),
         truth={"theta": 2.0},
         peer=lambda d: {"theta": float(1 / np.mean(d["u"] * d["y"]))},  # n / sum u y, by NumPy
+    )
+
+
+def poisson_binary_covariate() -> Model:
+    """Counts with rate exp(a + b u) for a binary covariate u: solved through the groups' counts and sums,
+    a = log y_bar_0 and b = log(y_bar_1 / y_bar_0)."""
+    u, y = sp.Symbol("u", integer=True, nonnegative=True), sp.Symbol("y", integer=True, nonnegative=True)
+    rate = sp.exp(a + b * u)
+
+    def draw(rng, n, t):
+        uu = (np.arange(n) % 2).astype(float)
+        return {"u": uu, "y": rng.poisson(np.exp(t["a"] + t["b"] * uu)).astype(float)}
+
+    def peer(d):  # the group means, by NumPy
+        mean0, mean1 = (float(np.mean(d["y"][d["u"] == v])) for v in (0, 1))
+        return {"a": float(np.log(mean0)), "b": float(np.log(mean1 / mean0))}
+
+    return Model(
+        "poisson_binary_covariate",
+        "Poisson regression on a binary covariate",
+        (u, y),
+        (Parameter(a), Parameter(b)),
+        rate**y * sp.exp(-rate) / sp.factorial(y),
+        support={u: sp.FiniteSet(0, 1), y: sp.Naturals0},
+        covariates=(u,),
+        simulate=draw,
+        truth={"a": 0.5, "b": 0.7},
+        peer=peer,
     )
 
 
@@ -611,6 +674,7 @@ CASES = [
     Case(weibull(3), "root"),
     Case(weibull(4), "root"),
     Case(discrete_laplace(), "root"),
+    Case(genetic_linkage(), "root"),
     Case(uniform_0_theta(), "support"),
     Case(shifted_exponential(), "support"),
     Case(uniform_a_b(), "support"),
@@ -631,6 +695,7 @@ CASES = [
     Case(gamma_shape_rate(), "numerical"),
     Case(exponential_regression(), "covariates"),
     Case(regression_through_origin(), "covariates"),
+    Case(poisson_binary_covariate(), "covariates"),
     Case(geometric(), "supports"),
     Case(binomial_model(sp.FiniteSet(*range(11))), "supports"),
     Case(discrete_laplace(), "supports"),
