@@ -16,8 +16,8 @@ from derivations.constraints import counts_sum_to_n, lagrange_points
 from derivations.declaration import check_declaration
 from derivations.matrix import matrix_stationary, quotient_derivatives
 from derivations.model import Model
-from derivations.roots import quadratic_root
 from derivations.pieces import crosses_closed_end, needs_pieces, piecewise_maximum, relation
+from derivations.roots import quadratic_root
 from derivations.solve import (  # noqa: F401  (re-exported: the engine's public names)
     SOLVE_SECONDS,
     TIMED_OUT,
@@ -179,9 +179,11 @@ def by_groups(logp: sp.Expr, model: Model) -> sp.Expr:
     for term in sp.Add.make_args(logp):
         _, g = term.as_independent(*model.data, as_Add=False)
         mixed = [x for x in finite if term.has(x)] if g.free_symbols & set(model.param_symbols) else []
-        for x in mixed[:1]:  # one grouping symbol per term; the others are expanded on the next pass if needed
-            term = sp.Add(*[sp.KroneckerDelta(x, v) * term.subs(x, v) for v in finite[x]])
-        terms.append(sp.expand(term))
+        if mixed:  # grouped by one symbol of finite support; a term mixing several stays as it is
+            x = mixed[0]
+            terms.append(sp.expand(sp.Add(*[sp.KroneckerDelta(x, v) * term.subs(x, v) for v in finite[x]])))
+        else:
+            terms.append(term)
     return sp.Add(*terms)
 
 

@@ -55,6 +55,11 @@ class Verification:
 def verify(model_or_derivation: Model | Derivation, seed: int = 0) -> Verification:
     """Derive the model if need be, then run every numerical check and the Monte Carlo checks on it."""
     d = model_or_derivation if isinstance(model_or_derivation, Derivation) else derive(model_or_derivation)
+    if d.model.simulate is None and not d.model.observed:  # nothing to evaluate at: every check skips, saying why
+        reason = (
+            "skipped: the model declares neither observed data nor a simulate hook, so there are no data to check at"
+        )
+        return Verification(d.model.name, (CheckResult(d.model.name, "numerics", float("nan"), 0.0, True, reason),))
     checks = run_checks(d, seed=seed, peer=d.model.peer) + run_monte_carlo(d, seed=seed)
     return Verification(d.model.name, tuple(checks))
 

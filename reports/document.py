@@ -11,6 +11,8 @@ from typing import Any
 import jinja2
 import sympy as sp
 
+from derivations.linear import COMPACT_FROM, normal_equations, residual_variance
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -163,7 +165,47 @@ def statistics_defined(d) -> str:
 
 
 def estimate_math(d) -> str:
+    compact = matrix_estimate(d)
+    if compact is not None:
+        return compact
     return LINES.join(rf"{hat(p)} = {math(d, v)}" for p, v in d.estimate.items())
+
+
+def matrix_estimate(d) -> str | None:
+    """Many weights of a linear model in matrix form, (X^T X + lambda I)^-1 X^T y, and a variance as the mean
+    squared residual, where writing each out (Cramer's rule) would fill pages; None where that does not apply."""
+    entries = matrix_entries(d)
+    if entries is None:
+        return None
+    eq = normal_equations(d)
+    weights = r"\begin{pmatrix}" + r" \\ ".join(hat(p) for p in eq.params) + r"\end{pmatrix}"
+    lines = [rf"\hat{{\mathbf{{w}}}} = {weights} = {_solution(eq)}"]
+    lines += [rf"{hat(p)} = {entries[p]}" for p in d.params if p not in eq.params]
+    return LINES.join(lines)
+
+
+def _solution(eq) -> str:
+    ridge = "" if eq.ridge == 0 else rf" + {sp.latex(eq.ridge)} I"
+    return rf"\left(\mathbf{{X}}^\top \mathbf{{X}}{ridge}\right)^{{-1}} \mathbf{{X}}^\top \mathbf{{y}}"
+
+
+def matrix_entries(d) -> dict | None:
+    """Each estimate's LaTeX in the matrix form (the k-th entry of the solution; a variance as the mean squared
+    residual), for a linear model with many weights; None where that does not apply."""
+    eq = normal_equations(d) if d.estimate is not None else None
+    if eq is None or eq.gram is None or len(eq.params) < COMPACT_FROM:
+        return None
+    entries = {p: rf"\left[{_solution(eq)}\right]_{{{k + 1}}}" for k, p in enumerate(eq.params)}
+    for p in d.params:
+        if p in eq.params:
+            continue
+        square = residual_variance(d, eq, p)
+        entries[p] = (
+            math(d, d.estimate[p])
+            if square is None
+            else rf"\frac{{1}}{{n}}\left({math(d, square)} - \hat{{\mathbf{{w}}}}^\top \mathbf{{X}}^\top \mathbf{{y}}\right)"
+        )
+    return entries
 
 
 def numerical_math(d, values: dict[str, float]) -> str:
@@ -208,9 +250,11 @@ def at_a_glance(rows: list[dict]) -> Section:
     sec = Section("answers", "Answers at a glance")
     table, notes = [], []
     for row in rows:
-        exact = _parsed(row["exact"])
+        exact = _parsed(row["exact"]) if not row.get("shown_latex") else None
         shown = (
-            f"$\\displaystyle {math(None, exact)}$"
+            f"$\\displaystyle {row['shown_latex']}$"
+            if row.get("shown_latex")
+            else f"$\\displaystyle {math(None, exact)}$"
             if exact is not None
             else (f"${row['latex']}$" if row.get("latex") else "")
         )

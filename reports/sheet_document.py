@@ -32,7 +32,7 @@ from numerics.estimate import estimate as point_estimate
 from numerics.study import Run, Study, run_study
 from numerics.verify import Verification, answer_checks, verify
 from reports import figures
-from reports.document import KINDS_TEXT, Section, error_text, estimate_math, numerical_math
+from reports.document import KINDS_TEXT, Section, error_text, estimate_math, matrix_entries, numerical_math
 from reports.plan import ReportPlan
 from reports.steps import worked_steps
 
@@ -48,9 +48,20 @@ class SheetResults:
     numerical: dict[str, PointEstimate] = field(default_factory=dict)  # estimates with no closed form, by key
 
 
+def _shown(results: SheetResults, a: Answer) -> dict:
+    """The LaTeX an answer is shown in where its exact form would fill a page (a linear model's many weights)."""
+    for q in results.sheet.questions:
+        if isinstance(q, Estimate) and a.key.startswith(f"{q.key}."):
+            d = results.derivations[q.model.name]
+            entries = matrix_entries(d) or {}
+            shown = next((entries[p] for p in d.params if estimate_key(q, d, p) == a.key and p in entries), None)
+            return {"shown_latex": shown} if shown else {}
+    return {}
+
+
 def answer_rows(results: SheetResults) -> list[dict]:
     """answers.json: every exact answer, then each optimizer study's stability bound (a number from data)."""
-    rows = [a.as_dict() for a in results.answers]
+    rows = [a.as_dict() | _shown(results, a) for a in results.answers]
     for key, st in results.studies.items():
         title = next(q.model.title for q in results.sheet.questions if q.key == key)
         question = rf"largest stable gradient-ascent rate, $2 / \lambda_{{\max}}(-H)$: {title}"

@@ -15,9 +15,10 @@ import sympy as sp
 from derivations.constraints import counts_sum_to_n
 from derivations.constraints import residuals as constraint_residuals
 from derivations.engine import Derivation, n_obs, order_statistics
+from derivations.linear import NormalEquations, normal_equations, residual_variance
 from derivations.pieces import pieces
 from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
-from reports.document import LINES, hat, math, roots_defined, statistics_defined
+from reports.document import LINES, hat, math, matrix_estimate, roots_defined, statistics_defined
 
 LONG = 120  # characters of LaTeX beyond which a density is not repeated inside a log
 SECOND_ORDER_TEXT = {
@@ -242,6 +243,73 @@ def _lagrange(out: Steps, score: sp.Matrix, est: str) -> None:
     )
 
 
+def _normal_equations(out: Steps, eq: NormalEquations) -> None:
+    """The score in a block of weights is linear in them: A w = c, and in a linear model A = s (X^T X + lambda I),
+    c = s X^T y, so w = (X^T X + lambda I)^-1 X^T y (least squares; ridge where a Gaussian prior adds lambda)."""
+    d = out.d
+    w = sp.Matrix(eq.params)
+    at = sp.Matrix([(d.estimate or {})[p] for p in eq.params])
+    names = ", ".join(sp.latex(p) for p in eq.params)
+    if eq.gram is None:
+        out.add(
+            "Normal equations",
+            rf"{out.tex(eq.matrix)} {hat_vector(eq.params)} = {out.tex(eq.vector)}",
+            [(eq.matrix * at, eq.vector, EQUAL)],
+            f"The objective is quadratic in ${names}$, so setting its score to zero gives linear equations "
+            "$A w = c$, with $A$ the negative Hessian in them (free of them) and $c$ the score at $0$.",
+        )
+        return
+    assert eq.scale is not None and eq.ridge is not None and eq.moment is not None  # set together with gram
+    ridge = "" if eq.ridge == 0 else rf" + {sp.latex(eq.ridge)} I"
+    shown = LINES.join(
+        [
+            rf"\mathbf{{X}}^\top \mathbf{{X}} = {out.tex(eq.gram)}",
+            rf"\mathbf{{X}}^\top \mathbf{{y}} = {out.tex(eq.moment)}",
+            rf"\left(\mathbf{{X}}^\top \mathbf{{X}}{ridge}\right) {hat_vector(eq.params)} = \mathbf{{X}}^\top \mathbf{{y}}",
+        ]
+    )
+    prior = (
+        f" The prior adds ${sp.latex(eq.ridge)}$ to the diagonal: ridge regression, with "
+        rf"$\lambda = {sp.latex(eq.ridge)}$."
+        if eq.ridge != 0
+        else ""
+    )
+    out.add(
+        "Normal equations",
+        shown,
+        [
+            ((eq.gram + eq.ridge * sp.eye(len(eq.params))) * at, eq.moment, EQUAL),
+            (
+                eq.matrix * w - eq.vector,
+                eq.scale * ((eq.gram + eq.ridge * sp.eye(len(eq.params))) * w - eq.moment),
+                EQUAL,
+            ),
+        ],
+        f"The score in ${names}$ is linear in them. Setting it to zero gives the normal equations, where the "
+        rf"columns of $\mathbf{{X}}$ are the regressors each weight multiplies (1 for an intercept).{prior} "
+        rf"Their solution is ${hat_vector(eq.params)} = (\mathbf{{X}}^\top \mathbf{{X}}{ridge})^{{-1}} "
+        r"\mathbf{X}^\top \mathbf{y}$, written out below.",
+    )
+
+
+def _matrix_claims(d: Derivation, eq: NormalEquations | None) -> list:
+    """What the matrix form of the estimate states: the weights solve the normal equations, and a variance is
+    the mean squared residual."""
+    if matrix_estimate(d) is None or eq is None or eq.gram is None or eq.moment is None or eq.ridge is None:
+        return []
+    weights = sp.Matrix([(d.estimate or {})[p] for p in eq.params])
+    claims = [((eq.gram + eq.ridge * sp.eye(len(eq.params))) * weights, eq.moment, EQUAL)]
+    for p in d.params:
+        square = None if p in eq.params else residual_variance(d, eq, p)
+        if square is not None:
+            claims.append(((d.estimate or {})[p], (square - (weights.T * eq.moment)[0]) / n_obs, EQUAL))
+    return claims
+
+
+def hat_vector(params) -> str:
+    return r"\begin{pmatrix}" + r" \\ ".join(hat(p) for p in params) + r"\end{pmatrix}"
+
+
 def _conditions_text(out: Steps) -> str:
     """Where a closed form holds only for some data (the stationary point inside a declared range)."""
     d = out.d
@@ -380,7 +448,7 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
             [(score.subs(c), zero, EQUAL) for c in d.candidates],
             roots_defined(sp.Tuple(*[v for c in d.candidates for v in c.values()])),
         )
-    est = LINES.join(rf"{hat(p)} = {out.tex(v)}" for p, v in estimate.items())
+    est = matrix_estimate(d) or LINES.join(rf"{hat(p)} = {out.tex(v)}" for p, v in estimate.items())
     if d.model.constraints:
         _lagrange(out, score, est)
         return
@@ -397,10 +465,13 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
     if d.piecewise:
         _by_pieces(out, est)
         return
+    equations = normal_equations(d)
+    if equations is not None:
+        _normal_equations(out, equations)
     out.add(
         f"{d.kind} (score = 0)",
         est,
-        [(score.subs(estimate), zero, EQUAL)],
+        [(score.subs(estimate), zero, EQUAL), *_matrix_claims(d, equations)],
         roots_defined(sp.Tuple(*estimate.values())) + _conditions_text(out),
     )
     for p, form in familiar.items():

@@ -33,6 +33,7 @@ CLOSED = {
     "range",
     "biased",
     "affine",
+    "design",
 }
 
 

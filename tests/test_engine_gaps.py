@@ -138,3 +138,23 @@ def test_a_quadratic_score_picks_its_root_by_the_sign_change_across_the_domain()
     assert conditions and all(c.subs(rao) == sp.true for c in conditions)
     empty = {**rao, by_name["N_k_4"]: 0, n_obs: 163}  # no observation in the last cell: the score is 0 at theta = 0
     assert not all(c.subs(empty) == sp.true for c in conditions)
+
+
+def test_the_normal_equations_name_the_gram_matrix_and_the_ridge():
+    from derivations.linear import normal_equations
+    from tests.textbook_catalogue import RIDGE_NOISE, RIDGE_PRECISION, linear_model_3, ridge_model_3
+
+    least = normal_equations(derive(linear_model_3()))
+    assert least.ridge == 0 and least.gram.shape == (3, 3) and least.gram.is_symmetric()
+    ridge = normal_equations(derive(ridge_model_3()))
+    assert ridge.ridge == RIDGE_PRECISION * RIDGE_NOISE and ridge.scale == 1 / RIDGE_NOISE
+    d = derive(ridge_model_3())
+    weights = sp.Matrix([d.estimate[p] for p in ridge.params])
+    assert sp.simplify((ridge.gram + ridge.ridge * sp.eye(3)) * weights - ridge.moment) == sp.zeros(3, 1)
+
+
+def test_a_model_with_one_weight_has_no_normal_equations_block():
+    from derivations.linear import normal_equations
+    from tests.textbook_catalogue import regression_through_origin
+
+    assert normal_equations(derive(regression_through_origin())) is None

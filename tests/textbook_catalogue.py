@@ -420,6 +420,74 @@ def poisson_binary_covariate() -> Model:
     )
 
 
+WEIGHTS = sp.symbols("w1:4", real=True)
+REGRESSORS = sp.symbols("x1:4", real=True)
+RESPONSE = sp.Symbol("y", real=True)
+TRUE_WEIGHTS = {"w1": 0.5, "w2": -1.0, "w3": 2.0}
+
+
+def _design(rng, n, t, noise):
+    columns = rng.normal(size=(n, 3))
+    mean = columns @ np.array([t[f"w{j}"] for j in (1, 2, 3)])
+    return {f"x{j + 1}": columns[:, j] for j in range(3)} | {"y": mean + noise * rng.normal(size=n)}
+
+
+def _matrix(d):
+    return np.column_stack([d[f"x{j}"] for j in (1, 2, 3)]), d["y"]
+
+
+def linear_model_3() -> Model:
+    """y = X w + noise with three covariates and the noise variance unknown: w = (X^T X)^-1 X^T y and sigma^2 the
+    mean squared residual, checked against NumPy's least squares."""
+    s2_ = sp.Symbol("s2", positive=True)
+    mean = sum(w * v for w, v in zip(WEIGHTS, REGRESSORS))
+
+    def peer(d):
+        design, y = _matrix(d)
+        w, *_ = np.linalg.lstsq(design, y, rcond=None)
+        return {f"w{j + 1}": float(w[j]) for j in range(3)} | {"s2": float(np.mean((y - design @ w) ** 2))}
+
+    return Model(
+        "linear_model_3",
+        "Linear model, three covariates",
+        (*REGRESSORS, RESPONSE),
+        tuple(Parameter(w) for w in WEIGHTS) + (Parameter(s2_, POSITIVE),),
+        sp.exp(-((RESPONSE - mean) ** 2) / (2 * s2_)) / sp.sqrt(2 * sp.pi * s2_),
+        covariates=REGRESSORS,
+        simulate=lambda rng, n, t: _design(rng, n, t, np.sqrt(t["s2"])),
+        truth=TRUE_WEIGHTS | {"s2": 0.8},
+        peer=peer,
+    )
+
+
+RIDGE_PRECISION, RIDGE_NOISE = 2, sp.Rational(1, 4)
+
+
+def ridge_model_3() -> Model:
+    """The weights' MAP under the prior N(0, I / 2) with noise variance 1/4: ridge regression,
+    (X^T X + lambda I)^-1 X^T y with lambda = alpha sigma^2 = 1/2, checked against the formula solved by NumPy."""
+    mean = sum(w * v for w, v in zip(WEIGHTS, REGRESSORS))
+
+    def peer(d):
+        design, y = _matrix(d)
+        lam = float(RIDGE_PRECISION * RIDGE_NOISE)
+        w = np.linalg.solve(design.T @ design + lam * np.eye(3), design.T @ y)
+        return {f"w{j + 1}": float(w[j]) for j in range(3)}
+
+    return Model(
+        "ridge_model_3",
+        "Ridge regression, three covariates",
+        (*REGRESSORS, RESPONSE),
+        tuple(Parameter(w) for w in WEIGHTS),
+        sp.exp(-((RESPONSE - mean) ** 2) / (2 * RIDGE_NOISE)) / sp.sqrt(2 * sp.pi * RIDGE_NOISE),
+        prior=sp.exp(-RIDGE_PRECISION * sum(w**2 for w in WEIGHTS) / 2),
+        covariates=REGRESSORS,
+        simulate=lambda rng, n, t: _design(rng, n, t, float(sp.sqrt(RIDGE_NOISE))),
+        truth=TRUE_WEIGHTS,
+        peer=peer,
+    )
+
+
 def regression_through_origin() -> Model:
     """y = beta u + unit Gaussian noise: the textbook sum u y / sum u^2, checked against NumPy's least squares."""
     u, y, beta = sp.Symbol("u", real=True), sp.Symbol("y", real=True), sp.Symbol("beta", real=True)
@@ -667,6 +735,7 @@ CAPABILITIES = {
     "kink": "a kink in the objective: a Piecewise over subgradient conditions",
     "affine": "support ends affine in a parameter: the matching order statistic",
     "set": "a flat likelihood: the maximiser is an interval, named",
+    "design": "weights of a linear model by the normal equations: least squares and ridge",
     "biased": "a biased MAP, held to its own derived variance",
     "range": "a declared range with a closed end: the projection onto it, or the conditions of the closed form",
 }
@@ -696,6 +765,8 @@ CASES = [
     Case(exponential_regression(), "covariates"),
     Case(regression_through_origin(), "covariates"),
     Case(poisson_binary_covariate(), "covariates"),
+    Case(linear_model_3(), "design"),
+    Case(ridge_model_3(), "design"),
     Case(geometric(), "supports"),
     Case(binomial_model(sp.FiniteSet(*range(11))), "supports"),
     Case(discrete_laplace(), "supports"),
