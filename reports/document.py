@@ -175,9 +175,9 @@ def matrix_estimate(d) -> str | None:
     """Many weights of a linear model in matrix form, (X^T X + lambda I)^-1 X^T y, and a variance as the mean
     squared residual, where writing each out (Cramer's rule) would fill pages; None where that does not apply."""
     entries = matrix_entries(d)
-    if entries is None:
+    eq = normal_equations(d) if entries is not None else None
+    if entries is None or eq is None:
         return None
-    eq = normal_equations(d)
     weights = r"\begin{pmatrix}" + r" \\ ".join(hat(p) for p in eq.params) + r"\end{pmatrix}"
     lines = [rf"\hat{{\mathbf{{w}}}} = {weights} = {_solution(eq)}"]
     lines += [rf"{hat(p)} = {entries[p]}" for p in d.params if p not in eq.params]
