@@ -417,7 +417,8 @@ def _solve(deriv: Derivation) -> None:
         return
     deriv.candidates = tuple(inside)
     try:
-        best = _pick_maximum(objective.subs(model.constants), inside)
+        with time_limit(model.solve_seconds or SOLVE_SECONDS, "ranking the stationary points"):
+            best = _pick_maximum(objective.subs(model.constants), inside)
     except NoClosedForm as exc:
         facts = counts_sum_to_n(model, deriv.statistics, n_obs)  # the counts of a finite support add up to n
         found = quadratic_root(objective.subs(model.constants), model.params[0], facts) if len(rest) == 1 else None

@@ -151,16 +151,19 @@ def estimates(d: Derivation, replications: int = REPLICATIONS, n: int = SAMPLE_S
 
 
 def in_statistics(d: Derivation) -> Derivation:
-    """The derivation whose estimator applies to simulated samples: for a model with observed data (whose
-    estimate is a number), the same model derived without them, in the statistics."""
-    return derive(dataclasses.replace(d.model, observed=None)) if d.observed_statistics else d
+    """The derivation whose estimator applies to simulated samples: for a model with constraints and observed
+    data (whose estimate is a number, and whose replicates Newton cannot solve on the constraints), the same
+    model derived without the data, in the statistics. Other models with observed data use Newton's replicates."""
+    if d.observed_statistics and d.model.constraints:
+        return derive(dataclasses.replace(d.model, observed=None))
+    return d
 
 
 def _estimates_and_stats(d: Derivation, replications: int, n: int, seed: int):
     model, c = d.model, compiled(d)
     rng = np.random.default_rng(seed)
     general = in_statistics(d)
-    if general.separable and general.estimate is not None:  # the estimator broadcast over the rows' statistics
+    if general.separable and general.estimate is not None and not general.observed_statistics:  # broadcast over rows
         stats = _sample_rows(general, replications, n, rng)
         return compiled(general).estimate_rows(stats), stats
     if model.constraints:

@@ -71,13 +71,6 @@ def declared(model: Model, **changes):
     return lambda tmp: derive(dataclasses.replace(model, **changes))
 
 
-def uniform_pair() -> Model:
-    """x and y both uniform on [0, theta]: one parameter bounding two data symbols."""
-    y = sp.Symbol("y", real=True)
-    both = {x: sp.Interval(0, theta), y: sp.Interval(0, theta)}
-    return dataclasses.replace(uniform_0_theta(), data=(x, y), density=1 / theta**2, support=both)
-
-
 def reflected_exponential(scale) -> Model:
     """-lambda exp(-lambda x) for x < 0 and a negative rate, the density multiplied by `scale`."""
     x, rate = sp.Symbol("x", negative=True), sp.Symbol("lambda", negative=True)
@@ -686,11 +679,6 @@ DECLARATION_CASES = [
         "overflowing-not-normalised",  # cosh overflows far out, sech is 0 there: numpy's warning is not a failure
         declared(hyperbolic_secant(), density=2 * hyperbolic_secant().density),
         r"^hyperbolic_secant: the density must integrate \(or sum\) to 1 over the support; at mu = -3/5 it gives 2$",
-    ),
-    Case(
-        "bound-twice",  # x and y both on [0, theta]
-        lambda tmp: derive(uniform_pair()),
-        r"^uniform_0_theta: the parameter theta bounds the support more than once$",
     ),
     Case(
         "bounded-above-not-normalised",  # a domain (-oo, 0) is sampled 7/10 and 21/10 below its end

@@ -158,3 +158,21 @@ def test_a_model_with_one_weight_has_no_normal_equations_block():
     from tests.textbook_catalogue import regression_through_origin
 
     assert normal_equations(derive(regression_through_origin())) is None
+
+
+def test_a_parameter_bounding_two_data_symbols_is_at_the_larger_maximum():
+    """x and y both on [0, theta]: theta >= max x and theta >= max y, so theta = max(max x, max y)."""
+    x_, y_ = sp.Symbol("x", nonnegative=True), sp.Symbol("y", nonnegative=True)
+    theta = sp.Symbol("theta", positive=True)
+    model = Model(
+        "uniform_pair",
+        "Two uniforms on [0, theta]",
+        (x_, y_),
+        (Parameter(theta, sp.Interval.open(0, sp.oo)),),
+        1 / theta**2,
+        support={x_: sp.Interval(0, theta), y_: sp.Interval(0, theta)},
+    )
+    d = derive(model)
+    data = {"x": np.array([0.2, 1.7, 0.4]), "y": np.array([2.1, 0.3, 0.9])}
+    found = estimate(d, data)
+    assert found.method == "closed form" and found.values["theta"] == 2.1
