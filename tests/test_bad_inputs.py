@@ -46,7 +46,6 @@ from sheets.exercise3_demos import praxis as px
 from sheets.exercise3_demos.praxis_theory import exact_sigma
 from tests.conftest import gamma_shape_model
 from tests.test_textbook import binomial_model
-from tests.textbook_catalogue import uniform_0_theta
 
 
 @dataclass(frozen=True)
