@@ -76,3 +76,67 @@ def _truncation_log_normaliser(model: Model) -> sp.Expr:
     par = _one_parameter(model)
     z = sp.integrate(model.prior, (par.symbol, par.domain.start, par.domain.end))
     return sp.log(sp.simplify(z))
+
+
+DISCRETE = (sp.Naturals, sp.Naturals0, sp.Integers)
+
+
+def discrete(model: Model, x: sp.Symbol) -> bool:
+    """Whether a data symbol takes countably many values (a finite set, the naturals, an integer range)."""
+    support = model.support.get(x, sp.Reals)
+    return bool(x.is_integer) or isinstance(support, (sp.FiniteSet, sp.Range)) or support in DISCRETE
+
+
+def event_set(model: Model, event: sp.Basic, where: str) -> tuple[sp.Symbol, sp.Set]:
+    """The data symbol an event is about and its values as a set, within the support; InputError otherwise."""
+    if (
+        not isinstance(event, sp.Basic)
+        or not isinstance(event, sp.logic.boolalg.Boolean)
+        or event in (sp.true, sp.false)
+    ):
+        raise InputError(f"{where}: the event must be a condition on one data symbol, such as x > 1, got {event!r}")
+    symbols = event.free_symbols
+    if len(symbols) != 1 or next(iter(symbols)) not in model.data:
+        raise InputError(f"{where}: the event must be a condition on one data symbol of {model.name}, got {event}")
+    (x,) = symbols
+    try:
+        values = event.as_set()
+    except (NotImplementedError, TypeError, ValueError):
+        raise InputError(f"{where}: SymPy cannot write the event {event} as a set of values of {x}") from None
+    inside = sp.Intersection(values, model.support.get(x, sp.Reals))
+    if not discrete(model, x) and (isinstance(values, sp.FiniteSet) or inside.measure == 0):
+        raise InputError(
+            f"{where}: the event {event} is a set of single points of the continuous {x}: its probability is 0"
+        )
+    return x, inside
+
+
+def _event_mass(model: Model, event: sp.Basic, density: sp.Expr) -> sp.Expr:
+    """The density integrated (or summed) over the event's values."""
+    x, values = event_set(model, event, model.name)
+    if discrete(model, x):
+        if isinstance(values, sp.FiniteSet):
+            return sp.Add(*[density.subs(x, v) for v in values])
+        if isinstance(values, sp.Range) or values.is_subset(sp.Integers):
+            return sp.summation(density, (x, values.inf, values.sup))
+        lo, hi = sp.ceiling(values.inf), sp.floor(values.sup)
+        return sp.summation(density, (x, lo, hi))
+    pieces = values.args if isinstance(values, sp.Union) else (values,)
+    return sp.Add(*[sp.integrate(density, (x, piece.inf, piece.sup), conds="none") for piece in pieces])
+
+
+def event_probability(model: Model, event: sp.Basic, point: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """P(event | theta = point) for one new observation: exact."""
+    density = model.density.subs(model.constants).subs(dict(point))
+    return sp.simplify(_event_mass(model, event, density))
+
+
+def posterior_probability(model: Model, event: sp.Basic) -> sp.Expr:
+    """P(event | D) = integral of P(event | theta) p(theta | D) d theta."""
+
+    def compute() -> sp.Expr:
+        par = _one_parameter(model)
+        given = _event_mass(model, event, model.density.subs(model.constants))
+        return sp.simplify(sp.integrate(given * posterior(model), (par.symbol, par.domain.start, par.domain.end)))
+
+    return _cached("posterior_probability", model, compute, event)

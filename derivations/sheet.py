@@ -87,6 +87,29 @@ class PosteriorPredictive(PlugIn):
 
 
 @dataclass(frozen=True)
+class Probability(Question):
+    """P(event) for one new observation, the event a condition on one data symbol (x > 1, (x >= 1) & (x <= 3),
+    k <= 2): at the model's MLE/MAP (predictive "plug-in"), or averaged over the posterior ("posterior", one
+    parameter on an interval, observed data). A point event of a continuous variable is refused: its
+    probability is 0."""
+
+    model: Model = None  # type: ignore[assignment]
+    event: sp.Basic = None
+    predictive: str = "plug-in"
+    label: str = ""
+
+    def check(self) -> None:
+        _needs_model(self)
+        bayes.event_set(self.model, self.event, f"question {self.key}")
+        if self.predictive not in ("plug-in", "posterior"):
+            raise InputError(
+                f"question {self.key}: predictive must be 'plug-in' or 'posterior', got {self.predictive!r}"
+            )
+        if self.predictive == "posterior":
+            _needs_observed_one_parameter(self)
+
+
+@dataclass(frozen=True)
 class Posterior(Question):
     """p(theta | D), normalised exactly, for a model with observed data and one parameter on an interval."""
 
@@ -167,6 +190,12 @@ def _check_new(q: Question, new: NewData) -> None:
                 raise InputError(f"question {q.key}: the future {symbol} = {value!r} is not a number") from None
             if not in_support(np.array([number]), support)[0]:
                 raise InputError(f"question {q.key}: the future {symbol} = {value} lies outside its support {support}")
+            if not bayes.discrete(q.model, symbol):
+                raise InputError(
+                    f"question {q.key}: {symbol} = {value} is a single point of a continuous variable, whose "
+                    f"probability is 0 (a density is not a probability); ask a Probability of an event such as "
+                    f"{symbol} > {value}"
+                )
 
 
 def _needs_observed_one_parameter(q: Question) -> None:
@@ -249,6 +278,17 @@ def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> li
         return [_answer(q.key, q.label or q.text, bayes.plug_in_predictive(q.model, d.estimate, q.new), d)]
     if isinstance(q, Posterior):
         return [_answer(q.key, q.label or q.text, bayes.posterior(q.model), deriv(q.model))]
+    if isinstance(q, Probability):
+        d = deriv(q.model)
+        if q.predictive == "posterior":
+            value = bayes.posterior_probability(q.model, q.event)
+        elif d.estimate is None:
+            raise InputError(
+                f"question {q.key}: {q.model.name} has no closed-form {d.kind} to plug in ({d.no_closed_form})"
+            )
+        else:
+            value = bayes.event_probability(q.model, q.event, d.estimate)
+        return [_answer(q.key, q.label or q.text, value, d)]
     return []
 
 

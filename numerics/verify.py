@@ -6,6 +6,7 @@ The public API: verify(model or derivation, seed) -> Verification, and verify_sh
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -14,9 +15,10 @@ from pathlib import Path
 
 from derivations.engine import Derivation, derive
 from derivations.model import InputError, Model
-from derivations.sheet import Answer, Sheet, answers, load_python_file, load_sheet
-from numerics.checks import CheckResult, rel_error, run_checks
+from derivations.sheet import Answer, Probability, Sheet, answers, load_python_file, load_sheet
+from numerics.checks import CheckResult, guarded, rel_error, run_checks
 from numerics.montecarlo import run_monte_carlo
+from numerics.probability import check_probability
 from sheets import DEFAULT_SHEET
 
 ANSWER_TOLERANCE = 1e-6
@@ -64,9 +66,16 @@ def verify(model_or_derivation: Model | Derivation, seed: int = 0) -> Verificati
     return Verification(d.model.name, tuple(checks))
 
 
-def answer_checks(sheet: Sheet, found: list[Answer]) -> Verification:
-    """Each numeric answer of the sheet against the sheet's peer, computed with scipy alone."""
+def answer_checks(sheet: Sheet, found: list[Answer], derived: dict | None = None) -> Verification:
+    """Each numeric answer of the sheet against the sheet's peer, computed with scipy alone; a Probability
+    answer also against its float recomputation by quad."""
     results = []
+    for q in sheet.questions:
+        if isinstance(q, Probability):
+            ans = next(a for a in found if a.key == q.key)
+            d = (derived or {}).get(q.model.name) or derive(q.model)
+            check = functools.partial(check_probability, q, d, ans.expr)
+            results.append(guarded(q.model, f"answer {q.key}", check, 1e-7))
     for ans in found:
         peer = sheet.peers.get(ans.key)
         if peer is not None:
@@ -84,7 +93,7 @@ def verify_sheet(
     derived = {m.name: derive(m) for m in sheet.models}
     found = answers(sheet, deriv=lambda m: derived[m.name])
     chosen = [derived[m.name] for m in sheet.models if models is None or m.name in models]
-    return [verify(d, seed) for d in chosen] + [answer_checks(sheet, found)], found
+    return [verify(d, seed) for d in chosen] + [answer_checks(sheet, found, derived)], found
 
 
 def format_table(results) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from derivations.bayes import discrete, event_set
 from derivations.engine import Derivation, derive
 from derivations.sheet import (
     Answer,
@@ -20,6 +21,7 @@ from derivations.sheet import (
     PlugIn,
     Posterior,
     PosteriorPredictive,
+    Probability,
     Question,
     Sheet,
     answers,
@@ -32,7 +34,7 @@ from numerics.estimate import estimate as point_estimate
 from numerics.study import Run, Study, run_study
 from numerics.verify import Verification, answer_checks, verify
 from reports import figures
-from reports.document import KINDS_TEXT, Section, error_text, estimate_math, matrix_entries, numerical_math
+from reports.document import KINDS_TEXT, Section, error_text, estimate_math, hat, matrix_entries, numerical_math
 from reports.plan import ReportPlan
 from reports.steps import worked_steps
 
@@ -111,6 +113,30 @@ def probability(sec: Section, q: Question, results: SheetResults) -> None:
         sec.math(f"{a.latex}{_value(a)}")
 
 
+def event_probability(sec: Section, q: Probability, results: SheetResults) -> None:
+    """P(event) as the integral (or sum) of the density over the event's values, at the estimate or against
+    the posterior, then its value."""
+    d = results.derivations[q.model.name]
+    x, values = event_set(q.model, q.event, q.key)
+    (a,) = _answers_of(results, q)
+    name = sp.latex(x)
+    pieces = values.args if isinstance(values, sp.Union) else (values,)
+    if discrete(q.model, x):
+        over = " + ".join(rf"\sum_{{{name} \in {sp.latex(p)}}}" for p in pieces)
+    else:
+        over = " + ".join(rf"\int_{{{sp.latex(p.inf)}}}^{{{sp.latex(p.sup)}}}" for p in pieces)
+    theta = ", ".join(sp.latex(p) for p in d.params)
+    if q.predictive == "posterior":
+        sec.text("The probability of the event for one new observation, averaged over the posterior:")
+        given = rf"p({name} \mid {theta})\, p({theta} \mid D)"
+        shown = rf"P({sp.latex(q.event)} \mid D) = \int {over} {given}\, d{name}\, d{theta} = {a.latex}{_value(a)}"
+    else:
+        hats = ", ".join(hat(p) for p in d.params)
+        sec.text(f"The probability of the event for one new observation, with the {d.kind} plugged in:")
+        shown = rf"P({sp.latex(q.event)} \mid {hats}) = {over} p({name} \mid {hats})\, d{name} = {a.latex}{_value(a)}"
+    sec.math(shown if not discrete(q.model, x) else shown.replace(rf"\, d{name}", ""))
+
+
 def _count(run: Run) -> str:
     if run.status == "converged":
         return str(run.steps)
@@ -181,6 +207,7 @@ KINDS: dict[type[Question], Callable[..., None]] = {
     PlugIn: probability,
     Posterior: probability,
     PosteriorPredictive: probability,
+    Probability: event_probability,
     OptimizerStudy: optimizer_study,
 }
 
@@ -233,7 +260,7 @@ class GenericReport(ReportPlan):
 
     def background(self):
         verifications = [verify(d, self.settings.seed) for d in self.derived.values()]
-        return verifications + [answer_checks(self.sheet, self.found)]
+        return verifications + [answer_checks(self.sheet, self.found, self.derived)]
 
     def foreground(self):
         return [("studies", self._studies)]
