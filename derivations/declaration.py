@@ -15,6 +15,7 @@ from derivations.constraints import check_constraints, eliminated
 from derivations.matrix import check_matrices
 from derivations.model import InputError, Model
 from derivations.support import support_bounds
+from derivations.text import check_key, check_text
 
 TOLERANCE = 1e-6
 FRACTIONS = (sp.Rational(3, 10), sp.Rational(7, 10))  # where in a bounded domain the checks look
@@ -24,6 +25,10 @@ COVARIATE_VALUE = sp.Rational(1, 2)
 
 def check_declaration(model: Model) -> None:
     """Raise InputError naming the model and the rule its declaration breaks."""
+    check_key(model.name, "a model's name")
+    check_text(model.title, f"{model.name}: its title")
+    for k, note in enumerate(model.notes):
+        check_text(note, f"{model.name}: note {k + 1}")
     check_symbols(model)
     seconds = model.solve_seconds
     if seconds is not None and (

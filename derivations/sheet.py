@@ -19,6 +19,7 @@ import sympy as sp
 from derivations import bayes
 from derivations.engine import Derivation, derive
 from derivations.model import InputError, Model, in_support
+from derivations.text import check_key, check_text
 
 NewData = tuple[Mapping[sp.Symbol, object], ...]
 
@@ -33,7 +34,17 @@ class Question:
         model: Model  # every kind declares its model (a field of each subclass, after key and text)
 
     def __post_init__(self):
+        check_key(self.key, "question key")
+        check_text(self.text, f"question {self.key}: its text")
+        for name, label in self.printed_texts().items():
+            check_text(label, f"question {self.key}: the label of {name}")
         self.check()
+
+    def printed_texts(self) -> dict[str, object]:
+        """The texts, besides the question's own, that a report prints for it: a label, or labels by parameter."""
+        label = getattr(self, "label", "")
+        labels = getattr(self, "labels", {})
+        return ({"the answer": label} if label else {}) | (dict(labels) if isinstance(labels, Mapping) else {})
 
     def check(self) -> None:
         """Raise InputError naming the question and the rule when it cannot apply."""
@@ -153,9 +164,14 @@ class Sheet:
     extra_models: tuple[Model, ...] = ()  # verified too, though no question asks about them
 
     def __post_init__(self):
+        check_text(self.title, "the sheet's title")
         for q in self.questions:
             if not isinstance(q, Question):
                 raise InputError(f"sheet {self.title!r}: {q!r} is not a question")
+        for model in self.models:  # their names and titles reach file names, LaTeX and HTML too
+            if isinstance(model, Model):
+                check_key(model.name, "a model's name")
+                check_text(model.title, f"{model.name}: its title")
 
     @property
     def models(self) -> tuple[Model, ...]:

@@ -51,8 +51,18 @@ def latex_to_pdf(directory: Path, log: Callable[[str], None]) -> bool:
     if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
         log(f"pdf: skipped, no latexmk/pdflatex on PATH (apt-get install {TEX_PACKAGES})")
         return False
-    env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
-    cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-quiet", "report.tex"]
+    # defence in depth for text from outside (checked at its declaration already): TeX may read and write files
+    # below the report's directory only, and never runs a shell
+    env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1", openin_any="p", openout_any="p")
+    cmd = [
+        "latexmk",
+        "-pdf",
+        "-pdflatex=pdflatex -no-shell-escape %O %S",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-quiet",
+        "report.tex",
+    ]
     returncode, output = run_tool(cmd, directory, env)
     if returncode != 0:
         log_file = directory / "report.log"

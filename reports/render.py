@@ -26,10 +26,17 @@ TEX_SPECIALS = {
 MATH = re.compile(r"(\$[^$]+\$)")
 
 
+TEXT_IN_MATH = {"&": r"\&", "%": r"\%", "#": r"\#", "<": r"\textless{}", ">": r"\textgreater{}"}
+
+
 def tex(text) -> str:
-    """Escape prose for LaTeX, leaving $...$ math as it is."""
+    r"""Escape prose for LaTeX, leaving $...$ math as it is but for the specials of its text groups
+    ($\text{R&D}$ is a text, not an alignment)."""
     parts = MATH.split(str(text))
-    return "".join(p if MATH.fullmatch(p) else "".join(TEX_SPECIALS.get(c, c) for c in p) for p in parts)
+    return "".join(
+        _in_text_groups(p, TEXT_IN_MATH) if MATH.fullmatch(p) else "".join(TEX_SPECIALS.get(c, c) for c in p)
+        for p in parts
+    )
 
 
 WRAP = 28  # a column whose cells run longer than this wraps (tabularx X column) instead of widening the table
@@ -91,14 +98,68 @@ def latex(sections, title: str, subtitle: str) -> str:
     return TEX.get_template("report.tex.j2").render(sections=sections, title=title, subtitle=subtitle)
 
 
+TEXT_GROUP = re.compile(r"\\(text|textrm|textit|textbf|mathrm|operatorname|mbox)\s*\{")
+MATHML_TAGS = frozenset(
+    ["math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "mfrac", "msqrt", "mroot", "msub", "msup", "msubsup", "munder", "mover", "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom", "menclose", "merror", "semantics", "annotation", "mfenced"]
+)
+MATHML_ATTRIBUTES = frozenset(
+    ["xmlns", "display", "mathvariant", "stretchy", "fence", "separator", "columnalign", "rowalign", "columnspacing", "rowspacing", "columnlines", "rowlines", "frame", "lspace", "rspace", "width", "height", "depth", "linethickness", "accent", "accentunder", "movablelimits", "form", "largeop", "symmetric", "minsize", "maxsize", "scriptlevel", "displaystyle", "notation", "open", "close", "separators", "align"]
+)
+
+
+HTML_IN_TEXT = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _in_text_groups(latex: str, replace: dict[str, str]) -> str:
+    r"""The characters of replace swapped inside text groups (\text{...}, \mathrm{...}) only; an escaped one
+    (\&) is left as it is."""
+    out, i = [], 0
+    for match in TEXT_GROUP.finditer(latex):
+        if match.start() < i:
+            continue
+        depth, j = 1, match.end()
+        while j < len(latex) and depth:
+            depth += {"{": 1, "}": -1}.get(latex[j], 0)
+            j += 1
+        inner = latex[match.end() : j - 1]
+        swapped = re.sub(
+            r"\\?[&%#<>]", lambda m: m.group() if len(m.group()) == 2 else replace.get(m.group(), m.group()), inner
+        )
+        out += [latex[i : match.end()], swapped, "}" if depth == 0 else ""]
+        i = j
+    return "".join(out) + latex[i:]
+
+
+def _escaped_text_groups(latex: str) -> str:
+    """<, > and & inside text groups as entities: latex2mathml copies a group's text into <mtext> as it is."""
+    return _in_text_groups(latex, HTML_IN_TEXT)
+
+
+def safe_mathml(latex: str, display: str = "inline") -> str:
+    """MathML of a formula that holds only MathML elements and presentation attributes (no href, no script, no
+    event handler); anything else is shown as its escaped source."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        converted = mathml(_escaped_text_groups(latex), display=display)
+        root = ET.fromstring(converted)
+    except Exception:  # noqa: BLE001 - latex2mathml's own errors, and output that is not XML: shown as source
+        return f"<code>{escape(latex)}</code>"
+    for element in root.iter():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag not in MATHML_TAGS or any(a.rsplit("}", 1)[-1] not in MATHML_ATTRIBUTES for a in element.attrib):
+            return f"<code>{escape(latex)}</code>"
+    return converted
+
+
 def prose(text) -> Markup:
     """Prose for HTML: escaped, its $...$ math as inline MathML (no script, no network: the browser draws it)."""
     parts = MATH.split(str(text))
-    return Markup("".join(mathml(p[1:-1]) if MATH.fullmatch(p) else str(escape(p)) for p in parts))
+    return Markup("".join(safe_mathml(p[1:-1]) if MATH.fullmatch(p) else str(escape(p)) for p in parts))
 
 
 def display(latex: str) -> Markup:
-    return Markup(mathml(latex, display="block"))
+    return Markup(safe_mathml(latex, display="block"))
 
 
 def html(sections, title: str, subtitle: str, figures: Path) -> str:
