@@ -63,6 +63,22 @@ def torch_ready(expr: sp.Expr) -> sp.Expr:
     return fold_numbers(expr)
 
 
+def log_gammas(expr: sp.Expr) -> sp.Expr:
+    """log(k!) as loggamma(k + 1) and log(Gamma(a)) as loggamma(a): factorial(171) overflows float64, its log
+    does not (a Poisson count of 200 is ordinary data)."""
+    expr = sp.sympify(expr)
+    if not expr.has(sp.factorial, sp.gamma):
+        return expr
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.factorial),
+        lambda e: sp.loggamma(e.args[0].args[0] + 1, evaluate=False),
+    )
+    return expr.replace(
+        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma),
+        lambda e: sp.loggamma(e.args[0].args[0], evaluate=False),
+    )
+
+
 def fold_numbers(expr: sp.Expr) -> sp.Expr:
     """Evaluate exact numeric subexpressions (log(2), CRootOf(...)) to 20-digit floats for lambdify."""
     return sp.sympify(expr).replace(lambda e: e.is_number and not e.is_Atom, lambda e: e.evalf(20))
@@ -104,7 +120,7 @@ class Compiled:
         return tuple(s.symbol for s in self.derivation.statistics)
 
     def _expr(self, expr):
-        return indicators_as_signs(sp.sympify(expr).subs(self.model.constants))
+        return log_gammas(indicators_as_signs(sp.sympify(expr).subs(self.model.constants)))
 
     @cached_property
     def constraint_jacobian(self) -> Callable:
@@ -172,7 +188,8 @@ class Compiled:
     @cached_property
     def _stat_fns(self):
         return [
-            sp.lambdify(self.model.data, indicators_as_signs(s.expr), NUMPY_MODULES) for s in self.derivation.statistics
+            sp.lambdify(self.model.data, log_gammas(indicators_as_signs(s.expr)), NUMPY_MODULES)
+            for s in self.derivation.statistics
         ]
 
     def statistics(self, data: Data) -> dict[str, float]:
