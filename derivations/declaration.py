@@ -15,7 +15,7 @@ from derivations.constraints import check_constraints, eliminated
 from derivations.matrix import check_matrices
 from derivations.model import InputError, Model
 from derivations.support import support_bounds
-from derivations.text import check_key, check_text
+from derivations.text import check_text
 
 TOLERANCE = 1e-6
 FRACTIONS = (sp.Rational(3, 10), sp.Rational(7, 10))  # where in a bounded domain the checks look
@@ -25,7 +25,7 @@ COVARIATE_VALUE = sp.Rational(1, 2)
 
 def check_declaration(model: Model) -> None:
     """Raise InputError naming the model and the rule its declaration breaks."""
-    check_key(model.name, "a model's name")
+    check_text(model.name, "a model's name")
     check_text(model.title, f"{model.name}: its title")
     for k, note in enumerate(model.notes):
         check_text(note, f"{model.name}: note {k + 1}")

@@ -170,7 +170,7 @@ class Sheet:
                 raise InputError(f"sheet {self.title!r}: {q!r} is not a question")
         for model in self.models:  # their names and titles reach file names, LaTeX and HTML too
             if isinstance(model, Model):
-                check_key(model.name, "a model's name")
+                check_text(model.name, "a model's name")
                 check_text(model.title, f"{model.name}: its title")
 
     @property

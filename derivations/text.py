@@ -41,7 +41,19 @@ MATH_MACROS = frozenset(
 )
 SYMBOLS = frozenset(",;:! {}|\\&%$#_^'")  # \, \; \{ \} \\ \& ...: spacing and escaped specials
 ENVIRONMENTS = frozenset(
-    ["cases", "matrix", "pmatrix", "bmatrix", "vmatrix", "Vmatrix", "smallmatrix", "array", "aligned", "gathered", "split"]
+    [
+        "cases",
+        "matrix",
+        "pmatrix",
+        "bmatrix",
+        "vmatrix",
+        "Vmatrix",
+        "smallmatrix",
+        "array",
+        "aligned",
+        "gathered",
+        "split",
+    ]
 )
 
 

@@ -100,10 +100,74 @@ def latex(sections, title: str, subtitle: str) -> str:
 
 TEXT_GROUP = re.compile(r"\\(text|textrm|textit|textbf|mathrm|operatorname|mbox)\s*\{")
 MATHML_TAGS = frozenset(
-    ["math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "mfrac", "msqrt", "mroot", "msub", "msup", "msubsup", "munder", "mover", "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom", "menclose", "merror", "semantics", "annotation", "mfenced"]
+    [
+        "math",
+        "mrow",
+        "mi",
+        "mn",
+        "mo",
+        "ms",
+        "mtext",
+        "mspace",
+        "mfrac",
+        "msqrt",
+        "mroot",
+        "msub",
+        "msup",
+        "msubsup",
+        "munder",
+        "mover",
+        "munderover",
+        "mtable",
+        "mtr",
+        "mtd",
+        "mstyle",
+        "mpadded",
+        "mphantom",
+        "menclose",
+        "merror",
+        "semantics",
+        "annotation",
+        "mfenced",
+    ]
 )
 MATHML_ATTRIBUTES = frozenset(
-    ["xmlns", "display", "mathvariant", "stretchy", "fence", "separator", "columnalign", "rowalign", "columnspacing", "rowspacing", "columnlines", "rowlines", "frame", "lspace", "rspace", "width", "height", "depth", "linethickness", "accent", "accentunder", "movablelimits", "form", "largeop", "symmetric", "minsize", "maxsize", "scriptlevel", "displaystyle", "notation", "open", "close", "separators", "align"]
+    [
+        "xmlns",
+        "display",
+        "mathvariant",
+        "stretchy",
+        "fence",
+        "separator",
+        "columnalign",
+        "rowalign",
+        "columnspacing",
+        "rowspacing",
+        "columnlines",
+        "rowlines",
+        "frame",
+        "lspace",
+        "rspace",
+        "width",
+        "height",
+        "depth",
+        "linethickness",
+        "accent",
+        "accentunder",
+        "movablelimits",
+        "form",
+        "largeop",
+        "symmetric",
+        "minsize",
+        "maxsize",
+        "scriptlevel",
+        "displaystyle",
+        "notation",
+        "open",
+        "close",
+        "separators",
+        "align",
+    ]
 )
 
 

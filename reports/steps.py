@@ -251,6 +251,8 @@ def _normal_equations(out: Steps, eq: NormalEquations) -> None:
     at = sp.Matrix([(d.estimate or {})[p] for p in eq.params])
     names = ", ".join(sp.latex(p) for p in eq.params)
     if eq.gram is None:
+        if eq.matrix.is_diagonal():  # the equations decouple: each is its own score = 0, shown next
+            return
         out.add(
             "Normal equations",
             rf"{out.tex(eq.matrix)} {hat_vector(eq.params)} = {out.tex(eq.vector)}",
@@ -261,13 +263,9 @@ def _normal_equations(out: Steps, eq: NormalEquations) -> None:
         return
     assert eq.scale is not None and eq.ridge is not None and eq.moment is not None  # set together with gram
     ridge = "" if eq.ridge == 0 else rf" + {sp.latex(eq.ridge)} I"
-    shown = LINES.join(
-        [
-            rf"\mathbf{{X}}^\top \mathbf{{X}} = {out.tex(eq.gram)}",
-            rf"\mathbf{{X}}^\top \mathbf{{y}} = {out.tex(eq.moment)}",
-            rf"\left(\mathbf{{X}}^\top \mathbf{{X}}{ridge}\right) {hat_vector(eq.params)} = \mathbf{{X}}^\top \mathbf{{y}}",
-        ]
-    )
+    # one line, as a textbook writes them: (X^T X + lambda I) w = X^T y with both written in the sums
+    lhs = out.tex(eq.gram + eq.ridge * sp.eye(len(eq.params)))
+    shown = rf"{lhs} {hat_vector(eq.params)} = {out.tex(eq.moment)}"
     prior = (
         f" The prior adds ${sp.latex(eq.ridge)}$ to the diagonal: ridge regression, with "
         rf"$\lambda = {sp.latex(eq.ridge)}$."
@@ -285,10 +283,12 @@ def _normal_equations(out: Steps, eq: NormalEquations) -> None:
                 EQUAL,
             ),
         ],
-        f"The score in ${names}$ is linear in them. Setting it to zero gives the normal equations, where the "
-        rf"columns of $\mathbf{{X}}$ are the regressors each weight multiplies (1 for an intercept).{prior} "
-        rf"Their solution is ${hat_vector(eq.params)} = (\mathbf{{X}}^\top \mathbf{{X}}{ridge})^{{-1}} "
-        r"\mathbf{X}^\top \mathbf{y}$, written out below.",
+        f"The score in ${names}$ is linear in them. Setting it to zero gives the normal equations "
+        rf"$(\mathbf{{X}}^\top \mathbf{{X}}{ridge}) \hat{{\mathbf{{w}}}} = \mathbf{{X}}^\top \mathbf{{y}}$, "
+        rf"where the columns of $\mathbf{{X}}$ are the regressors each weight multiplies (1 for an intercept), "
+        f"written in the sums below.{prior} Their solution, "
+        rf"$\hat{{\mathbf{{w}}}} = (\mathbf{{X}}^\top \mathbf{{X}}{ridge})^{{-1}} \mathbf{{X}}^\top \mathbf{{y}}$, "
+        "follows.",
     )
 
 
