@@ -47,6 +47,12 @@ def check_declaration(model: Model) -> None:
         check_normalised(model, point)
         check_prior(model, point)
     if model.observed:
+        unknown = [str(k) for k in model.observed if k not in model.data]
+        if unknown:
+            raise InputError(
+                f"{model.name}: observed data name {unknown[0]!r}, which is not a data symbol "
+                f"(the model's are {[s.name for s in model.data]})"
+            )
         missing = [s.name for s in model.data if s not in model.observed]
         if missing:
             raise InputError(f"{model.name}: observed data give no column for {missing[0]!r}")

@@ -65,6 +65,15 @@ class Model:
     constraints: tuple[sp.Equality, ...] = ()  # equations the parameters satisfy (a simplex: Eq(p1 + p2 + p3, 1))
     matrices: tuple[sp.Matrix, ...] = ()  # symmetric matrices of parameters, each positive definite (a covariance)
 
+    def __post_init__(self):
+        # observed data keyed by a data symbol's name, as simulate, truth and estimate() key theirs
+        if self.observed and any(isinstance(k, str) for k in self.observed):
+            by_name = {s.name: s for s in self.data}
+            keyed = {
+                by_name.get(k, sp.Symbol(k)) if isinstance(k, str) else k: tuple(v) for k, v in self.observed.items()
+            }
+            object.__setattr__(self, "observed", keyed)
+
     @property
     def param_symbols(self) -> tuple[sp.Symbol, ...]:
         return tuple(p.symbol for p in self.params)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from derivations.engine import Derivation
+from derivations.engine import Derivation, derive
+from derivations.model import InputError, Model
 from numerics.checks import maximiser_interval, numerical_optimum
 from numerics.compile import compiled
 
@@ -24,9 +25,14 @@ class PointEstimate:
     reason: str
 
 
-def estimate(derivation: Derivation, data: Mapping[str, object]) -> PointEstimate:
+def estimate(derivation: Derivation | Model, data: Mapping[str, object]) -> PointEstimate:
     """The closed form at the data's statistics where there is one (solved anew for a model whose closed
-    form was derived at its observed data), else LBFGS from three starts, reported only when it converged."""
+    form was derived at its observed data), else LBFGS from three starts, reported only when it converged.
+    A Model is derived first."""
+    if isinstance(derivation, Model):
+        derivation = derive(derivation)
+    if not isinstance(derivation, Derivation):
+        raise InputError(f"estimate() takes a Model or a Derivation, got {type(derivation).__name__}")
     checked = derivation.model.validate(data)
     c = compiled(derivation)
     if derivation.maximiser_set:

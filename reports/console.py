@@ -17,11 +17,22 @@ COMMANDS = {
 }
 
 
+def installed_version() -> str:
+    """The distribution's version, as pip installed it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlemap")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="mlemap",
         description="Exact MLE/MAP derivations, verified by independent numerics, written up as a handout.",
     )
+    top.add_argument("--version", action="version", version=f"mlemap {installed_version()}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, text in COMMANDS.items():
         commands.add_parser(name, help=text, add_help=False)

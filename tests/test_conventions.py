@@ -1,0 +1,39 @@
+"""Conventions a new user expects: observed data keyed by name as simulate and estimate() key theirs,
+estimate() of a Model, `mlemap --version`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import sympy as sp
+
+from derivations import derive
+from derivations.model import InputError
+from numerics.estimate import estimate
+from sheets.catalogue import EXPONENTIAL, POISSON
+
+
+def test_observed_data_keyed_by_name_are_the_data_symbols_columns():
+    by_name = replace(EXPONENTIAL, observed={"x": [1, 2, 3]})
+    by_symbol = replace(EXPONENTIAL, observed={EXPONENTIAL.data[0]: (1, 2, 3)})
+    assert by_name.observed == by_symbol.observed
+    assert derive(by_name).estimate == {EXPONENTIAL.param_symbols[0]: sp.Rational(1, 2)}
+
+
+def test_observed_data_under_an_unknown_name_are_refused_naming_it():
+    with pytest.raises(InputError, match=r"^exponential: observed data name 'y', which is not a data symbol"):
+        derive(replace(EXPONENTIAL, observed={"y": [1, 2, 3]}))
+
+
+def test_estimate_takes_a_model_and_refuses_anything_else_in_one_line():
+    assert estimate(POISSON, {"x": [1, 2, 6]}).values == {"lambda": 3.0}
+    with pytest.raises(InputError, match="takes a Model or a Derivation, got str"):
+        estimate("poisson", {"x": [1]})  # type: ignore[arg-type]
+
+
+def test_the_command_prints_its_version():
+    out = subprocess.run([sys.executable, "-m", "reports.console", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("mlemap ") and out.stdout.split()[1][0].isdigit()
