@@ -204,10 +204,12 @@ class Derivation:
     piecewise: bool = False  # the estimate is a Piecewise over optimality conditions (kinks, closed ends)
     conditions: tuple[sp.Basic, ...] = ()  # where the closed form holds, when it does not hold for all data
     maximiser_set: tuple[sp.Expr, ...] = ()  # (param, lo, hi): a flat likelihood, maximal on all of [lo, hi]
+    order_form: bool = False  # a log-likelihood in sum_i |x_i - mu|: only the estimate is in (order) statistics
 
     @property
     def separable(self) -> bool:
-        return bool(self.statistics)
+        """Whether the log-likelihood is written in the statistics (not only the estimate, as for the median)."""
+        return bool(self.statistics) and not self.order_form
 
     @property
     def params(self) -> tuple[sp.Symbol, ...]:
@@ -308,6 +310,8 @@ def _derive(model: Model) -> Derivation:
     logp = log_density(model)
     logprior = log_prior(model)
     parts = separate(logp, model.data, params) or separate(by_groups(logp, model), model.data, params)
+    if parts is None and (median := median_form(logp, model)) is not None:
+        return _derive_median(model, logp, logprior, *median)
     if parts is None:
         i = sp.Idx("i")
         indexed = logp.xreplace({s: sp.IndexedBase(s.name)[i] for s in model.data})
@@ -345,6 +349,59 @@ def _derive(model: Model) -> Derivation:
     deriv = Derivation(model, logp, logprior, tuple(stats), loglik, None, None, bounds=bounds)
     deriv.observed_statistics = exact_statistics(deriv.statistics, model)
     _solve(deriv)
+    return deriv
+
+
+def median_form(logp: sp.Expr, model: Model) -> tuple[sp.Symbol, sp.Expr, sp.Expr, sp.Expr] | None:
+    """log p = f0(theta) + f1(theta) |x - mu| with f1 < 0 on the domains (the Laplace law): (mu, |x - mu|, f1,
+    f0); None for any other form. Sum_i |x_i - mu| is least at the median, whatever f0 and f1."""
+    if len(model.data) != 1 or model.covariates or model.constraints or model.matrices or model.prior is not None:
+        return None
+    (x,) = model.data
+    atoms = [a for a in logp.atoms(sp.Abs) if a.has(x)]
+    if len(atoms) != 1:
+        return None
+    (atom,) = atoms
+    located = [p for p in model.param_symbols if atom.has(p)]
+    if len(located) != 1 or sp.expand(atom.args[0] ** 2 - (x - located[0]) ** 2) != 0:
+        return None
+    mu = located[0]
+    f1 = sp.expand(logp).coeff(atom)
+    f0 = sp.expand(logp - f1 * atom)
+    if f1.has(x, mu) or f0.has(x, mu) or not f1.xreplace(_sign_symbols(model)).is_negative:
+        return None
+    return mu, atom, f1, f0
+
+
+def _derive_median(model: Model, logp, logprior, mu: sp.Symbol, atom, f1, f0) -> Derivation:
+    """mu = the sample median: unique for odd n; for even n every point between the two middle observations
+    maximises, and the midpoint (a maximiser, like any of them) is given. The other parameters are solved with
+    D = sum_i |x_i - mu| at it, a statistic."""
+    (x,) = model.data
+    median = Statistic(
+        sp.Symbol(f"med_{x.name}", real=True), x, rf"\operatorname{{med}}_{{i}} {sp.latex(x)}_{{i}}", "median"
+    )
+    spread = Statistic(
+        sp.Symbol(f"D_{x.name}", nonnegative=True),
+        x,
+        rf"\sum_{{i=1}}^{{n}} \left|{sp.latex(x)}_{{i}} - \operatorname{{med}}_{{j}} {sp.latex(x)}_{{j}}\right|",
+        "absdev",
+    )
+    i = sp.Idx("i")
+    loglik = sp.Sum(logp.xreplace({x: sp.IndexedBase(x.name)[i]}), (i, 1, n_obs))
+    stats = (Statistic(n_obs, sp.Integer(1), "n"), median, spread)
+    deriv = Derivation(model, logp, logprior, stats, loglik, None, None, order_form=True)
+    rest = tuple(p for p in model.param_symbols if p != mu)
+    profile = n_obs * f0 + f1 * spread.symbol
+    try:
+        solutions = _solve_stationary(profile, rest, model.solve_seconds) if rest else [{}]
+        inside = admissible(model, [{mu: median.symbol, **s} for s in solutions])
+        if len(inside) != 1:
+            raise NoClosedForm(f"{len(inside)} stationary points of the profile log-likelihood inside the domains")
+    except NoClosedForm as exc:
+        deriv.no_closed_form = str(exc)
+        return deriv
+    deriv.estimate, deriv.candidates = inside[0], tuple(inside)
     return deriv
 
 

@@ -21,6 +21,12 @@ NOT_REGULAR = (
 )
 
 
+KINKED = (
+    "the log-density has a kink in the location (|x - mu|), so it is not twice differentiable there and the "
+    "Cramer-Rao regularity conditions fail"
+)
+
+
 def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
     """E[g(X)] under the declared density at the (symbolic) parameters, by integration or summation;
     with covariates, the expectation over the response given them (a function of the covariates)."""
@@ -104,6 +110,8 @@ def _fisher(deriv: Derivation) -> Fisher:
     observed = -sp.hessian(deriv.loglik, deriv.params)
     if deriv.bounds:
         return Fisher(observed, None, None, NOT_REGULAR)
+    if deriv.order_form:
+        return Fisher(observed, None, None, KINKED)
     try:
         if deriv.separable:
             means = {
@@ -200,6 +208,8 @@ def expected_order_statistic(deriv: Derivation, stat) -> sp.Expr:
     """E[max_i x_i] or E[min_i x_i] of n i.i.d. observations: x integrated against the derivative of the order
     statistic's distribution function, F(x)^n for the maximum and 1 - (1 - F(x))^n for the minimum."""
     model, x = deriv.model, stat.expr
+    if stat.reduce not in ("max", "min"):
+        raise NoClosedForm(f"E[{stat.reduce} {x}] is not derived (only the maximum's and the minimum's are)")
     if not isinstance(model.support[x], sp.Interval):  # a discrete support (1..N): a sum SymPy does not close
         raise NoClosedForm(f"E[{stat.reduce} {x}] over the discrete support {model.support[x]} is not derived")
     lo, hi = model.support[x].start, model.support[x].end

@@ -22,7 +22,20 @@ def _dirac_delta(x, k=0):
 
 
 NUMPY_MODULES = [{"DiracDelta": _dirac_delta}, "scipy", "numpy"]
-REDUCE: dict[str, Callable[..., np.ndarray]] = {"sum": np.sum, "max": np.max, "min": np.min}  # over the observations
+
+
+def _absolute_deviation(values: np.ndarray, axis=None) -> np.ndarray:
+    """sum_i |x_i - median|: the Laplace law's spread at its location's estimate."""
+    return np.sum(np.abs(values - np.median(values, axis=axis, keepdims=True)), axis=axis)
+
+
+REDUCE: dict[str, Callable[..., np.ndarray]] = {  # over the observations
+    "sum": np.sum,
+    "max": np.max,
+    "min": np.min,
+    "median": np.median,
+    "absdev": _absolute_deviation,
+}
 Params = Mapping[str, float]
 Data = Mapping[str, np.ndarray]
 

@@ -41,7 +41,7 @@ def estimate(derivation: Derivation | Model, data: Mapping[str, object]) -> Poin
         return PointEstimate(
             None, "set", False, f"every {name} in [{lo:.6g}, {hi:.6g}] maximises the likelihood: the maximiser is a set"
         )
-    if derivation.separable:
+    if derivation.separable or derivation.order_form:
         stats = c.statistics(checked)
         raw = dict(zip(c.names, (float(v) for v in c.raw_estimate(stats)))) if derivation.estimate else {}
         unattained = no_maximum_inside(derivation, raw)

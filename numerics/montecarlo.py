@@ -163,7 +163,8 @@ def _estimates_and_stats(d: Derivation, replications: int, n: int, seed: int):
     model, c = d.model, compiled(d)
     rng = np.random.default_rng(seed)
     general = in_statistics(d)
-    if general.separable and general.estimate is not None and not general.observed_statistics:  # broadcast over rows
+    closed = (general.separable or general.order_form) and general.estimate is not None
+    if closed and not general.observed_statistics:  # the estimator broadcast over the rows' statistics
         stats = _sample_rows(general, replications, n, rng)
         return compiled(general).estimate_rows(stats), stats
     if model.constraints:

@@ -107,6 +107,10 @@ def counted_or_ordered(symbol: sp.Symbol) -> str | None:
     for prefix, order in (("max_", "(n)"), ("min_", "(1)")):
         if name.startswith(prefix):
             return f"{{{sp.latex(sp.Symbol(name.removeprefix(prefix)))}}}_{{{order}}}"
+    if name.startswith("med_"):  # the sample median, as a textbook writes it
+        return rf"\tilde{{{sp.latex(sp.Symbol(name.removeprefix('med_')))}}}"
+    if name.startswith("D_"):  # the absolute deviations from the median, summed
+        return f"D_{{{sp.latex(sp.Symbol(name.removeprefix('D_')))}}}"
     return None
 
 
@@ -153,7 +157,7 @@ def math(d, expr, **options) -> str:
         else {
             s: counted_or_ordered(s) or statistic_name(s)
             for s in getattr(expr, "free_symbols", ())
-            if s.name.startswith(("S_", "N_", "max_", "min_"))
+            if s.name.startswith(("S_", "N_", "max_", "min_", "med_", "D_"))
         }
     )
     return sp.latex(named_roots(expr)[0], symbol_names=names, **options)

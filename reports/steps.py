@@ -110,6 +110,8 @@ def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = N
             [(d.objective, shown, UP_TO_CONSTANT)],
             "The terms free of the parameters are the normalising constant.",
         )
+    if d.order_form and d.estimate is not None:
+        _median(out)
     if not d.separable:
         return out.steps
     if not d.piecewise:  # a kinked objective's score and Hessian are shown piece by piece instead
@@ -308,6 +310,31 @@ def _matrix_claims(d: Derivation, eq: NormalEquations | None) -> list:
 
 def hat_vector(params) -> str:
     return r"\begin{pmatrix}" + r" \\ ".join(hat(p) for p in params) + r"\end{pmatrix}"
+
+
+def _median(out: Steps) -> None:
+    """A log-likelihood in sum_i |x_i - mu|: least absolute deviations, minimised by the median; the other
+    parameters are the stationary point of the profile at it (its score claimed zero there)."""
+    d = out.d
+    (x,) = d.model.data
+    (atom,) = [a for a in d.log_density.atoms(sp.Abs) if a.has(x)]
+    mu = next(p for p in d.params if atom.has(p))
+    med, spread = (s for s in d.statistics if s.reduce in ("median", "absdev"))
+    f1 = sp.expand(d.log_density).coeff(atom)
+    profile = n_obs * sp.expand(d.log_density - f1 * atom) + f1 * spread.symbol
+    rest = [p for p in d.params if p != mu]
+    name, xs = sp.latex(mu), sp.latex(x)
+    out.add(
+        f"{d.kind} (least absolute deviations)",
+        LINES.join(rf"{hat(p)} = {out.tex(v)}" for p, v in (d.estimate or {}).items()),
+        [(sp.diff(profile, p).subs(d.estimate or {}), 0, EQUAL) for p in rest],
+        rf"The log-likelihood depends on ${name}$ only through $\sum_i |{xs}_i - {name}|$, with a negative factor. "
+        rf"That sum is piecewise linear in ${name}$, with slope $\#\{{i: {xs}_i < {name}\}} - \#\{{i: {xs}_i > {name}\}}$: "
+        f"it falls while more than half the observations lie above ${name}$ and rises once more than half lie below, "
+        f"so it is least at the median ${out.tex(med.symbol)} = {med.latex}$ (for odd $n$ the middle observation; "
+        "for even $n$ every point between the two middle ones, of which the midpoint is given)."
+        + (f" The other parameters maximise what remains, with $D = {spread.latex}$ at the median." if rest else ""),
+    )
 
 
 def _conditions_text(out: Steps) -> str:

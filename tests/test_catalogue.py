@@ -34,6 +34,7 @@ CLOSED = {
     "biased",
     "affine",
     "design",
+    "median",
 }
 
 

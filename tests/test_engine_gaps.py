@@ -176,3 +176,25 @@ def test_a_parameter_bounding_two_data_symbols_is_at_the_larger_maximum():
     data = {"x": np.array([0.2, 1.7, 0.4]), "y": np.array([2.1, 0.3, 0.9])}
     found = estimate(d, data)
     assert found.method == "closed form" and found.values["theta"] == 2.1
+
+
+@pytest.mark.parametrize("n", [7, 8])
+def test_the_laplace_location_is_the_median_and_its_scale_the_mean_absolute_deviation(n):
+    from numerics.compile import compiled
+    from tests.textbook_catalogue import laplace_location_scale
+
+    model = laplace_location_scale()
+    d = derive(model)
+    data = {"x": np.random.default_rng(n).laplace(1.0, 2.0, n)}
+    found = estimate(d, data)
+    assert found.method == "closed form" and found.converged
+    median = float(np.median(data["x"]))
+    assert found.values["mu"] == median
+    assert found.values["b"] == pytest.approx(float(np.mean(np.abs(data["x"] - median))), rel=1e-14)
+    ordered = np.sort(data["x"])
+    middle = (ordered[(n - 1) // 2], ordered[n // 2])  # one point for odd n, the middle pair for even n
+    c = compiled(d)
+    at = {p: c.objective_raw({"mu": m, "b": found.values["b"]}, data) for p, m in zip(("lo", "hi"), middle)}
+    best = c.objective_raw(found.values, data)
+    assert best == pytest.approx(at["lo"], rel=1e-12) and best == pytest.approx(at["hi"], rel=1e-12)
+    assert best > c.objective_raw({"mu": median + 0.3, "b": found.values["b"]}, data)

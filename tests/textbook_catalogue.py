@@ -341,6 +341,36 @@ def genetic_linkage() -> Model:
     )
 
 
+def laplace_location_scale() -> Model:
+    """The Laplace law exp(-|x - mu| / b) / (2 b): mu is the sample median (least absolute deviations) and b the
+    mean absolute deviation from it, checked against scipy.stats.laplace.fit."""
+    b_ = sp.Symbol("b", positive=True)
+    return Model(
+        "laplace_location_scale",
+        "Laplace location and scale",
+        (x,),
+        (Parameter(mu), Parameter(b_, POSITIVE)),
+        sp.exp(-sp.Abs(x - mu) / b_) / (2 * b_),
+        simulate=lambda rng, n, t: {"x": rng.laplace(t["mu"], t["b"], n)},
+        truth={"mu": 1.0, "b": 2.0},
+        peer=lambda d: dict(zip(("mu", "b"), (float(v) for v in stats.laplace.fit(d["x"])))),
+    )
+
+
+def laplace_location() -> Model:
+    """The Laplace location with the scale known (1/2): the sample median."""
+    return Model(
+        "laplace_location",
+        "Laplace location, scale 1/2",
+        (x,),
+        (Parameter(mu),),
+        sp.exp(-2 * sp.Abs(x - mu)),
+        simulate=lambda rng, n, t: {"x": rng.laplace(t["mu"], 0.5, n)},
+        truth={"mu": -0.5},
+        peer=lambda d: {"mu": float(np.median(d["x"]))},
+    )
+
+
 def cauchy_location() -> Model:
     """No closed form: the numerical optimum, reported only when three starts converge to it."""
     return Model(
@@ -736,6 +766,7 @@ CAPABILITIES = {
     "affine": "support ends affine in a parameter: the matching order statistic",
     "set": "a flat likelihood: the maximiser is an interval, named",
     "design": "weights of a linear model by the normal equations: least squares and ridge",
+    "median": "least absolute deviations: the location is the sample median",
     "biased": "a biased MAP, held to its own derived variance",
     "range": "a declared range with a closed end: the projection onto it, or the conditions of the closed form",
 }
@@ -752,6 +783,8 @@ CASES = [
     Case(uniform_theta_2theta(), "affine"),
     Case(discrete_uniform(), "affine"),
     Case(window(-sp.Rational(1, 2), sp.Rational(1, 2)), "set"),
+    Case(laplace_location_scale(), "median"),
+    Case(laplace_location(), "median"),
     Case(window(sp.Integer(0), sp.Integer(2)), "set"),
     Case(categorical(), "constraint"),
     Case(categorical_dirichlet(), "constraint"),
