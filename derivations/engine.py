@@ -405,6 +405,20 @@ def _derive_median(model: Model, logp, logprior, mu: sp.Symbol, atom, f1, f0) ->
     return deriv
 
 
+def observation_derivatives(d: Derivation) -> tuple[sp.Matrix, sp.Matrix]:
+    """The score and Hessian of one observation's log-density: summed over the data, they make the Newton step
+    theta - H^-1 g of a model solved numerically (for the logistic regression, x (y - sigma) and -sigma (1 - sigma)
+    x x^T: iteratively reweighted least squares)."""
+    logp = d.log_density.subs(d.model.constants)
+
+    def tidy(expr: sp.Expr) -> sp.Expr:  # exponentials merged (e^(a u1 + b u2)), one fraction, factored
+        return sp.powsimp(sp.factor(sp.together(expr)), combine="exp")
+
+    score = sp.Matrix([tidy(sp.diff(logp, p)) for p in d.params])
+    hessian = sp.Matrix(len(d.params), len(d.params), lambda i, j: tidy(sp.diff(logp, d.params[i], d.params[j])))
+    return score, hessian
+
+
 def order_statistic(model: Model, x: sp.Symbol, side: str) -> Statistic:
     latex = rf"\{side}_{{i}} {sp.latex(x)}_{{i}}"
     return Statistic(order_symbol(model, x, side), x, latex, side)

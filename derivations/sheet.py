@@ -86,6 +86,7 @@ class PlugIn(Question):
     def check(self) -> None:
         _needs_model(self)
         _check_new(self, self.new)
+        _refuse_points(self, self.new)
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,10 @@ class PosteriorPredictive(PlugIn):
     """P(new data | D) under the model's prior, integrated exactly over its one parameter."""
 
     def check(self) -> None:
-        super().check()
+        _needs_model(self)
+        _check_new(self, self.new)
         _needs_observed_one_parameter(self)
+        _refuse_points(self, self.new)
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,12 @@ def _check_new(q: Question, new: NewData) -> None:
                 raise InputError(f"question {q.key}: the future {symbol} = {value!r} is not a number") from None
             if not in_support(np.array([number]), support)[0]:
                 raise InputError(f"question {q.key}: the future {symbol} = {value} lies outside its support {support}")
+
+
+def _refuse_points(q: Question, new: NewData) -> None:
+    """A single value of a continuous variable has probability 0: a density at it is not a probability."""
+    for row in new:
+        for symbol, value in row.items():
             if not bayes.discrete(q.model, symbol):
                 raise InputError(
                     f"question {q.key}: {symbol} = {value} is a single point of a continuous variable, whose "

@@ -73,7 +73,7 @@ def no_maximum_inside(d: Derivation, values: Mapping[str, float]) -> str | None:
         inside = bool(domain.contains(sp.Float(value)) == sp.true)
         if not inside and value in (float(domain.inf), float(domain.sup)):
             return (
-                f"no maximum in the domain: the likelihood grows without bound as {par.name} -> {value:g}, an open "
+                f"no maximum in the domain: the likelihood keeps rising as {par.name} -> {value:g}, an open "
                 f"end of {interval(domain)}"
                 + (" (every observation is the same, or their spread underflows float64)" if value == 0 else "")
             )

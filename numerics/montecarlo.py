@@ -15,6 +15,7 @@ from derivations.model import Model
 from numerics.checks import CheckResult, guarded
 from numerics.compile import compiled
 from numerics.domains import _bounds, tangent_basis
+from numerics.newton import newton
 
 REPLICATIONS = 2000
 SAMPLE_SIZE = 200
@@ -26,45 +27,6 @@ DEFAULT_TOLERANCES = {"cramer_rao_mc": 0.15, "bias_mc": 4.0}
 
 def _tol(d: Derivation, check: str) -> float:
     return float(d.model.tolerances.get(check, DEFAULT_TOLERANCES[check]))
-
-
-def newton(d: Derivation, data, start: dict[str, float], iterations: int = 50) -> dict[str, float]:
-    """Damped Newton on the objective, halving steps that leave the domain or lower the objective."""
-    c = compiled(d)
-    theta = np.array([start[k] for k in c.names], float)
-    bounds = [_bounds(p.domain) for p in d.model.params]
-    if d.separable:  # statistics once, then every evaluation is O(1)
-        stats = c.statistics(data)
-        objective, score, hessian = (
-            (lambda t: c.objective(t, stats)),
-            (lambda t: c.score(t, stats)),
-            (lambda t: c.hessian(t, stats)),
-        )
-    else:
-        ev = c.evaluator
-        objective, score, hessian = (
-            (lambda t: c.objective_raw(t, data)),
-            (lambda t: ev.score(t, data)),
-            (lambda t: ev.hessian(t, data)),
-        )
-
-    def value(t):
-        inside = all(lo < v < hi for v, (lo, hi) in zip(t, bounds))
-        return objective(dict(zip(c.names, t))) if inside else -np.inf
-
-    current = value(theta)
-    for _ in range(iterations):
-        point = dict(zip(c.names, theta))
-        step = np.linalg.solve(hessian(point), -score(point))
-        scale = 1.0
-        while scale > 1e-8 and not value(theta + scale * step) >= current:
-            scale /= 2
-        new = theta + scale * step
-        done = np.max(np.abs(new - theta)) <= 1e-12 * (1 + np.max(np.abs(theta)))
-        theta, current = new, value(new)
-        if done:
-            break
-    return dict(zip(c.names, theta))
 
 
 def _simulate(model: Model) -> Callable:

@@ -21,6 +21,7 @@ DEFAULT_TOLERANCES: dict[str, float] = {
     "negative_definite": 0.0,
     "peer": 1e-6,
     "regimes": 1e-9,
+    "newton": 1e-6,
 }
 # What each check compares, in words a report can print (its id is for programs).
 COMPARES: dict[str, str] = {
@@ -35,6 +36,7 @@ COMPARES: dict[str, str] = {
     "negative_definite": "Hessian at the estimate is negative definite",
     "peer": "closed form vs an independent fit (scipy.stats or least squares)",
     "regimes": "closed form vs a numerical search, in every regime of its pieces",
+    "newton": "Newton's method with the derived score and Hessian vs torch.optim's optimum",
     "cramer_rao_mc": "estimator variance vs the Cramer-Rao bound (Monte Carlo)",
     "bias_mc": "derived bias vs the Monte Carlo mean",
 }

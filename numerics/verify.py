@@ -16,8 +16,9 @@ from pathlib import Path
 from derivations.engine import Derivation, derive
 from derivations.model import InputError, Model
 from derivations.sheet import Answer, Probability, Sheet, answers, load_python_file, load_sheet
-from numerics.checks import CheckResult, guarded, rel_error, run_checks
+from numerics.checks import CheckResult, check_data, guarded, rel_error, run_checks
 from numerics.montecarlo import run_monte_carlo
+from numerics.newton import check_newton
 from numerics.probability import check_probability
 from sheets import DEFAULT_SHEET
 
@@ -62,7 +63,10 @@ def verify(model_or_derivation: Model | Derivation, seed: int = 0) -> Verificati
             "skipped: the model declares neither observed data nor a simulate hook, so there are no data to check at"
         )
         return Verification(d.model.name, (CheckResult(d.model.name, "numerics", float("nan"), 0.0, True, reason),))
-    checks = run_checks(d, seed=seed, peer=d.model.peer) + run_monte_carlo(d, seed=seed)
+    checks = run_checks(d, seed=seed, peer=d.model.peer)
+    if d.estimate is None and not d.maximiser_set:  # no closed form: the Newton update derived for it is checked
+        checks.append(guarded(d.model, "newton", lambda: check_newton(d, check_data(d.model, seed))))
+    checks += run_monte_carlo(d, seed=seed)
     return Verification(d.model.name, tuple(checks))
 
 

@@ -14,7 +14,7 @@ import sympy as sp
 
 from derivations.constraints import counts_sum_to_n
 from derivations.constraints import residuals as constraint_residuals
-from derivations.engine import Derivation, n_obs, order_statistics
+from derivations.engine import Derivation, n_obs, observation_derivatives, order_statistics
 from derivations.linear import NormalEquations, normal_equations, residual_variance
 from derivations.pieces import pieces
 from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
@@ -113,6 +113,8 @@ def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = N
     if d.order_form and d.estimate is not None:
         _median(out)
     if not d.separable:
+        if d.estimate is None and not d.model.matrices and not d.model.constraints:
+            _newton(out)
         return out.steps
     if not d.piecewise:  # a kinked objective's score and Hessian are shown piece by piece instead
         _derivatives(out, theta)
@@ -310,6 +312,33 @@ def _matrix_claims(d: Derivation, eq: NormalEquations | None) -> list:
 
 def hat_vector(params) -> str:
     return r"\begin{pmatrix}" + r" \\ ".join(hat(p) for p in params) + r"\end{pmatrix}"
+
+
+def _newton(out: Steps) -> None:
+    """No closed form: the Newton step from one observation's score and Hessian, summed over the data."""
+    d = out.d
+    score, hessian = observation_derivatives(d)
+    given = _given(d, ", ".join(sp.latex(p) for p in d.params))
+    theta = r"\boldsymbol{\theta}"
+    out.add(
+        "Newton step",
+        LINES.join(
+            [
+                rf"\nabla \log p({given}) = {out.tex(score)}",
+                rf"\nabla^2 \log p({given}) = {out.tex(hessian)}",
+                rf"{theta}_{{t+1}} = {theta}_{{t}} - \Big(\sum_{{i=1}}^{{n}} \nabla^2 \log p_i\Big)^{{-1}} "
+                r"\sum_{i=1}^{n} \nabla \log p_i",
+            ]
+        ),
+        [
+            (sp.Matrix([sp.diff(d.log_density, p) for p in d.params]).subs(d.model.constants), score, EQUAL),
+            (sp.hessian(d.log_density, d.params).subs(d.model.constants), hessian, EQUAL),
+        ],
+        "The score equations have no closed-form root, so the estimate is found by Newton's method: each step "
+        "solves the second-order expansion of the log-likelihood, with the score and Hessian of one observation "
+        "(below) summed over the data (for a generalised linear model, iteratively reweighted least squares). "
+        "The verification checks that these steps reach the optimizers' optimum.",
+    )
 
 
 def _median(out: Steps) -> None:

@@ -198,3 +198,21 @@ def test_the_laplace_location_is_the_median_and_its_scale_the_mean_absolute_devi
     best = c.objective_raw(found.values, data)
     assert best == pytest.approx(at["lo"], rel=1e-12) and best == pytest.approx(at["hi"], rel=1e-12)
     assert best > c.objective_raw({"mu": median + 0.3, "b": found.values["b"]}, data)
+
+
+def test_the_derived_newton_step_reaches_irls_and_one_step_does_not():
+    from numerics.checks import check_data
+    from numerics.newton import check_newton, newton
+    from tests.textbook_catalogue import irls, logistic_regression_3
+
+    model = logistic_regression_3()
+    d = derive(model)
+    assert d.estimate is None
+    data = check_data(model, seed=3)
+    assert check_newton(d, data).status == "PASS"
+    design = np.column_stack([data[f"x{j}"] for j in (1, 2, 3)])
+    expected = irls(design, data["y"])
+    reached = newton(d, data, {"w1": 0.0, "w2": 0.0, "w3": 0.0})
+    assert np.allclose([reached[f"w{j}"] for j in (1, 2, 3)], expected, rtol=1e-9, atol=1e-12)
+    once = newton(d, data, {"w1": 0.0, "w2": 0.0, "w3": 0.0}, iterations=1)
+    assert not np.allclose([once[f"w{j}"] for j in (1, 2, 3)], expected, rtol=1e-3)

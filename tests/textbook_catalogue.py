@@ -371,6 +371,50 @@ def laplace_location() -> Model:
     )
 
 
+def irls(design: np.ndarray, y: np.ndarray, iterations: int = 100) -> np.ndarray:
+    """Logistic regression by iteratively reweighted least squares, in NumPy: w <- (X^T W X)^-1 X^T W z with
+    W = diag(p (1 - p)) and z = X w + (y - p) / (p (1 - p)); written here, apart from the engine's Newton."""
+    w = np.zeros(design.shape[1])
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-design @ w))
+        weights = p * (1 - p)
+        z = design @ w + (y - p) / weights
+        new = np.linalg.solve(design.T @ (weights[:, None] * design), design.T @ (weights * z))
+        if np.max(np.abs(new - w)) < 1e-14:
+            return new
+        w = new
+    return w
+
+
+def logistic_regression_3() -> Model:
+    """P(y = 1 | x) = sigmoid(w . x) with three covariates: no closed form; LBFGS and the derived Newton step
+    against IRLS written in NumPy."""
+    y = sp.Symbol("y", integer=True, nonnegative=True)
+    eta = sum(w * v for w, v in zip(WEIGHTS, REGRESSORS))
+
+    def draw(rng, n, t):
+        columns = rng.normal(size=(n, 3))
+        p = 1 / (1 + np.exp(-columns @ np.array([t[f"w{j}"] for j in (1, 2, 3)])))
+        return {f"x{j + 1}": columns[:, j] for j in range(3)} | {"y": (rng.uniform(size=n) < p).astype(float)}
+
+    def peer(d):
+        w = irls(np.column_stack([d[f"x{j}"] for j in (1, 2, 3)]), d["y"])
+        return {f"w{j + 1}": float(w[j]) for j in range(3)}
+
+    return Model(
+        "logistic_regression_3",
+        "Logistic regression, three covariates",
+        (*REGRESSORS, y),
+        tuple(Parameter(w) for w in WEIGHTS),
+        sp.exp(y * eta) / (1 + sp.exp(eta)),
+        support={y: sp.FiniteSet(0, 1)},
+        covariates=REGRESSORS,
+        simulate=draw,
+        truth={"w1": 0.5, "w2": -1.0, "w3": 0.8},
+        peer=peer,
+    )
+
+
 def cauchy_location() -> Model:
     """No closed form: the numerical optimum, reported only when three starts converge to it."""
     return Model(
@@ -808,6 +852,7 @@ CASES = [
     Case(laplace_prior_mean(), "kink"),
     Case(laplace_prior_shifted(), "kink"),
     Case(log_series(), "numerical"),
+    Case(logistic_regression_3(), "numerical"),
     Case(inverse_gamma_map(), "biased"),
     Case(gamma_poisson_map(), "biased"),
     Case(nonnegative_mean(), "range"),
