@@ -9,6 +9,7 @@ directory removes those that a killed build left behind, under the lock, and not
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import json
@@ -130,9 +131,36 @@ def remove_stale_temps(out: Path) -> list[Path]:
     return removed
 
 
+RENAME_EXCHANGE = 2  # renameat2's flag: swap two paths in one step
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux's renameat2 with RENAME_EXCHANGE); False where the system or the
+    filesystem cannot, so the caller falls back to two renames."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
 def swap_in(new: Path, out: Path) -> None:
-    """Replace out by new with renames on one filesystem; the old report is removed only afterwards."""
+    """Replace out by new. Where the system can, in one atomic exchange: a kill at any moment leaves out either
+    the previous report or the new one, never neither (the previous one then sits in new's place until it is
+    removed). Elsewhere with two renames on one filesystem; the old report is removed only afterwards."""
     check_replaceable(out)  # again: the user may have added a file while the report was being built
+    if out.exists() and _exchange(new, out):
+        shutil.rmtree(new)  # now the previous report
+        return
     old = None
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))

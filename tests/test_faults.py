@@ -197,3 +197,25 @@ def test_out_with_the_users_files_is_refused_and_every_file_kept(workdir):
         assert len(stderr.strip().splitlines()) == 1 and "--out" in stderr
     assert {p: p.read_text() for p in files} == files
     assert sorted(p.name for p in workdir.iterdir()) == ["thesis"]
+
+
+def test_the_swap_is_one_atomic_exchange_with_no_moment_without_a_report(tmp_path, monkeypatch):
+    """On Linux the new report and the previous one change places in one renameat2 call: no rename ever leaves
+    --out missing (the window a SIGTERM between two renames used to open)."""
+    from reports import output
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("renameat2 is Linux's")
+    out, new = tmp_path / "report", tmp_path / ".report.new-x"
+    out.mkdir()
+    (out / "report.md").write_text("previous")
+    new.mkdir()
+    (new / "report.md").write_text("new")
+    monkeypatch.setattr(output, "check_replaceable", lambda path: None)
+
+    def no_rename(*args):
+        raise AssertionError("a plain rename: a window without a report")
+
+    monkeypatch.setattr(output.os, "rename", no_rename)
+    output.swap_in(new, out)
+    assert (out / "report.md").read_text() == "new" and not new.exists()
