@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +130,19 @@ def json_target_problem(path: Path) -> str | None:
     return None
 
 
+def write_whole(target: Path, content: bytes) -> None:
+    """Write through a temporary file of our own (created exclusively, a unique name beside the target), then
+    rename it over the target: a reader never sees half a file, and no other file is touched."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(name, target)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
 def models_in_file(path: Path) -> Sheet:
     """Every Model a user's Python file holds (its own and those it imports), in order, as a sheet without
     questions."""
@@ -194,14 +208,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m numerics.verify")
         "checks": [r.as_dict() for r in results],
         "answers": table,
     }
-    tmp = args.json.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    tmp.replace(args.json)
+    write_whole(args.json, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
     if args.junit:
         from numerics.testing import junit_xml  # testing imports this module
 
         args.junit.parent.mkdir(parents=True, exist_ok=True)
-        args.junit.write_bytes(junit_xml(results, sheet.title))
+        write_whole(args.junit, junit_xml(results, sheet.title))
         print(f"wrote {args.junit}")
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed; wrote {args.json}")
     return 1 if failed else 0

@@ -219,3 +219,14 @@ def test_the_swap_is_one_atomic_exchange_with_no_moment_without_a_report(tmp_pat
     monkeypatch.setattr(output.os, "rename", no_rename)
     output.swap_in(new, out)
     assert (out / "report.md").read_text() == "new" and not new.exists()
+
+
+def test_verify_writes_its_json_through_a_temporary_file_of_its_own(tmp_path):
+    """A user's notes.tmp beside --json notes.json is not the temporary file: it is left as it was."""
+    from numerics.verify import write_whole
+
+    (tmp_path / "notes.tmp").write_text("mine")
+    write_whole(tmp_path / "notes.json", b"{}\n")
+    assert (tmp_path / "notes.tmp").read_text() == "mine"
+    assert (tmp_path / "notes.json").read_text() == "{}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.json", "notes.tmp"]
