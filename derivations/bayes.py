@@ -140,3 +140,22 @@ def posterior_probability(model: Model, event: sp.Basic) -> sp.Expr:
         return sp.simplify(sp.integrate(given * posterior(model), (par.symbol, par.domain.start, par.domain.end)))
 
     return _cached("posterior_probability", model, compute, event)
+
+
+def gaussian_posterior(d) -> tuple[sp.Matrix, sp.Matrix] | None:
+    """A log-posterior quadratic in every parameter, -(1/2) w^T A w + c^T w + const, is the Gaussian N(A^-1 c,
+    A^-1) (for a linear model with the prior N(0, I / alpha): S_N^-1 = alpha I + X^T X / sigma^2, m_N = S_N X^T y /
+    sigma^2). None where it is not quadratic in all of them, or A is not positive definite."""
+    from derivations.linear import normal_equations  # linear imports the engine, which this module does not
+
+    eq = normal_equations(d)
+    if eq is None or set(eq.params) != set(d.params) or d.model.prior is None:
+        return None
+    if not all(m.is_positive is not False for m in _leading_minors(eq.matrix)):
+        return None
+    covariance = sp.simplify(eq.matrix.inv())
+    return sp.simplify(covariance * eq.vector), covariance
+
+
+def _leading_minors(matrix: sp.Matrix) -> list[sp.Expr]:
+    return [sp.simplify(matrix[:k, :k].det()) for k in range(1, matrix.rows + 1)]

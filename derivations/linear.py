@@ -41,7 +41,19 @@ def normal_equations(d: Derivation) -> NormalEquations | None:
         return None
     matrix = sp.simplify(-hessian)
     vector = sp.simplify(sp.Matrix([sp.diff(objective, p) for p in block]).subs(dict.fromkeys(block, 0)))
-    return _with_design(d, NormalEquations(block, matrix, vector))
+    return at_observed(d, _with_design(d, NormalEquations(block, matrix, vector)))
+
+
+def at_observed(d: Derivation, eq: NormalEquations) -> NormalEquations:
+    """The equations at the model's observed data, where it declares some: numbers, as its estimate is."""
+    if not d.observed_statistics:
+        return eq
+    at = d.observed_statistics
+
+    def sub(m):
+        return None if m is None else m.subs(at)
+
+    return NormalEquations(eq.params, sub(eq.matrix), sub(eq.vector), eq.scale, eq.ridge, sub(eq.gram), sub(eq.moment))
 
 
 def _statistic(d: Derivation, g: sp.Expr) -> sp.Expr | None:

@@ -125,13 +125,17 @@ class Probability(Question):
 
 @dataclass(frozen=True)
 class Posterior(Question):
-    """p(theta | D), normalised exactly, for a model with observed data and one parameter on an interval."""
+    """p(theta | D): normalised exactly for a model with observed data and one parameter on an interval; for
+    several parameters in which the log-posterior is quadratic (a linear model's weights under a Gaussian
+    prior), the Gaussian N(m_N, S_N), its mean and covariance as answers (KEY.mean_P, KEY.cov_P_Q)."""
 
     model: Model = None  # type: ignore[assignment]
     label: str = ""
 
     def check(self) -> None:
         _needs_model(self)
+        if len(self.model.params) > 1 and self.model.prior is not None:
+            return  # a Gaussian posterior, where the log-posterior is quadratic: derived with the answers
         _needs_observed_one_parameter(self)
 
 
@@ -268,6 +272,28 @@ def _answer(key, question, expr, deriv: Derivation, conditions: tuple = ()) -> A
     return Answer(key, question, expr, deriv.latex(expr), deriv.model.name, tuple(conditions), shown)
 
 
+def _gaussian_posterior_answers(q: Posterior, d: Derivation) -> list[Answer]:
+    """The mean and covariance entries of a Gaussian posterior, each an answer."""
+    found = bayes.gaussian_posterior(d)
+    if found is None:
+        raise InputError(
+            f"question {q.key}: the posterior of several parameters is derived where the log-posterior is quadratic "
+            f"in them (a Gaussian posterior); that of {q.model.name} is not"
+        )
+    mean, covariance = found
+    params = d.params
+    answers = [
+        _answer(f"{q.key}.mean_{p.name}", f"posterior mean of ${sp.latex(p)}$", m, d) for p, m in zip(params, mean)
+    ]
+    for i, p in enumerate(params):
+        for j in range(i, len(params)):
+            label = f"posterior {'variance' if i == j else 'covariance'} of ${sp.latex(p)}$" + (
+                "" if i == j else f" and ${sp.latex(params[j])}$"
+            )
+            answers.append(_answer(f"{q.key}.cov_{p.name}_{params[j].name}", label, covariance[i, j], d))
+    return answers
+
+
 def estimate_key(q: Estimate, d: Derivation, p: sp.Symbol) -> str:
     return f"{q.key}.{p.name.replace('^', '')}_{d.kind.lower()}{q.suffix}"
 
@@ -302,7 +328,10 @@ def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> li
             )
         return [_answer(q.key, q.label or q.text, bayes.plug_in_predictive(q.model, d.estimate, q.new), d)]
     if isinstance(q, Posterior):
-        return [_answer(q.key, q.label or q.text, bayes.posterior(q.model), deriv(q.model))]
+        d = deriv(q.model)
+        if len(q.model.params) > 1:
+            return _gaussian_posterior_answers(q, d)
+        return [_answer(q.key, q.label or q.text, bayes.posterior(q.model), d)]
     if isinstance(q, Probability):
         d = deriv(q.model)
         if q.predictive == "posterior":

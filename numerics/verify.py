@@ -16,10 +16,11 @@ from pathlib import Path
 
 from derivations.engine import Derivation, derive
 from derivations.model import InputError, Model
-from derivations.sheet import Answer, Probability, Sheet, answers, load_python_file, load_sheet
+from derivations.sheet import Answer, Posterior, Probability, Sheet, answers, load_python_file, load_sheet
 from numerics.checks import CheckResult, check_data, guarded, rel_error, run_checks
 from numerics.montecarlo import run_monte_carlo
 from numerics.newton import check_newton
+from numerics.posterior import check_gaussian_posterior
 from numerics.probability import check_probability
 from sheets import DEFAULT_SHEET
 
@@ -76,6 +77,11 @@ def answer_checks(sheet: Sheet, found: list[Answer], derived: dict | None = None
     answer also against its float recomputation by quad."""
     results = []
     for q in sheet.questions:
+        if isinstance(q, Posterior) and len(q.model.params) > 1:
+            d = (derived or {}).get(q.model.name) or derive(q.model)
+            mine = [a for a in found if a.key.startswith(f"{q.key}.")]
+            check = functools.partial(check_gaussian_posterior, q, d, mine)
+            results.append(guarded(q.model, f"answer {q.key}", check, 1e-5))
         if isinstance(q, Probability):
             ans = next(a for a in found if a.key == q.key)
             d = (derived or {}).get(q.model.name) or derive(q.model)

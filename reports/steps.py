@@ -290,7 +290,7 @@ def _normal_equations(out: Steps, eq: NormalEquations) -> None:
         f"The score in ${names}$ is linear in them. Setting it to zero gives the normal equations "
         rf"$(\mathbf{{X}}^\top \mathbf{{X}}{ridge}) \hat{{\mathbf{{w}}}} = \mathbf{{X}}^\top \mathbf{{y}}$, "
         rf"where the columns of $\mathbf{{X}}$ are the regressors each weight multiplies (1 for an intercept), "
-        f"written in the sums below.{prior} Their solution, "
+        f"written out below.{prior} Their solution, "
         rf"$\hat{{\mathbf{{w}}}} = (\mathbf{{X}}^\top \mathbf{{X}}{ridge})^{{-1}} \mathbf{{X}}^\top \mathbf{{y}}$, "
         "follows.",
     )
