@@ -132,6 +132,13 @@ def as_float64(model_name: str, name: str, values: object) -> np.ndarray:
         raise InputError(
             f"{model_name}: data '{name}' must be real numbers, got {REFUSED_KINDS[raw.dtype.kind]} (dtype {raw.dtype})"
         )
+    if raw.dtype.kind == "O":  # a mixed list: every element must already be a number, never text cast to one
+        odd = next(
+            (v for v in raw.ravel() if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number))),
+            None,
+        )
+        if odd is not None:
+            raise InputError(f"{model_name}: data '{name}' must be real numbers, got {odd!r} ({type(odd).__name__})")
     try:
         return np.asarray(raw, dtype=np.float64)
     except OverflowError:

@@ -37,3 +37,11 @@ def test_estimate_takes_a_model_and_refuses_anything_else_in_one_line():
 def test_the_command_prints_its_version():
     out = subprocess.run([sys.executable, "-m", "reports.console", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("mlemap ") and out.stdout.split()[1][0].isdigit()
+
+
+def test_an_object_array_holding_text_is_refused_not_cast():
+    import numpy as np
+
+    with pytest.raises(InputError, match=r"^poisson: data 'x' must be real numbers, got '2' \(str\)$"):
+        POISSON.validate({"x": np.array([1, "2", 3.0], dtype=object)})
+    assert POISSON.validate({"x": np.array([1, 2.0, np.int64(3)], dtype=object)})["x"].tolist() == [1.0, 2.0, 3.0]
