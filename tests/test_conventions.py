@@ -45,3 +45,7 @@ def test_an_object_array_holding_text_is_refused_not_cast():
     with pytest.raises(InputError, match=r"^poisson: data 'x' must be real numbers, got '2' \(str\)$"):
         POISSON.validate({"x": np.array([1, "2", 3.0], dtype=object)})
     assert POISSON.validate({"x": np.array([1, 2.0, np.int64(3)], dtype=object)})["x"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_exact_sympy_numbers_in_data_are_numbers():
+    assert POISSON.validate({"x": [sp.Integer(2), sp.Rational(7, 1), 3]})["x"].tolist() == [2.0, 7.0, 3.0]
