@@ -133,10 +133,7 @@ def as_float64(model_name: str, name: str, values: object) -> np.ndarray:
             f"{model_name}: data '{name}' must be real numbers, got {REFUSED_KINDS[raw.dtype.kind]} (dtype {raw.dtype})"
         )
     if raw.dtype.kind == "O":  # a mixed list: every element must already be a number, never text cast to one
-        odd = next(
-            (v for v in raw.ravel() if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number))),
-            None,
-        )
+        odd = next((v for v in raw.ravel() if not _is_real_number(v)), None)
         if odd is not None:
             raise InputError(f"{model_name}: data '{name}' must be real numbers, got {odd!r} ({type(odd).__name__})")
     try:
@@ -147,6 +144,15 @@ def as_float64(model_name: str, name: str, values: object) -> np.ndarray:
         ) from None
     except (TypeError, ValueError) as exc:
         raise InputError(f"{model_name}: data '{name}' must be real numbers ({exc})") from None
+
+
+def _is_real_number(value: object) -> bool:
+    """A Python or NumPy number (not a bool), or an exact SymPy one (a sheet's observed 1/2)."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, sp.Expr):
+        return bool(value.is_number and value.is_real)
+    return isinstance(value, (int, float, np.integer, np.floating))
 
 
 def validate_data(model: Model, data: Mapping[str, object]) -> dict[str, np.ndarray]:
