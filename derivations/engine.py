@@ -519,7 +519,7 @@ def _solve_pieces(deriv: Derivation, objective: sp.Expr) -> None:
     except NoClosedForm as exc:
         deriv.no_closed_form = str(exc)
         return
-    deriv.estimate, deriv.piecewise = {model.params[0].symbol: value}, isinstance(value, sp.Piecewise)
+    deriv.estimate, deriv.piecewise = {model.params[0].symbol: value}, True  # solved piece by piece, at numbers too
 
 
 def _within_declared_range(deriv: Derivation, objective: sp.Expr, edges: Mapping) -> bool:
@@ -536,7 +536,7 @@ def _within_declared_range(deriv: Derivation, objective: sp.Expr, edges: Mapping
         except NoClosedForm:
             pass
         else:
-            deriv.estimate, deriv.piecewise = {crossing[0].symbol: value}, isinstance(value, sp.Piecewise)
+            deriv.estimate, deriv.piecewise = {crossing[0].symbol: value}, True
             return True
     deriv.conditions += tuple(_lies_in(best[p.symbol], p.domain) for p in crossing)
     return False

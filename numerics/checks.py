@@ -12,6 +12,7 @@ import torch
 
 from derivations.engine import Derivation
 from derivations.model import InputError, Model
+from derivations.pieces import pieces
 from numerics.compile import Data, Params, compiled
 from numerics.domains import feasible_limits, on_constraints, random_point, step_scales, tangent_basis
 from numerics.optimizers import optimum_scipy, optimum_torch, torch_data
@@ -265,6 +266,9 @@ def first_order_violation(d: Derivation, at: Params, data: Data) -> float:
     only, where there are some (Lagrange); for a parameter at its support bound, the score pointing back into
     the feasible set (Karush-Kuhn-Tucker), and |score| when it is not at the bound."""
     n = len(next(iter(data.values())))
+    at_kink = kink_violation(d, at, data)
+    if at_kink is not None:
+        return at_kink
     score = compiled(d).evaluator.score(at, data) / n
     if d.model.constraints:
         return float(np.max(np.abs(tangent_basis(compiled(d), at).T @ score)))
@@ -278,6 +282,27 @@ def first_order_violation(d: Derivation, at: Params, data: Data) -> float:
             continue
         violation.append(_bound_violation(bounds, limits[p.name], at[p.name], g))
     return float(np.max(violation))
+
+
+def kink_violation(d: Derivation, at: Params, data: Data) -> float | None:
+    """At a kink of a one-parameter objective (or a closed end of its domain), the subgradient condition instead
+    of a zero score: the left slope >= 0 >= the right slope, each by a one-sided difference of the objective,
+    per observation; how far either has the wrong sign. None where the estimate is not at a kink."""
+    if not d.piecewise or len(d.model.params) != 1:
+        return None
+    (par,) = d.model.params
+    value = at[par.name]
+    corners = {float(e) for q in pieces(d.objective.subs(d.model.constants), par) for e in (q.lo, q.hi) if e.is_finite}
+    if not any(abs(value - k) <= 1e-12 * max(1.0, abs(k)) for k in corners):
+        return None
+    c, n, h = compiled(d), len(next(iter(data.values()))), 1e-7 * max(1.0, abs(value))
+    f0 = c.objective_raw({par.name: value}, data)
+    slopes = []
+    for step, sign in ((-h, 1.0), (h, -1.0)):  # the left slope must be >= 0, the right one <= 0
+        if bool(par.domain.contains(sp.Float(value + step)) == sp.true):
+            slope = (c.objective_raw({par.name: value + step}, data) - f0) / step / n
+            slopes.append(max(0.0, -sign * slope))
+    return max(slopes, default=0.0)
 
 
 def _bound_violation(bounds, limits: tuple[float, float], value: float, g: float) -> float:

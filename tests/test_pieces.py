@@ -217,3 +217,20 @@ def test_the_closed_form_lies_in_the_domain_and_beats_random_feasible_points(cas
         with np.errstate(all="ignore"):
             others = [c.objective_raw(p, data) for p in _feasible_points(d, data, 20, seed)]
         assert best >= max(o for o in others if np.isfinite(o)) - 1e-9 * max(1.0, abs(best))
+
+
+def test_at_the_kink_the_stationary_check_holds_the_subgradient_condition():
+    """Data whose sum lies within the threshold put the MAP at the kink mu = 0, where the score is not zero: the
+    one-sided slopes must bracket 0 there, and an estimate moved off the kink fails."""
+    from numerics.checks import first_order_violation
+
+    d = derive(laplace_prior_mean())
+    inside = _with_mean(15, 0.5 / 15)
+    assert first_order_violation(d, {"mu": 0.0}, inside) <= 1e-6
+    outside = _with_mean(15, 9.0 / 15)  # S_x = 9: the MAP is (9 - 2) / 15, and 0 is no maximum
+    assert first_order_violation(d, {"mu": 0.0}, outside) > 1e-2
+    observed = replace(
+        laplace_prior_mean(), observed={x: tuple(sp.Rational(v).limit_denominator(10**6) for v in inside["x"])}
+    )
+    result = verify(observed)
+    assert result.passed, result.table()
