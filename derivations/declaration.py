@@ -61,7 +61,7 @@ def check_declaration(model: Model) -> None:
 
 def check_symbols(model: Model) -> None:
     density = model.density
-    if type(density).__module__.startswith("sympy.stats"):
+    if (type(density).__module__ or "").startswith("sympy.stats"):
         raise InputError(
             f"{model.name}: the density is a sympy.stats random variable; pass its density as an expression, density(X)(x)"
         )
@@ -78,6 +78,11 @@ def check_symbols(model: Model) -> None:
             raise InputError(
                 f"{model.name}: the {name} uses {undeclared[0]!r}, which is neither data, a parameter nor a constant"
             )
+        undefined = sorted({str(f.func) for f in expr.atoms(sp.core.function.AppliedUndef)})
+        if undefined:
+            raise InputError(f"{model.name}: the {name} uses the undefined function {undefined[0]!r}; write it out")
+        if expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+            raise InputError(f"{model.name}: the {name} contains nan or an infinity: {expr}")
     # A uniform's density 1/theta carries its data in the support alone, which then depends on a parameter.
     params = set(model.param_symbols)
     absent = [
@@ -87,6 +92,20 @@ def check_symbols(model: Model) -> None:
     ]
     if absent:
         raise InputError(f"{model.name}: the data symbol {absent[0]!r} does not appear in the density")
+    supports = {s for x in model.data for s in model.support.get(x, sp.Reals).free_symbols}
+    unused = [p.name for p in model.params if p.symbol not in density.free_symbols and p.symbol not in supports]
+    if unused:
+        raise InputError(
+            f"{model.name}: the parameter {unused[0]!r} appears in neither the density nor a support: the data say "
+            "nothing about it"
+        )
+    for par in model.params:
+        domain = par.domain
+        if domain != sp.Reals and not (isinstance(domain, sp.Interval) and domain.measure > 0):
+            raise InputError(
+                f"{model.name}: the domain of {par.name} must be an interval of positive length (or the reals), "
+                f"got {domain}"
+            )
 
 
 def parameter_points(model: Model) -> list[dict[sp.Symbol, sp.Expr]]:

@@ -257,6 +257,31 @@ LR_RULE = r"^learning rate must be a finite number > 0, got "
 SIGMA_REAL = r"^Sigma must be a 2x2 matrix of real numbers, got "
 
 DATA_CASES = [
+    Case(
+        "unused-parameter",
+        lambda tmp: derive(Model("m", "m", (x,), (Parameter(mu),), sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi))),
+        r"^m: the parameter 'mu' appears in neither the density nor a support",
+    ),
+    Case(
+        "nan-in-prior",
+        lambda tmp: derive(wrap(GAUSSIAN, prior=sp.exp(-((mu - sp.nan) ** 2)))),
+        r"^gaussian: the prior contains nan or an infinity",
+    ),
+    Case(
+        "finite-set-domain",
+        lambda tmp: derive(wrap(GAUSSIAN, params=(Parameter(mu, sp.FiniteSet(1, 2)), GAUSSIAN.params[1]))),
+        r"^gaussian: the domain of mu must be an interval of positive length \(or the reals\), got \{1, 2\}$",
+    ),
+    Case(
+        "empty-domain",
+        lambda tmp: derive(wrap(GAUSSIAN, params=(Parameter(mu, sp.EmptySet), GAUSSIAN.params[1]))),
+        r"^gaussian: the domain of mu must be an interval of positive length",
+    ),
+    Case(
+        "undefined-function",
+        lambda tmp: derive(wrap(GAUSSIAN, density=sp.Function("f")(x - mu))),
+        r"^gaussian: the density uses the undefined function 'f'; write it out$",
+    ),
     Case("empty-data", validate(GAUSS, x=[]), r"^gaussian: needs at least 2 observations, got 0$"),
     Case("nan", validate(GAUSS, x=[1.0, np.nan, 2.0]), r"^gaussian: data 'x' must be finite, got nan at index 1$"),
     Case("inf", validate(GAUSS, x=[1.0, 2.0, -np.inf]), r"^gaussian: data 'x' must be finite, got -inf at index 2$"),
