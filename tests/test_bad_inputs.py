@@ -742,7 +742,7 @@ DECLARATION_CASES = [
     Case(
         "observed-column-missing",
         declared(wrap(COIN_UNIFORM, observed={sp.Symbol("z"): (1, 0)})),
-        r"^coin_uniform: observed data give no column for 'x'$",
+        r"^coin_uniform: observed data name 'z', which is not a data symbol \(the model's are \['x'\]\)$",
     ),
 ]
 

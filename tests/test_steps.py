@@ -35,7 +35,7 @@ TITLES = {
         "MAP (score = 0)",
         "Second-order check",
     ],
-    "cauchy": ["Log-density", "Joint log-likelihood"],
+    "cauchy": ["Log-density", "Joint log-likelihood", "Newton step"],
 }
 
 
