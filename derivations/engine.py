@@ -212,6 +212,11 @@ class Derivation:
         return bool(self.statistics) and not self.order_form
 
     @property
+    def kinked(self) -> bool:
+        """Whether the objective has a kink in a parameter (|.|, max, min, a step, a Piecewise)."""
+        return needs_pieces(self.objective, self.params)
+
+    @property
     def params(self) -> tuple[sp.Symbol, ...]:
         return self.model.param_symbols
 

@@ -222,7 +222,8 @@ def colophon(seed: int) -> Section:
     sec = Section("colophon", "Colophon")
     sec.text(
         f"Computed by mlemap with seed {seed}. Every displayed step was proved by SymPy when this report was built "
-        "(steps.json lists each step with its proof); every answer was checked against independent numerics; "
+        "(steps.json lists each step with its proof); the verification appendix lists each numerical check of the "
+        "answers with its result, and says why where one could not apply (SKIP); "
         "answers.json holds the answers in exact form and in full precision."
     )
     return sec

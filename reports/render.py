@@ -51,6 +51,19 @@ def columns(block: dict) -> str:
     return "".join(r">{\raggedright\arraybackslash}X" if w else "l" for w in wide) if any(wide) else "l" * len(wide)
 
 
+LONG_TABLE = 20  # rows from which a table may run over pages (longtable) instead of floating on one
+
+
+def long_columns(block: dict) -> str:
+    """The longtable column spec: wrapping columns as p{} of the width the short ones leave."""
+    spec = columns(block)
+    wide = spec.count("X")
+    if not wide:
+        return spec
+    share = f"{0.9 / wide - 0.04 * spec.count('l') / wide:.3f}"
+    return spec.replace(r">{\raggedright\arraybackslash}X", rf">{{\raggedright\arraybackslash}}p{{{share}\linewidth}}")
+
+
 def md(text) -> str:
     """Prose for GitHub's Markdown, whose renderer eats a backslash before a brace or a backslash."""
     parts = MATH.split(str(text))
@@ -75,7 +88,8 @@ def _env(**delimiters) -> jinja2.Environment:
         lstrip_blocks=True,
         **delimiters,
     )
-    env.filters.update(tex=tex, md=md, mdcell=mdcell, columns=columns)
+    env.filters.update(tex=tex, md=md, mdcell=mdcell, columns=columns, long_columns=long_columns)
+    env.globals.update(LONG_TABLE=LONG_TABLE)
     return env
 
 

@@ -14,6 +14,7 @@ import sympy as sp
 
 from derivations.bayes import discrete, event_set
 from derivations.engine import Derivation, derive
+from derivations.linear import normal_equations
 from derivations.sheet import (
     Answer,
     Estimate,
@@ -34,7 +35,16 @@ from numerics.estimate import estimate as point_estimate
 from numerics.study import Run, Study, run_study
 from numerics.verify import Verification, answer_checks, verify
 from reports import figures
-from reports.document import KINDS_TEXT, Section, error_text, estimate_math, hat, matrix_entries, numerical_math
+from reports.document import (
+    KINDS_TEXT,
+    Section,
+    error_text,
+    estimate_math,
+    hat,
+    math,
+    matrix_entries,
+    numerical_math,
+)
 from reports.plan import ReportPlan
 from reports.steps import worked_steps
 
@@ -86,7 +96,34 @@ def answer_rows(results: SheetResults) -> list[dict]:
 
 
 def _answers_of(results: SheetResults, q: Question) -> list[Answer]:
-    return [a for a in results.answers if a.key == q.key]
+    """The question's answers: its key, or its key's entries (a posterior's KEY.mean_P, KEY.cov_P_Q)."""
+    return [a for a in results.answers if a.key == q.key or a.key.startswith(f"{q.key}.")]
+
+
+def posterior(sec: Section, q: Posterior, results: SheetResults) -> None:
+    """p(theta | D): one parameter's normalised density; several in which the log-posterior is quadratic, the
+    Gaussian N(m_N, S_N) with its precision from the normal equations and its mean the MAP."""
+    d = results.derivations[q.model.name]
+    eq = normal_equations(d) if len(d.params) > 1 else None
+    if eq is None:
+        probability(sec, q, results)
+        return
+    theta = ", ".join(sp.latex(p) for p in d.params)
+    sec.text(
+        f"The log-posterior is quadratic in ${theta}$, so the posterior is Gaussian, $N(m_N, S_N)$. Its precision "
+        "$S_N^{-1}$ is minus the Hessian of the log-posterior (the matrix of the normal equations above), and its "
+        f"mean $m_N = S_N c$ is where the gradient vanishes: the MAP, with $c$ the gradient at ${theta} = 0$."
+    )
+    sec.math(rf"S_N^{{-1}} = {math(d, eq.matrix)},\quad c = {math(d, eq.vector)}")
+    found = {a.key: a.expr for a in _answers_of(results, q)}
+    names = [p.name for p in d.params]
+    mean = sp.Matrix([found[f"{q.key}.mean_{p}"] for p in names])
+    k = len(names)
+    cov = sp.Matrix(k, k, lambda i, j: found[f"{q.key}.cov_{names[min(i, j)]}_{names[max(i, j)]}"])
+    if mean.free_symbols and k >= 3:  # written out in the statistics it would fill pages (answers.json has it)
+        sec.math(r"S_N = \left(S_N^{-1}\right)^{-1},\quad m_N = S_N c")
+        return
+    sec.math(rf"m_N = {math(d, mean)},\quad S_N = {math(d, cov)}")
 
 
 def _value(a: Answer) -> str:
@@ -126,15 +163,35 @@ def event_probability(sec: Section, q: Probability, results: SheetResults) -> No
     else:
         over = " + ".join(rf"\int_{{{sp.latex(p.inf)}}}^{{{sp.latex(p.sup)}}}" for p in pieces)
     theta = ", ".join(sp.latex(p) for p in d.params)
+    event = _event_latex(name, values)
+    # each probability and density one group: breqn must not break the line at its bar
     if q.predictive == "posterior":
         sec.text("The probability of the event for one new observation, averaged over the posterior:")
-        given = rf"p({name} \mid {theta})\, p({theta} \mid D)"
-        shown = rf"P({sp.latex(q.event)} \mid D) = \int {over} {given}\, d{name}\, d{theta} = {a.latex}{_value(a)}"
+        given = rf"{{p({name} \mid {theta})}}\, {{p({theta} \mid D)}}"
+        shown = rf"{{P({event} \mid D)}} = \int {over} {given}\, d{name}\, d{theta} = {a.latex}{_value(a)}"
     else:
         hats = ", ".join(hat(p) for p in d.params)
+        density = sp.latex(q.model.density.subs(q.model.constants).subs({p: sp.Symbol(hat(p)) for p in d.params}))
         sec.text(f"The probability of the event for one new observation, with the {d.kind} plugged in:")
-        shown = rf"P({sp.latex(q.event)} \mid {hats}) = {over} p({name} \mid {hats})\, d{name} = {a.latex}{_value(a)}"
+        shown = rf"{{P({event} \mid {hats})}} = {over} {density}\, d{name} = {a.latex}{_value(a)}"
     sec.math(shown if not discrete(q.model, x) else shown.replace(rf"\, d{name}", ""))
+
+
+def _event_latex(name: str, values: sp.Set) -> str:
+    """x > 1, 1 <= x <= 3 or x in a union: the event as a reader writes it, from its set of values."""
+    if isinstance(values, sp.FiniteSet) and len(values) == 1:
+        return f"{name} = {sp.latex(next(iter(values)))}"
+    if not isinstance(values, sp.Interval):
+        return rf"{name} \in {sp.latex(values)}"
+    below = "<" if values.left_open else r"\le"
+    above = "<" if values.right_open else r"\le"
+    start, end = sp.latex(values.start), sp.latex(values.end)
+    if values.start.is_finite and not values.end.is_finite:
+        greater = ">" if values.left_open else r"\ge"
+        return rf"{name} {greater} {start}"
+    if values.end.is_finite and not values.start.is_finite:
+        return rf"{name} {above} {end}"
+    return rf"{start} {below} {name} {above} {end}"
 
 
 def _count(run: Run) -> str:
@@ -205,7 +262,7 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
 KINDS: dict[type[Question], Callable[..., None]] = {
     Estimate: estimate,
     PlugIn: probability,
-    Posterior: probability,
+    Posterior: posterior,
     PosteriorPredictive: probability,
     Probability: event_probability,
     OptimizerStudy: optimizer_study,

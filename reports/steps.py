@@ -353,16 +353,23 @@ def _median(out: Steps) -> None:
     profile = n_obs * sp.expand(d.log_density - f1 * atom) + f1 * spread.symbol
     rest = [p for p in d.params if p != mu]
     name, xs = sp.latex(mu), sp.latex(x)
+    given = ", ".join([hat(mu), *(sp.latex(p) for p in rest)])
+    profile_line = [rf"\ell({given}) = {out.tex(profile.subs(mu, med.symbol))}"] if rest else []
     out.add(
         f"{d.kind} (least absolute deviations)",
-        LINES.join(rf"{hat(p)} = {out.tex(v)}" for p, v in (d.estimate or {}).items()),
+        LINES.join(profile_line + [rf"{hat(p)} = {out.tex(v)}" for p, v in (d.estimate or {}).items()]),
         [(sp.diff(profile, p).subs(d.estimate or {}), 0, EQUAL) for p in rest],
         rf"The log-likelihood depends on ${name}$ only through $\sum_i |{xs}_i - {name}|$, with a negative factor. "
         rf"That sum is piecewise linear in ${name}$, with slope $\#\{{i: {xs}_i < {name}\}} - \#\{{i: {xs}_i > {name}\}}$: "
         f"it falls while more than half the observations lie above ${name}$ and rises once more than half lie below, "
         f"so it is least at the median ${out.tex(med.symbol)} = {med.latex}$ (for odd $n$ the middle observation; "
         "for even $n$ every point between the two middle ones, of which the midpoint is given)."
-        + (f" The other parameters maximise what remains, with $D = {spread.latex}$ at the median." if rest else ""),
+        + (
+            f" At the median the log-likelihood depends on the other parameters through ${out.tex(spread.symbol)} = "
+            f"{spread.latex}$ (the same for every median when $n$ is even); setting its derivative to zero gives them."
+            if rest
+            else ""
+        ),
     )
 
 
