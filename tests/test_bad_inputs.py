@@ -373,7 +373,7 @@ DATA_CASES = [
     Case(
         "python-dates",
         validate(GAUSS, x=[datetime.date(2026, 1, 1), datetime.date(2026, 1, 2)]),
-        r"^gaussian: data 'x' must be real numbers \(float\(\) argument must be",
+        r"^gaussian: data 'x' must be real numbers, got datetime.date\(2026, 1, 1\) \(date\)$",
     ),
     Case(
         "timedelta",
