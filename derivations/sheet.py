@@ -283,12 +283,15 @@ def _gaussian_posterior_answers(q: Posterior, d: Derivation) -> list[Answer]:
     mean, covariance = found
     params = d.params
     answers = [
-        _answer(f"{q.key}.mean_{p.name}", f"posterior mean of ${sp.latex(p)}$", m, d) for p, m in zip(params, mean)
+        _answer(f"{q.key}.mean_{p.name}", f"posterior mean of ${sp.latex(p)}$ ({q.key})", m, d)
+        for p, m in zip(params, mean)
     ]
     for i, p in enumerate(params):
         for j in range(i, len(params)):
-            label = f"posterior {'variance' if i == j else 'covariance'} of ${sp.latex(p)}$" + (
-                "" if i == j else f" and ${sp.latex(params[j])}$"
+            label = (
+                f"posterior {'variance' if i == j else 'covariance'} of ${sp.latex(p)}$"
+                + ("" if i == j else f" and ${sp.latex(params[j])}$")
+                + f" ({q.key})"
             )
             answers.append(_answer(f"{q.key}.cov_{p.name}_{params[j].name}", label, covariance[i, j], d))
     return answers
