@@ -164,6 +164,8 @@ def separate(logp: sp.Expr, data: tuple[sp.Symbol, ...], params: tuple[sp.Symbol
     """Split log p into sum_k f_k(theta) g_k(x); None when some term mixes data and parameters."""
     coefficients: dict[sp.Expr, sp.Expr] = {}
     for term in sp.Add.make_args(logp):
+        if term == 0:  # a constant density (a uniform's 1 on its support): no statistic
+            continue
         f, g = term.as_independent(*data, as_Add=False)
         if g.free_symbols & set(params):
             return None

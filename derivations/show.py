@@ -35,6 +35,10 @@ def stages(d: Derivation) -> list[Stage]:
     out.append(("Hessian", d.hessian))
     if d.estimate is not None:
         out += [(f"{d.kind} of {p.name}", sp.Eq(p, d.estimate[p])) for p in theta]
+        out += [("holds where (else the maximum is on the domain's boundary)", c) for c in d.conditions]
+    elif d.maximiser_set:
+        p, lo, hi = d.maximiser_set
+        out.append((f"every {p} in this interval maximises (a flat likelihood)", sp.Interval(lo, hi)))
     if d.second_order is not None:
         out.append(
             (
@@ -52,7 +56,14 @@ def terminal_names(d: Derivation) -> dict[sp.Symbol, tuple[sp.Symbol, str]]:
     for s in d.statistics:
         powered = re.sub(r"\*\*(\d+)", lambda power: power[1].translate(SUPERSCRIPTS), str(s.expr))  # x**4: x⁴
         g = re.sub(r"(?<!\*)\*(?!\*)", "·", powered)  # a product u·v; a power left, x**(3/2), stays readable
-        if s.reduce != "sum":
+        if s.reduce in ("median", "absdev"):
+            names[s.symbol] = (
+                sp.Symbol(f"median({g})" if s.reduce == "median" else f"Σ|{g} - median({g})|"),
+                "the median of the n observations"
+                if s.reduce == "median"
+                else "the sum of the absolute deviations from the median",
+            )
+        elif s.reduce != "sum":
             names[s.symbol] = (
                 sp.Symbol(f"{s.reduce}({g})"),
                 f"the {'largest' if s.reduce == 'max' else 'smallest'} {g} of the n observations",
