@@ -212,5 +212,5 @@ def crosses_closed_end(value: sp.Expr, par: Parameter) -> bool:
     domain = par.domain
     if not isinstance(domain, sp.Interval) or value.is_number:
         return False
-    ends = [e for e in (domain.start, domain.end) if e.is_finite and _closed(domain, e)]
-    return any(domain.contains(value) != sp.true for _ in ends)
+    has_closed_end = any(e.is_finite and _closed(domain, e) for e in (domain.start, domain.end))
+    return has_closed_end and domain.contains(value) != sp.true
