@@ -380,6 +380,16 @@ def median_form(logp: sp.Expr, model: Model) -> tuple[sp.Symbol, sp.Expr, sp.Exp
     return mu, atom, f1, f0
 
 
+def median_profile(d: Derivation) -> tuple[sp.Symbol, sp.Expr]:
+    """The location of a median-form derivation and its log-likelihood at the median, n f0 + f1 D, in the other
+    parameters and the statistic D = sum_i |x_i - median|."""
+    found = median_form(d.log_density, d.model)
+    assert found is not None, "median_profile asked of a derivation without order_form"
+    mu, _, f1, f0 = found
+    spread = next(s.symbol for s in d.statistics if s.reduce == "absdev")
+    return mu, n_obs * f0 + f1 * spread
+
+
 def _derive_median(model: Model, logp, logprior, mu: sp.Symbol, atom, f1, f0) -> Derivation:
     """mu = the sample median: unique for odd n; for even n every point between the two middle observations
     maximises, and the midpoint (a maximiser, like any of them) is given. The other parameters are solved with

@@ -32,7 +32,7 @@ def _zeros(atom: sp.Basic, par: sp.Symbol) -> list[sp.Expr]:
         args = atom.args
         differences = [args[i] - args[j] for i in range(len(args)) for j in range(i + 1, len(args))]
     elif isinstance(atom, sp.Piecewise):
-        differences = [r.lhs - r.rhs for _, cond in atom.args for r in sp.sympify(cond).atoms(sp.Rel)]
+        differences = [r.lhs - r.rhs for _, cond in atom.args for r in cond.atoms(sp.Rel)]
     else:
         differences = [atom.args[0]]
     points = []
@@ -54,7 +54,7 @@ def _resolve(objective: sp.Expr, par: sp.Symbol, point: sp.Expr) -> sp.Expr:
             return pick(atom.args, key=lambda a: float(a.subs(par, point)))
         if isinstance(atom, (sp.Heaviside, sp.sign)):
             return atom.subs(par, point)
-        return next(e for e, c in atom.args if sp.sympify(c).subs(par, point) == sp.true)
+        return next(e for e, c in atom.args if c.subs(par, point) == sp.true)
 
     smooth = objective
     while kinks_of(smooth, par):
@@ -166,6 +166,11 @@ def _roots(piece: Piece, par: sp.Symbol, seconds: float | None) -> list[tuple[sp
             conds.append(relation(piece.hi - root, sp.StrictGreaterThan))
         found.append((root, sp.And(*conds)))
     return found
+
+
+def piece_roots(cut: list[Piece], par: sp.Symbol) -> list[tuple[sp.Expr, Piece]]:
+    """Each piece's stationary points with the piece they solve (the report claims its slope zero there)."""
+    return [(root, piece) for piece in cut for root, _ in _roots(piece, par, None)]
 
 
 def _closed(domain: sp.Interval, point: sp.Expr) -> bool:

@@ -112,25 +112,17 @@ def check_taylor(d: Derivation, data: Data, seed: int) -> CheckResult:
     def f(vec):
         return c.objective_raw(dict(zip(c.names, vec)), data)
 
-    if d.hessian.is_zero_matrix:
+    why = (
+        "the log-likelihood is linear in the parameters, so the remainder is zero (finite_difference checks the score)"
+        if d.hessian.is_zero_matrix
+        else "the objective has a kink at every observation (|x_i - mu|), so its Taylor remainder is not quadratic "
+        "across them; finite_difference and autograd check the score between them"
+        if d.order_form
+        else None
+    )
+    if why is not None:
         return CheckResult(
-            d.model.name,
-            "taylor_slope",
-            float("nan"),
-            tolerance(d.model, "taylor_slope"),
-            True,
-            "skipped: the log-likelihood is linear in the parameters, so the remainder is zero (finite_difference "
-            "checks the score)",
-        )
-    if d.order_form:
-        return CheckResult(
-            d.model.name,
-            "taylor_slope",
-            float("nan"),
-            tolerance(d.model, "taylor_slope"),
-            True,
-            "skipped: the objective has a kink at every observation (|x_i - mu|), so its Taylor remainder is not "
-            "quadratic across them; finite_difference and autograd check the score between them",
+            d.model.name, "taylor_slope", float("nan"), tolerance(d.model, "taylor_slope"), True, f"skipped: {why}"
         )
     slopes = []
     for t in _points(d, data, seed):

@@ -43,7 +43,9 @@ def estimate(derivation: Derivation | Model, data: Mapping[str, object]) -> Poin
         )
     if derivation.separable or derivation.order_form:
         stats = c.statistics(checked)
-        raw = dict(zip(c.names, (float(v) for v in c.raw_estimate(stats)))) if derivation.estimate else {}
+        # the formula itself at these data (one derived at observed data is a number for those data only)
+        general = derivation.estimate is not None and not derivation.observed_statistics
+        raw = dict(zip(c.names, (float(v) for v in c.raw_estimate(stats)))) if general else {}
         unattained = no_maximum_inside(derivation, raw)
         if unattained is not None:
             return PointEstimate(None, "closed form", False, unattained)
@@ -59,7 +61,7 @@ def estimate(derivation: Derivation | Model, data: Mapping[str, object]) -> Poin
 
 def no_maximum_inside(d: Derivation, values: Mapping[str, float]) -> str | None:
     """Why the likelihood has no maximum in the declared domain at these data, where the closed form shows it:
-    a value that is infinite, one on an open end of its domain (the likelihood grows without bound towards it:
+    a value that is infinite, one on an open end of its domain (the likelihood keeps rising towards it:
     sigma^2 = 0 when every observation is the same), or an order statistic's bound outside the domain (no
     value of the domain gives the data positive likelihood). None otherwise."""
     bounded = {b.param.name for b in d.bounds}

@@ -56,7 +56,7 @@ def claimed(d: Derivation, closed: Mapping[str, float], stats: Mapping[str, floa
     if not all(limits[k][0] <= v <= limits[k][1] for k, v in closed.items()):
         return False
     at = {s.symbol: sp.Rational(stats[s.symbol.name]) for s in d.statistics}
-    return all(sp.sympify(cond).subs(at) == sp.true for cond in d.conditions)
+    return all(cond.subs(at) == sp.true for cond in d.conditions)
 
 
 def _clause(d: Derivation, stats: Mapping[str, float]) -> tuple[str, ...]:
@@ -65,7 +65,7 @@ def _clause(d: Derivation, stats: Mapping[str, float]) -> tuple[str, ...]:
     chosen = []
     for p, value in (d.estimate or {}).items():
         if isinstance(value, sp.Piecewise):
-            k = next((k for k, (_, c) in enumerate(value.args) if sp.sympify(c).subs(at) == sp.true), -1)
+            k = next((k for k, (_, c) in enumerate(value.args) if c.subs(at) == sp.true), -1)
             chosen.append(f"{p}:{k}")
         elif isinstance(value, (sp.Max, sp.Min)):
             numbers = [float(a.subs(at)) for a in value.args]

@@ -14,9 +14,9 @@ import sympy as sp
 
 from derivations.constraints import counts_sum_to_n
 from derivations.constraints import residuals as constraint_residuals
-from derivations.engine import Derivation, n_obs, observation_derivatives, order_statistics
+from derivations.engine import Derivation, median_profile, n_obs, observation_derivatives, order_statistics
 from derivations.linear import NormalEquations, normal_equations, residual_variance
-from derivations.pieces import pieces
+from derivations.pieces import piece_roots, pieces
 from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
 from reports.document import LINES, hat, math, matrix_estimate, roots_defined, statistics_defined
 
@@ -346,15 +346,12 @@ def _median(out: Steps) -> None:
     parameters are the stationary point of the profile at it (its score claimed zero there)."""
     d = out.d
     (x,) = d.model.data
-    (atom,) = [a for a in d.log_density.atoms(sp.Abs) if a.has(x)]
-    mu = next(p for p in d.params if atom.has(p))
+    mu, profile = median_profile(d)
     med, spread = (s for s in d.statistics if s.reduce in ("median", "absdev"))
-    f1 = sp.expand(d.log_density).coeff(atom)
-    profile = n_obs * sp.expand(d.log_density - f1 * atom) + f1 * spread.symbol
     rest = [p for p in d.params if p != mu]
     name, xs = sp.latex(mu), sp.latex(x)
     given = ", ".join([hat(mu), *(sp.latex(p) for p in rest)])
-    profile_line = [rf"\ell({given}) = {out.tex(profile.subs(mu, med.symbol))}"] if rest else []
+    profile_line = [rf"\ell({given}) = {out.tex(profile)}"] if rest else []
     out.add(
         f"{d.kind} (least absolute deviations)",
         LINES.join(profile_line + [rf"{hat(p)} = {out.tex(v)}" for p, v in (d.estimate or {}).items()]),
@@ -424,7 +421,8 @@ def _by_pieces(out: Steps, est: str) -> None:
     )
     (value,) = (d.estimate or {}).values()
     clauses = value.args if isinstance(value, sp.Piecewise) else ((value, sp.true),)
-    roots = [(v, q) for v, _ in clauses for q in cut if any(v == r[p] for r in _roots_on(q, p))]
+    found = piece_roots(cut, p)
+    roots = [(v, q) for v, _ in clauses for r, q in found if v == r]
     claims = [(q.slope(p).subs(p, v), 0, EQUAL) for v, q in roots]
     corners = [
         rf"\partial \ell({sp.latex(left.hi)}) = \left[{out.tex(right.slope(p).subs(p, left.hi))}, "
@@ -442,10 +440,6 @@ def _by_pieces(out: Steps, est: str) -> None:
         + "; at a closed end, where the slope points out of the domain. "
         "The conditions on the data say which case holds.",
     )
-
-
-def _roots_on(q, p: sp.Symbol) -> list[dict]:
-    return sp.solve(q.slope(p), p, dict=True)
 
 
 def _counts(d: Derivation) -> sp.Expr | None:
