@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from derivations.model import InputError, Model, Parameter
+from derivations.model import InputError, Model, Parameter, exact_number
 
 POSITIVE = sp.Interval.open(0, sp.oo)
 
@@ -91,4 +91,58 @@ def logistic(name: str, d: int, intercept: bool = False, truth=None) -> Model:
         covariates=covariates,
         simulate=_draw(covariates, weights, noise),
         truth=truth,
+    )
+
+
+def exact_covariance(sigma, name: str = "Sigma") -> sp.Matrix:
+    """An exact symmetric positive-definite d x d matrix (d in 1..4), or InputError naming the rule it breaks."""
+    try:
+        rows = [list(row) for row in sigma]
+    except TypeError:
+        raise InputError(f"{name} must be a square matrix of real numbers, got {sigma!r}") from None
+    if not 1 <= len(rows) <= 4 or any(len(row) != len(rows) for row in rows):
+        shape = (len(rows), len(rows[0])) if rows and len({len(r) for r in rows}) == 1 else "ragged"
+        raise InputError(f"{name} must be square with 1 to 4 rows, got shape {shape}")
+    try:
+        m = sp.Matrix([[exact_number(f"{name} entry", v) for v in row] for row in rows])
+    except InputError:
+        raise InputError(
+            f"{name} must be a matrix of real numbers, got {[[str(v) for v in row] for row in rows]}"
+        ) from None
+    if m != m.T:
+        raise InputError(f"{name} must be symmetric, got {m.tolist()}")
+    if not all(m[:k, :k].det() > 0 for k in range(1, m.rows + 1)):
+        raise InputError(f"{name} must be positive definite (every leading minor > 0), got {m.tolist()}")
+    return m
+
+
+def gaussian_mean(name: str, sigma, truth, title: str = "") -> Model:
+    """x ~ N(mu, Sigma) in d dimensions with Sigma known: the MLE of the mean, a quadratic log-likelihood whose
+    Hessian -n Sigma^-1 makes gradient methods exact to analyse. The simulate hook draws
+    rng.multivariate_normal(truth, Sigma, n)."""
+    sig = exact_covariance(sigma)
+    d = sig.rows
+    if len(truth) != d:
+        raise InputError(f"{name}: the true mean needs {d} coordinates, got {len(truth)}")
+    xs = sp.symbols(f"x1:{d + 1}", real=True)
+    mus = sp.symbols(f"mu1:{d + 1}", real=True)
+    entries = {(i, j): sp.Symbol(f"Sigma{i + 1}{j + 1}", real=True) for i in range(d) for j in range(i, d)}
+    symbolic = sp.Matrix(d, d, lambda i, j: entries[(min(i, j), max(i, j))])
+    diff = sp.Matrix(xs) - sp.Matrix(mus)
+    density = sp.exp(-(diff.T * symbolic.inv() * diff)[0, 0] / 2) / sp.sqrt((2 * sp.pi) ** d * symbolic.det())
+    cov = np.array(sig.tolist(), dtype=float)
+
+    def simulate(rng, n, at):
+        sample = rng.multivariate_normal([at[m.name] for m in mus], cov, n)
+        return {x.name: sample[:, i] for i, x in enumerate(xs)}
+
+    return Model(
+        name,
+        title or f"Mean of a {d}-D Gaussian with known Sigma",
+        xs,
+        tuple(Parameter(m, sp.Reals, f"mean, coordinate {i + 1}") for i, m in enumerate(mus)),
+        density,
+        constants={s: sig[i, j] for (i, j), s in entries.items()},
+        simulate=simulate,
+        truth={m.name: float(v) for m, v in zip(mus, truth)},
     )

@@ -225,3 +225,66 @@ def expected_order_statistic(deriv: Derivation, stat) -> sp.Expr:
     if value.has(sp.Integral, sp.Piecewise):
         raise NoClosedForm(f"SymPy could not take E[{stat.reduce} {x}]")
     return value
+
+
+@codec.register
+@dataclass(frozen=True)
+class EstimatorBias:
+    """E[estimator] at the parameters, its bias, and the unbiased estimator c(n) * estimator where the ratio
+    E[estimator] / theta is free of the parameters; condition: where the expectation is finite (n > 1)."""
+
+    param: sp.Symbol
+    estimator: sp.Expr
+    expectation: sp.Expr | None
+    bias: sp.Expr | None
+    correction: sp.Expr | None
+    condition: sp.Basic = sp.true
+    reason: str = ""
+
+
+def bias(deriv: Derivation, param: sp.Symbol) -> EstimatorBias:
+    """The bias of the closed-form estimator of param: polynomial (degree <= 2) in the sums, or a constant over
+    a power of one sum of a positive function (n / S_x for an exponential rate)."""
+    if deriv.estimate is None or param not in deriv.estimate:
+        return EstimatorBias(param, sp.nan, None, None, None, reason=f"{param} has no closed-form estimator")
+    estimator = deriv.estimate[param].subs(deriv.model.constants)
+    condition: sp.Basic = sp.true
+    try:
+        try:
+            mean = expected_value(deriv, estimator)
+        except NoClosedForm:
+            mean, condition = _expected_reciprocal(deriv, estimator)
+    except NoClosedForm as exc:
+        return EstimatorBias(param, estimator, None, None, None, reason=str(exc))
+    ratio = sp.simplify(mean / param)
+    correction = None if ratio.has(*deriv.params) or ratio == 1 else sp.simplify(estimator / ratio)
+    return EstimatorBias(param, estimator, mean, sp.simplify(mean - param), correction, condition)
+
+
+def _expected_reciprocal(deriv: Derivation, estimator: sp.Expr) -> tuple[sp.Expr, sp.Basic]:
+    """E[c S^-k] for S = sum_i g(x_i) with g > 0: c / Gamma(k) int_0^oo t^(k-1) M(-t)^n dt, where
+    M(-t) = E[exp(-t g(X))] (the Laplace transform of S is M(-t)^n). Finite only for n above some value:
+    SymPy's condition is returned with the expectation."""
+    sums = {s.symbol: s for s in deriv.statistics if s.symbol != n_obs and s.reduce == "sum"}
+    numer, denom = sp.fraction(sp.together(estimator))
+    used = [sym for sym in sums if denom.has(sym)]
+    if numer.has(*sums) or len(used) != 1:
+        raise NoClosedForm("the estimator is neither polynomial in the sums nor a constant over one sum")
+    (sym,) = used
+    power = sp.Poly(denom, sym)
+    if len(power.terms()) != 1:
+        raise NoClosedForm("the estimator divides by more than a power of one sum")
+    ((k,), coeff) = power.terms()[0]
+    g = sums[sym].expr
+    (x,) = [s for s in deriv.model.data if g.has(s)] or [None]
+    support = deriv.model.support.get(x, sp.Reals) if x is not None else sp.Reals
+    if not (isinstance(support, sp.Interval) and support.inf >= 0 and g == x):
+        raise NoClosedForm(f"E[1/{sums[sym].latex}] needs a positive observation x summed as it is")
+    t = sp.Dummy("t", positive=True)
+    with time_limit(EXPECTATION_SECONDS, f"E[1/{sym}^{k}]"):
+        laplace = sp.simplify(expectation(deriv, sp.exp(-t * g)))
+        found = sp.integrate(t ** (k - 1) * laplace**n_obs, (t, 0, sp.oo), conds="separate")
+    value, condition = found if isinstance(found, tuple) else (found, sp.true)
+    if value.has(sp.Integral):
+        raise NoClosedForm(f"SymPy could not take E[1/{sym}^{k}]")
+    return sp.simplify(sp.gammasimp(numer / coeff * value / sp.gamma(k))), condition

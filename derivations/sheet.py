@@ -6,6 +6,7 @@ Nothing here knows any particular sheet.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 from collections.abc import Callable, Mapping
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from derivations import bayes
+from derivations import bayes, fisher
 from derivations.engine import Derivation, derive
 from derivations.model import InputError, Model, in_support
 from derivations.text import check_key, check_text
@@ -30,6 +31,8 @@ class Question:
 
     key: str
     text: str
+    remark: str = field(default="", kw_only=True)  # what the report says beyond the derivation, after the answer
+    title: str = field(default="", kw_only=True)  # the section's heading ("" : Question 1, Question 2, ...)
     if TYPE_CHECKING:
         model: Model  # every kind declares its model (a field of each subclass, after key and text)
 
@@ -44,10 +47,19 @@ class Question:
         """The texts, besides the question's own, that a report prints for it: a label, or labels by parameter."""
         label = getattr(self, "label", "")
         labels = getattr(self, "labels", {})
-        return ({"the answer": label} if label else {}) | (dict(labels) if isinstance(labels, Mapping) else {})
+        return (
+            ({"the answer": label} if label else {})
+            | (dict(labels) if isinstance(labels, Mapping) else {})
+            | ({"the remark": self.remark} if self.remark else {})
+            | ({"the title": self.title} if self.title else {})
+        )
 
     def check(self) -> None:
         """Raise InputError naming the question and the rule when it cannot apply."""
+
+    def answers(self, deriv: Callable[[Model], Derivation]) -> list[Answer]:
+        """The question's exact answers, derived (deriv: the derivation of a model, cached by the caller)."""
+        return []
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,15 @@ class Estimate(Question):
         """The familiar forms by parameter symbol, as the worked steps take them."""
         return {p.symbol: sp.sympify(self.familiar[p.name]) for p in self.model.params if p.name in self.familiar}
 
+    def answers(self, deriv):
+        d = deriv(self.model)
+        if d.estimate is None:
+            return []  # no exact answer: the estimate is numerical, at data (numerics.estimate)
+        return [
+            _answer(estimate_key(self, d, p), estimate_label(self, d, p), d.estimate[p], d, d.conditions)
+            for p in d.params
+        ]
+
 
 @dataclass(frozen=True)
 class PlugIn(Question):
@@ -88,6 +109,14 @@ class PlugIn(Question):
         _check_new(self, self.new)
         _refuse_points(self, self.new)
 
+    def answers(self, deriv):
+        d = deriv(self.model)
+        if d.estimate is None:
+            raise InputError(
+                f"question {self.key}: {self.model.name} has no closed-form {d.kind} to plug in ({d.no_closed_form})"
+            )
+        return [_answer(self.key, self.label or self.text, bayes.plug_in_predictive(self.model, d.estimate, self.new), d)]
+
 
 @dataclass(frozen=True)
 class PosteriorPredictive(PlugIn):
@@ -98,6 +127,10 @@ class PosteriorPredictive(PlugIn):
         _check_new(self, self.new)
         _needs_observed_one_parameter(self)
         _refuse_points(self, self.new)
+
+    def answers(self, deriv):
+        value = bayes.posterior_predictive(self.model, self.new)
+        return [_answer(self.key, self.label or self.text, value, deriv(self.model))]
 
 
 @dataclass(frozen=True)
@@ -122,6 +155,18 @@ class Probability(Question):
         if self.predictive == "posterior":
             _needs_observed_one_parameter(self)
 
+    def answers(self, deriv):
+        d = deriv(self.model)
+        if self.predictive == "posterior":
+            value = bayes.posterior_probability(self.model, self.event)
+        elif d.estimate is None:
+            raise InputError(
+                f"question {self.key}: {self.model.name} has no closed-form {d.kind} to plug in ({d.no_closed_form})"
+            )
+        else:
+            value = bayes.event_probability(self.model, self.event, d.estimate)
+        return [_answer(self.key, self.label or self.text, value, d)]
+
 
 @dataclass(frozen=True)
 class Posterior(Question):
@@ -138,29 +183,202 @@ class Posterior(Question):
             return  # a Gaussian posterior, where the log-posterior is quadratic: derived with the answers
         _needs_observed_one_parameter(self)
 
+    def answers(self, deriv):
+        d = deriv(self.model)
+        if len(self.model.params) > 1:
+            return _gaussian_posterior_answers(self, d)
+        return [_answer(self.key, self.label or self.text, bayes.posterior(self.model), d)]
+
+
+STUDY_PARTS = ("ascent", "optimizers", "batches", "grid")
+
 
 @dataclass(frozen=True)
 class OptimizerStudy(Question):
-    """Gradient ascent on the model's log-likelihood (or log-posterior) over learning rates, against its
-    optimum: the stability bound from the Hessian there, predicted against measured steps, torch.optim
-    optimizers, mini-batch gradients, and a heatmap with the paths when the model has two parameters.
-    Runs on the model's observed data, else on a seeded sample of its simulate hook."""
+    """Gradient methods on the model's log-likelihood (or log-posterior) against its optimum. parts picks:
+    "ascent", gradient ascent over learning rates (fractions of the stability bound from the Hessian there,
+    predicted against measured steps; its answers are the bound, the best rate and the optimum); "optimizers",
+    torch.optim's optimizers (also on compare, a second model, when given); "batches", mini-batch gradients over
+    batch_sizes; "grid", a heatmap with the paths for two parameters. A quadratic log-likelihood gets the exact
+    analysis: rates and step counts in closed form, the mini-batch noise floor and gradient covariance.
+    Runs on the model's observed data, else on n seeded draws of its simulate hook. labels words the answers
+    (keys lr_bound, lr_optimal and the parameters' names)."""
 
     model: Model = None  # type: ignore[assignment]
     fractions: tuple[float, ...] = (0.1, 0.5, 0.9, 1.1)  # learning rates, as fractions of the stability bound
+    parts: tuple[str, ...] = STUDY_PARTS
+    n: int = 0  # draws of the simulate hook (0: the build's --n); unused with observed data
+    compare: Model | None = None
+    batch_sizes: tuple[int, ...] = ()  # () : 1, n/50, n/5 and n
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
         _needs_model(self)
-        if not self.model.observed and self.model.simulate is None:
-            raise InputError(
-                f"question {self.key}: an optimizer study needs data; {self.model.name} has neither observed data nor a simulate hook"
-            )
+        for model in (self.model, self.compare):
+            if model is not None and not model.observed and model.simulate is None:
+                raise InputError(
+                    f"question {self.key}: an optimizer study needs data; {model.name} has neither observed data nor a simulate hook"
+                )
+        if self.compare is not None and not isinstance(self.compare, Model):
+            raise InputError(f"question {self.key}: compare must be a Model, got {self.compare!r}")
         if not self.fractions or any(
             not isinstance(f, (int, float)) or isinstance(f, bool) or not 0 < f < 10 for f in self.fractions
         ):
             raise InputError(
                 f"question {self.key}: fractions of the bound must be numbers in (0, 10), got {self.fractions!r}"
             )
+        unknown = [p for p in self.parts if p not in STUDY_PARTS]
+        if unknown or not self.parts:
+            raise InputError(f"question {self.key}: parts must be among {STUDY_PARTS}, got {self.parts!r}")
+        _whole(self, "n", self.n, 0, MAX_DRAWS)
+        for k in self.batch_sizes:
+            _whole(self, "a batch size", k, 1, MAX_DRAWS)
+
+
+MAX_DRAWS = 10_000_000
+
+
+def _whole(q: Question, name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise InputError(f"question {q.key}: {name} must be a whole number in [{low}, {high}], got {value!r}")
+
+
+@dataclass(frozen=True)
+class LogTheory(Question):
+    """Why take the log of a likelihood: the product becomes a sum with a far smaller derivative (model's
+    density), the product of n simulated densities underflows float64 while the log-likelihood does not, and on
+    example's observed data (one parameter) L and log L share their maximiser but not their curvature."""
+
+    model: Model = None  # type: ignore[assignment]
+    example: Model | None = None
+    n: int = 10_000
+
+    def check(self) -> None:
+        _needs_model(self)
+        if self.model.simulate is None:
+            raise InputError(f"question {self.key}: {self.model.name} needs a simulate hook for the underflow sample")
+        _whole(self, "n", self.n, 2, MAX_DRAWS)
+        if self.example is not None and (
+            not isinstance(self.example, Model) or len(self.example.params) != 1 or not self.example.observed
+        ):
+            raise InputError(f"question {self.key}: the example must be a model with one parameter and observed data")
+
+
+@dataclass(frozen=True)
+class Bias(Question):
+    """E[estimator] at the parameters, the bias, and the unbiased correction c(n) * estimator where one exists,
+    for each parameter (or those named), checked by Monte Carlo. The estimator is a function of the data, so a
+    model's observed data are not used. Answers KEY.P_expectation, KEY.P_bias, KEY.P_unbiased."""
+
+    model: Model = None  # type: ignore[assignment]
+    params: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        _needs_model(self)
+        unknown = sorted(set(self.params) - {p.name for p in self.model.params})
+        if unknown:
+            raise InputError(f"question {self.key}: {self.model.name} has no parameter {unknown[0]!r}")
+
+    @property
+    def estimator_model(self) -> Model:
+        """The model without its observed data: the estimator as a function of a sample."""
+        return dataclasses.replace(self.model, observed={}) if self.model.observed else self.model
+
+    def answers(self, deriv):
+        d = deriv(self.estimator_model)
+        rows = []
+        for p in d.params:
+            if self.params and p.name not in self.params:
+                continue
+            found = fisher.bias(d, p)
+            name = f"{self.key}.{p.name.replace('^', '')}"
+            theta = sp.latex(p)
+            for part, label in (
+                ("expectation", rf"$E[\hat{{{theta}}}]$"),
+                ("bias", rf"bias of $\hat{{{theta}}}$"),
+                ("correction", rf"unbiased estimator of ${theta}$"),
+            ):
+                value = getattr(found, part)
+                if value is not None:
+                    key = f"{name}_{'unbiased' if part == 'correction' else part}"
+                    rows.append(_answer(key, f"{label} ({self.key})", value, d, _conditions(found.condition)))
+        return rows
+
+
+@dataclass(frozen=True)
+class Precision(Question):
+    """How precise the estimate is: the expected Fisher information and the Cramer-Rao bound (exact, answers
+    KEY.information_P_Q and KEY.cramer_rao_P_Q), and at the data (observed, else a seeded sample) the standard
+    errors and the Wald and likelihood-ratio confidence intervals at level."""
+
+    model: Model = None  # type: ignore[assignment]
+    level: float = 0.95
+
+    def check(self) -> None:
+        _needs_model(self)
+        if isinstance(self.level, bool) or not isinstance(self.level, (int, float)) or not 0.5 <= self.level < 1:
+            raise InputError(f"question {self.key}: level must be a number in [0.5, 1), got {self.level!r}")
+
+    def answers(self, deriv):
+        d = deriv(self.model)
+        info = fisher.fisher(d)
+        rows = []
+        for name, matrix, label in (
+            ("information", info.expected, "expected information"),
+            ("cramer_rao", info.cramer_rao, "Cramer-Rao bound"),
+        ):
+            if matrix is None:
+                continue
+            for i, p in enumerate(d.params):
+                for j in range(i, len(d.params)):
+                    q = d.params[j]
+                    key = f"{self.key}.{name}_{p.name.replace('^', '')}" + (
+                        "" if i == j else f"_{q.name.replace('^', '')}"
+                    )
+                    entry = f"${sp.latex(p)}$" + ("" if i == j else f", ${sp.latex(q)}$")
+                    rows.append(_answer(key, f"{label}, {entry} ({self.key})", matrix[i, j], d))
+        return rows
+
+
+@dataclass(frozen=True)
+class PriorStrength(Question):
+    """How much the prior matters: on the model's observed data (one parameter on an interval) the MLE, and under
+    each prior of priors (its label -> its density in the parameter, from weak to strong) the MAP, exact, and the
+    posterior mean, by quadrature. Answers KEY.map_1, KEY.map_2, ... in the priors' order."""
+
+    model: Model = None  # type: ignore[assignment]
+    priors: Mapping[str, sp.Expr] = field(default_factory=dict)
+
+    def check(self) -> None:
+        _needs_model(self)
+        _needs_observed_one_parameter(self)
+        if not self.priors:
+            raise InputError(f"question {self.key}: names no priors to compare")
+        for label, prior in self.priors.items():
+            check_text(label, f"question {self.key}: a prior's label")
+            if not isinstance(prior, sp.Expr) or prior.free_symbols - set(self.model.param_symbols):
+                raise InputError(f"question {self.key}: the prior {label} must be a density in {self.model.params[0]}")
+
+    def prior_models(self) -> dict[str, Model]:
+        """The model under each prior, and (label "") without one."""
+        base = self.model
+        return {"": dataclasses.replace(base, name=f"{base.name}_no_prior", prior=None)} | {
+            label: dataclasses.replace(base, name=f"{base.name}_prior_{i}", prior=prior)
+            for i, (label, prior) in enumerate(self.priors.items(), 1)
+        }
+
+    def answers(self, deriv):
+        rows = []
+        for i, (label, model) in enumerate(list(self.prior_models().items())[1:], 1):
+            d = deriv(model)
+            if d.estimate is not None:
+                (value,) = d.estimate.values()
+                rows.append(_answer(f"{self.key}.map_{i}", f"MAP under the prior {label} ({self.key})", value, d))
+        return rows
+
+
+def _conditions(condition: sp.Basic) -> tuple[sp.Basic, ...]:
+    return () if condition is sp.true else (condition,)
 
 
 @dataclass(frozen=True)
@@ -169,10 +387,11 @@ class Sheet:
     questions: tuple[Question, ...]
     peers: Mapping[str, Callable[[], float]] = field(default_factory=dict)  # answer key -> the same number by scipy
     extra_models: tuple[Model, ...] = ()  # verified too, though no question asks about them
+    appendix: tuple[Question, ...] = ()  # worked after the questions for the reader; not answers of the sheet
 
     def __post_init__(self):
         check_text(self.title, "the sheet's title")
-        for q in self.questions:
+        for q in self.questions + self.appendix:
             if not isinstance(q, Question):
                 raise InputError(f"sheet {self.title!r}: {q!r} is not a question")
         for model in self.models:  # their names and titles reach file names, LaTeX and HTML too
@@ -184,10 +403,10 @@ class Sheet:
     def models(self) -> tuple[Model, ...]:
         """Each model a question uses, once, in question order."""
         seen: dict[str, Model] = {}
-        for q in self.questions:
-            model = getattr(q, "model", None)
-            if model is not None:
-                seen.setdefault(model.name, model)
+        for q in self.questions + self.appendix:
+            for model in (getattr(q, "model", None), getattr(q, "compare", None)):
+                if model is not None:
+                    seen.setdefault(model.name, model)
         for model in self.extra_models:
             seen.setdefault(model.name, model)
         return tuple(seen.values())
@@ -306,47 +525,8 @@ def estimate_label(q: Estimate, d: Derivation, p: sp.Symbol) -> str:
 
 
 def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> list[Answer]:
-    """The exact answers of one question."""
-    if isinstance(q, Estimate):
-        d = deriv(q.model)
-        if d.estimate is None:
-            return []  # no exact answer: the estimate is numerical, at data (numerics.estimate)
-        return [
-            _answer(
-                estimate_key(q, d, p),
-                estimate_label(q, d, p),
-                d.estimate[p],
-                d,
-                d.conditions,
-            )
-            for p in d.params
-        ]
-    if isinstance(q, PosteriorPredictive):  # before PlugIn, whose declaration it shares
-        return [_answer(q.key, q.label or q.text, bayes.posterior_predictive(q.model, q.new), deriv(q.model))]
-    if isinstance(q, PlugIn):
-        d = deriv(q.model)
-        if d.estimate is None:
-            raise InputError(
-                f"question {q.key}: {q.model.name} has no closed-form {d.kind} to plug in ({d.no_closed_form})"
-            )
-        return [_answer(q.key, q.label or q.text, bayes.plug_in_predictive(q.model, d.estimate, q.new), d)]
-    if isinstance(q, Posterior):
-        d = deriv(q.model)
-        if len(q.model.params) > 1:
-            return _gaussian_posterior_answers(q, d)
-        return [_answer(q.key, q.label or q.text, bayes.posterior(q.model), d)]
-    if isinstance(q, Probability):
-        d = deriv(q.model)
-        if q.predictive == "posterior":
-            value = bayes.posterior_probability(q.model, q.event)
-        elif d.estimate is None:
-            raise InputError(
-                f"question {q.key}: {q.model.name} has no closed-form {d.kind} to plug in ({d.no_closed_form})"
-            )
-        else:
-            value = bayes.event_probability(q.model, q.event, d.estimate)
-        return [_answer(q.key, q.label or q.text, value, d)]
-    return []
+    """The exact answers of one question: each kind says its own."""
+    return q.answers(deriv)
 
 
 class Answers(list):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import Enum
 
 import numpy as np
 
@@ -59,6 +60,17 @@ def compares(check: str) -> str:
     )
 
 
+class Status(str, Enum):
+    """A check's verdict: PASS and FAIL compare within a tolerance; SKIP did not apply (its detail says why)."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    SKIP = "SKIP"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class CheckResult:
     model: str
@@ -68,6 +80,7 @@ class CheckResult:
     passed: bool
     detail: str = ""
     versus: str = ""  # what was compared, where it is not the check's usual pair (COMPARES)
+    skipped: bool = False  # the check did not apply: SKIP, never FAIL
 
     @property
     def compares(self) -> str:
@@ -75,14 +88,15 @@ class CheckResult:
         return self.versus or compares(self.check)
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """PASS, FAIL, or SKIP for a check that does not apply (its detail says why)."""
-        if self.detail.startswith("skipped"):
-            return "SKIP"
-        return "PASS" if self.passed else "FAIL"
+        if self.skipped:
+            return Status.SKIP
+        return Status.PASS if self.passed else Status.FAIL
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "status": self.status}
+        fields = {k: v for k, v in asdict(self).items() if k != "skipped"}
+        return {**fields, "status": self.status.value}
 
 
 def tolerance(model: Model, check: str) -> float:

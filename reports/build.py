@@ -33,7 +33,6 @@ from reports.output import (
 from reports.plan import ReportPlan, Settings
 from reports.sheet_document import GenericReport
 from reports.workers import Worker, die_with_parent
-from sheets import DEFAULT_SHEET
 
 FORMATS = ("md", "tex", "pdf", "html")
 FIGURE_PROCESSES = min(2, os.cpu_count() or 1)  # drawing is about a quarter of a build's CPU time
@@ -120,25 +119,16 @@ class Progress:
 
 
 def report_for(settings: Settings) -> ReportPlan:
-    """The sheet's own REPORT where its file defines one, else the generic report of its questions."""
-    module = load_sheet_module(settings.sheet_path or DEFAULT_SHEET)
-    plan = getattr(module, "REPORT", None) or GenericReport
-    if not (isinstance(plan, type) and issubclass(plan, ReportPlan)):
-        raise InputError(
-            f"--sheet {settings.sheet_path}: REPORT must be a reports.plan.ReportPlan subclass, got {plan!r}"
-        )
-    return plan(module.SHEET, settings)
+    """The report of the sheet's questions, one section each by its kind."""
+    if settings.sheet_path is None:
+        raise InputError("no sheet given: name a sheet file (--sheet)")
+    return GenericReport(load_sheet_module(settings.sheet_path).SHEET, settings)
 
 
 def check_request(report: ReportPlan, formats) -> None:
     unknown = set(formats) - set(FORMATS)
     if unknown or not formats:
         raise InputError(f"--format must be a comma list of {', '.join(FORMATS)}, got {','.join(formats) or 'nothing'}")
-    unknown_appendix = sorted(set(report.settings.appendices) - set(report.appendices))
-    if unknown_appendix:
-        raise InputError(
-            f"--appendix: unknown appendix {unknown_appendix[0]!r}; choose from {', '.join(report.appendices) or 'none: this sheet has no optional appendix'}"
-        )
     unknown_sections = set(report.settings.sections or ()) - set(report.sections)
     if unknown_sections:
         choices = ", ".join(report.sections) or "none: this sheet's report has no optional sections"

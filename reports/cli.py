@@ -12,6 +12,7 @@ from numerics.verify import seed
 from reports.build import FORMATS, BuildError, build
 from reports.plan import Settings
 from reports.workers import Interrupted, raise_on_sigterm
+from sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
 
 def positive_int(text: str) -> int:
@@ -40,12 +41,17 @@ def parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
         help="output directory: new, empty, or an earlier mlemap report (default build/report)",
     )
     p.add_argument("--seed", type=seed, default=0, help="seed of every random sample, 0 to 2**32 - 1 (default 0)")
-    p.add_argument("--n", type=positive_int, default=10_000, help="praxis sample size (default 10000)")
+    p.add_argument(
+        "--n",
+        type=positive_int,
+        default=10_000,
+        help="draws for an optimizer study whose model has no data and whose question names no n (default 10000)",
+    )
     p.add_argument(
         "--only",
         action="append",
-        metavar="SECTION",
-        help="build only this section of the sheet's report, repeatable (Exercise 3: theory, task1, task2, task3, praxis, appendix)",
+        metavar="KEY",
+        help="build only the questions whose key starts with KEY (its part before the first dot), repeatable",
     )
     p.add_argument("--format", type=formats, default=FORMATS, help="comma list of md,tex,pdf,html (default all)")
     p.add_argument(
@@ -54,14 +60,7 @@ def parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
         default=2,
         help="processes for verification and figures; 1 runs everything in one process (default 2)",
     )
-    p.add_argument("--sheet", help="a sheet file (default: sheets/exercise3.py, the full worked-solution report)")
-    p.add_argument(
-        "--appendix",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="add an optional appendix, repeatable (Exercise 3: models, the extra models of the catalogue)",
-    )
+    p.add_argument("--sheet", help="a sheet file (default: the shipped Exercise 3)")
     p.add_argument(
         "--variant",
         choices=("solutions", "questions"),
@@ -79,14 +78,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m reports") -> int:
             f"argument --resolution: must be a whole number >= 2 (grid points per axis), got {args.resolution}"
         )
     sections = tuple(args.only) if args.only else None
-    if args.n < 2 and (sections is None or "praxis" in sections):
-        parser(prog).error(f"argument --n: the praxis needs at least 2 samples, got {args.n}")
+    if args.n < 2:
+        parser(prog).error(f"argument --n: a study needs at least 2 draws, got {args.n}")
     if args.sheet is not None:
         try:
             load_sheet_module(args.sheet)
         except InputError as exc:
             parser(prog).error(f"argument --sheet: {exc}")
-    sheet_path = Path(args.sheet) if args.sheet is not None else None
+    sheet_path = Path(args.sheet) if args.sheet is not None else DEFAULT_SHEET
     settings = Settings(
         seed=args.seed,
         n=args.n,
@@ -95,7 +94,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m reports") -> int:
         sheet_path=sheet_path,
         jobs=args.jobs,
         variant=args.variant,
-        appendices=tuple(args.appendix),
     )
     raise_on_sigterm()
     try:

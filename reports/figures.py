@@ -80,24 +80,32 @@ def _render_chunk(jobs: list[FigureJob], directory: Path) -> list[str]:
     return [job.render(directory) for job in jobs]
 
 
-def coin_posteriors(theta: np.ndarray, curves: dict[str, np.ndarray], marks: dict[str, float]) -> plt.Figure:
-    """Log-posteriors (shifted to max 0) of the coin under each prior, with the estimates marked."""
+def log_posteriors(grid: np.ndarray, curves: dict[str, np.ndarray], maps: dict[str, float], mle: float, xlabel: str) -> plt.Figure:
+    """Log-posteriors (each shifted to max 0) under several priors, each MAP a dot on its curve, the MLE dotted."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for label, values in curves.items():
-        ax.plot(theta, values - np.max(values), label=label)
-    for (label, value), style in zip(marks.items(), (":", "--", "-.", (0, (1, 3)))):
-        ax.axvline(value, ls=style, lw=1, color="0.3", label=f"{label} = {value:.4f}")
-    ax.set(xlabel=r"$\theta$", ylabel="log density (max = 0)", ylim=(-6, 0.5))
-    ax.legend(fontsize=7)
+        shifted = values - np.nanmax(values)
+        (line,) = ax.plot(grid, shifted, lw=1.2, label=_plain(label))
+        ax.plot([maps[label]], [0.0], "o", ms=4, color=line.get_color())
+    ax.axvline(mle, ls=":", lw=1, color="0.3", label="MLE")
+    ax.set(xlabel=xlabel, ylabel="log-posterior (max = 0)", ylim=(-6, 0.5))
+    ax.legend(fontsize=7, loc="lower center", ncol=2)
     return fig
 
 
-def sample_scatter(data: np.ndarray, mle: np.ndarray, truth) -> plt.Figure:
+def _plain(label: str) -> str:
+    """A LaTeX label as matplotlib's mathtext reads it ($...$ kept; the rest is text)."""
+    return label
+
+
+def sample_scatter(data: np.ndarray, optimum: np.ndarray, truth, labels=("$x_1$", "$x_2$")) -> plt.Figure:
+    """The two data columns, the point the sample was drawn at (where given) and the estimate."""
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.scatter(data[:, 0], data[:, 1], s=1, alpha=0.3, rasterized=True)
-    ax.plot(*truth, "k+", ms=12, label=r"true $\mu$")
-    ax.plot(*mle, "rx", ms=8, label=r"$\hat\mu$ (sample mean)")
-    ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    if truth is not None:
+        ax.plot(*truth, "k+", ms=12, label="true value")
+    ax.plot(*optimum, "rx", ms=8, label="estimate")
+    ax.set(xlabel=labels[0], ylabel=labels[1], aspect="equal")
     ax.legend(fontsize=7)
     return fig
 
@@ -198,7 +206,7 @@ def error_curves(
     return fig
 
 
-def sgd_convergence(runs, floors: dict[int, float] | None = None) -> plt.Figure:
+def sgd_convergence(runs, floors: dict[int, float] | None = None, ylabel: str = r"$\|\theta_t - \hat\theta\|$") -> plt.Figure:
     """Mini-batch SGD error against steps and against samples seen, one curve per batch size, with each batch
     size's predicted noise floor dashed in its colour; the y-axis stops a decade below the lowest floor."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
@@ -212,14 +220,15 @@ def sgd_convergence(runs, floors: dict[int, float] | None = None) -> plt.Figure:
                 ax.axhline(floors[run.k], color=line.get_color(), ls="--", lw=0.8)
     if floors:
         axes[0].set_ylim(bottom=min(floors.values()) / 10)
-    axes[0].set(xlabel="step", ylabel=r"$\|\mu_t - \hat\mu\|$")
+    axes[0].set(xlabel="step", ylabel=ylabel)
     axes[1].set(xlabel="samples seen (step x k)")
     axes[0].legend(fontsize=6)
     return fig
 
 
-def subset_landscapes(m1, m2, landscapes, mle) -> plt.Figure:
-    """L-hat of random subsets of size k: the centre moves to the subset mean, the curvature grows with k."""
+def subset_landscapes(m1, m2, landscapes, optimum, labels=(r"$\theta_1$", r"$\theta_2$")) -> plt.Figure:
+    """The log-likelihood of random subsets of size k: the centre moves to the subset's optimum, the curvature
+    grows with k."""
     cols = 3
     rows = int(np.ceil(len(landscapes) / cols))
     fig, axes = plt.subplots(
@@ -233,27 +242,13 @@ def subset_landscapes(m1, m2, landscapes, mle) -> plt.Figure:
         mesh = _image(ax, m1, m2, land.values - land.values.max(), norm=norm)
         ax.set_title(f"k = {land.k}")
         ax.contour(m1, m2, land.values - land.values.max(), levels=[-2.0], colors="w", linewidths=0.8)
-        ax.plot(*mle, "rx", ms=6)
-        ax.plot(*land.subset_mean, "w+", ms=8)
+        ax.plot(*optimum, "rx", ms=6)
+        ax.plot(*land.subset_optimum, "w+", ms=8)
     for ax in axes.ravel()[len(landscapes) :]:
         ax.axis("off")
     for ax in axes[-1]:
-        ax.set_xlabel(r"$\mu_1$")
+        ax.set_xlabel(labels[0])
     for ax in axes[:, 0]:
-        ax.set_ylabel(r"$\mu_2$")
-    fig.colorbar(mesh, ax=axes, label=r"$\hat L(\mu) - \max \hat L$ (log scale)", shrink=0.8)
-    return fig
-
-
-def prior_strength(mle: float, rows) -> plt.Figure:
-    """MLE, MAP and posterior mean of the coin as the prior N(0.5, v) narrows."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    v = [float(r.variance) for r in rows]
-    ax.semilogx(v, [r.map for r in rows], "o-", label="MAP")
-    ax.semilogx(v, [r.posterior_mean for r in rows], "s--", label="posterior mean")
-    ax.axhline(mle, color="0.4", ls=":", label="MLE")
-    ax.axhline(0.5, color="0.7", ls="-.", label="prior mean")
-    ax.invert_xaxis()
-    ax.set(xlabel="prior variance v (stronger to the right)", ylabel=r"$\theta$")
-    ax.legend(fontsize=7)
+        ax.set_ylabel(labels[1])
+    fig.colorbar(mesh, ax=axes, label=r"$\hat\ell - \max \hat\ell$ (log scale)", shrink=0.8)
     return fig

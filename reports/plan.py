@@ -1,7 +1,6 @@
 """What a build needs from a sheet's report, and the settings every build takes.
 
-A sheet file may define REPORT, a ReportPlan subclass, for a report of its own (Exercise 3's worked solutions
-do); any other sheet gets GenericReport (reports/sheet_document.py), one section per question by its kind.
+Every sheet gets GenericReport (reports/sheet_document.py), one section per question by its kind.
 The build calls, in order: prepare() in the parent, background() in a forked worker while the foreground()
 steps run in the parent, absorb() of the worker's result, then document() and answers().
 """
@@ -18,12 +17,11 @@ from derivations.sheet import Sheet
 @dataclass
 class Settings:
     seed: int = 0
-    n: int = 10_000  # sample size of a simulated study (Exercise 3's praxis)
+    n: int = 10_000  # draws of a study whose question gives no sample size and whose model has no data
     resolution: int = 100  # heatmap grid points per axis
-    sections: tuple[str, ...] | None = None  # the report's sections to build (--only); None: all of them
-    sheet_path: Path | None = None  # the sheet file; None: the default sheet (sheets/exercise3.py)
+    sections: tuple[str, ...] | None = None  # the questions to build (--only, by key's first part); None: all
+    sheet_path: Path | None = None  # the sheet file: the command line chooses a default
     jobs: int = 2  # processes: 1 runs verification and figures in this process (also where fork is unavailable)
-    appendices: tuple[str, ...] = ()  # optional appendices the report offers (--appendix), e.g. Exercise 3's "models"
     variant: str = "solutions"  # or "questions": the students' sheet, the questions without anything that answers them
 
 
@@ -31,7 +29,6 @@ class ReportPlan:
     """A sheet's report: what to compute (and where), what to show, what to put in answers.json."""
 
     sections: tuple[str, ...] = ()  # the names --only accepts; () when the report has no optional parts
-    appendices: tuple[str, ...] = ()  # the names --appendix accepts
 
     def __init__(self, sheet: Sheet, settings: Settings):
         self.sheet, self.settings = sheet, settings

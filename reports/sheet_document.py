@@ -12,16 +12,22 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from derivations.engine import n_obs
+
 from derivations.bayes import discrete, event_set
 from derivations.engine import Derivation, derive
 from derivations.linear import normal_equations
 from derivations.sheet import (
     Answer,
+    Bias,
     Estimate,
+    LogTheory,
     OptimizerStudy,
     PlugIn,
     Posterior,
     PosteriorPredictive,
+    Precision,
+    PriorStrength,
     Probability,
     Question,
     Sheet,
@@ -29,12 +35,13 @@ from derivations.sheet import (
     estimate_key,
     estimate_label,
 )
-from numerics.checks import check_data
+from numerics import kinds as work
 from numerics.estimate import PointEstimate
-from numerics.estimate import estimate as point_estimate
-from numerics.study import Run, Study, run_study
-from numerics.verify import Verification, answer_checks, verify
-from reports import figures
+from numerics.exact_study import ExactStudy
+from numerics.study import Run, Study
+from numerics.verify import Verification, answer_checks, unchecked_answers, verify
+from reports import figures, layouts
+from reports.exact_study import exact_study
 from reports.document import (
     KINDS_TEXT,
     Section,
@@ -55,9 +62,13 @@ class SheetResults:
     derivations: dict[str, Derivation]  # by model name
     answers: list[Answer]
     verifications: list[Verification]
-    studies: dict[str, Study] = field(default_factory=dict)  # by question key
+    work: dict[str, object] = field(default_factory=dict)  # each question's computed work (numerics.kinds), by key
     plan: figures.FigurePlan = field(default_factory=figures.FigurePlan)
-    numerical: dict[str, PointEstimate] = field(default_factory=dict)  # estimates with no closed form, by key
+
+    @property
+    def numerical(self) -> dict[str, PointEstimate]:
+        """Estimates with no closed form, found numerically at the observed data, by question key."""
+        return {k: v for k, v in self.work.items() if isinstance(v, PointEstimate)}
 
 
 def _shown(results: SheetResults, a: Answer) -> dict:
@@ -74,10 +85,10 @@ def _shown(results: SheetResults, a: Answer) -> dict:
 def answer_rows(results: SheetResults) -> list[dict]:
     """answers.json: every exact answer, then each optimizer study's stability bound (a number from data)."""
     rows = [a.as_dict() | _shown(results, a) for a in results.answers]
-    for key, st in results.studies.items():
-        title = next(q.model.title for q in results.sheet.questions if q.key == key)
-        question = rf"largest stable gradient-ascent rate, $2 / \lambda_{{\max}}(-H)$: {title}"
-        rows.append({"key": f"{key}.lr_bound", "question": question, "exact": None, "latex": None, "value": st.bound})
+    for q in results.sheet.questions:
+        found = results.work.get(q.key)
+        if isinstance(q, OptimizerStudy) and "ascent" in q.parts and isinstance(found, (Study, ExactStudy)):
+            rows += _study_rows(q, found)
     for q in results.sheet.questions:
         if isinstance(q, Estimate) and q.key in results.numerical:
             found, d = results.numerical[q.key], results.derivations[q.model.name]
@@ -93,6 +104,38 @@ def answer_rows(results: SheetResults) -> list[dict]:
                 for p in d.params
             ]
     return rows
+
+
+def _study_rows(q: OptimizerStudy, found) -> list[dict]:
+    """A study's answers: the largest stable rate and the best one (exact for a quadratic log-likelihood), and
+    the optimum it ran to."""
+    title = q.model.title
+    defaults = {
+        "lr_bound": rf"largest stable gradient-ascent rate, $2 / \lambda_{{\max}}(-H)$: {title}",
+        "lr_optimal": rf"gradient-ascent rate with the fastest worst-case contraction: {title}",
+    }
+    rows = []
+    if isinstance(found, ExactStudy):
+        s = found.sample
+        assert s.theory is not None
+        for key, expr in (("lr_bound", s.theory.bound), ("lr_optimal", s.theory.optimal)):
+            value = sp.nsimplify(expr.subs(n_obs, s.n))
+            rows.append(_row(f"{q.key}.{key}", q.labels.get(key, defaults[key]), value))
+        optimum = dict(zip(s.names, s.optimum))
+    else:
+        rows.append({"key": f"{q.key}.lr_bound", "question": q.labels.get("lr_bound", defaults["lr_bound"]), "exact": None, "latex": None, "value": found.bound})
+        rows.append({"key": f"{q.key}.lr_optimal", "question": q.labels.get("lr_optimal", defaults["lr_optimal"]), "exact": None, "latex": None, "value": found.optimal})
+        optimum = found.optimum
+    kind = "map" if q.model.prior is not None else "mle"
+    for p in q.model.params:
+        label = q.labels.get(p.name, f"{kind.upper()} of ${sp.latex(p.symbol)}$ at the study's data ({q.key})")
+        key = f"{q.key}.{kind}_{p.name.replace('^', '')}"
+        rows.append({"key": key, "question": label, "exact": None, "latex": None, "value": float(optimum[p.name])})
+    return rows
+
+
+def _row(key: str, question: str, value: sp.Expr) -> dict:
+    return {"key": key, "question": question, "exact": str(value), "latex": sp.latex(value), "value": float(value)}
 
 
 def _answers_of(results: SheetResults, q: Question) -> list[Answer]:
@@ -140,6 +183,8 @@ def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
         sec.math(numerical_math(d, found.values))
     elif found is not None:
         sec.text(f"The numerical search did not converge: {found.reason}.")
+    if q.remark:
+        sec.text(q.remark)
     sec.steps(worked_steps(d, q.familiar_forms, q.where))
 
 
@@ -201,7 +246,10 @@ def _count(run: Run) -> str:
 
 
 def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> None:
-    st = results.studies[q.key]
+    st = results.work[q.key]
+    if isinstance(st, ExactStudy):
+        exact_study(sec, q, st, results.plan)
+        return
     curv = ", ".join(f"{v:.4g}" for v in st.curvatures)
     sec.text(
         f"At the optimum the negative Hessian of the log-likelihood of the n = {st.n} points has eigenvalues {curv}. "
@@ -259,6 +307,12 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
     )
 
 
+def _laid_out(layout):
+    """A layout of numerics.kinds' work for the question (layouts take the section, the question, the work and the
+    figure plan)."""
+    return lambda sec, q, results: layout(sec, q, results.work[q.key], results.plan)
+
+
 KINDS: dict[type[Question], Callable[..., None]] = {
     Estimate: estimate,
     PlugIn: probability,
@@ -266,15 +320,30 @@ KINDS: dict[type[Question], Callable[..., None]] = {
     PosteriorPredictive: probability,
     Probability: event_probability,
     OptimizerStudy: optimizer_study,
+    LogTheory: _laid_out(layouts.log_theory),
+    Bias: _laid_out(layouts.bias),
+    Precision: _laid_out(layouts.precision),
+    PriorStrength: _laid_out(layouts.prior_strength),
 }
+PLACES_REMARK = (Estimate,)  # layouts that print the remark themselves, between the answer and the steps
 
 
-def sheet_sections(results: SheetResults) -> list[Section]:
-    sections = []
-    for number, q in enumerate(results.sheet.questions, 1):
-        sec = Section(q.key, f"Question {number}")
-        sec.question(q.text)
+def sheet_sections(results: SheetResults, chosen=None) -> list[Section]:
+    """A section per question (its text shown where it differs from the previous question's), then the
+    appendix's questions, then the verification. chosen: the question keys' first parts to build (--only)."""
+    sections, previous = [], None
+    numbered = [(f"Question {k}", q) for k, q in enumerate(results.sheet.questions, 1)]
+    numbered += [(f"Appendix {k}", q) for k, q in enumerate(results.sheet.appendix, 1)]
+    for default, q in numbered:
+        if chosen is not None and q.key.split(".")[0] not in chosen:
+            continue
+        sec = Section(q.key, q.title or default)
+        if q.text != previous:
+            sec.question(q.text)
+        previous = q.text
         KINDS[type(q)](sec, q, results)
+        if q.remark and not isinstance(q, PLACES_REMARK):
+            sec.text(q.remark)
         sections.append(sec)
     sections.append(verification_section(results))
     return sections
@@ -283,58 +352,81 @@ def sheet_sections(results: SheetResults) -> list[Section]:
 def verification_section(results: SheetResults) -> Section:
     sec = Section("verification", "Verification")
     sec.text(
-        "Every derivation is checked against independent numerics (automatic differentiation, finite differences, optimizers, scipy peers, Monte Carlo); every number against a scipy computation where the sheet gives one."
+        "Every derivation is checked against independent numerics (automatic differentiation, finite differences, "
+        "optimizers, other libraries' fits, Monte Carlo), and every answer against a computation that does not use "
+        "its exact form, where one exists."
     )
-    shared = Counter(m.title for m in results.sheet.models)  # two models with one title: the name tells them apart
-    titles = {m.name: m.title if shared[m.title] == 1 else f"{m.title} ({m.name})" for m in results.sheet.models}
-    answered = {f"answer {a.key}": f"{a.question} vs an independent scipy computation" for a in results.answers}
+    models = results.sheet.models
+    shared = Counter(m.title for m in models)  # two models with one title: the name tells them apart
+    titles = {m.name: m.title if shared[m.title] == 1 else f"{m.title} ({m.name})" for m in models}
+    answered = {f"answer {a.key}": f"{a.question} vs an independent computation" for a in results.answers}
     rows = [
         (
             titles.get(c.model, c.model),
-            answered.get(c.check) or c.compares,
+            c.versus or answered.get(c.check) or c.compares,
             "n/a" if c.status == "SKIP" else error_text(c.error),
             f"{c.tolerance:g}",
-            c.status,
+            str(c.status),
         )
         for v in results.verifications
         for c in v.checks
     ]
     sec.table(("model", "what is compared", "error", "tolerance", "result"), rows, "Checks of this sheet.")
+    missing = unchecked_answers(results.sheet, results.answers, results.verifications)
+    if missing:
+        sec.text(
+            "Not checked numerically: "
+            + "; ".join(f"{next(a.question for a in results.answers if a.key == key)} ({why})" for key, why in missing)
+            + "."
+        )
     return sec
 
 
 class GenericReport(ReportPlan):
-    """Any sheet: derive its models, verify them in the worker, run its optimizer studies, one section a question."""
+    """Any sheet: derive its models, verify them and run the slow work in the worker, the rest here; one
+    section a question."""
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(q.key.split(".")[0] for q in self.sheet.questions + self.sheet.appendix))
+
+    def _context(self) -> work.Context:
+        s = self.settings
+        return work.Context(s.seed, s.n, s.resolution, self.derived)
+
+    def _questions(self) -> tuple[Question, ...]:
+        chosen = self.settings.sections
+        every = self.sheet.questions + self.sheet.appendix
+        return tuple(q for q in every if chosen is None or q.key.split(".")[0] in chosen)
 
     def prepare(self) -> None:
         self.derived = {m.name: derive(m) for m in self.sheet.models}
         self.found = answers(self.sheet, deriv=lambda m: self.derived[m.name])
-        self.numerical = {  # no closed form: the estimate at the model's observed data, found numerically
-            q.key: point_estimate(self.derived[q.model.name], check_data(q.model, self.settings.seed))
-            for q in self.sheet.questions
-            if isinstance(q, Estimate) and self.derived[q.model.name].estimate is None and q.model.observed
-        }
+        self.done: dict[str, object] = {}
 
     def background(self):
-        verifications = [verify(d, self.settings.seed) for d in self.derived.values()]
-        return verifications + [answer_checks(self.sheet, self.found, self.derived)]
+        shown = {getattr(q, "model", None).name for q in self._questions() if getattr(q, "model", None) is not None}
+        verifications = [verify(d, self.settings.seed) for name, d in self.derived.items() if name in shown]
+        done = work.work(self._questions(), work.WORKER, self._context())
+        checks = work.work_checks(self._questions(), done)
+        return verifications + [answer_checks(self.sheet, self.found, self.derived)], done, checks
 
     def foreground(self):
-        return [("studies", self._studies)]
+        return [("work", self._work)]
 
-    def _studies(self) -> None:
-        questions = [q for q in self.sheet.questions if isinstance(q, OptimizerStudy)]
-        self.studies = {
-            q.key: run_study(self.derived[q.model.name], self.settings.seed, q.fractions) for q in questions
-        }
+    def _work(self) -> None:
+        self.done = work.work(self._questions(), work.PARENT, self._context())
 
     def absorb(self, result) -> None:
-        self.results = SheetResults(
-            self.sheet, self.derived, self.found, result, self.studies, numerical=self.numerical
-        )
+        verifications, done, checks = result
+        done = {**self.done, **done}
+        checks = checks + work.work_checks(self._questions(), self.done)
+        if checks:
+            verifications = verifications + [Verification("work", tuple(checks))]
+        self.results = SheetResults(self.sheet, self.derived, self.found, verifications, done)
 
     def document(self):
-        return sheet_sections(self.results), self.results.plan
+        return sheet_sections(self.results, self.settings.sections), self.results.plan
 
     def answers(self) -> list[dict]:
         return answer_rows(self.results)

@@ -1,4 +1,5 @@
-"""Exercise 3 (2025): Gaussian MLE, linear-model MLE, the coin's MAP and posterior predictive."""
+"""Exercise 3 (2025): why the log, Gaussian MLE, linear-model MLE, the coin's MAP and posterior predictive, and the
+praxis on the mean of a 2-D Gaussian. Declarations only: every answer, figure and paragraph comes from the kinds."""
 
 from __future__ import annotations
 
@@ -7,9 +8,21 @@ import scipy.integrate
 import scipy.stats
 import sympy as sp
 
+from derivations.designs import gaussian_mean
 from derivations.engine import n_obs as n
 from derivations.proof import over_observations
-from derivations.sheet import Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Sheet
+from derivations.sheet import (
+    Bias,
+    Estimate,
+    LogTheory,
+    OptimizerStudy,
+    PlugIn,
+    Posterior,
+    PosteriorPredictive,
+    Precision,
+    PriorStrength,
+    Sheet,
+)
 from sheets.catalogue import (
     COIN_DATA,
     COIN_MAP,
@@ -18,22 +31,71 @@ from sheets.catalogue import (
     GAUSSIAN,
     LINEAR_REGRESSION,
     SHEET_PRIOR,
+    normal_prior,
+    theta,
     x,
     y,
 )
-from sheets.exercise3_demos.praxis_theory import mean_model
 from sheets.peers import coin_map_scipy
 
 TWO_TAILS = ({x: 0}, {x: 0})
 NEXT_HEAD = ({x: 1},)
 PRIOR_MEAN, PRIOR_NUMBER = (float(v) for v in SHEET_PRIOR)
+
+THEORY = (
+    "Why apply a logarithm on the likelihood? What are analytical reasons? What are numerical reasons? "
+    "Does it affect the estimator?"
+)
 TASK1 = r"We observe $D = \{x_1, \dots, x_n\}$ with i.i.d. $x_i \sim N(\mu, \sigma^2)$. What is the MLE for $\mu$ and $\sigma^2$?"
 TASK2 = (
     r"We observe $D = \{(x_1, y_1), \dots, (x_n, y_n)\}$ with $y_i = a x_i + b + \epsilon_i$, i.i.d. "
     r"$\epsilon_i \sim N(0, \sigma^2)$. What is the MLE for $a$, $b$ and $\sigma^2$?"
 )
-TASK3A = r"With $p(\theta) = N(0.5, 0.1)$: what is $\theta_{MAP}$, and $P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$?"
-TASK3B = r"With $p(\theta) = U(0, 1)$: what is $P(x_8 = 1 \mid D)$?"
+TASK3A = (
+    r"Coin tosses $D = (0, 0, 1, 1, 0, 0, 1)$ with $p(x_i = 1 \mid \theta) = \theta$. (a) With "
+    r"$p(\theta) = N(0.5, 0.1)$: what is $\theta_{MAP}$, and $P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$?"
+)
+TASK3B = r"(b) With $p(\theta) = U(0, 1)$: what is $P(x_8 = 1 \mid D)$?"
+PRAXIS1 = (
+    r"Find the maximum of $L(\mu)$ by gradient ascent $\mu_{t+1} = \mu_t + \lambda \frac{d}{d\mu} L(\mu)$ from "
+    r"$\mu_0 = (0, 0)$ with autograd, visualise the updates. How does the learning rate $\lambda$ affect convergence?"
+)
+PRAXIS2 = "Use optimisers from torch.optim instead, visualise their updates. How and why do these methods differ?"
+PRAXIS3 = (
+    r"Optimise over random subsets $\hat D \subset D$ of size $k$. How does $k$ affect convergence? Visualise the "
+    r"log-likelihood over the whole data and over subsets $k \in \{1, 5, 10, 100, 1000, \dots\}$: what conclusions "
+    "can you make?"
+)
+
+# what the sheet says beyond each derivation
+TASK1_REMARK = (
+    r"$\hat\mu$ is the sample mean and $\hat\sigma^2$ the mean squared deviation from it: it divides by $n$, not "
+    r"$n - 1$, so $E[\hat\sigma^2] = \frac{n-1}{n}\sigma^2$ and it is biased low (Appendix 4 derives this); the "
+    r"unbiased sample variance divides by $n - 1$."
+)
+TASK2_REMARK = (
+    r"$\hat a$ and $\hat b$ are the least-squares line: maximising the likelihood minimises the sum of squared "
+    r"residuals. $\hat\sigma^2$ is the mean squared residual (dividing by $n$). The maximum is strict exactly when "
+    r"the $x_i$ are not all equal, $n \sum x_i^2 > (\sum x_i)^2$ (the Cauchy-Schwarz inequality)."
+)
+TASK3A_REMARK = (
+    r"The sheet writes $N(\mu, \sigma^2)$, so 0.1 is read as the variance; the second reading, 0.1 as the standard "
+    r"deviation, is worked below as well. The prior pulls the estimate from the MLE $3/7 \approx 0.4286$ towards its "
+    r"mean $1/2$: the seven tosses are few, so the prior's weight is visible. The normal prior puts mass outside "
+    r"$[0, 1]$; truncating it to $(0, 1)$ multiplies it by a constant, which only shifts the log-posterior, so the "
+    r"MAP does not move. The probability of two tails at the MAP is $(1 - \theta_{MAP})^2$."
+)
+TASK3A_SD_REMARK = (
+    r"Read as a standard deviation (variance 0.01) the prior is stronger, and the stationarity condition is an "
+    r"irreducible cubic: its one root in $(0, 1)$ is the MAP."
+)
+TASK3B_REMARK = (
+    r"A flat prior times the likelihood $\theta^3 (1 - \theta)^4$ is the Beta(4, 5) density. The predictive "
+    r"probability averages $\theta$ over it, $\int_0^1 \theta\, p(\theta \mid D)\, d\theta$, the posterior mean "
+    r"$4/9$: it lies between the MLE $3/7$ and the prior mean $1/2$, because it averages over the posterior instead "
+    r"of plugging in one value."
+)
+
 # The estimates in the form a textbook gives them; the build proves each equal to the derived one.
 xbar, ybar, ahat, bhat = sp.symbols(r"\bar{x} \bar{y} \hat{a} \hat{b}", real=True)
 
@@ -52,12 +114,17 @@ REGRESSION_FORMS = {
     "sigma^2": total((y - ahat * x - bhat) ** 2) / n,
 }
 
-PRAXIS1 = (
-    r"Find the maximum of $L(\mu)$ by gradient ascent $\mu_{t+1} = \mu_t + \lambda \frac{d}{d\mu} L(\mu)$ from "
-    r"$\mu_0 = (0, 0)$ with autograd, visualise the updates. How does the learning rate $\lambda$ affect convergence?"
+PRAXIS_MODEL = gaussian_mean(
+    "praxis_mean_2d", ((5, 0), (0, 5)), (1, 1), "Praxis: mean of a 2-D Gaussian with known Sigma = 5 I"
 )
-PRAXIS_MODEL = mean_model(sigma=((5, 0), (0, 5)), truth=(1.0, 1.0))  # the praxis: x ~ N(mu, 5 I) in 2-D
+ANISOTROPIC = gaussian_mean(
+    "praxis_mean_2d_anisotropic",
+    ((sp.Rational(21, 8), sp.Rational(19, 8)), (sp.Rational(19, 8), sp.Rational(21, 8))),  # eigenvalues 5, 1/4
+    (1, 1),
+    "Praxis: mean of a 2-D Gaussian with an anisotropic Sigma",
+)
 PRAXIS_RATES = (0.05, 0.25, 0.5, 0.75, 0.95, 1.02)  # fractions of the stability bound, the last one past it
+PRIOR_VARIANCES = (1, sp.Rational(3, 10), sp.Rational(1, 10), sp.Rational(3, 100), sp.Rational(1, 100))
 
 
 def _coin_map(prior_sd: float) -> float:
@@ -83,6 +150,7 @@ VARIANCE_SD, SD = float(sp.sqrt(SHEET_PRIOR[1])), PRIOR_NUMBER  # the prior's sp
 SHEET = Sheet(
     title="Exercise 3: maximum likelihood and MAP",
     questions=(
+        LogTheory("theory", THEORY, GAUSSIAN, example=COIN_UNIFORM, title="Theory: why take the logarithm?"),
         Estimate(
             "task1",
             TASK1,
@@ -90,6 +158,8 @@ SHEET = Sheet(
             labels={"mu": r"Gaussian MLE of $\mu$", "sigma^2": r"Gaussian MLE of $\sigma^2$"},
             familiar=GAUSSIAN_FORMS,
             where=MEANS,
+            remark=TASK1_REMARK,
+            title=r"Task 1: Gaussian MLE of $\mu$ and $\sigma^2$",
         ),
         Estimate(
             "task2",
@@ -102,14 +172,24 @@ SHEET = Sheet(
             },
             familiar=REGRESSION_FORMS,
             where=REGRESSION_WHERE,
+            remark=TASK2_REMARK,
+            title=r"Task 2: linear model, MLE of $a$, $b$ and $\sigma^2$",
         ),
-        Estimate("task3a", TASK3A, COIN_MAP, labels={"theta": r"$\theta_{MAP}$, prior 0.1 read as the variance"}),
+        Estimate(
+            "task3a",
+            TASK3A,
+            COIN_MAP,
+            labels={"theta": r"$\theta_{MAP}$, prior 0.1 read as the variance"},
+            remark=TASK3A_REMARK,
+            title=r"Task 3a: the coin's MAP, prior variance 0.1",
+        ),
         PlugIn(
             "task3a.p_two_tails",
             TASK3A,
             COIN_MAP,
             TWO_TAILS,
             r"$P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$, 0.1 read as the variance",
+            title="Task 3a: two tails at the MAP",
         ),
         Estimate(
             "task3a",
@@ -117,6 +197,8 @@ SHEET = Sheet(
             COIN_MAP_SD,
             suffix="_sd",
             labels={"theta": r"$\theta_{MAP}$, prior 0.1 read as the standard deviation"},
+            remark=TASK3A_SD_REMARK,
+            title="Task 3a, second reading: prior standard deviation 0.1",
         ),
         PlugIn(
             "task3a.p_two_tails_sd",
@@ -124,12 +206,91 @@ SHEET = Sheet(
             COIN_MAP_SD,
             TWO_TAILS,
             r"$P(x_8 = 0, x_9 = 0 \mid \theta_{MAP})$, 0.1 read as the standard deviation",
+            title="Task 3a, second reading: two tails at the MAP",
         ),
-        Posterior("task3b.posterior", TASK3B, COIN_UNIFORM, r"$p(\theta \mid D)$ under $U(0, 1)$"),
+        Posterior(
+            "task3b.posterior",
+            TASK3B,
+            COIN_UNIFORM,
+            r"$p(\theta \mid D)$ under $U(0, 1)$",
+            title="Task 3b: the posterior under a flat prior",
+        ),
         PosteriorPredictive(
-            "task3b.p_next_head", TASK3B, COIN_UNIFORM, NEXT_HEAD, r"$P(x_8 = 1 \mid D)$ under $U(0, 1)$"
+            "task3b.p_next_head",
+            TASK3B,
+            COIN_UNIFORM,
+            NEXT_HEAD,
+            r"$P(x_8 = 1 \mid D)$ under $U(0, 1)$",
+            remark=TASK3B_REMARK,
+            title="Task 3b: the posterior predictive",
         ),
-        OptimizerStudy("praxis1", PRAXIS1, PRAXIS_MODEL, fractions=PRAXIS_RATES),
+        OptimizerStudy(
+            "praxis",
+            PRAXIS1,
+            PRAXIS_MODEL,
+            fractions=PRAXIS_RATES,
+            parts=("ascent", "grid"),
+            n=10_000,
+            labels={
+                "lr_bound": r"largest stable gradient-ascent rate, $2\sigma_{\min}/n$",
+                "lr_optimal": "rate with the fastest worst-case contraction",
+                "mu1": r"sample mean, $\mu_1$",
+                "mu2": r"sample mean, $\mu_2$",
+            },
+            title="Praxis 1: gradient ascent and the learning rate",
+        ),
+        OptimizerStudy(
+            "praxis.optimizers",
+            PRAXIS2,
+            PRAXIS_MODEL,
+            parts=("optimizers",),
+            n=10_000,
+            compare=ANISOTROPIC,
+            title="Praxis 2: torch.optim's optimizers",
+        ),
+        OptimizerStudy(
+            "praxis.batches",
+            PRAXIS3,
+            PRAXIS_MODEL,
+            parts=("batches",),
+            n=10_000,
+            batch_sizes=(1, 5, 10, 100, 1000, 10_000),
+            title="Praxis 3: stochastic gradients",
+        ),
+    ),
+    appendix=(
+        Precision(
+            "appendix.precision_task1",
+            "How precise are Task 1's estimates?",
+            GAUSSIAN,
+            title="Appendix: the precision of Task 1's estimates",
+        ),
+        Precision(
+            "appendix.precision_task2",
+            "How precise are Task 2's estimates?",
+            LINEAR_REGRESSION,
+            title="Appendix: the precision of Task 2's estimates",
+        ),
+        Precision(
+            "appendix.precision_task3",
+            "How precise is the coin's MAP?",
+            COIN_MAP,
+            title="Appendix: the precision of the coin's MAP",
+        ),
+        Bias(
+            "appendix.bias",
+            r"Is Task 1's estimator of $\sigma^2$ unbiased?",
+            GAUSSIAN,
+            params=("sigma^2",),
+            title="Appendix: the bias of the variance estimator",
+        ),
+        PriorStrength(
+            "appendix.prior_strength",
+            "How much does the prior matter for the coin?",
+            COIN_MAP,
+            priors={f"$N(0.5, {sp.latex(v)})$": normal_prior(theta, sp.Rational(1, 2), v) for v in PRIOR_VARIANCES},
+            title="Appendix: the prior's weight",
+        ),
     ),
     peers={
         "task3a.theta_map": lambda: _coin_map(VARIANCE_SD),
@@ -139,13 +300,3 @@ SHEET = Sheet(
         "task3b.p_next_head": _next_head_by_quadrature,
     },
 )
-
-
-def __getattr__(name: str):
-    """REPORT, the worked-solution report, imported when a build asks for it: the sheet itself (its models and
-    answers) needs SymPy alone, not the report's torch and matplotlib."""
-    if name == "REPORT":
-        from sheets.exercise3_report import Exercise3Report
-
-        return Exercise3Report
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,8 +15,7 @@ from derivations.fisher import expectation, expected_statistic, expected_value, 
 from numerics import montecarlo as mc
 from numerics.checks import check_data
 from sheets.catalogue import COIN_MAP, GAUSSIAN, MODELS, derivation
-from sheets.exercise3_demos.praxis_theory import mean_model
-from sheets.exercise3_demos.prior_strength import prior_strength
+from derivations.designs import gaussian_mean
 from tests.conftest import cache_in, mutate
 
 SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None)
@@ -67,11 +66,18 @@ def test_cauchy_information_is_derived_by_the_general_fallback():
 
 
 def test_map_moves_from_the_mle_to_the_prior_mean_as_the_prior_strengthens():
-    mle, rows = prior_strength()
+    from numerics.prior_strength import prior_study
+    from sheets.exercise3 import SHEET
+
+    (q,) = [q for q in SHEET.appendix if q.key == "appendix.prior_strength"]
+    study = prior_study(q, derive)
+    mle, rows = study.mle, study.rows
+    assert study.prior_mean == pytest.approx(0.5, abs=1e-10)
     gaps = [abs(r.map - 0.5) for r in rows]
     assert all(a > b for a, b in zip(gaps, gaps[1:]))
     assert all(min(mle, 0.5) < r.map < 0.5 and min(mle, 0.5) < r.posterior_mean < 0.5 for r in rows)
-    sheet = next(r for r in rows if r.variance == sp.Rational(1, 10))
+    assert all(abs(r.map - r.numeric_map) < 1e-8 for r in rows)
+    sheet = next(r for r in rows if r.label == r"$N(0.5, \frac{1}{10})$")
     assert sheet.map_exact == next(iter(derivation(COIN_MAP.name).estimate.values()))
 
 
@@ -146,7 +152,7 @@ def test_the_expectation_of_one_is_one(name):
 
 
 def test_expectations_over_two_responses_are_refused_by_name():
-    d = derive(mean_model())
+    d = derive(gaussian_mean("m", ((5, 0), (0, 5)), (1, 1)))
     with pytest.raises(NoClosedForm, match=r"^expectations over several response symbols are not derived$"):
         expectation(d, d.model.data[0])
 

@@ -96,7 +96,7 @@ def test_junit_marks_a_failed_check_as_a_failure_and_a_skip_as_skipped():
     results = [
         CheckResult("m", "good", 1e-12, 1e-9, True),
         CheckResult("m", "bad", 0.5, 1e-9, False, "vs scipy"),
-        CheckResult("m", "n/a", 0.0, 0.0, True, "skipped: no peer"),
+        CheckResult("m", "n/a", 0.0, 0.0, True, "skipped: no peer", skipped=True),
     ]
     suite = ET.fromstring(junit_xml(results, "sheet"))
     cases = {c.get("name"): c for c in suite.findall("testcase")}

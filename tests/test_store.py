@@ -146,17 +146,6 @@ def test_a_cache_directory_that_cannot_be_made_is_skipped(tmp_path, monkeypatch)
     assert blocker.read_text() == ""
 
 
-def test_step_size_theory_is_cached_once_per_sigma(tmp_path, monkeypatch):
-    from sheets.exercise3_demos.praxis_theory import step_size_theory
-
-    cache_in(monkeypatch, tmp_path)
-    first = step_size_theory(((5, 0), (0, 5)))
-    assert len(list(tmp_path.glob("step_size-*.json"))) == 1
-    assert step_size_theory(((5, 0), (0, 5))) == first
-    assert step_size_theory(((2, 1), (1, 2))).bound != first.bound
-    assert len(list(tmp_path.glob("step_size-*.json"))) == 2
-
-
 def entry(directory: Path) -> Path:
     (path,) = directory.glob("test-*.json")
     return path

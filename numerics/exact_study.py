@@ -1,0 +1,102 @@
+"""An OptimizerStudy of a quadratic log-likelihood, where the theory is exact: gradient ascent's measured
+against predicted step counts, torch.optim's optimizers (also on a second model to compare), and mini-batch
+SGD with its derived noise floor, gradient covariance and subset landscapes. Returns data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from derivations.engine import Derivation
+from derivations.sheet import OptimizerStudy
+from numerics import minibatch as mb
+from numerics.quadratic import OptimizerRun, Sample, compare_optimizers, heatmap, sample, view
+from numerics.study import Study, run_study
+
+SGD_STEPS = 400
+FLOOR_STEPS = 2000
+SGD_FRACTION_OF_BOUND = 0.1  # of each batch's own stability bound
+
+
+@dataclass(frozen=True)
+class Floor:
+    k: int
+    predicted: float
+    measured: float
+
+
+@dataclass(frozen=True)
+class Batches:
+    runs: tuple[mb.SGDRun, ...]
+    floors: tuple[Floor, ...]
+    variances: tuple[mb.VarianceCheck, ...]
+    landscapes: tuple  # (grid axis 1, grid axis 2, [SubsetLandscape])
+    running_mean_error: float | None  # k = 1 with the rate 1/(c t): the running mean, where C is isotropic
+
+
+@dataclass(frozen=True)
+class ExactStudy:
+    sample: Sample
+    truth: dict[str, float] | None  # the simulate hook's parameters, when the data were drawn
+    start: np.ndarray
+    rates: Study | None  # gradient ascent over the fractions of the bound
+    grid: tuple | None  # (axis 1, axis 2, objective) around the start and the optimum
+    optimizers: tuple[OptimizerRun, ...]
+    compare: tuple[Sample, tuple[OptimizerRun, ...], tuple | None] | None
+    batches: Batches | None
+
+
+def draw(d: Derivation, n: int, seed: int) -> dict[str, np.ndarray]:
+    """The model's observed data, else n draws of its simulate hook at its truth."""
+    model = d.model
+    if model.observed:
+        return {s.name: np.asarray(model.observed[s], float) for s in model.data}
+    return model.validate(model.simulate(np.random.default_rng(seed), n, model.truth))
+
+
+def exact_study(q: OptimizerStudy, d: Derivation, compare: Derivation | None, n: int, seed: int, resolution: int):
+    s = sample(d, draw(d, n, seed), seed)
+    start = np.zeros(len(s.names))
+    two = len(s.names) == 2
+    grid = heatmap(s, resolution, view(s, start)) if two and "grid" in q.parts else None
+    rates = None
+    if "ascent" in q.parts:
+        rates = run_study(d, seed, q.fractions, data=s.columns(), parts=())
+    optimizers: tuple[OptimizerRun, ...] = ()
+    other = None
+    if "optimizers" in q.parts:
+        optimizers = tuple(compare_optimizers(s, start))
+        if compare is not None:
+            c = sample(compare, draw(compare, n, seed), seed)
+            other_grid = heatmap(c, resolution, view(c, start)) if len(c.names) == 2 else None
+            other = (c, tuple(compare_optimizers(c, start)), other_grid)
+    batches = _batches(s, q.batch_sizes, start, seed, resolution) if "batches" in q.parts else None
+    truth = None if d.model.observed else dict(d.model.truth)
+    return ExactStudy(s, truth, start, rates, grid, optimizers, other, batches)
+
+
+def _batches(s: Sample, sizes, start, seed: int, resolution: int) -> Batches:
+    ks = sorted({k for k in (sizes or (1, 5, 10, 100, 1000, s.n)) if k <= s.n})
+    runs = tuple(
+        mb.sgd(s, k, SGD_FRACTION_OF_BOUND * s.bound(k), SGD_STEPS, start, seed=seed, gradient="derived") for k in ks
+    )
+    floors = []
+    for k in ks:
+        if k == s.n:
+            continue
+        lr = SGD_FRACTION_OF_BOUND * s.bound(k)
+        run = mb.sgd(s, k, lr, FLOOR_STEPS, start, seed=seed, sampling="independent", gradient="derived")
+        measured = float(np.sqrt(np.mean(run.errors[FLOOR_STEPS // 4 :] ** 2)))
+        floors.append(Floor(k, mb.noise_floor(s, k, lr), measured))
+    evals = np.linalg.eigvalsh(s.curvature)
+    running = None
+    if np.isclose(evals[0], evals[-1], rtol=1e-12):  # lr_t = 1 / (c t): theta_t is the running mean
+        run = mb.sgd(s, 1, 1 / float(evals[0]), s.n, start, schedule="inverse_t", seed=seed, gradient="derived")
+        running = float(np.max(np.abs(run.path[-1] - s.optimum)))
+    variances = tuple(mb.gradient_variance(s, k, start, seed=seed + 1) for k in ks if k < s.n)
+    # a single point's optimum lies about 1/sqrt(c_min) from the full one: the landscapes' box holds most
+    spread = 2.5 / float(np.sqrt(evals[0]))
+    box = (float(np.min(s.optimum)) - spread, float(np.max(s.optimum)) + spread)
+    landscapes = mb.subset_landscapes(s, ks, resolution, box, seed=seed + 2) if len(s.names) == 2 else None
+    return Batches(runs, tuple(floors), variances, landscapes, running)

@@ -1,0 +1,174 @@
+"""The numerical work of each question kind, one entry per kind: what a report computes for it beyond its
+exact answers, and the checks that work adds to the verification. WORKER entries return results that pickle
+(they run in the build's worker process); PARENT entries may hold compiled functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from derivations import fisher
+from derivations.engine import Derivation, derive
+from derivations.model import InputError, Model
+from derivations.sheet import Bias, Estimate, LogTheory, OptimizerStudy, Precision, PriorStrength, Question
+from derivations.theory import log_theory
+from numerics.bias import BiasCheck, bias_check
+from numerics.checks import check_data
+from numerics.estimate import estimate
+from numerics.results import CheckResult
+from numerics.study import run_study
+
+BIAS_Z = 4.0  # a Monte Carlo mean within 4 standard errors of the derived one agrees (as bias_mc)
+
+
+@dataclass(frozen=True)
+class Context:
+    seed: int = 0
+    n: int = 10_000  # draws for a study whose model has no observed data and whose question gives no n
+    resolution: int = 100  # heatmap grid points per axis
+    derived: dict[str, Derivation] = field(default_factory=dict)  # by model name: derived once, before the work
+
+    def derive(self, model: Model) -> Derivation:
+        found = self.derived.get(model.name)
+        return found if found is not None and found.model is model else derive(model)
+
+
+@dataclass(frozen=True)
+class BiasResult:
+    found: tuple[fisher.EstimatorBias, ...]
+    checks: tuple[BiasCheck, ...]
+
+
+def bias_work(q: Bias, ctx: Context) -> BiasResult:
+    d = ctx.derive(q.estimator_model)
+    found = tuple(fisher.bias(d, p) for p in d.params if not q.params or p.name in q.params)
+    checks = ()
+    if d.model.simulate is not None and d.model.truth:
+        checks = tuple(bias_check(d, b, ctx.seed) for b in found if b.expectation is not None)
+    return BiasResult(found, checks)
+
+
+def precision_work(q: Precision, ctx: Context):
+    from numerics.precision import precision_at_data  # scipy.optimize's profile search, only where asked
+
+    d = ctx.derive(q.model)
+    return fisher.fisher(d), precision_at_data(d, q.level, ctx.seed)
+
+
+def theory_work(q: LogTheory, ctx: Context):
+    from numerics.underflow import underflow
+
+    return log_theory(q.model, q.example), underflow(ctx.derive(q.model), q.n, ctx.seed)
+
+
+def prior_work(q: PriorStrength, ctx: Context):
+    from numerics.prior_strength import prior_study
+
+    return prior_study(q, ctx.derive)
+
+
+def study_work(q: OptimizerStudy, ctx: Context):
+    """The exact study where the log-likelihood is quadratic, else the general one (rates from the Hessian at a
+    numerical optimum, linearised predictions)."""
+    from derivations.gradient import step_size_theory
+    from numerics.exact_study import exact_study
+
+    d = ctx.derive(q.model)
+    n = q.n or ctx.n
+    if step_size_theory(d) is not None:
+        compare = ctx.derive(q.compare) if q.compare is not None else None
+        return exact_study(q, d, compare, n, ctx.seed, ctx.resolution)
+    parts = tuple(p for p in q.parts if p != "ascent")
+    data = None
+    if not d.model.observed:
+        data = d.model.validate(d.model.simulate(np.random.default_rng(ctx.seed), n, d.model.truth))
+    return run_study(d, ctx.seed, q.fractions, data=data, parts=parts)
+
+
+def estimate_work(q: Estimate, ctx: Context):
+    """No closed form: the estimate at the model's observed data, found numerically."""
+    d = ctx.derive(q.model)
+    if d.estimate is not None or not q.model.observed:
+        return None
+    return estimate(d, check_data(q.model, ctx.seed))
+
+
+WORKER: dict[type[Question], Callable] = {Bias: bias_work, Precision: precision_work}
+PARENT: dict[type[Question], Callable] = {
+    Estimate: estimate_work,
+    LogTheory: theory_work,
+    PriorStrength: prior_work,
+    OptimizerStudy: study_work,
+}
+
+
+def work(questions, table: dict, ctx: Context) -> dict[str, object]:
+    """The table's work for each question of its kinds, by question key; a failure names the question."""
+    done = {}
+    for q in questions:
+        fn = table.get(type(q))
+        if fn is None:
+            continue
+        try:
+            done[q.key] = fn(q, ctx)
+        except InputError as exc:
+            raise InputError(f"question {q.key}: {exc}") from None
+    return done
+
+
+def work_checks(questions, done: dict) -> list[CheckResult]:
+    """The checks the work makes: a Bias question's derived expectation and unbiased correction against
+    their Monte Carlo means."""
+    checks = []
+    for q in questions:
+        result = done.get(q.key)
+        if isinstance(q, PriorStrength) and result is not None:
+            checks += _prior_checks(q, result)
+        if not isinstance(result, BiasResult):
+            continue
+        for c in result.checks:
+            z = abs(c.simulated_mean - c.derived_mean) / c.simulated_se
+            checks.append(
+                CheckResult(
+                    q.model.name, f"answer {q.key}.{c.param.replace('^', '')}_expectation", z, BIAS_Z, z <= BIAS_Z, "z-score", _bias_words(c, False)
+                )
+            )
+            if c.corrected_mean is not None and c.corrected_se:
+                z = abs(c.corrected_mean - c.truth) / c.corrected_se
+                checks.append(
+                    CheckResult(
+                        q.model.name, f"answer {q.key}.{c.param.replace('^', '')}_unbiased", z, BIAS_Z, z <= BIAS_Z, "z-score", _bias_words(c, True)
+                    )
+                )
+    return checks
+
+
+def _bias_words(c: BiasCheck, corrected: bool) -> str:
+    what = "unbiased correction's mean vs the truth" if corrected else "derived E[estimator] vs its mean"
+    return f"{c.param}: {what} over {c.replications} samples of size {c.n} (z-score)"
+
+
+MAP_TOLERANCE = 1e-7
+
+
+def _prior_checks(q: PriorStrength, study) -> list[CheckResult]:
+    """Each exact MAP against scipy's bounded search of the same log-posterior."""
+    out = []
+    for i, row in enumerate(study.rows, 1):
+        if row.map_exact is None:
+            continue
+        err = abs(row.map - row.numeric_map) / max(abs(row.numeric_map), 1.0)
+        out.append(
+            CheckResult(
+                q.model.name,
+                f"answer {q.key}.map_{i}",
+                err,
+                MAP_TOLERANCE,
+                err <= MAP_TOLERANCE,
+                "",
+                f"MAP under the prior {row.label} vs scipy's bounded search of the log-posterior",
+            )
+        )
+    return out

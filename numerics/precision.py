@@ -1,0 +1,105 @@
+"""How precise an estimate is, at data: standard errors from the observed and the expected information, and
+Wald and likelihood-ratio (profile) confidence intervals. Returns data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+import scipy.stats
+
+from derivations.engine import Derivation
+from derivations.fisher import fisher
+from numerics.checks import check_data
+from numerics.compile import compiled
+from numerics.estimate import estimate
+from numerics.montecarlo import standard_errors
+
+MAX_WIDENINGS = 60
+
+
+@dataclass(frozen=True)
+class Interval:
+    lower: float
+    upper: float
+    open_lower: bool = False  # the profile never fell below the threshold: the domain's end
+    open_upper: bool = False
+
+
+@dataclass(frozen=True)
+class PrecisionAtData:
+    observed_data: bool  # the model's own observed data, else a seeded simulated sample
+    n: int
+    level: float
+    estimate: dict[str, float]
+    se_observed: dict[str, float]
+    se_expected: dict[str, float]  # nan where the expected information is not derived
+    wald: dict[str, Interval]
+    likelihood_ratio: dict[str, Interval]
+    reason: str = ""  # why there is nothing at the data, or why the likelihood-ratio intervals are missing
+
+
+def precision_at_data(d: Derivation, level: float, seed: int) -> PrecisionAtData:
+    data = check_data(d.model, seed)
+    n = len(next(iter(data.values())))
+    found = estimate(d, data)
+    if not found.converged or not found.values:
+        return PrecisionAtData(bool(d.model.observed), n, level, {}, {}, {}, {}, {}, f"no estimate ({found.reason})")
+    errors = standard_errors(d, fisher(d), data)
+    z = float(scipy.stats.norm.ppf((1 + level) / 2))
+    est = found.values
+    wald = {k: Interval(est[k] - z * obs, est[k] + z * obs) for k, (obs, _) in errors.items()}
+    reason, ratio = "", {}
+    if d.model.constraints or d.model.matrices or d.bounds or d.kinked:
+        reason = "the likelihood-ratio interval needs a smooth likelihood of free parameters"
+    else:
+        ratio = {k: _profile_interval(d, data, est, k, errors[k][0], level) for k in errors}
+    return PrecisionAtData(
+        bool(d.model.observed),
+        n,
+        level,
+        dict(est),
+        {k: v[0] for k, v in errors.items()},
+        {k: v[1] for k, v in errors.items()},
+        wald,
+        ratio,
+        reason,
+    )
+
+
+def _profile_interval(d: Derivation, data, est: dict, name: str, se: float, level: float) -> Interval:
+    """{theta_j : 2 (l(theta_hat) - max over the others l) <= chi2_1(level)}, its ends by root bracketing
+    outward from the estimate in steps that double from a standard error."""
+    c = compiled(d)
+    threshold = c.objective_raw(est, data) - scipy.stats.chi2.ppf(level, 1) / 2
+    domain = next(p.domain for p in d.model.params if p.name == name)
+    others = [k for k in c.names if k != name]
+
+    def profile(value: float) -> float:
+        if not others:
+            return c.objective_raw({name: value}, data) - threshold
+        start = np.array([est[k] for k in others])
+
+        def negative(v):
+            out = c.objective_raw({name: value, **dict(zip(others, v))}, data)
+            return -out if np.isfinite(out) else 1e300
+
+        best = scipy.optimize.minimize(negative, start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12})
+        return -float(best.fun) - threshold
+
+    ends = []
+    for side, edge in ((-1, float(domain.inf)), (1, float(domain.sup))):
+        step, inner, end, is_open = se, est[name], None, False
+        for _ in range(MAX_WIDENINGS):
+            outer = est[name] + side * step
+            if (side < 0 and outer <= edge) or (side > 0 and outer >= edge):
+                end, is_open = edge, True
+                break
+            if profile(outer) < 0:
+                end = scipy.optimize.brentq(profile, min(inner, outer), max(inner, outer), xtol=1e-12)
+                break
+            inner, step = outer, 2 * step
+        ends.append((end if end is not None else edge, is_open or end is None))
+    (lower, open_lower), (upper, open_upper) = ends
+    return Interval(lower, upper, open_lower, open_upper)

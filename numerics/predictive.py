@@ -1,0 +1,81 @@
+"""Plug-in and posterior-predictive probabilities, and a one-parameter posterior, recomputed without SymPy's
+solving or integrals: the estimate by scipy's bounded search, the densities in floats, the posterior normalised
+by quad."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.integrate
+import scipy.optimize
+import sympy as sp
+
+from derivations.bayes import observed_rows
+from derivations.engine import Derivation
+from derivations.sheet import PlugIn, Posterior, PosteriorPredictive
+from numerics.results import CheckResult, rel_error
+
+TOLERANCE = 1e-6  # the plug-in's estimate is found by a bounded search to about 1e-10
+
+
+def _weight(model):
+    """theta -> the unnormalised posterior (likelihood times prior) at the observed data, in floats, and its
+    parameter's interval."""
+    (par,) = model.params
+    rows = observed_rows(model)
+    log_post = sp.Add(*[sp.log(model.density.subs(model.constants).subs(r)) for r in rows])
+    if model.prior is not None:
+        log_post += sp.log(model.prior.subs(model.constants))
+    f = sp.lambdify(par.symbol, log_post, "numpy")
+    lo, hi = float(par.domain.inf), float(par.domain.sup)
+    return f, lo, hi
+
+
+def _new_probability(model, new, theta) -> float:
+    (par,) = model.params
+    density = model.density.subs(model.constants)
+    return float(np.prod([float(density.subs(row).subs(par.symbol, theta)) for row in new]))
+
+
+def check_plug_in(q: PlugIn, d: Derivation, exact: sp.Expr) -> CheckResult:
+    """P(new | theta_hat) with theta_hat from scipy's bounded search of the log-posterior at the data."""
+    if len(q.model.params) != 1 or not q.model.observed:
+        return CheckResult(
+            q.model.name, f"answer {q.key}", float("nan"), TOLERANCE, True,
+            "skipped: the plug-in is recomputed for one parameter with observed data only", skipped=True,
+        )
+    f, lo, hi = _weight(q.model)
+    lo_, hi_ = (lo if np.isfinite(lo) else -1e6), (hi if np.isfinite(hi) else 1e6)
+    found = scipy.optimize.minimize_scalar(
+        lambda t: -f(t) if np.isfinite(f(t)) else 1e300, bounds=(lo_, hi_), method="bounded", options={"xatol": 1e-12}
+    )
+    err = rel_error(float(exact), _new_probability(q.model, q.new, float(found.x)))
+    return CheckResult(q.model.name, f"answer {q.key}", err, TOLERANCE, bool(err <= TOLERANCE), "vs the density at scipy's optimum")
+
+
+def _posterior_density(model):
+    f, lo, hi = _weight(model)
+    grid = np.linspace(lo, hi, 2001)[1:-1] if np.isfinite(lo) and np.isfinite(hi) else np.linspace(-50, 50, 2001)
+    with np.errstate(all="ignore"):
+        peak = float(np.nanmax(f(grid)))
+    weight = lambda t: np.exp(f(t) - peak)  # noqa: E731 - shifted by the peak against underflow
+    evidence = scipy.integrate.quad(weight, lo, hi, limit=200, epsabs=0, epsrel=1e-12)[0]
+    return weight, evidence, lo, hi
+
+
+def check_posterior_predictive(q: PosteriorPredictive, d: Derivation, exact: sp.Expr) -> CheckResult:
+    weight, evidence, lo, hi = _posterior_density(q.model)
+    given = lambda t: weight(t) * _new_probability(q.model, q.new, t)  # noqa: E731
+    found = scipy.integrate.quad(given, lo, hi, limit=200, epsabs=0, epsrel=1e-12)[0] / evidence
+    err = rel_error(float(exact), found)
+    return CheckResult(q.model.name, f"answer {q.key}", err, 1e-7, bool(err <= 1e-7), "vs quad against the posterior")
+
+
+def check_posterior(q: Posterior, d: Derivation, exact: sp.Expr) -> CheckResult:
+    """The exact density against the likelihood times prior normalised by quad, at nine points of the domain."""
+    weight, evidence, lo, hi = _posterior_density(q.model)
+    (par,) = q.model.params
+    mine = sp.lambdify(par.symbol, exact, "numpy")
+    ends = (lo, hi) if np.isfinite(lo) and np.isfinite(hi) else (-3.0, 3.0)
+    points = np.linspace(*ends, 11)[1:-1]
+    err = rel_error(np.array([float(mine(t)) for t in points]), np.array([weight(t) / evidence for t in points]))
+    return CheckResult(q.model.name, f"answer {q.key}", err, 1e-7, bool(err <= 1e-7), "vs the likelihood times the prior, normalised by quad")
