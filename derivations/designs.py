@@ -100,6 +100,8 @@ def exact_covariance(sigma, name: str = "Sigma") -> sp.Matrix:
         rows = [list(row) for row in sigma]
     except TypeError:
         raise InputError(f"{name} must be a square matrix of real numbers, got {sigma!r}") from None
+    if not rows:
+        raise InputError(f"{name} must be a square matrix of real numbers, got {sigma!r}")
     if not 1 <= len(rows) <= 4 or any(len(row) != len(rows) for row in rows):
         shape = (len(rows), len(rows[0])) if rows and len({len(r) for r in rows}) == 1 else "ragged"
         raise InputError(f"{name} must be square with 1 to 4 rows, got shape {shape}")
@@ -107,7 +109,7 @@ def exact_covariance(sigma, name: str = "Sigma") -> sp.Matrix:
         m = sp.Matrix([[exact_number(f"{name} entry", v) for v in row] for row in rows])
     except InputError:
         raise InputError(
-            f"{name} must be a matrix of real numbers, got {[[str(v) for v in row] for row in rows]}"
+            f"{name} must be a square matrix of real numbers, got {[[str(v) for v in row] for row in rows]}"
         ) from None
     if m != m.T:
         raise InputError(f"{name} must be symmetric, got {m.tolist()}")
@@ -122,8 +124,12 @@ def gaussian_mean(name: str, sigma, truth, title: str = "") -> Model:
     rng.multivariate_normal(truth, Sigma, n)."""
     sig = exact_covariance(sigma)
     d = sig.rows
-    if len(truth) != d:
-        raise InputError(f"{name}: the true mean needs {d} coordinates, got {len(truth)}")
+    try:
+        truth = tuple(float(v) for v in truth)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: the true mean must be {d} finite numbers, got {truth!r}") from None
+    if len(truth) != d or not all(np.isfinite(truth)):
+        raise InputError(f"{name}: the true mean must be {d} finite numbers, got {truth!r}")
     xs = sp.symbols(f"x1:{d + 1}", real=True)
     mus = sp.symbols(f"mu1:{d + 1}", real=True)
     entries = {(i, j): sp.Symbol(f"Sigma{i + 1}{j + 1}", real=True) for i in range(d) for j in range(i, d)}

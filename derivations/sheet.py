@@ -214,13 +214,13 @@ class OptimizerStudy(Question):
 
     def check(self) -> None:
         _needs_model(self)
+        if self.compare is not None and not isinstance(self.compare, Model):
+            raise InputError(f"question {self.key}: compare must be a Model, got {self.compare!r}")
         for model in (self.model, self.compare):
             if model is not None and not model.observed and model.simulate is None:
                 raise InputError(
                     f"question {self.key}: an optimizer study needs data; {model.name} has neither observed data nor a simulate hook"
                 )
-        if self.compare is not None and not isinstance(self.compare, Model):
-            raise InputError(f"question {self.key}: compare must be a Model, got {self.compare!r}")
         if not self.fractions or any(
             not isinstance(f, (int, float)) or isinstance(f, bool) or not 0 < f < 10 for f in self.fractions
         ):

@@ -20,13 +20,14 @@ from numerics.estimate import estimate
 from numerics.results import CheckResult
 from numerics.study import run_study
 
+DEFAULT_DRAWS = 500  # as the checks' simulated samples (numerics.checks.CHECK_N)
 BIAS_Z = 4.0  # a Monte Carlo mean within 4 standard errors of the derived one agrees (as bias_mc)
 
 
 @dataclass(frozen=True)
 class Context:
     seed: int = 0
-    n: int = 10_000  # draws for a study whose model has no observed data and whose question gives no n
+    n: int | None = None  # draws for every simulated study; None: each question's own n, else DEFAULT_DRAWS
     resolution: int = 100  # heatmap grid points per axis
     derived: dict[str, Derivation] = field(default_factory=dict)  # by model name: derived once, before the work
 
@@ -76,7 +77,7 @@ def study_work(q: OptimizerStudy, ctx: Context):
     from numerics.exact_study import exact_study
 
     d = ctx.derive(q.model)
-    n = q.n or ctx.n
+    n = ctx.n or q.n or DEFAULT_DRAWS
     if step_size_theory(d) is not None:
         compare = ctx.derive(q.compare) if q.compare is not None else None
         return exact_study(q, d, compare, n, ctx.seed, ctx.resolution)

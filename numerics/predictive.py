@@ -52,18 +52,35 @@ def check_plug_in(q: PlugIn, d: Derivation, exact: sp.Expr) -> CheckResult:
     return CheckResult(q.model.name, f"answer {q.key}", err, TOLERANCE, bool(err <= TOLERANCE), "vs the density at scipy's optimum")
 
 
+def _grid(lo: float, hi: float) -> np.ndarray:
+    """Points across an interval, geometrically spaced towards an infinite end."""
+    far = np.geomspace(1e-8, 1e6, 4000)
+    if np.isfinite(lo) and np.isfinite(hi):
+        return np.linspace(lo, hi, 4001)[1:-1]
+    if np.isfinite(lo):
+        return lo + far
+    if np.isfinite(hi):
+        return hi - far[::-1]
+    return np.concatenate([-far[::-1], far])
+
+
 def _posterior_density(model):
+    """theta -> the unnormalised posterior shifted by its peak on a grid (against underflow), its integral,
+    and the points where it is not negligible."""
     f, lo, hi = _weight(model)
-    grid = np.linspace(lo, hi, 2001)[1:-1] if np.isfinite(lo) and np.isfinite(hi) else np.linspace(-50, 50, 2001)
+    grid = _grid(lo, hi)
     with np.errstate(all="ignore"):
-        peak = float(np.nanmax(f(grid)))
-    weight = lambda t: np.exp(f(t) - peak)  # noqa: E731 - shifted by the peak against underflow
-    evidence = scipy.integrate.quad(weight, lo, hi, limit=200, epsabs=0, epsrel=1e-12)[0]
-    return weight, evidence, lo, hi
+        values = np.asarray(f(grid), float)
+    peak = float(np.nanmax(values))
+    weight = lambda t: np.exp(f(t) - peak)  # noqa: E731
+    mode = float(grid[np.nanargmax(values)])
+    evidence = scipy.integrate.quad(weight, lo, hi, limit=400, epsabs=0, epsrel=1e-12, points=None if not (np.isfinite(lo) and np.isfinite(hi)) else [mode])[0]
+    bulk = grid[np.nan_to_num(values, nan=-np.inf) > peak - 10]
+    return weight, evidence, lo, hi, (float(bulk.min()), float(bulk.max()))
 
 
 def check_posterior_predictive(q: PosteriorPredictive, d: Derivation, exact: sp.Expr) -> CheckResult:
-    weight, evidence, lo, hi = _posterior_density(q.model)
+    weight, evidence, lo, hi, _ = _posterior_density(q.model)
     given = lambda t: weight(t) * _new_probability(q.model, q.new, t)  # noqa: E731
     found = scipy.integrate.quad(given, lo, hi, limit=200, epsabs=0, epsrel=1e-12)[0] / evidence
     err = rel_error(float(exact), found)
@@ -72,10 +89,9 @@ def check_posterior_predictive(q: PosteriorPredictive, d: Derivation, exact: sp.
 
 def check_posterior(q: Posterior, d: Derivation, exact: sp.Expr) -> CheckResult:
     """The exact density against the likelihood times prior normalised by quad, at nine points of the domain."""
-    weight, evidence, lo, hi = _posterior_density(q.model)
+    weight, evidence, lo, hi, bulk = _posterior_density(q.model)
     (par,) = q.model.params
     mine = sp.lambdify(par.symbol, exact, "numpy")
-    ends = (lo, hi) if np.isfinite(lo) and np.isfinite(hi) else (-3.0, 3.0)
-    points = np.linspace(*ends, 11)[1:-1]
+    points = np.linspace(*bulk, 11)[1:-1]  # where the posterior is within e^-10 of its peak
     err = rel_error(np.array([float(mine(t)) for t in points]), np.array([weight(t) / evidence for t in points]))
     return CheckResult(q.model.name, f"answer {q.key}", err, 1e-7, bool(err <= 1e-7), "vs the likelihood times the prior, normalised by quad")

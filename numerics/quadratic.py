@@ -37,7 +37,10 @@ class Sample:
     def __post_init__(self):
         if self.theory is None:
             raise InputError(f"{self.derivation.model.name}: the log-likelihood is not quadratic in the parameters")
-        self.data = np.asarray(self.data, dtype=float)
+        raw = np.asarray(self.data)
+        if raw.dtype.kind not in "biuf":
+            raise InputError(f"data must be numeric, got dtype {raw.dtype}")
+        self.data = raw.astype(float)
         if self.data.ndim != 2 or self.data.shape[1] != len(self.derivation.model.data) or len(self.data) < 2:
             raise InputError(f"data must have shape (n >= 2, {len(self.derivation.model.data)}), got {self.data.shape}")
         if not np.all(np.isfinite(self.data)):
@@ -144,6 +147,9 @@ def predicted_steps(s: Sample, lr: float, start, gtol: float = 1e-6, max_steps: 
     """Steps until |C (I - lr n C)^t e0| <= gtol (the mean gradient), from the derived iteration; None if never.
     C and the iteration matrix share eigenvectors, so the t-th gradient is diagonal in that basis."""
     inputs.learning_rate(lr)
+    start = inputs.point("start", start, len(s.names))
+    inputs.positive("gtol", gtol)
+    inputs.whole("max_steps", max_steps)
     evals, vecs = np.linalg.eigh(s.curvature)
     rho = 1 - lr * s.n * evals
     if np.max(np.abs(rho)) >= 1:

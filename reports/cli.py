@@ -44,8 +44,8 @@ def parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
     p.add_argument(
         "--n",
         type=positive_int,
-        default=10_000,
-        help="draws for an optimizer study whose model has no data and whose question names no n (default 10000)",
+        default=None,
+        help="draws for every optimizer study on simulated data (default: each question's own n, else 10000)",
     )
     p.add_argument(
         "--only",
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m reports") -> int:
             f"argument --resolution: must be a whole number >= 2 (grid points per axis), got {args.resolution}"
         )
     sections = tuple(args.only) if args.only else None
-    if args.n < 2:
+    if args.n is not None and args.n < 2:
         parser(prog).error(f"argument --n: a study needs at least 2 draws, got {args.n}")
     if args.sheet is not None:
         try:

@@ -17,7 +17,7 @@ from derivations.sheet import Sheet
 @dataclass
 class Settings:
     seed: int = 0
-    n: int = 10_000  # draws of a study whose question gives no sample size and whose model has no data
+    n: int | None = None  # draws for every simulated study (--n); None: each question's own n, else 10000
     resolution: int = 100  # heatmap grid points per axis
     sections: tuple[str, ...] | None = None  # the questions to build (--only, by key's first part); None: all
     sheet_path: Path | None = None  # the sheet file: the command line chooses a default

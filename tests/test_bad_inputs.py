@@ -42,8 +42,12 @@ from sheets.catalogue import (
     x,
 )
 from sheets.catalogue import normal_prior as prior
-from sheets.exercise3_demos import praxis as px
-from sheets.exercise3_demos.praxis_theory import exact_sigma
+from derivations.designs import exact_covariance as exact_sigma
+from derivations.designs import gaussian_mean
+from derivations.sheet import OptimizerStudy
+from numerics import minibatch as mb
+from numerics import quadratic as qd
+from numerics.exact_study import draw
 from tests.conftest import gamma_shape_model
 from tests.test_textbook import binomial_model
 
@@ -102,14 +106,23 @@ def statistics(model: str, **data):
 _SMALL: list = []
 
 
-def small() -> px.Praxis:
+START = (0.0, 0.0)
+
+
+def small() -> qd.Sample:
     if not _SMALL:
-        _SMALL.append(px.Praxis(px.PraxisConfig(n=300, seed=1)))
+        d = derive(gaussian_mean("praxis_small", ((5, 0), (0, 5)), (1, 1)))
+        _SMALL.append(qd.sample(d, draw(d, 300, 1), 1))
     return _SMALL[0]
 
 
-def bound(p: px.Praxis) -> float:
-    return float(p.theory.bound.subs(px.n_sym, p.config.n))
+def praxis_model(sigma=((5, 0), (0, 5)), truth=(1, 1)):
+    return lambda tmp: gaussian_mean("m", sigma, truth)
+
+
+def study(**options):
+    model = gaussian_mean("m", ((5, 0), (0, 5)), (1, 1))
+    return lambda tmp: OptimizerStudy("q", "text", model, **options)
 
 
 def on_small(fn: Callable, *args, **kwargs):
@@ -178,12 +191,12 @@ def diverging(route: str):
     def run(tmp):
         p = small()
         if route == "ascent":
-            (res,) = run_study(p.derivation, 0, (1.5,), data=px.columns(p.data)).ascent
+            (res,) = run_study(p.derivation, 0, (1.5,), data=p.columns()).ascent
             return f"{res.status} at step {res.steps + 1}, path finite: {np.all(np.isfinite(res.path))}"
         if route == "optimizer":
-            res = px.run_optimizer(p, "SGD", torch.optim.SGD, {"lr": 1e3})
+            res = qd.run_optimizer(p, "SGD", torch.optim.SGD, {"lr": 1e3}, START)
             return f"{res.status}, path finite: {np.all(np.isfinite(res.path))}"
-        res = px.sgd(p, 5, 100.0, 50, gradient=route)
+        res = mb.sgd(p, 5, 100.0, 50, START, gradient=route)
         return f"{res.status} at step {res.diverged_at}, path finite: {np.all(np.isfinite(res.path))}"
 
     return run
@@ -254,7 +267,7 @@ NOT_NORMALISED = wrap(GAUSSIAN, density=2 * GAUSSIAN.density)
 GAUSS = "gaussian"
 K_RULE = r"batch size k must be a whole number in \[1, n = 300\], got "
 LR_RULE = r"^learning rate must be a finite number > 0, got "
-SIGMA_REAL = r"^Sigma must be a 2x2 matrix of real numbers, got "
+SIGMA_REAL = r"^Sigma must be a square matrix of real numbers, got "
 
 DATA_CASES = [
     Case(
@@ -489,22 +502,22 @@ PRIOR_CASES = [
 SIGMA_CASES = [
     Case(
         "singular-sigma",
-        lambda tmp: px.PraxisConfig(sigma=((1, 1), (1, 1))),
-        r"^Sigma must be positive definite \(Sigma11 > 0 and det > 0\), got \[\[1, 1\], \[1, 1\]\]$",
+        praxis_model(((1, 1), (1, 1))),
+        r"^Sigma must be positive definite \(every leading minor > 0\), got \[\[1, 1\], \[1, 1\]\]$",
     ),
-    Case("indefinite-sigma", lambda tmp: px.PraxisConfig(sigma=((1, 2), (2, 1))), "^Sigma must be positive definite"),
+    Case("indefinite-sigma", praxis_model(((1, 2), (2, 1))), "^Sigma must be positive definite"),
     Case(
-        "negative-diagonal", lambda tmp: px.PraxisConfig(sigma=((-1, 0), (0, -1))), "^Sigma must be positive definite"
+        "negative-diagonal", praxis_model(((-1, 0), (0, -1))), "^Sigma must be positive definite"
     ),
     Case(
         "asymmetric-sigma",
-        lambda tmp: px.PraxisConfig(sigma=((2, 1), (0, 2))),
+        praxis_model(((2, 1), (0, 2))),
         r"^Sigma must be symmetric, got \[\[2, 1\], \[0, 2\]\]$",
     ),
     Case("nearly-symmetric-float", lambda tmp: exact_sigma(((2, 0.1), (0.1 + 1e-12, 2))), "^Sigma must be symmetric"),
     Case(
         "sigma-not-numbers",
-        lambda tmp: px.PraxisConfig(sigma=(("a", 0), (0, 1))),
+        praxis_model((("a", 0), (0, 1))),
         SIGMA_REAL + r"\[\['a', '0'\], \['0', '1'\]\]$",
     ),
     Case("sigma-nan", lambda tmp: exact_sigma(((float("nan"), 0), (0, 1))), SIGMA_REAL),
@@ -512,78 +525,81 @@ SIGMA_CASES = [
     Case("sigma-none", lambda tmp: exact_sigma(None), SIGMA_REAL + "None$"),
     Case(
         "sigma-wrong-shape",
-        lambda tmp: px.PraxisConfig(sigma=((1, 0, 0), (0, 1, 0))),
-        r"^Sigma must be 2x2, got shape \(2, 3\)$",
+        praxis_model(((1, 0, 0), (0, 1, 0))),
+        r"^Sigma must be square with 1 to 4 rows, got shape \(2, 3\)$",
     ),
     Case(
-        "sigma-3x3",
-        lambda tmp: exact_sigma(((1, 0, 0), (0, 1, 0), (0, 0, 1))),
-        r"^Sigma must be 2x2, got shape \(3, 3\)$",
+        "sigma-5x5",
+        lambda tmp: exact_sigma(tuple(tuple(int(i == j) for j in range(5)) for i in range(5))),
+        r"^Sigma must be square with 1 to 4 rows, got shape \(5, 5\)$",
     ),
-    Case("sigma-ragged", lambda tmp: exact_sigma(((1, 0), (0,))), r"^Sigma must be 2x2, got shape ragged$"),
+    Case("sigma-ragged", lambda tmp: exact_sigma(((1, 0), (0,))), r"^Sigma must be square with 1 to 4 rows, got shape ragged$"),
     Case("sigma-vector", lambda tmp: exact_sigma((1, 2)), SIGMA_REAL + r"\(1, 2\)$"),
 ]
 
 CONFIG_CASES = [
-    Case("praxis-n-zero", lambda tmp: px.PraxisConfig(n=0), r"^n must be >= 1, got 0$"),
-    Case("praxis-n-negative", lambda tmp: px.PraxisConfig(n=-5), r"^n must be >= 1, got -5$"),
-    Case("praxis-n-float", lambda tmp: px.PraxisConfig(n=2.5), r"^n must be a whole number, got 2.5$"),
-    Case("praxis-n-string", lambda tmp: px.PraxisConfig(n="10"), r"^n must be a whole number, got '10'$"),
-    Case("praxis-seed-negative", lambda tmp: px.PraxisConfig(seed=-1), r"^seed must be in \[0, 4294967295\], got -1$"),
-    Case("praxis-seed-float", lambda tmp: px.PraxisConfig(seed=0.5), r"^seed must be a whole number, got 0.5$"),
+    Case("study-n-negative", study(n=-5), r"^question q: n must be a whole number in \[0, 10000000\], got -5$"),
+    Case("study-n-float", study(n=2.5), r"^question q: n must be a whole number in \[0, 10000000\], got 2.5$"),
+    Case("study-n-string", study(n="10"), r"^question q: n must be a whole number in \[0, 10000000\], got '10'$"),
+    Case("study-n-huge", study(n=10**9), r"^question q: n must be a whole number in \[0, 10000000\], got 1000000000$"),
+    Case("study-batch-zero", study(batch_sizes=(0,)), r"^question q: a batch size must be a whole number in \[1, 10000000\], got 0$"),
+    Case("study-part-unknown", study(parts=("heatmap",)), r"^question q: parts must be among \('ascent', "),
+    Case("study-parts-none", study(parts=()), r"^question q: parts must be among"),
+    Case("study-compare-not-model", study(compare="aniso"), r"^question q: compare must be a Model, got 'aniso'$"),
+    Case("mean-strings", praxis_model(truth=("a", "b")), r"^m: the true mean must be 2 finite numbers, got \('a', 'b'\)$"),
+    Case("mean-none", praxis_model(truth=None), r"^m: the true mean must be 2 finite numbers, got None$"),
+    Case("mean-short", praxis_model(truth=(1.0,)), r"^m: the true mean must be 2 finite numbers, got \(1.0,\)$"),
+    Case("mean-nan", praxis_model(truth=(np.nan, 0)), r"^m: the true mean must be 2 finite numbers"),
     Case(
-        "praxis-mu-strings",
-        lambda tmp: px.PraxisConfig(mu=("a", "b")),
-        r"^mu must be 2 finite numbers, got \('a', 'b'\)$",
+        "praxis-data-shape",
+        lambda tmp: qd.Sample(small().derivation, np.zeros((4, 3))),
+        r"^data must have shape \(n >= 2, 2\), got \(4, 3\)$",
     ),
-    Case("praxis-mu-none", lambda tmp: px.PraxisConfig(mu=None), r"^mu must be 2 finite numbers, got None$"),
-    Case("praxis-mu-short", lambda tmp: px.PraxisConfig(mu=(1.0,)), r"^mu must be 2 finite numbers, got \(1.0,\)$"),
     Case(
-        "praxis-mu-long", lambda tmp: px.PraxisConfig(mu=(1, 2, 3)), r"^mu must be 2 finite numbers, got \(1, 2, 3\)$"
+        "praxis-data-dtype",
+        lambda tmp: qd.Sample(small().derivation, np.array([["a", "b"]])),
+        r"^data must be numeric, got dtype <U1$",
     ),
-    Case("praxis-mu-nan", lambda tmp: px.PraxisConfig(mu=(np.nan, 0)), r"^mu must be 2 finite numbers"),
-    Case(
-        "praxis-data-shape", lambda tmp: px.columns(np.zeros((4, 3))), r"^data must have shape \(n, 2\), got \(4, 3\)$"
-    ),
-    Case("praxis-data-dtype", lambda tmp: px.columns(np.array([["a", "b"]])), r"^data must be numeric, got dtype <U1$"),
     Case(
         "praxis-data-complex",
-        lambda tmp: px.columns(np.ones((3, 2), dtype=complex)),
+        lambda tmp: qd.Sample(small().derivation, np.ones((3, 2), dtype=complex)),
         r"^data must be numeric, got dtype complex128$",
     ),
     Case(
-        "praxis-data-nan", lambda tmp: px.columns(np.array([[1.0, np.nan]])), r"^data must be finite \(no NaN or inf\)$"
+        "praxis-data-nan",
+        lambda tmp: qd.Sample(small().derivation, np.array([[1.0, np.nan], [0.0, 1.0]])),
+        r"^data must be finite \(no NaN or inf\)$",
     ),
 ]
 
 RATE_CASES = [
-    Case("lr-zero", on_small(px.sgd, 5, 0.0, 3), LR_RULE + "0.0$"),
-    Case("lr-negative", on_small(px.sgd, 5, -1e-3, 3), LR_RULE + "-0.001$"),
-    Case("lr-nan", on_small(px.sgd, 5, float("nan"), 3), LR_RULE + "nan$"),
-    Case("lr-inf", on_small(px.sgd, 5, float("inf"), 3), LR_RULE + "inf$"),
-    Case("lr-string", on_small(px.sgd, 5, "0.01", 3), LR_RULE + "'0.01'$"),
-    Case("lr-none", on_small(px.sgd, 5, None, 3), LR_RULE + "None$"),
-    Case("lr-bool", on_small(px.sgd, 5, True, 3), LR_RULE + "True$"),
-    Case("lr-predicted-zero", on_small(px.predicted_steps, 0), LR_RULE + "0$"),
+    Case("lr-zero", on_small(mb.sgd, 5, 0.0, 3, START), LR_RULE + "0.0$"),
+    Case("lr-negative", on_small(mb.sgd, 5, -1e-3, 3, START), LR_RULE + "-0.001$"),
+    Case("lr-nan", on_small(mb.sgd, 5, float("nan"), 3, START), LR_RULE + "nan$"),
+    Case("lr-inf", on_small(mb.sgd, 5, float("inf"), 3, START), LR_RULE + "inf$"),
+    Case("lr-string", on_small(mb.sgd, 5, "0.01", 3, START), LR_RULE + "'0.01'$"),
+    Case("lr-none", on_small(mb.sgd, 5, None, 3, START), LR_RULE + "None$"),
+    Case("lr-bool", on_small(mb.sgd, 5, True, 3, START), LR_RULE + "True$"),
+    Case("lr-predicted-zero", on_small(qd.predicted_steps, 0, START), LR_RULE + "0$"),
     Case("lr-past-bound", diverging("ascent"), r"^diverged at step \d+, path finite: True$", "reported"),
     Case("sgd-autograd-past-bound", diverging("autograd"), r"^diverged at step \d+, path finite: True$", "reported"),
     Case("sgd-derived-past-bound", diverging("derived"), r"^diverged at step \d+, path finite: True$", "reported"),
     Case("optimizer-past-bound", diverging("optimizer"), r"^diverged, path finite: True$", "reported"),
     Case(
         "noise-floor-at-bound",
-        lambda tmp: px.sgd_noise_floor(small(), 5, 2 * 5 / 5),
-        r"^learning rate must be below the stability bound 2 sigma_min / k = 2 for a noise floor to exist, got 2.0$",
+        lambda tmp: mb.noise_floor(small(), 5, 2 * 5 / 5),
+        r"^learning rate must be below the stability bound 2 of a batch of 5 for a noise floor to exist, got 2.0$",
     ),
     Case(
         "noise-floor-past-bound",
-        lambda tmp: px.sgd_noise_floor(small(), 5, 7.0),
+        lambda tmp: mb.noise_floor(small(), 5, 7.0),
         "^learning rate must be below the stability bound",
     ),
-    Case("noise-floor-negative-rate", lambda tmp: px.sgd_noise_floor(small(), 5, -0.1), LR_RULE + "-0.1$"),
-    Case("noise-floor-batch-zero", lambda tmp: px.sgd_noise_floor(small(), 0, 0.1), "^" + K_RULE + "0$"),
-    Case("gtol-zero", on_small(px.predicted_steps, 1e-3, gtol=0.0), r"^gtol must be a finite number > 0, got 0.0$"),
-    Case("max-steps-zero", on_small(px.predicted_steps, 1e-3, max_steps=0), r"^max_steps must be >= 1, got 0$"),
-    Case("mu0-none", on_small(px.sgd, 5, 1e-3, 3, mu0=None), r"^mu0 must be 2 finite numbers, got None$"),
+    Case("noise-floor-negative-rate", lambda tmp: mb.noise_floor(small(), 5, -0.1), LR_RULE + "-0.1$"),
+    Case("noise-floor-batch-zero", lambda tmp: mb.noise_floor(small(), 0, 0.1), "^" + K_RULE + "0$"),
+    Case("gtol-zero", on_small(qd.predicted_steps, 1e-3, START, gtol=0.0), r"^gtol must be a finite number > 0, got 0.0$"),
+    Case("max-steps-zero", on_small(qd.predicted_steps, 1e-3, START, max_steps=0), r"^max_steps must be >= 1, got 0$"),
+    Case("start-none", on_small(mb.sgd, 5, 1e-3, 3, None), r"^start must be 2 finite numbers, got None$"),
     Case(
         "fraction-negative",
         lambda tmp: run_study(small().derivation, 0, (0.5, -1)),
@@ -591,54 +607,54 @@ RATE_CASES = [
     ),
     Case(
         "optimizer-tol-zero",
-        on_small(px.run_optimizer, "SGD", torch.optim.SGD, {"lr": 0.1}, tol=0),
+        on_small(qd.run_optimizer, "SGD", torch.optim.SGD, {"lr": 0.1}, START, tol=0),
         r"^tol must be a finite number > 0, got 0$",
     ),
 ]
 
 BATCH_CASES = [
-    Case("batch-zero", on_small(px.sgd, 0, 1e-3, 3), "^" + K_RULE + "0$"),
-    Case("batch-above-n", on_small(px.sgd, 301, 1e-3, 3), "^" + K_RULE + "301$"),
-    Case("batch-float", on_small(px.sgd, 2.0, 1e-3, 3), "^" + K_RULE + "2.0$"),
-    Case("batch-string", on_small(px.sgd, "5", 1e-3, 3), "^" + K_RULE + "'5'$"),
-    Case("steps-zero", on_small(px.sgd, 5, 1e-3, 0), r"^steps must be >= 1, got 0$"),
-    Case("steps-negative", on_small(px.sgd, 5, 1e-3, -1), r"^steps must be >= 1, got -1$"),
-    Case("steps-float", on_small(px.sgd, 5, 1e-3, 2.5), r"^steps must be a whole number, got 2.5$"),
+    Case("batch-zero", on_small(mb.sgd, 0, 1e-3, 3, START), "^" + K_RULE + "0$"),
+    Case("batch-above-n", on_small(mb.sgd, 301, 1e-3, 3, START), "^" + K_RULE + "301$"),
+    Case("batch-float", on_small(mb.sgd, 2.0, 1e-3, 3, START), "^" + K_RULE + "2.0$"),
+    Case("batch-string", on_small(mb.sgd, "5", 1e-3, 3, START), "^" + K_RULE + "'5'$"),
+    Case("steps-zero", on_small(mb.sgd, 5, 1e-3, 0, START), r"^steps must be in \[1, 1000000\], got 0$"),
+    Case("steps-negative", on_small(mb.sgd, 5, 1e-3, -1, START), r"^steps must be in \[1, 1000000\], got -1$"),
+    Case("steps-float", on_small(mb.sgd, 5, 1e-3, 2.5, START), r"^steps must be a whole number, got 2.5$"),
     Case(
         "unknown-schedule",
-        on_small(px.sgd, 5, 1e-3, 3, schedule="cosine"),
+        on_small(mb.sgd, 5, 1e-3, 3, START, schedule="cosine"),
         r"^schedule must be 'constant' or 'inverse_t', got 'cosine'$",
     ),
     Case(
         "unknown-sampling",
-        on_small(px.sgd, 5, 1e-3, 3, sampling="bootstrap"),
+        on_small(mb.sgd, 5, 1e-3, 3, START, sampling="bootstrap"),
         r"^sampling must be 'reshuffle' or 'independent', got 'bootstrap'$",
     ),
     Case(
         "unknown-gradient",
-        on_small(px.sgd, 5, 1e-3, 3, gradient="numeric"),
+        on_small(mb.sgd, 5, 1e-3, 3, START, gradient="numeric"),
         r"^gradient must be 'autograd' or 'derived', got 'numeric'$",
     ),
     Case(
         "replications-one",
-        on_small(px.minibatch_gradient_variance, 5, replications=1),
+        on_small(mb.gradient_variance, 5, START, replications=1),
         r"^replications must be >= 2, got 1$",
     ),
     Case(
         "replications-float",
-        on_small(px.minibatch_gradient_variance, 5, replications=2.5),
+        on_small(mb.gradient_variance, 5, START, replications=2.5),
         r"^replications must be a whole number, got 2.5$",
     ),
-    Case("variance-batch-above-n", on_small(px.minibatch_gradient_variance, 400), "^" + K_RULE + "400$"),
-    Case("resolution-one", on_small(px.heatmap, 1), r"^heatmap resolution must be >= 2, got 1$"),
-    Case("resolution-float", on_small(px.heatmap, 2.5), r"^heatmap resolution must be a whole number, got 2.5$"),
-    Case("resolution-string", on_small(px.heatmap, "100"), r"^heatmap resolution must be a whole number, got '100'$"),
-    Case("subset-k-zero", on_small(px.subset_landscapes, [0]), "^" + K_RULE + "0$"),
-    Case("subset-k-float", on_small(px.subset_landscapes, [2.5]), "^" + K_RULE + "2.5$"),
-    Case("subset-none", on_small(px.subset_landscapes, []), r"^subset sizes ks must name at least one batch size$"),
+    Case("variance-batch-above-n", on_small(mb.gradient_variance, 400, START), "^" + K_RULE + "400$"),
+    Case("resolution-one", on_small(qd.heatmap, 1, (-5, 5)), r"^heatmap resolution must be in \[2, 4000\], got 1$"),
+    Case("resolution-float", on_small(qd.heatmap, 2.5, (-5, 5)), r"^heatmap resolution must be a whole number, got 2.5$"),
+    Case("resolution-string", on_small(qd.heatmap, "100", (-5, 5)), r"^heatmap resolution must be a whole number, got '100'$"),
+    Case("subset-k-zero", on_small(mb.subset_landscapes, [0], 10, (-5, 5)), "^" + K_RULE + "0$"),
+    Case("subset-k-float", on_small(mb.subset_landscapes, [2.5], 10, (-5, 5)), "^" + K_RULE + "2.5$"),
+    Case("subset-none", on_small(mb.subset_landscapes, [], 10, (-5, 5)), r"^subset sizes ks must name at least one batch size$"),
     Case(
         "subset-resolution",
-        on_small(px.subset_landscapes, [5], resolution=1.5),
+        on_small(mb.subset_landscapes, [5], 1.5, (-5, 5)),
         r"^heatmap resolution must be a whole number, got 1.5$",
     ),
 ]
@@ -773,7 +789,7 @@ CLI_CASES = [
     Case(
         "cli-unknown-section",
         cli("--only", "task9"),
-        r"--only: unknown section 'task9'; choose from theory, task1, task2, task3, praxis, appendix, models$",
+        r"--only: unknown section 'task9'; choose from theory, task1, task2, task3a, task3b, praxis, appendix$",
         "exit 2",
     ),
     Case("cli-bad-format", cli("--format", "md,docx"), r"choose from md,tex,pdf,html, got 'md,docx'", "exit 2"),
@@ -783,7 +799,7 @@ CLI_CASES = [
     Case(
         "cli-n-one-praxis",
         cli("--n", "1", "--only", "praxis"),
-        r"argument --n: the praxis needs at least 2 samples, got 1",
+        r"argument --n: a study needs at least 2 draws, got 1",
         "exit 2",
     ),
     Case("cli-seed-negative", cli("--seed", "-1"), r"argument --seed: must be in \[0, 2\*\*32 - 1\], got -1", "exit 2"),
@@ -933,12 +949,12 @@ def test_bad_input(case, tmp_path, capsys):
 
 @pytest.mark.build
 def test_interrupted_build_keeps_the_previous_report(tmp_path, monkeypatch, capsys):
-    from sheets.exercise3_report import content
+    from reports import sheet_document
 
     out = tmp_path / "report"
     assert main(["--out", str(out), "--only", "task1", "--format", "md"]) == 0
     before = snapshot(tmp_path)
-    monkeypatch.setattr(content, "document", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(sheet_document, "sheet_sections", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
     assert main(["--out", str(out), "--only", "task1", "--format", "md"]) == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"interrupted; the previous report in {out} is untouched"
     assert snapshot(tmp_path) == before

@@ -279,9 +279,9 @@ def test_exact_covariance_takes_floats_as_stored_and_names_bad_ones():
     assert small_sigma == sp.Matrix([[sp.Rational(1, 2), sp.Rational(0.1)], [sp.Rational(0.1), sp.Rational(1, 2)]])
     with pytest.raises(InputError, match=r"^Sigma must be square with 1 to 4 rows, got shape ragged$"):
         exact_covariance(((1, 0), (0,)))
-    with pytest.raises(InputError, match=r"^Sigma must be a matrix of real numbers, got \[\['a', '0'\], \['0', '1'\]\]$"):
+    with pytest.raises(InputError, match=r"^Sigma must be a square matrix of real numbers, got \[\['a', '0'\], \['0', '1'\]\]$"):
         exact_covariance((("a", 0), (0, 1)))
-    with pytest.raises(InputError, match=r"^Sigma must be a matrix of real numbers"):
+    with pytest.raises(InputError, match=r"^Sigma must be a square matrix of real numbers"):
         exact_covariance(((1 + 1j, 0), (0, 1)))
 
 

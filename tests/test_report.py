@@ -14,10 +14,11 @@ from reports.build import BuildError, build
 from reports.cli import main
 from reports.plan import Settings
 from sheets.exercise3 import SHEET
-from sheets.exercise3_report.compute import SECTIONS
+from sheets import DEFAULT_SHEET
 from tests import golden_reports
 
-SMALL = Settings(seed=3, n=400, resolution=20)
+SMALL = Settings(seed=3, n=400, resolution=20, sheet_path=DEFAULT_SHEET)
+SECTIONS = ("theory", "task1", "task2", "task3a", "task3b", "praxis", "appendix")
 needs_tex = pytest.mark.skipif(
     shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
     reason="no latexmk/pdftotext: PDF output is skipped",
@@ -37,10 +38,11 @@ def test_every_sheet_section_and_answer_is_in_the_markdown(report):
         "Theory",
         "Task 1",
         "Task 2",
-        "Task 3",
-        "Praxis Task 1",
-        "Praxis Task 2",
-        "Praxis Task 3",
+        "Task 3a",
+        "Task 3b",
+        "Praxis 1",
+        "Praxis 2",
+        "Praxis 3",
         "Appendix",
     ):
         assert f" {heading}" in text, heading
@@ -74,15 +76,11 @@ def test_figures_exist_for_markdown_and_latex(report):
 
 def test_each_model_is_verified_once_in_the_appendix(report):
     from numerics.results import compares
-    from sheets.catalogue import MODELS
 
-    text = (report / "report.md").read_text().split("## Appendix: verification")[1]
-    for model in ("gaussian", "coin_map"):
-        table = text.split(f"*{MODELS[model].title}.*")[0].rsplit(
-            "| what is compared | error | tolerance | result |", 1
-        )[1]
-        assert table.count(f"| {compares('autograd')} |") == 1, model
-    assert MODELS["poisson"].title not in text  # the extra models only with --appendix models
+    text = (report / "report.md").read_text().split("## Verification")[1]
+    for model in SHEET.models:
+        assert text.count(f"| {model.title} | {compares('autograd')} |") == 1, model.name
+    assert "Poisson" not in text  # only the sheet's models
 
 
 def test_answers_json_has_exact_latex_and_float(report):
@@ -114,7 +112,7 @@ def test_pdf_text_holds_the_key_answers(report):
 @pytest.mark.parametrize("step", ["derive", "verify", "document", "figures", "write"])
 def test_a_failed_step_leaves_the_previous_report_untouched(tmp_path, step):
     out = tmp_path / "report"
-    only = Settings(seed=0, n=200, resolution=10, sections=("task3",))
+    only = Settings(seed=0, n=200, resolution=10, sections=("task3a",), sheet_path=DEFAULT_SHEET)
     build(only, out, ("md",), log=lambda s: None)
     before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     with pytest.raises(BuildError, match=f"step '{step}' failed"):
@@ -141,7 +139,7 @@ def test_cli_usage_errors_exit_2(argv, message, capsys):
 
 def test_cli_unknown_section_of_the_sheets_report_exits_2(tmp_path, capsys):
     assert main(["--only", "nonsense", "--out", str(tmp_path / "r")]) == 2
-    assert "--only: unknown section 'nonsense'; choose from theory" in capsys.readouterr().err
+    assert "--only: unknown section 'nonsense'; choose from theory, task1" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
@@ -160,11 +158,17 @@ def test_cli_output_under_a_file_exits_2(tmp_path, capsys):
     assert "cannot create its parent directory" in capsys.readouterr().err
 
 
-def test_sections_are_the_cli_choices():
+def test_sections_are_the_first_parts_of_the_question_keys():
     from reports.build import report_for
 
-    assert set(SECTIONS) == {"theory", "task1", "task2", "task3", "praxis", "appendix", "models"}
-    assert report_for(Settings()).sections == SECTIONS
+    assert report_for(Settings(sheet_path=DEFAULT_SHEET)).sections == SECTIONS
+
+
+def test_a_build_without_a_sheet_is_refused_in_one_line(tmp_path):
+    from derivations.model import InputError
+
+    with pytest.raises(InputError, match="^no sheet given"):
+        build(Settings(), tmp_path / "r", ("md",), log=lambda s: None)
 
 
 def test_without_tex_the_pdf_is_skipped_in_one_line(tmp_path, monkeypatch):
@@ -173,7 +177,7 @@ def test_without_tex_the_pdf_is_skipped_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(build_module.shutil, "which", lambda name: None)
     lines: list[str] = []
     out = build(
-        Settings(seed=0, n=200, resolution=10, sections=("task1",)),
+        Settings(seed=0, n=200, resolution=10, sections=("task1",), sheet_path=DEFAULT_SHEET),
         tmp_path / "report",
         ("md", "tex", "pdf"),
         log=lines.append,
@@ -260,18 +264,3 @@ def test_exercise3_answers_are_those_reviewed_and_one_process_writes_what_two_do
         "prose changed: review, then python -m tests.golden_reports"
     )
     assert sorted(p.name for p in (one / "figures").iterdir()) == sorted(p.name for p in (two / "figures").iterdir())
-
-
-@pytest.mark.build
-def test_the_extra_models_come_only_with_their_appendix(tmp_path, capsys):
-    from sheets.catalogue import EXTRA_MODELS
-
-    out = tmp_path / "r"
-    assert main(["--out", str(out), "--only", "task1", "--appendix", "models", "--format", "md", "--n", "200"]) == 0
-    text = (out / "report.md").read_text()
-    assert all(m.title in text for m in EXTRA_MODELS)
-    assert main(["--out", str(tmp_path / "bad"), "--appendix", "everything", "--format", "md"]) == 2
-    assert (
-        capsys.readouterr().err.strip().splitlines()[-1]
-        == "error: --appendix: unknown appendix 'everything'; choose from models"
-    )
