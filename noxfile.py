@@ -60,7 +60,7 @@ def bench(session: nox.Session) -> None:
     """Measure speedups, memory and scaling; writes build/bench.json. The derivation timings cover the textbook
     catalogue of the tests (tests/textbook_catalogue.py, which imports pytest): the test group is installed."""
     install(session, "test")
-    session.run("python", "-m", "sheets.exercise3_demos.bench", *session.posargs)
+    session.run("python", "-m", "tests.bench", *session.posargs)
 
 
 @nox.session(default=False)

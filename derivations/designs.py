@@ -132,7 +132,11 @@ def gaussian_mean(name: str, sigma, truth, title: str = "") -> Model:
         raise InputError(f"{name}: the true mean must be {d} finite numbers, got {truth!r}")
     xs = sp.symbols(f"x1:{d + 1}", real=True)
     mus = sp.symbols(f"mu1:{d + 1}", real=True)
-    entries = {(i, j): sp.Symbol(f"Sigma{i + 1}{j + 1}", real=True) for i in range(d) for j in range(i, d)}
+    entries = {  # a variance is positive, a covariance real
+        (i, j): sp.Symbol(f"Sigma{i + 1}{j + 1}", **({"positive": True} if i == j else {"real": True}))
+        for i in range(d)
+        for j in range(i, d)
+    }
     symbolic = sp.Matrix(d, d, lambda i, j: entries[(min(i, j), max(i, j))])
     diff = sp.Matrix(xs) - sp.Matrix(mus)
     density = sp.exp(-(diff.T * symbolic.inv() * diff)[0, 0] / 2) / sp.sqrt((2 * sp.pi) ** d * symbolic.det())

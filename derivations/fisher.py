@@ -36,7 +36,7 @@ def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
         raise NoClosedForm("expectations over several response symbols are not derived")
     (x,) = responses
     support = model.support.get(x, sp.Reals)
-    integrand = sp.simplify(g * model.density)
+    integrand = sp.simplify(g * model.density.subs(model.constants))  # known constants are numbers, not symbols
     with time_limit(EXPECTATION_SECONDS, f"E[{g}]"):
         if isinstance(support, sp.FiniteSet):
             value = sp.Add(*[integrand.subs(x, v) for v in support])

@@ -401,7 +401,7 @@ class GenericReport(ReportPlan):
 
     def prepare(self) -> None:
         self.derived = {m.name: derive(m) for m in self.sheet.models}
-        self.found = answers(self.sheet, deriv=lambda m: self.derived[m.name])
+        self.found = answers(self.sheet, deriv=self._context().derive)
         self.done: dict[str, object] = {}
 
     def background(self):
