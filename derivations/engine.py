@@ -208,6 +208,18 @@ class Derivation:
     maximiser_set: tuple[sp.Expr, ...] = ()  # (param, lo, hi): a flat likelihood, maximal on all of [lo, hi]
     order_form: bool = False  # a log-likelihood in sum_i |x_i - mu|: only the estimate is in (order) statistics
 
+    @classmethod
+    def revived(cls, model: Model, state: dict) -> Derivation:
+        """A derivation from its stored state: its fields, and the cached properties (score, Hessian) computed
+        when it was stored, so they are not simplified again."""
+        init = {f.name for f in fields(cls)}
+        deriv = cls(model=model, **{k: v for k, v in state.items() if k in init})
+        cached = {
+            k: v for k, v in state.items() if k not in init and isinstance(getattr(cls, k, None), cached_property)
+        }
+        vars(deriv).update(cached)  # what cached_property itself writes: the class stays immutable
+        return deriv
+
     @property
     def separable(self) -> bool:
         """Whether the log-likelihood is written in the statistics (not only the estimate, as for the median)."""
@@ -306,10 +318,7 @@ def derive(model: Model) -> Derivation:
     state = store.load_or_compute(
         "derivation", model_key(model), compute, keep=lambda st: not timed_out(st["no_closed_form"])
     )
-    init = {f.name for f in fields(Derivation)}
-    deriv = Derivation(model=model, **{k: v for k, v in state.items() if k in init})
-    deriv.__dict__.update({k: v for k, v in state.items() if k not in init})  # cached score, hessian, steps
-    return deriv
+    return Derivation.revived(model, state)
 
 
 def _derive(model: Model) -> Derivation:

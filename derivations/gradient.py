@@ -38,7 +38,7 @@ def step_size_theory(d: Derivation) -> StepSizeTheory | None:
     per_point = sp.simplify(curvature / n_obs)
     if per_point.has(n_obs):
         return None
-    eigen = sorted(per_point.eigenvals(multiple=True), key=lambda e: float(e))
+    eigen = sorted(per_point.eigenvals(multiple=True), key=float)
     if float(eigen[0]) <= 0:
         return None
     low, high = eigen[0] * n_obs, eigen[-1] * n_obs

@@ -115,7 +115,9 @@ class PlugIn(Question):
             raise InputError(
                 f"question {self.key}: {self.model.name} has no closed-form {d.kind} to plug in ({d.no_closed_form})"
             )
-        return [_answer(self.key, self.label or self.text, bayes.plug_in_predictive(self.model, d.estimate, self.new), d)]
+        return [
+            _answer(self.key, self.label or self.text, bayes.plug_in_predictive(self.model, d.estimate, self.new), d)
+        ]
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,11 @@ def log_theory(model: Model, example: Model | None = None) -> LogTheory:
     d_product = sp.diff(sp.Mul(*densities), theta)
     d_log = sp.diff(sp.expand(sp.expand_log(sp.log(sp.Mul(*densities)), force=True)), theta)
     theory = LogTheory(
-        (product, sp.expand_log(product, force=True)), theta, d_product, sp.simplify(d_log), example.name if example else ""
+        (product, sp.expand_log(product, force=True)),
+        theta,
+        d_product,
+        sp.simplify(d_log),
+        example.name if example else "",
     )
     return theory if example is None else _on_example(theory, example)
 

@@ -122,7 +122,14 @@ def check_taylor(d: Derivation, data: Data, seed: int) -> CheckResult:
     )
     if why is not None:
         return CheckResult(
-            d.model.name, "taylor_slope", float("nan"), tolerance(d.model, "taylor_slope"), True, f"skipped: {why}", skipped=True)
+            d.model.name,
+            "taylor_slope",
+            float("nan"),
+            tolerance(d.model, "taylor_slope"),
+            True,
+            f"skipped: {why}",
+            skipped=True,
+        )
     slopes = []
     for t in _points(d, data, seed):
         direction = rng.normal(size=len(c.names))
@@ -362,10 +369,19 @@ def check_negative_definite(d: Derivation, data: Data) -> CheckResult:
     tol = tolerance(d.model, "negative_definite")
     if d.maximiser_set or d.order_form:
         reason = "the likelihood is flat on the set of maximisers" if d.maximiser_set else "the maximum is at a kink"
-        return CheckResult(d.model.name, "negative_definite", float("nan"), tol, True, f"skipped: {reason}", skipped=True)
+        return CheckResult(
+            d.model.name, "negative_definite", float("nan"), tol, True, f"skipped: {reason}", skipped=True
+        )
     if not free:
         return CheckResult(
-            d.model.name, "negative_definite", float("nan"), tol, True, "skipped: every parameter is at a support bound", skipped=True)
+            d.model.name,
+            "negative_definite",
+            float("nan"),
+            tol,
+            True,
+            "skipped: every parameter is at a support bound",
+            skipped=True,
+        )
     hessian = (ev.hessian(at, data) / n)[np.ix_(free, free)]
     # along the constraints, where the model has some (a model with both is refused by its declaration)
     basis = tangent_basis(compiled(d), at) if d.model.constraints else np.eye(len(free))

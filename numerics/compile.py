@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -112,9 +114,18 @@ def require_float64(tensor: torch.Tensor, what: str) -> torch.Tensor:
     return tensor
 
 
-@dataclass
 class Compiled:
-    derivation: Derivation
+    """The derivation's expressions as NumPy and torch functions, each lambdified on first use. It refers to
+    its derivation weakly: the registry of compiled() must not keep derivations alive."""
+
+    def __init__(self, derivation: Derivation):
+        self._derivation = weakref.ref(derivation)
+
+    @property
+    def derivation(self) -> Derivation:
+        found = self._derivation()
+        assert found is not None  # a Compiled is used only through compiled(d), while d lives
+        return found
 
     @property
     def model(self):
@@ -355,13 +366,18 @@ def _length(data: Data) -> int:
     return len(next(iter(data.values())))
 
 
+_COMPILED: dict[int, Compiled] = {}  # by id of a live Derivation: numerics keeps its state to itself
+
+
 def compiled(derivation: Derivation) -> Compiled:
-    """One Compiled per Derivation object, kept on the object itself, so each expression is lambdified once.
-    A copy of a derivation (a test's altered one) carries the original's and gets its own."""
-    found = derivation.__dict__.get("_compiled")
+    """One Compiled per Derivation object, so each expression is lambdified once; the entry goes when the
+    derivation does. A copy of a derivation (a test's altered one) gets its own."""
+    key = id(derivation)
+    found = _COMPILED.get(key)
     if found is None or found.derivation is not derivation:
         found = Compiled(derivation)
-        derivation.__dict__["_compiled"] = found
+        _COMPILED[key] = found
+        weakref.finalize(derivation, _COMPILED.pop, key, None)
     return found
 
 

@@ -31,7 +31,7 @@ class Batches:
     runs: tuple[mb.SGDRun, ...]
     floors: tuple[Floor, ...]
     variances: tuple[mb.VarianceCheck, ...]
-    landscapes: tuple  # (grid axis 1, grid axis 2, [SubsetLandscape])
+    landscapes: tuple | None  # (grid axis 1, grid axis 2, [SubsetLandscape]) for two parameters
     running_mean_error: float | None  # k = 1 with the rate 1/(c t): the running mean, where C is isotropic
 
 
@@ -52,6 +52,7 @@ def draw(d: Derivation, n: int, seed: int) -> dict[str, np.ndarray]:
     model = d.model
     if model.observed:
         return {s.name: np.asarray(model.observed[s], float) for s in model.data}
+    assert model.simulate is not None  # OptimizerStudy's declaration requires data or a simulate hook
     return model.validate(model.simulate(np.random.default_rng(seed), n, model.truth))
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from derivations import fisher
 from derivations.engine import Derivation, derive
 from derivations.model import InputError, Model
@@ -45,7 +43,7 @@ class BiasResult:
 def bias_work(q: Bias, ctx: Context) -> BiasResult:
     d = ctx.derive(q.estimator_model)
     found = tuple(fisher.bias(d, p) for p in d.params if not q.params or p.name in q.params)
-    checks = ()
+    checks: tuple[BiasCheck, ...] = ()
     if d.model.simulate is not None and d.model.truth:
         checks = tuple(bias_check(d, b, ctx.seed) for b in found if b.expectation is not None)
     return BiasResult(found, checks)
@@ -82,10 +80,9 @@ def study_work(q: OptimizerStudy, ctx: Context):
         compare = ctx.derive(q.compare) if q.compare is not None else None
         return exact_study(q, d, compare, n, ctx.seed, ctx.resolution)
     parts = tuple(p for p in q.parts if p != "ascent")
-    data = None
-    if not d.model.observed:
-        data = d.model.validate(d.model.simulate(np.random.default_rng(ctx.seed), n, d.model.truth))
-    return run_study(d, ctx.seed, q.fractions, data=data, parts=parts)
+    from numerics.exact_study import draw
+
+    return run_study(d, ctx.seed, q.fractions, data=draw(d, n, ctx.seed), parts=parts)
 
 
 def estimate_work(q: Estimate, ctx: Context):
@@ -133,14 +130,26 @@ def work_checks(questions, done: dict) -> list[CheckResult]:
             z = abs(c.simulated_mean - c.derived_mean) / c.simulated_se
             checks.append(
                 CheckResult(
-                    q.model.name, f"answer {q.key}.{c.param.replace('^', '')}_expectation", z, BIAS_Z, z <= BIAS_Z, "z-score", _bias_words(c, False)
+                    q.model.name,
+                    f"answer {q.key}.{c.param.replace('^', '')}_expectation",
+                    z,
+                    BIAS_Z,
+                    z <= BIAS_Z,
+                    "z-score",
+                    _bias_words(c, False),
                 )
             )
             if c.corrected_mean is not None and c.corrected_se:
                 z = abs(c.corrected_mean - c.truth) / c.corrected_se
                 checks.append(
                     CheckResult(
-                        q.model.name, f"answer {q.key}.{c.param.replace('^', '')}_unbiased", z, BIAS_Z, z <= BIAS_Z, "z-score", _bias_words(c, True)
+                        q.model.name,
+                        f"answer {q.key}.{c.param.replace('^', '')}_unbiased",
+                        z,
+                        BIAS_Z,
+                        z <= BIAS_Z,
+                        "z-score",
+                        _bias_words(c, True),
                     )
                 )
     return checks

@@ -71,9 +71,7 @@ def sgd(
     arr = np.array(path)
     diverged = len(path) <= steps
     errors = np.linalg.norm(arr - s.optimum, axis=1)
-    return SGDRun(
-        k, schedule, lr, arr, errors, "diverged" if diverged else "finished", len(path) if diverged else None
-    )
+    return SGDRun(k, schedule, lr, arr, errors, "diverged" if diverged else "finished", len(path) if diverged else None)
 
 
 def batch_indices(n: int, k: int, steps: int, sampling: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -95,7 +93,8 @@ def _ascend_autograd(s: Sample, batches: Iterator[np.ndarray], step_sizes: np.nd
         # NumPy's row gather, then views: torch's own indexing costs about 0.5 ms per 10^4 points.
         rows = torch.from_numpy(s.data[idx])
         theta.grad = None
-        s.compiled.objective_torch(s.theta(theta), s.columns(rows)).backward()
+        columns = {x.name: rows[:, j] for j, x in enumerate(s.derivation.model.data)}
+        s.compiled.objective_torch(s.theta(theta), columns).backward()
         with torch.no_grad():
             theta += step * theta.grad
         if left_bounds(theta.detach().numpy(), s, limit):

@@ -198,7 +198,14 @@ def check_cramer_rao(
     fish = fish or fisher(d)
     if fish.cramer_rao is None:
         return CheckResult(
-            d.model.name, "cramer_rao_mc", float("nan"), _tol(d, "cramer_rao_mc"), True, f"skipped: {fish.reason}", skipped=True)
+            d.model.name,
+            "cramer_rao_mc",
+            float("nan"),
+            _tol(d, "cramer_rao_mc"),
+            True,
+            f"skipped: {fish.reason}",
+            skipped=True,
+        )
     own = own_variance(d, n)
     if own is not None:
         bound = own
@@ -259,7 +266,9 @@ def check_bias(
             float("nan"),
             _tol(d, "bias_mc"),
             True,
-            "skipped: E[estimator] not polynomial in the statistics", skipped=True)
+            "skipped: E[estimator] not polynomial in the statistics",
+            skipped=True,
+        )
     c = compiled(d)
     expected = np.array([means[k] for k in c.names])
     z = np.abs(draws.mean(axis=0) - expected) / (draws.std(axis=0, ddof=1) / np.sqrt(len(draws)))
@@ -289,7 +298,9 @@ def run_monte_carlo(d: Derivation, seed: int = 0) -> list[CheckResult]:
             try:
                 return run()
             except NoClosedForm as exc:  # no way to compute the estimator on simulated samples: SKIP, with why
-                return CheckResult(d.model.name, check, float("nan"), _tol(d, check), True, f"skipped: {exc}", skipped=True)
+                return CheckResult(
+                    d.model.name, check, float("nan"), _tol(d, check), True, f"skipped: {exc}", skipped=True
+                )
 
         return attempt
 

@@ -59,7 +59,9 @@ def check_newton(d: Derivation, data) -> CheckResult:
 
     tol = tolerance(d.model, "newton")
     if d.estimate is not None or d.model.constraints or d.model.matrices or d.bounds or d.maximiser_set:
-        return CheckResult(d.model.name, "newton", float("nan"), tol, True, "skipped: the estimate has a closed form", skipped=True)
+        return CheckResult(
+            d.model.name, "newton", float("nan"), tol, True, "skipped: the estimate has a closed form", skipped=True
+        )
     reference = numerical_optimum(d, data)
     if not reference.converged or reference.values is None:
         return CheckResult(d.model.name, "newton", float("inf"), tol, False, reference.reason)

@@ -25,9 +25,15 @@ def _weight(model):
     log_post = sp.Add(*[sp.log(model.density.subs(model.constants).subs(r)) for r in rows])
     if model.prior is not None:
         log_post += sp.log(model.prior.subs(model.constants))
-    f = sp.lambdify(par.symbol, log_post, "numpy")
+    # expanded, log(lambda exp(-lambda)) is log(lambda) - lambda: no exp to underflow far from the peak
+    f = sp.lambdify(par.symbol, sp.expand_log(log_post, force=True), "numpy")
     lo, hi = float(par.domain.inf), float(par.domain.sup)
-    return f, lo, hi
+
+    def quiet(t):
+        with np.errstate(all="ignore"):
+            return f(t)
+
+    return quiet, lo, hi
 
 
 def _new_probability(model, new, theta) -> float:
@@ -40,8 +46,13 @@ def check_plug_in(q: PlugIn, d: Derivation, exact: sp.Expr) -> CheckResult:
     """P(new | theta_hat) with theta_hat from scipy's bounded search of the log-posterior at the data."""
     if len(q.model.params) != 1 or not q.model.observed:
         return CheckResult(
-            q.model.name, f"answer {q.key}", float("nan"), TOLERANCE, True,
-            "skipped: the plug-in is recomputed for one parameter with observed data only", skipped=True,
+            q.model.name,
+            f"answer {q.key}",
+            float("nan"),
+            TOLERANCE,
+            True,
+            "skipped: the plug-in is recomputed for one parameter with observed data only",
+            skipped=True,
         )
     f, lo, hi = _weight(q.model)
     lo_, hi_ = (lo if np.isfinite(lo) else -1e6), (hi if np.isfinite(hi) else 1e6)
@@ -49,7 +60,9 @@ def check_plug_in(q: PlugIn, d: Derivation, exact: sp.Expr) -> CheckResult:
         lambda t: -f(t) if np.isfinite(f(t)) else 1e300, bounds=(lo_, hi_), method="bounded", options={"xatol": 1e-12}
     )
     err = rel_error(float(exact), _new_probability(q.model, q.new, float(found.x)))
-    return CheckResult(q.model.name, f"answer {q.key}", err, TOLERANCE, bool(err <= TOLERANCE), "vs the density at scipy's optimum")
+    return CheckResult(
+        q.model.name, f"answer {q.key}", err, TOLERANCE, bool(err <= TOLERANCE), "vs the density at scipy's optimum"
+    )
 
 
 def _grid(lo: float, hi: float) -> np.ndarray:
@@ -74,7 +87,15 @@ def _posterior_density(model):
     peak = float(np.nanmax(values))
     weight = lambda t: np.exp(f(t) - peak)  # noqa: E731
     mode = float(grid[np.nanargmax(values)])
-    evidence = scipy.integrate.quad(weight, lo, hi, limit=400, epsabs=0, epsrel=1e-12, points=None if not (np.isfinite(lo) and np.isfinite(hi)) else [mode])[0]
+    evidence = scipy.integrate.quad(
+        weight,
+        lo,
+        hi,
+        limit=400,
+        epsabs=0,
+        epsrel=1e-12,
+        points=None if not (np.isfinite(lo) and np.isfinite(hi)) else [mode],
+    )[0]
     bulk = grid[np.nan_to_num(values, nan=-np.inf) > peak - 10]
     return weight, evidence, lo, hi, (float(bulk.min()), float(bulk.max()))
 
@@ -89,9 +110,16 @@ def check_posterior_predictive(q: PosteriorPredictive, d: Derivation, exact: sp.
 
 def check_posterior(q: Posterior, d: Derivation, exact: sp.Expr) -> CheckResult:
     """The exact density against the likelihood times prior normalised by quad, at nine points of the domain."""
-    weight, evidence, lo, hi, bulk = _posterior_density(q.model)
+    weight, evidence, _, _, bulk = _posterior_density(q.model)
     (par,) = q.model.params
     mine = sp.lambdify(par.symbol, exact, "numpy")
-    points = np.linspace(*bulk, 11)[1:-1]  # where the posterior is within e^-10 of its peak
+    points = np.linspace(bulk[0], bulk[1], 11)[1:-1]  # where the posterior is within e^-10 of its peak
     err = rel_error(np.array([float(mine(t)) for t in points]), np.array([weight(t) / evidence for t in points]))
-    return CheckResult(q.model.name, f"answer {q.key}", err, 1e-7, bool(err <= 1e-7), "vs the likelihood times the prior, normalised by quad")
+    return CheckResult(
+        q.model.name,
+        f"answer {q.key}",
+        err,
+        1e-7,
+        bool(err <= 1e-7),
+        "vs the likelihood times the prior, normalised by quad",
+    )

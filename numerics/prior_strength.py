@@ -11,7 +11,7 @@ import scipy.integrate
 import sympy as sp
 
 from derivations.engine import Derivation
-from derivations.model import Model
+from derivations.model import InputError, Model
 from derivations.sheet import PriorStrength
 
 
@@ -38,7 +38,10 @@ def prior_study(q: PriorStrength, deriv: Callable[[Model], Derivation]) -> Prior
     theta = q.model.param_symbols[0]
     domain = q.model.params[0].domain
     lo, hi = float(domain.inf), float(domain.sup)
-    (mle,) = deriv(models[""]).estimate.values()
+    without = deriv(models[""])
+    if without.estimate is None:
+        raise InputError(f"{q.model.name}: the MLE has no closed form to compare the priors with")
+    (mle,) = without.estimate.values()
     rows, means = [], []
     for label, model in list(models.items())[1:]:
         d = deriv(model)
@@ -75,7 +78,9 @@ def _bounded_mode(log_post, lo: float, hi: float) -> float:
         value = log_post(t)
         return -value if np.isfinite(value) else 1e300
 
-    return float(scipy.optimize.minimize_scalar(negative, bounds=(left, right), method="bounded", options={"xatol": 1e-13}).x)
+    return float(
+        scipy.optimize.minimize_scalar(negative, bounds=(left, right), method="bounded", options={"xatol": 1e-13}).x
+    )
 
 
 def _grid_mode(log_post, lo: float, hi: float) -> float:
@@ -85,7 +90,7 @@ def _grid_mode(log_post, lo: float, hi: float) -> float:
 
 
 def _prior_mean(model: Model, theta, lo: float, hi: float) -> float:
-    prior = sp.lambdify(theta, model.prior.subs(model.constants), "numpy")
+    prior = sp.lambdify(theta, sp.sympify(model.prior).subs(model.constants), "numpy")
     mass, _ = scipy.integrate.quad(prior, lo, hi, epsabs=0, epsrel=1e-10)
     first, _ = scipy.integrate.quad(lambda t: t * prior(t), lo, hi, epsabs=0, epsrel=1e-10)
     return first / mass

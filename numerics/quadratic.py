@@ -114,7 +114,7 @@ def heatmap(s: Sample, resolution: int, bounds, stats: dict[str, float] | None =
     coefficients = s.compiled.quadratic_coefficients(stats or s.stats)
     if coefficients is None or len(s.names) != 2:
         raise InputError("a heatmap needs two parameters and a quadratic objective")
-    space = np.linspace(*bounds, resolution)
+    space = np.linspace(float(bounds[0]), float(bounds[1]), resolution)
     m1, m2 = np.meshgrid(space, space, sparse=True)
     # mu^T A mu + b^T mu + c with a row of mu1 and a column of mu2: the terms in one coordinate cost
     # `resolution` elements each; only the cross term and the final sum fill the grid.

@@ -77,10 +77,14 @@ def check_regimes(d: Derivation, seed: int = 0) -> CheckResult:
     model = d.model
     tol = tolerance(model, "regimes")
     if not has_pieces(d):
-        return CheckResult(model.name, "regimes", float("nan"), tol, True, "skipped: the closed form has no pieces", skipped=True)
+        return CheckResult(
+            model.name, "regimes", float("nan"), tol, True, "skipped: the closed form has no pieces", skipped=True
+        )
     if model.simulate is None or model.observed:
         reason = "observed data" if model.observed else "no simulate hook"
-        return CheckResult(model.name, "regimes", float("nan"), tol, True, f"skipped: {reason} to draw samples from", skipped=True)
+        return CheckResult(
+            model.name, "regimes", float("nan"), tol, True, f"skipped: {reason} to draw samples from", skipped=True
+        )
     c, worst, hit, counted = compiled(d), 0.0, set(), 0
     for k, truth in enumerate(regime_points(d)):
         for s in range(REGIME_SEEDS):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -60,15 +60,12 @@ def compares(check: str) -> str:
     )
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """A check's verdict: PASS and FAIL compare within a tolerance; SKIP did not apply (its detail says why)."""
 
     PASS = "PASS"
     FAIL = "FAIL"
     SKIP = "SKIP"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +20,10 @@ from derivations.model import InputError, Model
 from derivations.sheet import (
     Answer,
     Estimate,
-    Precision,
     PlugIn,
     Posterior,
     PosteriorPredictive,
+    Precision,
     Probability,
     Sheet,
     answers,
@@ -76,7 +77,9 @@ def verify(model_or_derivation: Model | Derivation, seed: int = 0) -> Verificati
         reason = (
             "skipped: the model declares neither observed data nor a simulate hook, so there are no data to check at"
         )
-        return Verification(d.model.name, (CheckResult(d.model.name, "numerics", float("nan"), 0.0, True, reason, skipped=True),))
+        return Verification(
+            d.model.name, (CheckResult(d.model.name, "numerics", float("nan"), 0.0, True, reason, skipped=True),)
+        )
     checks = run_checks(d, seed=seed, peer=d.model.peer)
     if d.estimate is None and not d.maximiser_set:  # no closed form: the Newton update derived for it is checked
         checks.append(guarded(d.model, "newton", lambda: check_newton(d, check_data(d.model, seed))))
@@ -112,7 +115,7 @@ def answer_checks(sheet: Sheet, found: list[Answer], derived: dict | None = None
 
 
 # each kind whose answer is recomputed in floats (beside a sheet's own peer, which takes its place)
-_RECOMPUTED = {
+_RECOMPUTED: dict[type, Callable[..., CheckResult]] = {
     Probability: check_probability,
     PlugIn: check_plug_in,
     PosteriorPredictive: check_posterior_predictive,
@@ -215,7 +218,9 @@ def parse(argv: list[str] | None, prog: str = "python -m numerics.verify") -> tu
     from sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
-    parser.add_argument("--sheet", type=Path, default=DEFAULT_SHEET, help="the sheet file (default: the shipped Exercise 3)")
+    parser.add_argument(
+        "--sheet", type=Path, default=DEFAULT_SHEET, help="the sheet file (default: the shipped Exercise 3)"
+    )
     parser.add_argument(
         "--models", type=Path, help="instead of a sheet: derive and verify every Model this file defines"
     )

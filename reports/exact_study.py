@@ -92,7 +92,9 @@ def _rates(sec: Section, q, st: ExactStudy, plan, labels) -> None:
         m1, m2, values = st.grid
         paths = {f"rate {g(r.lr, 3)}, {r.label}": r.path for r in rates.ascent}
         sec.figure(
-            plan.add(f"{q.key}_ascent_paths", figures.path_panels, m1, m2, values, paths, s.optimum, (*labels, r"$\ell$")),
+            plan.add(
+                f"{q.key}_ascent_paths", figures.path_panels, m1, m2, values, paths, s.optimum, (*labels, r"$\ell$")
+            ),
             f"Gradient ascent from ({start}), a panel per rate on the same log-likelihood heatmap; x marks the optimum. "
             "Past the bound the iterates overshoot further at every step.",
         )
@@ -131,10 +133,15 @@ def _optimizers(sec: Section, q, st: ExactStudy, plan, labels) -> None:
             row += [count(other[o.name].steps), count(other[o.name].evaluations)]
         rows.append(row)
     second = f"; the second model is {st.compare[0].derivation.model.title}" if st.compare else ""
-    sec.table(header, rows, f"Steps and evaluations of the objective until the distance to the optimum is below 1e-6 (at most 3000 steps){second}.")
-    shown = st.compare if st.compare is not None and st.compare[2] is not None else None
-    if shown is not None:
-        c, runs, (m1, m2, values) = shown
+    sec.table(
+        header,
+        rows,
+        f"Steps and evaluations of the objective until the distance to the optimum is below 1e-6 (at most 3000 steps){second}.",
+    )
+    grid = st.compare[2] if st.compare is not None else None
+    if st.compare is not None and grid is not None:
+        c, runs, _ = st.compare
+        m1, m2, values = grid
         sec.figure(
             plan.add(
                 f"{q.key}_optimizer_paths",
@@ -150,7 +157,12 @@ def _optimizers(sec: Section, q, st: ExactStudy, plan, labels) -> None:
             "torch.optim's paths on the log-likelihood of the second model.",
         )
         sec.figure(
-            plan.add(f"{q.key}_optimizer_errors", figures.error_curves, {o.name: o.errors for o in runs}, ylabel=r"$\|\theta_t - \hat\theta\|$"),
+            plan.add(
+                f"{q.key}_optimizer_errors",
+                figures.error_curves,
+                {o.name: o.errors for o in runs},
+                ylabel=r"$\|\theta_t - \hat\theta\|$",
+            ),
             "Distance to the optimum against step, second model.",
         )
 

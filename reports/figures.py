@@ -80,7 +80,9 @@ def _render_chunk(jobs: list[FigureJob], directory: Path) -> list[str]:
     return [job.render(directory) for job in jobs]
 
 
-def log_posteriors(grid: np.ndarray, curves: dict[str, np.ndarray], maps: dict[str, float], mle: float, xlabel: str) -> plt.Figure:
+def log_posteriors(
+    grid: np.ndarray, curves: dict[str, np.ndarray], maps: dict[str, float], mle: float, xlabel: str
+) -> plt.Figure:
     """Log-posteriors (each shifted to max 0) under several priors, each MAP a dot on its curve, the MLE dotted."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for label, values in curves.items():
@@ -206,7 +208,9 @@ def error_curves(
     return fig
 
 
-def sgd_convergence(runs, floors: dict[int, float] | None = None, ylabel: str = r"$\|\theta_t - \hat\theta\|$") -> plt.Figure:
+def sgd_convergence(
+    runs, floors: dict[int, float] | None = None, ylabel: str = r"$\|\theta_t - \hat\theta\|$"
+) -> plt.Figure:
     """Mini-batch SGD error against steps and against samples seen, one curve per batch size, with each batch
     size's predicted noise floor dashed in its colour; the y-axis stops a decade below the lowest floor."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)

@@ -106,11 +106,7 @@ def precision(sec: Section, q: Precision, work, plan: figures.FigurePlan) -> Non
             "Hessian by its expectation; its inverse is the Cramér-Rao bound, the smallest covariance an unbiased "
             "estimator can have, and the MLE's covariance for large n."
         )
-        bound = (
-            rf",\qquad I^{{-1}} = {math(None, info.cramer_rao)}"
-            if info.cramer_rao is not None
-            else ""
-        )
+        bound = rf",\qquad I^{{-1}} = {math(None, info.cramer_rao)}" if info.cramer_rao is not None else ""
         sec.math(rf"I = {math(None, info.expected)}{bound}")
     if not at.estimate:
         sec.text(f"There is no estimate at data to give standard errors at: {at.reason}.")
@@ -171,7 +167,9 @@ def prior_strength(sec: Section, q: PriorStrength, work, plan: figures.FigurePla
         [
             (
                 r.label,
-                "" if r.map_exact is None else (f"${sp.latex(r.map_exact)}$" if not r.map_exact.has(sp.CRootOf) else "a root of a polynomial"),
+                ""
+                if r.map_exact is None
+                else (f"${sp.latex(r.map_exact)}$" if not r.map_exact.has(sp.CRootOf) else "a root of a polynomial"),
                 f"{r.map:.4g}",
                 f"{r.posterior_mean:.4g}",
             )
@@ -185,6 +183,14 @@ def prior_strength(sec: Section, q: PriorStrength, work, plan: figures.FigurePla
     with np.errstate(all="ignore"):
         curves = {r.label: np.asarray(r.log_posterior(grid), float) for r in s.rows}
     sec.figure(
-        plan.add(f"{q.key}_priors", figures.log_posteriors, grid, curves, {r.label: r.map for r in s.rows}, s.mle, f"${sp.latex(theta)}$"),
+        plan.add(
+            f"{q.key}_priors",
+            figures.log_posteriors,
+            grid,
+            curves,
+            {r.label: r.map for r in s.rows},
+            s.mle,
+            f"${sp.latex(theta)}$",
+        ),
         "The log-posterior under each prior, shifted to a maximum of 0; the dotted line marks the MLE, each dot the MAP.",
     )

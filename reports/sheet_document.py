@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from derivations.engine import n_obs
-
 from derivations.bayes import discrete, event_set
-from derivations.engine import Derivation, derive
+from derivations.engine import Derivation, derive, n_obs
 from derivations.linear import normal_equations
 from derivations.sheet import (
     Answer,
@@ -41,7 +39,6 @@ from numerics.exact_study import ExactStudy
 from numerics.study import Run, Study
 from numerics.verify import Verification, answer_checks, unchecked_answers, verify
 from reports import figures, layouts
-from reports.exact_study import exact_study
 from reports.document import (
     KINDS_TEXT,
     Section,
@@ -52,6 +49,7 @@ from reports.document import (
     matrix_entries,
     numerical_math,
 )
+from reports.exact_study import exact_study
 from reports.plan import ReportPlan
 from reports.steps import worked_steps
 
@@ -123,8 +121,24 @@ def _study_rows(q: OptimizerStudy, found) -> list[dict]:
             rows.append(_row(f"{q.key}.{key}", q.labels.get(key, defaults[key]), value))
         optimum = dict(zip(s.names, s.optimum))
     else:
-        rows.append({"key": f"{q.key}.lr_bound", "question": q.labels.get("lr_bound", defaults["lr_bound"]), "exact": None, "latex": None, "value": found.bound})
-        rows.append({"key": f"{q.key}.lr_optimal", "question": q.labels.get("lr_optimal", defaults["lr_optimal"]), "exact": None, "latex": None, "value": found.optimal})
+        rows.append(
+            {
+                "key": f"{q.key}.lr_bound",
+                "question": q.labels.get("lr_bound", defaults["lr_bound"]),
+                "exact": None,
+                "latex": None,
+                "value": found.bound,
+            }
+        )
+        rows.append(
+            {
+                "key": f"{q.key}.lr_optimal",
+                "question": q.labels.get("lr_optimal", defaults["lr_optimal"]),
+                "exact": None,
+                "latex": None,
+                "value": found.optimal,
+            }
+        )
         optimum = found.optimum
     kind = "map" if q.model.prior is not None else "mle"
     for p in q.model.params:
@@ -250,6 +264,7 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
     if isinstance(st, ExactStudy):
         exact_study(sec, q, st, results.plan)
         return
+    assert isinstance(st, Study)
     curv = ", ".join(f"{v:.4g}" for v in st.curvatures)
     sec.text(
         f"At the optimum the negative Hessian of the log-likelihood of the n = {st.n} points has eigenvalues {curv}. "
@@ -386,9 +401,9 @@ class GenericReport(ReportPlan):
     """Any sheet: derive its models, verify them and run the slow work in the worker, the rest here; one
     section a question."""
 
-    @property
-    def sections(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(q.key.split(".")[0] for q in self.sheet.questions + self.sheet.appendix))
+    def __init__(self, sheet: Sheet, settings):
+        super().__init__(sheet, settings)
+        self.sections = tuple(dict.fromkeys(q.key.split(".")[0] for q in sheet.questions + sheet.appendix))
 
     def _context(self) -> work.Context:
         s = self.settings
@@ -405,7 +420,9 @@ class GenericReport(ReportPlan):
         self.done: dict[str, object] = {}
 
     def background(self):
-        shown = {getattr(q, "model", None).name for q in self._questions() if getattr(q, "model", None) is not None}
+        shown = {
+            m.name for q in self._questions() for m in (getattr(q, "model", None), getattr(q, "compare", None)) if m
+        }
         verifications = [verify(d, self.settings.seed) for name, d in self.derived.items() if name in shown]
         done = work.work(self._questions(), work.WORKER, self._context())
         checks = work.work_checks(self._questions(), done)

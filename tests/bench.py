@@ -49,6 +49,7 @@ def constant(s: qd.Sample) -> float:
     """What the sheet's L drops: n (-log 2 pi - log det Sigma / 2)."""
     return s.n * (-np.log(2 * np.pi) - 0.5 * np.log(np.linalg.det(np.linalg.inv(s.curvature))))
 
+
 GOALS = {
     "heatmap_speedup": (">=", 1e4),
     "suffstat_grad_speedup": (">=", 100),

@@ -19,10 +19,16 @@ import pytest
 import sympy as sp
 import torch
 
+from derivations.designs import exact_covariance as exact_sigma
+from derivations.designs import gaussian_mean
 from derivations.engine import derive
 from derivations.model import InputError, Model, Parameter
+from derivations.sheet import OptimizerStudy
+from numerics import minibatch as mb
+from numerics import quadratic as qd
 from numerics.checks import check_data, run_checks
 from numerics.compile import compiled
+from numerics.exact_study import draw
 from numerics.study import run_study
 from numerics.verify import main as verify_main
 from reports import build as report_build
@@ -42,12 +48,6 @@ from sheets.catalogue import (
     x,
 )
 from sheets.catalogue import normal_prior as prior
-from derivations.designs import exact_covariance as exact_sigma
-from derivations.designs import gaussian_mean
-from derivations.sheet import OptimizerStudy
-from numerics import minibatch as mb
-from numerics import quadratic as qd
-from numerics.exact_study import draw
 from tests.conftest import gamma_shape_model
 from tests.test_textbook import binomial_model
 
@@ -506,9 +506,7 @@ SIGMA_CASES = [
         r"^Sigma must be positive definite \(every leading minor > 0\), got \[\[1, 1\], \[1, 1\]\]$",
     ),
     Case("indefinite-sigma", praxis_model(((1, 2), (2, 1))), "^Sigma must be positive definite"),
-    Case(
-        "negative-diagonal", praxis_model(((-1, 0), (0, -1))), "^Sigma must be positive definite"
-    ),
+    Case("negative-diagonal", praxis_model(((-1, 0), (0, -1))), "^Sigma must be positive definite"),
     Case(
         "asymmetric-sigma",
         praxis_model(((2, 1), (0, 2))),
@@ -533,7 +531,11 @@ SIGMA_CASES = [
         lambda tmp: exact_sigma(tuple(tuple(int(i == j) for j in range(5)) for i in range(5))),
         r"^Sigma must be square with 1 to 4 rows, got shape \(5, 5\)$",
     ),
-    Case("sigma-ragged", lambda tmp: exact_sigma(((1, 0), (0,))), r"^Sigma must be square with 1 to 4 rows, got shape ragged$"),
+    Case(
+        "sigma-ragged",
+        lambda tmp: exact_sigma(((1, 0), (0,))),
+        r"^Sigma must be square with 1 to 4 rows, got shape ragged$",
+    ),
     Case("sigma-vector", lambda tmp: exact_sigma((1, 2)), SIGMA_REAL + r"\(1, 2\)$"),
 ]
 
@@ -542,11 +544,17 @@ CONFIG_CASES = [
     Case("study-n-float", study(n=2.5), r"^question q: n must be a whole number in \[0, 10000000\], got 2.5$"),
     Case("study-n-string", study(n="10"), r"^question q: n must be a whole number in \[0, 10000000\], got '10'$"),
     Case("study-n-huge", study(n=10**9), r"^question q: n must be a whole number in \[0, 10000000\], got 1000000000$"),
-    Case("study-batch-zero", study(batch_sizes=(0,)), r"^question q: a batch size must be a whole number in \[1, 10000000\], got 0$"),
+    Case(
+        "study-batch-zero",
+        study(batch_sizes=(0,)),
+        r"^question q: a batch size must be a whole number in \[1, 10000000\], got 0$",
+    ),
     Case("study-part-unknown", study(parts=("heatmap",)), r"^question q: parts must be among \('ascent', "),
     Case("study-parts-none", study(parts=()), r"^question q: parts must be among"),
     Case("study-compare-not-model", study(compare="aniso"), r"^question q: compare must be a Model, got 'aniso'$"),
-    Case("mean-strings", praxis_model(truth=("a", "b")), r"^m: the true mean must be 2 finite numbers, got \('a', 'b'\)$"),
+    Case(
+        "mean-strings", praxis_model(truth=("a", "b")), r"^m: the true mean must be 2 finite numbers, got \('a', 'b'\)$"
+    ),
     Case("mean-none", praxis_model(truth=None), r"^m: the true mean must be 2 finite numbers, got None$"),
     Case("mean-short", praxis_model(truth=(1.0,)), r"^m: the true mean must be 2 finite numbers, got \(1.0,\)$"),
     Case("mean-nan", praxis_model(truth=(np.nan, 0)), r"^m: the true mean must be 2 finite numbers"),
@@ -597,7 +605,9 @@ RATE_CASES = [
     ),
     Case("noise-floor-negative-rate", lambda tmp: mb.noise_floor(small(), 5, -0.1), LR_RULE + "-0.1$"),
     Case("noise-floor-batch-zero", lambda tmp: mb.noise_floor(small(), 0, 0.1), "^" + K_RULE + "0$"),
-    Case("gtol-zero", on_small(qd.predicted_steps, 1e-3, START, gtol=0.0), r"^gtol must be a finite number > 0, got 0.0$"),
+    Case(
+        "gtol-zero", on_small(qd.predicted_steps, 1e-3, START, gtol=0.0), r"^gtol must be a finite number > 0, got 0.0$"
+    ),
     Case("max-steps-zero", on_small(qd.predicted_steps, 1e-3, START, max_steps=0), r"^max_steps must be >= 1, got 0$"),
     Case("start-none", on_small(mb.sgd, 5, 1e-3, 3, None), r"^start must be 2 finite numbers, got None$"),
     Case(
@@ -647,11 +657,21 @@ BATCH_CASES = [
     ),
     Case("variance-batch-above-n", on_small(mb.gradient_variance, 400, START), "^" + K_RULE + "400$"),
     Case("resolution-one", on_small(qd.heatmap, 1, (-5, 5)), r"^heatmap resolution must be in \[2, 4000\], got 1$"),
-    Case("resolution-float", on_small(qd.heatmap, 2.5, (-5, 5)), r"^heatmap resolution must be a whole number, got 2.5$"),
-    Case("resolution-string", on_small(qd.heatmap, "100", (-5, 5)), r"^heatmap resolution must be a whole number, got '100'$"),
+    Case(
+        "resolution-float", on_small(qd.heatmap, 2.5, (-5, 5)), r"^heatmap resolution must be a whole number, got 2.5$"
+    ),
+    Case(
+        "resolution-string",
+        on_small(qd.heatmap, "100", (-5, 5)),
+        r"^heatmap resolution must be a whole number, got '100'$",
+    ),
     Case("subset-k-zero", on_small(mb.subset_landscapes, [0], 10, (-5, 5)), "^" + K_RULE + "0$"),
     Case("subset-k-float", on_small(mb.subset_landscapes, [2.5], 10, (-5, 5)), "^" + K_RULE + "2.5$"),
-    Case("subset-none", on_small(mb.subset_landscapes, [], 10, (-5, 5)), r"^subset sizes ks must name at least one batch size$"),
+    Case(
+        "subset-none",
+        on_small(mb.subset_landscapes, [], 10, (-5, 5)),
+        r"^subset sizes ks must name at least one batch size$",
+    ),
     Case(
         "subset-resolution",
         on_small(mb.subset_landscapes, [5], 1.5, (-5, 5)),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import textwrap
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,7 +77,9 @@ def test_a_sheet_with_every_kind_and_feature_builds_its_report(tmp_path):
     text = (out / "report.md").read_text()
     rows = {r["key"]: r for r in json.loads((out / "answers.json").read_text())}
     assert rows["width.theta_mle"]["exact"] == "29/10"
-    assert {"die.p1_mle", "die.next", "bias.lambda_unbiased", "precision.information_lambda", "prior.map_2"} <= set(rows)
+    assert {"die.p1_mle", "die.next", "bias.lambda_unbiased", "precision.information_lambda", "prior.map_2"} <= set(
+        rows
+    )
     assert rows["die.next"]["value"] == pytest.approx(2 / 8)
     assert "| FAIL |" not in text
     for heading in range(1, 16):
@@ -181,7 +182,7 @@ def test_prior_strength_by_quadrature_and_a_wrong_map_fails():
 def test_precision_answers_are_the_information_entries():
     q = Precision("p", "?", GAUSSIAN)
     rows = {a.key: a.expr for a in q.answers(derive)}
-    mu, s2 = GAUSSIAN.param_symbols
+    _, s2 = GAUSSIAN.param_symbols
     assert sp.simplify(rows["p.information_mu"] - n_obs / s2) == 0
     assert sp.simplify(rows["p.cramer_rao_sigma2"] - 2 * s2**2 / n_obs) == 0
     assert rows["p.information_mu_sigma2"] == 0
@@ -197,7 +198,11 @@ def test_the_float_recomputations_fail_a_wrong_answer(kind):
     if kind == "plug_in":
         q, check, right = PlugIn("q", "?", COIN_MAP, ({x: 0},)), check_plug_in, 1 - sp.sqrt(5) / 5
     elif kind == "predictive":
-        q, check, right = PosteriorPredictive("q", "?", COIN_UNIFORM, ({x: 1},)), check_posterior_predictive, sp.Rational(4, 9)
+        q, check, right = (
+            PosteriorPredictive("q", "?", COIN_UNIFORM, ({x: 1},)),
+            check_posterior_predictive,
+            sp.Rational(4, 9),
+        )
     else:
         q, check, right = Posterior("q", "?", COIN_UNIFORM), check_posterior, 280 * t**3 * (1 - t) ** 4
     d = derive(q.model)

@@ -10,12 +10,12 @@ import pytest
 import sympy as sp
 
 from derivations import fisher as fisher_module
+from derivations.designs import gaussian_mean
 from derivations.engine import NoClosedForm, derive, n_obs
 from derivations.fisher import expectation, expected_statistic, expected_value, fisher, fisher_key
 from numerics import montecarlo as mc
 from numerics.checks import check_data
 from sheets.catalogue import COIN_MAP, GAUSSIAN, MODELS, derivation
-from derivations.designs import gaussian_mean
 from tests.conftest import cache_in, mutate
 
 SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None)

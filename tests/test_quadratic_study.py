@@ -13,8 +13,13 @@ import torch
 
 from derivations.designs import exact_covariance, gaussian_mean
 from derivations.engine import derive, n_obs
-from derivations.gradient import batch, minibatch_gradient_covariance_scale, minibatch_variance_factor, rate
-from derivations.gradient import step_size_theory
+from derivations.gradient import (
+    batch,
+    minibatch_gradient_covariance_scale,
+    minibatch_variance_factor,
+    rate,
+    step_size_theory,
+)
 from derivations.model import InputError
 from numerics import minibatch as mb
 from numerics import quadratic as qd
@@ -74,7 +79,10 @@ def test_heatmap_matches_the_sheets_helper_point_by_point(sigma):
     m1, m2, fast = qd.heatmap(s, 7, (-5.0, 5.0))
     X, S = torch.tensor(s.data), torch.tensor(np.linalg.inv(s.curvature))
     slow = np.array(
-        [[float(sheet_L(X, torch.tensor([a, b], dtype=torch.float64), S)) for a, b in zip(r1, r2)] for r1, r2 in zip(m1, m2)]
+        [
+            [float(sheet_L(X, torch.tensor([a, b], dtype=torch.float64), S)) for a, b in zip(r1, r2)]
+            for r1, r2 in zip(m1, m2)
+        ]
     )
     np.testing.assert_allclose(fast - constant(s), slow, rtol=1e-9)
 
@@ -103,7 +111,9 @@ def test_measured_steps_equal_the_closed_form_prediction_and_past_the_bound_dive
         if run.lr < study.bound:
             assert run.status == "converged" and run.steps == run.predicted == qd.predicted_steps(sheet, run.lr, START)
         else:
-            assert run.status == "diverged" and run.predicted is None and qd.predicted_steps(sheet, run.lr, START) is None
+            assert (
+                run.status == "diverged" and run.predicted is None and qd.predicted_steps(sheet, run.lr, START) is None
+            )
             assert np.all(np.isfinite(run.path))
 
 
@@ -255,7 +265,9 @@ def test_step_size_theory_is_none_where_the_curvature_depends_on_the_parameters(
     assert step_size_theory(derive(GAUSSIAN)) is None and step_size_theory(derive(COIN_UNIFORM)) is None
 
 
-@pytest.mark.parametrize("sigma", [SHEET_SIGMA, ANISOTROPIC_SIGMA, ((1, 0.3), (0.3, 0.5)), ((2,),), ((2, 0, 0), (0, 1, 0.5), (0, 0.5, 1))])
+@pytest.mark.parametrize(
+    "sigma", [SHEET_SIGMA, ANISOTROPIC_SIGMA, ((1, 0.3), (0.3, 0.5)), ((2,),), ((2, 0, 0), (0, 1, 0.5), (0, 0.5, 1))]
+)
 def test_gaussian_mean_density_is_the_multivariate_normal(sigma):
     model = gaussian_mean("m", sigma, (0.0,) * len(sigma))
     assert model.params[0].description
@@ -270,7 +282,9 @@ def test_gaussian_mean_density_is_the_multivariate_normal(sigma):
 
 def test_the_anisotropic_praxis_sigma_has_eigenvalues_5_and_a_quarter():
     d = derive(ANISOTROPIC)
-    eig = sorted(np.linalg.eigvalsh(np.linalg.inv(np.array((d.hessian / -n_obs).subs(d.model.constants).tolist(), float))))
+    eig = sorted(
+        np.linalg.eigvalsh(np.linalg.inv(np.array((d.hessian / -n_obs).subs(d.model.constants).tolist(), float)))
+    )
     assert eig == pytest.approx([0.25, 5.0], rel=1e-12)
 
 
@@ -279,7 +293,9 @@ def test_exact_covariance_takes_floats_as_stored_and_names_bad_ones():
     assert small_sigma == sp.Matrix([[sp.Rational(1, 2), sp.Rational(0.1)], [sp.Rational(0.1), sp.Rational(1, 2)]])
     with pytest.raises(InputError, match=r"^Sigma must be square with 1 to 4 rows, got shape ragged$"):
         exact_covariance(((1, 0), (0,)))
-    with pytest.raises(InputError, match=r"^Sigma must be a square matrix of real numbers, got \[\['a', '0'\], \['0', '1'\]\]$"):
+    with pytest.raises(
+        InputError, match=r"^Sigma must be a square matrix of real numbers, got \[\['a', '0'\], \['0', '1'\]\]$"
+    ):
         exact_covariance((("a", 0), (0, 1)))
     with pytest.raises(InputError, match=r"^Sigma must be a square matrix of real numbers"):
         exact_covariance(((1 + 1j, 0), (0, 1)))

@@ -13,8 +13,8 @@ from derivations.sheet import answers
 from reports.build import BuildError, build
 from reports.cli import main
 from reports.plan import Settings
-from sheets.exercise3 import SHEET
 from sheets import DEFAULT_SHEET
+from sheets.exercise3 import SHEET
 from tests import golden_reports
 
 SMALL = Settings(seed=3, n=400, resolution=20, sheet_path=DEFAULT_SHEET)
@@ -167,7 +167,7 @@ def test_sections_are_the_first_parts_of_the_question_keys():
 def test_a_build_without_a_sheet_is_refused_in_one_line(tmp_path):
     from derivations.model import InputError
 
-    with pytest.raises(InputError, match="^no sheet given"):
+    with pytest.raises(InputError, match=r"^no sheet given"):
         build(Settings(), tmp_path / "r", ("md",), log=lambda s: None)
 
 
