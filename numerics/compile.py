@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import weakref
-
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
