@@ -637,6 +637,10 @@ def estimate_at(d: Derivation, statistics: Mapping[sp.Symbol, sp.Expr]) -> dict[
     return None if found is None else {p: v.subs(exact) for p, v in found.items()}
 
 
+def _domains(model: Model) -> dict[sp.Symbol, sp.Set]:
+    return {p.symbol: p.domain for p in model.params}
+
+
 def _second_order(deriv: Derivation, objective: sp.Expr, solution) -> SecondOrder:
     """Hessian at the stationary point, written in the parameters where the statistics allow it.
 
@@ -660,10 +664,10 @@ def _second_order(deriv: Derivation, objective: sp.Expr, solution) -> SecondOrde
             if len(sol) != 1 or set(sol[0]) != set(combo):
                 continue
             h = sp.simplify(hess.subs(sol[0]))
-            best = SecondOrder(h, *_minors_status(-h))
+            best = SecondOrder(h, *_minors_status(-h, _domains(deriv.model)))
             break
     if best is None:
         h = sp.simplify(hess.subs(solution))
-        minors, status, conds = _minors_status(-h)
+        minors, status, conds = _minors_status(-h, _domains(deriv.model))
         best = SecondOrder(h, minors, status, conds)
     return best

@@ -157,13 +157,41 @@ def _outside_when_sampled(domain: sp.Set, value: sp.Expr) -> bool:
     return all(draws)
 
 
-def _minors_status(minus_h: sp.Matrix) -> tuple[tuple[sp.Expr, ...], str, tuple[sp.Expr, ...]]:
+def _minors_status(
+    minus_h: sp.Matrix, domains: dict | None = None
+) -> tuple[tuple[sp.Expr, ...], str, tuple[sp.Expr, ...]]:
+    """The leading principal minors of -H and whether they are proved positive, on the parameters' domains
+    (a probability's minor n / (p^2 (1 - p)) is positive because p < 1, which no symbol assumption says)."""
     minors = tuple(sp.factor(sp.simplify(minus_h[:k, :k].det())) for k in range(1, minus_h.rows + 1))
-    signs = [m.is_positive for m in minors]
+    signs = [positive_on(m, domains or {}) for m in minors]
     if any(s is False for s in signs):
         return minors, "fails", ()
     undecided = tuple(m for m, s in zip(minors, signs) if s is None)
     return minors, ("conditional" if undecided else "proved"), undecided
+
+
+def positive_on(expr: sp.Expr, domains: dict) -> bool | None:
+    """Whether expr > 0 for every parameter value in its interval: SymPy's assumptions first, then each bounded
+    parameter written through a positive t (p = a + (b - a) / (1 + t) on (a, b), a + t on (a, oo)), which turns
+    the domain into signs SymPy can read. None when neither decides."""
+    found = expr.is_positive
+    if found is not None:
+        return found
+    t_of = {}
+    for symbol, domain in domains.items():
+        if not expr.has(symbol) or not isinstance(domain, sp.Interval):
+            continue
+        t = sp.Dummy(f"t_{symbol}", positive=True)
+        lo, hi = domain.inf, domain.sup
+        if lo.is_finite and hi.is_finite:
+            t_of[symbol] = lo + (hi - lo) / (1 + t)
+        elif lo.is_finite:
+            t_of[symbol] = lo + t
+        elif hi.is_finite:
+            t_of[symbol] = hi - t
+    if not t_of:
+        return None
+    return sp.factor(sp.together(expr.subs(t_of))).is_positive
 
 
 def _pick_maximum(objective, candidates):

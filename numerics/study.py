@@ -25,7 +25,8 @@ BATCH_STEPS = 400
 
 @dataclass(frozen=True)
 class Run:
-    """One optimizer run: status "converged", "diverged" or "max_steps"; errors ||theta_t - theta_hat||."""
+    """One optimizer run: status "converged", "diverged" (ran away), "left_domain" (a step left the parameter's
+    domain, where the log-likelihood is not defined) or "max_steps"; errors ||theta_t - theta_hat||."""
 
     label: str
     lr: float
@@ -125,9 +126,10 @@ def _ascent(d: Derivation, data, optimum, start, lr: float, label: str) -> Run:
             break
         with torch.no_grad():
             theta += lr * theta.grad
-        if not _inside(d, theta.detach().numpy()) or np.linalg.norm(theta.detach().numpy() - path[0]) > 1e6 * (
-            1 + np.linalg.norm(path[0])
-        ):
+        if not _inside(d, theta.detach().numpy()):
+            status = "left_domain"
+            break
+        if np.linalg.norm(theta.detach().numpy() - path[0]) > 1e6 * (1 + np.linalg.norm(path[0])):
             status = "diverged"
             break
         path.append(theta.detach().numpy().copy())
@@ -240,7 +242,7 @@ def _batches(d: Derivation, data, optimum, start, bound: float, seed: int) -> tu
             grad = c.evaluator.score(dict(zip(c.names, theta)), {name: col[idx] for name, col in data.items()})
             theta = theta + 0.1 * bound * (n / k) * grad
             if not _inside(d, theta):
-                status = "diverged"
+                status = "left_domain"
                 break
             path.append(theta)
         runs.append(_run(c, f"k = {k}", 0.1 * bound, status, path, optimum))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import sympy as sp
 
 from derivations.linear import COMPACT_FROM, normal_equations, residual_variance
@@ -64,6 +65,15 @@ class Section:
 
 
 FLOOR = 1e-12  # an error below this is rounding, shown as a bound rather than as a number
+
+
+def number(x: float, digits: int = 4) -> str:
+    """A number as a reader writes it: 0.0123 or 1234, and beyond that $5.28 \times 10^{-5}$, never 5.278e-05."""
+    if x == 0 or not np.isfinite(x) or 1e-3 <= abs(x) < 1e5:
+        return f"{x:.{digits}g}"
+    exponent = int(np.floor(np.log10(abs(x))))
+    mantissa = f"{x / 10**exponent:.{max(digits - 1, 1)}g}"
+    return f"${mantissa} \times 10^{{{exponent}}}$"
 
 
 def error_text(error: float) -> str:
@@ -142,10 +152,23 @@ def roots_defined(expr) -> str:
         which = (
             "the only real root"
             if count == 1
-            else f"the {ORDINALS.get(root.index + 1, f'{root.index + 1}th smallest')} of the {count} real roots"
+            else _root_by_place(root)
+            or f"the {ORDINALS.get(root.index + 1, f'{root.index + 1}th smallest')} of the {count} real roots"
         )
         notes.append(f"${sp.latex(name)} \\approx {float(root):.4g}$ is {which} of ${sp.latex(poly)} = 0$")
     return ("where " + "; ".join(notes) + ".") if notes else ""
+
+
+def _root_by_place(root: sp.CRootOf) -> str | None:
+    """'the root in (0, 1)' or 'the positive root' where only this root lies there: how a reader tells it apart."""
+    value = float(root)
+    if 0 < value < 1 and root.poly.count_roots(0, 1) - int(root.poly.eval(1) == 0) - int(root.poly.eval(0) == 0) == 1:
+        return "the root in $(0, 1)$"
+    if value > 0 and root.poly.count_roots(0, None) - int(root.poly.eval(0) == 0) == 1:
+        return "the positive root"
+    if value < 0 and root.poly.count_roots(None, 0) - int(root.poly.eval(0) == 0) == 1:
+        return "the negative root"
+    return None
 
 
 def math(d, expr, **options) -> str:

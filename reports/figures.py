@@ -171,8 +171,12 @@ def heatmap_paths(
 ) -> plt.Figure:
     """The log-likelihood heatmap with optimisation paths drawn on it and the optimum marked; labels name the
     axes and the colour bar."""
-    fig, ax = plt.subplots(figsize=(5, 4.2))
-    fig.colorbar(_heat(ax, m1, m2, values, title), ax=ax, label=labels[2])
+    fig, ax = plt.subplots(figsize=(5, 4.6))
+    # the far corner of the box would take the whole colour scale: it stops at the lower third of the values
+    finite = values[np.isfinite(values)]
+    floor = float(np.percentile(finite, 33)) if finite.size else None
+    fig.colorbar(_image(ax, m1, m2, np.maximum(values, floor) if floor is not None else values), ax=ax, label=labels[2])
+    ax.set_title(title)
     # The heat scale is dominated by far-away values; log-spaced contours show the ellipses near the top.
     drop = values.max() - values
     ax.contour(
@@ -189,7 +193,9 @@ def heatmap_paths(
         ax.plot(shown[:, 0], shown[:, 1], ".-", ms=3, lw=1, label=label)
     _mark_optimum(ax, optimum)
     ax.set(xlabel=labels[0], ylabel=labels[1])
-    ax.legend(fontsize=6, loc="lower right")
+    # below the axes, where it covers neither the paths nor the optimum
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, frameon=False)
+    fig.subplots_adjust(bottom=0.28)
     return fig
 
 

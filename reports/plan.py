@@ -39,7 +39,7 @@ class ReportPlan:
 
     @property
     def subtitle(self) -> str:
-        return f"Worked solutions, seed {self.settings.seed}"
+        return "Worked solutions"  # the seed is in the colophon: a reader needs none of it on the title
 
     def prepare(self) -> None:
         """Work every later step shares (derivations), done before the worker forks so it inherits it."""

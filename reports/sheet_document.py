@@ -47,6 +47,7 @@ from reports.document import (
     hat,
     math,
     matrix_entries,
+    number,
     numerical_math,
 )
 from reports.exact_study import exact_study
@@ -256,7 +257,10 @@ def _event_latex(name: str, values: sp.Set) -> str:
 def _count(run: Run) -> str:
     if run.status == "converged":
         return str(run.steps)
-    return f"diverged at step {run.steps + 1}" if run.status == "diverged" else f"not converged in {run.steps} steps"
+    return {
+        "diverged": f"ran away at step {run.steps + 1}",
+        "left_domain": f"left the parameter's domain at step {run.steps + 1}",
+    }.get(run.status, f"not converged in {run.steps} steps")
 
 
 def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> None:
@@ -265,16 +269,18 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
         exact_study(sec, q, st, results.plan)
         return
     assert isinstance(st, Study)
-    curv = ", ".join(f"{v:.4g}" for v in st.curvatures)
+    curv = " and ".join(number(v) for v in st.curvatures)
     sec.text(
         f"At the optimum the negative Hessian of the log-likelihood of the n = {st.n} points has eigenvalues {curv}. "
         "Near the optimum gradient ascent moves the error by $e_{t+1} = (I + \\lambda H) e_t$, which shrinks exactly when "
-        f"$\\lambda < 2 / \\lambda_{{\\max}}(-H) = {st.bound:.4g}$. Predicted step counts come from that linearisation "
-        "(exact for a quadratic log-likelihood); past the bound the iteration oscillates or diverges."
+        f"the rate $\\lambda$ is below $2 / c_{{\\max}}$ = {number(st.bound)}, $c_{{\\max}}$ the largest eigenvalue. "
+        "The predicted step counts come from that linearisation at the optimum: exact for a quadratic log-likelihood, "
+        "and here only a guide, since far from the optimum the curvature differs from its value there. Past the "
+        "bound the iteration oscillates, runs away, or steps out of the parameter's domain."
     )
     sec.table(
         ("rate", "as a fraction of the bound", "steps to |score|/n < 1e-6", "predicted"),
-        [(f"{r.lr:.4g}", r.label, _count(r), "never" if r.predicted is None else r.predicted) for r in st.ascent],
+        [(number(r.lr), r.label, _count(r), "never" if r.predicted is None else r.predicted) for r in st.ascent],
         "Gradient ascent from the centre of the parameter domain, gradients by torch autograd.",
     )
     names = [f"${sp.latex(p.symbol)}$" for p in q.model.params]
@@ -287,12 +293,14 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
     )
     sec.table(
         ("optimizer", "rate", "steps to the optimum"),
-        [(r.label, f"{r.lr:.4g}", _count(r)) for r in st.optimizers],
+        [(r.label, number(r.lr), _count(r)) for r in st.optimizers],
         "torch.optim on the mean negative log-likelihood.",
     )
     if st.grid is not None:
         m1, m2, values = st.grid
-        paths = {r.label: r.path for r in st.optimizers + st.ascent[:1]}
+        paths = {r.label: r.path for r in st.optimizers} | {
+            f"gradient ascent, {r.label}": r.path for r in st.ascent[:1]
+        }
         labels = (names[0], names[1], "log-likelihood")
         sec.figure(
             results.plan.add(
@@ -313,8 +321,8 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
         [
             (
                 r.label,
-                f"{r.errors[-1]:.3g}",
-                f"diverged at step {r.steps + 1}" if r.status == "diverged" else f"{r.steps} steps",
+                number(r.errors[-1], 3),
+                f"{r.steps} steps" if r.status == "max_steps" else _count(r),
             )
             for r in st.batches
         ],

@@ -115,13 +115,13 @@ REGRESSION_FORMS = {
 }
 
 PRAXIS_MODEL = gaussian_mean(
-    "praxis_mean_2d", ((5, 0), (0, 5)), (1, 1), "Praxis: mean of a 2-D Gaussian with known Sigma = 5 I"
+    "praxis_mean_2d", ((5, 0), (0, 5)), (1, 1), r"Praxis: mean of a 2-D Gaussian with known $\Sigma = 5 I$"
 )
 ANISOTROPIC = gaussian_mean(
     "praxis_mean_2d_anisotropic",
     ((sp.Rational(21, 8), sp.Rational(19, 8)), (sp.Rational(19, 8), sp.Rational(21, 8))),  # eigenvalues 5, 1/4
     (1, 1),
-    "Praxis: mean of a 2-D Gaussian with an anisotropic Sigma",
+    r"Praxis: mean of a 2-D Gaussian with an anisotropic $\Sigma$",
 )
 PRAXIS_RATES = (0.05, 0.25, 0.5, 0.75, 0.95, 1.02)  # fractions of the stability bound, the last one past it
 PRIOR_VARIANCES = (1, sp.Rational(3, 10), sp.Rational(1, 10), sp.Rational(3, 100), sp.Rational(1, 100))

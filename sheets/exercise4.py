@@ -54,7 +54,7 @@ def calls_map(data):
 
 RAYLEIGH = Model(
     name="rayleigh",
-    title="Rayleigh wind speeds, MLE of the scale s^2",
+    title=r"Rayleigh wind speeds, MLE of the scale $s^2$",
     data=(x,),
     params=(Parameter(s2, POSITIVE, "squared scale"),),
     density=x / s2 * sp.exp(-(x**2) / (2 * s2)),
@@ -66,7 +66,7 @@ RAYLEIGH = Model(
 
 GEOMETRIC = Model(
     name="geometric",
-    title="Trials until the first success, MLE of p",
+    title=r"Trials until the first success, MLE of $p$",
     data=(k,),
     params=(Parameter(p, sp.Interval.open(0, 1), "success probability"),),
     density=p * (1 - p) ** (k - 1),
@@ -78,7 +78,7 @@ GEOMETRIC = Model(
 
 CALLS_MODEL = Model(
     name="calls_gamma_prior",
-    title="Calls per hour: Poisson rate with a Gamma(2, 1) prior",
+    title=r"Calls per hour: Poisson rate with a Gamma(2, 1) prior",
     data=(c,),
     params=(Parameter(lam, POSITIVE, "call rate"),),
     density=lam**c * sp.exp(-lam) / sp.factorial(c),
@@ -102,7 +102,7 @@ def lognormal_fit(data):
 
 LOGNORMAL = Model(
     name="lognormal",
-    title="Log-normal incomes, MLE of m and v",
+    title=r"Log-normal incomes, MLE of $m$ and $v$",
     data=(x,),
     params=(Parameter(m, sp.Reals, "mean of log x"), Parameter(v, POSITIVE, "variance of log x")),
     density=sp.exp(-((sp.log(x) - m) ** 2) / (2 * v)) / (x * sp.sqrt(2 * sp.pi * v)),
