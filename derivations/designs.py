@@ -44,7 +44,7 @@ def linear_gaussian(
     covariates, weights, eta = _symbols(d, intercept)
     y = sp.Symbol("y", real=True)
     params = tuple(Parameter(w) for w in weights)
-    variance = sp.Symbol("sigma2", positive=True) if noise_variance is None else sp.nsimplify(noise_variance)
+    variance = sp.Symbol("sigma^2", positive=True) if noise_variance is None else sp.nsimplify(noise_variance)
     if noise_variance is None:
         params += (Parameter(variance, POSITIVE, "noise variance"),)
     density = sp.exp(-((y - eta) ** 2) / (2 * variance)) / sp.sqrt(2 * sp.pi * variance)
@@ -53,11 +53,11 @@ def linear_gaussian(
         prior = sp.exp(-sp.nsimplify(prior_precision) * sum(w**2 for w in weights) / 2)
     truth = dict(truth or {w.name: (-1.0) ** k * (0.5 + 0.5 * k) for k, w in enumerate(weights)})
     if noise_variance is None:
-        truth.setdefault("sigma2", 1.0)
+        truth.setdefault("sigma^2", 1.0)
     known = float(variance) if noise_variance is not None else None
 
     def noise(rng, mean, t):
-        return mean + np.sqrt(known if known is not None else t["sigma2"]) * rng.normal(size=mean.shape)
+        return mean + np.sqrt(known if known is not None else t["sigma^2"]) * rng.normal(size=mean.shape)
 
     return Model(
         name,

@@ -557,11 +557,25 @@ def load_sheet(path) -> Sheet:
     return load_sheet_module(path).SHEET
 
 
+_LOADED: dict[tuple[str, str], object] = {}  # (resolved path, content hash) -> module: a sheet runs once
+
+
 def load_sheet_module(path):
-    """The module of a sheet file, checked to define SHEET (a Sheet); it may define more (a REPORT)."""
+    """The module of a sheet file, checked to define SHEET (a Sheet). The file runs once per process and
+    content: the command line's check and the build share it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} is not a sheet file (no such file)")
+    try:
+        key = (str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest())
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the sheet file ({exc.strerror})") from None
+    if key in _LOADED:
+        return _LOADED[key]
     module = load_python_file(path, "sheet")
     if not isinstance(getattr(module, "SHEET", None), Sheet):
         raise InputError(f"{path} defines no SHEET (a derivations.sheet.Sheet)")
+    _LOADED[key] = module
     return module
 
 
@@ -579,6 +593,10 @@ def load_python_file(path, kind: str = "Python"):
         spec.loader.exec_module(module)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - the sheet's own code failed: say where, in one line
+    except KeyboardInterrupt:
+        raise
+    except SystemExit as exc:  # a declaration file that exits: refused, not an empty success
+        raise InputError(f"{path}: the file called sys.exit({exc.code!r}) while loading; a {kind} file only declares") from None
+    except BaseException as exc:  # noqa: BLE001 - the file's own code failed (any exception class): say where, in one line
         raise InputError(f"{path}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
     return module

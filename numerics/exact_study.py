@@ -60,10 +60,11 @@ def exact_study(q: OptimizerStudy, d: Derivation, compare: Derivation | None, n:
     s = sample(d, draw(d, n, seed), seed)
     start = np.zeros(len(s.names))
     two = len(s.names) == 2
-    grid = heatmap(s, resolution, view(s, start)) if two and "grid" in q.parts else None
     rates = None
     if "ascent" in q.parts:
         rates = run_study(d, seed, q.fractions, data=s.columns(), parts=())
+    paths = [r.path for r in rates.ascent] if rates is not None else []
+    grid = heatmap(s, resolution, view(s, start, paths)) if two and "grid" in q.parts else None
     optimizers: tuple[OptimizerRun, ...] = ()
     other = None
     if "optimizers" in q.parts:

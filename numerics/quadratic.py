@@ -126,10 +126,14 @@ def heatmap(s: Sample, resolution: int, bounds, stats: dict[str, float] | None =
     return np.broadcast_to(m1, values.shape), np.broadcast_to(m2, values.shape), values
 
 
-def view(s: Sample, start: np.ndarray, margin: float = 0.5) -> tuple[float, float]:
-    """One axis range for a square heatmap holding the start and the optimum with a margin."""
-    lo = float(min(np.min(start), np.min(s.optimum)))
-    hi = float(max(np.max(start), np.max(s.optimum)))
+def view(s: Sample, start: np.ndarray, paths=(), margin: float = 0.15) -> tuple[float, float]:
+    """One axis range for a square heatmap holding the start, the optimum and the paths' points within three
+    times the start's distance of the optimum (an overshooting path stays in view; a runaway one is cut)."""
+    reach = 3 * float(np.linalg.norm(np.asarray(start, float) - s.optimum)) + 1e-9
+    points = [np.asarray(start, float)[None, :], s.optimum[None, :]]
+    points += [p[np.linalg.norm(p - s.optimum, axis=1) <= reach] for p in paths]
+    every = np.concatenate(points)
+    lo, hi = float(every.min()), float(every.max())
     pad = margin * max(hi - lo, 1.0)
     return lo - pad, hi + pad
 

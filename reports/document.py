@@ -25,6 +25,7 @@ def environment(*directories: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["zip_with"] = lambda left, right: list(zip(left, right))
+    env.filters["number"] = lambda x: number(x)  # noqa: PLW0108 - number is defined below this module line
     return env
 
 

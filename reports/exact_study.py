@@ -125,14 +125,21 @@ def _optimizers(sec: Section, q, st: ExactStudy, plan, labels) -> None:
     sec.text(KINDS_TEXT.exact_optimizers(iso, isotropic, other, kappa, angle))
     header = ["optimizer", "settings", "steps", "evaluations"]
     if other:
-        header += ["steps (second model)", "evaluations"]
+        header += ["settings (second model)", "steps", "evaluations"]
     rows = []
     for o in st.optimizers:
         row = [o.name, o.settings, count(o.steps), count(o.evaluations)]
         if other:
-            row += [count(other[o.name].steps), count(other[o.name].evaluations)]
+            row += [other[o.name].settings, count(other[o.name].steps), count(other[o.name].evaluations)]
         rows.append(row)
-    second = f"; the second model is {st.compare[0].derivation.model.title}" if st.compare else ""
+    second = ""
+    if st.compare is not None:
+        c = st.compare[0]
+        second = (
+            f"; the second model is {c.derivation.model.title}, whose curvature $C$ has inverse "
+            f"${sp.latex(sp.simplify(c.curvature_exact.inv()))}$ (the rates of the SGD family follow each model's own "
+            "curvature)"
+        )
     sec.table(
         header,
         rows,

@@ -205,7 +205,7 @@ def error_curves(
     """||mu_t - mu_hat|| against step (or samples seen), log scale."""
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     # Rates symmetric about half the bound contract alike: line styles keep coinciding curves both visible.
-    styles = ("-", "--", ":", "-.")
+    styles = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 3)), (0, (3, 1, 3, 5)))
     for k, (label, err) in enumerate(curves.items()):
         xs = x[label] if x else np.arange(len(err))
         ax.semilogy(xs, np.maximum(err, 1e-16), lw=1.2, ls=styles[k % len(styles)], label=label)

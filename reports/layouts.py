@@ -90,8 +90,8 @@ def _bias_words(found, symbol) -> str:
     if not found.bias.has(n_obs):
         return "The estimator is biased by an amount that does not shrink with n."
     return (
-        "The estimator is biased, with a bias that vanishes as n grows (it is consistent); rescaling it by the "
-        "ratio of the parameter to its expectation gives the unbiased version."
+        "The estimator is biased, and asymptotically unbiased: its bias vanishes as n grows. Dividing it by "
+        "$E[\\hat\\theta] / \\theta$, a function of n alone, gives the unbiased version above."
     )
 
 
@@ -106,7 +106,7 @@ def precision(sec: Section, q: Precision, work, plan: figures.FigurePlan) -> Non
             "Hessian by its expectation; its inverse is the Cramér-Rao bound, the smallest covariance an unbiased "
             "estimator can have, and the MLE's covariance for large n."
         )
-        bound = rf",\qquad I^{{-1}} = {math(None, info.cramer_rao)}" if info.cramer_rao is not None else ""
+        bound = f"\nI^{{-1}} = {math(None, info.cramer_rao)}" if info.cramer_rao is not None else ""  # a line each
         sec.math(rf"I = {math(None, info.expected)}{bound}")
     if not at.estimate:
         sec.text(f"There is no estimate at data to give standard errors at: {at.reason}.")
@@ -129,6 +129,15 @@ def precision(sec: Section, q: Precision, work, plan: figures.FigurePlan) -> Non
             )
         )
     objective = "log-posterior" if q.model.prior is not None else "log-likelihood"
+    caveat = ""
+    if q.model.prior is not None:
+        caveat = (
+            " For a MAP these are the Laplace approximation of the posterior: the observed information includes the "
+            "prior's curvature, the expected information in brackets does not, and the intervals are approximate "
+            "posterior intervals."
+        )
+    if at.n < 30:
+        caveat += f" With n = {at.n} the large-n approximations are rough guides only."
     sec.text(
         f"At {where}: the standard error from the observed information (minus the Hessian of the {objective} at "
         "the estimate) and, in brackets, from the expected information at the estimate; the Wald interval is the "
@@ -136,6 +145,7 @@ def precision(sec: Section, q: Precision, work, plan: figures.FigurePlan) -> Non
         f"{objective} lies within $\\chi^2_1({at.level:g})/2$ of its maximum. Both are {level} intervals for large n; "
         "where they differ, the likelihood is not yet close to a parabola."
         + (f" The likelihood-ratio interval is not computed: {at.reason}." if at.reason else "")
+        + caveat
     )
     sec.table(("parameter", "estimate", "standard error", f"Wald {level}", f"likelihood ratio {level}"), rows, "")
 

@@ -49,6 +49,7 @@ from reports.document import (
     matrix_entries,
     number,
     numerical_math,
+    roots_defined,
 )
 from reports.exact_study import exact_study
 from reports.plan import ReportPlan
@@ -204,10 +205,14 @@ def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
 
 
 def probability(sec: Section, q: Question, results: SheetResults) -> None:
+    d = results.derivations.get(q.model.name)
     for a in _answers_of(results, q):
         if a.question != q.text:  # the question's own label for this answer
             sec.text(a.question)
-        sec.math(f"{a.latex}{_value(a)}")
+        sec.math(f"{math(d, a.expr)}{_value(a)}")
+        named = roots_defined(a.expr)
+        if named:
+            sec.text(named[0].upper() + named[1:])
 
 
 def event_probability(sec: Section, q: Probability, results: SheetResults) -> None:
@@ -291,11 +296,12 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
         ),
         "Distance to the optimum against step, one curve per rate.",
     )
-    sec.table(
-        ("optimizer", "rate", "steps to the optimum"),
-        [(r.label, number(r.lr), _count(r)) for r in st.optimizers],
-        "torch.optim on the mean negative log-likelihood.",
-    )
+    if st.optimizers:
+        sec.table(
+            ("optimizer", "rate", "steps to the optimum"),
+            [(r.label, number(r.lr), _count(r)) for r in st.optimizers],
+            "torch.optim on the mean negative log-likelihood.",
+        )
     if st.grid is not None:
         m1, m2, values = st.grid
         paths = {r.label: r.path for r in st.optimizers} | {
@@ -316,6 +322,8 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
             ),
             "The log-likelihood with the optimizers' paths.",
         )
+    if not st.batches:
+        return
     sec.table(
         ("batch size", "final distance to the optimum", "status"),
         [

@@ -71,7 +71,7 @@ def coin_model(name: str, title: str, prior: sp.Expr | None, notes: tuple[str, .
 
 GAUSSIAN = Model(
     name="gaussian",
-    title=r"Task 1: Gaussian, MLE of $\mu$ and $\sigma^2$",
+    title=r"Gaussian, MLE of $\mu$ and $\sigma^2$",
     data=(x,),
     params=(Parameter(mu, sp.Reals, "mean"), Parameter(sigma2, POSITIVE, "variance")),
     density=normal_pdf(x, mu, sigma2),
@@ -87,7 +87,7 @@ GAUSSIAN = Model(
 
 LINEAR_REGRESSION = Model(
     name="linear_regression",
-    title=r"Task 2: linear model $y = a x + b + \epsilon$, MLE of $a$, $b$ and $\sigma^2$",
+    title=r"Linear model $y = a x + b + \epsilon$, MLE of $a$, $b$ and $\sigma^2$",
     data=(x, y),
     params=(
         Parameter(a, sp.Reals, "slope"),
@@ -105,7 +105,7 @@ LINEAR_REGRESSION = Model(
 
 COIN_MAP = coin_model(
     "coin_map",
-    r"Task 3a: coin, MAP with prior $N(0.5, 0.1)$, 0.1 read as the variance",
+    r"Coin, MAP with prior $N(0.5, 0.1)$, 0.1 read as the variance",
     normal_prior(theta, SHEET_PRIOR[0], SHEET_PRIOR[1]),
     peer=peers.coin_map_scipy(float(SHEET_PRIOR[0]), float(sp.sqrt(SHEET_PRIOR[1]))),
     notes=(
@@ -117,7 +117,7 @@ COIN_MAP = coin_model(
 
 COIN_MAP_SD = coin_model(
     "coin_map_sd",
-    r"Task 3a, other reading: prior $N(0.5, 0.1^2)$, 0.1 read as the standard deviation",
+    r"Coin, MAP with prior $N(0.5, 0.1^2)$, 0.1 read as the standard deviation",
     normal_prior(theta, SHEET_PRIOR[0], SHEET_PRIOR[1] ** 2),
     peer=peers.coin_map_scipy(float(SHEET_PRIOR[0]), float(SHEET_PRIOR[1])),
     notes=("The stationarity condition is an irreducible cubic: the answer is an exact root object.",),
@@ -125,7 +125,7 @@ COIN_MAP_SD = coin_model(
 
 COIN_UNIFORM = coin_model(
     "coin_uniform",
-    r"Task 3b: coin with a $U(0, 1)$ prior",
+    r"Coin with a flat prior $U(0, 1)$",
     sp.Integer(1),
     notes=("A flat prior makes the MAP equal to the MLE; the predictive probability integrates over theta.",),
     peer=peers.bernoulli_mean,

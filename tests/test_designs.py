@@ -28,7 +28,7 @@ def test_least_squares_with_an_intercept_is_numpys_and_sigma2_the_mean_squared_r
     design = _design(data, 2, True)
     w, *_ = np.linalg.lstsq(design, data["y"], rcond=None)
     assert [found["w1"], found["w2"], found["w0"]] == pytest.approx(w, rel=1e-10)
-    assert found["sigma2"] == pytest.approx(np.mean((data["y"] - design @ w) ** 2), rel=1e-10)
+    assert found["sigma^2"] == pytest.approx(np.mean((data["y"] - design @ w) ** 2), rel=1e-10)
 
 
 def test_the_ridge_of_a_gaussian_prior_is_alpha_sigma2():
