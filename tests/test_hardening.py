@@ -1,0 +1,74 @@
+"""Hostile and extreme inputs of the second round: each gets its one line or its right answer."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import sympy as sp
+
+from derivations.engine import derive
+from derivations.model import InputError, Model, Parameter
+from derivations.sheet import load_sheet_module
+
+x, mu = sp.symbols("x mu", real=True)
+TINY = sp.Rational(1, 10**12)
+
+
+def narrow(scale: int = 1) -> Model:
+    density = scale * sp.exp(-((x - mu) ** 2) / (2 * TINY)) / sp.sqrt(2 * sp.pi * TINY)
+    return Model(
+        f"narrow_{scale}",
+        "narrow",
+        (x,),
+        (Parameter(mu, sp.Reals),),
+        density,
+        simulate=lambda r, n, t: {"x": r.normal(t["mu"], 1e-6, n)},
+        truth={"mu": 0.3},
+    )
+
+
+def test_a_proper_density_with_a_narrow_peak_is_accepted():
+    assert derive(narrow()).estimate is not None
+
+
+def test_a_narrow_density_that_integrates_to_two_is_still_refused():
+    with pytest.raises(InputError, match=r"^narrow_2: the density must integrate \(or sum\) to 1"):
+        derive(narrow(2))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("import sys\nsys.exit(0)\n", r"the file called sys\.exit\(0\) while loading; a sheet file only declares$"),
+        ("class Boom(BaseException):\n    pass\nraise Boom('no')\n", r": Boom: no$"),
+        ("raise SystemExit('bye')\n", r"sys\.exit\('bye'\)"),
+    ],
+)
+def test_a_sheet_that_exits_or_raises_anything_is_one_line(tmp_path, body, message):
+    path = tmp_path / "sheet.py"
+    path.write_text(textwrap.dedent(body))
+    with pytest.raises(InputError, match=message):
+        load_sheet_module(path)
+
+
+def test_a_sheet_file_runs_once_per_content(tmp_path):
+    path = tmp_path / "sheet.py"
+    counter = tmp_path / "runs.txt"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            from pathlib import Path
+            p = Path({str(counter)!r})
+            p.write_text(p.read_text() + "x" if p.exists() else "x")
+            from derivations.sheet import Sheet
+            SHEET = Sheet(title="t", questions=())
+            """
+        )
+    )
+    load_sheet_module(path)
+    load_sheet_module(path)
+    assert counter.read_text() == "x"
+    path.write_text(path.read_text() + "\n# edited\n")
+    load_sheet_module(path)
+    assert counter.read_text() == "xx"
