@@ -596,7 +596,9 @@ def load_python_file(path, kind: str = "Python"):
     except KeyboardInterrupt:
         raise
     except SystemExit as exc:  # a declaration file that exits: refused, not an empty success
-        raise InputError(f"{path}: the file called sys.exit({exc.code!r}) while loading; a {kind} file only declares") from None
+        raise InputError(
+            f"{path}: the file called sys.exit({exc.code!r}) while loading; a {kind} file only declares"
+        ) from None
     except BaseException as exc:  # noqa: BLE001 - the file's own code failed (any exception class): say where, in one line
         raise InputError(f"{path}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
     return module

@@ -4,6 +4,7 @@ exact answers, and the checks that work adds to the verification. WORKER entries
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from numerics.estimate import estimate
 from numerics.results import CheckResult
 from numerics.study import run_study
 
+BYTES_PER_VALUE = 8 * 24  # a study holds each drawn value in about two dozen float64 arrays at its peak
 DEFAULT_DRAWS = 500  # as the checks' simulated samples (numerics.checks.CHECK_N)
 BIAS_Z = 4.0  # a Monte Carlo mean within 4 standard errors of the derived one agrees (as bias_mc)
 
@@ -76,6 +78,8 @@ def study_work(q: OptimizerStudy, ctx: Context):
 
     d = ctx.derive(q.model)
     n = ctx.n or q.n or DEFAULT_DRAWS
+    if not d.model.observed:
+        check_memory(n, len(d.model.data) + len(d.params))
     if step_size_theory(d) is not None:
         compare = ctx.derive(q.compare) if q.compare is not None else None
         return exact_study(q, d, compare, n, ctx.seed, ctx.resolution)
@@ -83,6 +87,20 @@ def study_work(q: OptimizerStudy, ctx: Context):
     from numerics.exact_study import draw
 
     return run_study(d, ctx.seed, q.fractions, data=draw(d, n, ctx.seed), parts=parts)
+
+
+def check_memory(n: int, columns: int) -> None:
+    """Refuse, before drawing anything, a sample whose study would need more than half of this machine's memory."""
+    need = n * columns * BYTES_PER_VALUE
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return  # a system that does not say: nothing to compare with
+    if need > total / 2:
+        raise InputError(
+            f"a study of n = {n:,} draws needs about {need / 2**30:.1f} GiB, more than half of "
+            f"this machine's {total / 2**30:.1f} GiB; choose a smaller --n"
+        )
 
 
 def estimate_work(q: Estimate, ctx: Context):

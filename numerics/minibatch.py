@@ -65,7 +65,7 @@ def sgd(
     step_sizes = lr / np.arange(1, steps + 1) if schedule == "inverse_t" else np.full(steps, float(lr))
     limit = divergence_limit(s, start)
     if gradient == "derived":
-        path = _ascend_derived(s, np.array(list(batches)).reshape(steps, k), step_sizes, start, limit)
+        path = _ascend_derived(s, batches, k, step_sizes, start, limit)
     else:
         path = _ascend_autograd(s, batches, step_sizes, start, limit)
     arr = np.array(path)
@@ -103,17 +103,29 @@ def _ascend_autograd(s: Sample, batches: Iterator[np.ndarray], step_sizes: np.nd
     return path
 
 
-def _ascend_derived(s: Sample, batches: np.ndarray, step_sizes: np.ndarray, start, limit: float):
-    """The derived score at each batch's statistics, computed for every step at once (a batch's draw does not
-    depend on where the iterate is)."""
-    stats = s.compiled.statistics_rows(s.columns(s.data[batches]))
-    theta = np.asarray(start, dtype=float)
-    path = [theta]
-    for t, step in enumerate(step_sizes):
-        theta = theta + step * s.compiled.score(s.theta(theta), {name: values[t] for name, values in stats.items()})
-        if left_bounds(theta, s, limit):
-            break
-        path.append(theta)
+CHUNK_POINTS = 1_000_000  # the batches' points gathered at once: memory O(this), not O(steps x k)
+
+
+def _ascend_derived(s: Sample, batches: Iterator[np.ndarray], k: int, step_sizes: np.ndarray, start, limit: float):
+    """The derived score at each batch's statistics, computed for a chunk of steps at once (a batch's draw does
+    not depend on where the iterate is); the path is one preallocated array."""
+    steps = len(step_sizes)
+    path = np.empty((steps + 1, len(s.names)))
+    path[0] = theta = np.asarray(start, dtype=float)
+    per_chunk = max(1, CHUNK_POINTS // k)
+    done = 0
+    while done < steps:
+        size = min(per_chunk, steps - done)
+        chunk = np.array([next(batches) for _ in range(size)]).reshape(size, k)
+        stats = s.compiled.statistics_rows(s.columns(s.data[chunk]))
+        for t in range(size):
+            theta = theta + step_sizes[done + t] * s.compiled.score(
+                s.theta(theta), {name: values[t] for name, values in stats.items()}
+            )
+            if left_bounds(theta, s, limit):
+                return path[: done + t + 1]
+            path[done + t + 1] = theta
+        done += size
     return path
 
 

@@ -112,6 +112,8 @@ class Progress:
         start = time.perf_counter()
         try:
             yield
+        except InputError:
+            raise  # the sheet's or the request's rule, in its own one line (exit 2)
         except Exception as exc:  # an interrupt (Ctrl-C, SIGTERM) is not a failed step: it passes through
             raise BuildError(name, exc) from exc
         self.times[name] = time.perf_counter() - start

@@ -16,8 +16,8 @@ import errno
 import fcntl
 import hashlib
 import json
-import secrets
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -110,7 +110,9 @@ def manifest(directory: Path) -> dict[str, str | None] | None:
         return None
     if isinstance(found, list) and all(isinstance(k, str) for k in found):
         return dict.fromkeys(found)
-    if isinstance(found, dict) and all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in found.items()):
+    if isinstance(found, dict) and all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in found.items()
+    ):
         return found
     return None
 
@@ -215,7 +217,11 @@ def _only_listed(path: Path, inner: Path) -> bool:
     if listed is None:
         return False
     prefix = "" if inner == path else f"{inner.name}/"
-    allowed = {OWNER, MARKER, f"{prefix}{MARKER}", f"{prefix}{OWNER}"} | {f"{prefix}{name}" for name in listed} | ({inner.name} if prefix else set())
+    allowed = (
+        {OWNER, MARKER, f"{prefix}{MARKER}", f"{prefix}{OWNER}"}
+        | {f"{prefix}{name}" for name in listed}
+        | ({inner.name} if prefix else set())
+    )
     return present <= allowed and not edited_files(inner)
 
 

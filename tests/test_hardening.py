@@ -72,3 +72,32 @@ def test_a_sheet_file_runs_once_per_content(tmp_path):
     path.write_text(path.read_text() + "\n# edited\n")
     load_sheet_module(path)
     assert counter.read_text() == "xx"
+
+
+def test_a_study_too_large_for_the_machine_is_refused_before_drawing():
+    from numerics.kinds import check_memory
+
+    check_memory(10_000, 4)  # fits
+    with pytest.raises(
+        InputError, match=r"^a study of n = 1,000,000,000,000 draws needs about [\d.]+ GiB, more than half"
+    ):
+        check_memory(10**12, 4)
+
+
+def test_chunked_derived_sgd_is_the_same_path(monkeypatch):
+    """The derived-gradient ascent gathers its batches a chunk at a time: the path does not depend on the chunk."""
+    import numpy as np
+
+    from derivations.designs import gaussian_mean
+    from numerics import minibatch as mb
+    from numerics import quadratic as qd
+    from numerics.exact_study import draw
+
+    d = derive(gaussian_mean("chunks", ((5, 0), (0, 5)), (1, 1)))
+    s = qd.sample(d, draw(d, 500, 3), 3)
+    whole = mb.sgd(s, 7, 0.01, 90, (0.0, 0.0), seed=2, gradient="derived")
+    monkeypatch.setattr(mb, "CHUNK_POINTS", 20)  # 2 steps of 7 points per chunk
+    chunked = mb.sgd(s, 7, 0.01, 90, (0.0, 0.0), seed=2, gradient="derived")
+    np.testing.assert_array_equal(whole.path, chunked.path)
+    auto = mb.sgd(s, 7, 0.01, 90, (0.0, 0.0), seed=2, gradient="autograd")
+    np.testing.assert_allclose(auto.path, chunked.path, rtol=0, atol=1e-12)

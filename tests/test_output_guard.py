@@ -129,5 +129,8 @@ def test_the_previous_report_left_beside_a_killed_swap_is_cleaned_up_next_time(t
 
 def test_a_lock_file_planted_as_a_symlink_is_refused_in_one_line(tmp_path):
     (tmp_path / ".r.lock").symlink_to("/etc/passwd")
-    with pytest.raises(InputError, match=r"^--out .*/r: cannot take the lock \.r\.lock \("), output.locked(tmp_path / "r"):
+    with (
+        pytest.raises(InputError, match=r"^--out .*/r: cannot take the lock \.r\.lock \("),
+        output.locked(tmp_path / "r"),
+    ):
         pass
