@@ -390,6 +390,7 @@ class Sheet:
     peers: Mapping[str, Callable[[], float]] = field(default_factory=dict)  # answer key -> the same number by scipy
     extra_models: tuple[Model, ...] = ()  # verified too, though no question asks about them
     appendix: tuple[Question, ...] = ()  # worked after the questions for the reader; not answers of the sheet
+    names: Mapping[str, sp.Expr] = field(default_factory=dict)  # names a student's answer may use (h: the heads)
 
     def __post_init__(self):
         check_text(self.title, "the sheet's title")

@@ -3,6 +3,7 @@
 mlemap report [--out DIR] [--format md,tex,pdf,html] ...   the worked-solution report (python -m reports)
 mlemap verify [--sheet FILE] [--junit PATH] ...            every check of a sheet's models (python -m numerics.verify)
 mlemap derive FILE.py:NAME                                  a model's derivation, stage by stage, in the terminal
+mlemap check [--sheet FILE] QUESTION 'ANSWER' [--json -]    a student's answer: correct, incorrect (and why), ...
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ COMMANDS = {
     "report": "build the worked-solution report (mlemap report --help for its options)",
     "verify": "check every model of a sheet against independent numerics; exits 1 on any FAIL",
     "derive": "print a model's derivation: FILE.py:NAME names a Model (or Derivation) defined in a Python file",
+    "check": "check a student's answer to one question; exits 0 correct, 1 incorrect, 2 unreadable or undecided",
 }
 
 
@@ -76,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         from numerics.verify import main as verify
 
         return verify(rest, prog="mlemap verify")
+    if command == "check":
+        from numerics.check import main as check
+
+        return check(rest, prog="mlemap check")
     return derive_command(rest)
 
 

@@ -8,6 +8,7 @@ import scipy.integrate
 import scipy.stats
 import sympy as sp
 
+from derivations.answer import SUM
 from derivations.designs import gaussian_mean
 from derivations.engine import n_obs as n
 from derivations.proof import over_observations
@@ -292,6 +293,7 @@ SHEET = Sheet(
             title="Appendix: the prior's weight",
         ),
     ),
+    names={"h": SUM(x)},  # the number of heads, as students write it: (h + 1) / (n + 2)
     peers={
         "task3a.theta_map": lambda: _coin_map(VARIANCE_SD),
         "task3a.p_two_tails": lambda: _two_tails(VARIANCE_SD),

@@ -1,0 +1,214 @@
+"""The typical wrong answers of a question, derived from its own derivation: the answer a student reaches by a
+known slip (n - 1 for n, the prior forgotten, the prior's variance read as its standard deviation, a lost factor
+2, sigma for sigma^2, the posterior mean for its mode, the plug-in for the posterior predictive, the square of the
+sum for the sum of squares). Each names the slip in a student's words and the step of the worked derivation
+where it happens."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from derivations import bayes
+from derivations.engine import Derivation, n_obs
+from derivations.model import Model
+from derivations.sheet import Estimate, PosteriorPredictive, Question
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str  # for programs: "n_minus_1"
+    words: str  # for the student
+    step: str  # the worked derivation's step where it goes wrong
+    expr: sp.Basic
+
+
+def typical_mistakes(q: Question, d: Derivation, key: str, right: sp.Basic, deriv: Callable) -> list[Mistake]:
+    """The question's typical wrong answers for the answer under key; those equal to the right one are left out."""
+    found: list[Mistake] = []
+    if isinstance(q, Estimate):
+        found += _estimate_mistakes(q, d, key, right, deriv)
+    if isinstance(q, PosteriorPredictive):
+        found += _predictive_mistakes(q, deriv)
+    found += _arithmetic_mistakes(right)
+    distinct, seen = [], [right]
+    for m in found:
+        try:
+            if any(sp.simplify(m.expr - s) == 0 for s in seen):
+                continue
+        except (TypeError, ValueError):
+            continue
+        seen.append(m.expr)
+        distinct.append(m)
+    return distinct
+
+
+def _param_of(q: Estimate, d: Derivation, key: str) -> sp.Symbol | None:
+    from derivations.sheet import estimate_key
+
+    return next((p for p in d.params if estimate_key(q, d, p) == key), None)
+
+
+def _estimate_mistakes(q: Estimate, d: Derivation, key: str, right: sp.Basic, deriv: Callable) -> list[Mistake]:
+    out = []
+    param = _param_of(q, d, key)
+    if right.has(n_obs):
+        variance = param is not None and param.name.endswith("^2")
+        out.append(
+            Mistake(
+                "n_minus_1",
+                f"you divided by n - 1 where the {'maximum-likelihood' if d.kind == 'MLE' else 'MAP'} estimate "
+                "divides by n"
+                + (" (n - 1 gives the unbiased sample variance, a different estimator)" if variance else ""),
+                f"{d.kind} (score = 0)",
+                sp.simplify(right * n_obs / (n_obs - 1)),
+            )
+        )
+        out.append(
+            Mistake(
+                "n_for_n_minus_1",
+                "you divided by n where the answer divides by n - 1",
+                f"{d.kind} (score = 0)",
+                sp.simplify(right * (n_obs - 1) / n_obs),
+            )
+        )
+    if param is not None and param.name.endswith("^2"):
+        out.append(
+            Mistake(
+                "sigma_for_sigma2",
+                f"you gave the standard deviation, the square root of ${sp.latex(param)}$; the "
+                "question asks for the variance itself",
+                f"{d.kind} (score = 0)",
+                sp.sqrt(right),
+            )
+        )
+    if q.model.prior is not None and param is not None:
+        out += _prior_mistakes(q.model, param, deriv)
+    if right.free_symbols and param is not None:
+        out += _statistic_mistakes(d, right)
+    return out
+
+
+def _prior_mistakes(model: Model, param: sp.Symbol, deriv: Callable) -> list[Mistake]:
+    """The MLE (the prior forgotten), and the MAP under the prior with its variance read as its standard
+    deviation or the other way round."""
+    out = []
+    variants = [
+        (
+            "prior_forgotten",
+            "you left out the prior: this is the maximum-likelihood estimate, and the "
+            "question asks for the MAP, which maximises likelihood times prior",
+            "Log-posterior",
+            None,
+        )
+    ]
+    variance = _normal_prior_variance(model.prior, param)
+    if variance is not None:
+        variants.append(
+            (
+                "prior_variance_as_sd",
+                f"you read the prior's {variance} as its standard deviation; "
+                f"N(m, s^2) writes the variance, so {variance} is the variance",
+                "Log-prior",
+                variance**2,
+            )
+        )
+        variants.append(
+            (
+                "prior_sd_as_variance",
+                f"you read the prior's {variance} as its variance; here it is the standard deviation",
+                "Log-prior",
+                sp.sqrt(variance),
+            )
+        )
+    for name, words, step, new_variance in variants:
+        prior = None if new_variance is None else _normal_prior_with(model.prior, param, new_variance)
+        if new_variance is not None and prior is None:
+            continue
+        other = dataclasses.replace(model, name=f"{model.name}_{name}", prior=prior)
+        try:
+            d = deriv(other)
+        except Exception:  # noqa: BLE001 - a variant SymPy cannot solve (an irrational variance) is no candidate
+            continue
+        if d.estimate is not None and param in d.estimate:
+            out.append(Mistake(name, words, step, d.estimate[param]))
+    return out
+
+
+def _normal_prior_variance(prior, param: sp.Symbol) -> sp.Expr | None:
+    """v in a prior proportional to exp(-(theta - m)^2 / (2 v)), v a number; None otherwise."""
+    if prior is None:
+        return None
+    exponent = sp.expand(sp.log(sp.sympify(prior)).expand(force=True))
+    quadratic = exponent.coeff(param, 2)
+    if quadratic.free_symbols or not quadratic.is_number or not quadratic.is_negative:
+        return None
+    return sp.nsimplify(-1 / (2 * quadratic))
+
+
+def _normal_prior_with(prior, param: sp.Symbol, variance: sp.Expr):
+    old = _normal_prior_variance(prior, param)
+    exponent = sp.expand(sp.log(sp.sympify(prior)).expand(force=True))
+    mean = sp.nsimplify(exponent.coeff(param, 1) * old)
+    return sp.exp(-((param - mean) ** 2) / (2 * variance)) / sp.sqrt(2 * sp.pi * variance)
+
+
+def _statistic_mistakes(d: Derivation, right: sp.Basic) -> list[Mistake]:
+    """The sum of squares taken as the square of the sum (and the like): each statistic of a square replaced by the
+    square of its root's statistic."""
+    out = []
+    by_expr = {s.expr: s.symbol for s in d.statistics if s.reduce == "sum"}
+    for expr, symbol in by_expr.items():
+        root = sp.sqrt(expr)
+        if root in by_expr and right.has(symbol):
+            wrong = right.subs(symbol, by_expr[root] ** 2)
+            out.append(
+                Mistake(
+                    "wrong_statistic",
+                    f"you used the square of the sum, $(\\sum_i {sp.latex(root)}_i)^2$, where the "
+                    f"sum of squares $\\sum_i {sp.latex(root)}_i^2$ belongs",
+                    "Joint log-likelihood in sample statistics",
+                    wrong,
+                )
+            )
+    return out
+
+
+def _predictive_mistakes(q: PosteriorPredictive, deriv: Callable) -> list[Mistake]:
+    d = deriv(q.model)
+    if d.estimate is None:
+        return []
+    plug = bayes.plug_in_predictive(q.model, d.estimate, q.new)
+    return [
+        Mistake(
+            "plug_in_for_predictive",
+            f"you plugged the {d.kind} into the likelihood; the posterior "
+            "predictive averages over the whole posterior instead of using one value",
+            "Posterior predictive",
+            plug,
+        )
+    ]
+
+
+def _arithmetic_mistakes(right: sp.Basic) -> list[Mistake]:
+    if isinstance(right, sp.Tuple) or right == 0:
+        return []
+    return [
+        Mistake(
+            "factor_2",
+            "your answer is twice the right one: a factor 1/2 was lost (the 2 in a Gaussian's "
+            "exponent, or in the derivative of a square)",
+            "Score",
+            2 * right,
+        ),
+        Mistake(
+            "half",
+            "your answer is half the right one: a factor 2 was lost (the derivative of a square)",
+            "Score",
+            right / 2,
+        ),
+        Mistake("sign", "your answer has the wrong sign: check the sign of each term of the score", "Score", -right),
+    ]

@@ -1,0 +1,312 @@
+"""Check one student answer against the derivation: `check(sheet, key, answer) -> Feedback`.
+
+The answer is parsed by a grammar (derivations.answer), never evaluated as Python. It is correct when SymPy proves
+it equal to the derived answer (sums written in the derivation's statistics), or when it agrees exactly at K small
+data sets (said so: not proved). Otherwise it is incorrect, with the smallest data set where the two differ, and,
+where it equals one of the question's typical mistakes (derivations.mistakes), the mistake named with the step of
+the worked derivation where it goes wrong. A number is correct when it is the exact answer rounded to the digits
+given (at least 3 significant ones)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+from derivations.answer import SUM, Notation, UnknownSymbol, Unreadable, in_statistics, innermost_first, parse_answer
+from derivations.engine import Derivation, derive, n_obs
+from derivations.mistakes import Mistake, typical_mistakes
+from derivations.model import InputError, in_support
+from derivations.sheet import Answer, Question, Sheet, answers_of
+from derivations.solve import NoClosedForm, time_limit
+
+DATA_SETS = 6  # random data sets an unproved answer must agree on
+CHECK_SECONDS = 5.0  # a per-answer limit: a pathological answer is "undecided", never a hang
+MIN_DIGITS = 3
+
+
+@dataclass(frozen=True)
+class Feedback:
+    verdict: str  # "correct", "incorrect", "unreadable" or "undecided"
+    proved: bool
+    mistake: str | None
+    message: str
+    counterexample: dict | None = None  # {"data": {...}, "yours": number, "expected": number}
+    step: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def exit_code(self) -> int:
+        return {"correct": 0, "incorrect": 1}.get(self.verdict, 2)
+
+
+def question_of(sheet: Sheet, key: str) -> tuple[Question, Answer]:
+    for q in sheet.questions:
+        if key == q.key or key.startswith(f"{q.key}."):
+            for a in answers_of(q, derive):
+                if a.key == key:
+                    return q, a
+    keys = [a.key for q in sheet.questions for a in answers_of(q, derive)]
+    raise InputError(f"question {key!r}: no such answer on the sheet; its keys are {', '.join(keys)}")
+
+
+def check(sheet: Sheet, key: str, text: str, seed: int = 0) -> Feedback:
+    """The verdict on one answer, with its message and evidence."""
+    q, right = question_of(sheet, key)
+    d = derive(q.model)
+    notation = Notation.of(d, getattr(sheet, "names", {}))
+    try:
+        with time_limit(CHECK_SECONDS, "the check"):
+            student = parse_answer(text, notation)
+            return _judge(q, d, right, student, notation, seed)
+    except UnknownSymbol as exc:
+        return Feedback("unreadable", False, None, str(exc))
+    except Unreadable as exc:
+        return Feedback("unreadable", False, None, f"cannot read the answer: {exc}")
+    except NoClosedForm:
+        return Feedback("undecided", False, None, f"could not decide within {CHECK_SECONDS:g} s")
+
+
+def _judge(q, d: Derivation, right: Answer, student: sp.Basic, notation: Notation, seed: int) -> Feedback:
+    if isinstance(student, sp.Tuple):
+        return Feedback("unreadable", False, None, f"this answer is one value; the answer has {len(student)} parts")
+    expected = right.expr
+    allowed = {n_obs} | _sums(student) | (expected.free_symbols & set(d.params))
+    extra = sorted(str(s) for s in student.free_symbols - allowed)
+    if extra:
+        return Feedback("incorrect", False, None, f"the answer should not depend on {', '.join(extra)}")
+    if expected.is_number:
+        return _against_number(q, d, expected, student, notation)
+    proof = in_statistics(student, d)
+    if proof is not None and _equal(proof, expected):
+        return Feedback("correct", True, None, "correct: equal to the derived answer, proved symbolically")
+    rows_list = list(_data_sets(q, d, seed))
+    for rows in rows_list:
+        mine, theirs = _value(student, d, rows), _value(expected, d, rows)
+        if theirs is None and mine is None:
+            continue
+        if mine is None or theirs is None:
+            continue
+        if not _equal(mine, theirs):
+            return _incorrect(q, d, right, student, rows_list, rows, mine, theirs)
+    return Feedback(
+        "correct", False, None, f"correct, not proved: equal to the derived answer on {len(rows_list)} random data sets"
+    )
+
+
+def _sums(expr) -> set:
+    return {s for t in expr.atoms(SUM) for s in t.free_symbols}
+
+
+def _equal(a, b) -> bool:
+    try:
+        difference = (
+            sp.simplify(sp.nsimplify(a) - sp.nsimplify(b)) if a.is_number and b.is_number else sp.simplify(a - b)
+        )
+    except (TypeError, ValueError):
+        return False
+    if difference == 0:
+        return True
+    if difference.is_number:
+        return abs(complex(sp.N(difference, 30))) < 1e-25 * max(1.0, abs(complex(sp.N(b, 30))))
+    return False
+
+
+def _against_number(q, d, expected, student, notation: Notation) -> Feedback:
+    """The derived answer is a number (the sheet's data are given): the student's formula at those data, or a
+    decimal correct to the digits given."""
+    if student.atoms(SUM) or student.has(n_obs):
+        if not q.model.observed:
+            return Feedback("undecided", False, None, "the answer uses data, and the question's model has none")
+        value = _value(student, d, _observed_rows(d))
+        if value is None:
+            return Feedback("undecided", False, None, "the answer could not be evaluated at the sheet's data")
+        student = value
+    decimal = (
+        notation.decimals[0] if len(notation.decimals) == 1 and student.is_Rational and not student.is_Integer else None
+    )
+    if decimal is not None:
+        found = _decimal(decimal, student, expected)
+    elif _equal(student, expected):
+        return Feedback("correct", True, None, "correct: equal to the derived answer exactly")
+    else:
+        found = Feedback(
+            "incorrect",
+            False,
+            None,
+            f"not the answer: yours is {float(sp.N(student)):.6g}, the derived one {float(sp.N(expected)):.6g}",
+            {"data": "the sheet's", "yours": float(sp.N(student)), "expected": float(sp.N(expected))},
+        )
+    if found.verdict != "incorrect":
+        return found
+    right = next(a for a in answers_of(q, derive) if a.expr == expected)
+    for m in typical_mistakes(q, d, right.key, expected, derive):
+        if not m.expr.is_number:
+            continue
+        same = _decimal(decimal, student, m.expr).verdict == "correct" if decimal else _equal(student, m.expr)
+        if same:
+            return Feedback("incorrect", False, m.name, f"not the answer: {m.words}.", found.counterexample, m.step)
+    return found
+
+
+def _decimal(text: str, given: sp.Rational, expected) -> Feedback:
+    digits = len(text.replace(".", "").lstrip("0"))
+    value = float(sp.N(expected, 30))
+    error = abs(float(given) - value) / abs(value) if value else abs(float(given))
+    places = len(text.split(".")[1]) if "." in text else 0
+    rounded = abs(Fraction(text) - Fraction(str(sp.N(expected, 40)))) <= Fraction(1, 2 * 10**places)
+    if digits < MIN_DIGITS:
+        return Feedback(
+            "undecided", False, None, f"give at least {MIN_DIGITS} significant digits (relative error {error:.1e})"
+        )
+    if rounded:
+        return Feedback("correct", False, None, f"correct to the {digits} digits given (relative error {error:.1e})")
+    return Feedback(
+        "incorrect",
+        False,
+        None,
+        f"not the answer rounded to {digits} digits: it is {value:.{digits}g} "
+        f"(yours differs by a relative {error:.1e})",
+        {"data": "the sheet's", "yours": float(given), "expected": value},
+    )
+
+
+def _observed_rows(d: Derivation) -> list[dict]:
+    model = d.model
+    columns = [model.observed[s] for s in model.data]
+    return [{s: sp.nsimplify(v) for s, v in zip(model.data, row)} for row in zip(*columns)]
+
+
+def _data_sets(q, d: Derivation, seed: int):
+    """Small data sets, n = 3, 4, 5, 3, 4, 5: the model's own draws at its truth, rounded to exact numbers
+    (integers where the support is discrete, two decimals else)."""
+    model = d.model
+    rng = np.random.default_rng(seed)
+    for k in range(DATA_SETS):
+        n = max(3 + k % 3, model.min_n)
+        if model.simulate is not None and model.truth:
+            drawn = model.simulate(rng, n, model.truth)
+        else:
+            drawn = {s.name: rng.integers(1, 6, n).astype(float) for s in model.data}
+        whole = {name: np.round(np.asarray(v, float)) for name, v in drawn.items()}
+        integers = all(in_support(whole[s.name], model.support.get(s, sp.Reals)).all() for s in model.data)
+        scale = 1 if integers and k < DATA_SETS // 2 else 100  # integers first, where the support allows them
+        rows = [{s: sp.Rational(round(float(drawn[s.name][i]) * scale), scale) for s in model.data} for i in range(n)]
+        yield [{**row, **_parameters(d, k)} for row in rows]
+
+
+def _parameters(d: Derivation, k: int) -> dict:
+    """Parameter values for an answer in the parameters (a density, a bias): the truth moved a little, exact."""
+    out = {}
+    for p in d.model.params:
+        base = d.model.truth.get(p.name, 0.5) if d.model.truth else 0.5
+        value = sp.nsimplify(round(base * (1 + 0.07 * (k + 1)), 3))
+        out[p.symbol] = value if p.domain.contains(value) is sp.true else sp.nsimplify(base)
+    return out
+
+
+def _value(expr: sp.Basic, d: Derivation, rows: list[dict]):
+    """expr at the data rows, exactly: SUM(g) summed over them, the derivation's statistics from their
+    definitions, n the number of rows."""
+    n = len(rows)
+    at = innermost_first(expr, lambda g: sp.Add(*[g.subs(row) for row in rows]))
+    if at is None:
+        return None
+    stats = {}
+    for s in d.statistics:
+        if s.symbol == n_obs or not at.has(s.symbol):
+            continue
+        values = [s.expr.subs(row) for row in rows]
+        reduce = {"sum": lambda v: sp.Add(*v), "max": lambda v: sp.Max(*v), "min": lambda v: sp.Min(*v)}.get(s.reduce)
+        if reduce is None:
+            return None
+        stats[s.symbol] = reduce(values)
+    params = {p: rows[0][p] for p in d.params if p in rows[0]}
+    value = at.subs(stats).subs(n_obs, n).subs(params).subs(d.model.constants)
+    return value if value.is_number and value.is_finite is not False else None
+
+
+def _incorrect(q, d, right: Answer, student, rows_list, rows, mine, theirs) -> Feedback:
+    data = {s.name: [str(row[s]) for row in rows] for s in d.model.data}
+    used = (right.expr.free_symbols | student.free_symbols) & set(d.params)
+    data |= {p.name: str(rows[0][p]) for p in sorted(used, key=str)}
+    evidence = {"data": data, "yours": _shown(mine), "expected": _shown(theirs)}
+    for m in typical_mistakes(q, d, right.key, right.expr, derive):
+        if all(_agrees(student, m.expr, d, r) for r in rows_list[:3]):
+            return Feedback("incorrect", False, m.name, f"not the answer: {m.words}.", evidence, m.step)
+    return Feedback(
+        "incorrect",
+        False,
+        None,
+        f"not the answer: on the data {data} yours gives {_shown(mine)} and the derived answer {_shown(theirs)}",
+        evidence,
+    )
+
+
+def _agrees(student, other: sp.Basic, d: Derivation, rows) -> bool:
+    mine, theirs = _value(student, d, rows), _value(other, d, rows)
+    return mine is not None and theirs is not None and _equal(mine, theirs)
+
+
+def _shown(value) -> str | float:
+    if value.is_Rational:
+        return str(value)
+    return float(sp.N(value))
+
+
+__all__ = ["Feedback", "Mistake", "check"]
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m numerics.check") -> int:
+    """Exit 0 correct, 1 incorrect, 2 unreadable, undecided or a usage error."""
+    import argparse
+    import json
+    import sys
+
+    from derivations.sheet import load_sheet
+    from sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
+
+    usage = argparse.ArgumentParser(prog=prog, description="Check one student answer against the sheet's derivation.")
+    usage.add_argument("--sheet", default=str(DEFAULT_SHEET), help="the sheet file (default: the shipped Exercise 3)")
+    usage.add_argument("question", help="the answer's key in answers.json, e.g. task1.sigma2_mle")
+    usage.add_argument(
+        "answer", help="the answer: LaTeX (\\frac{1}{n}\\sum_i x_i), plain text (sum(x_i)/n) or a number"
+    )
+    usage.add_argument("--json", metavar="PATH", help="also write the feedback as JSON; '-' writes it to stdout only")
+    usage.add_argument("--seed", type=int, default=0, help="seed of the random data sets (default 0)")
+    args = usage.parse_args(argv)
+    try:
+        feedback = check(load_sheet(args.sheet), args.question, args.answer, args.seed)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json == "-":
+        print(json.dumps(feedback.as_dict(), indent=1, sort_keys=True))
+        return feedback.exit_code
+    print(f"{feedback.verdict}: {feedback.message}")
+    if feedback.step:
+        print(f"  where it goes wrong: the step '{feedback.step}' of the worked solution")
+    if feedback.counterexample and isinstance(feedback.counterexample.get("data"), dict):
+        print(
+            f"  for example, on {feedback.counterexample['data']}: yours {feedback.counterexample['yours']}, "
+            f"expected {feedback.counterexample['expected']}"
+        )
+    if args.json:
+        from numerics.verify import json_target_problem, write_whole
+
+        target = Path(args.json)
+        problem = json_target_problem(target)
+        if problem:
+            print(f"error: --json {target}: {problem}", file=sys.stderr)
+            return 2
+        write_whole(target, (json.dumps(feedback.as_dict(), indent=1, sort_keys=True) + "\n").encode())
+    return feedback.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
