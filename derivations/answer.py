@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import sympy as sp
 
@@ -19,7 +20,7 @@ MAX_DEPTH = 40
 MAX_EXPONENT = 64  # |exponent| of a number: 9^(9^9) is refused, not computed
 SUM = sp.Function("SUM")  # SUM(g): the sum over i = 1..n of g(x_i, y_i, ...)
 TOKEN = re.compile(
-    r"\s+|(?P<num>\d+\.\d*|\.\d+|\d+)|(?P<cmd>\\[A-Za-z]+|\\[,;:! {}|])|(?P<name>[A-Za-z]+)"
+    r"\s+|(?P<num>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d{1,3}(?![A-Za-z]))?)|(?P<cmd>\\[A-Za-z]+|\\[,;:! {}|])|(?P<name>[A-Za-z]+)"
     r"|(?P<op>\*\*|[-+*/^(){}\[\],=_|'])"
 )
 GREEK = ("alpha", "beta", "gamma", "delta", "mu", "sigma", "theta", "lambda", "tau", "nu", "kappa", "phi", "rho", "eta")
@@ -217,7 +218,7 @@ class Parser:
         if tok.kind == "num":
             self.take()
             self.notation.decimals.append(tok.text)
-            return sp.Rational(tok.text)
+            return sp.Rational(str(Decimal(tok.text)))
         if tok.text in ("(", "["):
             close = ")" if tok.text == "(" else "]"
             self.take()
@@ -335,6 +336,8 @@ class Parser:
             return self.sum_of(summand, tok)
         if word == "pi":
             return sp.pi
+        if word == "e" and "e" not in self.notation.data and "e" not in self.notation.params and not self.at("_"):
+            return sp.E  # Euler's number, unless the sheet names something e
         for data_name in self.notation.data:
             if word in (f"{data_name}bar", f"{data_name}mean"):
                 return SUM(self.notation.data[data_name]) / n_obs
