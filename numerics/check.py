@@ -189,6 +189,7 @@ def _decimal(text: str, given: sp.Rational, expected) -> Feedback:
 
 def _observed_rows(d: Derivation) -> list[dict]:
     model = d.model
+    assert model.observed  # the caller asks only for a model with data
     columns = [model.observed[s] for s in model.data]
     return [{s: sp.nsimplify(v) for s, v in zip(model.data, row)} for row in zip(*columns)]
 

@@ -53,7 +53,7 @@ def sgd(
     gradient (a test holds them together) without torch's per-step overhead, for long studies."""
     k = inputs.batch_size(k, s.n)
     inputs.learning_rate(lr)
-    steps = inputs.whole("steps", steps, 1, 10**6)
+    steps = inputs.whole("steps", steps, 1, 10**8)
     start = inputs.point("start", start, len(s.names))
     if schedule not in {"constant", "inverse_t"}:
         raise InputError(f"schedule must be 'constant' or 'inverse_t', got {schedule!r}")

@@ -627,8 +627,8 @@ BATCH_CASES = [
     Case("batch-above-n", on_small(mb.sgd, 301, 1e-3, 3, START), "^" + K_RULE + "301$"),
     Case("batch-float", on_small(mb.sgd, 2.0, 1e-3, 3, START), "^" + K_RULE + "2.0$"),
     Case("batch-string", on_small(mb.sgd, "5", 1e-3, 3, START), "^" + K_RULE + "'5'$"),
-    Case("steps-zero", on_small(mb.sgd, 5, 1e-3, 0, START), r"^steps must be in \[1, 1000000\], got 0$"),
-    Case("steps-negative", on_small(mb.sgd, 5, 1e-3, -1, START), r"^steps must be in \[1, 1000000\], got -1$"),
+    Case("steps-zero", on_small(mb.sgd, 5, 1e-3, 0, START), r"^steps must be in \[1, 100000000\], got 0$"),
+    Case("steps-negative", on_small(mb.sgd, 5, 1e-3, -1, START), r"^steps must be in \[1, 100000000\], got -1$"),
     Case("steps-float", on_small(mb.sgd, 5, 1e-3, 2.5, START), r"^steps must be a whole number, got 2.5$"),
     Case(
         "unknown-schedule",
