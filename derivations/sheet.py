@@ -391,6 +391,7 @@ class Sheet:
     extra_models: tuple[Model, ...] = ()  # verified too, though no question asks about them
     appendix: tuple[Question, ...] = ()  # worked after the questions for the reader; not answers of the sheet
     names: Mapping[str, sp.Expr] = field(default_factory=dict)  # names a student's answer may use (h: the heads)
+    points: Mapping[str, float] = field(default_factory=dict)  # an answer key's points when grading (default 1)
 
     def __post_init__(self):
         check_text(self.title, "the sheet's title")

@@ -4,6 +4,7 @@ mlemap report [--out DIR] [--format md,tex,pdf,html] ...   the worked-solution r
 mlemap verify [--sheet FILE] [--junit PATH] ...            every check of a sheet's models (python -m numerics.verify)
 mlemap derive FILE.py:NAME                                  a model's derivation, stage by stage, in the terminal
 mlemap check [--sheet FILE] QUESTION 'ANSWER' [--json -]    a student's answer: correct, incorrect (and why), ...
+mlemap grade [--sheet FILE] SUBMISSIONS.csv [--out DIR]     a class: grades.csv, feedback pages, a summary
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ COMMANDS = {
     "verify": "check every model of a sheet against independent numerics; exits 1 on any FAIL",
     "derive": "print a model's derivation: FILE.py:NAME names a Model (or Derivation) defined in a Python file",
     "check": "check a student's answer to one question; exits 0 correct, 1 incorrect, 2 unreadable or undecided",
+    "grade": "grade a class's answers (a CSV of student,question,answer): grades.csv, feedback pages, a summary",
 }
 
 
@@ -82,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         from numerics.check import main as check
 
         return check(rest, prog="mlemap check")
+    if command == "grade":
+        from reports.grade import main as grade
+
+        return grade(rest, prog="mlemap grade")
     return derive_command(rest)
 
 
