@@ -46,20 +46,40 @@ class Feedback:
         return {"correct": 0, "incorrect": 1}.get(self.verdict, 2)
 
 
+_KEYS: dict[int, tuple[Sheet, dict[str, tuple[Question, Answer]]]] = {}  # by id of a sheet: its answers by key
+_DERIVED: dict[int, Derivation] = {}  # by id of a model: a class's checks derive each once
+_MISTAKES: dict[tuple[int, str], list[Mistake]] = {}
+
+
+def derived(model) -> Derivation:
+    found = _DERIVED.get(id(model))
+    if found is None or found.model is not model:
+        found = _DERIVED[id(model)] = derive(model)
+    return found
+
+
 def question_of(sheet: Sheet, key: str) -> tuple[Question, Answer]:
-    for q in sheet.questions:
-        if key == q.key or key.startswith(f"{q.key}."):
-            for a in answers_of(q, derive):
-                if a.key == key:
-                    return q, a
-    keys = [a.key for q in sheet.questions for a in answers_of(q, derive)]
-    raise InputError(f"question {key!r}: no such answer on the sheet; its keys are {', '.join(keys)}")
+    held = _KEYS.get(id(sheet))
+    if held is None or held[0] is not sheet:
+        table = {a.key: (q, a) for q in sheet.questions for a in answers_of(q, derived)}
+        held = _KEYS[id(sheet)] = (sheet, table)
+    if key not in held[1]:
+        raise InputError(f"question {key!r}: no such answer on the sheet; its keys are {', '.join(held[1])}")
+    return held[1][key]
+
+
+def mistakes_of(q: Question, d: Derivation, right: Answer) -> list[Mistake]:
+    """The question's typical mistakes, derived once per process."""
+    key = (id(q), right.key)
+    if key not in _MISTAKES:
+        _MISTAKES[key] = typical_mistakes(q, d, right.key, right.expr, derived)
+    return _MISTAKES[key]
 
 
 def check(sheet: Sheet, key: str, text: str, seed: int = 0) -> Feedback:
     """The verdict on one answer, with its message and evidence."""
     q, right = question_of(sheet, key)
-    d = derive(q.model)
+    d = derived(q.model)
     notation = Notation.of(d, getattr(sheet, "names", {}))
     try:
         with time_limit(CHECK_SECONDS, "the check"):
@@ -152,8 +172,8 @@ def _against_number(q, d, expected, student, notation: Notation) -> Feedback:
         )
     if found.verdict != "incorrect":
         return found
-    right = next(a for a in answers_of(q, derive) if a.expr == expected)
-    for m in typical_mistakes(q, d, right.key, expected, derive):
+    right = next(a for a in answers_of(q, derived) if a.expr == expected)
+    for m in mistakes_of(q, d, right):
         if not m.expr.is_number:
             continue
         same = _decimal(decimal, student, m.expr).verdict == "correct" if decimal else _equal(student, m.expr)
@@ -248,7 +268,7 @@ def _incorrect(q, d, right: Answer, student, rows_list, rows, mine, theirs) -> F
     used = (right.expr.free_symbols | student.free_symbols) & set(d.params)
     data |= {p.name: str(rows[0][p]) for p in sorted(used, key=str)}
     evidence = {"data": data, "yours": _shown(mine), "expected": _shown(theirs)}
-    for m in typical_mistakes(q, d, right.key, right.expr, derive):
+    for m in mistakes_of(q, d, right):
         if all(_agrees(student, m.expr, d, r) for r in rows_list[:3]):
             return Feedback("incorrect", False, m.name, f"not the answer: {m.words}.", evidence, m.step)
     return Feedback(

@@ -56,6 +56,9 @@ GOALS = {
     "n1e8_peak_rss_gib": ("<=", 2.0),
     "report_vs_import_floor": ("<=", 5.0),
     "derive_seconds_max": ("<=", 5.0),
+    "check_median_ms": ("<=", 50.0),
+    "check_cold_seconds": ("<=", 2.0),
+    "grade_class_seconds": ("<=", 60.0),
 }
 DERIVE_CHILD = """
 import json, os, time
@@ -170,9 +173,11 @@ def scaling(ns=(10**4, 10**5, 10**6, 10**7, 10**8)) -> dict:
     }
 
 
-def wall(cmd: list[str]) -> float:
+def wall(cmd: list[str], ok=(0,)) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
+    done = subprocess.run(cmd, capture_output=True)
+    if done.returncode not in ok:
+        raise RuntimeError(f"{' '.join(cmd[:4])} exited {done.returncode}: {done.stderr.decode()[-300:]}")
     return time.perf_counter() - start
 
 
@@ -183,6 +188,56 @@ def report_vs_import_floor() -> dict:
         wall(cmd)  # cold: fills OS caches and matplotlib's font cache
         warm = wall(cmd)
     return {"report_vs_import_floor": warm / floor, "report_seconds": warm, "import_floor_seconds": floor}
+
+
+def check_speed() -> dict:
+    """One answer checked warm (the median over every answer of Exercise 3 in two notations), and a fresh
+    `mlemap check` process with a warm disk cache."""
+    from derivations.sheet import answers
+    from numerics.check import check
+    from sheets.exercise3 import SHEET
+
+    found = answers(SHEET)
+    texts = [(a.key, f"{float(a.value):.6g}" if a.value is not None else "xbar") for a in found]
+    for key, text in texts:
+        check(SHEET, key, text)  # warm: every model derived
+    times = []
+    for key, text in texts * 3:
+        start = time.perf_counter()
+        check(SHEET, key, text)
+        times.append(time.perf_counter() - start)
+    cold = min(
+        wall(
+            [sys.executable, "-m", "numerics.check", "task1.sigma2_mle", r"\frac{1}{n-1}\sum_i (x_i-\bar x)^2"], ok=(1,)
+        )
+        for _ in range(3)
+    )
+    return {"check_median_ms": 1000 * float(np.median(times)), "check_cold_seconds": cold}
+
+
+def grade_class_seconds(students: int = 200) -> dict:
+    """200 students x every answer of Exercise 3: right answers, typical mistakes and random wrong ones."""
+    import csv
+    import io
+    import random
+
+    from derivations.sheet import answers
+    from sheets.exercise3 import SHEET
+
+    rng = random.Random(0)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["student", "question", "answer"])
+    for k in range(students):
+        for a in answers(SHEET):
+            right = f"{float(a.value):.6g}" if a.value is not None else None
+            choices = [right or "xbar", "sum(x_i)/(n-1)", f"{rng.randint(1, 99)}/{rng.randint(100, 200)}"]
+            writer.writerow([f"s{k:03d}", a.key, rng.choice(choices)])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "class.csv"
+        path.write_text(out.getvalue())
+        seconds = wall([sys.executable, "-m", "reports.grade", str(path), "--out", str(Path(tmp) / "g")])
+    return {"grade_class_seconds": seconds}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         ("gradient", suffstat_grad_speedup),
         ("scaling", lambda: scaling(tuple(n for n in (10**4, 10**5, 10**6, 10**7, 10**8) if n <= args.max_n))),
         ("derive", derive_seconds),
+        ("check", check_speed),
+        ("grade", grade_class_seconds),
         ("report", None if args.skip_report else report_vs_import_floor),
     ):
         if fn is None:
