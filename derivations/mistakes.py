@@ -36,14 +36,25 @@ def typical_mistakes(q: Question, d: Derivation, key: str, right: sp.Basic, deri
     found += _arithmetic_mistakes(right)
     distinct, seen = [], [right]
     for m in found:
-        try:
-            if any(sp.simplify(m.expr - s) == 0 for s in seen):
-                continue
-        except (TypeError, ValueError):
+        if any(_same(m.expr, s) for s in seen):
             continue
         seen.append(m.expr)
         distinct.append(m)
     return distinct
+
+
+def _same(a: sp.Basic, b: sp.Basic) -> bool:
+    """Equal as expressions: first at a fixed rational point of their symbols (cheap, and decisive when they
+    differ), then by cancel or simplify."""
+    symbols = sorted((a.free_symbols | b.free_symbols), key=str)
+    point = {s: sp.Rational(7 + 3 * k, 5 + k) for k, s in enumerate(symbols)}
+    try:
+        gap = sp.N(a.subs(point) - b.subs(point), 30)
+        if gap.is_number and abs(gap) > 1e-20:
+            return False
+        return bool(sp.cancel(sp.together(a - b)) == 0 or sp.simplify(a - b) == 0)
+    except (TypeError, ValueError):
+        return False
 
 
 def _param_of(q: Estimate, d: Derivation, key: str) -> sp.Symbol | None:

@@ -25,7 +25,7 @@ from derivations.sheet import Answer, Question, Sheet, answers_of
 from derivations.solve import NoClosedForm, time_limit
 
 DATA_SETS = 6  # random data sets an unproved answer must agree on
-CHECK_SECONDS = 5.0  # a per-answer limit: a pathological answer is "undecided", never a hang
+CHECK_SECONDS = 10.0  # a per-answer limit: a pathological answer is "undecided", never a hang
 MIN_DIGITS = 3
 
 
@@ -129,10 +129,14 @@ def _sums(expr) -> set:
 
 
 def _equal(a, b) -> bool:
+    """Exactly equal: rationals compared as they are, rational functions by their canonical form (cancel), the
+    rest by simplify."""
+    if a.is_Rational and b.is_Rational:
+        return bool(a == b)
     try:
-        difference = (
-            sp.simplify(sp.nsimplify(a) - sp.nsimplify(b)) if a.is_number and b.is_number else sp.simplify(a - b)
-        )
+        difference = sp.cancel(sp.together(a - b))
+        if difference != 0 and (difference.has(sp.Pow, sp.log, sp.exp, sp.CRootOf) or difference.is_number):
+            difference = sp.simplify(difference)
     except (TypeError, ValueError):
         return False
     if difference == 0:

@@ -203,7 +203,7 @@ def _build_into(
     with progress.step("document"):  # the text, with the figures it asks for recorded, not yet drawn
         sections, plan = report.document()
         answer_rows = report.answers()
-        sections = [at_a_glance(answer_rows), *sections, colophon(report.settings.seed)]
+        sections = [at_a_glance(report.glance()), *sections, colophon(report.settings.seed)]
         maybe_fail("document")
     with progress.step("figures"):
         plan.render(

@@ -3,7 +3,6 @@ render.py lays out as Markdown and LaTeX. Prose templates shared by every sheet 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,35 +100,20 @@ def statistic_names(d) -> dict[sp.Symbol, str]:
 
 
 def statistic_latex(s) -> str:
-    """A statistic's short name from what it sums: N_{v} for the count of a value v, else S_{g}."""
+    """A statistic's short name, from what it reduces (never from its symbol's name): N_{v} for the count of a
+    value v, x_{(n)} and x_{(1)} for the largest and smallest, the median as x-tilde and the summed absolute
+    deviations from it as D_x, else S_{g} for the sum of g."""
     if isinstance(s.expr, sp.KroneckerDelta):
         (value,) = (a for a in s.expr.args if a.is_number)
         return f"N_{{{sp.latex(value)}}}"
-    return counted_or_ordered(s.symbol) or f"S_{{{sp.latex(s.expr).replace(' ', '')}}}"
-
-
-def counted_or_ordered(symbol: sp.Symbol) -> str | None:
-    """N_k_2 (the engine's count of k = 2) as N_{2}, N_k_m1 as N_{-1}; max_x and min_x as x_{(n)} and x_{(1)};
-    else None."""
-    name = symbol.name
-    if name.startswith("N_"):
-        value = name.rsplit("_", 1)[-1]
-        return f"N_{{{value.replace('m', '-', 1) if value.startswith('m') else value}}}"
-    for prefix, order in (("max_", "(n)"), ("min_", "(1)")):
-        if name.startswith(prefix):
-            return f"{{{sp.latex(sp.Symbol(name.removeprefix(prefix)))}}}_{{{order}}}"
-    if name.startswith("med_"):  # the sample median, as a textbook writes it
-        return rf"\tilde{{{sp.latex(sp.Symbol(name.removeprefix('med_')))}}}"
-    if name.startswith("D_"):  # the absolute deviations from the median, summed
-        return f"D_{{{sp.latex(sp.Symbol(name.removeprefix('D_')))}}}"
-    return None
-
-
-def statistic_name(symbol: sp.Symbol) -> str:
-    """S_xp2 (the engine's name for sum x^2) as S_{x^{2}}, S_xpm2 as S_{x^{-2}}, S_xp3d2 as S_{x^{3/2}}: the same
-    short name statistic_names gives it."""
-    rest = re.sub(r"p(m?\d+(d\d+)?)", lambda m: "^{" + m[1].replace("m", "-").replace("d", "/") + "}", symbol.name[2:])
-    return "S_{" + re.sub(r"log(\w)", r"\\log \1", rest) + "}"
+    data = sp.latex(s.expr)
+    shown = {
+        "max": f"{{{data}}}_{{(n)}}",
+        "min": f"{{{data}}}_{{(1)}}",
+        "median": rf"\tilde{{{data}}}",
+        "absdev": f"D_{{{data}}}",
+    }
+    return shown.get(s.reduce, f"S_{{{data.replace(' ', '')}}}")
 
 
 LINES = "\n"  # separates the equations of one display: each is set on its own line
@@ -173,17 +157,9 @@ def _root_by_place(root: sp.CRootOf) -> str | None:
 
 
 def math(d, expr, **options) -> str:
-    """LaTeX of an expression of a derivation: its statistics by their short names, algebraic roots as rho.
-    Without a derivation, symbols named like statistics (S_...) get the same short names."""
-    names = (
-        statistic_names(d)
-        if d is not None
-        else {
-            s: counted_or_ordered(s) or statistic_name(s)
-            for s in getattr(expr, "free_symbols", ())
-            if s.name.startswith(("S_", "N_", "max_", "min_", "med_", "D_"))
-        }
-    )
+    """LaTeX of an expression of a derivation: its statistics by their short names (d None: an expression with
+    none), algebraic roots as rho."""
+    names = statistic_names(d) if d is not None else {}
     return sp.latex(named_roots(expr)[0], symbol_names=names, **options)
 
 
@@ -263,34 +239,15 @@ def questions_document(questions: list[tuple[str, str]]) -> list[Section]:
     return sections
 
 
-def _parsed(exact: str | None) -> sp.Expr | None:
-    """answers.json's exact form read back for display ('lambda', a Python keyword, as SymPy's 'lamda');
-    None where it does not parse, and the row's own LaTeX is shown instead."""
-    if exact is None:
-        return None
-    try:
-        return sp.sympify(re.sub(r"\blambda\b", "lamda", exact))
-    except (sp.SympifyError, SyntaxError, TypeError, ValueError):
-        return None
-
-
 def at_a_glance(rows: list[dict]) -> Section:
     """The front page's table: each answer of answers.json, exact and to 4 significant digits."""
     sec = Section("answers", "Answers at a glance")
     table, notes = [], []
-    for row in rows:
-        exact = _parsed(row["exact"]) if not row.get("shown_latex") else None
-        shown = (
-            f"$\\displaystyle {row['shown_latex']}$"
-            if row.get("shown_latex")
-            else f"$\\displaystyle {math(None, exact)}$"
-            if exact is not None
-            else (f"${row['latex']}$" if row.get("latex") else "")
-        )
-        conditions = [_parsed(c) for c in row.get("conditions", ())]
-        if conditions:
-            shown += ", where $" + r",\ ".join(math(None, c) for c in conditions if c is not None) + "$"
-        notes.append(roots_defined(exact) if exact is not None else "")
+    for row in rows:  # each row's display LaTeX was written from its derivation: nothing is read back
+        shown = f"$\\displaystyle {row['display']}$" if row.get("display") else ""
+        if row.get("display_conditions"):
+            shown += f", where ${row['display_conditions']}$"
+        notes.append(row.get("roots", ""))
         table.append((row["question"], shown, "" if row["value"] is None else f"{row['value']:.4g}"))
     caption = (
         "Exact answers where they exist, and their values to 4 significant digits; the sections below derive each one."

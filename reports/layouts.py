@@ -21,7 +21,7 @@ def truth_latex(model, names=None) -> str:
     return r",\ ".join(f"{sp.latex(p.symbol)} = {model.truth[p.name]:g}" for p in params)
 
 
-def log_theory(sec: Section, q: LogTheory, work, plan: figures.FigurePlan) -> None:
+def log_theory(sec: Section, q: LogTheory, work, plan: figures.FigurePlan, d=None) -> None:
     t, u = work
     view = SimpleNamespace(
         **vars(t),
@@ -43,7 +43,7 @@ def log_theory(sec: Section, q: LogTheory, work, plan: figures.FigurePlan) -> No
     sec.text(KINDS_TEXT.theory_estimator(view, sample, q.example.title if q.example is not None else ""))
 
 
-def bias(sec: Section, q: Bias, work, plan: figures.FigurePlan) -> None:
+def bias(sec: Section, q: Bias, work, plan: figures.FigurePlan, d=None) -> None:
     d_params = {p.symbol: p for p in q.model.params}
     shown = False
     for found in work.found:
@@ -53,11 +53,11 @@ def bias(sec: Section, q: Bias, work, plan: figures.FigurePlan) -> None:
             continue
         shown = True
         lines = [
-            rf"E\left[{theta}\right] = {math(None, found.expectation)}",
-            rf"\operatorname{{bias}}\left({theta}\right) = E\left[{theta}\right] - {sp.latex(found.param)} = {math(None, found.bias)}",
+            rf"E\left[{theta}\right] = {math(d, found.expectation)}",
+            rf"\operatorname{{bias}}\left({theta}\right) = E\left[{theta}\right] - {sp.latex(found.param)} = {math(d, found.bias)}",
         ]
         if found.correction is not None:
-            lines.append(rf"{theta}_{{\text{{unbiased}}}} = {math(None, found.correction)}")
+            lines.append(rf"{theta}_{{\text{{unbiased}}}} = {math(d, found.correction)}")
         condition = "" if found.condition is sp.true else rf"\quad \text{{for }} {sp.latex(found.condition)}"
         sec.math("\n".join(line + condition for line in lines))
         sec.text(_bias_words(found, d_params[found.param].symbol))
@@ -95,7 +95,7 @@ def _bias_words(found, symbol) -> str:
     )
 
 
-def precision(sec: Section, q: Precision, work, plan: figures.FigurePlan) -> None:
+def precision(sec: Section, q: Precision, work, plan: figures.FigurePlan, d=None) -> None:
     info, at = work
     d_params = q.model.params
     if info.expected is None:
@@ -106,8 +106,8 @@ def precision(sec: Section, q: Precision, work, plan: figures.FigurePlan) -> Non
             "Hessian by its expectation; its inverse is the Cramér-Rao bound, the smallest covariance an unbiased "
             "estimator can have, and the MLE's covariance for large n."
         )
-        bound = f"\nI^{{-1}} = {math(None, info.cramer_rao)}" if info.cramer_rao is not None else ""  # a line each
-        sec.math(rf"I = {math(None, info.expected)}{bound}")
+        bound = f"\nI^{{-1}} = {math(d, info.cramer_rao)}" if info.cramer_rao is not None else ""  # a line each
+        sec.math(rf"I = {math(d, info.expected)}{bound}")
     if not at.estimate:
         sec.text(f"There is no estimate at data to give standard errors at: {at.reason}.")
         return
@@ -162,7 +162,7 @@ def _interval(iv) -> str:
     return f"{left}{iv.lower:.4g}, {iv.upper:.4g}{right}"
 
 
-def prior_strength(sec: Section, q: PriorStrength, work, plan: figures.FigurePlan) -> None:
+def prior_strength(sec: Section, q: PriorStrength, work, plan: figures.FigurePlan, d=None) -> None:
     s = work
     centre = s.prior_mean
     closer, gaps = [], []

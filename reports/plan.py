@@ -69,3 +69,7 @@ class ReportPlan:
     def answers(self) -> list[dict]:
         """The rows of answers.json."""
         raise NotImplementedError
+
+    def glance(self) -> list[dict]:
+        """The rows of the front page's table: answers.json's, with each answer's display LaTeX."""
+        raise NotImplementedError

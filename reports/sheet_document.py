@@ -106,6 +106,22 @@ def answer_rows(results: SheetResults) -> list[dict]:
     return rows
 
 
+def glance_rows(results: SheetResults) -> list[dict]:
+    """answers.json's rows with the LaTeX the front page shows, written from each answer's derivation."""
+    by_key = {a.key: a for a in results.answers}
+    rows = []
+    for row in answer_rows(results):
+        a = by_key.get(row["key"])
+        if a is not None:
+            d = results.derivations.get(a.model)
+            display = row.get("shown_latex") or math(d, a.expr)
+            extra = {"display": display, "display_conditions": a.conditions_latex, "roots": roots_defined(a.expr)}
+        else:
+            extra = {"display": row["latex"] or "", "roots": ""}
+        rows.append(row | extra)
+    return rows
+
+
 def _study_rows(q: OptimizerStudy, found) -> list[dict]:
     """A study's answers: the largest stable rate and the best one (exact for a quadratic log-likelihood), and
     the optimum it ran to."""
@@ -341,7 +357,9 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
 def _laid_out(layout):
     """A layout of numerics.kinds' work for the question (layouts take the section, the question, the work and the
     figure plan)."""
-    return lambda sec, q, results: layout(sec, q, results.work[q.key], results.plan)
+    return lambda sec, q, results: layout(
+        sec, q, results.work[q.key], results.plan, results.derivations.get(q.model.name)
+    )
 
 
 KINDS: dict[type[Question], Callable[..., None]] = {
@@ -463,3 +481,6 @@ class GenericReport(ReportPlan):
 
     def answers(self) -> list[dict]:
         return answer_rows(self.results)
+
+    def glance(self) -> list[dict]:
+        return glance_rows(self.results)
