@@ -3,6 +3,7 @@ render.py lays out as Markdown and LaTeX. Prose templates shared by every sheet 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,8 @@ def statistic_latex(s) -> str:
     if isinstance(s.expr, sp.KroneckerDelta):
         (value,) = (a for a in s.expr.args if a.is_number)
         return f"N_{{{sp.latex(value)}}}"
-    data = sp.latex(s.expr)
+    # log(x) as a textbook writes it in a subscript, \log x: no brackets around a single symbol
+    data = re.sub(r"\\(log|exp)\{\\left\((\w+) \\right\)\}", r"\\\1{\2}", sp.latex(s.expr))
     shown = {
         "max": f"{{{data}}}_{{(n)}}",
         "min": f"{{{data}}}_{{(1)}}",
