@@ -208,17 +208,28 @@ class Derivation:
     maximiser_set: tuple[sp.Expr, ...] = ()  # (param, lo, hi): a flat likelihood, maximal on all of [lo, hi]
     order_form: bool = False  # a log-likelihood in sum_i |x_i - mu|: only the estimate is in (order) statistics
 
+    def __setattr__(self, name: str, value) -> None:
+        """The engine fills a derivation in while it solves; derive() then freezes it, and no layer can change
+        it afterwards (numerics keeps its compiled functions to itself)."""
+        if self.__dict__.get("_frozen"):
+            raise AttributeError(f"a Derivation is immutable once derived: cannot set {name}")
+        super().__setattr__(name, value)
+
+    def freeze(self) -> Derivation:
+        self.__dict__["_frozen"] = True
+        return self
+
     @classmethod
     def revived(cls, model: Model, state: dict) -> Derivation:
         """A derivation from its stored state: its fields, and the cached properties (score, Hessian) computed
         when it was stored, so they are not simplified again."""
         init = {f.name for f in fields(cls)}
-        deriv = cls(model=model, **{k: v for k, v in state.items() if k in init})
+        deriv = cls(model=model, **{k: v for k, v in state.items() if k in init and not k.startswith("_")})
         cached = {
             k: v for k, v in state.items() if k not in init and isinstance(getattr(cls, k, None), cached_property)
         }
-        vars(deriv).update(cached)  # what cached_property itself writes: the class stays immutable
-        return deriv
+        vars(deriv).update(cached)  # what cached_property itself writes
+        return deriv.freeze()
 
     @property
     def separable(self) -> bool:
@@ -313,7 +324,7 @@ def derive(model: Model) -> Derivation:
         check_declaration(model)
         deriv = _derive(model)
         deriv.score, deriv.hessian  # noqa: B018 - their simplifications are cached with the rest
-        return {k: v for k, v in vars(deriv).items() if k != "model"}
+        return {k: v for k, v in vars(deriv).items() if k != "model" and not k.startswith("_")}
 
     state = store.load_or_compute(
         "derivation", model_key(model), compute, keep=lambda st: not timed_out(st["no_closed_form"])
