@@ -145,3 +145,28 @@ class Claims:
             "definitions": [{"symbol": sp.srepr(k), "value": sp.srepr(v)} for k, v in self.definitions],
             "constants": [{"symbol": sp.srepr(k), "value": sp.srepr(v)} for k, v in self.constants],
         }
+
+
+# The independent side of a worked step's claim: what the step's displayed result must equal, recomputed here
+# from the derivation's own definitions, so the report only formats and the prover compares.
+def score_recomputed(d) -> sp.Matrix:
+    """The objective's gradient, differentiated afresh (the step shows the engine's simplified score)."""
+    return sp.Matrix([sp.diff(d.objective, p) for p in d.params])
+
+
+def hessian_recomputed(d) -> sp.Matrix:
+    return sp.hessian(d.objective, d.params)
+
+
+def density_derivatives(d) -> tuple[sp.Matrix, sp.Matrix]:
+    """One observation's score and Hessian, with the model's constants: what Newton's step sums."""
+    constants = d.model.constants
+    return (
+        sp.Matrix([sp.diff(d.log_density, p) for p in d.params]).subs(constants),
+        sp.hessian(d.log_density, d.params).subs(constants),
+    )
+
+
+def partial_at(expr: sp.Expr, param: sp.Symbol, at: Mapping) -> sp.Expr:
+    """d expr / d param at a point (the profile's score at the median, a bound's score at the data)."""
+    return sp.diff(expr, param).subs(at)

@@ -17,7 +17,16 @@ from derivations.constraints import residuals as constraint_residuals
 from derivations.engine import Derivation, median_profile, n_obs, observation_derivatives, order_statistics
 from derivations.linear import NormalEquations, normal_equations, residual_variance
 from derivations.pieces import piece_roots, pieces
-from derivations.proof import EQUAL, UP_TO_CONSTANT, Claims, over_observations
+from derivations.proof import (
+    EQUAL,
+    UP_TO_CONSTANT,
+    Claims,
+    density_derivatives,
+    hessian_recomputed,
+    over_observations,
+    partial_at,
+    score_recomputed,
+)
 from reports.document import LINES, hat, math, matrix_estimate, roots_defined, statistics_defined
 
 LONG = 120  # characters of LaTeX beyond which a density is not repeated inside a log
@@ -171,7 +180,7 @@ def _derivatives(out: Steps, theta: str) -> None:
     """The score and the Hessian, an equation per entry (the Hessian's upper triangle): a matrix of long
     fractions reads worse than its entries."""
     d = out.d
-    gradient = sp.Matrix([sp.diff(d.objective, p) for p in d.params])
+    gradient = score_recomputed(d)
     names = [sp.latex(p) for p in d.params]
     score = [rf"\frac{{\partial \ell}}{{\partial {name}}} = {out.tex(v)}" for name, v in zip(names, d.score)]
     out.add("Score", LINES.join(score), [(gradient, d.score, EQUAL)])
@@ -179,7 +188,7 @@ def _derivatives(out: Steps, theta: str) -> None:
     second = [
         rf"\frac{{\partial^2 \ell}}{{{_partials(names[i], names[j])}}} = {out.tex(d.hessian[i, j])}" for i, j in pairs
     ]
-    out.add("Hessian", LINES.join(second), [(sp.hessian(d.objective, d.params), d.hessian, EQUAL)])
+    out.add("Hessian", LINES.join(second), [(hessian_recomputed(d), d.hessian, EQUAL)])
 
 
 def _partials(a: str, b: str) -> str:
@@ -330,10 +339,7 @@ def _newton(out: Steps) -> None:
                 r"\sum_{i=1}^{n} \nabla \log p_i",
             ]
         ),
-        [
-            (sp.Matrix([sp.diff(d.log_density, p) for p in d.params]).subs(d.model.constants), score, EQUAL),
-            (sp.hessian(d.log_density, d.params).subs(d.model.constants), hessian, EQUAL),
-        ],
+        [(recomputed, shown, EQUAL) for recomputed, shown in zip(density_derivatives(d), (score, hessian))],
         "The score equations have no closed-form root, so the estimate is found by Newton's method: each step "
         "solves the second-order expansion of the log-likelihood, with the score and Hessian of one observation "
         "(below) summed over the data (for a generalised linear model, iteratively reweighted least squares). "
@@ -355,7 +361,7 @@ def _median(out: Steps) -> None:
     out.add(
         f"{d.kind} (least absolute deviations)",
         LINES.join(profile_line + [rf"{hat(p)} = {out.tex(v)}" for p, v in (d.estimate or {}).items()]),
-        [(sp.diff(profile, p).subs(d.estimate or {}), 0, EQUAL) for p in rest],
+        [(partial_at(profile, p, d.estimate or {}), 0, EQUAL) for p in rest],
         rf"The log-likelihood depends on ${name}$ only through $\sum_i |{xs}_i - {name}|$, with a negative factor. "
         rf"That sum is piecewise linear in ${name}$, with slope $\#\{{i: {xs}_i < {name}\}} - \#\{{i: {xs}_i > {name}\}}$: "
         f"it falls while more than half the observations lie above ${name}$ and rises once more than half lie below, "
@@ -471,7 +477,7 @@ def _support_bounds(out: Steps, score: sp.Matrix) -> None:
         out.add(
             f"Support bound on ${name}$",
             shown,
-            [(sp.diff(d.objective, param).subs(d.observed_statistics).subs(d.model.constants), score[k], EQUAL)],
+            [(partial_at(d.objective, param, d.observed_statistics).subs(d.model.constants), score[k], EQUAL)],
             text,
         )
 
