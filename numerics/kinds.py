@@ -11,11 +11,25 @@ from dataclasses import dataclass, field
 from derivations import fisher
 from derivations.engine import Derivation, derive
 from derivations.model import InputError, Model
-from derivations.sheet import Bias, Estimate, LogTheory, OptimizerStudy, Precision, PriorStrength, Question
+from derivations.sheet import (
+    Bias,
+    Estimate,
+    LogTheory,
+    OptimizerStudy,
+    PlugIn,
+    Posterior,
+    PosteriorPredictive,
+    Precision,
+    PriorStrength,
+    Probability,
+    Question,
+)
 from derivations.theory import log_theory
 from numerics.bias import BiasCheck, bias_check
 from numerics.checks import check_data
 from numerics.estimate import estimate
+from numerics.predictive import check_plug_in, check_posterior, check_posterior_predictive
+from numerics.probability import check_probability
 from numerics.results import CheckResult
 from numerics.study import run_study
 
@@ -112,6 +126,13 @@ def estimate_work(q: Estimate, ctx: Context):
 
 
 WORKER: dict[type[Question], Callable] = {Bias: bias_work, Precision: precision_work}
+# each kind whose exact answer is recomputed in floats by verify.answer_checks (a sheet's peer takes its place)
+ANSWER_CHECKS: dict[type[Question], Callable[..., CheckResult]] = {
+    Probability: check_probability,
+    PlugIn: check_plug_in,
+    PosteriorPredictive: check_posterior_predictive,
+    Posterior: check_posterior,
+}
 PARENT: dict[type[Question], Callable] = {
     Estimate: estimate_work,
     LogTheory: theory_work,

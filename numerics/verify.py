@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +19,7 @@ from derivations.model import InputError, Model
 from derivations.sheet import (
     Answer,
     Estimate,
-    PlugIn,
     Posterior,
-    PosteriorPredictive,
     Precision,
     Probability,
     Sheet,
@@ -31,11 +28,10 @@ from derivations.sheet import (
     load_sheet,
 )
 from numerics.checks import CheckResult, check_data, guarded, rel_error, run_checks
+from numerics.kinds import ANSWER_CHECKS
 from numerics.montecarlo import run_monte_carlo
 from numerics.newton import check_newton
 from numerics.posterior import check_gaussian_posterior
-from numerics.predictive import check_plug_in, check_posterior, check_posterior_predictive
-from numerics.probability import check_probability
 
 ANSWER_TOLERANCE = 1e-6
 
@@ -97,7 +93,7 @@ def answer_checks(sheet: Sheet, found: list[Answer], derived: dict | None = None
             mine = [a for a in found if a.key.startswith(f"{q.key}.")]
             check = functools.partial(check_gaussian_posterior, q, d, mine)
             results.append(guarded(q.model, f"answer {q.key}", check, 1e-5))
-        recompute = _RECOMPUTED.get(type(q))
+        recompute = ANSWER_CHECKS.get(type(q))
         if recompute is not None and not (isinstance(q, Posterior) and len(q.model.params) > 1):
             ans = next((a for a in found if a.key == q.key), None)
             if ans is not None and (q.key not in sheet.peers or isinstance(q, Probability)):
@@ -112,15 +108,6 @@ def answer_checks(sheet: Sheet, found: list[Answer], derived: dict | None = None
                 CheckResult(ans.model, f"answer {ans.key}", err, ANSWER_TOLERANCE, err <= ANSWER_TOLERANCE, "vs scipy")
             )
     return Verification("answers", tuple(results))
-
-
-# each kind whose answer is recomputed in floats (beside a sheet's own peer, which takes its place)
-_RECOMPUTED: dict[type, Callable[..., CheckResult]] = {
-    Probability: check_probability,
-    PlugIn: check_plug_in,
-    PosteriorPredictive: check_posterior_predictive,
-    Posterior: check_posterior,
-}
 
 
 def unchecked_answers(sheet: Sheet, found: list[Answer], verifications: list[Verification]) -> list[tuple[str, str]]:
