@@ -33,6 +33,7 @@ MARKER_HEADER = (
     "mlemap report: the files this build wrote; mlemap replaces this directory only while it holds no others"
 )
 OWNER = ".mlemap-build"  # in a temporary sibling: which build made it
+MAX_NAME = 200  # bytes of --out's last part: ".NAME.new-XXXXXXXX" must still fit the file system's 255
 
 
 def resolve_out(text: str | os.PathLike) -> Path:
@@ -40,6 +41,11 @@ def resolve_out(text: str | os.PathLike) -> Path:
     if str(text).strip() == "":
         raise InputError("--out must name a directory, got an empty string (it would be the working directory)")
     out = Path(os.path.abspath(text))  # '..' resolved as the shell does; a symlink's target is checked below
+    if len(os.fsencode(out.name)) > MAX_NAME:
+        raise InputError(
+            f"--out's last part is {len(os.fsencode(out.name))} bytes long; at most {MAX_NAME} (the build needs room "
+            "for its temporary siblings' and lock's suffixes)"
+        )
     real = out.resolve()
     if real == Path(real.anchor) or os.path.ismount(real):
         raise InputError(f"--out {out} is a filesystem root or mount point; choose a new directory inside it")

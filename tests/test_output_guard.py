@@ -134,3 +134,8 @@ def test_a_lock_file_planted_as_a_symlink_is_refused_in_one_line(tmp_path):
         output.locked(tmp_path / "r"),
     ):
         pass
+
+
+def test_an_out_name_too_long_for_its_siblings_is_refused_up_front(tmp_path):
+    with pytest.raises(InputError, match=r"^--out's last part is 250 bytes long; at most 200"):
+        output.resolve_out(tmp_path / ("a" * 250))
