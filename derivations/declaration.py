@@ -7,8 +7,6 @@ from __future__ import annotations
 import math
 import warnings
 
-import mpmath
-import scipy.integrate
 import sympy as sp
 
 from derivations.constraints import check_constraints, eliminated
@@ -135,6 +133,8 @@ def on_constraints(model: Model, points: list[dict[sp.Symbol, sp.Expr]]) -> list
 
 
 def check_normalised(model: Model, point: dict[sp.Symbol, sp.Expr]) -> None:
+    import scipy.integrate  # here, not at import: checking a student's answer never declares a model
+
     modelled = [s for s in model.data if s not in model.covariates]
     fixed = {**model.constants, **point, **{c: COVARIATE_VALUE for c in model.covariates}}
     density = model.density.subs(fixed)
@@ -192,6 +192,9 @@ def _exactly_one(density: sp.Expr, modelled, model: Model, fixed) -> bool:
 
 def _integrate(fn, supports: list[sp.Set]):
     """The integral (sum) of fn over the product of supports; None for a support it cannot walk."""
+    import mpmath
+    import scipy.integrate
+
     ranges = []
     for support in supports:
         if isinstance(support, sp.FiniteSet):
@@ -211,6 +214,9 @@ def _integrate(fn, supports: list[sp.Set]):
 
 
 def _nested(fn, ranges, fixed: tuple) -> float:
+    import mpmath
+    import scipy.integrate
+
     if not ranges:
         value = complex(fn(*fixed))
         if value.imag or value.real < 0:
