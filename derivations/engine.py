@@ -633,7 +633,7 @@ def estimate_at(d: Derivation, statistics: Mapping[sp.Symbol, sp.Expr]) -> dict[
     """The MLE/MAP at the given exact statistics. A closed form in the statistics is evaluated there when its
     value lies in the parameter domain; otherwise (a form that holds only for some data, or one derived at the
     model's observed data) the score is solved anew at these statistics."""
-    exact = {s.symbol: sp.sympify(statistics[s.symbol]) for s in d.statistics}
+    exact = {s.symbol: sp.sympify(statistics[s.symbol], strict=True) for s in d.statistics}  # numbers, never text
     if not d.observed_statistics and d.estimate is not None:
         values = {p: v.subs(exact) for p, v in d.estimate.items()}
         if all(v.is_finite for v in values.values()) and _in_domain(d.model, values):

@@ -151,9 +151,9 @@ def _prior_mistakes(model: Model, param: sp.Symbol, deriv: Callable) -> list[Mis
 
 def _normal_prior_variance(prior, param: sp.Symbol) -> sp.Expr | None:
     """v in a prior proportional to exp(-(theta - m)^2 / (2 v)), v a number; None otherwise."""
-    if prior is None:
+    if not isinstance(prior, sp.Expr):
         return None
-    exponent = sp.expand(sp.log(sp.sympify(prior)).expand(force=True))
+    exponent = sp.expand(sp.log(prior).expand(force=True))  # a declared SymPy expression, checked when derived
     quadratic = exponent.coeff(param, 2)
     if quadratic.free_symbols or not quadratic.is_number or not quadratic.is_negative:
         return None
@@ -162,7 +162,7 @@ def _normal_prior_variance(prior, param: sp.Symbol) -> sp.Expr | None:
 
 def _normal_prior_with(prior, param: sp.Symbol, variance: sp.Expr):
     old = _normal_prior_variance(prior, param)
-    exponent = sp.expand(sp.log(sp.sympify(prior)).expand(force=True))
+    exponent = sp.expand(sp.log(prior).expand(force=True))  # a declared SymPy expression, checked when derived
     mean = sp.nsimplify(exponent.coeff(param, 1) * old)
     return sp.exp(-((param - mean) ** 2) / (2 * variance)) / sp.sqrt(2 * sp.pi * variance)
 

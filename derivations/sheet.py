@@ -80,11 +80,20 @@ class Estimate(Question):
         unknown = sorted((set(self.labels) | set(self.familiar)) - {p.name for p in self.model.params})
         if unknown:
             raise InputError(f"question {self.key}: {self.model.name} has no parameter {unknown[0]!r}")
+        for name, form in self.familiar.items():  # never text: a string would be parsed as code
+            if not isinstance(form, sp.Basic):
+                raise InputError(
+                    f"question {self.key}: the familiar form of {name} must be a SymPy expression, got {type(form).__name__}"
+                )
 
     @property
     def familiar_forms(self) -> dict[sp.Symbol, sp.Expr]:
         """The familiar forms by parameter symbol, as the worked steps take them."""
-        return {p.symbol: sp.sympify(self.familiar[p.name]) for p in self.model.params if p.name in self.familiar}
+        return {
+            p.symbol: sp.sympify(self.familiar[p.name], strict=True)
+            for p in self.model.params
+            if p.name in self.familiar
+        }
 
     def answers(self, deriv):
         d = deriv(self.model)

@@ -79,7 +79,7 @@ def torch_ready(expr: sp.Expr) -> sp.Expr:
 def log_gammas(expr: sp.Expr) -> sp.Expr:
     """log(k!) as loggamma(k + 1) and log(Gamma(a)) as loggamma(a): factorial(171) overflows float64, its log
     does not (a Poisson count of 200 is ordinary data)."""
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)  # a derived expression or a number, never text
     if not expr.has(sp.factorial, sp.gamma):
         return expr
     expr = expr.replace(

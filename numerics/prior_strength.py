@@ -90,7 +90,8 @@ def _grid_mode(log_post, lo: float, hi: float) -> float:
 
 
 def _prior_mean(model: Model, theta, lo: float, hi: float) -> float:
-    prior = sp.lambdify(theta, sp.sympify(model.prior).subs(model.constants), "numpy")
+    assert isinstance(model.prior, sp.Expr)  # PriorStrength's declaration requires one
+    prior = sp.lambdify(theta, model.prior.subs(model.constants), "numpy")
     mass, _ = scipy.integrate.quad(prior, lo, hi, epsabs=0, epsrel=1e-10)
     first, _ = scipy.integrate.quad(lambda t: t * prior(t), lo, hi, epsabs=0, epsrel=1e-10)
     return first / mass

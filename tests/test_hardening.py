@@ -101,3 +101,11 @@ def test_chunked_derived_sgd_is_the_same_path(monkeypatch):
     np.testing.assert_array_equal(whole.path, chunked.path)
     auto = mb.sgd(s, 7, 0.01, 90, (0.0, 0.0), seed=2, gradient="autograd")
     np.testing.assert_allclose(auto.path, chunked.path, rtol=0, atol=1e-12)
+
+
+def test_a_familiar_form_given_as_text_is_refused_not_parsed():
+    from derivations.sheet import Estimate
+    from sheets.catalogue import GAUSSIAN
+
+    with pytest.raises(InputError, match=r"^question q: the familiar form of mu must be a SymPy expression, got str$"):
+        Estimate("q", "?", GAUSSIAN, familiar={"mu": "__import__('os').getcwd()"})
