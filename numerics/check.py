@@ -104,7 +104,7 @@ def _judge(q, d: Derivation, right: Answer, student: sp.Basic, notation: Notatio
     if extra:
         return Feedback("incorrect", False, None, f"the answer should not depend on {', '.join(extra)}")
     if expected.is_number:
-        return _against_number(q, d, expected, student, notation)
+        return _against_number(q, d, right, student, notation)
     proof = in_statistics(student, d)
     if proof is not None and _equal(proof, expected):
         return Feedback("correct", True, None, "correct: equal to the derived answer, proved symbolically")
@@ -149,9 +149,10 @@ def _equal(a, b) -> bool:
     return False
 
 
-def _against_number(q, d, expected, student, notation: Notation) -> Feedback:
+def _against_number(q, d, right: Answer, student, notation: Notation) -> Feedback:
     """The derived answer is a number (the sheet's data are given): the student's formula at those data, or a
     decimal correct to the digits given."""
+    expected = right.expr
     if student.atoms(SUM) or student.has(n_obs):
         if not q.model.observed:
             return Feedback("undecided", False, None, "the answer uses data, and the question's model has none")
@@ -176,7 +177,6 @@ def _against_number(q, d, expected, student, notation: Notation) -> Feedback:
         )
     if found.verdict != "incorrect":
         return found
-    right = next(a for a in answers_of(q, derived) if a.expr == expected)
     for m in mistakes_of(q, d, right):
         if not m.expr.is_number:
             continue

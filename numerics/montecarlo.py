@@ -334,27 +334,3 @@ def standard_errors(d: Derivation, fish: Fisher, data) -> dict[str, tuple[float,
         else np.full(len(c.names), np.nan)
     )
     return {k: (float(o), float(e)) for k, o, e in zip(c.names, observed, expected)}
-
-
-@dataclass(frozen=True)
-class VarianceBias:
-    n: int
-    sigma2: float
-    derived_mle_mean: float
-    mc_mle_mean: float
-    mc_unbiased_mean: float
-    replications: int
-
-
-def gaussian_variance_bias(d: Derivation, n: int = 5, replications: int = 20000, seed: int = 0) -> VarianceBias:
-    """E[sigma^2_MLE] = (n - 1)/n sigma^2 derived, against Monte Carlo, beside the unbiased n/(n - 1) version."""
-    model, c = d.model, compiled(d)
-    s2 = next(p for p in d.params if p.name == "sigma^2")
-    truth = {p.symbol: model.truth[p.name] for p in model.params}
-    assert d.estimate is not None  # the bias check runs on closed forms only
-    derived = float(expected_value(d, d.estimate[s2]).subs(truth).subs(n_obs, n))
-    rng = np.random.default_rng(seed)
-    mle = c.estimate_rows(_sample_rows(d, replications, n, rng))[:, c.names.index("sigma^2")]
-    return VarianceBias(
-        n, model.truth["sigma^2"], derived, float(mle.mean()), float((mle * n / (n - 1)).mean()), replications
-    )

@@ -69,12 +69,14 @@ FLOOR = 1e-12  # an error below this is rounding, shown as a bound rather than a
 
 
 def number(x: float, digits: int = 4) -> str:
-    """A number as a reader writes it: 0.0123 or 1234, and beyond that $5.28 \times 10^{-5}$, never 5.278e-05."""
-    if x == 0 or not np.isfinite(x) or 1e-3 <= abs(x) < 1e5:
-        return f"{x:.{digits}g}"
+    """A number as a reader writes it: 0.0123 or 1234, and beyond that $5.28 \\times 10^{-5}$, never 5.278e-05."""
+    if x == 0 or not np.isfinite(x):
+        return f"{x:g}"
+    if 1e-3 <= abs(x) < 1e5:  # every integer digit kept: 35720, never 3.57e+04
+        return f"{x:.{max(digits, int(np.floor(np.log10(abs(x)))) + 1)}g}"
     exponent = int(np.floor(np.log10(abs(x))))
-    mantissa = f"{x / 10**exponent:.{max(digits - 1, 1)}g}"
-    return f"${mantissa} \times 10^{{{exponent}}}$"
+    mantissa = f"{x / 10**exponent:.{digits}g}"
+    return rf"${mantissa} \times 10^{{{exponent}}}$"
 
 
 def error_text(error: float) -> str:

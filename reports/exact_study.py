@@ -10,7 +10,7 @@ from derivations.engine import n_obs
 from derivations.sheet import OptimizerStudy
 from numerics.exact_study import SGD_FRACTION_OF_BOUND, ExactStudy
 from reports import figures
-from reports.document import KINDS_TEXT, Section, math
+from reports.document import KINDS_TEXT, Section, math, number
 from reports.layouts import truth_latex
 from reports.steps import worked_steps
 
@@ -18,6 +18,7 @@ SHOWN_ABOVE = ("Log-density", "Joint log-likelihood in sample statistics")
 
 
 def g(x, digits: int = 4) -> str:
+    """A number in a figure's legend (plain text there)."""
     return f"{x:.{digits}g}"
 
 
@@ -76,7 +77,7 @@ def _rates(sec: Section, q, st: ExactStudy, plan, labels) -> None:
         ("rate", "fraction of the bound", "result", "steps", "predicted steps"),
         [
             (
-                g(r.lr),
+                number(r.lr),
                 r.label.removesuffix(" of the bound"),
                 {"converged": "converged", "diverged": "diverges", "max_steps": "not converged"}[r.status],
                 r.steps,
@@ -120,7 +121,7 @@ def _optimizers(sec: Section, q, st: ExactStudy, plan, labels) -> None:
         c, runs, _ = st.compare
         other = {o.name: o for o in runs}
         ce, cv = np.linalg.eigh(c.curvature)
-        kappa = g(ce[-1] / ce[0])
+        kappa = number(ce[-1] / ce[0])
         angle = round(float(np.degrees(np.arctan2(abs(cv[1, 0]), abs(cv[0, 0])))), 1) if len(ce) == 2 else 0.0
     sec.text(KINDS_TEXT.exact_optimizers(iso, isotropic, other, kappa, angle))
     header = ["optimizer", "settings", "steps", "evaluations"]
@@ -187,12 +188,12 @@ def _batches(sec: Section, q, st: ExactStudy, plan, labels) -> None:
     )
     sec.table(
         ("k", "derived noise floor", "measured"),
-        [(f.k, g(f.predicted), g(f.measured)) for f in b.floors],
+        [(f.k, number(f.predicted), number(f.measured)) for f in b.floors],
         "Root mean square distance to the optimum after burn-in, constant rate, independently drawn batches.",
     )
     sec.table(
         ("k", "derived", "Monte Carlo", "replications"),
-        [(v.k, _sci(v.predicted_trace), _sci(v.measured_trace), v.replications) for v in b.variances],
+        [(v.k, number(v.predicted_trace, 3), number(v.measured_trace, 3), v.replications) for v in b.variances],
         "Trace of the covariance of the unbiased mini-batch gradient at the start.",
     )
     if b.landscapes is not None:
@@ -203,11 +204,3 @@ def _batches(sec: Section, q, st: ExactStudy, plan, labels) -> None:
             "Subset log-likelihoods (shifted to a maximum of 0): white contour 2 below the maximum, + the subset's "
             "optimum, x the full data's.",
         )
-
-
-def _sci(x: float) -> str:
-    """A large number as a reader writes it: 3.97 x 10^7 (LaTeX), not 3.968e+07."""
-    if x == 0 or 1e-3 <= abs(x) < 1e4:
-        return g(x)
-    exponent = int(np.floor(np.log10(abs(x))))
-    return f"${x / 10**exponent:.3g} \\times 10^{{{exponent}}}$"

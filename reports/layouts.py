@@ -35,7 +35,7 @@ def log_theory(sec: Section, q: LogTheory, work, plan: figures.FigurePlan, d=Non
         if t.curvature_log_likelihood is not None
         else "",
     )
-    sec.text(KINDS_TEXT.theory_analytical(view, q.model.title))
+    sec.text(KINDS_TEXT.theory_analytical(view))
     sec.math(sp.latex(t.product_to_sum[0]) + " = " + sp.latex(t.product_to_sum[1]))
     sec.text(KINDS_TEXT.theory_numerical(SimpleNamespace(**vars(u), inf=float("inf")), truth_latex(q.model)))
     first = next(p for p in q.model.params if p.name == u.parameter)

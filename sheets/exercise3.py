@@ -71,7 +71,7 @@ PRAXIS3 = (
 # what the sheet says beyond each derivation
 TASK1_REMARK = (
     r"$\hat\mu$ is the sample mean and $\hat\sigma^2$ the mean squared deviation from it: it divides by $n$, not "
-    r"$n - 1$, so $E[\hat\sigma^2] = \frac{n-1}{n}\sigma^2$ and it is biased low (Appendix 4 derives this); the "
+    r"$n - 1$, so $E[\hat\sigma^2] = \frac{n-1}{n}\sigma^2$ and it is biased low (the appendix derives this); the "
     r"unbiased sample variance divides by $n - 1$."
 )
 TASK2_REMARK = (

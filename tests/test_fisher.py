@@ -53,10 +53,14 @@ def test_variance_mle_bias_is_n_minus_1_over_n():
     mean = expected_value(d, d.estimate[s2])
     assert sp.simplify(mean - (n_obs - 1) / n_obs * s2) == 0
     assert sp.simplify(expected_value(d, d.estimate[s2] * n_obs / (n_obs - 1)) - s2) == 0
-    vb = mc.gaussian_variance_bias(d, n=5, replications=20000)
-    se = vb.sigma2 * np.sqrt(2 / (vb.n - 1)) / np.sqrt(vb.replications)  # sd of the unbiased estimator, over sqrt(R)
-    assert abs(vb.mc_unbiased_mean - vb.sigma2) < 4 * se
-    assert abs(vb.mc_mle_mean - vb.derived_mle_mean) < 4 * se
+    from derivations.fisher import bias
+    from numerics.bias import bias_check
+
+    vb = bias_check(d, bias(d, s2), n=5)
+    se = vb.truth * np.sqrt(2 / (vb.n - 1)) / np.sqrt(vb.replications)  # sd of the unbiased estimator, over sqrt(R)
+    assert vb.derived_mean == pytest.approx(vb.truth * (vb.n - 1) / vb.n, rel=1e-12)
+    assert abs(vb.corrected_mean - vb.truth) < 4 * se
+    assert abs(vb.simulated_mean - vb.derived_mean) < 4 * se
 
 
 def test_cauchy_information_is_derived_by_the_general_fallback():

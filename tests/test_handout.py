@@ -29,6 +29,12 @@ def built(tmp_path_factory):
     return out
 
 
+def test_the_text_holds_no_control_character(built):
+    """A backslash escape gone wrong (\\t of \\times read as a tab) shows as a control character."""
+    for name in ("report.md", "report.tex"):
+        assert not re.search(r"[\x00-\x08\x0b-\x1f]", (built / name).read_text()), name
+
+
 def test_no_equation_or_table_is_scaled(built):
     tex = (built / "report.tex").read_text()
     assert not re.search(r"\\(resizebox|scalebox|adjustbox)", tex)

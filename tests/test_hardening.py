@@ -109,3 +109,18 @@ def test_a_familiar_form_given_as_text_is_refused_not_parsed():
 
     with pytest.raises(InputError, match=r"^question q: the familiar form of mu must be a SymPy expression, got str$"):
         Estimate("q", "?", GAUSSIAN, familiar={"mu": "__import__('os').getcwd()"})
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "shown"),
+    [
+        (3.968e7, 3, r"$3.97 \times 10^{7}$"),
+        (5.278e-5, 4, r"$5.278 \times 10^{-5}$"),
+        (35720.4, 3, "35720"),
+        (0.0315, 4, "0.0315"),
+    ],
+)
+def test_numbers_are_written_as_a_reader_writes_them(value, digits, shown):
+    from reports.document import number
+
+    assert number(value, digits) == shown
