@@ -73,7 +73,11 @@ def _estimate_mistakes(q: Estimate, d: Derivation, key: str, right: sp.Basic, de
                 "n_minus_1",
                 f"you divided by n - 1 where the {'maximum-likelihood' if d.kind == 'MLE' else 'MAP'} estimate "
                 "divides by n"
-                + (" (n - 1 gives the unbiased sample variance, a different estimator)" if variance else ""),
+                + (
+                    " (an unbiased variance estimator divides by the degrees of freedom left, a different estimator)"
+                    if variance
+                    else ""
+                ),
                 f"{d.kind} (score = 0)",
                 sp.simplify(right * n_obs / (n_obs - 1)),
             )

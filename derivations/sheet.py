@@ -33,6 +33,12 @@ class Question:
     text: str
     remark: str = field(default="", kw_only=True)  # what the report says beyond the derivation, after the answer
     title: str = field(default="", kw_only=True)  # the section's heading ("" : Question 1, Question 2, ...)
+    # What the students' sheet (--variant questions) prints for the question besides its text: paragraphs before
+    # it that define what it uses (one written $$...$$ is a displayed formula), helper code ($seed and $n stand
+    # for the build's seed and the question's sample size) and its sub-steps, numbered.
+    setup: tuple[str, ...] = field(default=(), kw_only=True)
+    code: str = field(default="", kw_only=True)
+    steps: tuple[str, ...] = field(default=(), kw_only=True)
     if TYPE_CHECKING:
         model: Model  # every kind declares its model (a field of each subclass, after key and text)
 
@@ -41,6 +47,15 @@ class Question:
         check_text(self.text, f"question {self.key}: its text")
         for name, label in self.printed_texts().items():
             check_text(label, f"question {self.key}: the label of {name}")
+        for kind in ("setup", "steps"):
+            texts = getattr(self, kind)
+            if not isinstance(texts, tuple):
+                raise InputError(
+                    f"question {self.key}: its {kind} must be a tuple of texts, got {type(texts).__name__}"
+                )
+            for k, text in enumerate(texts, 1):
+                check_text(text, f"question {self.key}: its {kind}, item {k}")
+        _check_code(self.code, f"question {self.key}: its code")
         self.check()
 
     def printed_texts(self) -> dict[str, object]:
@@ -425,6 +440,19 @@ class Sheet:
         return tuple(seen.values())
 
 
+def _check_code(code: object, where: str) -> None:
+    """Helper code is printed verbatim: printable ASCII lines (pdflatex's listings reads no other), and nothing that
+    would end the verbatim block early in LaTeX (an end macro) or in Markdown (a code fence)."""
+    if not isinstance(code, str):
+        raise InputError(f"{where}: must be text (a str), got {type(code).__name__}")
+    odd = next((c for c in code if not (" " <= c <= "~" or c == "\n")), None)
+    if odd is not None:
+        raise InputError(f"{where}: only printable ASCII characters and line breaks are allowed, got {odd!r}")
+    for closing in ("\\end", "```"):
+        if closing in code:
+            raise InputError(f"{where}: {closing!r} is not allowed (it would end the code block early)")
+
+
 def _needs_model(q: Question) -> None:
     if not isinstance(q.model, Model):
         raise InputError(f"question {q.key}: needs a model (a derivations.Model), got {q.model!r}")
@@ -534,7 +562,8 @@ def estimate_key(q: Estimate, d: Derivation, p: sp.Symbol) -> str:
 
 
 def estimate_label(q: Estimate, d: Derivation, p: sp.Symbol) -> str:
-    return q.labels.get(p.name, f"{d.kind} of ${sp.latex(p)}$ ({q.key})")
+    # named for a reader by the question's title or the model's, never by the key (the key is for machines)
+    return q.labels.get(p.name, f"{d.kind} of ${sp.latex(p)}$: {q.title or d.model.title}")
 
 
 def answers_of(q: Question, deriv: Callable[[Model], Derivation] = derive) -> list[Answer]:

@@ -17,6 +17,7 @@ from numerics.study import Study, run_study
 SGD_STEPS = 400
 FLOOR_STEPS = 2000
 SGD_FRACTION_OF_BOUND = 0.1  # of each batch's own stability bound
+ON_AXIS_DEGREES = 10.0  # a start this close in angle to a principal axis through the optimum is on it
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ExactStudy:
     optimizers: tuple[OptimizerRun, ...]
     compare: tuple[Sample, tuple[OptimizerRun, ...], tuple | None] | None
     batches: Batches | None
+    compare_start: np.ndarray | None = None  # where the second model's optimizers start (off_axes)
 
 
 def draw(d: Derivation, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -66,16 +68,36 @@ def exact_study(q: OptimizerStudy, d: Derivation, compare: Derivation | None, n:
     paths = [r.path for r in rates.ascent] if rates is not None else []
     grid = heatmap(s, resolution, view(s, start, paths)) if two and "grid" in q.parts else None
     optimizers: tuple[OptimizerRun, ...] = ()
-    other = None
+    other = other_start = None
     if "optimizers" in q.parts:
         optimizers = tuple(compare_optimizers(s, start))
         if compare is not None:
             c = sample(compare, draw(compare, n, seed), seed)
-            other_grid = heatmap(c, resolution, view(c, start)) if len(c.names) == 2 else None
-            other = (c, tuple(compare_optimizers(c, start)), other_grid)
+            other_start = off_axes(c, start)
+            runs = tuple(compare_optimizers(c, other_start))
+            box = view(c, other_start, [r.path for r in runs])  # an overshooting path stays in view
+            other = (c, runs, heatmap(c, resolution, box) if len(c.names) == 2 else None)
     batches = _batches(s, q.batch_sizes, start, seed, resolution) if "batches" in q.parts else None
     truth = None if d.model.observed else dict(d.model.truth)
-    return ExactStudy(s, truth, start, rates, grid, optimizers, other, batches)
+    return ExactStudy(s, truth, start, rates, grid, optimizers, other, batches, other_start)
+
+
+def off_axes(s: Sample, start: np.ndarray) -> np.ndarray:
+    """The start for comparing optimizers: the given one, unless the line from it to the optimum runs along a
+    principal axis of an anisotropic curvature. Along an axis the gradient points at the optimum, so every
+    method moves on that one line and none shows how it differs; such a start is turned about the optimum, at
+    its distance, to halfway between the flattest and the stiffest axis (on each, on the side it was)."""
+    evals, vecs = np.linalg.eigh(s.curvature)
+    error = np.asarray(start, float) - s.optimum
+    distance = float(np.linalg.norm(error))
+    if distance == 0 or np.isclose(evals[0], evals[-1], rtol=1e-12):
+        return np.asarray(start, float)  # every direction is an axis: no start is off them
+    if np.max(np.abs(vecs.T @ error)) < distance * np.cos(np.radians(ON_AXIS_DEGREES)):
+        return np.asarray(start, float)
+    # each axis signed by its largest entry (eigh's signs are arbitrary), then towards the start's side
+    axes = [v * np.sign(v[np.argmax(np.abs(v))]) for v in (vecs[:, 0], vecs[:, -1])]
+    sides = [-1.0 if v @ error < -1e-9 * distance else 1.0 for v in axes]
+    return s.optimum + distance * (sides[0] * axes[0] + sides[1] * axes[1]) / np.sqrt(2)
 
 
 def _batches(s: Sample, sizes, start, seed: int, resolution: int) -> Batches:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from derivations.model import InputError
 from derivations.sheet import load_sheet_module
-from reports import render
-from reports.document import at_a_glance, colophon, questions_document
+from reports import questions, render
+from reports.document import at_a_glance, colophon
 from reports.output import (
     describe_os_error,
     locked,
@@ -203,7 +203,8 @@ def _build_into(
     with progress.step("document"):  # the text, with the figures it asks for recorded, not yet drawn
         sections, plan = report.document()
         answer_rows = report.answers()
-        sections = [at_a_glance(report.glance()), *sections, colophon(report.settings.seed)]
+        front = [at_a_glance(report.glance())] if report.settings.variant == "solutions" else []
+        sections = [*front, *sections, colophon(report.settings.seed)]
         maybe_fail("document")
     with progress.step("figures"):
         plan.render(
@@ -249,10 +250,17 @@ def prove_steps(sections) -> list[dict]:
 
 
 def _questions_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str], None]) -> Progress:
-    """The students' sheet: title and questions, nothing derived, so nothing that answers them."""
+    """The students' sheet: each question with its setup and data, nothing derived, so nothing that answers it;
+    its data sets as CSV files beside it, and no answers.json."""
     progress = Progress(log)
-    sections = questions_document(report.questions())
-    write_documents(tmp, sections, report.title, "Questions", None, formats, progress, log, lambda name: None)
+    with progress.step("document"):
+        settings = report.settings
+        sheet = questions.handout(report.sheet, report.questions(), settings.seed, settings.n)
+    with progress.step("write"):
+        questions.write(tmp, sheet, report.title, "Questions", formats)
+    if "pdf" in formats:
+        with progress.step("latex"):
+            latex_to_pdf(tmp, log)
     return progress
 
 

@@ -63,9 +63,10 @@ def parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
     p.add_argument("--sheet", help="a sheet file (default: the shipped Exercise 3)")
     p.add_argument(
         "--variant",
-        choices=("solutions", "questions"),
+        choices=("solutions", "questions", "companion"),
         default="solutions",
-        help="solutions: the worked solutions (default); questions: the students' sheet, the questions only",
+        help="solutions: the worked solutions (default); questions: the students' sheet, the questions and their "
+        "data only; companion: for the course staff, the appendix and every numerical check",
     )
     p.add_argument("--resolution", type=positive_int, default=100, help="heatmap grid points per axis (default 100)")
     return p

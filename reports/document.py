@@ -11,7 +11,9 @@ from typing import Any
 import jinja2
 import numpy as np
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
+from derivations.engine import n_obs
 from derivations.linear import COMPACT_FROM, normal_equations, residual_variance
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -160,11 +162,40 @@ def _root_by_place(root: sp.CRootOf) -> str | None:
     return None
 
 
+class ReaderLatex(LatexPrinter):
+    """SymPy's LaTeX in the order a textbook writes it: a sum starts with a positive term (x_i - x_bar, not
+    -x_bar + x_i), and n stands first in a product (n mu, not mu n; see math)."""
+
+    def _print_Rational(self, expr):
+        """A fraction of long perfect powers as the power it is: (8/9)^15, not 35184372088832/205891132094649."""
+        if expr.q > 10**6:
+            for k in range(64, 1, -1):
+                top, exact_top = sp.integer_nthroot(abs(expr.p), k)
+                bottom, exact_bottom = sp.integer_nthroot(expr.q, k)
+                if exact_top and exact_bottom:
+                    sign = "- " if expr.p < 0 else ""
+                    return rf"{sign}\left(\frac{{{top}}}{{{bottom}}}\right)^{{{k}}}"
+        return super()._print_Rational(expr)
+
+    def _as_ordered_terms(self, expr, order=None):
+        terms = list(super()._as_ordered_terms(expr, order=order))
+        if len(expr.free_symbols) == 1 and expr.is_polynomial() and sp.degree(expr) > 2:
+            return terms  # a polynomial keeps its descending powers: -100 theta^3 + 150 theta^2 - ...
+        positive = next((t for t in terms if not t.could_extract_minus_sign()), None)
+        return terms if positive is None else [positive, *(t for t in terms if t is not positive)]
+
+
+N_FIRST = sp.Symbol("!n", positive=True, integer=True)  # sorts before every other name: n leads a product
+
+
 def math(d, expr, **options) -> str:
     """LaTeX of an expression of a derivation: its statistics by their short names (d None: an expression with
-    none), algebraic roots as rho."""
-    names = statistic_names(d) if d is not None else {}
-    return sp.latex(named_roots(expr)[0], symbol_names=names, **options)
+    none), algebraic roots as rho, in a reader's order (ReaderLatex)."""
+    names = (statistic_names(d) if d is not None else {}) | {N_FIRST: "n"} | options.pop("symbol_names", {})
+    shown = named_roots(expr)[0]
+    if isinstance(shown, (sp.Basic, sp.MatrixBase)):
+        shown = shown.xreplace({n_obs: N_FIRST})
+    return ReaderLatex({"symbol_names": names, **options}).doprint(shown)
 
 
 def statistics_defined(d) -> str:
@@ -226,7 +257,7 @@ def colophon(seed: int) -> Section:
     sec = Section("colophon", "Colophon")
     sec.text(
         f"Computed by mlemap with seed {seed}. Every displayed step was proved by SymPy when this report was built "
-        "(steps.json lists each step with its proof); the verification appendix lists each numerical check of the "
+        "(steps.json lists each step with its proof); the companion lists each numerical check of the "
         "answers with its result, and says why where one could not apply (SKIP); "
         "answers.json holds the answers in exact form and in full precision."
     )
@@ -258,4 +289,5 @@ def at_a_glance(rows: list[dict]) -> Section:
     )
     roots = [n[0].upper() + n[1:] for n in dict.fromkeys(notes) if n]
     sec.table(("question", "exact", "value"), table, " ".join([caption, *roots]))
+    sec.blocks[-1]["answers"] = [row["key"] for row in rows]  # each row links to the section that derives it
     return sec

@@ -9,6 +9,7 @@ import sympy as sp
 from derivations.engine import n_obs
 from derivations.sheet import OptimizerStudy
 from numerics.exact_study import SGD_FRACTION_OF_BOUND, ExactStudy
+from numerics.study import Study
 from reports import figures
 from reports.document import KINDS_TEXT, Section, math, number
 from reports.layouts import truth_latex
@@ -17,9 +18,55 @@ from reports.steps import worked_steps
 SHOWN_ABOVE = ("Log-density", "Joint log-likelihood in sample statistics")
 
 
-def g(x, digits: int = 4) -> str:
-    """A number in a figure's legend (plain text there)."""
-    return f"{x:.{digits}g}"
+def bound_title(rate: float, bound: float) -> str:
+    """A rate as a figure names it: its multiple of the stability bound (mathtext)."""
+    return rf"${figures.figure_number(rate / bound, 4)} \times \mathrm{{bound}}$"
+
+
+def ascent_errors(rates: Study) -> tuple[dict[str, np.ndarray], dict[str, str], int | None]:
+    """A rate study's distances for figures.error_panels, by title (the rate's multiple of the bound); each
+    panel's note the factors rho = 1 - lambda c, c each eigenvalue of -H at the optimum, by which the error along
+    that principal axis is multiplied per step (stiffest first); and the step the axis ends at: a little after
+    the slowest converged run, when some run never converges (beyond it that one only grows or cycles)."""
+    curves, notes = {}, {}
+    for r in rates.ascent:
+        title = bound_title(r.lr, rates.bound)
+        # each in braces: mathtext would read the minus after a comma as a subtraction
+        factors = dict.fromkeys(f"{{{figures.figure_number(1 - r.lr * c, 3)}}}" for c in sorted(rates.curvatures)[::-1])
+        curves[title] = r.errors
+        notes[title] = r"$\rho = " + r",\ ".join(factors) + "$"
+    done = [r.steps for r in rates.ascent if r.status == "converged"]
+    steps = int(1.15 * max(done)) + 1 if done and len(done) < len(rates.ascent) else None
+    return curves, notes, steps
+
+
+ASCENT_ERRORS_CAPTION = (
+    "Distance to the optimum against step, log scale: a panel per rate, the other rates grey behind it. {factor} "
+    "is the factor by which the error along a principal axis of the curvature ({which}) is multiplied at every step"
+    r"{near}: rates with factors $\rho$ and $-\rho$ shrink the error alike, but a negative factor throws the "
+    r"iterate past the optimum at every step, and one below $-1$ throws it further each time.{cut}"
+)
+HEATMAP = (
+    r"the colour is the drop $\max\,\ell - \ell$ below the maximum on a log scale, from the largest drop shown to "
+    "a thousandth of the start's (nearer the optimum, one colour), with white contours where it is a power of ten; "
+    "x marks the optimum"
+)
+
+
+def ascent_caption(steps: int | None, exact: bool) -> str:
+    """The caption of ascent_errors' figure, in the notation of the study's text: the exact study's curvature
+    C of one point, the general one's Hessian H of the log-likelihood at the optimum."""
+    cut = (
+        ""
+        if steps is None
+        else f" The step axis ends at step {steps}; beyond it a run that does not converge goes on as it does there."
+    )
+    return ASCENT_ERRORS_CAPTION.format(
+        factor=r"$\rho = 1 - \lambda n c$" if exact else r"$\rho = 1 - \lambda c$",
+        which="$c$ its eigenvalue of $C$" if exact else "$c$ its eigenvalue of $-H$ at the optimum",
+        near="" if exact else " near the optimum",
+        cut=cut,
+    )
 
 
 def count(v) -> str:
@@ -51,7 +98,7 @@ def _intro(sec: Section, q, st: ExactStudy, plan, labels) -> None:
         at = [st.truth[k] for k in s.names] if st.truth is not None and len(s.names) == 2 else None
         sec.figure(
             plan.add(f"{q.key}_sample", figures.sample_scatter, s.data, s.optimum, at, names),
-            f"The data (n = {s.n}){', the true value' if at else ''} and the estimate.",
+            f"The data ($n = {s.n}$){', the true value' if at else ''} and the estimate.",
         )
 
 
@@ -85,29 +132,24 @@ def _rates(sec: Section, q, st: ExactStudy, plan, labels) -> None:
             )
             for r in rates.ascent
         ],
-        f"Gradient ascent from ({start}) until the mean gradient is below 1e-6 in norm; the predicted counts come "
+        f"Gradient ascent from ({start}) until the mean gradient is below $10^{{-6}}$ in norm; the predicted counts come "
         "from the iteration matrix.",
     )
     distance = r"$\|\theta_t - \hat\theta\|$"
     if st.grid is not None:
         m1, m2, values = st.grid
-        paths = {f"rate {g(r.lr, 3)}, {r.label}": r.path for r in rates.ascent}
+        paths = {bound_title(r.lr, rates.bound): r.path for r in rates.ascent}
         sec.figure(
             plan.add(
                 f"{q.key}_ascent_paths", figures.path_panels, m1, m2, values, paths, s.optimum, (*labels, r"$\ell$")
             ),
-            f"Gradient ascent from ({start}), a panel per rate on the same log-likelihood heatmap; x marks the optimum. "
-            "Past the bound the iterates overshoot further at every step.",
+            f"Gradient ascent from ({start}) on the log-likelihood, a panel per rate (a multiple of the stability "
+            f"bound); {HEATMAP}. Past the bound the iterates overshoot further at every step.",
         )
+    curves, notes, steps = ascent_errors(rates)
     sec.figure(
-        plan.add(
-            f"{q.key}_ascent_errors",
-            figures.error_curves,
-            {f"rate {g(r.lr, 3)}": r.errors for r in rates.ascent},
-            ylabel=distance,
-        ),
-        "Distance to the optimum against step, log scale. Rates placed symmetrically about half the bound contract "
-        "by the same factor, so their curves coincide: dashed and solid lines keep both visible.",
+        plan.add(f"{q.key}_ascent_errors", figures.error_panels, curves, notes, steps, distance),
+        ascent_caption(steps, exact=True),
     )
 
 
@@ -144,25 +186,25 @@ def _optimizers(sec: Section, q, st: ExactStudy, plan, labels) -> None:
     sec.table(
         header,
         rows,
-        f"Steps and evaluations of the objective until the distance to the optimum is below 1e-6 (at most 3000 steps){second}.",
+        "Steps and evaluations of the objective until the distance to the optimum is below $10^{-6}$ (at most 3000 "
+        f"steps){second}{_moved(st)}.",
     )
+    _compare_figures(sec, q, st, plan, labels)
+
+
+def _compare_figures(sec: Section, q, st: ExactStudy, plan, labels) -> None:
+    """The second model's optimizer paths, a panel each, and their distances to the optimum."""
     grid = st.compare[2] if st.compare is not None else None
     if st.compare is not None and grid is not None:
         c, runs, _ = st.compare
         m1, m2, values = grid
+        paths = {o.name: o.path for o in runs}
         sec.figure(
             plan.add(
-                f"{q.key}_optimizer_paths",
-                figures.heatmap_paths,
-                m1,
-                m2,
-                values,
-                {o.name: o.path for o in runs},
-                "",
-                labels=(*labels, r"$\ell$"),
-                optimum=c.optimum,
+                f"{q.key}_optimizer_paths", figures.path_panels, m1, m2, values, paths, c.optimum, (*labels, r"$\ell$")
             ),
-            "torch.optim's paths on the log-likelihood of the second model.",
+            f"torch.optim's paths on the log-likelihood of the second model, a panel per optimizer; {HEATMAP}"
+            f"{_moved(st, short=True)}.",
         )
         sec.figure(
             plan.add(
@@ -171,8 +213,26 @@ def _optimizers(sec: Section, q, st: ExactStudy, plan, labels) -> None:
                 {o.name: o.errors for o in runs},
                 ylabel=r"$\|\theta_t - \hat\theta\|$",
             ),
-            "Distance to the optimum against step, second model.",
+            "Distance to the optimum against step on the second model, log scale; each optimizer has a colour, "
+            "dash and marker of its own.",
         )
+
+
+def _moved(st: ExactStudy, short: bool = False) -> str:
+    """Where the second model's optimizers start, when that is not the sheet's start (numerics.exact_study
+    .off_axes), and why (short: only where, the table's caption says why)."""
+    if st.compare_start is None or np.allclose(st.compare_start, st.start):
+        return ""
+    moved = ", ".join(f"{v:.2f}" for v in st.compare_start)
+    start = ", ".join(f"{v:g}" for v in st.start)
+    if short:
+        return f"; the optimizers start from $({moved})$, off the principal axes of $C$ (the table above says why)"
+    return (
+        f"; on the second model the optimizers start from $({moved})$, not from $({start})$: the line from there to "
+        "the optimum runs along a principal axis of $C$, where the gradient points straight at the optimum and "
+        "every method moves on that one line, so the start is turned about the optimum, at its distance, to "
+        "halfway between the axes"
+    )
 
 
 def _batches(sec: Section, q, st: ExactStudy, plan, labels) -> None:
@@ -183,8 +243,8 @@ def _batches(sec: Section, q, st: ExactStudy, plan, labels) -> None:
     floors = {f.k: f.predicted for f in b.floors}
     sec.figure(
         plan.add(f"{q.key}_sgd", figures.sgd_convergence, list(b.runs), floors),
-        "Mini-batch SGD: distance to the optimum against steps and against samples seen; dashed, each batch size's "
-        "derived noise floor.",
+        "Mini-batch SGD: distance to the optimum against steps and against samples seen, a colour per batch size "
+        "$k$; dashed, each batch size's derived noise floor.",
     )
     sec.table(
         ("k", "derived noise floor", "measured"),
@@ -201,6 +261,6 @@ def _batches(sec: Section, q, st: ExactStudy, plan, labels) -> None:
         sec.text(KINDS_TEXT.exact_landscapes(lands))
         sec.figure(
             plan.add(f"{q.key}_subsets", figures.subset_landscapes, m1, m2, lands, st.sample.optimum, labels),
-            "Subset log-likelihoods (shifted to a maximum of 0): white contour 2 below the maximum, + the subset's "
-            "optimum, x the full data's.",
+            "Log-likelihoods of random subsets of $k$ points, coloured by the drop below each one's maximum on a "
+            "log scale: white contour 2 below the maximum, + the subset's optimum, x the full data's.",
         )

@@ -191,16 +191,23 @@ def prior_strength(sec: Section, q: PriorStrength, work, plan: figures.FigurePla
     lo, hi = s.interval
     grid = np.linspace(lo + (hi - lo) / 400, hi - (hi - lo) / 400, 397)
     with np.errstate(all="ignore"):
-        curves = {r.label: np.asarray(r.log_posterior(grid), float) for r in s.rows}
+        priors = {r.label: np.asarray(r.prior(grid), float) for r in s.rows}
+        posteriors = {r.label: np.asarray(r.posterior(grid), float) for r in s.rows}
+        likelihood = None if s.likelihood is None else np.asarray(s.likelihood(grid), float)
     sec.figure(
         plan.add(
             f"{q.key}_priors",
-            figures.log_posteriors,
+            figures.prior_panels,
             grid,
-            curves,
+            priors,
+            posteriors,
             {r.label: r.map for r in s.rows},
             s.mle,
+            likelihood,
             f"${sp.latex(theta)}$",
         ),
-        "The log-posterior under each prior, shifted to a maximum of 0; the dotted line marks the MLE, each dot the MAP.",
+        "A panel per prior: its density dashed, the posterior density it gives solid with the MAP a dot"
+        + (", the likelihood normalised to a density grey" if likelihood is not None else "")
+        + ", and the MLE dotted. The narrower the prior, the further it pulls the posterior from the "
+        "likelihood towards itself.",
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from derivations.sheet import Sheet
+from derivations.sheet import Question, Sheet
 
 
 @dataclass
@@ -22,7 +22,8 @@ class Settings:
     sections: tuple[str, ...] | None = None  # the questions to build (--only, by key's first part); None: all
     sheet_path: Path | None = None  # the sheet file: the command line chooses a default
     jobs: int = 2  # processes: 1 runs verification and figures in this process (also where fork is unavailable)
-    variant: str = "solutions"  # or "questions": the students' sheet, the questions without anything that answers them
+    # "solutions"; "questions": the students' sheet, nothing that answers; "companion": appendix and verification
+    variant: str = "solutions"
 
 
 class ReportPlan:
@@ -39,7 +40,8 @@ class ReportPlan:
 
     @property
     def subtitle(self) -> str:
-        return "Worked solutions"  # the seed is in the colophon: a reader needs none of it on the title
+        # the seed is in the colophon: a reader needs none of it on the title
+        return "Companion for the course staff" if self.settings.variant == "companion" else "Worked solutions"
 
     def prepare(self) -> None:
         """Work every later step shares (derivations), done before the worker forks so it inherits it."""
@@ -59,12 +61,15 @@ class ReportPlan:
         """(sections, figure plan) of the report."""
         raise NotImplementedError
 
-    def questions(self) -> list[tuple[str, str]]:
-        """(key, text) of every question the sheet asks, in order, each text once: the questions variant."""
-        seen: dict[str, str] = {}
-        for q in self.sheet.questions:
-            seen.setdefault(q.text, q.key.split(".")[0])
-        return [(key, text) for text, key in seen.items()]
+    def questions(self) -> list[tuple[str, Question]]:
+        """The questions variant's sections: (title, question) of every question the sheet asks, in order, under
+        the title the solutions give it (its own, else Question k by its place on the sheet), as --only picks."""
+        chosen = self.settings.sections
+        return [
+            (q.title or f"Question {k}", q)
+            for k, q in enumerate(self.sheet.questions, 1)
+            if chosen is None or q.key.split(".")[0] in chosen
+        ]
 
     def answers(self) -> list[dict]:
         """The rows of answers.json."""

@@ -10,6 +10,7 @@ import jinja2
 from latex2mathml.converter import convert as mathml
 from markupsafe import Markup, escape
 
+from derivations.text import GREEK
 from reports.document import TEMPLATES
 
 TEX_SPECIALS = {
@@ -39,29 +40,204 @@ def tex(text) -> str:
     )
 
 
-WRAP = 28  # a column whose cells run longer than this wraps (tabularx X column) instead of widening the table
-LINE = 80  # characters of a table row that fit the text width; a longer row wraps every column but short ones
+# Table layout. The widths below are estimates in em of the tables' \small font (9 pt): LaTeX's longtable cannot
+# measure its columns as tabularx does, so render.py sizes them from their text, with room to spare.
+LINE_EM = 53.5  # A4 with 2 cm margins: 481.9 pt of text width
+PAD_EM = 1.33  # 2 \tabcolsep (12 pt) around each cell
+CHAR_EM = 0.5  # an average character of text or math
+FITS = 0.85  # a table whose natural width is under this share of the line keeps it (l columns)
+TALL = re.compile(r"\\(frac|dfrac|binom|sqrt|sum|prod|int|begin|displaystyle)\b")
+BREAKS = re.compile(r"\s*(?:=|<|>|\+|-|\\approx|\\le|\\ge|\\mid|\\in|,)\s*")  # where inline math may break
+SCRIPT = re.compile(r"[\^_]\s*(\{|\\?[A-Za-z0-9])")
+COMMAND = re.compile(r"\\([A-Za-z]+|.)")
+
+
+def _braced(latex: str, start: int) -> int:
+    """The index just past the brace group that opens at start."""
+    depth, i = 0, start
+    while i < len(latex):
+        depth += {"{": 1, "}": -1}.get(latex[i], 0)
+        i += 1
+        if depth == 0:
+            break
+    return i
+
+
+def math_width(latex: str) -> float:
+    r"""A formula's width in em, roughly: a fraction as wide as its wider part, scripts smaller, a matrix its
+    columns side by side, a command one symbol (an operator name its letters)."""
+    latex = re.sub(r"\\(displaystyle|textstyle|left|right|[Bb]igg?[lr]?|limits|nolimits)\b", "", latex)
+    if r"\begin{" in latex:
+        body = re.sub(r"\\(begin|end)\{\w*matrix\}", "", latex)
+        cells = [row.split("&") for row in body.split(r"\\")]
+        columns = max(len(row) for row in cells)
+        widest = [max(math_width(row[k]) for row in cells if k < len(row)) for k in range(columns)]
+        return sum(widest) + columns + 1
+    width, i = 0.0, 0
+    while i < len(latex):
+        frac = re.match(r"\\[dt]?frac\s*", latex[i:])
+        script = SCRIPT.match(latex, i)
+        if frac:
+            top = _braced(latex, i + frac.end())
+            bottom = _braced(latex, top)
+            width += max(math_width(latex[i + frac.end() + 1 : top - 1]), math_width(latex[top + 1 : bottom - 1])) + 0.3
+            i = bottom
+        elif script:
+            end = _braced(latex, script.start(1)) if script.group(1) == "{" else script.end()
+            width += 0.7 * math_width(latex[script.start(1) : end].strip("{}"))
+            i = end
+        elif latex[i] == "\\":
+            name = COMMAND.match(latex, i)
+            assert name is not None
+            width += _command_width(name.group(1))
+            i = name.end()
+        else:
+            width += {" ": 0, "{": 0, "}": 0, "=": 1.3, "+": 1.2, "-": 1.2, "<": 1.3, ">": 1.3}.get(latex[i], 0.55)
+            i += 1
+    return width
+
+
+OPERATOR_NAMES = frozenset({"log", "ln", "exp", "sin", "cos", "tan", "max", "min", "arg", "det", "lim", "sup", "inf"})
+# no width of their own: a text group's letters are counted, an accent sits on its letter, a space is thin
+NO_WIDTH = frozenset({"text", "mathrm", "operatorname", "textrm", "textit", "textbf", "mathbf", "hat", "bar", "tilde"})
+NO_WIDTH |= {",", ";", "!", " "}
+
+
+def _command_width(name: str) -> float:
+    if name in NO_WIDTH:
+        return 0.0
+    return CHAR_EM * len(name) + 0.3 if name in OPERATOR_NAMES else 0.8  # a Greek letter, a symbol
+
+
+def cell_width(cell: str) -> tuple[float, float]:
+    """A cell's natural width and the narrowest it can wrap to (its widest word or unbreakable formula), in em."""
+    natural, narrowest = 0.0, 0.0
+    for part in MATH.split(cell):
+        if MATH.fullmatch(part):
+            whole = math_width(part[1:-1])
+            pieces = [part[1:-1]] if TALL.search(part) else BREAKS.split(part[1:-1])
+            natural += whole
+            narrowest = max(narrowest, *(math_width(p) for p in pieces))
+        else:
+            words = part.split()
+            natural += CHAR_EM * len(part)
+            narrowest = max(narrowest, *(CHAR_EM * len(w) for w in words), 0)
+    return natural, narrowest
+
+
+def column_shares(block: dict) -> list[float] | None:
+    """Each column's share of the line when the table is too wide for its natural width (None): every column
+    gets at least its widest unbreakable piece, then the rest of the line in proportion to what it lacks."""
+    rows = [block["header"], *block["rows"]]
+    widths = [[cell_width(str(row[k])) for row in rows] for k in range(len(block["header"]))]
+    natural = [max(w[0] for w in column) for column in widths]
+    narrowest = [1.15 * max(w[1] for w in column) + 0.5 for column in widths]
+    room = LINE_EM - PAD_EM * len(natural)
+    if sum(natural) <= FITS * room:
+        return None
+    given = list(narrowest)
+    for _ in natural:  # columns that reach their natural width hand the rest on to the others
+        lacking = [max(n - g, 0.0) for n, g in zip(natural, given)]
+        spare = room - sum(given)
+        if spare <= 0 or sum(lacking) == 0:
+            break
+        given = [g + min(lack, spare * lack / sum(lacking)) for g, lack in zip(given, lacking)]
+    spare = max(room - sum(given), 0.0)
+    given = [g + spare * g / sum(given) for g in given]  # what is left widens every column alike
+    return [g / sum(given) for g in given]
 
 
 def columns(block: dict) -> str:
-    """The tabularx column spec of a table block: long columns wrap, short ones keep their width."""
-    rows = [block["header"], *block["rows"]]
-    longest = [max(len(str(row[k])) for row in rows) for k in range(len(block["header"]))]
-    wide = [n > WRAP or (sum(longest) > LINE and n > 8) for n in longest]
-    return "".join(r">{\raggedright\arraybackslash}X" if w else "l" for w in wide) if any(wide) else "l" * len(wide)
+    r"""The longtable column spec: l columns where the table fits the line, else wrapping p{} columns that fill
+    it, each its share of the line less its cells' padding."""
+    shares = column_shares(block)
+    if shares is None:
+        return "l" * len(block["header"])
+    n = len(shares)
+    return "".join(
+        rf">{{\raggedright\arraybackslash}}p{{\dimexpr(\linewidth-{2 * n}\tabcolsep-1pt)*{int(1000 * s)}/1000\relax}}"
+        for s in shares
+    )
 
 
-LONG_TABLE = 20  # rows from which a table may run over pages (longtable) instead of floating on one
+def tex_cell(text) -> str:
+    r"""A table cell for LaTeX: its tall math (a fraction, a matrix) in display style, with 3 pt above and below
+    so that rows never touch (\tallcell)."""
+    parts = MATH.split(tex(text))
+    return "".join(
+        rf"\tallcell{{$\displaystyle {p[1:-1]}$}}" if MATH.fullmatch(p) and TALL.search(p) else p for p in parts
+    )
 
 
-def long_columns(block: dict) -> str:
-    """The longtable column spec: wrapping columns as p{} of the width the short ones leave."""
-    spec = columns(block)
-    wide = spec.count("X")
-    if not wide:
-        return spec
-    share = f"{0.9 / wide - 0.04 * spec.count('l') / wide:.3f}"
-    return spec.replace(r">{\raggedright\arraybackslash}X", rf">{{\raggedright\arraybackslash}}p{{{share}\linewidth}}")
+def tex_paragraph(text) -> str:
+    r"""Prose for LaTeX in which a matrix is displayed on its own line: inline, its display-size entries would
+    force the lines apart."""
+    parts = MATH.split(tex(text))
+    return "".join(
+        rf"\begin{{dmath*}}{p[1:-1]}\end{{dmath*}}" if MATH.fullmatch(p) and r"\begin{" in p else p for p in parts
+    )
+
+
+def has_matrix(text) -> bool:
+    """Whether the text's math holds an environment (a matrix), which LaTeX prose displays on a line of its own."""
+    return any(r"\begin{" in p for p in MATH.findall(str(text)))
+
+
+def plain(text) -> str:
+    """A text without its markup, as a PDF bookmark or an image's alternative text shows it: math by the names of
+    its letters and operators, other commands and braces dropped, a fraction as (a)/(b)."""
+    plain = "".join(_plain_math(p[1:-1]) if MATH.fullmatch(p) else p for p in MATH.split(str(text)))
+    return re.sub(r"\s+", " ", plain).strip()
+
+
+def section_title(title) -> str:
+    r"""A section's title for LaTeX, with the plain text its PDF bookmark shows where it holds math (hyperref
+    cannot put math in a bookmark)."""
+    shown = tex(title)
+    return shown if not MATH.search(str(title)) else rf"\texorpdfstring{{{shown}}}{{{tex(plain(title))}}}"
+
+
+def _plain_math(latex: str) -> str:
+    latex = re.sub(r"\\(?:frac|dfrac|tfrac)\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", latex)
+    latex = COMMAND.sub(lambda m: m.group(1) if m.group(1) in GREEK_AND_OPERATORS else " ", latex)
+    return re.sub(r"[{}$\\]", "", latex)
+
+
+GREEK_AND_OPERATORS = frozenset(GREEK.split()) | OPERATOR_NAMES | {"sum", "prod"}  # kept in a bookmark by name
+
+
+def anchors(sections) -> list[str]:
+    """One LaTeX label and HTML id per section, by its place: sec-1, sec-2, ... (a sheet may give two questions
+    one key, and a key is a name from the code, which a reader never sees)."""
+    return [f"sec-{k}" for k in range(1, len(sections) + 1)]
+
+
+def answer_links(sections, ids: list[str]) -> dict[tuple[int, int], list[str | None]]:
+    """The section each row of a table of answers links to, by (section, block) index. An answer's section is the
+    one whose key is the answer's key or its longest prefix at a dot (task1 for task1.mu_mle); of sections
+    sharing that key, the first not before the previous answer's, since answers come in question order."""
+    links: dict[tuple[int, int], list[str | None]] = {}
+    for s, sec in enumerate(sections):
+        for b, block in enumerate(sec.blocks):
+            if block["kind"] == "table" and block.get("answers"):
+                links[(s, b)] = _targets(block["answers"], sections, ids)
+    return links
+
+
+def _targets(keys: list[str], sections, ids: list[str]) -> list[str | None]:
+    by_key: dict[str, list[int]] = {}
+    for i, sec in enumerate(sections):
+        by_key.setdefault(sec.key, []).append(i)
+    targets: list[str | None] = []
+    last = 0
+    for key in keys:
+        parts = key.split(".")
+        prefixes = (".".join(parts[:k]) for k in range(len(parts), 0, -1))
+        found = next((by_key[p] for p in prefixes if p in by_key), [])
+        pick = next((i for i in found if i >= last), found[0] if found else None)
+        last = last if pick is None else pick
+        targets.append(None if pick is None else ids[pick])
+    return targets  # None: the answer's section is not in this document (--only)
 
 
 def md(text) -> str:
@@ -88,8 +264,16 @@ def _env(**delimiters) -> jinja2.Environment:
         lstrip_blocks=True,
         **delimiters,
     )
-    env.filters.update(tex=tex, md=md, mdcell=mdcell, columns=columns, long_columns=long_columns)
-    env.globals.update(LONG_TABLE=LONG_TABLE)
+    env.filters.update(
+        tex=tex,
+        md=md,
+        mdcell=mdcell,
+        columns=columns,
+        tex_cell=tex_cell,
+        tex_paragraph=tex_paragraph,
+        section_title=section_title,
+        has_matrix=has_matrix,
+    )
     return env
 
 
@@ -109,7 +293,10 @@ def markdown(sections, title: str, subtitle: str) -> str:
 
 
 def latex(sections, title: str, subtitle: str) -> str:
-    return TEX.get_template("report.tex.j2").render(sections=sections, title=title, subtitle=subtitle)
+    ids = anchors(sections)
+    return TEX.get_template("report.tex.j2").render(
+        sections=sections, title=title, subtitle=subtitle, ids=ids, links=answer_links(sections, ids)
+    )
 
 
 TEXT_GROUP = re.compile(r"\\(text|textrm|textit|textbf|mathrm|operatorname|mbox)\s*\{")
@@ -240,6 +427,20 @@ def display(latex: str) -> Markup:
     return Markup(safe_mathml(latex, display="block"))
 
 
+def paragraph(text) -> Markup:
+    """Prose for HTML in which a matrix is displayed on a line of its own, as in the PDF (a block that scrolls
+    sideways where it is too wide)."""
+    parts = MATH.split(str(text))
+    return Markup(
+        "".join(
+            (f'<span class="display">{display(p[1:-1])}</span>' if r"\begin{" in p else safe_mathml(p[1:-1]))
+            if MATH.fullmatch(p)
+            else str(escape(p))
+            for p in parts
+        )
+    )
+
+
 def html(sections, title: str, subtitle: str, figures: Path) -> str:
     """One self-contained page: MathML for the math, the figures' PNGs inlined as data URIs."""
 
@@ -247,5 +448,8 @@ def html(sections, title: str, subtitle: str, figures: Path) -> str:
         return "data:image/png;base64," + base64.b64encode((figures / f"{name}.png").read_bytes()).decode()
 
     env = _env(autoescape=True)
-    env.filters.update(prose=prose, display=display, figure_uri=figure_uri)
-    return env.get_template("report.html.j2").render(sections=sections, title=title, subtitle=subtitle)
+    env.filters.update(prose=prose, paragraph=paragraph, display=display, figure_uri=figure_uri, plain=plain)
+    ids = anchors(sections)
+    return env.get_template("report.html.j2").render(
+        sections=sections, title=title, subtitle=subtitle, ids=ids, links=answer_links(sections, ids)
+    )

@@ -6,15 +6,18 @@ verification) are done before, and only their typed results arrive here.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sympy as sp
 
-from derivations.bayes import discrete, event_set
+from derivations.bayes import discrete, event_set, likelihood
+from derivations.bayes import posterior as posterior_density
 from derivations.engine import Derivation, derive, n_obs
 from derivations.linear import normal_equations
+from derivations.mistakes import typical_mistakes
 from derivations.sheet import (
     Answer,
     Bias,
@@ -33,6 +36,7 @@ from derivations.sheet import (
     estimate_key,
     estimate_label,
 )
+from derivations.why import Family, Pull, family, prior_pull
 from numerics import kinds as work
 from numerics.estimate import PointEstimate
 from numerics.exact_study import ExactStudy
@@ -41,6 +45,7 @@ from numerics.verify import Verification, answer_checks, unchecked_answers, veri
 from reports import figures, layouts
 from reports.document import (
     KINDS_TEXT,
+    LINES,
     Section,
     error_text,
     estimate_math,
@@ -53,7 +58,7 @@ from reports.document import (
 )
 from reports.exact_study import exact_study
 from reports.plan import ReportPlan
-from reports.steps import worked_steps
+from reports.steps import where_defined, worked_steps
 
 
 @dataclass(frozen=True)
@@ -83,12 +88,18 @@ def _shown(results: SheetResults, a: Answer) -> dict:
 
 
 def answer_rows(results: SheetResults) -> list[dict]:
-    """answers.json: every exact answer, then each optimizer study's stability bound (a number from data)."""
-    rows = [a.as_dict() | _shown(results, a) for a in results.answers]
+    """answers.json: every exact answer, then each optimizer study's stability bound (a number from data); each
+    row with its inputs, the data it was computed from as the students' sheet gives them (reports.questions)."""
+    from reports.questions import answer_inputs, inputs, study_inputs  # the students' sheet's choice of data
+
+    rows = [
+        a.as_dict() | _shown(results, a) | {"inputs": answer_inputs(results.sheet, a.key, a.model)}
+        for a in results.answers
+    ]
     for q in results.sheet.questions:
         found = results.work.get(q.key)
         if isinstance(q, OptimizerStudy) and "ascent" in q.parts and isinstance(found, (Study, ExactStudy)):
-            rows += _study_rows(q, found)
+            rows += [row | {"inputs": study_inputs(q, found)} for row in _study_rows(q, found)]
     for q in results.sheet.questions:
         if isinstance(q, Estimate) and q.key in results.numerical:
             found, d = results.numerical[q.key], results.derivations[q.model.name]
@@ -100,21 +111,34 @@ def answer_rows(results: SheetResults) -> list[dict]:
                     "exact": None,
                     "latex": None,
                     "value": values.get(p.name),
+                    "inputs": inputs(q.model),
                 }
                 for p in d.params
             ]
     return rows
 
 
+def familiar_latex(results: SheetResults) -> dict[str, str]:
+    """The familiar form an Estimate declares for an answer (x_bar, the centred sums), by answer key: what the
+    box and the front page show; the worked steps prove it equal to the derived form."""
+    shown: dict[str, str] = {}
+    for q in results.sheet.questions:
+        if isinstance(q, Estimate):
+            d = results.derivations[q.model.name]
+            shown |= {estimate_key(q, d, p): math(d, form, order="none") for p, form in q.familiar_forms.items()}
+    return shown
+
+
 def glance_rows(results: SheetResults) -> list[dict]:
     """answers.json's rows with the LaTeX the front page shows, written from each answer's derivation."""
     by_key = {a.key: a for a in results.answers}
+    familiar = familiar_latex(results)
     rows = []
     for row in answer_rows(results):
         a = by_key.get(row["key"])
         if a is not None:
             d = results.derivations.get(a.model)
-            display = row.get("shown_latex") or math(d, a.expr)
+            display = familiar.get(a.key) or row.get("shown_latex") or math(d, a.expr)
             extra = {"display": display, "display_conditions": a.conditions_latex, "roots": roots_defined(a.expr)}
         else:
             extra = {"display": row["latex"] or "", "roots": ""}
@@ -160,7 +184,9 @@ def _study_rows(q: OptimizerStudy, found) -> list[dict]:
         optimum = found.optimum
     kind = "map" if q.model.prior is not None else "mle"
     for p in q.model.params:
-        label = q.labels.get(p.name, f"{kind.upper()} of ${sp.latex(p.symbol)}$ at the study's data ({q.key})")
+        label = q.labels.get(
+            p.name, f"{kind.upper()} of ${sp.latex(p.symbol)}$ at the study's data: {q.title or title}"
+        )
         key = f"{q.key}.{kind}_{p.name.replace('^', '')}"
         rows.append({"key": key, "question": label, "exact": None, "latex": None, "value": float(optimum[p.name])})
     return rows
@@ -181,7 +207,18 @@ def posterior(sec: Section, q: Posterior, results: SheetResults) -> None:
     d = results.derivations[q.model.name]
     eq = normal_equations(d) if len(d.params) > 1 else None
     if eq is None:
-        probability(sec, q, results)
+        (a,) = _answers_of(results, q)
+        named = family(a.expr, *_parameter(q))
+        if named is None:
+            probability(sec, q, results)
+            return
+        if a.question != q.text:
+            sec.text(a.question)
+        p = sp.latex(_parameter(q)[0])
+        evaluated = math(d, a.expr)
+        shown = "" if re.search(r"\d{7}", evaluated) else f" = {evaluated}"  # 280 theta^3 ..., not 11-digit fractions
+        sec.math(rf"p({p} \mid D) = {normaliser_latex(d, named)}\, {math(d, named.kernel)}{shown}")
+        sec.text(family_text(d, named, q))
         return
     theta = ", ".join(sp.latex(p) for p in d.params)
     sec.text(
@@ -201,6 +238,97 @@ def posterior(sec: Section, q: Posterior, results: SheetResults) -> None:
     sec.math(rf"m_N = {math(d, mean)},\quad S_N = {math(d, cov)}")
 
 
+def _parameter(q: Question) -> tuple[sp.Symbol, sp.Set]:
+    (par,) = q.model.params
+    return par.symbol, par.domain
+
+
+def family_latex(named: Family) -> str:
+    return rf"\operatorname{{{named.name}}}({', '.join(sp.latex(v) for v in named.args)})"
+
+
+def normaliser_latex(d: Derivation, named: Family) -> str:
+    """The normaliser as the family writes it: 1/B(4, 5), 8^15/14!, 1/sqrt(2 pi s^2)."""
+    a, b = named.args
+    if named.name == "Gamma" and a.is_integer:
+        return rf"\frac{{{math(d, b)}^{{{math(d, a)}}}}}{{{math(d, a - 1)}!}}"
+    shown = {
+        "Beta": rf"\frac{{1}}{{B({math(d, a)}, {math(d, b)})}}",
+        "Gamma": rf"\frac{{{math(d, b)}^{{{math(d, a)}}}}}{{\Gamma({math(d, a)})}}",
+        "Normal": rf"\frac{{1}}{{\sqrt{{2 \pi \cdot {math(d, b)}}}}}",
+    }
+    return shown[named.name]
+
+
+def _short(d: Derivation, value: sp.Expr) -> str:
+    """' = 280' where the value reads at a glance; nothing where it is a fraction of long integers."""
+    shown = math(d, value)
+    return "" if re.search(r"\d{7}", shown) else f" = {shown}"
+
+
+def family_text(d: Derivation, named: Family, q: Question) -> str:
+    """'The prior times the likelihood is proportional to theta^3 (1 - theta)^4: the Beta(4, 5) density, whose
+    normaliser 1/B(4, 5) = 280 makes it integrate to 1.'"""
+    p, domain = _parameter(q)
+    over = rf"\int_{{{sp.latex(domain.start)}}}^{{{sp.latex(domain.end)}}}"
+    return (
+        f"The prior times the likelihood is proportional to ${math(d, named.kernel)}$: the posterior is the "
+        f"${family_latex(named)}$ density, whose normaliser ${normaliser_latex(d, named)}{_short(d, named.normaliser)}$ is "
+        f"$1 / {over} {math(d, named.kernel)}\\, d{sp.latex(p)}$, which makes it integrate to 1. "
+        f"Its mean is ${math(d, named.mean)}$."
+    )
+
+
+def plug_in(sec: Section, q: PlugIn, results: SheetResults) -> None:
+    """P(new | theta_hat): the new observations' probability as a function of the parameters, with the estimate
+    put in, then its value; several parameters or no closed form: the answer alone."""
+    d = results.derivations[q.model.name]
+    (a,) = _answers_of(results, q)
+    if d.estimate is None:
+        probability(sec, q, results)
+        return
+    hats = {p: sp.Symbol(f"hat {p.name}", **p.assumptions0) for p in d.params}
+    names = {h: hat(p) for p, h in hats.items()}
+    new = likelihood(q.model, q.new).subs(q.model.constants).xreplace(hats)
+    at = ",\\ ".join(f"{hat(p)} = {math(d, v.subs(d.observed_statistics or {}))}" for p, v in d.estimate.items())
+    if a.question != q.text:
+        sec.text(a.question)
+    sec.text(f"The new observations' probability at the {d.kind}: their density, with the estimate put in.")
+    sec.math(rf"{math(d, new, symbol_names=names)}\Big|_{{{at}}} = {math(d, a.expr)}{_value(a)}")
+    named = roots_defined(a.expr)
+    if named:
+        sec.text(named[0].upper() + named[1:])
+
+
+def posterior_predictive(sec: Section, q: PosteriorPredictive, results: SheetResults) -> None:
+    """P(new | D) as the integral of the new data's probability against the posterior, evaluated; where the
+    posterior is a named family and the probability is theta itself, the posterior mean (Laplace's rule of
+    succession under a flat prior)."""
+    d = results.derivations[q.model.name]
+    p, domain = _parameter(q)
+    (a,) = _answers_of(results, q)
+    new = likelihood(q.model, q.new)
+    post = posterior_density(q.model)
+    named = family(post, p, domain)
+    if a.question != q.text:
+        sec.text(a.question)
+    over = rf"\int_{{{sp.latex(domain.start)}}}^{{{sp.latex(domain.end)}}}"
+    theta = sp.latex(p)
+    given = rf"p({theta} \mid D)"
+    sec.math(rf"{over} {math(d, new)}\; {given}\, d{theta} = {math(d, a.expr)}{_value(a)}")
+    if named is not None and sp.simplify(new - p) == 0:
+        flat = q.model.prior is None or not q.model.prior.has(p)
+        sec.text(
+            f"The new observation's probability is ${theta}$ itself, so the integral is the mean of the "
+            f"${family_latex(named)}$ posterior, ${math(d, named.mean)}$"
+            + (
+                ": under a flat prior, $(h + 1)/(n + 2)$ with $h$ the number of ones, Laplace's rule of succession."
+                if flat and named.name == "Beta"
+                else "."
+            )
+        )
+
+
 def _value(a: Answer) -> str:
     return "" if a.value is None else f" \\approx {a.value:.4g}"
 
@@ -209,15 +337,56 @@ def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
     d = results.derivations[q.model.name]
     sec.text(KINDS_TEXT.model_answer(d))
     found = results.numerical.get(q.key)
-    if d.estimate is not None:
+    if d.estimate is not None and q.familiar_forms:
+        familiar = familiar_latex(results)
+        sec.math(
+            LINES.join(
+                rf"{hat(p)} = {familiar.get(estimate_key(q, d, p)) or math(d, v)}" for p, v in d.estimate.items()
+            )
+        )
+        defined = where_defined(q.where, q.familiar_forms.values())
+        if defined:
+            sec.text(defined[0].upper() + defined[1:])
+    elif d.estimate is not None:
         sec.math(estimate_math(d))
     elif found is not None and found.converged and found.values:
         sec.math(numerical_math(d, found.values))
     elif found is not None:
         sec.text(f"The numerical search did not converge: {found.reason}.")
+    pull = prior_pull(d) if d.estimate is not None else None
+    if pull is not None and (why := pull_text(d, pull)):
+        sec.text(why)
     if q.remark:
         sec.text(q.remark)
     sec.steps(worked_steps(d, q.familiar_forms, q.where))
+
+
+def pull_text(d: Derivation, pull: Pull) -> str:
+    """Why the MAP lies where it does: a weighted average of the MLE and the prior's mode where the prior is
+    conjugate, else between them because the log-prior's slope adds to the score."""
+    (p,) = d.params
+    at = d.observed_statistics or {}
+    estimate = d.estimate[p].subs(at) if d.estimate else p
+    name, mle, mode = hat(p), f"${math(d, pull.mle)}$", f"${math(d, pull.mode)}$"
+    if pull.weight is not None:
+        weight = math(d, pull.weight)
+        formula = f" = {math(d, pull.weight_in_n)}" if pull.weight_in_n is not None else ""
+        return (
+            f"Why the MAP lies where it does: the prior is conjugate, and the MAP is a weighted average of the MLE "
+            rf"{mle} and the prior's mode {mode}, ${name}_{{MAP}} = w\,{name}_{{MLE}} + (1 - w)\,{math(d, pull.mode)}$ "
+            f"with $w{formula} = {weight}$: the data's weight grows with $n$ and the prior's shrinks, as if the prior "
+            "added pseudo-observations."
+        )
+    values = sorted(float(v) for v in (pull.mle, pull.mode))
+    if not (pull.mle.is_number and values[0] <= float(estimate) <= values[1]):
+        return ""
+    return (
+        "Why the MAP lies where it does: the log-prior, a penalty on values far from the prior's mode "
+        f"{mode}, adds its slope to the score, positive below the mode and negative above it, so the root moves "
+        f"from the MLE {mle} "
+        rf"$\approx {float(pull.mle):.4g}$ towards the mode, to $\approx {float(estimate):.4g}$. The fewer the "
+        "observations, the stronger this pull."
+    )
 
 
 def probability(sec: Section, q: Question, results: SheetResults) -> None:
@@ -285,6 +454,8 @@ def _count(run: Run) -> str:
 
 
 def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> None:
+    from reports.exact_study import HEATMAP, ascent_caption, ascent_errors, bound_title  # shared with the exact study
+
     st = results.work[q.key]
     if isinstance(st, ExactStudy):
         exact_study(sec, q, st, results.plan)
@@ -300,17 +471,15 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
         "bound the iteration oscillates, runs away, or steps out of the parameter's domain."
     )
     sec.table(
-        ("rate", "as a fraction of the bound", "steps to |score|/n < 1e-6", "predicted"),
+        ("rate", "as a fraction of the bound", r"steps to $|\text{score}|/n < 10^{-6}$", "predicted"),
         [(number(r.lr), r.label, _count(r), "never" if r.predicted is None else r.predicted) for r in st.ascent],
         "Gradient ascent from the centre of the parameter domain, gradients by torch autograd.",
     )
     names = [f"${sp.latex(p.symbol)}$" for p in q.model.params]
-    distance = r"$\|\theta_t - \hat\theta\|$"
+    curves, notes, steps = ascent_errors(st)  # the distance ||theta_t - theta_hat||, error_panels' y label
     sec.figure(
-        results.plan.add(
-            f"{q.key}_ascent", figures.error_curves, {r.label: r.errors for r in st.ascent}, ylabel=distance
-        ),
-        "Distance to the optimum against step, one curve per rate.",
+        results.plan.add(f"{q.key}_ascent", figures.error_panels, curves, notes, steps),
+        ascent_caption(steps, exact=False),
     )
     if st.optimizers:
         sec.table(
@@ -321,22 +490,12 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
     if st.grid is not None:
         m1, m2, values = st.grid
         paths = {r.label: r.path for r in st.optimizers} | {
-            f"gradient ascent, {r.label}": r.path for r in st.ascent[:1]
+            f"gradient ascent, {bound_title(r.lr, st.bound)}": r.path for r in st.ascent[:1]
         }
-        labels = (names[0], names[1], "log-likelihood")
+        labels, optimum = (names[0], names[1], r"$\ell$"), [st.optimum[k] for k in st.names]
         sec.figure(
-            results.plan.add(
-                f"{q.key}_paths",
-                figures.heatmap_paths,
-                m1,
-                m2,
-                values,
-                paths,
-                "",
-                labels=labels,
-                optimum=[st.optimum[k] for k in st.names],
-            ),
-            "The log-likelihood with the optimizers' paths.",
+            results.plan.add(f"{q.key}_paths", figures.path_panels, m1, m2, values, paths, optimum, labels),
+            f"The optimizers' paths on the log-likelihood, a panel per optimizer; {HEATMAP}.",
         )
     if not st.batches:
         return
@@ -364,9 +523,9 @@ def _laid_out(layout):
 
 KINDS: dict[type[Question], Callable[..., None]] = {
     Estimate: estimate,
-    PlugIn: probability,
+    PlugIn: plug_in,
     Posterior: posterior,
-    PosteriorPredictive: probability,
+    PosteriorPredictive: posterior_predictive,
     Probability: event_probability,
     OptimizerStudy: optimizer_study,
     LogTheory: _laid_out(layouts.log_theory),
@@ -377,12 +536,15 @@ KINDS: dict[type[Question], Callable[..., None]] = {
 PLACES_REMARK = (Estimate,)  # layouts that print the remark themselves, between the answer and the steps
 
 
-def sheet_sections(results: SheetResults, chosen=None) -> list[Section]:
-    """A section per question (its text shown where it differs from the previous question's), then the
-    appendix's questions, then the verification. chosen: the question keys' first parts to build (--only)."""
+def sheet_sections(results: SheetResults, chosen=None, variant: str = "solutions") -> list[Section]:
+    """The solutions: a section per question (its text shown where it differs from the previous question's),
+    then one paragraph on how they were checked. The companion: the appendix's questions, then the verification.
+    chosen: the question keys' first parts to build (--only)."""
     sections, previous = [], None
-    numbered = [(f"Question {k}", q) for k, q in enumerate(results.sheet.questions, 1)]
-    numbered += [(f"Appendix {k}", q) for k, q in enumerate(results.sheet.appendix, 1)]
+    if variant == "companion":
+        numbered = [(f"Appendix {k}", q) for k, q in enumerate(results.sheet.appendix, 1)]
+    else:
+        numbered = [(f"Question {k}", q) for k, q in enumerate(results.sheet.questions, 1)]
     for default, q in numbered:
         if chosen is not None and q.key.split(".")[0] not in chosen:
             continue
@@ -393,9 +555,77 @@ def sheet_sections(results: SheetResults, chosen=None) -> list[Section]:
         KINDS[type(q)](sec, q, results)
         if q.remark and not isinstance(q, PLACES_REMARK):
             sec.text(q.remark)
+        if variant == "solutions" and sec.blocks and sec.blocks[0]["kind"] == "question":
+            common_mistakes(sec, q, results)  # once per question asked, not again for its second reading
         sections.append(sec)
-    sections.append(verification_section(results))
-    return sections
+    if variant == "companion":
+        return [*sections, verification_section(results)]
+    return [*sections, how_checked(results)]
+
+
+# the typical mistakes a handout warns of; the arithmetic slips (a sign, a factor 2) are left to the feedback
+TEACHING_MISTAKES = (
+    "n_minus_1",
+    "sigma_for_sigma2",
+    "prior_forgotten",
+    "prior_variance_as_sd",
+    "prior_sd_as_variance",
+    "plug_in_for_predictive",
+    "posterior_mean_for_mode",
+)
+
+
+def common_mistakes(sec: Section, q: Question, results: SheetResults) -> None:
+    """A table of the question's common mistakes and the wrong answer each gives, computed from the derivation
+    (derivations.mistakes, the same the answer checker names), where there are any."""
+    model = getattr(q, "model", None)
+    if model is None or model.name not in results.derivations:
+        return
+    d = results.derivations[model.name]
+    rows, seen = [], set()
+    for a in _answers_of(results, q):
+        for m in typical_mistakes(q, d, a.key, a.expr, derive):
+            if m.name in TEACHING_MISTAKES and m.name not in seen and not _gives_n_minus_1_for_a_mean(m):
+                seen.add(m.name)
+                rows.append((m.words[0].upper() + m.words[1:] + ".", _wrong_latex(d, q, a, m.expr)))
+    if rows:
+        sec.table(("common mistake", "what it gives"), rows, "")
+
+
+def _wrong_latex(d: Derivation, q: Question, a: Answer, wrong: sp.Expr) -> str:
+    """The wrong answer as the handout writes the right one: in its familiar form where the two differ by a
+    factor free of the data (n/(n - 1)) or a square root; a number for an algebraic root; '' where too long."""
+    p = next((p for p in d.params if isinstance(q, Estimate) and estimate_key(q, d, p) == a.key), None)
+    familiar = q.familiar_forms.get(p) if isinstance(q, Estimate) and p is not None else None
+    if wrong.has(sp.CRootOf):
+        return rf"$\approx {float(wrong):.4g}$"
+    if familiar is not None:
+        ratio = sp.cancel(wrong / a.expr)
+        if not ratio.free_symbols - {n_obs}:
+            return f"${math(d, ratio * familiar, order='none')}$"
+        if sp.simplify(wrong - sp.sqrt(a.expr)) == 0:
+            return f"${math(d, sp.sqrt(familiar), order='none')}$"
+    shown = math(d, wrong)
+    return f"${shown}$" if len(shown) <= 120 else ""
+
+
+def _gives_n_minus_1_for_a_mean(m) -> bool:
+    """n - 1 is a mistake worth a warning for a variance (the unbiased estimator's divisor), not for a mean."""
+    return m.name == "n_minus_1" and "unbiased" not in m.words
+
+
+def how_checked(results: SheetResults) -> Section:
+    """The solutions' one paragraph on their checks; the companion lists them."""
+    statuses = Counter(str(c.status) for v in results.verifications for c in v.checks)
+    said = {"PASS": "agreed", "SKIP": "did not apply (the companion says why)", "FAIL": "FAILED"}
+    counts = ", ".join(f"{statuses[k]} {said[k]}" for k in ("PASS", "FAIL", "SKIP") if statuses[k])
+    sec = Section("checked", "How these solutions were checked")
+    sec.text(
+        "Every displayed equality was proved symbolically when this handout was built, and every answer was "
+        f"compared with an independent numerical computation: of {sum(statuses.values())} checks, {counts}. "
+        "The companion for the course staff lists each check, with the appendix on precision and bias."
+    )
+    return sec
 
 
 def verification_section(results: SheetResults) -> Section:
@@ -477,7 +707,7 @@ class GenericReport(ReportPlan):
         self.results = SheetResults(self.sheet, self.derived, self.found, verifications, done)
 
     def document(self):
-        return sheet_sections(self.results, self.settings.sections), self.results.plan
+        return sheet_sections(self.results, self.settings.sections, self.settings.variant), self.results.plan
 
     def answers(self) -> list[dict]:
         return answer_rows(self.results)

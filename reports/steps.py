@@ -19,6 +19,7 @@ from derivations.linear import NormalEquations, normal_equations, residual_varia
 from derivations.pieces import piece_roots, pieces
 from derivations.proof import (
     EQUAL,
+    INDEX,
     UP_TO_CONSTANT,
     Claims,
     density_derivatives,
@@ -58,10 +59,18 @@ class Steps:
             "constants": tuple(d.model.constants.items()),
         }
         self.steps: list[Step] = []
+        # the objective's name: the log-likelihood, or the log-posterior up to its constant, never both called l
+        self.L = r"\ell" if d.model.prior is None else r"\tilde{\ell}"
+        self.hats = {p: sp.Symbol(f"hat {p.name}", **p.assumptions0) for p in d.params}
+
+    def at_hats(self, expr):
+        """expr with each parameter as its estimate's name (sigma^2 -> sigma-hat^2): a value at the estimate."""
+        return expr.xreplace(self.hats)
 
     def tex(self, expr, **options) -> str:
         """LaTeX of expr with the model's known constants as their values: Sigma = 5 I shows as numbers."""
-        return math(self.d, self.known(expr), **options)
+        names = {h: hat(p) for p, h in self.hats.items()}
+        return math(self.d, self.known(expr), symbol_names=names, **options)
 
     def known(self, expr):
         constants = self.d.model.constants
@@ -78,18 +87,7 @@ class Steps:
 
     def where(self, expr: sp.Expr) -> str:
         """'where x_bar = ...' for the named quantities expr uses, and those they use in turn."""
-        named = dict(self.context["definitions"])
-        used, pending = [], [s for s in expr.free_symbols if s in named]
-        while pending:
-            symbol = pending.pop(0)
-            if symbol not in used:
-                used.append(symbol)
-                pending += sorted((s for s in named[symbol].free_symbols if s in named), key=str)
-        return (
-            ("where " + ", ".join(f"${sp.latex(s)} = {sp.latex(named[s])}$" for s in sorted(used, key=str)) + ".")
-            if used
-            else ""
-        )
+        return where_defined(dict(self.context["definitions"]), [expr])
 
     def chain(self, title: str, label: str, forms, text: str = "", as_written: bool = False) -> None:
         """label = form_1 = form_2 = ...: each consecutive pair is a claim. as_written prints the last form in the
@@ -98,6 +96,19 @@ class Steps:
         if as_written:
             shown[-1] = self.tex(forms[-1], order="none")
         self.add(title, " = ".join([label, *shown]), [(a, b, EQUAL) for a, b in zip(forms, forms[1:])], text)
+
+
+def where_defined(named: Mapping[sp.Symbol, sp.Expr], exprs) -> str:
+    """'where x_bar = ...' for the named quantities the expressions use, and those they use in turn."""
+    used: list[sp.Symbol] = []
+    pending = sorted({s for e in exprs for s in e.free_symbols if s in named}, key=str)
+    while pending:
+        symbol = pending.pop(0)
+        if symbol not in used:
+            used.append(symbol)
+            pending += sorted((s for s in named[symbol].free_symbols if s in named), key=str)
+    shown = [f"${sp.latex(s)} = {math(None, named[s], order='none')}$" for s in sorted(used, key=str)]
+    return ("where " + ", ".join(shown) + ".") if used else ""
 
 
 def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = None, definitions=None) -> list[Step]:
@@ -115,9 +126,11 @@ def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = N
         shown = sp.Add(*[t for t in sp.Add.make_args(sp.expand(d.objective)) if t.free_symbols & set(d.params)])
         out.add(
             "Log-posterior",
-            rf"\log p({theta} \mid D) = {out.tex(shown)} + \text{{const}}",
+            rf"\tilde{{\ell}}({theta}) = \ell({theta}) + \log p({theta}) = {out.tex(shown)} + \text{{const}}",
             [(d.objective, shown, UP_TO_CONSTANT)],
-            "The terms free of the parameters are the normalising constant.",
+            rf"By Bayes' rule $\log p({theta} \mid D) = \tilde{{\ell}}({theta}) - \log p(D)$: the log-posterior is "
+            "the log-likelihood plus the log-prior, up to a constant, so it has the same maximiser. The terms free "
+            "of the parameters are dropped into that constant.",
         )
     if d.order_form and d.estimate is not None:
         _median(out)
@@ -165,28 +178,92 @@ def _likelihood(out: Steps, theta: str, data: str) -> None:
     label = rf"\ell({theta}) = \sum_{{i=1}}^{{n}} \log p({_given(d, theta, indexed=True)})"
     if d.separable:
         sums = statistics_defined(d)
-        text = f"The data enter only through $n$ and the sums {sums}." if sums else "The data enter only through $n$."
+        text = (
+            f"In the second line the sums are named, {sums}: the data enter only through $n$ and these sums."
+            if sums
+            else "The data enter only through $n$."
+        )
+        summed = textbook_loglik(d)
+        named = "" if not sums else LINES + rf"\phantom{{\ell}} = {out.tex(d.loglik)}"
         out.add(
-            "Joint log-likelihood in sample statistics",
-            f"{label} = {out.tex(d.loglik)}",
-            [(total, d.loglik, EQUAL)],
+            "Joint log-likelihood",
+            f"{label} = {out.tex(summed)}" + named,
+            [(total, summed, EQUAL), (summed, d.loglik, EQUAL)],
             text,
         )
     else:
         out.add("Joint log-likelihood", f"{label} = {sp.latex(d.loglik)}", [(total, d.loglik, EQUAL)], "Not separable.")
 
 
+def textbook_loglik(d: Derivation) -> sp.Expr:
+    """sum_i log p(x_i) as a textbook writes it: n times the terms free of the data, plus each factor of the
+    parameters times the sum over i of what it multiplies (-n/2 log(2 pi sigma^2) - 1/(2 sigma^2) sum (x_i - mu)^2)."""
+    data = set(d.model.data)
+    free: list[sp.Expr] = []
+    groups: dict[sp.Expr, sp.Expr] = {}
+    for term in sp.Add.make_args(sp.expand_log(sp.log(d.model.density), force=True)):
+        if term.free_symbols & data:
+            factor, g = term.as_independent(*data, as_Add=False)
+            groups[factor] = groups.get(factor, 0) + g
+        else:
+            free.append(term)
+    out = sp.Add(*(factor * over_observations(g, d.model.data, n_obs) for factor, g in groups.items()))
+    return out + n_obs * _one_log(sp.Add(*free))
+
+
+def _one_log(expr: sp.Expr) -> sp.Expr:
+    """-1/2 log 2 - 1/2 log pi - 1/2 log sigma^2 as -1/2 log(2 pi sigma^2): the constant terms as one log."""
+    combined = sp.logcombine(expr, force=True)
+    coefficient, rest = combined.as_independent(sp.log, as_Add=False)
+    if not isinstance(rest, sp.log):
+        return expr
+    # SymPy splits sqrt(2 pi sigma^2) into a product of roots: one common power is taken out of the log by hand
+    factors = sp.Mul.make_args(rest.args[0])
+    powers = {f.exp if f.is_Pow else sp.Integer(1) for f in factors}
+    if len(powers) != 1 or not (power := powers.pop()).is_Rational or power == 1:
+        return coefficient * rest
+    return coefficient * power * sp.log(sp.Mul(*(f.base for f in factors)), evaluate=False)
+
+
+def textbook_score(d: Derivation) -> list[sp.Expr]:
+    """The gradient of textbook_loglik (plus the log-prior) term by term, each sum differentiated inside and its
+    constant factors taken out: (1/sigma^2) sum (x_i - mu), not SymPy's split sums."""
+    objective = textbook_loglik(d) + (d.log_prior if d.model.prior is not None else 0)
+    gradient = []
+    for p in d.params:
+        total = sp.Integer(0)
+        for term in sp.Add.make_args(objective):
+            sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
+            if len(sums) != 1:
+                total += sp.diff(term, p)
+                continue
+            (summed,) = sums
+            factor = term / summed
+            inner, outer = sp.factor_terms(sp.diff(summed.function, p)).as_independent(INDEX, as_Add=False)
+            if outer.could_extract_minus_sign():  # sum (x_i - mu), not -sum (mu - x_i)
+                inner, outer = -inner, -outer
+            total += sp.diff(factor, p) * summed + factor * inner * sp.Sum(outer, *summed.limits)
+        gradient.append(total)
+    return gradient
+
+
 def _derivatives(out: Steps, theta: str) -> None:
     """The score and the Hessian, an equation per entry (the Hessian's upper triangle): a matrix of long
-    fractions reads worse than its entries."""
+    fractions reads worse than its entries. The score first as the sums over i a textbook writes."""
     d = out.d
     gradient = score_recomputed(d)
     names = [sp.latex(p) for p in d.params]
-    score = [rf"\frac{{\partial \ell}}{{\partial {name}}} = {out.tex(v)}" for name, v in zip(names, d.score)]
-    out.add("Score", LINES.join(score), [(gradient, d.score, EQUAL)])
+    summed = textbook_score(d)
+    score = [
+        rf"\frac{{\partial {out.L}}}{{\partial {name}}} = {out.tex(t)}" + ("" if t == v else f" = {out.tex(v)}")
+        for name, t, v in zip(names, summed, d.score)
+    ]
+    claims = [(gradient, d.score, EQUAL), (sp.Matrix(summed), d.score, EQUAL)]
+    out.add("Score", LINES.join(score), claims)
     pairs = [(i, j) for i in range(len(names)) for j in range(i, len(names))]
     second = [
-        rf"\frac{{\partial^2 \ell}}{{{_partials(names[i], names[j])}}} = {out.tex(d.hessian[i, j])}" for i, j in pairs
+        rf"\frac{{\partial^2 {out.L}}}{{{_partials(names[i], names[j])}}} = {out.tex(d.hessian[i, j])}"
+        for i, j in pairs
     ]
     out.add("Hessian", LINES.join(second), [(hessian_recomputed(d), d.hessian, EQUAL)])
 
@@ -225,8 +302,28 @@ def _stationary_condition(out: Steps, score: sp.Expr) -> None:
         "Setting the score to zero and clearing its denominator"
         + (", which is positive on the domain" if sp.denom(sp.together(score)).is_positive else "")
         + f"; its roots in ${sp.latex(p)}$ are the stationary points."
+        + _discarded(out, numerator, p)
     )
     out.add("Stationary condition", shown, [(numerator, factored, EQUAL)], text)
+
+
+def _discarded(out: Steps, numerator: sp.Expr, p: sp.Symbol) -> str:
+    """' The roots 3/2 and -sqrt(5)/5 lie outside (0, 1): not estimates.' for a polynomial condition's real roots
+    outside the parameter's domain."""
+    if not numerator.is_polynomial(p):
+        return ""
+    domain = _domain_of(out.d, p)
+    outside = [r for r in dict.fromkeys(sp.real_roots(sp.Poly(numerator, p))) if domain.contains(r) != sp.true]
+    if not outside:
+        return ""
+    roots = " and ".join(
+        f"${out.tex(r)}$" if not r.atoms(sp.CRootOf) else f"$\\approx {float(r):.4g}$" for r in outside
+    )
+    which = "roots" if len(outside) > 1 else "root"
+    return (
+        f" The {which} {roots} lie{'s' * (len(outside) == 1)} outside ${sp.latex(domain)}$, the values "
+        f"${sp.latex(p)}$ can take, and {'are' if len(outside) > 1 else 'is'} discarded."
+    )
 
 
 def _lagrange(out: Steps, score: sp.Matrix, est: str) -> None:
@@ -405,8 +502,9 @@ def _by_pieces(out: Steps, est: str) -> None:
         line
         for q in cut
         for line in (
-            rf"\frac{{\partial \ell}}{{\partial {name}}}\Big|_{{{_interval(q.lo, q.hi)}}} = {out.tex(q.slope(p))}",
-            rf"\frac{{\partial^2 \ell}}{{\partial {name}^2}}\Big|_{{{_interval(q.lo, q.hi)}}} = {out.tex(q.curvature(p))}",
+            rf"\frac{{\partial {out.L}}}{{\partial {name}}}\Big|_{{{_interval(q.lo, q.hi)}}} = {out.tex(q.slope(p))}",
+            rf"\frac{{\partial^2 {out.L}}}{{\partial {name}^2}}\Big|_{{{_interval(q.lo, q.hi)}}} = "
+            + out.tex(q.curvature(p)),
         )
     ]
     claims = [(objective.subs(p, q.inner()), q.formula.subs(p, q.inner()), EQUAL) for q in cut]
@@ -431,7 +529,7 @@ def _by_pieces(out: Steps, est: str) -> None:
     roots = [(v, q) for v, _ in clauses for r, q in found if v == r]
     claims = [(q.slope(p).subs(p, v), 0, EQUAL) for v, q in roots]
     corners = [
-        rf"\partial \ell({sp.latex(left.hi)}) = \left[{out.tex(right.slope(p).subs(p, left.hi))}, "
+        rf"\partial {out.L}({sp.latex(left.hi)}) = \left[{out.tex(right.slope(p).subs(p, left.hi))}, "
         rf"{out.tex(left.slope(p).subs(p, left.hi))}\right]"
         for left, right in zip(cut, cut[1:])
     ]
@@ -465,7 +563,7 @@ def _support_bounds(out: Steps, score: sp.Matrix) -> None:
         end = (d.estimate or {}).get(param)
         falls = any(b.below for b in orders if b.param == param) and _is_lower_end(end, orders, param)
         sign, way = ("< 0", "falls as it grows beyond") if falls else ("> 0", "rises as it grows towards")
-        shown = rf"\frac{{\partial \ell}}{{\partial {name}}} = {out.tex(score[k])} {sign}"
+        shown = rf"\frac{{\partial {out.L}}}{{\partial {name}}} = {out.tex(score[k])} {sign}"
         domain = _domain_of(d, param)
         text = (
             "The likelihood is zero unless every observation lies in the support, that is unless "
@@ -494,6 +592,71 @@ def _is_lower_end(end, orders, param) -> bool:
 
 def _domain_of(d: Derivation, p: sp.Symbol) -> sp.Set:
     return next(par.domain for par in d.model.params if par.symbol == p)
+
+
+def _linear_root(out: Steps, score: sp.Expr, p: sp.Symbol, unknown: set):
+    """(the score's numerator, its denominator, the root) where the score set to zero and cleared of its
+    denominator is linear in p and free of the other unknowns; None otherwise."""
+    numerator, denominator = sp.fraction(sp.together(score))
+    numerator = sp.expand(numerator)
+    if numerator.free_symbols & (unknown - {p}) or not numerator.is_polynomial(p):
+        return None
+    poly = sp.Poly(numerator, p)
+    if poly.degree() != 1:
+        return None
+    root = sp.factor(-poly.nth(0) / poly.nth(1))
+    estimate = (out.d.estimate or {})[p]
+    defined = {h: (out.d.estimate or {})[q] for q, h in out.hats.items()}
+    if sp.simplify(root.xreplace(defined) - estimate) != 0:  # another root than the estimate: not this way
+        return None
+    return numerator, denominator, root
+
+
+def _solved_by_hand(out: Steps, score: sp.Matrix, given) -> None:
+    """score = 0 solved as on paper, a parameter at a time where its equation cleared of the denominator is
+    linear in it, the estimates found before put in as hats: S_x - n mu = 0 gives mu_hat = S_x / n."""
+    d = out.d
+    solved = {p: out.hats[p] for p in given}  # the normal equations' weights
+    lines, claims = [], []
+    while len(solved) < len(d.params):
+        unknown = {p for p in d.params if p not in solved}
+        found = next(
+            (
+                (p, r)
+                for p in d.params
+                if p in unknown
+                for r in [_linear_root(out, score[d.params.index(p)].xreplace(solved), p, unknown)]
+                if r
+            ),
+            None,
+        )
+        if found is None:  # coupled or not linear: the stationary point is stated, not solved by hand
+            return
+        p, (numerator, denominator, root) = found
+        at = ", ".join(f"{sp.latex(q)} = {hat(q)}" for q in solved)
+        lines.append(
+            rf"\frac{{\partial {out.L}}}{{\partial {sp.latex(p)}}}\Big|_{{{at}}} = 0" * bool(at)
+            + rf"\frac{{\partial {out.L}}}{{\partial {sp.latex(p)}}} = 0" * (not at)
+            + rf" \iff {out.tex(numerator)} = 0 \iff {hat(p)} = {out.tex(root)}"
+        )
+        claims += [(score[d.params.index(p)].xreplace(solved) * denominator, numerator, EQUAL)]
+        claims += [(numerator.subs(p, root), 0, EQUAL)]
+        solved[p] = out.hats[p]
+    positive = all(_positive(out, sp.fraction(sp.together(v))[1]) for v in score)
+    out.add(
+        "Setting the score to zero",
+        LINES.join(lines),
+        claims,
+        "Each equation is multiplied by its denominator"
+        + (", positive on the domain, " if positive else " ")
+        + "and solved for its parameter"
+        + (", with the estimates already found put in." if len(lines) > 1 or given else "."),
+        facts={out.hats[p]: v for p, v in (d.estimate or {}).items()},
+    )
+
+
+def _positive(out: Steps, expr: sp.Expr) -> bool:
+    return bool(expr.is_positive) or bool(sp.factor(expr).is_positive)
 
 
 def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
@@ -531,6 +694,8 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
     equations = normal_equations(d)
     if equations is not None:
         _normal_equations(out, equations)
+    if not d.observed_statistics and len(d.candidates) <= 1:
+        _solved_by_hand(out, score, equations.params if equations is not None and equations.gram is not None else ())
     out.add(
         f"{d.kind} (score = 0)",
         est,
@@ -549,12 +714,20 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
     if so is not None:
         at = d.estimate
         hessian = d.hessian.subs(d.observed_statistics).subs(d.model.constants).subs(at)
-        claims = [(hessian, so.hessian.subs(at), EQUAL)]
+        # shown at the estimate: each parameter as its hat, which the proof reads as the estimate's value
+        claims = [(hessian, out.at_hats(so.hessian), EQUAL)]
         claims += [((-so.hessian[: k + 1, : k + 1]).det(), v, EQUAL) for k, v in enumerate(so.minors)]
-        minors = LINES.join(f"D_{k + 1} = {out.tex(v)}" for k, v in enumerate(so.minors))
+        minors = LINES.join(f"D_{k + 1} = {out.tex(out.at_hats(v))}" for k, v in enumerate(so.minors))
         out.add(
             "Second-order check",
-            r"\nabla^2 \ell \big|_{\hat\theta} = " + out.tex(so.hessian) + LINES + minors,
+            rf"\nabla^2 {out.L} \big|_{{\hat\theta}} = " + out.tex(out.at_hats(so.hessian)) + LINES + minors,
             claims,
-            SECOND_ORDER_TEXT[so.status],
+            SECOND_ORDER_TEXT[so.status] + _at_hats_text(out),
+            facts={out.hats[p]: v for p, v in (at or {}).items()},
         )
+
+
+def _at_hats_text(out: Steps) -> str:
+    """Where the matrix shows a parameter, it stands at its estimate."""
+    shown = [p for p in out.d.params if out.d.second_order is not None and p in out.d.second_order.hessian.free_symbols]
+    return f" The entries are evaluated at the estimate, ${', '.join(hat(p) for p in shown)}$." if shown else ""

@@ -68,10 +68,121 @@ PRAXIS3 = (
     "can you make?"
 )
 
+# What the students' sheet prints around the praxis's questions, from the exercise as handed out: the definition
+# of the log-likelihood L(mu), the helper code, and each task's sub-steps.
+PRAXIS_SETUP = (
+    r"The goal of the praxis is to implement a maximum likelihood estimator for a normal distribution. We create $n$ "
+    r"data samples from a 2-D normal distribution, $X_i \sim \mathcal{N}(\mu, \Sigma)$, and estimate the mean $\mu$ "
+    "numerically, by gradient ascent. The likelihood of a single data point is",
+    r"$$p(x; \mu, \Sigma) = \frac{1}{\sqrt{|\Sigma| (2\pi)^2}} \exp\left(-\frac{1}{2} (x - \mu) \Sigma^{-1} (x - \mu)^T\right)$$",
+    "and its logarithm is",
+    r"$$\log p(x; \mu, \Sigma) = -\frac{1}{2} (x - \mu) \Sigma^{-1} (x - \mu)^T + C.$$",
+    r"The joint likelihood of the data $D = \{x_1, \dots, x_n\}$ is $p(D; \mu, \Sigma) = \prod_{i=1}^{n} "
+    r"p(x_i; \mu, \Sigma)$. We look for the $\mu$ of the highest likelihood, $\Sigma$ known: maximising "
+    r"$p(D; \mu, \Sigma)$ over $\mu$ is equivalent to maximising the log-likelihood $L(\mu)$,",
+    r"$$\max_{\mu} L(\mu), \qquad L(\mu) := \log p(D; \mu, \Sigma) = \sum_{i=1}^{n} \log p(x_i; \mu, \Sigma).$$",
+    r"$L(\mu)$ is differentiable, so gradient ascent can find its maximum, and PyTorch's automatic differentiation "
+    r"computes the gradients. Two helper functions are given: L computes the log-likelihood $L(\mu)$ of a data set "
+    r"(up to its constant), and vizualize draws it over $[-5, 5] \times [-5, 5]$ as a heatmap, with a list of "
+    "gradient updates.",
+)
+PRAXIS_CODE = '''import numpy as np
+import torch
+import matplotlib.pyplot as plt
+
+n = $n  # number of samples (decrease it if computations take too much time)
+mu, sigma = np.ones(2), 5 * np.eye(2)  # mean and covariance of the ground truth
+rng = np.random.default_rng($seed)  # seeded: the sample the solutions use
+data = rng.multivariate_normal(mu, sigma, n)  # n data points from the distribution
+plt.scatter(data[:, 0], data[:, 1])
+plt.show()
+
+
+def L(X, mu, sigma):
+    """
+    Computes the log-likelihood over a dataset X for an estimated normal
+    distribution parametrized by mean mu and covariance sigma
+
+    X : Tensor
+        A data matrix of size n x 2
+    mu: Tensor of size 2
+        a tensor with two entries describing the mean
+    sigma: Tensor of size 2x2
+        covariance matrix
+    """
+    diff = X - mu
+    z = -0.5 * diff @ sigma.inverse() * diff
+    return z.sum()
+
+
+def vizualize(X, mus, sigma):
+    """
+    Plots a heatmap of a likelihood evaluated for different mu.
+    It also plots a list of gradient updates.
+
+    X : Tensor
+        A data matrix of size n x 2
+    mus: list[Tensor]
+        A list of 2D tensors. The tensors should be detached from and on CPU.
+    sigma: Tensor of size 2x2
+        covariance matrix
+    """
+    loss = lambda x, y: L(X, torch.tensor([x, y]), sigma)
+    loss = np.vectorize(loss)
+    space = np.linspace(-5, 5, 100)
+    x, y = np.meshgrid(space, space)
+    zs = np.array(loss(np.ravel(x), np.ravel(y)))
+    z = zs.reshape(x.shape)
+    plt.pcolormesh(x, y, z)
+
+    mu_x, mu_y = zip(*mus)
+    plt.plot(mu_x, mu_y)
+    plt.xlim([-5, 5])
+    plt.ylim([-5, 5])
+    plt.show()
+
+
+# Example use of the functions
+mu = torch.tensor([0.0, 0.0], dtype=torch.float64, requires_grad=True)  # 2D vector
+sigma = torch.tensor(sigma, dtype=torch.float64)  # 2D covariance matrix
+X = torch.tensor(data, dtype=torch.float64)  # data samples as tensor
+
+loss = L(X, mu, sigma)  # computing loss
+loss.backward()  # backpropagation
+mu.grad  # gradients are stored in the object
+
+mus = [torch.rand(2) for _ in range(10)]  # a list of 2D mu updates (dummies)
+vizualize(X, mus, sigma)
+'''
+PRAXIS1_STEPS = (
+    r"Implement a function that initialises $\mu_0 = (0, 0)^T$, computes the log-likelihood $L(\mu)$, calculates "
+    r"its gradient $\frac{d}{d\mu} L(\mu)$ with PyTorch's automatic differentiation, updates $\mu$, and repeats "
+    "until convergence or for a fixed number of steps.",
+    "Visualise your gradient updates.",
+    r"How does the learning rate $\lambda$ affect convergence?",
+)
+PRAXIS2_STEPS = (
+    "Change your vanilla gradient updates to a more sophisticated approach: any of PyTorch's optimisation methods "
+    "(torch.optim, https://pytorch.org/docs/stable/optim.html).",
+    "Visualise the new gradient updates.",
+    "How and why do these methods differ?",
+)
+PRAXIS3_SETUP = (
+    r"Instead of optimising over all data points, take a smaller random subset $\hat D \subset D$ in each "
+    "iteration and optimise the approximation",
+    r"$$\max_{\mu} \hat L(\mu), \qquad \hat L(\mu) := \log p(\hat D; \mu, \Sigma).$$",
+)
+PRAXIS3_STEPS = (
+    r"Change your optimisation method to take a random subset $\hat D \subset D$ in each iteration. How does the "
+    r"size $k := |\hat D|$ affect convergence?",
+    r"Visualise the log-likelihood over the whole data and over smaller subsets, $k \in \{1, 5, 10, 100, 1000, "
+    r"\dots\}$. What conclusions can you make?",
+)
+
 # what the sheet says beyond each derivation
 TASK1_REMARK = (
     r"$\hat\mu$ is the sample mean and $\hat\sigma^2$ the mean squared deviation from it: it divides by $n$, not "
-    r"$n - 1$, so $E[\hat\sigma^2] = \frac{n-1}{n}\sigma^2$ and it is biased low (the appendix derives this); the "
+    r"$n - 1$, so $E[\hat\sigma^2] = \frac{n-1}{n}\sigma^2$ and it is biased low; the "
     r"unbiased sample variance divides by $n - 1$."
 )
 TASK2_REMARK = (
@@ -81,8 +192,8 @@ TASK2_REMARK = (
 )
 TASK3A_REMARK = (
     r"The sheet writes $N(\mu, \sigma^2)$, so 0.1 is read as the variance; the second reading, 0.1 as the standard "
-    r"deviation, is worked below as well. The prior pulls the estimate from the MLE $3/7 \approx 0.4286$ towards its "
-    r"mean $1/2$: the seven tosses are few, so the prior's weight is visible. The normal prior puts mass outside "
+    r"deviation, is worked below as well. The seven tosses are few, so the prior's weight is visible. The normal "
+    r"prior puts mass outside "
     r"$[0, 1]$; truncating it to $(0, 1)$ multiplies it by a constant, which only shifts the log-posterior, so the "
     r"MAP does not move. The probability of two tails at the MAP is $(1 - \theta_{MAP})^2$."
 )
@@ -91,10 +202,8 @@ TASK3A_SD_REMARK = (
     r"irreducible cubic: its one root in $(0, 1)$ is the MAP."
 )
 TASK3B_REMARK = (
-    r"A flat prior times the likelihood $\theta^3 (1 - \theta)^4$ is the Beta(4, 5) density. The predictive "
-    r"probability averages $\theta$ over it, $\int_0^1 \theta\, p(\theta \mid D)\, d\theta$, the posterior mean "
-    r"$4/9$: it lies between the MLE $3/7$ and the prior mean $1/2$, because it averages over the posterior instead "
-    r"of plugging in one value."
+    r"The predictive probability $4/9$ lies between the MLE $3/7$ and the prior mean $1/2$: it averages over the "
+    r"posterior instead of plugging in one value, so it never says 0 or 1 after few tosses."
 )
 
 # The estimates in the form a textbook gives them; the build proves each equal to the derived one.
@@ -239,6 +348,9 @@ SHEET = Sheet(
                 "mu2": r"sample mean, $\mu_2$",
             },
             title="Praxis 1: gradient ascent and the learning rate",
+            setup=PRAXIS_SETUP,
+            code=PRAXIS_CODE,
+            steps=PRAXIS1_STEPS,
         ),
         OptimizerStudy(
             "praxis.optimizers",
@@ -248,6 +360,7 @@ SHEET = Sheet(
             n=10_000,
             compare=ANISOTROPIC,
             title="Praxis 2: torch.optim's optimizers",
+            steps=PRAXIS2_STEPS,
         ),
         OptimizerStudy(
             "praxis.batches",
@@ -257,6 +370,8 @@ SHEET = Sheet(
             n=10_000,
             batch_sizes=(1, 5, 10, 100, 1000, 10_000),
             title="Praxis 3: stochastic gradients",
+            setup=PRAXIS3_SETUP,
+            steps=PRAXIS3_STEPS,
         ),
     ),
     appendix=(

@@ -134,7 +134,8 @@ def test_the_questions_variant_asks_everything_and_answers_nothing(tmp_path, she
     out = tmp_path / "questions"
     assert main(["--sheet", str(path), "--variant", "questions", "--out", str(out), "--format", "md,tex"]) == 0
     text = (out / "report.md").read_text()
-    assert sorted(p.name for p in out.iterdir()) == [".mlemap-report", "report.md", "report.tex"]
+    # the data beside it (data/<model>.csv), never answers.json or steps.json
+    assert sorted(p.name for p in out.iterdir()) == [".mlemap-report", "data", "report.md", "report.tex"]
     from derivations.sheet import answers, load_sheet
 
     loaded = load_sheet(path)

@@ -32,6 +32,23 @@ def report(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def companion(tmp_path_factory):
+    """The staff's companion: the appendix and the table of every check."""
+    import dataclasses
+
+    out = tmp_path_factory.mktemp("companion") / "companion"
+    build(dataclasses.replace(SMALL, variant="companion"), out, ("md",), log=lambda s: None)
+    return out
+
+
+def test_the_appendix_and_the_checks_are_in_the_companion_not_the_handout(report, companion):
+    handout, staff = (report / "report.md").read_text(), (companion / "report.md").read_text()
+    assert "## Appendix" in staff and "## Verification" in staff and "## Task 1" not in staff
+    assert "## Appendix" not in handout and "## Verification" not in handout
+    assert "## How these solutions were checked" in handout
+
+
 def test_every_sheet_section_and_answer_is_in_the_markdown(report):
     text = (report / "report.md").read_text()
     for heading in (
@@ -43,7 +60,6 @@ def test_every_sheet_section_and_answer_is_in_the_markdown(report):
         "Praxis 1",
         "Praxis 2",
         "Praxis 3",
-        "Appendix",
     ):
         assert f" {heading}" in text, heading
     from reports.document import math
@@ -74,10 +90,10 @@ def test_figures_exist_for_markdown_and_latex(report):
         assert f"figures/{png.stem}.pdf" in tex
 
 
-def test_each_model_is_verified_once_in_the_appendix(report):
+def test_each_model_is_verified_once_in_the_companion(companion):
     from numerics.results import compares
 
-    text = (report / "report.md").read_text().split("## Verification")[1]
+    text = (companion / "report.md").read_text().split("## Verification")[1]
     for model in SHEET.models:
         assert text.count(f"| {model.title} | {compares('autograd')} |") == 1, model.name
     assert "Poisson" not in text  # only the sheet's models

@@ -172,12 +172,15 @@ def test_any_sheet_builds_a_report_with_its_answers(tmp_path):
     assert main(["--sheet", str(path), "--out", str(out), "--format", "md,tex"]) == 0
     sheet = load_sheet(path)
     rows = json.loads((out / "answers.json").read_text())
-    assert rows == [a.as_dict() for a in answers(sheet)]
+    assert [{k: v for k, v in r.items() if k != "inputs"} for r in rows] == [a.as_dict() for a in answers(sheet)]
     text = (out / "report.md").read_text()
     for q in sheet.questions:
         assert q.text in text
-    assert f"| {catalogue.EXPONENTIAL.title} | {compares('peer')} |" in text and "FAIL" not in text
-    assert (out / "report.tex").exists()
+    assert (out / "report.tex").exists() and "FAILED" not in text
+    companion = tmp_path / "companion"  # the check table is the staff's: in the companion, not the handout
+    assert main(["--sheet", str(path), "--out", str(companion), "--format", "md", "--variant", "companion"]) == 0
+    checks = (companion / "report.md").read_text()
+    assert f"| {catalogue.EXPONENTIAL.title} | {compares('peer')} |" in checks and "FAIL" not in checks
 
 
 def test_reports_refuses_a_bad_sheet_with_exit_2(tmp_path, capsys):
