@@ -358,7 +358,26 @@ def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
         sec.text(why)
     if q.remark:
         sec.text(q.remark)
-    sec.steps(worked_steps(d, q.familiar_forms, q.where))
+    steps = worked_steps(d, q.familiar_forms, q.where)
+    if _same_likelihood_as_before(q, results.sheet.questions):
+        steps = [s for s in steps if s.title not in SHARED_STEPS]
+        sec.text(
+            "The log-density and the log-likelihood are those of the previous section; the steps start from the prior."
+        )
+    sec.steps(steps)
+
+
+SHARED_STEPS = ("Log-density", "Joint log-likelihood")  # what two readings of one likelihood share
+
+
+def _same_likelihood_as_before(q: Estimate, questions) -> bool:
+    """Whether the previous estimate of the sheet has the same density and data, only another prior (a second
+    reading of a prior): its likelihood steps need not be printed twice."""
+    before = [p for p in questions[: questions.index(q)] if isinstance(p, Estimate)]
+    if not before or q.model.prior is None:
+        return False
+    last = before[-1].model
+    return (last.density, last.data, last.observed) == (q.model.density, q.model.data, q.model.observed)
 
 
 def pull_text(d: Derivation, pull: Pull) -> str:

@@ -39,6 +39,7 @@ TEXT_BLOCK = (56.7, 56.7, 538.6, 785.2)  # left, top, right, bottom (the last li
 SLACK = 2.0
 DEPTH = 5.0  # article's \maxdepth: what hangs below the last baseline (a denominator, a subscript) may reach this
 DESCENT = 0.22  # of a word's box from pdftotext, the share below its baseline (Latin Modern's descender)
+ABOVE_INK = 0.3  # of a word's box, the share above a lowercase letter's ink (its font's ascender height)
 WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>')
 RESULTS = {"PASS", "SKIP", "FAIL"}
 
@@ -81,8 +82,8 @@ def pages(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
 
 
 def outside(words, number: int) -> list[tuple]:
-    """The words of page number that lie outside the text block, but for its page number in the footer: left,
-    right or above it, or with their baseline below the depth the last line may hang down."""
+    """The words of page number that lie outside the text block, but for its page number in the footer: left or
+    right of it, with their ink above it, or with their baseline below the depth the last line may hang down."""
     left, top, right, bottom = TEXT_BLOCK
     return [
         w
@@ -90,7 +91,7 @@ def outside(words, number: int) -> list[tuple]:
         if (
             w[0] < left - SLACK
             or w[2] > right + SLACK
-            or w[1] < top - SLACK
+            or w[1] + ABOVE_INK * (w[3] - w[1]) < top - SLACK
             or w[3] - DESCENT * (w[3] - w[1]) > bottom + DEPTH + SLACK
         )
         and not (w[1] > bottom and w[4] == str(number))
@@ -133,7 +134,7 @@ def test_each_answer_at_a_glance_links_to_its_section_and_the_contents_list_ever
     tex = (out / "report.tex").read_text()
     labels = re.findall(r"\\label\{([^}]*)\}", tex)
     headings = re.findall(r"^\\(?:sub)?section\{", tex, flags=re.M)
-    glance = re.search(r"\\section\{Answers at a glance\}\\label\{([^}]*)\}(.*?)\\floatbarrier", tex, flags=re.S)
+    glance = re.search(r"^\\section\{Answers at a glance\}\\label\{([^}]*)\}(.*?)^\\section", tex, flags=re.S | re.M)
     assert glance is not None and r"\tableofcontents" in tex
     targets = re.findall(r"\\hyperref\[([^\]]*)\]", glance.group(2))
     assert len(labels) == len(set(labels)) == len(headings)
