@@ -15,7 +15,7 @@ from reports.document import KINDS_TEXT, Section, math, number
 from reports.layouts import truth_latex
 from reports.steps import worked_steps
 
-SHOWN_ABOVE = ("Log-density", "Joint log-likelihood in sample statistics")
+SHOWN_ABOVE = ("Log-density", "Joint log-likelihood")
 
 
 def bound_title(rate: float, bound: float) -> str:

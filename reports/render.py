@@ -212,6 +212,15 @@ def anchors(sections) -> list[str]:
     return [f"sec-{k}" for k in range(1, len(sections) + 1)]
 
 
+def numbers(sections) -> list[str]:
+    """Each section's number as LaTeX prints it: 3, or 3.1 for a subsection."""
+    shown, major, minor = [], 0, 0
+    for sec in sections:
+        major, minor = (major + 1, 0) if sec.level == 1 else (major, minor + 1)
+        shown.append(str(major) if sec.level == 1 else f"{major}.{minor}")
+    return shown
+
+
 def answer_links(sections, ids: list[str]) -> dict[tuple[int, int], list[str | None]]:
     """The section each row of a table of answers links to, by (section, block) index. An answer's section is the
     one whose key is the answer's key or its longest prefix at a dot (task1 for task1.mu_mle); of sections
@@ -293,9 +302,15 @@ def markdown(sections, title: str, subtitle: str) -> str:
 
 
 def latex(sections, title: str, subtitle: str) -> str:
-    ids = anchors(sections)
+    ids, shown = anchors(sections), numbers(sections)
     return TEX.get_template("report.tex.j2").render(
-        sections=sections, title=title, subtitle=subtitle, ids=ids, links=answer_links(sections, ids)
+        sections=sections,
+        title=title,
+        subtitle=subtitle,
+        ids=ids,
+        numbers=shown,
+        number_of=dict(zip(ids, shown)),
+        links=answer_links(sections, ids),
     )
 
 

@@ -119,7 +119,8 @@ def worked_steps(d: Derivation, familiar: Mapping[sp.Symbol, sp.Expr] | None = N
     m = d.model
     theta = ", ".join(sp.latex(p) for p in d.params)
     data = ", ".join(sp.latex(s) for s in m.data)
-    _log_density(out, theta, data)
+    if not d.separable:  # a separable log-likelihood is shown as the sum of the log-density over i at once
+        _log_density(out, theta, data)
     _likelihood(out, theta, data)
     if m.prior is not None:
         out.chain("Log-prior", rf"\log p({theta})", [sp.log(m.prior, evaluate=False), d.log_prior])

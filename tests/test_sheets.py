@@ -319,7 +319,8 @@ def test_a_cached_posterior_predictive_is_keyed_by_the_future_data(monkeypatch, 
 
 def test_an_estimate_without_labels_names_each_answer_by_kind_parameter_and_question():
     found = answers(Sheet("t", (Estimate("g", "text", catalogue.GAUSSIAN),)))
-    assert [a.question for a in found] == [r"MLE of $\mu$ (g)", r"MLE of $\sigma^{2}$ (g)"]
+    title = catalogue.GAUSSIAN.title  # the reader's name for the question: its title, else its model's, never the key
+    assert [a.question for a in found] == [rf"MLE of $\mu$: {title}", rf"MLE of $\sigma^{{2}}$: {title}"]
     assert [a.key for a in found] == ["g.mu_mle", "g.sigma2_mle"]
 
 
@@ -350,8 +351,17 @@ def test_an_estimate_with_no_closed_form_is_answered_numerically_at_the_observed
     assert row["key"] == "q1.mu_mle" and row["exact"] is None and row["value"] == pytest.approx(peer.x, abs=1e-5)
     text = (out / "report.md").read_text()
     assert "At the observed data the optimizer gives" in text and "No data are declared with the model" in text
-    # its verification rows hold the optimizers and the peer against a numerical optimum, never a closed form
-    rows = [line for line in text.splitlines() if line.startswith(f"| {catalogue.CAUCHY.title} (cauchy")]
+    # its verification rows (the staff's companion) hold the optimizers and the peer against a numerical optimum,
+    # never a closed form
+    companion = tmp_path / "companion"
+    assert (
+        main(
+            ["--sheet", str(tmp_path / "sheet.py"), "--out", str(companion), "--format", "md", "--variant", "companion"]
+        )
+        == 0
+    )
+    checks = (companion / "report.md").read_text()
+    rows = [line for line in checks.splitlines() if line.startswith(f"| {catalogue.CAUCHY.title} (cauchy")]
     assert {r.split(" | ")[0] for r in rows} == {
         f"| {catalogue.CAUCHY.title} ({name})" for name in ("cauchy", "cauchy_observed")
     }
