@@ -207,11 +207,12 @@ def posterior(sec: Section, q: Posterior, results: SheetResults) -> None:
     d = results.derivations[q.model.name]
     eq = normal_equations(d) if len(d.params) > 1 else None
     if eq is None:
-        (a,) = _answers_of(results, q)
-        named = family(a.expr, *_parameter(q))
+        answered = _answers_of(results, q)
+        named = family(answered[0].expr, *_parameter(q)) if len(q.model.params) == 1 and len(answered) == 1 else None
         if named is None:
             probability(sec, q, results)
             return
+        (a,) = answered
         if a.question != q.text:
             sec.text(a.question)
         p = sp.latex(_parameter(q)[0])
