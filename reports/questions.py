@@ -36,7 +36,7 @@ from derivations.sheet import (
 from numerics.checks import CHECK_N
 from numerics.kinds import DEFAULT_DRAWS
 from reports import render
-from reports.document import TEMPLATES, Section, math
+from reports.document import Section, math
 
 SHORT = 20  # a data set of at most this many observations is listed in its question
 LISTED = 2000  # values a data set may hold to be listed in the appendix; a longer one is in its CSV file only
@@ -419,15 +419,9 @@ PAGES: dict[str, tuple[str, str, dict[str, Any]]] = {  # format -> (file, templa
 
 
 def _environment(**options) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        **options,
-    )
-    env.filters.update(tex=_tex, md=render.md, prose=render.prose, display=render.display)
+    """The report's environment (render._env), with the students' sheet's own LaTeX prose filter."""
+    env = render._env(**options)
+    env.filters.update(tex=_tex, prose=render.prose, display=render.display)
     return env
 
 
