@@ -71,8 +71,8 @@ def _estimate_mistakes(q: Estimate, d: Derivation, key: str, right: sp.Basic, de
         out.append(
             Mistake(
                 "n_minus_1",
-                f"you divided by n - 1 where the {'maximum-likelihood' if d.kind == 'MLE' else 'MAP'} estimate "
-                "divides by n"
+                f"you divided by $n - 1$ where the {'maximum-likelihood' if d.kind == 'MLE' else 'MAP'} estimate "
+                "divides by $n$"
                 + (
                     " (an unbiased variance estimator divides by the degrees of freedom left, a different estimator)"
                     if variance
@@ -85,7 +85,7 @@ def _estimate_mistakes(q: Estimate, d: Derivation, key: str, right: sp.Basic, de
         out.append(
             Mistake(
                 "n_for_n_minus_1",
-                "you divided by n where the answer divides by n - 1",
+                "you divided by $n$ where the answer divides by $n - 1$",
                 f"{d.kind} (score = 0)",
                 sp.simplify(right * (n_obs - 1) / n_obs),
             )
@@ -126,7 +126,7 @@ def _prior_mistakes(model: Model, param: sp.Symbol, deriv: Callable) -> list[Mis
             (
                 "prior_variance_as_sd",
                 f"you read the prior's {variance} as its standard deviation; "
-                f"N(m, s^2) writes the variance, so {variance} is the variance",
+                f"$N(m, s^2)$ writes the variance, so {variance} is the variance",
                 "Log-prior",
                 variance**2,
             )

@@ -19,7 +19,7 @@ from pathlib import Path
 from derivations.model import InputError
 from derivations.sheet import load_sheet_module
 from reports import questions, render
-from reports.document import at_a_glance, colophon
+from reports.document import at_a_glance, colophon, with_colophon
 from reports.output import (
     describe_os_error,
     locked,
@@ -204,7 +204,7 @@ def _build_into(
         sections, plan = report.document()
         answer_rows = report.answers()
         front = [at_a_glance(report.glance())] if report.settings.variant == "solutions" else []
-        sections = [*front, *sections, colophon(report.settings.seed)]
+        sections = [*front, *with_colophon(sections, colophon(report.settings.seed))]
         maybe_fail("document")
     with progress.step("figures"):
         plan.render(

@@ -63,6 +63,10 @@ class Section:
             {"kind": "table", "header": list(header), "rows": [list(map(str, r)) for r in rows], "caption": caption}
         )
 
+    def box(self, title: str, items) -> None:
+        """A short framed list beside the derivation: a task's common mistakes."""
+        self.blocks.append({"kind": "box", "title": title, "entries": [str(i) for i in items]})
+
     def figure(self, name: str, caption: str) -> None:
         self.blocks.append({"kind": "figure", "name": name, "caption": caption})
 
@@ -256,12 +260,18 @@ def colophon(seed: int) -> Section:
     """The one place the program and its files are named."""
     sec = Section("colophon", "Colophon")
     sec.text(
-        f"Computed by mlemap with seed {seed}. Every displayed step was proved by SymPy when this report was built "
-        "(steps.json lists each step with its proof); the companion lists each numerical check of the "
-        "answers with its result, and says why where one could not apply (SKIP); "
-        "answers.json holds the answers in exact form and in full precision."
+        f"Computed by mlemap with seed {seed}; every displayed step was proved by SymPy when this report was built. "
+        "steps.json lists each step with its proof, answers.json the answers in exact form and in full precision."
     )
     return sec
+
+
+def with_colophon(sections: list[Section], last: Section) -> list[Section]:
+    """The colophon as its own section, or as the close of a section on how the document was checked: the
+    solutions end with one paragraph on their checks, not two."""
+    if sections and sections[-1].key == "checked":
+        return [*sections[:-1], Section("checked", sections[-1].title, blocks=[*sections[-1].blocks, *last.blocks])]
+    return [*sections, last]
 
 
 def questions_document(questions: list[tuple[str, str]]) -> list[Section]:

@@ -178,18 +178,19 @@ def _optimizers(sec: Section, q, st: ExactStudy, plan, labels) -> None:
     second = ""
     if st.compare is not None:
         c = st.compare[0]
+        spread = sorted(c.curvature_exact.inv().eigenvals(), key=float, reverse=True)
         second = (
-            f"; the second model is {c.derivation.model.title}, whose curvature $C$ has inverse "
-            f"${sp.latex(sp.simplify(c.curvature_exact.inv()))}$ (the rates of the SGD family follow each model's own "
-            "curvature)"
+            f"; the second model is {c.derivation.model.title}, whose $\\Sigma = C^{{-1}}$ has eigenvalues "
+            f"{' and '.join(f'${sp.latex(v)}$' for v in spread)} (the rates of the SGD family follow each model's "
+            "own curvature)"
         )
+    _compare_figures(sec, q, st, plan, labels)
     sec.table(
         header,
         rows,
         "Steps and evaluations of the objective until the distance to the optimum is below $10^{-6}$ (at most 3000 "
         f"steps){second}{_moved(st)}.",
     )
-    _compare_figures(sec, q, st, plan, labels)
 
 
 def _compare_figures(sec: Section, q, st: ExactStudy, plan, labels) -> None:
@@ -226,12 +227,41 @@ def _moved(st: ExactStudy, short: bool = False) -> str:
     moved = ", ".join(f"{v:.2f}" for v in st.compare_start)
     start = ", ".join(f"{v:g}" for v in st.start)
     if short:
-        return f"; the optimizers start from $({moved})$, off the principal axes of $C$ (the table above says why)"
+        return f"; the optimizers start from $({moved})$, off the principal axes of $C$ (the table below says why)"
     return (
         f"; on the second model the optimizers start from $({moved})$, not from $({start})$: the line from there to "
         "the optimum runs along a principal axis of $C$, where the gradient points straight at the optimum and "
         "every method moves on that one line, so the start is turned about the optimum, at its distance, to "
         "halfway between the axes"
+    )
+
+
+def _batch_table(sec: Section, b) -> None:
+    """Per batch size, the noise floor and the gradient's covariance, each derived beside measured: one table."""
+    floors = {f.k: f for f in b.floors}
+    traces = {v.k: v for v in b.variances}
+    runs = {v.replications for v in b.variances}
+    replications = f" ({runs.pop()} replications)" if len(runs) == 1 else ""
+    rows = [
+        (
+            f"${k}$",
+            *((number(floors[k].predicted), number(floors[k].measured)) if k in floors else ("", "")),
+            *(
+                (number(traces[k].predicted_trace, 3), number(traces[k].measured_trace, 3))
+                + (() if replications else (traces[k].replications,))
+                if k in traces
+                else ("", "") + (() if replications else ("",))
+            ),
+        )
+        for k in sorted(floors.keys() | traces.keys())
+    ]
+    header = ("$k$", "noise floor, derived", "measured", "gradient trace, derived", f"Monte Carlo{replications}")
+    sec.table(
+        header + (() if replications else ("replications",)),
+        rows,
+        "Noise floor: the root mean square distance to the optimum after burn-in, at a constant rate, batches "
+        "drawn independently. Gradient trace: the trace of the covariance of the unbiased mini-batch gradient at "
+        "the start.",
     )
 
 
@@ -246,16 +276,7 @@ def _batches(sec: Section, q, st: ExactStudy, plan, labels) -> None:
         "Mini-batch SGD: distance to the optimum against steps and against samples seen, a colour per batch size "
         "$k$; dashed, each batch size's derived noise floor.",
     )
-    sec.table(
-        ("k", "derived noise floor", "measured"),
-        [(f.k, number(f.predicted), number(f.measured)) for f in b.floors],
-        "Root mean square distance to the optimum after burn-in, constant rate, independently drawn batches.",
-    )
-    sec.table(
-        ("k", "derived", "Monte Carlo", "replications"),
-        [(v.k, number(v.predicted_trace, 3), number(v.measured_trace, 3), v.replications) for v in b.variances],
-        "Trace of the covariance of the unbiased mini-batch gradient at the start.",
-    )
+    _batch_table(sec, b)
     if b.landscapes is not None:
         m1, m2, lands = b.landscapes
         sec.text(KINDS_TEXT.exact_landscapes(lands))

@@ -91,9 +91,9 @@ def saved_box(fig: plt.Figure) -> Bbox:
 
 
 def print_scale(fig: plt.Figure) -> float:
-    """How much LaTeX scales the saved figure: to PRINT_WIDTH, or less where PRINT_HEIGHT is reached first."""
+    """How much LaTeX scales the saved figure: never up, and down to PRINT_WIDTH or PRINT_HEIGHT."""
     box = saved_box(fig)
-    return min(PRINT_WIDTH / box.width, PRINT_HEIGHT / box.height)
+    return min(1.0, PRINT_WIDTH / box.width, PRINT_HEIGHT / box.height)
 
 
 @dataclass
@@ -178,7 +178,7 @@ def _grid_shape(count: int) -> tuple[int, int]:
 
 def sample_scatter(data: np.ndarray, optimum: np.ndarray, truth, labels=("$x_1$", "$x_2$")) -> plt.Figure:
     """The two data columns, the point the sample was drawn at (where given) and the estimate."""
-    fig, ax = plt.subplots(figsize=(WIDTH, HEIGHT), layout="constrained")
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.75 * HEIGHT), layout="constrained")
     ax.scatter(data[:, 0], data[:, 1], s=1, alpha=0.3, rasterized=True, label="data", color="C0")
     if truth is not None:
         ax.plot(*truth, "k+", ms=12, mew=1.5, label="true value")

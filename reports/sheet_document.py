@@ -6,6 +6,7 @@ verification) are done before, and only their typed results arrive here.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -361,14 +362,17 @@ def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
         sec.text(q.remark)
     steps = worked_steps(d, q.familiar_forms, q.where)
     if _same_likelihood_as_before(q, results.sheet.questions):
+        # what the first reading said in words is not said again: Bayes' rule for the log-posterior
+        steps = [dataclasses.replace(s, text="") if s.title == "Log-posterior" else s for s in steps]
         steps = [s for s in steps if s.title not in SHARED_STEPS]
         sec.text(
-            "The log-density and the log-likelihood are those of the previous section; the steps start from the prior."
+            "The log-likelihood and the data's statistics are those of the previous section; the steps start from "
+            "the prior."
         )
     sec.steps(steps)
 
 
-SHARED_STEPS = ("Log-density", "Joint log-likelihood")  # what two readings of one likelihood share
+SHARED_STEPS = ("Log-density", "Joint log-likelihood", "Statistics of the observed data")  # what two readings of one likelihood share
 
 
 def _same_likelihood_as_before(q: Estimate, questions) -> bool:
@@ -607,9 +611,10 @@ def common_mistakes(sec: Section, q: Question, results: SheetResults) -> None:
         for m in typical_mistakes(q, d, a.key, a.expr, derive):
             if m.name in TEACHING_MISTAKES and m.name not in seen and not _gives_n_minus_1_for_a_mean(m):
                 seen.add(m.name)
-                rows.append((m.words[0].upper() + m.words[1:] + ".", _wrong_latex(d, q, a, m.expr)))
+                wrong = _wrong_latex(d, q, a, m.expr)
+                rows.append(m.words[0].upper() + m.words[1:] + (f": this gives {wrong}." if wrong else "."))
     if rows:
-        sec.table(("common mistake", "what it gives"), rows, "")
+        sec.box("Common mistakes", rows)
 
 
 def _wrong_latex(d: Derivation, q: Question, a: Answer, wrong: sp.Expr) -> str:
@@ -641,9 +646,9 @@ def how_checked(results: SheetResults) -> Section:
     counts = ", ".join(f"{statuses[k]} {said[k]}" for k in ("PASS", "FAIL", "SKIP") if statuses[k])
     sec = Section("checked", "How these solutions were checked")
     sec.text(
-        "Every displayed equality was proved symbolically when this handout was built, and every answer was "
-        f"compared with an independent numerical computation: of {sum(statuses.values())} checks, {counts}. "
-        "The companion for the course staff lists each check, with the appendix on precision and bias."
+        "Every displayed equality was proved symbolically, and every answer was compared with an independent "
+        f"numerical computation: of {sum(statuses.values())} checks, {counts}. The companion for the course staff "
+        "lists each check, with the appendix on precision and bias."
     )
     return sec
 

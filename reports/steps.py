@@ -24,6 +24,9 @@ from derivations.proof import (
     Claims,
     density_derivatives,
     hessian_recomputed,
+    in_statistics,
+    is_zero,
+    observation,
     over_observations,
     partial_at,
     score_recomputed,
@@ -241,11 +244,30 @@ def textbook_score(d: Derivation) -> list[sp.Expr]:
             (summed,) = sums
             factor = term / summed
             inner, outer = sp.factor_terms(sp.diff(summed.function, p)).as_independent(INDEX, as_Add=False)
-            if outer.could_extract_minus_sign():  # sum (x_i - mu), not -sum (mu - x_i)
+            if _data_negated(outer):  # sum (x_i - mu), not -sum (mu - x_i)
                 inner, outer = -inner, -outer
             total += sp.diff(factor, p) * summed + factor * inner * sp.Sum(outer, *summed.limits)
         gradient.append(total)
     return gradient
+
+
+def _data_negated(summand: sp.Expr) -> bool:
+    """Whether the summand's data enter with a minus sign, (mu - x_i) or x_i (a x_i + b - y_i): a reader expects
+    the residual (x_i - mu), so the sign is taken outside the sum instead. In a residual a bare datum (y_i) decides the sign of
+    its factor, as in a residual; otherwise the leading sign does."""
+    coefficient, rest = summand.as_coeff_Mul()
+    negated = coefficient.is_negative
+    for factor in sp.Mul.make_args(rest):
+        if isinstance(factor, sp.Add) and factor.has(INDEX) and _is_residual(factor):
+            terms = sp.Add.make_args(factor.as_independent(INDEX, as_Add=True)[1])
+            bare = [t for t in terms if isinstance(-t if t.could_extract_minus_sign() else t, sp.Indexed)]
+            return negated != (bare or terms)[0].could_extract_minus_sign()
+    return bool(negated)
+
+
+def _is_residual(factor: sp.Add) -> bool:
+    """A datum against a parameter (x_i - mu), not a count of the data alone (1 - x_i)."""
+    return bool(factor.subs({datum: 0 for datum in factor.atoms(sp.Indexed)}).free_symbols - {INDEX})
 
 
 def _derivatives(out: Steps, theta: str) -> None:
@@ -290,7 +312,9 @@ def _observed(out: Steps) -> None:
         for st in d.statistics
         for value in [d.observed_statistics[st.symbol]]
     ]
-    shown = LINES.join(f"{out.tex(k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items())
+    # short numbers on one line (n = 7, S_x = 3); long ones a line each
+    pairs = [f"{out.tex(k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items()]
+    shown = (r",\quad " if sum(map(len, pairs)) < 80 else LINES).join(pairs)
     out.add("Statistics of the observed data", shown, claims)
 
 
@@ -375,6 +399,8 @@ def _normal_equations(out: Steps, eq: NormalEquations) -> None:
         )
         return
     assert eq.scale is not None and eq.ridge is not None and eq.moment is not None  # set together with gram
+    if eq.ridge == 0 and _centred_normal_equations(out, eq):
+        return
     ridge = "" if eq.ridge == 0 else rf" + {sp.latex(eq.ridge)} I"
     # one line, as a textbook writes them: (X^T X + lambda I) w = X^T y with both written in the sums
     lhs = out.tex(eq.gram + eq.ridge * sp.eye(len(eq.params)))
@@ -403,6 +429,55 @@ def _normal_equations(out: Steps, eq: NormalEquations) -> None:
         rf"$\hat{{\mathbf{{w}}}} = (\mathbf{{X}}^\top \mathbf{{X}}{ridge})^{{-1}} \mathbf{{X}}^\top \mathbf{{y}}$, "
         "follows.",
     )
+
+
+def _centred_normal_equations(out: Steps, eq: NormalEquations) -> bool:
+    """With an intercept, and the means of the response and the regressors named (x_bar, y_bar): the intercept
+    is y_bar - a x_bar, and the slopes solve the centred equations, a sum (x_i - x_bar)^2 = sum (x_i - x_bar)
+    (y_i - y_bar), as a textbook writes them. False (nothing added) where that does not apply."""
+    d, gram = out.d, eq.gram
+    assert gram is not None and eq.moment is not None
+    ones = [k for k in range(gram.rows) if gram[k, k] == n_obs]
+    by_symbol = {s.symbol: s.expr for s in d.statistics}
+    known = {s.expr: s.symbol for s in d.statistics}
+    means = {sp.expand(in_statistics(v * n_obs, d.model.data, known)): name for name, v in out.context["definitions"]}
+    if len(ones) != 1 or not all(s in by_symbol for s in [*gram[ones[0], :], eq.moment[ones[0]]] if s != n_obs):
+        return False
+    (k,) = ones
+    regressors = {j: by_symbol[gram[k, j]] for j in range(gram.rows) if j != k}
+    response = next(x for x in d.model.data if x not in d.model.covariates)
+    bars = {g: means.get(s) for g, s in [(g, gram[k, j]) for j, g in regressors.items()]}
+    bars[response] = means.get(eq.moment[k])
+    if any(b is None for b in bars.values()):
+        return False
+
+    def centred(g):
+        return observation(g, d.model.data) - bars[g]
+
+    slopes = list(regressors)
+    w = {j: out.hats[eq.params[j]] for j in slopes}
+    rows = [
+        (
+            sum(sp.Sum(centred(regressors[j]) * centred(regressors[m]), (INDEX, 1, n_obs)) * w[m] for m in slopes),
+            sp.Sum(centred(regressors[j]) * centred(response), (INDEX, 1, n_obs)),
+        )
+        for j in slopes
+    ]
+    intercept = bars[response] - sp.Add(*(sp.Mul(w[j], bars[regressors[j]], evaluate=False) for j in slopes))
+    shown = [rf"{hat(eq.params[k])} = {out.tex(intercept, order='none')}"]
+    shown += [f"{out.tex(lhs, order='none')} = {out.tex(rhs)}" for lhs, rhs in rows]
+    at = {out.hats[p]: v for p, v in (d.estimate or {}).items()}
+    out.add(
+        "Normal equations",
+        LINES.join(shown),
+        [(out.hats[eq.params[k]], intercept, EQUAL), *((lhs, rhs, EQUAL) for lhs, rhs in rows)],
+        f"The score in ${', '.join(sp.latex(p) for p in eq.params)}$ is linear in them; set to zero, it gives "
+        f"the normal equations. The one for the intercept ${sp.latex(eq.params[k])}$ gives it at once; put into "
+        "the others, it centres every sum on the means, "
+        + where_defined(dict(out.context["definitions"]), list(bars.values())),
+        facts=at,
+    )
+    return True
 
 
 def _matrix_claims(d: Derivation, eq: NormalEquations | None) -> list:
@@ -599,20 +674,36 @@ def _domain_of(d: Derivation, p: sp.Symbol) -> sp.Set:
 
 def _linear_root(out: Steps, score: sp.Expr, p: sp.Symbol, unknown: set):
     """(the score's numerator, its denominator, the root) where the score set to zero and cleared of its
-    denominator is linear in p and free of the other unknowns; None otherwise."""
-    numerator, denominator = sp.fraction(sp.together(score))
+    denominator is linear in p and free of the other unknowns; None otherwise. The score may hold sums over i
+    free of p (sum (x_i - mu_hat)^2 - n sigma^2), kept as a textbook writes them."""
+    if any(total.has(p) for total in score.atoms(sp.Sum)):
+        return None
+    known = {s.expr: s.symbol for s in out.d.statistics}
+    # a sum linear in the data reads best as its statistics (S_k - n), a square as the sum (x_i - mu_hat)^2
+    linear = {t: in_statistics(t, out.d.model.data, known) for t in score.atoms(sp.Sum) if _linear_in_data(t)}
+    score = score.xreplace(linear)
+    sums = {total: sp.Dummy() for total in score.atoms(sp.Sum)}  # kept whole, not split by expand
+    numerator, denominator = sp.fraction(sp.together(score.xreplace(sums)))
     numerator = sp.expand(numerator)
     if numerator.free_symbols & (unknown - {p}) or not numerator.is_polynomial(p):
         return None
     poly = sp.Poly(numerator, p)
     if poly.degree() != 1:
         return None
-    root = sp.factor(-poly.nth(0) / poly.nth(1))
+    back = {v: k for k, v in sums.items()}
+    root = sp.factor(-poly.nth(0) / poly.nth(1)).xreplace(back)
+    numerator, denominator = numerator.xreplace(back), denominator.xreplace(back)
     estimate = (out.d.estimate or {})[p]
     defined = {h: (out.d.estimate or {})[q] for q, h in out.hats.items()}
-    if sp.simplify(root.xreplace(defined) - estimate) != 0:  # another root than the estimate: not this way
-        return None
+    if not is_zero(in_statistics(root.xreplace(defined), out.d.model.data, known) - estimate):
+        return None  # another root than the estimate: not this way
     return numerator, denominator, root
+
+
+def _linear_in_data(total: sp.Sum) -> bool:
+    body = total.function
+    data = body.atoms(sp.Indexed)
+    return all(sp.degree(body, datum) <= 1 for datum in data) if body.is_polynomial(*data) else False
 
 
 def _solved_by_hand(out: Steps, score: sp.Matrix, given) -> None:
@@ -620,6 +711,7 @@ def _solved_by_hand(out: Steps, score: sp.Matrix, given) -> None:
     linear in it, the estimates found before put in as hats: S_x - n mu = 0 gives mu_hat = S_x / n."""
     d = out.d
     solved = {p: out.hats[p] for p in given}  # the normal equations' weights
+    textbook = textbook_score(d)
     lines, claims = [], []
     while len(solved) < len(d.params):
         unknown = {p for p in d.params if p not in solved}
@@ -628,7 +720,8 @@ def _solved_by_hand(out: Steps, score: sp.Matrix, given) -> None:
                 (p, r)
                 for p in d.params
                 if p in unknown
-                for r in [_linear_root(out, score[d.params.index(p)].xreplace(solved), p, unknown)]
+                for form in (out.known(textbook[d.params.index(p)]), score[d.params.index(p)])
+                for r in [_linear_root(out, form.xreplace(solved), p, unknown)]
                 if r
             ),
             None,
@@ -642,7 +735,7 @@ def _solved_by_hand(out: Steps, score: sp.Matrix, given) -> None:
             + rf"\frac{{\partial {out.L}}}{{\partial {sp.latex(p)}}} = 0" * (not at)
             + rf" \iff {out.tex(numerator)} = 0 \iff {hat(p)} = {out.tex(root)}"
         )
-        claims += [(score[d.params.index(p)].xreplace(solved) * denominator, numerator, EQUAL)]
+        claims += [(score[d.params.index(p)].xreplace(solved) * denominator, numerator, EQUAL)]  # S-sums or not
         claims += [(numerator.subs(p, root), 0, EQUAL)]
         solved[p] = out.hats[p]
     positive = all(_positive(out, sp.fraction(sp.together(v))[1]) for v in score)
@@ -669,7 +762,8 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
     zero = sp.zeros(len(d.params), 1)
     if len(d.params) == 1 and d.observed_statistics:
         _stationary_condition(out, score[0])
-    if (len(d.candidates) > 1 or d.observed_statistics) and not (d.model.constraints or d.bounds or d.piecewise):
+    # one stationary point is the estimate, shown next; several are listed before the estimate is chosen
+    if len(d.candidates) > 1 and not (d.model.constraints or d.bounds or d.piecewise):
         roots = LINES.join(rf"{sp.latex(p)} = {out.tex(c[p])}" for c in d.candidates for p in d.params)
         out.add(
             "Stationary points inside the domain",
@@ -699,20 +793,7 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
         _normal_equations(out, equations)
     if not d.observed_statistics and len(d.candidates) <= 1:
         _solved_by_hand(out, score, equations.params if equations is not None and equations.gram is not None else ())
-    out.add(
-        f"{d.kind} (score = 0)",
-        est,
-        [(score.subs(estimate), zero, EQUAL), *_matrix_claims(d, equations)],
-        roots_defined(sp.Tuple(*estimate.values())) + _conditions_text(out),
-    )
-    for p, form in familiar.items():
-        out.chain(
-            f"{d.kind} of ${sp.latex(p)}$ in its familiar form",
-            hat(p),
-            [estimate[p], form],
-            out.where(form),
-            as_written=True,
-        )
+    _stationary_point(out, est, [(score.subs(estimate), zero, EQUAL), *_matrix_claims(d, equations)], familiar)
     so = d.second_order
     if so is not None:
         at = d.estimate
@@ -722,14 +803,59 @@ def _estimate(out: Steps, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
         fresh = hessian_recomputed(d).subs(d.observed_statistics).subs(d.model.constants).subs(at)
         claims = [(fresh, hessian, EQUAL), (hessian, out.at_hats(so.hessian), EQUAL)]
         claims += [((-so.hessian[: k + 1, : k + 1]).det(), v, EQUAL) for k, v in enumerate(so.minors)]
-        minors = LINES.join(f"D_{k + 1} = {out.tex(out.at_hats(v))}" for k, v in enumerate(so.minors))
         out.add(
             "Second-order check",
-            rf"\nabla^2 {out.L} \big|_{{\hat\theta}} = " + out.tex(out.at_hats(so.hessian)) + LINES + minors,
+            _second_order_latex(out, so),
             claims,
-            SECOND_ORDER_TEXT[so.status] + _at_hats_text(out),
+            _second_order_text(out, so) + _at_hats_text(out),
             facts={out.hats[p]: v for p, v in (at or {}).items()},
         )
+
+
+def _stationary_point(out: Steps, est: str, claims: list, familiar: Mapping[sp.Symbol, sp.Expr]) -> None:
+    """The estimate where the score vanishes, in the form a textbook gives it where the sheet declares one
+    (x_bar, a sum of centred squares over n), proved equal to the derived form."""
+    d = out.d
+    estimate = d.estimate or {}
+    if familiar and matrix_estimate(d) is None:
+        est = LINES.join(
+            rf"{hat(p)} = {out.tex(familiar[p], order='none') if p in familiar else out.tex(v)}"
+            for p, v in estimate.items()
+        )
+        claims = [*claims, *((estimate[p], form, EQUAL) for p, form in familiar.items())]
+    shown = {hat(p) for p in estimate}  # a_hat is on the left of its own line, not defined again
+    named = {k: v for k, v in out.context["definitions"] if sp.latex(k) not in shown}
+    where = where_defined(named, familiar.values()).replace("where", "Here", 1) if familiar else ""
+    text = where + (" " if where else "") + roots_defined(sp.Tuple(*estimate.values())) + _conditions_text(out)
+    out.add(f"{d.kind} (score = 0)", est, claims, text[:1].upper() + text[1:])
+
+
+def _diagonal(so) -> bool:
+    """A proved maximum whose Hessian is diagonal: its entries are the minors' ratios, no need to list them."""
+    return so.status == "proved" and so.hessian.is_diagonal()
+
+
+def _second_order_text(out: Steps, so) -> str:
+    if not _diagonal(so):
+        return SECOND_ORDER_TEXT[so.status]
+    if len(out.d.params) == 1:
+        return "The second derivative at the estimate is negative: a strict maximum."
+    return "The Hessian at the estimate is diagonal with negative entries: a strict maximum."
+
+
+def _second_order_latex(out: Steps, so) -> str:
+    """The Hessian at the estimate (a number's second derivative for one parameter), and its leading principal
+    minors where it is not diagonal."""
+    d = out.d
+    if len(d.params) == 1:
+        (p,) = d.params
+        shown = rf"\frac{{\partial^2 {out.L}}}{{{_partials(sp.latex(p), sp.latex(p))}}} \Big|_{{{hat(p)}}} = "
+        shown += out.tex(out.at_hats(so.hessian[0, 0]))
+    else:
+        shown = rf"\nabla^2 {out.L} \big|_{{\hat\theta}} = " + out.tex(out.at_hats(so.hessian))
+    if _diagonal(so):
+        return shown
+    return shown + LINES + LINES.join(f"D_{k + 1} = {out.tex(out.at_hats(v))}" for k, v in enumerate(so.minors))
 
 
 def _at_hats_text(out: Steps) -> str:
