@@ -12,7 +12,7 @@ import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import sympy as sp
@@ -41,6 +41,18 @@ class Question:
     steps: tuple[str, ...] = field(default=(), kw_only=True)
     if TYPE_CHECKING:
         model: Model  # every kind declares its model (a field of each subclass, after key and text)
+
+    # what an untitled question is about, after its number: "Question 4: the posterior"
+    SUBJECT: ClassVar[str] = ""
+
+    def heading(self, number: int, word: str = "Question") -> str:
+        """The section's heading: the sheet's title for the question, else its number and what it asks, the
+        model's title where the kind names nothing more specific."""
+        if self.title:
+            return self.title
+        model = getattr(self, "model", None)
+        subject = self.SUBJECT or (model.title if model is not None else "")
+        return f"{word} {number}: {subject}" if subject else f"{word} {number}"
 
     def __post_init__(self):
         check_key(self.key, "question key")
@@ -124,6 +136,8 @@ class Estimate(Question):
 class PlugIn(Question):
     """P(new data | the model's MLE/MAP): the predictive probability at the point estimate."""
 
+    SUBJECT: ClassVar[str] = "the probability at the estimate"
+
     model: Model = None  # type: ignore[assignment]
     new: NewData = ()
     label: str = ""
@@ -148,6 +162,8 @@ class PlugIn(Question):
 class PosteriorPredictive(PlugIn):
     """P(new data | D) under the model's prior, integrated exactly over its one parameter."""
 
+    SUBJECT: ClassVar[str] = "the posterior predictive"
+
     def check(self) -> None:
         _needs_model(self)
         _check_new(self, self.new)
@@ -165,6 +181,8 @@ class Probability(Question):
     k <= 2): at the model's MLE/MAP (predictive "plug-in"), or averaged over the posterior ("posterior", one
     parameter on an interval, observed data). A point event of a continuous variable is refused: its
     probability is 0."""
+
+    SUBJECT: ClassVar[str] = "a probability"
 
     model: Model = None  # type: ignore[assignment]
     event: sp.Basic = None
@@ -200,6 +218,8 @@ class Posterior(Question):
     several parameters in which the log-posterior is quadratic (a linear model's weights under a Gaussian
     prior), the Gaussian N(m_N, S_N), its mean and covariance as answers (KEY.mean_P, KEY.cov_P_Q)."""
 
+    SUBJECT: ClassVar[str] = "the posterior"
+
     model: Model = None  # type: ignore[assignment]
     label: str = ""
 
@@ -229,6 +249,8 @@ class OptimizerStudy(Question):
     analysis: rates and step counts in closed form, the mini-batch noise floor and gradient covariance.
     Runs on the model's observed data, else on n seeded draws of its simulate hook. labels words the answers
     (keys lr_bound, lr_optimal and the parameters' names)."""
+
+    SUBJECT: ClassVar[str] = "gradient ascent and optimizers"
 
     model: Model = None  # type: ignore[assignment]
     fractions: tuple[float, ...] = (0.1, 0.5, 0.9, 1.1)  # learning rates, as fractions of the stability bound

@@ -63,6 +63,10 @@ class Section:
             {"kind": "table", "header": list(header), "rows": [list(map(str, r)) for r in rows], "caption": caption}
         )
 
+    def code(self, text: str) -> None:
+        """Python printed as it is (verbatim in LaTeX, escaped in HTML)."""
+        self.blocks.append({"kind": "code", "code": text})
+
     def box(self, title: str, items) -> None:
         """A short framed list beside the derivation: a task's common mistakes."""
         self.blocks.append({"kind": "box", "title": title, "entries": [str(i) for i in items]})
@@ -260,8 +264,8 @@ def colophon(seed: int) -> Section:
     """The one place the program and its files are named."""
     sec = Section("colophon", "Colophon")
     sec.text(
-        f"Computed by mlemap with seed {seed}; every displayed step was proved by SymPy when this report was built. "
-        "steps.json lists each step with its proof, answers.json the answers in exact form and in full precision."
+        f"Computed by mlemap with seed {seed}, proved by SymPy; steps.json lists each step with its proof, "
+        "answers.json the answers in exact form and in full precision."
     )
     return sec
 
@@ -272,16 +276,6 @@ def with_colophon(sections: list[Section], last: Section) -> list[Section]:
     if sections and sections[-1].key == "checked":
         return [*sections[:-1], Section("checked", sections[-1].title, blocks=[*sections[-1].blocks, *last.blocks])]
     return [*sections, last]
-
-
-def questions_document(questions: list[tuple[str, str]]) -> list[Section]:
-    """One section per question, numbered as in the solutions."""
-    sections = []
-    for number, (key, text) in enumerate(questions, 1):
-        sec = Section(key, f"Question {number}")
-        sec.question(text)
-        sections.append(sec)
-    return sections
 
 
 def at_a_glance(rows: list[dict]) -> Section:

@@ -9,8 +9,9 @@ import sympy as sp
 from derivations.engine import n_obs
 from derivations.sheet import OptimizerStudy
 from numerics.exact_study import SGD_FRACTION_OF_BOUND, ExactStudy
+from numerics.quadratic import optimizer_settings
 from numerics.study import Study
-from reports import figures
+from reports import figures, reference_code
 from reports.document import KINDS_TEXT, Section, math, number
 from reports.layouts import truth_latex
 from reports.steps import worked_steps
@@ -135,6 +136,12 @@ def _rates(sec: Section, q, st: ExactStudy, plan, labels) -> None:
         f"Gradient ascent from ({start}) until the mean gradient is below $10^{{-6}}$ in norm; the predicted counts come "
         "from the iteration matrix.",
     )
+    # the code before the figures: text that flows fills the page a figure would leave
+    converged = [r for r in rates.ascent if r.status == "converged" and r.steps]
+    if converged:
+        fastest = min(converged, key=lambda r: r.steps)
+        sec.text(f"{reference_code.CONTRACT}, the fastest rate of the table:")
+        sec.code(reference_code.ascent_code(st.start, rates.bound, round(fastest.lr / rates.bound, 6), fastest.steps))
     distance = r"$\|\theta_t - \hat\theta\|$"
     if st.grid is not None:
         m1, m2, values = st.grid
@@ -184,17 +191,25 @@ def _optimizers(sec: Section, q, st: ExactStudy, plan, labels) -> None:
             f"{' and '.join(f'${sp.latex(v)}$' for v in spread)} (the rates of the SGD family follow each model's "
             "own curvature)"
         )
-    _compare_figures(sec, q, st, plan, labels)
+    # the paths, the table (it breaks across pages and so fills one), the code, then the distances
+    figures_of = _compare_figures(sec, q, st, plan, labels)
+    next(figures_of, None)
     sec.table(
         header,
         rows,
         "Steps and evaluations of the objective until the distance to the optimum is below $10^{-6}$ (at most 3000 "
         f"steps){second}{_moved(st)}.",
     )
+    adam = next((o for o in optimizer_settings(s) if o[0] == "Adam"), None)
+    if adam is not None:
+        sec.text("In torch, Adam (any optimizer of the table but LBFGS takes its place, with its settings):")
+        sec.code(reference_code.optimizer_code(st.start, adam[1].__name__, adam[2]))
+    next(figures_of, None)
 
 
-def _compare_figures(sec: Section, q, st: ExactStudy, plan, labels) -> None:
-    """The second model's optimizer paths, a panel each, and their distances to the optimum."""
+def _compare_figures(sec: Section, q, st: ExactStudy, plan, labels):
+    """The second model's optimizer paths, a panel each, and their distances to the optimum: a figure added
+    at each next(), where the caller wants it."""
     grid = st.compare[2] if st.compare is not None else None
     if st.compare is not None and grid is not None:
         c, runs, _ = st.compare
@@ -207,6 +222,7 @@ def _compare_figures(sec: Section, q, st: ExactStudy, plan, labels) -> None:
             f"torch.optim's paths on the log-likelihood of the second model, a panel per optimizer; {HEATMAP}"
             f"{_moved(st, short=True)}.",
         )
+        yield
         sec.figure(
             plan.add(
                 f"{q.key}_optimizer_errors",
@@ -217,6 +233,7 @@ def _compare_figures(sec: Section, q, st: ExactStudy, plan, labels) -> None:
             "Distance to the optimum against step on the second model, log scale; each optimizer has a colour, "
             "dash and marker of its own.",
         )
+        yield
 
 
 def _moved(st: ExactStudy, short: bool = False) -> str:
@@ -285,3 +302,7 @@ def _batches(sec: Section, q, st: ExactStudy, plan, labels) -> None:
             "Log-likelihoods of random subsets of $k$ points, coloured by the drop below each one's maximum on a "
             "log scale: white contour 2 below the maximum, + the subset's optimum, x the full data's.",
         )
+    run = next((r for r in b.runs if r.k > 1 and r.schedule == "constant"), None)
+    if run is not None:  # last: a reference, and text that flows to fill the page a figure left
+        sec.text(f"In torch, for $k = {run.k}$ at the constant rate:")
+        sec.code(reference_code.batch_code(st.start, run.k, run.lr, len(run.errors) - 1, st.sample.seed))

@@ -27,7 +27,7 @@ from reports.workers import run_all
 PRINT_WIDTH = 0.8 * (21.0 - 2 * 2.0) / 2.54  # inches: 0.8\linewidth of A4 with 2 cm margins
 PRINT_HEIGHT = 0.34 * (29.7 - 2 * 2.0) / 2.54  # inches: 0.34\textheight
 WIDTH = 5.4  # inches: a figure's width, about PRINT_WIDTH, so it prints near its own size
-HEIGHT = 3.25  # inches: the most a figure is high, so that with TIGHT_PAD it stays within PRINT_HEIGHT
+HEIGHT = 2.9  # inches: the most a figure is high, so that with TIGHT_PAD it stays within PRINT_HEIGHT
 MIN_PRINTED_PT = 8.0  # no text smaller than this on paper
 FONT_PT = 9.0  # every text of a figure; printed at PRINT_WIDTH / WIDTH of it, above MIN_PRINTED_PT
 STYLE: dict = {
@@ -178,7 +178,7 @@ def _grid_shape(count: int) -> tuple[int, int]:
 
 def sample_scatter(data: np.ndarray, optimum: np.ndarray, truth, labels=("$x_1$", "$x_2$")) -> plt.Figure:
     """The two data columns, the point the sample was drawn at (where given) and the estimate."""
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.75 * HEIGHT), layout="constrained")
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.65 * HEIGHT), layout="constrained")
     ax.scatter(data[:, 0], data[:, 1], s=1, alpha=0.3, rasterized=True, label="data", color="C0")
     if truth is not None:
         ax.plot(*truth, "k+", ms=12, mew=1.5, label="true value")

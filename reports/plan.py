@@ -63,10 +63,10 @@ class ReportPlan:
 
     def questions(self) -> list[tuple[str, Question]]:
         """The questions variant's sections: (title, question) of every question the sheet asks, in order, under
-        the title the solutions give it (its own, else Question k by its place on the sheet), as --only picks."""
+        the title the solutions give it (its own, else Question k and what it asks), as --only picks."""
         chosen = self.settings.sections
         return [
-            (q.title or f"Question {k}", q)
+            (q.heading(k), q)
             for k, q in enumerate(self.sheet.questions, 1)
             if chosen is None or q.key.split(".")[0] in chosen
         ]

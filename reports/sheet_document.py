@@ -372,7 +372,11 @@ def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
     sec.steps(steps)
 
 
-SHARED_STEPS = ("Log-density", "Joint log-likelihood", "Statistics of the observed data")  # what two readings of one likelihood share
+SHARED_STEPS = (
+    "Log-density",
+    "Joint log-likelihood",
+    "Statistics of the observed data",
+)  # what two readings of one likelihood share
 
 
 def _same_likelihood_as_before(q: Estimate, questions) -> bool:
@@ -566,13 +570,15 @@ def sheet_sections(results: SheetResults, chosen=None, variant: str = "solutions
     chosen: the question keys' first parts to build (--only)."""
     sections, previous = [], None
     if variant == "companion":
-        numbered = [(f"Appendix {k}", q) for k, q in enumerate(results.sheet.appendix, 1)]
+        numbered = [q.heading(k, "Appendix") for k, q in enumerate(results.sheet.appendix, 1)]
+        asked = results.sheet.appendix
     else:
-        numbered = [(f"Question {k}", q) for k, q in enumerate(results.sheet.questions, 1)]
-    for default, q in numbered:
+        numbered = [q.heading(k) for k, q in enumerate(results.sheet.questions, 1)]
+        asked = results.sheet.questions
+    for heading, q in zip(numbered, asked):
         if chosen is not None and q.key.split(".")[0] not in chosen:
             continue
-        sec = Section(q.key, q.title or default)
+        sec = Section(q.key, heading)
         if q.text != previous:
             sec.question(q.text)
         previous = q.text
@@ -642,13 +648,12 @@ def _gives_n_minus_1_for_a_mean(m) -> bool:
 def how_checked(results: SheetResults) -> Section:
     """The solutions' one paragraph on their checks; the companion lists them."""
     statuses = Counter(str(c.status) for v in results.verifications for c in v.checks)
-    said = {"PASS": "agreed", "SKIP": "did not apply (the companion says why)", "FAIL": "FAILED"}
+    said = {"PASS": "agreed", "SKIP": "did not apply", "FAIL": "FAILED"}
     counts = ", ".join(f"{statuses[k]} {said[k]}" for k in ("PASS", "FAIL", "SKIP") if statuses[k])
     sec = Section("checked", "How these solutions were checked")
     sec.text(
-        "Every displayed equality was proved symbolically, and every answer was compared with an independent "
-        f"numerical computation: of {sum(statuses.values())} checks, {counts}. The companion for the course staff "
-        "lists each check, with the appendix on precision and bias."
+        f"Every displayed equality was proved symbolically; of {sum(statuses.values())} independent numerical "
+        f"checks of the answers, {counts}. The companion for the course staff lists them."
     )
     return sec
 
