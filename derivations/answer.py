@@ -132,6 +132,17 @@ class Parser:
             raise Unreadable(f"unexpected {tok.text!r}", tok.position)
         return value
 
+    def line(self) -> tuple[sp.Expr, bool]:
+        value = self.expr()
+        equation = self.at("=")
+        if equation:
+            self.take("=")
+            value = value - self.expr()
+        tok = self.peek()
+        if tok is not None:
+            raise Unreadable(f"unexpected {tok.text!r}", tok.position)
+        return value, equation
+
     def sequence(self) -> sp.Basic:
         first = self.expr()
         if not self.at(","):
@@ -374,6 +385,11 @@ class Parser:
         raise UnknownSymbol(
             f"unknown symbol {name!r}: the answer may use the data (summed over i), n and the parameters", tok.position
         )
+
+
+def parse_line(text: str, notation: Notation) -> tuple[sp.Expr, bool]:
+    """One line of a derivation: (lhs - rhs, True) for an equation, (the expression, False) otherwise."""
+    return Parser(text, notation).line()
 
 
 def parse_answer(text: str, notation: Notation) -> sp.Basic:

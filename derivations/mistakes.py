@@ -16,6 +16,7 @@ from derivations import bayes
 from derivations.engine import Derivation, n_obs
 from derivations.model import Model
 from derivations.sheet import Estimate, PosteriorPredictive, Question
+from derivations.why import family
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,28 @@ def _estimate_mistakes(q: Estimate, d: Derivation, key: str, right: sp.Basic, de
         )
     if q.model.prior is not None and param is not None:
         out += _prior_mistakes(q.model, param, deriv)
+        out += _posterior_mean_mistake(q.model, d)
     if right.free_symbols and param is not None:
         out += _statistic_mistakes(d, right)
     return out
+
+
+def _posterior_mean_mistake(model: Model, d: Derivation) -> list[Mistake]:
+    """The posterior mean given for the MAP, the posterior's mode, where a conjugate prior makes the posterior a
+    named family at the observed data (Beta, Gamma: their means are exact; a Normal's mean is its mode)."""
+    if len(model.params) != 1 or not model.observed or not isinstance(model.params[0].domain, sp.Interval):
+        return []
+    p, domain = model.params[0].symbol, model.params[0].domain
+    if family(model.prior, p, domain) is None:  # not conjugate-shaped: the posterior's integral may not close
+        return []
+    named = family(bayes.posterior(model), p, domain)
+    if named is None:
+        return []
+    words = (
+        f"you gave the posterior mean; the MAP is the posterior's mode, where the "
+        f"{named.name}({', '.join(sp.latex(a) for a in named.args)}) posterior density is highest"
+    )
+    return [Mistake("posterior_mean_for_mode", words, f"{d.kind} (score = 0)", named.mean)]
 
 
 def _prior_mistakes(model: Model, param: sp.Symbol, deriv: Callable) -> list[Mistake]:

@@ -20,7 +20,7 @@ import sympy as sp
 from derivations.answer import SUM, Notation, UnknownSymbol, Unreadable, in_statistics, innermost_first, parse_answer
 from derivations.engine import Derivation, derive, n_obs
 from derivations.mistakes import Mistake, typical_mistakes
-from derivations.model import InputError, in_support
+from derivations.model import InputError, in_support, observed_counts
 from derivations.sheet import Answer, Question, Sheet, answers_of
 from derivations.solve import NoClosedForm, time_limit
 
@@ -37,6 +37,7 @@ class Feedback:
     message: str
     counterexample: dict | None = None  # {"data": {...}, "yours": number, "expected": number}
     step: str | None = None
+    line: int | None = None  # a derivation checked line by line: the first line that is wrong
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -156,7 +157,7 @@ def _against_number(q, d, right: Answer, student, notation: Notation) -> Feedbac
     if student.atoms(SUM) or student.has(n_obs):
         if not q.model.observed:
             return Feedback("undecided", False, None, "the answer uses data, and the question's model has none")
-        value = _value(student, d, _observed_rows(d))
+        value = _value(student, d, *_observed_rows(d))
         if value is None:
             return Feedback("undecided", False, None, "the answer could not be evaluated at the sheet's data")
         student = value
@@ -211,11 +212,12 @@ def _decimal(text: str, given: sp.Rational, expected) -> Feedback:
     )
 
 
-def _observed_rows(d: Derivation) -> list[dict]:
-    model = d.model
-    assert model.observed  # the caller asks only for a model with data
-    columns = [model.observed[s] for s in model.data]
-    return [{s: sp.nsimplify(v) for s, v in zip(model.data, row)} for row in zip(*columns)]
+def _observed_rows(d: Derivation) -> tuple[list[dict], list[int]]:
+    """The distinct rows of the observed data, exact, and how often each occurs (a sum over 10^5 coin tosses is
+    a sum over two rows)."""
+    assert d.model.observed  # the caller asks only for a model with data
+    counted = observed_counts(d.model)
+    return [{s: sp.nsimplify(v) for s, v in row.items()} for row, _ in counted], [k for _, k in counted]
 
 
 def _data_sets(q, d: Derivation, seed: int):
@@ -246,11 +248,12 @@ def _parameters(d: Derivation, k: int) -> dict:
     return out
 
 
-def _value(expr: sp.Basic, d: Derivation, rows: list[dict]):
+def _value(expr: sp.Basic, d: Derivation, rows: list[dict], counts: list[int] | None = None):
     """expr at the data rows, exactly: SUM(g) summed over them, the derivation's statistics from their
-    definitions, n the number of rows."""
-    n = len(rows)
-    at = innermost_first(expr, lambda g: sp.Add(*[g.subs(row) for row in rows]))
+    definitions, n the number of rows. counts: how often each row occurs (None: once each)."""
+    times = counts or [1] * len(rows)
+    n = sum(times)
+    at = innermost_first(expr, lambda g: sp.Add(*[k * g.subs(row) for row, k in zip(rows, times)]))
     if at is None:
         return None
     stats = {}
@@ -258,10 +261,12 @@ def _value(expr: sp.Basic, d: Derivation, rows: list[dict]):
         if s.symbol == n_obs or not at.has(s.symbol):
             continue
         values = [s.expr.subs(row) for row in rows]
-        reduce = {"sum": lambda v: sp.Add(*v), "max": lambda v: sp.Max(*v), "min": lambda v: sp.Min(*v)}.get(s.reduce)
-        if reduce is None:
+        if s.reduce == "sum":
+            stats[s.symbol] = sp.Add(*[k * v for v, k in zip(values, times)])
+        elif s.reduce in ("max", "min"):
+            stats[s.symbol] = (sp.Max if s.reduce == "max" else sp.Min)(*values)
+        else:
             return None
-        stats[s.symbol] = reduce(values)
     params = {p: rows[0][p] for p in d.params if p in rows[0]}
     value = at.subs(stats).subs(n_obs, n).subs(params).subs(d.model.constants)
     return value if value.is_number and value.is_finite is not False else None
@@ -298,6 +303,24 @@ def _shown(value) -> str | float:
 __all__ = ["Feedback", "Mistake", "check"]
 
 
+def _checked(sheet: Sheet, args) -> Feedback:
+    """One answer, or with --lines a derivation read from a file or standard input (at most 100 kB)."""
+    if not args.lines:
+        return check(sheet, args.question, args.answer, args.seed)
+    import sys
+
+    from numerics.reasoning import check_lines
+
+    try:
+        raw = sys.stdin.buffer.read(100_001) if args.answer == "-" else Path(args.answer).read_bytes()[:100_001]
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--lines {args.answer}: cannot read the derivation ({exc})") from None
+    if len(raw) > 100_000:
+        raise InputError(f"--lines {args.answer}: a derivation is at most 100 kB")
+    return check_lines(sheet, args.question, text.splitlines(), args.seed)
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m numerics.check") -> int:
     """Exit 0 correct, 1 incorrect, 2 unreadable, undecided or a usage error."""
     import argparse
@@ -315,9 +338,15 @@ def main(argv: list[str] | None = None, prog: str = "python -m numerics.check") 
     )
     usage.add_argument("--json", metavar="PATH", help="also write the feedback as JSON; '-' writes it to stdout only")
     usage.add_argument("--seed", type=int, default=0, help="seed of the random data sets (default 0)")
+    usage.add_argument(
+        "--lines",
+        action="store_true",
+        help="ANSWER is a file ('-': standard input) holding a derivation, one expression or equation per line; "
+        "each line is checked against the one before, the last against the answer",
+    )
     args = usage.parse_args(argv)
     try:
-        feedback = check(load_sheet(args.sheet), args.question, args.answer, args.seed)
+        feedback = _checked(load_sheet(args.sheet), args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

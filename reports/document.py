@@ -271,10 +271,10 @@ def colophon(seed: int) -> Section:
 
 
 def with_colophon(sections: list[Section], last: Section) -> list[Section]:
-    """The colophon as its own section, or as the close of a section on how the document was checked: the
-    solutions end with one paragraph on their checks, not two."""
+    """The colophon last, opening with how the document was checked where a section says so: the solutions end
+    with one short section, the one place that names the tools."""
     if sections and sections[-1].key == "checked":
-        return [*sections[:-1], Section("checked", sections[-1].title, blocks=[*sections[-1].blocks, *last.blocks])]
+        return [*sections[:-1], Section(last.key, last.title, blocks=[*sections[-1].blocks, *last.blocks])]
     return [*sections, last]
 
 

@@ -9,6 +9,7 @@ import csv
 import hashlib
 import html
 import io
+import json
 import re
 import sys
 from pathlib import Path
@@ -150,8 +151,33 @@ def summary_figure(result: ClassResult, path: Path) -> None:
     plt.close(fig)
 
 
-def write_class(result: ClassResult, directory: Path, labels: dict[str, str]) -> None:
+def gradescope_results(result: ClassResult, student: str, labels: dict[str, str]) -> str:
+    """One student's results in Gradescope's autograder format (results.json): the total, and a test per
+    question with its points, its maximum and the feedback as output."""
+    answered = {r.question: r for r in result.rows if r.student == student}
+    tests = []
+    for q in result.questions:
+        r = answered.get(q)
+        output = "no answer" if r is None else f"{r.feedback.verdict}: {r.feedback.message}"
+        tests.append(
+            {
+                "name": labels.get(q, q),
+                "score": 0.0 if r is None else r.points,
+                "max_score": result.points[q],
+                "output": output,
+                "visibility": "visible",
+            }
+        )
+    return json.dumps({"score": result.total(student), "tests": tests}, indent=1, sort_keys=True) + "\n"
+
+
+def write_class(result: ClassResult, directory: Path, labels: dict[str, str], gradescope: bool = False) -> None:
     (directory / "grades.csv").write_text(grades_csv(result))
+    if gradescope:  # Gradescope runs an autograder per submission; each student's file is its results.json
+        (directory / "gradescope").mkdir()
+        for student in result.students():
+            text = gradescope_results(result, student, labels)
+            (directory / "gradescope" / f"{slug(student)}.json").write_text(text)
     (directory / "feedback").mkdir()
     for student in result.students():
         name = slug(student)
@@ -169,6 +195,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m reports.grade") -
     usage.add_argument("--sheet", default=str(DEFAULT_SHEET), help="the sheet file (default: the shipped Exercise 3)")
     usage.add_argument("--out", default="build/grades", help="output directory (default build/grades)")
     usage.add_argument("--jobs", type=int, default=None, help="processes (default: every core)")
+    usage.add_argument(
+        "--gradescope",
+        action="store_true",
+        help="also write gradescope/STUDENT.json, each student's results in Gradescope's results.json format",
+    )
     args = usage.parse_args(argv)
     try:
         sheet = load_sheet(args.sheet)
@@ -181,7 +212,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m reports.grade") -
             remove_stale_temps(out)
             tmp = new_temp(out, "new")
             try:
-                write_class(result, tmp, labels)
+                write_class(result, tmp, labels, args.gradescope)
                 write_marker(tmp)
                 swap_in(tmp, out)
             except BaseException:

@@ -19,11 +19,12 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from derivations.model import InputError
@@ -146,15 +147,29 @@ def write_marker(directory: Path) -> None:
     """The manifest of what the build wrote, with each file's SHA-256 (sorted: two builds write the same bytes)."""
     names = sorted(listing(directory) - {MARKER, OWNER})
     hashes = {name: _digest(directory / name) for name in names}
-    (directory / MARKER).write_text(MARKER_HEADER + "\n" + json.dumps(hashes, indent=0, sort_keys=True) + "\n")
+    try:
+        (directory / MARKER).write_text(MARKER_HEADER + "\n" + json.dumps(hashes, indent=0, sort_keys=True) + "\n")
+    except OSError as exc:  # a full disk: one line, and the caller removes the temporary directory
+        raise InputError(
+            f"cannot write the report's manifest {directory / MARKER} ({describe_os_error(exc)})"
+        ) from None
 
 
 def new_temp(out: Path, kind: str) -> Path:
     """A marked temporary sibling of out, `.NAME.KIND-*`, with ordinary permissions and this build's identity."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{kind}-", dir=out.parent))
-    tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; the report should get ordinary permissions
-    _write_owner(tmp, out)
-    (tmp / MARKER).write_text(MARKER_HEADER + "\n{}\n")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{kind}-", dir=out.parent))
+    except OSError as exc:
+        raise InputError(
+            f"--out {out}: cannot create a temporary directory beside it ({describe_os_error(exc)})"
+        ) from None
+    try:
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; the report should get ordinary permissions
+        _write_owner(tmp, out)
+        (tmp / MARKER).write_text(MARKER_HEADER + "\n{}\n")
+    except OSError as exc:  # a full disk: nothing of this build is left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"--out {out}: cannot write into {tmp} ({describe_os_error(exc)})") from None
     return tmp
 
 
@@ -172,14 +187,17 @@ def _process_start(pid: int) -> str | None:
         return None
 
 
-def _owner_gone(tmp: Path, out: Path) -> bool:
+def _owner_gone(tmp: Path, out: Path, unreadable: bool = False) -> bool:
     """The sibling was made by a build into out that is no longer running (its pid is dead or now another
-    process). Without a readable owner it is not ours to remove."""
+    process). Without a readable owner, `unreadable`: such a sibling is not ours to remove unless nothing but
+    mlemap's own bookkeeping is left in it."""
     try:
         owner = json.loads((tmp / OWNER).read_text())
     except (OSError, ValueError):
-        return False
-    if not isinstance(owner, dict) or owner.get("out") != str(out) or not isinstance(owner.get("pid"), int):
+        return unreadable
+    if not isinstance(owner, dict) or not isinstance(owner.get("pid"), int):
+        return unreadable
+    if owner.get("out") != str(out):
         return False
     pid = owner["pid"]
     try:
@@ -197,24 +215,97 @@ def current_umask() -> int:
     return mask
 
 
+# Test hook, inert unless MLEMAP_TEST_PAUSE_AT names one of PAUSE_PHASES: a build reaching that point of the
+# swap creates the file MLEMAP_TEST_REACHED and waits there (at most a minute), so a test can kill it at exactly
+# that moment (tests/test_faults.py).
+PAUSE_PHASES = (
+    "before-swap",  # the new report is whole in its sibling, under the lock; the previous one not yet touched
+    "before-exchange",  # the previous report carries this build's identity; next comes the exchange
+    "after-exchange",  # the new report is in --out, the previous one in the sibling; nothing removed yet
+    "removing-previous",  # one entry of the previous report removed, the rest still there
+    "removing-stale",  # one entry of a dead build's sibling removed (at the start of the next build)
+)
+DEFERRED = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def pause_at(phase: str) -> None:
+    reached = os.environ.get("MLEMAP_TEST_REACHED")
+    if not phase or not reached or os.environ.get("MLEMAP_TEST_PAUSE_AT") != phase:
+        return
+    Path(reached).touch()
+    deadline = time.monotonic() + 60.0
+    # a signal deferred_signals() holds back shows as pending: go on, as the build would have without the pause
+    while time.monotonic() < deadline and not signal.sigpending() & DEFERRED:
+        time.sleep(0.02)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT wait while the reports change places: from the exchange on the new report is in --out,
+    so a signal then is taken as coming after the build, which finishes (one line says so). A handler already
+    tripped before the mask was set runs at the first bytecode after it, still before the exchange."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED)
+    held, finished = DEFERRED - before, False
+    try:
+        yield
+        finished = True
+    finally:
+        late = sorted(signal.sigpending() & held)
+        for signum in late:
+            signal.sigtimedwait([signum], 0)  # taken: the build it was meant to stop is done or has failed
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+    if late and finished:
+        print(f"{late[0].name} came while the new report was being swapped in; the swap finished", file=sys.stderr)
+
+
 def remove_stale_temps(out: Path) -> list[Path]:
     """Temporary siblings of out left by builds into out that died: named `.NAME.new-*` or `.NAME.old-*` (compared
     as strings, never as a glob pattern), owned by a build of this --out that is gone, and holding only what
-    their manifest lists. Called under the lock."""
+    their manifest lists, or nothing but mlemap's bookkeeping (what a removal killed half-way leaves). Called
+    under the lock; one that cannot be removed is named in one line and left."""
     removed = []
     for path in sorted(out.parent.iterdir()):
         kind = next((k for k in ("new", "old") if path.name.startswith(f".{out.name}.{k}-")), None)
-        if kind is None or not path.is_dir() or path.is_symlink() or not _owner_gone(path, out):
+        if kind is None or not path.is_dir() or path.is_symlink() or not _stale(path, out, kind):
             continue
-        inner = path / out.name if kind == "old" else path
-        if _only_listed(path, inner):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+        try:
+            if kind == "old" and not out.exists() and _whole(path / out.name):
+                _restore(path / out.name, out)
+            remove_copy(path, "removing-stale")
+        except OSError as exc:
+            print(
+                f"cannot remove {path}, left by a build that did not finish ({describe_os_error(exc)})", file=sys.stderr
+            )
+            continue
+        removed.append(path)
     return removed
 
 
+def _restore(previous: Path, out: Path) -> None:
+    """A build without the atomic exchange was killed between its two renames: the previous report goes back."""
+    os.rename(previous, out)
+    (out / OWNER).unlink(missing_ok=True)
+    print(f"put back the previous report {out}, left aside by a build that did not finish", file=sys.stderr)
+
+
+def _stale(path: Path, out: Path, kind: str) -> bool:
+    inner = path / out.name if kind == "old" else path
+    nested = {out.name, f"{out.name}/{OWNER}", f"{out.name}/{MARKER}"} if kind == "old" else set()
+    try:
+        present = listing(path)
+    except OSError:
+        return False
+    if present <= {OWNER, MARKER} | nested:  # no file of anybody's: a removal (or a creation) killed half-way
+        return _owner_gone(path, out, unreadable=True)
+    return _owner_gone(path, out) and _only_listed(path, inner)
+
+
 def _only_listed(path: Path, inner: Path) -> bool:
-    """path holds its owner file and, in inner, nothing but the files its manifest lists, unedited."""
+    """path holds its owner file and, in inner, nothing but files its manifest lists, unedited (some may be gone
+    already: a missing file holds nothing to lose)."""
     try:
         present = listing(path)
     except OSError:
@@ -228,7 +319,54 @@ def _only_listed(path: Path, inner: Path) -> bool:
         | {f"{prefix}{name}" for name in listed}
         | ({inner.name} if prefix else set())
     )
-    return present <= allowed and not edited_files(inner)
+    return present <= allowed and not _changed_files(inner)
+
+
+def _changed_files(directory: Path) -> list[str]:
+    """The files present whose content differs from the hash the marker recorded."""
+    found = manifest(directory) or {}
+    return sorted(
+        name
+        for name, digest in found.items()
+        if digest is not None and os.path.lexists(directory / name) and _digest(directory / name) != digest
+    )
+
+
+def remove_copy(path: Path, phase: str) -> None:
+    """Remove a report's copy (a temporary sibling) in the order that keeps what is left recognisable to
+    remove_stale_temps if the build is killed half-way: its directories first (a report nested in a
+    `.NAME.old-*` sibling the same way), then its files, then its manifest, and the build's identity last, just
+    before the empty directory itself."""
+    entries = sorted(path.iterdir(), key=lambda e: (e.name == OWNER, e.name == MARKER, not _real_dir(e), e.name))
+    for index, entry in enumerate(entries):
+        if _real_dir(entry) and ((entry / MARKER).exists() or (entry / OWNER).exists()):
+            remove_copy(entry, "")
+        elif _real_dir(entry):
+            _remove_tree(entry)
+        else:
+            entry.unlink()
+        if index == 0:
+            pause_at(phase)
+    path.rmdir()
+
+
+def _real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _remove_tree(directory: Path) -> None:
+    """shutil.rmtree, whose error names the whole path of what could not be removed (not just its name)."""
+
+    def name_the_path(function, path, error) -> None:
+        exc = error if isinstance(error, BaseException) else error[1]
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, exc.strerror, path) from None
+        raise exc
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(directory, onexc=name_the_path)
+    else:
+        shutil.rmtree(directory, onerror=name_the_path)
 
 
 RENAME_EXCHANGE = 2  # renameat2's flag: swap two paths in one step
@@ -254,26 +392,108 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def swap_in(new: Path, out: Path) -> None:
-    """Replace out by new. Where the system can, in one atomic exchange: a kill at any moment leaves out either
-    the previous report or the new one, never neither (the previous one then sits in new's place until it is
-    removed). Elsewhere with two renames on one filesystem; the old report is removed only afterwards."""
+    """Replace out by new, as a journal: at every moment out holds a whole report (the previous one, then the new
+    one) and every other copy sits in a sibling that names its build, so a build killed at any point leaves out
+    whole and the next build removes what is left over. Where the system can, in one atomic exchange; elsewhere
+    with two renames on one filesystem. A previous report that cannot be removed is kept as it was."""
+    pause_at("before-swap")
     check_replaceable(out)  # again: the user may have added a file while the report was being built
-    if out.exists():
-        _write_owner(out, out)  # the previous report becomes a sibling: owned, so a killed build's is cleaned up
-    if out.exists() and _exchange(new, out):
-        (out / OWNER).unlink(missing_ok=True)  # the finished report carries no build identity
-        shutil.rmtree(new)  # now the previous report
-        return
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        _write_owner(old, out)
-        (old / MARKER).write_text(MARKER_HEADER + "\n{}\n")
-        os.rename(out, old / out.name)
-    os.rename(new, out)
-    (out / OWNER).unlink(missing_ok=True)
-    if old is not None:
-        shutil.rmtree(old)
+    replacing = out.exists()
+    if replacing:
+        check_removable(out)
+        _own_previous(out)
+    try:
+        pause_at("before-exchange")
+        with deferred_signals():
+            if not replacing:
+                os.rename(new, out)
+            elif _exchange(new, out):
+                _drop_previous(new, out)
+            else:
+                _rename_twice(new, out)
+    except OSError as exc:
+        raise InputError(
+            f"--out {out}: cannot swap the new report in ({describe_os_error(exc)}); the previous report is kept"
+        ) from None
+    finally:
+        with suppress(OSError):  # out is a whole report either way; only a sibling needs a build's identity
+            (out / OWNER).unlink(missing_ok=True)
+
+
+def check_removable(out: Path) -> None:
+    """Each directory of the previous report lets its entries be removed; otherwise the swap would leave half of
+    it behind, so it is refused before anything changes."""
+    for root, _dirs, _files in os.walk(out):
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise InputError(
+                f"--out {out}: {root} is read-only, so the previous report cannot be replaced; make it writable or choose another directory"
+            )
+
+
+def _own_previous(out: Path) -> None:
+    """The previous report is about to become a sibling: it carries this build's identity, so if the build is
+    killed the next one knows whose it is."""
+    try:
+        _write_owner(out, out)
+    except OSError as exc:
+        with suppress(OSError):
+            (out / OWNER).unlink(missing_ok=True)
+        raise InputError(
+            f"--out {out}: cannot write {OWNER} into the previous report ({describe_os_error(exc)}); it is kept as it was"
+        ) from None
+
+
+def _drop_previous(new: Path, out: Path) -> None:
+    """After the exchange new holds the previous report. Remove it; if not one entry could be removed, exchange
+    back and say why in one line, so the previous report stays as it was and no half of it is left anywhere."""
+    with suppress(OSError):  # the finished report carries no build identity (and the next build removes it)
+        (out / OWNER).unlink(missing_ok=True)
+    pause_at("after-exchange")
+    try:
+        remove_copy(new, "removing-previous")
+    except OSError as exc:
+        failed = Path(exc.filename) if exc.filename else new
+        where = out / failed.relative_to(new) if failed.is_relative_to(new) else failed
+        reason = exc.strerror or str(exc)
+        if _whole(new) and _exchange_back(new, out):
+            with suppress(OSError):  # the new report, a sibling again until the caller removes it
+                _write_owner(new, out)
+            raise InputError(
+                f"--out {out}: cannot remove {where} of the previous report ({reason}); it is kept as it was"
+            ) from None
+        print(f"cannot remove {where} ({reason}): the rest of the previous report is left in {new}", file=sys.stderr)
+
+
+def _exchange_back(new: Path, out: Path) -> bool:
+    try:
+        return _exchange(new, out)
+    except OSError:
+        return False
+
+
+def _whole(directory: Path) -> bool:
+    """Every path the directory's manifest lists is there."""
+    found = manifest(directory)
+    return found is not None and all(os.path.lexists(directory / name) for name in found)
+
+
+def _rename_twice(new: Path, out: Path) -> None:
+    """Without an atomic exchange: the previous report moves into an owned `.NAME.old-*` sibling, the new one
+    into its place. SIGTERM and SIGINT are deferred across both renames; SIGKILL between them leaves out
+    missing and the previous report whole in the sibling, where the next build finds it and puts it back."""
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    _write_owner(old, out)
+    (old / MARKER).write_text(MARKER_HEADER + "\n{}\n")
+    os.rename(out, old / out.name)
+    try:
+        os.rename(new, out)
+    except OSError:
+        os.rename(old / out.name, out)  # the previous report back in its place
+        raise
+    try:
+        remove_copy(old, "removing-previous")
+    except OSError as exc:
+        print(f"cannot remove the previous report in {old} ({describe_os_error(exc)})", file=sys.stderr)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ lands on the estimate."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 CONTRACT = (
     "In torch, with $X$ the data as a float64 tensor, a row per observation, and loglik(theta, X) the "
@@ -14,12 +14,12 @@ CONTRACT = (
 )
 
 
-def _start(start: Sequence[float]) -> str:
+def _start(start: Iterable[float]) -> str:
     values = ", ".join(f"{float(v):g}" for v in start)
     return f"theta = torch.tensor([{values}], dtype=torch.float64, requires_grad=True)"
 
 
-def ascent_code(start: Sequence[float], bound: float, fraction: float, steps: int) -> str:
+def ascent_code(start: Iterable[float], bound: float, fraction: float, steps: int) -> str:
     """Gradient ascent on the log-likelihood with autograd's gradient, at fraction x the stability bound."""
     return f"""{_start(start)}
 lr = {fraction:g} * {bound:.6g}  # a fraction of the bound 2 / lambda_max(-H)
@@ -29,7 +29,7 @@ for step in range({steps}):
         theta += lr * grad"""
 
 
-def optimizer_code(start: Sequence[float], name: str, settings: dict) -> str:
+def optimizer_code(start: Iterable[float], name: str, settings: dict) -> str:
     """One torch.optim optimizer (not LBFGS, which needs a closure) on the mean negative log-likelihood:
     optimizers minimise."""
     arguments = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in settings.items())
@@ -41,7 +41,7 @@ for step in range(3000):
     opt.step()"""
 
 
-def batch_code(start: Sequence[float], k: int, rate: float, steps: int, seed: int) -> str:
+def batch_code(start: Iterable[float], k: int, rate: float, steps: int, seed: int) -> str:
     """Mini-batch SGD: each step ascends the log-likelihood of k rows drawn without replacement, at rate."""
     return f"""{_start(start)}
 generator = torch.Generator().manual_seed({seed})

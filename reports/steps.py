@@ -861,4 +861,5 @@ def _second_order_latex(out: Steps, so) -> str:
 def _at_hats_text(out: Steps) -> str:
     """Where the matrix shows a parameter, it stands at its estimate."""
     shown = [p for p in out.d.params if out.d.second_order is not None and p in out.d.second_order.hessian.free_symbols]
-    return f" The entries are evaluated at the estimate, ${', '.join(hat(p) for p in shown)}$." if shown else ""
+    what = "It is" if len(out.d.params) == 1 else "The entries are"
+    return f" {what} evaluated at the estimate, ${', '.join(hat(p) for p in shown)}$." if shown else ""

@@ -92,3 +92,23 @@ def test_a_broken_submissions_file_is_one_line(tmp_path, capsys, content, messag
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.build
+def test_gradescope_results_carry_each_students_tally_and_every_question(tmp_path):
+    import json
+
+    submissions = tmp_path / "class.csv"
+    tally = synthetic_class(submissions, students=4, seed=9)
+    assert main([str(submissions), "--out", str(tmp_path / "g"), "--gradescope", "--jobs", "1"]) == 0
+    for student, right in tally.items():
+        results = json.loads((tmp_path / "g" / "gradescope" / f"{slug(student)}.json").read_text())
+        assert results["score"] == right == sum(t["score"] for t in results["tests"])
+        answered = [t for t in results["tests"] if t["output"] != "no answer"]
+        assert len(answered) == len({q for q, _, _ in ANSWERS})  # the sheet's other questions: "no answer", 0
+        assert all(t["score"] == 0 for t in results["tests"] if t not in answered)
+        verdicts = {t["output"].split(":")[0] for t in answered}
+        assert verdicts <= {"correct", "incorrect", "unreadable"} and all(t["max_score"] == 1 for t in answered)
+    assert not (tmp_path / "g2").exists()
+    assert main([str(submissions), "--out", str(tmp_path / "g2"), "--jobs", "1"]) == 0
+    assert not (tmp_path / "g2" / "gradescope").exists()  # only when asked
