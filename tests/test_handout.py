@@ -37,7 +37,10 @@ def test_the_text_holds_no_control_character(built):
 
 def test_no_equation_or_table_is_scaled(built):
     tex = (built / "report.tex").read_text()
-    assert not re.search(r"\\(resizebox|scalebox|adjustbox)", tex)
+    assert not re.search(r"\\(resizebox|scalebox)", tex)
+    # a figure may shrink to the room left (never grow): adjustbox wraps only graphics
+    uses = re.findall(r"\\adjustbox\{[^}]*\}\{(\\\w+)", tex)
+    assert uses and set(uses) == {r"\includegraphics"}
 
 
 @pytest.mark.skipif(not HAS_LATEX, reason="needs latexmk and pdflatex")

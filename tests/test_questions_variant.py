@@ -112,7 +112,7 @@ def test_the_titles_are_the_solutions_titles_in_order_and_each_text_is_printed_o
     solutions, handout = built[sheet]
     text = (handout / "report.md").read_text()
     loaded = load_sheet(ROOT / "sheets" / f"{sheet}.py")
-    titles = [q.title or f"Question {k}" for k, q in enumerate(loaded.questions, 1)]
+    titles = [q.heading(k) for k, q in enumerate(loaded.questions, 1)]
     solved = [h for h in headings((solutions / "report.md").read_text()) if h in titles]
     assert headings(text) == [*solved, *(["Data"] if "## Data\n" in text else [])] and solved == titles
     for q in loaded.questions:
@@ -204,7 +204,13 @@ def small_handout(seed: int = 7):
 
 def test_a_sheet_gets_its_setup_data_appendix_and_files_from_its_declarations(tmp_path):
     sheet, doc = small_handout()
-    assert [s.title for s in doc.sections] == ["Question 1", "Slope", "Question 3", "Data"]
+    # an untitled question is headed by its number and what it asks: the model's title, or the kind's subject
+    assert [s.title for s in doc.sections] == [
+        "Question 1: Normal mean, known variance",
+        "Slope",
+        "Question 3: gradient ascent and optimizers",
+        "Data",
+    ]
     first = doc.sections[0].blocks
     assert first[0] == {"kind": "text", "text": "Let $D$ be the data."} and first[1] == {
         "kind": "math",
