@@ -22,6 +22,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -225,7 +226,8 @@ PAUSE_PHASES = (
     "removing-previous",  # one entry of the previous report removed, the rest still there
     "removing-stale",  # one entry of a dead build's sibling removed (at the start of the next build)
 )
-DEFERRED = frozenset({signal.SIGTERM, signal.SIGINT})
+DEFERRED = (signal.SIGTERM, signal.SIGINT)
+_deferred: list[int] = []  # the signals that came while the reports were changing places
 
 
 def pause_at(phase: str) -> None:
@@ -234,31 +236,29 @@ def pause_at(phase: str) -> None:
         return
     Path(reached).touch()
     deadline = time.monotonic() + 60.0
-    # a signal deferred_signals() holds back shows as pending: go on, as the build would have without the pause
-    while time.monotonic() < deadline and not signal.sigpending() & DEFERRED:
+    while time.monotonic() < deadline and not _deferred:  # a deferred signal: go on, as the build would have
         time.sleep(0.02)
 
 
 @contextmanager
 def deferred_signals() -> Iterator[None]:
     """SIGTERM and SIGINT wait while the reports change places: from the exchange on the new report is in --out,
-    so a signal then is taken as coming after the build, which finishes (one line says so). A handler already
-    tripped before the mask was set runs at the first bytecode after it, still before the exchange."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
+    so a signal then is taken as coming after the build, which finishes (one line says so). The handlers are
+    swapped, not the signal mask: a mask holds only in this thread, and torch's and BLAS's threads would take the
+    signal instead, and Python would still run the handler in this one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; the CLI builds in it
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED)
-    held, finished = DEFERRED - before, False
+    _deferred.clear()
+    before = {signum: signal.signal(signum, lambda signum, frame: _deferred.append(signum)) for signum in DEFERRED}
     try:
         yield
-        finished = True
     finally:
-        late = sorted(signal.sigpending() & held)
-        for signum in late:
-            signal.sigtimedwait([signum], 0)  # taken: the build it was meant to stop is done or has failed
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
-    if late and finished:
-        print(f"{late[0].name} came while the new report was being swapped in; the swap finished", file=sys.stderr)
+        for signum, handler in before.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+    if _deferred:
+        name = signal.Signals(_deferred[0]).name
+        print(f"{name} came while the new report was being swapped in; the swap finished", file=sys.stderr)
 
 
 def remove_stale_temps(out: Path) -> list[Path]:
