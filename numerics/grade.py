@@ -50,22 +50,11 @@ class ClassResult:
 
 
 def read_submissions(path: Path) -> list[tuple[str, str, str]]:
-    """(student, question, answer) rows of a CSV with a header student,question,answer; each bad row or byte is
-    refused in one line naming the line."""
-    try:
-        raw = path.read_bytes() if path.stat().st_size <= MAX_BYTES else None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the submissions ({exc.strerror})") from None
-    if raw is None:
-        raise InputError(f"{path}: larger than {MAX_BYTES // 1_000_000} MB; split the class into several files")
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise InputError(f"{path}: holds a NUL byte at offset {nul}; a submissions file is text")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """(student, question, answer) rows of a CSV with a header student,question,answer, or of a directory with
+    a file per student (see read_directory); each bad row or byte is refused in one line naming the line."""
+    if path.is_dir():
+        return read_directory(path)
+    reader = csv.reader(io.StringIO(_text_of(path), newline=""))
     header = next(reader, None)
     if header is None or [h.strip().lower() for h in header] != ["student", "question", "answer"]:
         raise InputError(f"{path}: the first line must be the header student,question,answer; got {header!r}")
@@ -76,12 +65,58 @@ def read_submissions(path: Path) -> list[tuple[str, str, str]]:
         if len(fields) != 3:
             raise InputError(f"{path}, line {line}: needs 3 fields (student, question, answer), got {len(fields)}")
         student, question, answer = (f.strip() for f in fields)
-        if not student or len(student) > MAX_ID or any(ord(c) < 32 for c in student):
-            raise InputError(f"{path}, line {line}: a student ID is 1 to {MAX_ID} printable characters")
-        rows.append((student, question, answer))
+        rows.append((_student_id(student, f"{path}, line {line}"), question, answer))
         if len(rows) > MAX_ROWS:
             raise InputError(f"{path}: more than {MAX_ROWS} answers; split the class into several files")
     return rows
+
+
+def read_directory(path: Path) -> list[tuple[str, str, str]]:
+    """A directory with one CSV file per student, STUDENT.csv with the header question,answer: as an LMS exports
+    a class. Only regular *.csv files count, in name order; a symbolic link is refused, never followed."""
+    rows: list[tuple[str, str, str]] = []
+    files = sorted(p for p in path.iterdir() if p.suffix == ".csv")
+    if not files:
+        raise InputError(f"{path}: a directory of submissions holds one STUDENT.csv per student; it has none")
+    for file in files:
+        if file.is_symlink() or not file.is_file():
+            raise InputError(f"{file}: not a regular file; a submission is a file of its own")
+        student = _student_id(file.stem, str(file))
+        reader = csv.reader(io.StringIO(_text_of(file), newline=""))
+        header = next(reader, None)
+        if header is None or [h.strip().lower() for h in header] != ["question", "answer"]:
+            raise InputError(f"{file}: the first line must be the header question,answer; got {header!r}")
+        for line, fields in enumerate(reader, start=2):
+            if fields and len(fields) != 2:
+                raise InputError(f"{file}, line {line}: needs 2 fields (question, answer), got {len(fields)}")
+            if fields:
+                rows.append((student, fields[0].strip(), fields[1].strip()))
+        if len(rows) > MAX_ROWS:
+            raise InputError(f"{path}: more than {MAX_ROWS} answers; split the class into several directories")
+    return rows
+
+
+def _student_id(student: str, where: str) -> str:
+    if not student or len(student) > MAX_ID or any(ord(c) < 32 for c in student):
+        raise InputError(f"{where}: a student ID is 1 to {MAX_ID} printable characters")
+    return student
+
+
+def _text_of(path: Path) -> str:
+    """A submissions file's text: at most MAX_BYTES, no NUL byte, UTF-8."""
+    try:
+        raw = path.read_bytes() if path.stat().st_size <= MAX_BYTES else None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the submissions ({exc.strerror})") from None
+    if raw is None:
+        raise InputError(f"{path}: larger than {MAX_BYTES // 1_000_000} MB; split the class into several files")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise InputError(f"{path}: holds a NUL byte at offset {nul}; a submissions file is text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
 
 
 _SHEET: Sheet | None = None  # the worker processes' copy, inherited through fork

@@ -191,7 +191,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m reports.grade") -
     from sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
     usage = argparse.ArgumentParser(prog=prog, description="Grade a class's answers against the sheet's derivations.")
-    usage.add_argument("submissions", help="a CSV file with the header student,question,answer")
+    usage.add_argument(
+        "submissions",
+        help="a CSV file with the header student,question,answer, or a directory of STUDENT.csv files with the "
+        "header question,answer",
+    )
     usage.add_argument("--sheet", default=str(DEFAULT_SHEET), help="the sheet file (default: the shipped Exercise 3)")
     usage.add_argument("--out", default="build/grades", help="output directory (default build/grades)")
     usage.add_argument("--jobs", type=int, default=None, help="processes (default: every core)")

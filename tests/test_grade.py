@@ -112,3 +112,33 @@ def test_gradescope_results_carry_each_students_tally_and_every_question(tmp_pat
     assert not (tmp_path / "g2").exists()
     assert main([str(submissions), "--out", str(tmp_path / "g2"), "--jobs", "1"]) == 0
     assert not (tmp_path / "g2" / "gradescope").exists()  # only when asked
+
+
+@pytest.mark.build
+def test_a_directory_with_a_file_per_student_grades_as_the_class_csv_does(tmp_path):
+    submissions = tmp_path / "class.csv"
+    synthetic_class(submissions, students=3, seed=5)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    rows = list(csv.DictReader(io.StringIO(submissions.read_text())))
+    for student in {r["student"] for r in rows}:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["question", "answer"])
+        writer.writerows([r["question"], r["answer"]] for r in rows if r["student"] == student)
+        (folder / f"{student}.csv").write_text(out.getvalue())
+    (folder / "notes.txt").write_text("not a submission: only STUDENT.csv files count")
+    assert main([str(submissions), "--out", str(tmp_path / "a"), "--jobs", "1"]) == 0
+    assert main([str(folder), "--out", str(tmp_path / "b"), "--jobs", "1"]) == 0
+    assert (tmp_path / "a" / "grades.csv").read_bytes() == (tmp_path / "b" / "grades.csv").read_bytes()
+
+
+def test_a_broken_directory_of_submissions_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    assert main([str(folder), "--out", str(tmp_path / "a")]) == 2
+    assert "one STUDENT.csv per student" in capsys.readouterr().err
+    (folder / "s1.csv").write_text("student,question,answer\ns1,task1.mu_mle,xbar\n")
+    assert main([str(folder), "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "the first line must be the header question,answer" in err and len(err.strip().splitlines()) == 1
