@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -438,9 +439,16 @@ class Sheet:
     appendix: tuple[Question, ...] = ()  # worked after the questions for the reader; not answers of the sheet
     names: Mapping[str, sp.Expr] = field(default_factory=dict)  # names a student's answer may use (h: the heads)
     points: Mapping[str, float] = field(default_factory=dict)  # an answer key's points when grading (default 1)
+    # Each student's own data: model name -> draw(rng) -> {data name: values}, the model's observed data for one
+    # student; rng is seeded from the sheet's title, the model and the student's ID (for_student).
+    per_student: Mapping[str, Callable[[np.random.Generator], Mapping[str, object]]] = field(default_factory=dict)
 
     def __post_init__(self):
         check_text(self.title, "the sheet's title")
+        names = {m.name for m in self.models if isinstance(m, Model)}
+        for name, draw in self.per_student.items():
+            if name not in names or not callable(draw):
+                raise InputError(f"sheet {self.title!r}: per_student maps a model's name to a draw(rng); got {name!r}")
         for q in self.questions + self.appendix:
             if not isinstance(q, Question):
                 raise InputError(f"sheet {self.title!r}: {q!r} is not a question")
@@ -448,6 +456,35 @@ class Sheet:
             if isinstance(model, Model):
                 check_text(model.name, "a model's name")
                 check_text(model.title, f"{model.name}: its title")
+
+    def for_student(self, student: str) -> Sheet:
+        """The sheet with each per_student model's data drawn for this student: the same ID gets the same data on
+        any machine. Peers computed from the shared data no longer apply to the redrawn models' answers."""
+        student = check_student(student)
+        if not self.per_student:
+            return self
+        drawn = {
+            name: _drawn(self, self.models_by_name[name], draw, student) for name, draw in self.per_student.items()
+        }
+
+        def swapped(q: Question) -> Question:
+            changes: dict[str, object] = {
+                a: drawn[m.name] for a in ("model", "compare") for m in [getattr(q, a, None)] if m and m.name in drawn
+            }
+            return dataclasses.replace(q, **changes) if changes else q  # type: ignore[arg-type]
+
+        redrawn = {q.key.split(".")[0] for q in self.questions if swapped(q) is not q}
+        return dataclasses.replace(
+            self,
+            questions=tuple(map(swapped, self.questions)),
+            appendix=tuple(map(swapped, self.appendix)),
+            extra_models=tuple(drawn.get(m.name, m) for m in self.extra_models),
+            peers={k: v for k, v in self.peers.items() if k.split(".")[0] not in redrawn},
+        )
+
+    @property
+    def models_by_name(self) -> dict[str, Model]:
+        return {m.name: m for m in self.models}
 
     @property
     def models(self) -> tuple[Model, ...]:
@@ -460,6 +497,31 @@ class Sheet:
         for model in self.extra_models:
             seen.setdefault(model.name, model)
         return tuple(seen.values())
+
+
+MAX_STUDENT_ID = 100
+
+
+def check_student(student: object) -> str:
+    """A student's ID: 1 to 100 printable characters (it names files and seeds draws, never a path)."""
+    if not isinstance(student, str) or not 0 < len(student) <= MAX_STUDENT_ID or not student.isprintable():
+        raise InputError(f"student ID {student!r}: 1 to {MAX_STUDENT_ID} printable characters")
+    return student
+
+
+def student_seed(title: str, model: str, student: str) -> int:
+    """A seed from the sheet, the model and the ID: stable across machines and Python versions (not hash())."""
+    return int.from_bytes(hashlib.sha256(f"{title}\0{model}\0{student}".encode()).digest()[:8], "big")
+
+
+def _drawn(sheet: Sheet, model: Model, draw: Callable, student: str) -> Model:
+    rng = np.random.default_rng(student_seed(sheet.title, model.name, student))
+    try:
+        values = draw(rng)
+        observed = {str(k): tuple(v) for k, v in dict(values).items()}
+    except Exception as exc:  # noqa: BLE001 - the sheet's own draw failed: say which, in one line
+        raise InputError(f"{model.name}: its per-student draw failed: {type(exc).__name__}: {exc}") from None
+    return dataclasses.replace(model, observed=observed)
 
 
 def _check_code(code: object, where: str) -> None:
@@ -651,6 +713,7 @@ def load_python_file(path, kind: str = "Python"):
     if spec is None or spec.loader is None:
         raise InputError(f"{path} is not a Python file")
     module = importlib.util.module_from_spec(spec)
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ beside the user's file
     try:
         spec.loader.exec_module(module)
     except InputError as exc:
@@ -663,4 +726,6 @@ def load_python_file(path, kind: str = "Python"):
         ) from None
     except BaseException as exc:  # noqa: BLE001 - the file's own code failed (any exception class): say where, in one line
         raise InputError(f"{path}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
     return module

@@ -339,6 +339,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m numerics.check") 
     usage.add_argument("--json", metavar="PATH", help="also write the feedback as JSON; '-' writes it to stdout only")
     usage.add_argument("--seed", type=int, default=0, help="seed of the random data sets (default 0)")
     usage.add_argument(
+        "--student", metavar="ID", help="check against this student's own data, where the sheet draws data per student"
+    )
+    usage.add_argument(
         "--lines",
         action="store_true",
         help="ANSWER is a file ('-': standard input) holding a derivation, one expression or equation per line; "
@@ -346,7 +349,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m numerics.check") 
     )
     args = usage.parse_args(argv)
     try:
-        feedback = _checked(load_sheet(args.sheet), args)
+        sheet = load_sheet(args.sheet)
+        feedback = _checked(sheet.for_student(args.student) if args.student is not None else sheet, args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -120,13 +120,23 @@ def _text_of(path: Path) -> str:
 
 
 _SHEET: Sheet | None = None  # the worker processes' copy, inherited through fork
+_STUDENT_SHEETS: dict[str, Sheet] = {}  # a student's own sheet, drawn once per process
 
 
-def _check_one(job: tuple[str, str]) -> Feedback:
-    question, answer = job
+def sheet_of(sheet: Sheet, student: str | None) -> Sheet:
+    """The sheet a student answered: with their own data where the sheet draws data per student."""
+    if student is None or not sheet.per_student:
+        return sheet
+    if student not in _STUDENT_SHEETS:
+        _STUDENT_SHEETS[student] = sheet.for_student(student)
+    return _STUDENT_SHEETS[student]
+
+
+def _check_one(job: tuple[str | None, str, str]) -> Feedback:
+    student, question, answer = job
     assert _SHEET is not None
     try:
-        return check(_SHEET, question, answer)
+        return check(sheet_of(_SHEET, student), question, answer)
     except InputError as exc:
         return Feedback("unreadable", False, None, str(exc))
 
@@ -140,8 +150,11 @@ def grade(sheet: Sheet, rows: list[tuple[str, str, str]], jobs: int | None = Non
     unknown = sorted({q for _, q, _ in rows if q not in points})
     if unknown:
         raise InputError(f"question {unknown[0]!r}: no such answer on the sheet; its keys are {', '.join(keys)}")
-    distinct = sorted({(q, a) for _, q, a in rows})
+    # each distinct answer once; with data per student, once per student (the same text may be right for one)
+    own = bool(sheet.per_student)
+    distinct = sorted({(s if own else None, q, a) for s, q, a in rows}, key=lambda j: (j[0] or "", j[1], j[2]))
     _SHEET = sheet
+    _STUDENT_SHEETS.clear()
     for key in keys:  # derive every model once, before the workers fork: they inherit it
         check(sheet, key, "0")
     workers = jobs or os.cpu_count() or 1
@@ -153,8 +166,9 @@ def grade(sheet: Sheet, rows: list[tuple[str, str, str]], jobs: int | None = Non
     order = {k: i for i, k in enumerate(keys)}
     graded = sorted(
         (
-            Graded(s, q, a, verdicts[(q, a)], points[q] if verdicts[(q, a)].verdict == "correct" else 0.0)
+            Graded(s, q, a, v, points[q] if v.verdict == "correct" else 0.0)
             for s, q, a in rows
+            for v in [verdicts[(s if own else None, q, a)]]
         ),
         key=lambda g: (g.student, order[g.question], g.answer),
     )

@@ -124,7 +124,8 @@ def report_for(settings: Settings) -> ReportPlan:
     """The report of the sheet's questions, one section each by its kind."""
     if settings.sheet_path is None:
         raise InputError("no sheet given: name a sheet file (--sheet)")
-    return GenericReport(load_sheet_module(settings.sheet_path).SHEET, settings)
+    sheet = load_sheet_module(settings.sheet_path).SHEET
+    return GenericReport(sheet.for_student(settings.student) if settings.student is not None else sheet, settings)
 
 
 def check_request(report: ReportPlan, formats) -> None:
@@ -257,7 +258,8 @@ def _questions_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str],
         settings = report.settings
         sheet = questions.handout(report.sheet, report.questions(), settings.seed, settings.n)
     with progress.step("write"):
-        questions.write(tmp, sheet, report.title, "Questions", formats)
+        student = settings.student
+        questions.write(tmp, sheet, report.title, "Questions" + (f" for student {student}" if student else ""), formats)
     if "pdf" in formats:
         with progress.step("latex"):
             latex_to_pdf(tmp, log)

@@ -69,6 +69,11 @@ def parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
         "data only; companion: for the course staff, the appendix and every numerical check",
     )
     p.add_argument("--resolution", type=positive_int, default=100, help="heatmap grid points per axis (default 100)")
+    p.add_argument(
+        "--student",
+        metavar="ID",
+        help="that student's sheet or key: the data the sheet draws per student, seeded by the sheet and the ID",
+    )
     return p
 
 
@@ -95,6 +100,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m reports") -> int:
         sheet_path=sheet_path,
         jobs=args.jobs,
         variant=args.variant,
+        student=args.student,
     )
     raise_on_sigterm()
     try:

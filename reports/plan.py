@@ -24,6 +24,7 @@ class Settings:
     jobs: int = 2  # processes: 1 runs verification and figures in this process (also where fork is unavailable)
     # "solutions"; "questions": the students' sheet, nothing that answers; "companion": appendix and verification
     variant: str = "solutions"
+    student: str | None = None  # a student's own sheet and key, where the sheet draws data per student (--student)
 
 
 class ReportPlan:
@@ -41,7 +42,8 @@ class ReportPlan:
     @property
     def subtitle(self) -> str:
         # the seed is in the colophon: a reader needs none of it on the title
-        return "Companion for the course staff" if self.settings.variant == "companion" else "Worked solutions"
+        kind = "Companion for the course staff" if self.settings.variant == "companion" else "Worked solutions"
+        return kind + (f" for student {self.settings.student}" if self.settings.student is not None else "")
 
     def prepare(self) -> None:
         """Work every later step shares (derivations), done before the worker forks so it inherits it."""
