@@ -58,6 +58,12 @@ def _same(a: sp.Basic, b: sp.Basic) -> bool:
         return False
 
 
+def _is_variance(d: Derivation, param: sp.Symbol) -> bool:
+    """Whether the model declares the parameter a variance ("variance", "noise variance"): a squared scale (a
+    Rayleigh's s^2) is not one, and n - 1 is no unbiased correction for it."""
+    return any(p.symbol == param and "variance" in p.description for p in d.model.params)
+
+
 def _param_of(q: Estimate, d: Derivation, key: str) -> sp.Symbol | None:
     from derivations.sheet import estimate_key
 
@@ -67,15 +73,16 @@ def _param_of(q: Estimate, d: Derivation, key: str) -> sp.Symbol | None:
 def _estimate_mistakes(q: Estimate, d: Derivation, key: str, right: sp.Basic, deriv: Callable) -> list[Mistake]:
     out = []
     param = _param_of(q, d, key)
+    variance = param is not None and _is_variance(d, param)
     if right.has(n_obs):
-        variance = param is not None and param.name.endswith("^2")
         out.append(
             Mistake(
                 "n_minus_1",
                 f"you divided by $n - 1$ where the {'maximum-likelihood' if d.kind == 'MLE' else 'MAP'} estimate "
                 "divides by $n$"
                 + (
-                    " (an unbiased variance estimator divides by the degrees of freedom left, a different estimator)"
+                    " (an unbiased variance estimator divides by the degrees of freedom left instead: a different "
+                    "estimator)"
                     if variance
                     else ""
                 ),
@@ -92,11 +99,12 @@ def _estimate_mistakes(q: Estimate, d: Derivation, key: str, right: sp.Basic, de
             )
         )
     if param is not None and param.name.endswith("^2"):
+        what = "the variance" if variance else f"${sp.latex(param)}$"
         out.append(
             Mistake(
                 "sigma_for_sigma2",
-                f"you gave the standard deviation, the square root of ${sp.latex(param)}$; the "
-                "question asks for the variance itself",
+                ("you gave the standard deviation, " if variance else "you gave ")
+                + f"the square root of ${sp.latex(param)}$; the question asks for {what} itself",
                 f"{d.kind} (score = 0)",
                 sp.sqrt(right),
             )

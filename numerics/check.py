@@ -109,7 +109,7 @@ def _judge(q, d: Derivation, right: Answer, student: sp.Basic, notation: Notatio
     proof = in_statistics(student, d)
     if proof is not None and _equal(proof, expected):
         return Feedback("correct", True, None, "correct: equal to the derived answer, proved symbolically")
-    rows_list = list(_data_sets(q, d, seed))
+    rows_list = _data_sets(q, d, seed)
     for rows in rows_list:
         mine, theirs = _value(student, d, rows), _value(expected, d, rows)
         if theirs is None:
@@ -134,6 +134,8 @@ def _equal(a, b) -> bool:
     rest by simplify."""
     if a.is_Rational and b.is_Rational:
         return bool(a == b)
+    if _apart(a, b):
+        return False
     try:
         difference = sp.cancel(sp.together(a - b))
         if difference != 0 and (difference.has(sp.Pow, sp.log, sp.exp, sp.CRootOf) or difference.is_number):
@@ -148,6 +150,18 @@ def _equal(a, b) -> bool:
         except (TypeError, ValueError):
             return False
     return False
+
+
+def _apart(a, b) -> bool:
+    """Two numbers that differ at 30 digits: certainly not equal, decided without simplifying (a class's wrong
+    answers are mostly this)."""
+    if not (getattr(a, "is_number", False) and getattr(b, "is_number", False)):
+        return False
+    try:
+        gap, scale = complex(sp.N(a - b, 30)), complex(sp.N(b, 30))
+    except (TypeError, ValueError):
+        return False
+    return abs(gap) > 1e-20 * max(1.0, abs(scale))
 
 
 def _against_number(q, d, right: Answer, student, notation: Notation) -> Feedback:
@@ -220,7 +234,19 @@ def _observed_rows(d: Derivation) -> tuple[list[dict], list[int]]:
     return [{s: sp.nsimplify(v) for s, v in row.items()} for row, _ in counted], [k for _, k in counted]
 
 
-def _data_sets(q, d: Derivation, seed: int):
+_DATA_SETS: dict[tuple[int, int], tuple[Derivation, list]] = {}  # by model and seed: a class's checks share them
+
+
+def _data_sets(q, d: Derivation, seed: int) -> list:
+    """The question's small data sets, drawn once per model and seed (see _draw_data_sets)."""
+    key = (id(d.model), seed)
+    held = _DATA_SETS.get(key)
+    if held is None or held[0] is not d:
+        held = _DATA_SETS[key] = (d, list(_draw_data_sets(d, seed)))
+    return held[1]
+
+
+def _draw_data_sets(d: Derivation, seed: int):
     """Small data sets, n = 3, 4, 5, 3, 4, 5: the model's own draws at its truth, rounded to exact numbers
     (integers where the support is discrete, two decimals else)."""
     model = d.model
@@ -243,9 +269,14 @@ def _parameters(d: Derivation, k: int) -> dict:
     out = {}
     for p in d.model.params:
         base = d.model.truth.get(p.name, 0.5) if d.model.truth else 0.5
-        value = sp.nsimplify(round(base * (1 + 0.07 * (k + 1)), 3))
-        out[p.symbol] = value if p.domain.contains(value) is sp.true else sp.nsimplify(base)
+        value = _exact(round(float(base) * (1 + 0.07 * (k + 1)), 3))
+        out[p.symbol] = value if p.domain.contains(value) is sp.true else _exact(base)
     return out
+
+
+def _exact(x) -> sp.Rational:
+    """A float as the decimal it prints as (0.535 -> 107/200): what nsimplify finds, without its search."""
+    return sp.Rational(repr(float(x))) if isinstance(x, (float, int, np.floating, np.integer)) else sp.nsimplify(x)
 
 
 def _value(expr: sp.Basic, d: Derivation, rows: list[dict], counts: list[int] | None = None):

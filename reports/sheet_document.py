@@ -613,8 +613,11 @@ def common_mistakes(sec: Section, q: Question, results: SheetResults) -> None:
         return
     d = results.derivations[model.name]
     rows, seen = [], set()
+    worked = [a.value for a in results.answers if a.value is not None]
     for a in _answers_of(results, q):
         for m in typical_mistakes(q, d, a.key, a.expr, derive):
+            if _worked_on_the_sheet(m, worked):
+                continue  # a reading the sheet works itself (the prior's 0.1 as a standard deviation): no mistake
             if m.name in TEACHING_MISTAKES and m.name not in seen and not _gives_n_minus_1_for_a_mean(m):
                 seen.add(m.name)
                 wrong = _wrong_latex(d, q, a, m.expr)
@@ -638,6 +641,17 @@ def _wrong_latex(d: Derivation, q: Question, a: Answer, wrong: sp.Expr) -> str:
             return f"${math(d, sp.sqrt(familiar), order='none')}$"
     shown = math(d, wrong)
     return f"${shown}$" if len(shown) <= 120 else ""
+
+
+def _worked_on_the_sheet(m, values: list[float]) -> bool:
+    """Whether the mistake's number is an answer the sheet itself gives elsewhere."""
+    if not m.expr.is_number:
+        return False
+    try:
+        value = float(m.expr)
+    except (TypeError, ValueError):
+        return False
+    return any(abs(value - float(v)) <= 1e-12 * max(1.0, abs(value)) for v in values)
 
 
 def _gives_n_minus_1_for_a_mean(m) -> bool:

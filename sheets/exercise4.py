@@ -12,7 +12,9 @@ import scipy.optimize
 import scipy.stats
 import sympy as sp
 
+from derivations.engine import n_obs
 from derivations.model import Model, Parameter
+from derivations.proof import over_observations
 from derivations.sheet import Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Sheet
 
 x = sp.Symbol("x", positive=True)
@@ -113,6 +115,14 @@ LOGNORMAL = Model(
     peer=lognormal_fit,
 )
 
+# The estimates as a textbook writes them, proved equal to the derived ones in the worked steps.
+kbar, mhat = sp.symbols(r"\bar{k} \hat{m}", real=True)
+RAYLEIGH_FORMS = {"s^2": over_observations(x**2, (x,), n_obs) / (2 * n_obs)}
+GEOMETRIC_WHERE = {kbar: over_observations(k, (k,), n_obs) / n_obs}
+GEOMETRIC_FORMS = {"p": 1 / kbar}
+LOGNORMAL_WHERE = {mhat: over_observations(sp.log(x), (x,), n_obs) / n_obs}
+LOGNORMAL_FORMS = {"m": LOGNORMAL_WHERE[mhat], "v": over_observations((sp.log(x) - mhat) ** 2, (x,), n_obs) / n_obs}
+
 NO_CALL = ({c: 0},)
 CALLS_DATA = {"c": np.array(CALLS, float)}
 
@@ -137,11 +147,14 @@ SHEET = Sheet(
             "task1",
             r"Wind speeds $x_i > 0$ follow a Rayleigh law $p(x \mid s^2) = \frac{x}{s^2} e^{-x^2 / (2 s^2)}$. What is the MLE of $s^2$?",
             RAYLEIGH,
+            familiar=RAYLEIGH_FORMS,
         ),
         Estimate(
             "task2",
             r"A die is thrown until the first six; $k_i$ is the number of throws, $p(k \mid p) = p (1 - p)^{k - 1}$. What is the MLE of $p$?",
             GEOMETRIC,
+            familiar=GEOMETRIC_FORMS,
+            where=GEOMETRIC_WHERE,
         ),
         Estimate(
             "task3a",
@@ -165,6 +178,8 @@ SHEET = Sheet(
             "task4a",
             r"Incomes follow a log-normal law, $\log x_i \sim N(m, v)$. What are the MLEs of $m$ and $v$?",
             LOGNORMAL,
+            familiar=LOGNORMAL_FORMS,
+            where=LOGNORMAL_WHERE,
         ),
         OptimizerStudy(
             "task4b",
