@@ -139,9 +139,10 @@ def _rates(sec: Section, q, st: ExactStudy, plan, labels) -> None:
     # the code before the figures: text that flows fills the page a figure would leave
     converged = [r for r in rates.ascent if r.status == "converged" and r.steps]
     if converged:
-        fastest = min(converged, key=lambda r: r.steps)
-        sec.text(f"{reference_code.CONTRACT}, the fastest rate of the table:")
-        sec.code(reference_code.ascent_code(st.start, rates.bound, round(fastest.lr / rates.bound, 6), fastest.steps))
+        # half the bound: a rate a student would pick, converging in a few steps (the optimal one takes one)
+        chosen = min(converged, key=lambda r: abs(r.lr / rates.bound - 0.5) + (r.steps < 2))
+        sec.text(f"{reference_code.CONTRACT}, at {number(chosen.lr / rates.bound)} of the bound:")
+        sec.code(reference_code.ascent_code(st.start, rates.bound, round(chosen.lr / rates.bound, 6), chosen.steps))
     distance = r"$\|\theta_t - \hat\theta\|$"
     if st.grid is not None:
         m1, m2, values = st.grid

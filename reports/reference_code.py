@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 CONTRACT = (
-    "In torch, with $X$ the data as a float64 tensor, a row per observation, and loglik(theta, X) the "
+    "In torch, with $X$ the data as a tensor of doubles, a row per observation, and loglik(theta, X) the "
     "log-likelihood of those rows at theta"
 )
 

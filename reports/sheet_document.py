@@ -501,7 +501,7 @@ def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> N
     sec.table(
         ("rate", "as a fraction of the bound", r"steps to $|\text{score}|/n < 10^{-6}$", "predicted"),
         [(number(r.lr), r.label, _count(r), "never" if r.predicted is None else r.predicted) for r in st.ascent],
-        "Gradient ascent from the centre of the parameter domain, gradients by torch autograd.",
+        f"Gradient ascent from {_start_of(st)}, each gradient by automatic differentiation.",
     )
     names = [f"${sp.latex(p.symbol)}$" for p in q.model.params]
     curves, notes, steps = ascent_errors(st)  # the distance ||theta_t - theta_hat||, error_panels' y label
@@ -641,6 +641,14 @@ def _wrong_latex(d: Derivation, q: Question, a: Answer, wrong: sp.Expr) -> str:
             return f"${math(d, sp.sqrt(familiar), order='none')}$"
     shown = math(d, wrong)
     return f"${shown}$" if len(shown) <= 120 else ""
+
+
+def _start_of(st) -> str:
+    """Where the runs start, as a point: (0, 1) for a mean and a variance."""
+    path = st.ascent[0].path if st.ascent else None
+    if path is None or len(path) == 0:
+        return "the study's start"
+    return "$(" + ", ".join(number(float(v)) for v in path[0]) + ")$"
 
 
 def _worked_on_the_sheet(m, values: list[float]) -> bool:
