@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -73,6 +76,7 @@ class Model:
                 by_name.get(k, sp.Symbol(k)) if isinstance(k, str) else k: tuple(v) for k, v in self.observed.items()
             }
             object.__setattr__(self, "observed", keyed)
+        check_declared(self)
 
     @property
     def param_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -81,6 +85,105 @@ class Model:
     def validate(self, data: Mapping[str, object]) -> dict[str, np.ndarray]:
         """Return the data as float64 arrays, or raise InputError naming the input and the rule."""
         return validate_data(self, data)
+
+
+def observed_counts(model: Model) -> list[tuple[dict[sp.Symbol, object], int]]:
+    """The observed data as their distinct rows (values as given), each with how often it occurs. Sums over the
+    data are sums over these, times the counts: 10^5 coin tosses are two rows, so no symbolic work grows with n."""
+    if not model.observed:
+        return []
+    counts = Counter(zip(*[model.observed[s] for s in model.data]))
+    return [(dict(zip(model.data, row)), k) for row, k in counts.items()]
+
+
+def check_declared(model: Model) -> None:
+    """What a model must hold where it is declared, before anything uses it (the rest is checked when it is derived,
+    in derivations.declaration): a parameter to estimate, constants that are finite real numbers, and a prior
+    without nan or an infinity that is nowhere negative on the parameters' domains."""
+    if not model.params:
+        raise InputError(f"{model.name}: declares no parameter; a model needs at least one to estimate")
+    if not isinstance(model.params, (tuple, list)):
+        raise InputError(f"{model.name}: params must be a tuple of Parameter, got {type(model.params).__name__}")
+    odd = next((p for p in model.params if not isinstance(p, Parameter)), None)
+    if odd is not None:
+        raise InputError(f"{model.name}: params must be a tuple of Parameter, got {odd!r} ({type(odd).__name__})")
+    if not isinstance(model.constants, Mapping):
+        raise InputError(f"{model.name}: constants must map symbols to numbers, got {type(model.constants).__name__}")
+    for symbol, value in model.constants.items():
+        try:
+            number = None if isinstance(value, bool) else sp.sympify(value, strict=True)
+        except (sp.SympifyError, TypeError, ValueError):
+            number = None
+        if not (isinstance(number, sp.Expr) and number.is_number and number.is_real and number.is_finite):
+            raise InputError(f"{model.name}: the constant {symbol} must be a finite real number, got {value!r}")
+    if isinstance(model.prior, sp.Expr):
+        if model.prior.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+            raise InputError(f"{model.name}: the prior contains nan or an infinity: {model.prior}")
+        check_prior_sign(model)
+
+
+PRIOR_GRID = 200  # points per parameter where a prior's sign is looked at when it is declared
+PRIOR_CANDIDATES = 5  # negative grid values confirmed exactly, at most
+
+
+def check_prior_sign(model: Model) -> None:
+    """A prior negative somewhere in the domains is refused: at the two points the derivation checks exactly
+    (derivations.declaration, with its message), then on a grid of each domain, a negative value there confirmed
+    exactly (a float's rounding is not a negative prior). Constrained and matrix parameters are left to the
+    derivation."""
+    if model.constraints or model.matrices:
+        return
+    from derivations.declaration import check_prior, parameter_points  # it imports this module
+
+    for point in parameter_points(model):
+        check_prior(model, point)
+    constants = tuple(sorted(model.constants.items(), key=lambda kv: str(kv[0])))
+    try:
+        found = _negative_on_grid(model.prior, constants, tuple((p.symbol, p.domain) for p in model.params))
+    except TypeError:  # something unhashable: a declaration the derivation refuses, with its own message
+        return
+    if found is not None:
+        at, value = found
+        shown = ", ".join(f"{symbol} = {v:.4g}" for symbol, v in at)
+        raise InputError(f"{model.name}: the prior must be non-negative; at {shown} it is {value:.4g}")
+
+
+def _grid(domain: object, shift: int) -> np.ndarray | None:
+    """PRIOR_GRID points inside the domain (None for a domain that is not an interval), in an order of its own for
+    each parameter, so that several parameters' grids, taken together, pair different values."""
+    u = np.roll((np.arange(PRIOR_GRID) + 0.5) / PRIOR_GRID, 37 * shift)
+    if domain == sp.Reals:
+        return np.tan(np.pi * (u - 0.5))
+    if not isinstance(domain, sp.Interval) or not (domain.start.is_number and domain.end.is_number):
+        return None
+    lo, hi = float(domain.start), float(domain.end)
+    if np.isfinite(lo) and np.isfinite(hi):
+        return lo + (hi - lo) * u
+    if np.isfinite(lo):
+        return lo + u / (1 - u)
+    return hi - u / (1 - u) if np.isfinite(hi) else np.tan(np.pi * (u - 0.5))
+
+
+@functools.lru_cache(maxsize=256)
+def _negative_on_grid(prior: sp.Expr, constants: tuple, domains: tuple) -> tuple[tuple, float] | None:
+    """((symbol, value) pairs, the prior there) at the first grid point where the prior is negative, exactly."""
+    symbols = [symbol for symbol, _ in domains]
+    expr = prior.subs(dict(constants))
+    columns = [_grid(domain, k) for k, (_, domain) in enumerate(domains)]
+    if expr.free_symbols - set(symbols) or any(c is None for c in columns):
+        return None
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = np.broadcast_to(np.asarray(sp.lambdify(symbols, expr, "numpy")(*columns), float), (PRIOR_GRID,))
+    except Exception:  # noqa: BLE001 - a prior numpy cannot evaluate: the derivation's exact checks stand
+        return None
+    for k in np.flatnonzero(values < 0)[:PRIOR_CANDIDATES]:
+        at = tuple((symbol, float(column[k])) for symbol, column in zip(symbols, columns))  # type: ignore[index]
+        value = expr.subs({symbol: sp.Rational(v) for symbol, v in at})
+        if value.is_extended_negative:
+            return at, float(value)
+    return None
 
 
 def in_support(values: np.ndarray, support: sp.Set) -> np.ndarray:
@@ -189,11 +292,21 @@ def _check_sizes(model: Model, arrays: dict[str, np.ndarray]) -> dict[str, np.nd
     if n < model.min_n:
         raise InputError(f"{model.name}: needs at least {model.min_n} observations, got {n}")
     for cov in model.covariates:
-        if np.ptp(arrays[cov.name]) == 0:
+        values = arrays[cov.name]
+        spread, size = float(np.ptp(values)), float(np.max(np.abs(values)))
+        if spread == 0:
             raise InputError(
                 f"{model.name}: covariate '{cov.name}' must not be constant (its slope is not identifiable)"
             )
+        if spread < MIN_SPREAD * size:
+            raise InputError(
+                f"{model.name}: covariate '{cov.name}' must vary by at least {MIN_SPREAD:g} of its largest size "
+                f"{size:.6g} for float64 to tell it from a constant, got a spread of {spread:.3g} (centre or rescale it)"
+            )
     return arrays
+
+
+MIN_SPREAD = 1e-6  # of a covariate's size: its variance from float64 sums is off by ~3e-15 / (spread/size)^2, 0.3% here
 
 
 def exact_number(name: str, value: object) -> sp.Expr:

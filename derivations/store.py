@@ -7,11 +7,13 @@ assumptions, densities, domains, data) and the bytes of every module in derivati
 Python versions. Any change to either misses the cache. MLEMAP_NO_CACHE=1 turns it off (the tests do);
 MLEMAP_CACHE_DIR moves it (default: $XDG_CACHE_HOME/mlemap, else ~/.cache/mlemap).
 
-What it trusts: a directory it creates 0700, or one that belongs to the current user and that group and
-others cannot write; otherwise it warns once and runs without a cache. Entries are data, never code
+What it trusts: a directory it creates 0700, or one that belongs to the current user and group and that group
+and others cannot write; otherwise it warns once, in one line, and runs without a cache (so too when its key file
+is anything but a private 32-byte file: a directory, a symlink, another's). Entries are data, never code
 (derivations/codec.py: JSON with SymPy trees), and each carries an HMAC-SHA256 under a secret kept 0600 in
 the directory; the digest is checked before anything is decoded. A mismatch, an entry not owned by the
-user or writable by others, or anything at all going wrong while loading is a miss: recomputed and replaced.
+user and group or writable by others (a directory in its place included), or anything at all going wrong while
+loading is a miss: recomputed and, where it can be, replaced.
 """
 
 from __future__ import annotations
@@ -68,8 +70,17 @@ def warn(message: str) -> None:
 
 
 def private(info: os.stat_result) -> bool:
-    """Owned by the current user, and neither group nor others may write it."""
-    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    """Owned by the current user and group, and neither group nor others may write it."""
+    return (
+        info.st_uid == os.getuid()
+        and info.st_gid in {os.getgid(), os.getegid()}
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def owner(info: os.stat_result) -> str:
+    """Whose it is and its mode, as the warnings name them."""
+    return f"uid {info.st_uid}, gid {info.st_gid}, mode {stat.filemode(info.st_mode)}"
 
 
 def trusted_dir(directory: Path) -> bool:
@@ -82,42 +93,58 @@ def trusted_dir(directory: Path) -> bool:
         return False
     if not stat.S_ISDIR(info.st_mode) or not private(info):
         warn(
-            f"cache directory {directory} is not private (it must be a directory of uid {os.getuid()} that group "
-            f"and others cannot write; it is uid {info.st_uid}, mode {stat.filemode(info.st_mode)}); running without a cache"
+            f"cache directory {directory} is not private (it must be a directory of uid {os.getuid()} and gid "
+            f"{os.getgid()} that group and others cannot write; it is {owner(info)}); running without a cache"
         )
         return False
     return True
 
 
-def read_private(path: Path, limit: int) -> bytes | None:
-    """The file's bytes if it is a regular file of the current user that others cannot write, else None."""
+def read_private(path: Path, limit: int, mode_mask: int = 0) -> bytes | str | None:
+    """The bytes of path if it is a private regular file of at most limit bytes with no bit of mode_mask set; None
+    when there is no file; otherwise why it is not used, in words. Symlinks are not followed; a FIFO never blocks."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
+    except FileNotFoundError:
         return None
-    with os.fdopen(fd, "rb") as fh:
+    except OSError as exc:  # a symlink (ELOOP), no permission...
+        return f"cannot be opened ({exc.strerror})"
+    try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or not private(info) or info.st_size > limit:
-            warn(f"cache entry {path} is not a private file of this user; it is ignored and replaced")
-            return None
-        return fh.read(limit + 1)
+        if stat.S_ISDIR(info.st_mode):  # checked on the descriptor, before a file object refuses a directory
+            return "is a directory"
+        if not stat.S_ISREG(info.st_mode):
+            return "is not a regular file"
+        if not private(info) or info.st_mode & mode_mask:
+            return f"is not a private file of this user ({owner(info)})"
+        if info.st_size > limit:
+            return f"is larger than {limit} bytes"
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(limit + 1)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    finally:
+        os.close(fd)
 
 
 def secret(directory: Path) -> bytes | None:
-    """The cache's HMAC key: 32 random bytes in a 0600 file, made on first use."""
+    """The cache's HMAC key: 32 random bytes in a 0600 file, made on first use; None (after one warning line)
+    when it cannot be made or read, or is anything but a private 32-byte file."""
     path = directory / SECRET_NAME
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         pass
-    except OSError:
+    except OSError as exc:
+        warn(f"cache key {path} cannot be made ({exc.strerror}); running without a cache")
         return None
     else:
         with os.fdopen(fd, "wb") as fh:
             fh.write(secrets.token_bytes(SECRET_BYTES))
-    key = read_private(path, SECRET_BYTES)
-    if key is None or len(key) != SECRET_BYTES or os.stat(path).st_mode & 0o077:
-        warn(f"cache key {path} is not a private 32-byte file; running without a cache")
+    key = read_private(path, SECRET_BYTES, mode_mask=0o077)
+    if not isinstance(key, bytes) or len(key) != SECRET_BYTES:
+        why = key if isinstance(key, str) else f"holds {len(key or b'')} bytes"
+        warn(f"cache key {path} {why}; it must be a private 32-byte file; running without a cache")
         return None
     return key
 
@@ -149,6 +176,9 @@ def load_or_compute(kind: str, key: str, compute: Callable[[], T], keep: Callabl
 def _load(path: Path, hmac_key: bytes) -> tuple[object] | None:
     """(value,) when the entry is ours and intact, else None. Nothing is decoded before its digest checks out."""
     raw = read_private(path, MAX_ENTRY_BYTES)
+    if isinstance(raw, str):
+        warn(f"cache entry {path} {raw}; it is ignored and recomputed")
+        return None
     if raw is None or not raw.startswith(FORMAT):
         return None
     mac, _, payload = raw[len(FORMAT) :].partition(b"\n")

@@ -76,11 +76,46 @@ def verify(model_or_derivation: Model | Derivation, seed: int = 0) -> Verificati
         return Verification(
             d.model.name, (CheckResult(d.model.name, "numerics", float("nan"), 0.0, True, reason, skipped=True),)
         )
+    problem = data_problem(d.model, seed)
+    if problem is not None:  # no data to check at: one FAIL with the reason, and the sheet's other models go on
+        return Verification(d.model.name, (failure(d.model.name, "data", problem),))
     checks = run_checks(d, seed=seed, peer=d.model.peer)
     if d.estimate is None and not d.maximiser_set:  # no closed form: the Newton update derived for it is checked
         checks.append(guarded(d.model, "newton", lambda: check_newton(d, check_data(d.model, seed))))
     checks += run_monte_carlo(d, seed=seed)
     return Verification(d.model.name, tuple(checks))
+
+
+MODEL_FAILURES = ("derive", "data")  # a model that could not be checked at all: its one FAIL, said on stderr too
+PEER_FAILED = "the sheet's peer for"
+
+
+def failure(model: str, check: str, reason: str) -> CheckResult:
+    return CheckResult(model, check, float("inf"), 0.0, False, reason)
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def data_problem(model: Model, seed: int) -> str | None:
+    """Why the model's check data cannot be had, in one line naming the model and the rule, or None: the truth its
+    simulate hook draws at must name every parameter, and the hook must run and return data the model accepts."""
+    if model.observed:
+        return None  # checked when the model was derived
+    missing = [p.name for p in model.params if p.name not in model.truth]
+    if missing:
+        return (
+            f"{model.name}: truth gives no value for {missing[0]!r}; the simulate hook draws at truth, which must "
+            "name every parameter"
+        )
+    try:
+        check_data(model, seed)
+    except InputError as exc:
+        return str(exc)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's hook failed, whatever it raised: say so
+        return f"{model.name}: its simulate hook raised {one_line(exc)}"
+    return None
 
 
 def answer_checks(sheet: Sheet, found: list[Answer], derived: dict | None = None) -> Verification:
@@ -103,11 +138,17 @@ def answer_checks(sheet: Sheet, found: list[Answer], derived: dict | None = None
     for ans in found:
         peer = sheet.peers.get(ans.key)
         if peer is not None:
-            err = rel_error(ans.value, peer())
-            results.append(
-                CheckResult(ans.model, f"answer {ans.key}", err, ANSWER_TOLERANCE, err <= ANSWER_TOLERANCE, "vs scipy")
-            )
+            results.append(peer_check(ans, peer))
     return Verification("answers", tuple(results))
+
+
+def peer_check(ans: Answer, peer) -> CheckResult:
+    """The answer against the sheet's peer; a peer that raises (or exits) is a FAIL saying so, in one line."""
+    try:
+        err = rel_error(ans.value, peer())
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the sheet's own code failed: its check fails, the rest run
+        return failure(ans.model, f"answer {ans.key}", f"{PEER_FAILED} {ans.key} raised {one_line(exc)}")
+    return CheckResult(ans.model, f"answer {ans.key}", err, ANSWER_TOLERANCE, err <= ANSWER_TOLERANCE, "vs scipy")
 
 
 def unchecked_answers(sheet: Sheet, found: list[Answer], verifications: list[Verification]) -> list[tuple[str, str]]:
@@ -142,11 +183,32 @@ def _why_unchecked(q) -> str:
 def verify_sheet(
     sheet: Sheet, seed: int = 0, models: list[str] | None = None
 ) -> tuple[list[Verification], list[Answer]]:
-    """verify() of each model of the sheet (or those named), and the answers against their peers."""
-    derived = {m.name: derive(m) for m in sheet.models}
+    """verify() of each model of the sheet (or those named), and the answers against their peers. In a sheet
+    without questions (a file of models) a model that cannot be derived is one FAIL and the others are verified;
+    a question's model that cannot be derived is an InputError."""
+    derived, failed = derive_each(sheet)
     found = answers(sheet, deriv=lambda m: derived[m.name])
-    chosen = [derived[m.name] for m in sheet.models if models is None or m.name in models]
-    return [verify(d, seed) for d in chosen] + [answer_checks(sheet, found, derived)], found
+    chosen = [m.name for m in sheet.models if models is None or m.name in models]
+    checked = [failed[name] if name in failed else verify(derived[name], seed) for name in chosen]
+    return checked + [answer_checks(sheet, found, derived)], found
+
+
+def derive_each(sheet: Sheet) -> tuple[dict[str, Derivation], dict[str, Verification]]:
+    """Each model's derivation, and for each model that cannot be derived its one FAIL, the reason in one line."""
+    derived: dict[str, Derivation] = {}
+    failed: dict[str, Verification] = {}
+    for model in sheet.models:
+        try:
+            derived[model.name] = derive(model)
+            continue
+        except InputError as exc:
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a declaration the engine fails on is that model's failure
+            reason = f"{model.name}: cannot be derived ({one_line(exc)})"
+        if sheet.questions:  # every answer needs its model derived
+            raise InputError(reason)
+        failed[model.name] = Verification(model.name, (failure(model.name, "derive", reason),))
+    return derived, failed
 
 
 def format_table(results) -> str:
@@ -166,15 +228,25 @@ def seed(text: str) -> int:
     return value
 
 
+NAME_BYTES = 240  # of --json's (--junit's) name: its temporary file ".NAME.XXXXXXXX.part" must fit in 255
+
+
 def json_target_problem(path: Path) -> str | None:
-    """Why the results could not be written to path, found before any check runs; None when they can."""
+    """Why the results could not be written to path, found before any check runs; None when they can. The first
+    directory of its that exists must be one this process can make a file in, tried (and removed) at once."""
     if path.is_dir():
         return f"{path} is a directory; name a file"
+    if len(os.fsencode(path.name)) > NAME_BYTES:
+        return f"{path}: its name is {len(os.fsencode(path.name))} bytes long; at most {NAME_BYTES}"
     parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), None)
     if parent is None or not parent.is_dir():
         return f"{path}: {parent} is not a directory"
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"{path}: {parent} is not writable"
+    try:  # root passes os.access everywhere; /proc, a read-only mount or a full disk still refuse a new file
+        os.rmdir(tempfile.mkdtemp(prefix=".mlemap-probe-", dir=parent))
+    except OSError as exc:
+        return f"{path}: cannot make a file in {parent} ({exc.strerror})"
     return None
 
 
@@ -248,16 +320,30 @@ def main(argv: list[str] | None = None, prog: str = "python -m numerics.verify")
     for a in found:
         shown = f" = {a.value:.15g}" if a.value is not None else ""
         print(f"  {a.key:<26} {a.expr}{shown}")
+    for r in results:  # a model that could not be checked, a peer that failed: one line each, the rest ran
+        if r.status == "FAIL" and (r.check in MODEL_FAILURES or r.detail.startswith(PEER_FAILED)):
+            print(f"error: {r.detail}", file=sys.stderr)
     failed = [r for r in results if r.status == "FAIL"]
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    table = [a.as_dict() for a in found]
+    try:
+        write_results(args, sheet, results, found)
+    except OSError as exc:  # found free before the checks ran; taken since
+        where = exc.filename or args.json
+        print(f"error: cannot write {where} ({exc.strerror}); {len(failed)} check(s) failed", file=sys.stderr)
+        return 2
+    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed; wrote {args.json}")
+    return 1 if failed else 0
+
+
+def write_results(args: argparse.Namespace, sheet: Sheet, results: list[CheckResult], found: list[Answer]) -> None:
+    """--json, and --junit when asked, each written whole (write_whole)."""
     payload = {
         "seed": args.seed,
         "sheet": sheet.title,
-        "passed": not failed,
+        "passed": all(r.status != "FAIL" for r in results),
         "checks": [r.as_dict() for r in results],
-        "answers": table,
+        "answers": [a.as_dict() for a in found],
     }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     write_whole(args.json, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
     if args.junit:
         from numerics.testing import junit_xml  # testing imports this module
@@ -265,8 +351,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m numerics.verify")
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         write_whole(args.junit, junit_xml(results, sheet.title))
         print(f"wrote {args.junit}")
-    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed; wrote {args.json}")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

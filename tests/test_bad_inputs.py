@@ -7,8 +7,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import errno
+import json
 import os
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +25,12 @@ from derivations.designs import exact_covariance as exact_sigma
 from derivations.designs import gaussian_mean
 from derivations.engine import derive
 from derivations.model import InputError, Model, Parameter
-from derivations.sheet import OptimizerStudy
+from derivations.sheet import Estimate, OptimizerStudy
 from numerics import minibatch as mb
 from numerics import quadratic as qd
 from numerics.checks import check_data, run_checks
 from numerics.compile import compiled
+from numerics.estimate import estimate
 from numerics.exact_study import draw
 from numerics.study import run_study
 from numerics.verify import main as verify_main
@@ -35,9 +38,11 @@ from reports import build as report_build
 from reports.cli import main
 from sheets.catalogue import (
     CAUCHY,
+    COIN_MAP,
     COIN_UNIFORM,
     EXPONENTIAL,
     GAUSSIAN,
+    LINEAR_REGRESSION,
     MODELS,
     POISSON,
     derivation,
@@ -131,6 +136,17 @@ def on_small(fn: Callable, *args, **kwargs):
 
 def cli(*argv: str):
     return lambda tmp: main([*argv] + (["--out", str(tmp / "out")] if "--out" not in argv else []))
+
+
+SHEET_HEAD = "from derivations.sheet import Estimate, Sheet\nfrom sheets.catalogue import EXPONENTIAL\n"
+
+
+def a_sheet(tmp: Path, body: str) -> None:
+    (tmp / "sheet.py").write_text(body)
+
+
+def with_sheet(tmp: Path):
+    return main(["--sheet", str(tmp / "sheet.py"), "--out", str(tmp / "out")])
 
 
 def cli_out(relative: str, *argv: str):
@@ -445,6 +461,18 @@ DATA_CASES = [
         "overflowing-statistics",
         statistics(GAUSS, x=[1e200, 1e200 + 1e185]),
         r"^gaussian: data too large for float64: the statistic sum_i x\*\*2 is inf \(rescale the data\)$",
+    ),
+    Case(
+        "covariate-spread-1e-15",
+        validate("linear_regression", x=[1.0, 1.0 + 1e-15, 1.0], y=[1, 2, 3]),
+        r"^linear_regression: covariate 'x' must vary by at least 1e-06 of its largest size 1 for float64 to tell it "
+        r"from a constant, got a spread of 1.11e-15 \(centre or rescale it\)$",
+    ),
+    Case(  # the normal equations' denominator was 0.0 in float64: ZeroDivisionError at the data
+        "covariate-spread-at-estimate",
+        lambda tmp: estimate(LINEAR_REGRESSION, {"x": [1e9, 1e9 + 1e-6, 1e9], "y": [1, 2, 3]}),
+        r"^linear_regression: covariate 'x' must vary by at least 1e-06 of its largest size 1e\+09 .* got a spread of "
+        r"9.54e-07 \(centre or rescale it\)$",
     ),
     Case(
         "overflowing-regression",
@@ -782,6 +810,56 @@ DECLARATION_CASES = [
     ),
 ]
 
+M = sp.Symbol("m")
+
+DECLARED_CASES = [  # refused where the model or question is written, before anything derives it
+    Case(
+        "no-parameter",  # sympy's ShapeError (`len(varlist)` must not be zero) when derived
+        lambda tmp: Model("m", "m", (x,), (), sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)),
+        r"^m: declares no parameter; a model needs at least one to estimate$",
+    ),
+    Case(
+        "parameter-not-declared-as-one",  # AttributeError ('Symbol' has no attribute 'symbol') when derived
+        lambda tmp: Model("m", "m", (x,), (mu,), sp.exp(-((x - mu) ** 2) / 2) / sp.sqrt(2 * sp.pi)),
+        r"^m: params must be a tuple of Parameter, got mu \(Symbol\)$",
+    ),
+    Case(
+        "prior-negative-between-checked-points",  # TypeError (complex to float) picking the MAP
+        lambda tmp: wrap(COIN_MAP, prior=(theta - sp.Rational(1, 2)) ** 2 - sp.Rational(1, 100)),
+        r"^coin_map: the prior must be non-negative; at theta = 0\.4\d* it is -0\.000\d+$",
+    ),
+    Case(
+        "nan-prior-mean-as-constant",  # IndexError in LBFGS at the data
+        lambda tmp: wrap(GAUSSIAN, prior=sp.exp(-((mu - M) ** 2)), constants={M: float("nan")}),
+        r"^gaussian: the constant m must be a finite real number, got nan$",
+    ),
+    Case(
+        "infinite-constant",
+        lambda tmp: wrap(GAUSSIAN, prior=sp.exp(-((mu - M) ** 2)), constants={M: sp.oo}),
+        r"^gaussian: the constant m must be a finite real number, got oo$",
+    ),
+    Case(
+        "text-constant",
+        lambda tmp: wrap(GAUSSIAN, prior=sp.exp(-((mu - M) ** 2)), constants={M: "0.5"}),
+        r"^gaussian: the constant m must be a finite real number, got '0.5'$",
+    ),
+    Case(
+        "nan-prior-at-declaration",
+        lambda tmp: wrap(GAUSSIAN, prior=sp.exp(-((mu - float("nan")) ** 2))),
+        r"^gaussian: the prior contains nan or an infinity: nan$",
+    ),
+    Case(
+        "observed-object-array",  # never cast: '2' is text
+        lambda tmp: derive(wrap(GAUSSIAN, observed={x: np.array([1, "2", 3.0], dtype=object)})),
+        r"^gaussian: data 'x' must be real numbers, got '2' \(str\)$",
+    ),
+    Case(
+        "question-text-none",  # the report printed "None"
+        lambda tmp: Estimate("q", None, GAUSSIAN),
+        r"^question q: its text: must be text \(a str\), got NoneType$",
+    ),
+]
+
 OUTCOME_CASES = [
     Case("no-closed-form", no_closed_form, "no closed form: the log-density does not separate", "reported"),
     Case(
@@ -916,6 +994,62 @@ CLI_CASES = [
         a_file,
     ),
     Case("verify-unknown-model", verify_cli("--model", "nope"), "invalid choice: 'nope'", "exit 2"),
+    Case(  # root may write anywhere os.access looks, but not in /proc: found before any check runs
+        "verify-json-in-proc",
+        lambda tmp: verify_main(["--json", "/proc/x.json"]),
+        r"argument --json: /proc/x\.json: (cannot make a file in /proc \(.*\)|/proc is not writable)$",
+        "exit 2",
+    ),
+    Case(
+        "verify-json-under-missing-unwritable",
+        lambda tmp: verify_main(["--json", "/proc/missing/x.json"]),
+        r"argument --json: /proc/missing/x\.json: (cannot make a file in /proc \(.*\)|/proc is not writable)$",
+        "exit 2",
+    ),
+    Case(
+        "verify-junit-in-proc",
+        verify_cli("--junit", "/proc/x.xml"),
+        r"argument --junit: /proc/x\.xml: (cannot make a file in /proc \(.*\)|/proc is not writable)$",
+        "exit 2",
+    ),
+    Case(
+        "verify-json-name-too-long",  # ENAMETOOLONG for its temporary file, after every check had run
+        lambda tmp: verify_main(["--json", str(tmp / ("j" * 250 + ".json"))]),
+        r"argument --json: .*: its name is 255 bytes long; at most 240$",
+        "exit 2",
+    ),
+    Case(
+        "cli-out-name-too-long",
+        cli_out("r" * 250),
+        r"--out's last part is 250 bytes long; at most 200",
+        "exit 2",
+        user_files,
+    ),
+    *[
+        Case(f"cli-sheet-{name}", with_sheet, expect, "exit 2", lambda tmp, body=body: a_sheet(tmp, body))
+        for name, body, expect in [
+            (
+                "base-exception",
+                "class Boom(BaseException):\n    pass\nraise Boom('sheet blew up')\n",
+                r"argument --sheet: .*/sheet\.py: Boom: sheet blew up$",
+            ),
+            (
+                "exits-0",
+                "import sys\nsys.exit(0)\n",
+                r"argument --sheet: .*/sheet\.py: the file called sys\.exit\(0\) while loading; a sheet file only declares$",
+            ),
+            (
+                "title-none",
+                SHEET_HEAD + "SHEET = Sheet(title=None, questions=(Estimate('q1', 'What is lambda?', EXPONENTIAL),))\n",
+                r"argument --sheet: .*/sheet\.py: the sheet's title: must be text \(a str\), got NoneType$",
+            ),
+            (
+                "question-text-none",
+                SHEET_HEAD + "SHEET = Sheet(title='Small', questions=(Estimate('q1', None, EXPONENTIAL),))\n",
+                r"argument --sheet: .*/sheet\.py: question q1: its text: must be text \(a str\), got NoneType$",
+            ),
+        ]
+    ],
 ]
 
 CASES = (
@@ -926,6 +1060,7 @@ CASES = (
     + RATE_CASES
     + BATCH_CASES
     + DECLARATION_CASES
+    + DECLARED_CASES
     + OUTCOME_CASES
     + CLI_CASES
 )
@@ -989,3 +1124,137 @@ def test_a_float_sigma_is_taken_exactly():
 def test_catalogue_is_large_enough():
     assert len(CASES) >= 120
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+MODELS_FILE = """
+import dataclasses
+import sys
+
+import sheets.catalogue as c
+
+GOOD = c.EXPONENTIAL
+
+
+def fails(rng, n, truth):
+    {fails}
+
+
+BAD = dataclasses.replace(c.GAUSSIAN, name="bad", {change})
+"""
+
+BROKEN = {
+    "simulate-raises": (
+        "raise RuntimeError('no sample today')",
+        "simulate=fails",
+        "data",
+        r"^error: bad: its simulate hook raised RuntimeError: no sample today$",
+    ),
+    "simulate-exits": (
+        "sys.exit(0)",
+        "simulate=fails",
+        "data",
+        r"^error: bad: its simulate hook raised SystemExit: 0$",
+    ),
+    "truth-missing-a-parameter": (
+        "pass",
+        "truth={'mu': 1.0}",
+        "data",
+        r"^error: bad: truth gives no value for 'sigma\^2'; the simulate hook draws at truth, which must name every "
+        r"parameter$",
+    ),
+    "not-derivable": (
+        "pass",
+        "density=2 * c.GAUSSIAN.density",
+        "derive",
+        r"^error: bad: the density must integrate \(or sum\) to 1 over the support",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN))
+def test_verify_reports_a_model_it_cannot_check_in_one_line_and_checks_the_others(kind, tmp_path, capsys):
+    """`verify --models FILE`: the broken model is one FAIL and one line on stderr; the file's other model is
+    verified in full (it used to be a traceback, and nothing verified)."""
+    body, change, check, message = BROKEN[kind]
+    path = tmp_path / "models.py"
+    path.write_text(MODELS_FILE.format(fails=body, change=change))
+    capsys.readouterr()
+    assert verify_main(["--models", str(path), "--json", str(tmp_path / "v.json")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert re.search(message, err.strip()), err
+    rows = json.loads((tmp_path / "v.json").read_text())["checks"]
+    assert [(r["check"], r["status"]) for r in rows if r["model"] == "bad"] == [(check, "FAIL")]
+    good = [r["status"] for r in rows if r["model"] == "exponential"]
+    assert good.count("PASS") > 5 and set(good) <= {"PASS", "SKIP"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models.py", "v.json"]  # no __pycache__ beside it
+
+
+PEER_SHEET = """
+import sys
+
+from derivations.sheet import Estimate, Sheet
+from sheets.catalogue import COIN_MAP
+
+
+def peer():
+    {body}
+
+
+SHEET = Sheet(title="Peer", questions=(Estimate("q1", "What is theta?", COIN_MAP),), peers={{"q1.theta_map": peer}})
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [("raise ValueError('scipy is down')", "ValueError: scipy is down"), ("sys.exit(0)", "SystemExit: 0")],
+    ids=["raises", "exits"],
+)
+def test_a_sheet_peer_that_fails_is_its_answer_check_failing_in_one_line(body, reason, tmp_path, capsys):
+    path = tmp_path / "sheet.py"
+    path.write_text(PEER_SHEET.format(body=body))
+    capsys.readouterr()
+    assert verify_main(["--sheet", str(path), "--json", str(tmp_path / "v.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: the sheet's peer for q1.theta_map raised {reason}"
+    rows = json.loads((tmp_path / "v.json").read_text())["checks"]
+    assert [r["status"] for r in rows if r["check"] == "answer q1.theta_map"] == ["FAIL"]
+    assert {r["status"] for r in rows if r["model"] == "coin_map" and not r["check"].startswith("answer")} <= {
+        "PASS",
+        "SKIP",
+    }
+
+
+def test_verify_writes_its_json_beside_directories_named_like_temporary_files(tmp_path, capsys):
+    """results.tmp (or .results.json.tmp) a directory: the results are written through a temporary file of
+    their own, and those directories are left as they were."""
+    for name in ("results.tmp", ".results.json.tmp", "results.json.part"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "mine.txt").write_text("mine")
+    path = tmp_path / "models.py"
+    path.write_text("from sheets.catalogue import EXPONENTIAL\n")
+    before = snapshot(tmp_path)
+    assert verify_main(["--models", str(path), "--json", str(tmp_path / "results.json")]) == 0
+    assert json.loads((tmp_path / "results.json").read_text())["passed"] is True
+    assert snapshot(tmp_path) == before | {"results.json": (tmp_path / "results.json").read_bytes()}
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.build
+def test_a_sheet_file_runs_once_per_build(tmp_path):
+    """The command line's check of --sheet and the build share one run of the file (its side effects happen once)."""
+    counter = tmp_path / "runs.txt"
+    sheet = tmp_path / "sheet.py"
+    sheet.write_text(
+        textwrap.dedent(
+            f"""
+            from pathlib import Path
+            counter = Path({str(counter)!r})
+            counter.write_text(counter.read_text() + "ran\\n" if counter.exists() else "ran\\n")
+            {SHEET_HEAD.replace(chr(10), chr(10) + " " * 12)}
+            SHEET = Sheet(title="Small", questions=(Estimate("q1", "What is lambda?", EXPONENTIAL),))
+            """
+        )
+    )
+    assert main(["--sheet", str(sheet), "--out", str(tmp_path / "out"), "--format", "md"]) == 0
+    assert counter.read_text() == "ran\n"

@@ -303,3 +303,106 @@ def test_a_key_file_of_the_wrong_size_or_readable_by_others_is_refused(tmp_path,
     store.warn.cache_clear()
     assert store.secret(tmp_path) is None
     assert str(path) in capsys.readouterr().err
+
+
+def other_gid() -> int:
+    return os.getgid() + 4242
+
+
+def test_a_cache_directory_of_another_group_is_not_used(tmp_path, monkeypatch, capsys):
+    """The README's promise: the directory must belong to the user and group, even where the group cannot write."""
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(shared, -1, other_gid())  # root gives it away; anyone else pretends to be in another group
+    else:
+        gid = other_gid()
+        monkeypatch.setattr(store.os, "getgid", lambda: gid)
+        monkeypatch.setattr(store.os, "getegid", lambda: gid)
+    cache_in(monkeypatch, shared)
+    store.warn.cache_clear()
+    assert store.load_or_compute("test", KEY, lambda: 42) == 42
+    assert list(shared.iterdir()) == []
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is not private" in err and str(shared) in err and "gid" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another group")
+def test_an_entry_of_another_group_is_ignored_and_replaced(tmp_path, monkeypatch, capsys):
+    cache_in(monkeypatch, tmp_path)
+    store.load_or_compute("test", KEY, lambda: 1)
+    os.chown(entry(tmp_path), -1, other_gid())
+    store.warn.cache_clear()
+    assert store.load_or_compute("test", KEY, lambda: 2) == 2
+    assert "not a private file" in capsys.readouterr().err
+    assert entry(tmp_path).stat().st_gid == os.getgid()
+    assert store.load_or_compute("test", KEY, lambda: 3) == 2
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another group")
+def test_a_key_of_another_group_is_refused(tmp_path, monkeypatch, capsys):
+    cache_in(monkeypatch, tmp_path)
+    store.load_or_compute("test", KEY, lambda: 1)
+    os.chown(tmp_path / store.SECRET_NAME, -1, other_gid())
+    store.warn.cache_clear()
+    assert store.load_or_compute("test", KEY, lambda: 2) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path / store.SECRET_NAME) in err and "running without a cache" in err
+
+
+def test_a_key_that_is_a_directory_warns_once_and_runs_without_a_cache(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    (cache / store.SECRET_NAME).mkdir()
+    cache_in(monkeypatch, cache)
+    store.warn.cache_clear()
+    assert store.load_or_compute("test", KEY, lambda: 42) == 42
+    assert store.load_or_compute("test", KEY, lambda: 43) == 43  # nothing was cached
+    err = capsys.readouterr().err.strip()
+    key = cache / store.SECRET_NAME
+    assert err == f"mlemap: cache key {key} is a directory; it must be a private 32-byte file; running without a cache"
+    assert [p.name for p in cache.iterdir()] == [store.SECRET_NAME] and (cache / store.SECRET_NAME).is_dir()
+
+
+def test_a_key_that_cannot_be_made_warns_once(tmp_path, monkeypatch, capsys):
+    cache_in(monkeypatch, tmp_path)
+    real_open = os.open
+
+    def refused(path, flags, *args):
+        if flags & os.O_CREAT:
+            raise OSError(30, os.strerror(30), str(path))  # a read-only file system
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(store.os, "open", refused)
+    store.warn.cache_clear()
+    assert store.load_or_compute("test", KEY, lambda: 42) == 42
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot be made (Read-only file system)" in err
+
+
+def test_an_entry_that_is_a_directory_is_computed_and_left_alone(tmp_path, monkeypatch, capsys):
+    cache_in(monkeypatch, tmp_path)
+    store.load_or_compute("test", KEY, lambda: 1)
+    path = entry(tmp_path)
+    path.unlink()
+    path.mkdir()
+    (path / "inside").write_text("mine")
+    store.warn.cache_clear()
+    assert store.load_or_compute("test", KEY, lambda: 2) == 2
+    assert store.load_or_compute("test", KEY, lambda: 3) == 3
+    err = capsys.readouterr().err.strip()
+    assert err == f"mlemap: cache entry {path} is a directory; it is ignored and recomputed"
+    assert (path / "inside").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([store.SECRET_NAME, path.name])  # no temporary left
+
+
+def test_a_derivation_whose_entry_is_a_directory_is_derived(tmp_path, monkeypatch, capsys):
+    """A build goes on: the derivation is computed, the directory left as it was."""
+    cache_in(monkeypatch, tmp_path)
+    first = derive(GAUSSIAN)
+    (path,) = tmp_path.glob("derivation-*.json")
+    path.unlink()
+    path.mkdir()
+    store.warn.cache_clear()
+    assert derive(GAUSSIAN).estimate == first.estimate
+    assert path.is_dir() and "is a directory" in capsys.readouterr().err
