@@ -278,8 +278,9 @@ def _derivatives(out: Steps, theta: str) -> None:
     names = [sp.latex(p) for p in d.params]
     summed = textbook_score(d)
     score = [
-        rf"\frac{{\partial {out.L}}}{{\partial {name}}} = {out.tex(t)}" + ("" if t == v else f" = {out.tex(v)}")
-        for name, t, v in zip(names, summed, d.score)
+        # the sums over i only: the S-sum form (proved equal below) is the engine's, not the reader's
+        rf"\frac{{\partial {out.L}}}{{\partial {name}}} = {out.tex(t)}"
+        for name, t in zip(names, summed)
     ]
     claims = [(gradient, d.score, EQUAL), (sp.Matrix(summed), d.score, EQUAL)]
     out.add("Score", LINES.join(score), claims)
