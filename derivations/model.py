@@ -86,6 +86,20 @@ class Model:
         """Return the data as float64 arrays, or raise InputError naming the input and the rule."""
         return validate_data(self, data)
 
+    def draw(self, rng: np.random.Generator, n: int, truth: Mapping[str, float] | None = None) -> dict[str, np.ndarray]:
+        """n draws of the simulate hook at truth (the model's own by default), validated. The hook is the sheet's
+        own code: whatever it raises, a sys.exit() included, is one line naming the model; Ctrl-C stays Ctrl-C."""
+        if self.simulate is None:
+            raise InputError(f"{self.name}: declares no simulate hook to draw data from")
+        try:
+            drawn = self.simulate(rng, n, self.truth if truth is None else truth)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the sheet's hook failed in any way: say so in one line
+            text = " ".join(str(exc).split())
+            raise InputError(f"{self.name}: its simulate hook raised {type(exc).__name__}: {text}") from None
+        return self.validate(drawn)
+
 
 def observed_counts(model: Model) -> list[tuple[dict[sp.Symbol, object], int]]:
     """The observed data as their distinct rows (values as given), each with how often it occurs. Sums over the

@@ -254,7 +254,7 @@ def _draw_data_sets(d: Derivation, seed: int):
     for k in range(DATA_SETS):
         n = max(3 + k % 3, model.min_n)
         if model.simulate is not None and model.truth:
-            drawn = model.simulate(rng, n, model.truth)
+            drawn = model.draw(rng, n)
         else:
             drawn = {s.name: rng.integers(1, 6, n).astype(float) for s in model.data}
         whole = {name: np.round(np.asarray(v, float)) for name, v in drawn.items()}

@@ -29,7 +29,7 @@ def check_data(model: Model, seed: int, n: int = CHECK_N) -> dict[str, np.ndarra
         return model.validate({s.name: model.observed[s] for s in model.data})
     if model.simulate is None:
         raise InputError(f"{model.name}: declares neither observed data nor a simulate hook")
-    return model.validate(model.simulate(np.random.default_rng(seed), n, model.truth))
+    return model.draw(np.random.default_rng(seed), n)
 
 
 def _as_vector(names, theta: Params) -> np.ndarray:

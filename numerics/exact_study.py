@@ -55,7 +55,7 @@ def draw(d: Derivation, n: int, seed: int) -> dict[str, np.ndarray]:
     if model.observed:
         return {s.name: np.asarray(model.observed[s], float) for s in model.data}
     assert model.simulate is not None  # OptimizerStudy's declaration requires data or a simulate hook
-    return model.validate(model.simulate(np.random.default_rng(seed), n, model.truth))
+    return model.draw(np.random.default_rng(seed), n)
 
 
 def exact_study(q: OptimizerStudy, d: Derivation, compare: Derivation | None, n: int, seed: int, resolution: int):

@@ -90,7 +90,7 @@ def check_regimes(d: Derivation, seed: int = 0) -> CheckResult:
         for s in range(REGIME_SEEDS):
             rng = np.random.default_rng([seed, k, s])
             try:
-                data = model.validate(model.simulate(rng, max(REGIME_N, model.min_n), truth))
+                data = model.draw(rng, max(REGIME_N, model.min_n), truth)
             except InputError:
                 continue
             stats = c.statistics(data)

@@ -31,7 +31,7 @@ def underflow(d: Derivation, n: int, seed: int = 0, small_n: int = 20) -> Underf
     """n draws of the model's simulate hook at its truth; the grid is truth +- 2 in the first parameter."""
     model, c = d.model, compiled(d)
     assert model.simulate is not None  # LogTheory's declaration requires one
-    data = model.validate(model.simulate(np.random.default_rng(seed), n, model.truth))
+    data = model.draw(np.random.default_rng(seed), n)
     logp, _ = c.numpy_per_observation
     truth = [model.truth[k] for k in c.names]
     columns = [data[s.name] for s in model.data]

@@ -146,7 +146,7 @@ def data_set(model: Model, draws: int | None, seed: int) -> DataSet | None:
         columns = {s.name: tuple(model.observed[s]) for s in model.data}  # type: ignore[index]
     else:
         assert model.simulate is not None  # the kinds that draw require a simulate hook at their declaration
-        drawn = model.validate(model.simulate(np.random.default_rng(seed), draws, model.truth))
+        drawn = model.draw(np.random.default_rng(seed), draws)
         columns = {s.name: tuple(float(v) for v in drawn[s.name]) for s in model.data}
     return DataSet(model, draws, seed, columns)
 

@@ -1258,3 +1258,37 @@ def test_a_sheet_file_runs_once_per_build(tmp_path):
     )
     assert main(["--sheet", str(sheet), "--out", str(tmp_path / "out"), "--format", "md"]) == 0
     assert counter.read_text() == "ran\n"
+
+
+STUDY_SHEET = """
+import dataclasses
+import sys
+
+import sheets.catalogue as c
+from derivations.sheet import OptimizerStudy, Sheet
+
+
+def fails(rng, n, truth):
+    {fails}
+
+
+MODEL = dataclasses.replace(c.GAUSSIAN, name="bad", simulate=fails)
+SHEET = Sheet("A study", (OptimizerStudy("study", "Ascend.", MODEL, n=50),))
+"""
+
+
+@pytest.mark.build
+@pytest.mark.parametrize(
+    "fails, said", [("raise ValueError('no sample')", "ValueError: no sample"), ("sys.exit(3)", "SystemExit: 3")]
+)
+def test_a_sheets_simulate_failing_during_the_build_is_one_line(fails, said, tmp_path, capsys):
+    """The sheet's own code runs during the build too (a study draws its sample): whatever it raises, a
+    sys.exit() included, is one line naming the model, exit 2, and nothing is written."""
+    sheet = tmp_path / "study.py"
+    sheet.write_text(STUDY_SHEET.format(fails=fails))
+    out = tmp_path / "report"
+    assert main(["--sheet", str(sheet), "--out", str(out), "--format", "md"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(f"bad: its simulate hook raised {said}") and "Traceback" not in "\n".join(err)
+    assert err[-1].startswith("error: ")
+    assert not out.exists()
