@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import sympy as sp
@@ -18,8 +19,10 @@ def _one_parameter(model: Model):
 
 
 def likelihood(model: Model, observations: Sequence[Mapping[sp.Symbol, object]]) -> sp.Expr:
-    """prod_i p(x_i | theta), exact, for a handful of observations."""
-    return sp.Mul(*[model.density.subs({k: sp.nsimplify(v) for k, v in obs.items()}) for obs in observations])
+    """prod_i p(x_i | theta), exact: each distinct observation's density once, to the power of how often it
+    occurs (10^5 coin tosses are theta^h (1 - theta)^t, two substitutions)."""
+    counts = Counter(tuple(sorted(obs.items(), key=lambda kv: kv[0].name)) for obs in observations)
+    return sp.Mul(*[model.density.subs({k: sp.nsimplify(v) for k, v in row}) ** c for row, c in counts.items()])
 
 
 def observed_rows(model: Model) -> list[dict[sp.Symbol, object]]:

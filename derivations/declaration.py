@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import sympy as sp
 
 from derivations.constraints import check_constraints, eliminated
@@ -140,10 +141,18 @@ def check_normalised(model: Model, point: dict[sp.Symbol, sp.Expr]) -> None:
     density = model.density.subs(fixed)
     if density.has(sp.zoo, sp.nan):
         return  # a point where the declared density is undefined: nothing is claimed either way
-    fn = sp.lambdify(modelled, density, ["scipy", "numpy"])
     shown = ", ".join(f"{k} = {v}" for k, v in point.items())
+    fn = sp.lambdify(modelled, density, ["scipy", "numpy"])
     try:
-        total = _integrate(fn, [model.support.get(s, sp.Reals).subs(fixed) for s in modelled])
+        # at a point, a support with a parameter's end may be no set SymPy can form (Range(1, 27/10)): ValueError
+        supports = [model.support.get(s, sp.Reals).subs(fixed) for s in modelled]
+        # a Gaussian in any dimension, however narrow or correlated, integrates exactly; quadrature otherwise
+        total = _quadratic_total(density, modelled, supports)
+        if total is None:
+            total = _integrate(fn, supports)
+        if total is not None and (not math.isfinite(total) or abs(total - 1) > TOLERANCE):
+            second = _second_opinion(fn, density, modelled, supports, model.name)
+            total = total if second is None else second
     except NegativeDensity as exc:
         raise InputError(
             f"{model.name}: the density must be real and non-negative; at {shown} it takes {exc.args[0]:.6g}"
@@ -157,37 +166,114 @@ def check_normalised(model: Model, point: dict[sp.Symbol, sp.Expr]) -> None:
         scipy.integrate.IntegrationWarning,
     ):
         return  # mpmath cannot integrate it: nothing is claimed either way
-    if total is None:
-        return
-    if (not math.isfinite(total) or abs(total - 1) > TOLERANCE) and _exactly_one(density, modelled, model, fixed):
-        return  # a narrow peak that quadrature missed, integrated exactly (a variance of 1e-12)
-    if not math.isfinite(total) or abs(total - 1) > TOLERANCE:
+    if total is not None and (not math.isfinite(total) or abs(total - 1) > TOLERANCE):
         raise InputError(
             f"{model.name}: the density must integrate (or sum) to 1 over the support; at {shown} it gives {total:.8g}"
         )
 
 
 EXACT_SECONDS = 5
+SCALED_DIMENSIONS = 2  # nested quadrature in more dimensions than this takes minutes
 
 
-def _exactly_one(density: sp.Expr, modelled, model: Model, fixed) -> bool:
-    """The second opinion where quadrature disagrees: SymPy's integral of one continuous variable's density over
-    its interval, within a time limit, is exactly 1."""
+def _second_opinion(fn, density: sp.Expr, modelled, supports, name: str) -> float | None:
+    """Where quadrature does not find 1, a narrow peak it may have missed (a variance of 1e-12): SymPy's exact
+    integral of one continuous variable, else quadrature in coordinates scaled to the peak. None: no opinion."""
+    import scipy.integrate
+
+    exact = _exact_total(density, modelled, supports, name)
+    if exact is not None:
+        return exact
+    try:
+        return _scaled_total(fn, density, modelled, supports)
+    except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError, scipy.integrate.IntegrationWarning):
+        return None  # the scaled quadrature failed too: the first one's total stands
+
+
+def _quadratic_total(density: sp.Expr, modelled, supports) -> float | None:
+    """The integral over R^d of exp(c + b.x - x^T A x / 2), a Gaussian however narrow or correlated: exactly
+    exp(c + b^T A^-1 b / 2) sqrt((2 pi)^d / det A) when A is positive definite. None for any other density,
+    or a value that is not a positive real (a negative density is quadrature's to name)."""
+    if not modelled or any(s != sp.Reals for s in supports):
+        return None
+    log = sp.expand(sp.expand_log(sp.log(density), force=True))
+    if not log.is_polynomial(*modelled) or sp.Poly(log, *modelled).total_degree() != 2:
+        return None
+    curvature = -sp.hessian(log, modelled)
+    if curvature.free_symbols or not all(curvature[:k, :k].det().is_positive for k in range(1, len(modelled) + 1)):
+        return None
+    origin = dict.fromkeys(modelled, 0)
+    slope = sp.Matrix([sp.diff(log, v).subs(origin) for v in modelled])
+    total = sp.exp(log.subs(origin) + (slope.T * curvature.inv() * slope)[0, 0] / 2) * sp.sqrt(
+        (2 * sp.pi) ** len(modelled) / curvature.det()
+    )
+    if not total.is_number:
+        return None
+    value = complex(sp.N(total, 20))
+    return value.real if value.imag == 0 and value.real > 0 else None
+
+
+def _exact_total(density: sp.Expr, modelled, supports, name: str) -> float | None:
+    """SymPy's integral of one continuous variable's density over its interval, within a time limit; None where
+    it gives no number."""
     from derivations.solve import time_limit
 
-    if len(modelled) != 1:
-        return False
-    (x,) = modelled
-    support = model.support.get(x, sp.Reals).subs(fixed)
-    if not isinstance(support, sp.Interval) and support != sp.Reals:
-        return False
+    if len(modelled) != 1 or not (isinstance(supports[0], sp.Interval) or supports[0] == sp.Reals):
+        return None
+    (x,), (support,) = modelled, supports
     lo, hi = (-sp.oo, sp.oo) if support == sp.Reals else (support.start, support.end)
     try:
-        with time_limit(EXACT_SECONDS, f"the integral of {model.name}'s density"):
+        with time_limit(EXACT_SECONDS, f"the integral of {name}'s density"):
             value = sp.integrate(density, (x, lo, hi), conds="none")
+        number = complex(sp.N(value)) if value.is_number else None
     except Exception:  # noqa: BLE001 - no exact answer (a time-out or SymPy's own failure): quadrature stands
-        return False
-    return bool(value.is_number and abs(complex(sp.N(value)) - 1) <= TOLERANCE)
+        return None
+    return number.real if number is not None and number.imag == 0 else None
+
+
+def _scaled_total(fn, density: sp.Expr, modelled, supports) -> float | None:
+    """Quadrature after the change of variables x = m + R^-1 z, m the density's mode and R^T R minus its
+    log's Hessian there: a peak 1e-6 wide, or a ridge along a strong correlation, is about 1 wide in z, where
+    quadrature cannot miss it. Over R^d only, d <= SCALED_DIMENSIONS; None where there is no such mode."""
+    if not 1 <= len(modelled) <= SCALED_DIMENSIONS or any(s != sp.Reals for s in supports):
+        return None
+    peak = _peak(density, modelled)
+    if peak is None:
+        return None
+    mode, root = peak
+    inverse = np.linalg.inv(root)
+    jacobian = abs(float(np.linalg.det(inverse)))
+    return _integrate(lambda *z: jacobian * fn(*(mode + inverse @ np.array(z))), [sp.Reals] * len(modelled))
+
+
+def _peak(density: sp.Expr, modelled) -> tuple[np.ndarray, np.ndarray] | None:
+    """The density's mode, by trust-region Newton on minus its log from the origin, and the upper-triangular R
+    with R^T R = minus the log's Hessian there; None where the search fails or the Hessian is not negative
+    definite (no peak to scale to)."""
+    import scipy.optimize
+
+    log = sp.expand_log(sp.log(density), force=True)
+    modules = ["scipy", "numpy"]
+    value = sp.lambdify(modelled, -log, modules)
+    slope = sp.lambdify(modelled, [-sp.diff(log, v) for v in modelled], modules)
+    curvature = sp.lambdify(modelled, -sp.hessian(log, modelled), modules)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # steps into a far tail overflow: the search backs off, nothing to say
+        found = scipy.optimize.minimize(
+            lambda v: float(value(*v)),
+            np.zeros(len(modelled)),
+            jac=lambda v: np.asarray(slope(*v), float),
+            hess=lambda v: np.asarray(curvature(*v), float),
+            method="trust-exact",
+        )
+    try:
+        root = np.linalg.cholesky(np.asarray(curvature(*found.x), float)).T
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    # the search may stop short in rounding (log-densities of 1e11 near a 1e-6 wide peak): close enough when
+    # the Newton step that is left is under one width of the peak, as quadrature in z then still finds it
+    left = np.linalg.solve(root.T, np.asarray(slope(*found.x), float))
+    return (found.x, root) if np.all(np.isfinite(left)) and np.linalg.norm(left) <= 1 else None
 
 
 def _integrate(fn, supports: list[sp.Set]):

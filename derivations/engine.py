@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 
@@ -15,19 +15,25 @@ from derivations import codec, store
 from derivations.constraints import counts_sum_to_n, lagrange_points
 from derivations.declaration import check_declaration
 from derivations.matrix import matrix_stationary, quotient_derivatives
-from derivations.model import Model
+from derivations.model import Model, observed_counts
 from derivations.pieces import crosses_closed_end, needs_pieces, piecewise_maximum, relation
 from derivations.roots import quadratic_root
 from derivations.solve import (  # noqa: F401  (re-exported: the engine's public names)
+    BUDGET_FACTOR,
+    BUDGET_SECONDS,
     SOLVE_SECONDS,
     TIMED_OUT,
     NoClosedForm,
+    OutOfTime,
     _in_domain,
     _minors_status,
     _pick_maximum,
     _solve_stationary,
     admissible,
     boundary_maximum,
+    budget_seconds,
+    budgeted,
+    derivation_budget,
     one_line,
     time_limit,
     timed_out,
@@ -294,15 +300,19 @@ class Derivation:
 
 
 def exact_statistics(deriv_stats: tuple[Statistic, ...], model: Model) -> dict[sp.Symbol, sp.Expr]:
-    """Exact values of the sample statistics at the model's observed data."""
+    """Exact values of the sample statistics at the model's observed data, computed from the distinct rows and
+    their counts: a sum is sum_rows count g(row), so 10^5 coin tosses cost two substitutions, not 10^5."""
     if not model.observed:
         return {}
-    columns = [tuple(sp.nsimplify(v) for v in model.observed[s]) for s in model.data]
-    rows = list(zip(*columns))
-    combine = {"sum": sp.Add, "max": sp.Max, "min": sp.Min}
-    return {
-        st.symbol: combine[st.reduce](*[st.expr.subs(dict(zip(model.data, row))) for row in rows]) for st in deriv_stats
-    }
+    rows = [({s: sp.nsimplify(v) for s, v in row.items()}, k) for row, k in observed_counts(model)]
+    found = {}
+    for st in deriv_stats:
+        values = [(st.expr.subs(row), k) for row, k in rows]
+        if st.reduce == "sum":
+            found[st.symbol] = sp.Add(*[k * v for v, k in values])
+        else:  # an order statistic: the count does not matter
+            found[st.symbol] = {"max": sp.Max, "min": sp.Min}[st.reduce](*[v for v, _ in values])
+    return found
 
 
 def model_key(model: Model) -> str:
@@ -318,18 +328,52 @@ def model_key(model: Model) -> str:
 
 
 def derive(model: Model) -> Derivation:
-    """The model's derivation with its steps; from the disk cache when the model and this code are unchanged."""
+    """The model's derivation with its steps; from the disk cache when the model and this code are unchanged.
+    Everything after the declaration's checks shares one budget, BUDGET_FACTOR x solve_seconds + BUDGET_SECONDS:
+    a step it ends gives up (no closed form, saying which step ran out) instead of running on."""
+    cut_short: list[str] = []  # steps the budget ended: what a faster machine would finish is not cached
 
     def compute() -> dict:
         check_declaration(model)
-        deriv = _derive(model)
-        deriv.score, deriv.hessian  # noqa: B018 - their simplifications are cached with the rest
+        with derivation_budget(budget_seconds(model.solve_seconds)):
+            deriv = _derive(model)
+            if not _simplified_derivatives(deriv):
+                cut_short.append("the score and the Hessian")
         return {k: v for k, v in vars(deriv).items() if k != "model" and not k.startswith("_")}
 
     state = store.load_or_compute(
-        "derivation", model_key(model), compute, keep=lambda st: not timed_out(st["no_closed_form"])
+        "derivation",
+        model_key(model),
+        compute,
+        keep=lambda st: not cut_short and not timed_out(st["no_closed_form"]),
     )
     return Derivation.revived(model, state)
+
+
+def _simplified_derivatives(deriv: Derivation) -> bool:
+    """The simplified score and Hessian, computed now so they are stored with the rest, within what is left of
+    the budget. False when it runs out: they are then left to be computed when first asked for (by the
+    numerics, outside the derivation), rather than holding up the derivation."""
+    try:
+        with budgeted("simplifying the score and the Hessian"):
+            deriv.score, deriv.hessian  # noqa: B018 - cached_property: computing them stores them
+    except OutOfTime:
+        for name in ("score", "hessian", "_matrix_derivatives"):
+            vars(deriv).pop(name, None)
+        return False
+    return True
+
+
+def _solve_within_budget(deriv: Derivation, solve: Callable[[], None]) -> None:
+    """Run the solving steps; when the derivation's budget runs out in them, give up on the estimate whatever
+    was found so far (a candidate not yet ranked or checked is no answer), saying where it ran out."""
+    try:
+        with budgeted("solving for the estimate"):
+            solve()
+    except OutOfTime as exc:
+        deriv.estimate, deriv.candidates, deriv.second_order = None, (), None
+        deriv.boundary, deriv.piecewise, deriv.conditions, deriv.maximiser_set = False, False, (), ()
+        deriv.no_closed_form = str(exc)
 
 
 def _derive(model: Model) -> Derivation:
@@ -375,7 +419,7 @@ def _derive(model: Model) -> Derivation:
     stats += [order_statistic(model, x, side) for x, side in dict.fromkeys((b.data, b.side) for b in bounds)]
     deriv = Derivation(model, logp, logprior, tuple(stats), loglik, None, None, bounds=bounds)
     deriv.observed_statistics = exact_statistics(deriv.statistics, model)
-    _solve(deriv)
+    _solve_within_budget(deriv, lambda: _solve(deriv))
     return deriv
 
 
@@ -428,18 +472,24 @@ def _derive_median(model: Model, logp, logprior, mu: sp.Symbol, atom, f1, f0) ->
     loglik = sp.Sum(logp.xreplace({x: sp.IndexedBase(x.name)[i]}), (i, 1, n_obs))
     stats = (Statistic(n_obs, sp.Integer(1), "n"), median, spread)
     deriv = Derivation(model, logp, logprior, stats, loglik, None, None, order_form=True)
-    rest = tuple(p for p in model.param_symbols if p != mu)
     profile = n_obs * f0 + f1 * spread.symbol
+    _solve_within_budget(deriv, lambda: _solve_profile(deriv, {mu: median.symbol}, profile))
+    return deriv
+
+
+def _solve_profile(deriv: Derivation, located: dict[sp.Symbol, sp.Expr], profile: sp.Expr) -> None:
+    """The parameters other than the located ones (the median) from the profile log-likelihood's score."""
+    model = deriv.model
+    rest = tuple(p for p in model.param_symbols if p not in located)
     try:
         solutions = _solve_stationary(profile, rest, model.solve_seconds) if rest else [{}]
-        inside = admissible(model, [{mu: median.symbol, **s} for s in solutions])
+        inside = admissible(model, [{**located, **s} for s in solutions])
         if len(inside) != 1:
             raise NoClosedForm(f"{len(inside)} stationary points of the profile log-likelihood inside the domains")
     except NoClosedForm as exc:
         deriv.no_closed_form = str(exc)
-        return deriv
+        return
     deriv.estimate, deriv.candidates = inside[0], tuple(inside)
-    return deriv
 
 
 def observation_derivatives(d: Derivation) -> tuple[sp.Matrix, sp.Matrix]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import signal
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -14,6 +15,8 @@ import sympy as sp
 from derivations.model import Model
 
 SOLVE_SECONDS = 20  # a model that needs longer says "no closed form", and is verified numerically
+BUDGET_FACTOR = 2  # the whole derivation (solving, ranking, checking, simplifying) may take this many solve_seconds,
+BUDGET_SECONDS = 5  # and this long on top for the parts that are not solving (the log-density, its statistics)
 
 
 class NoClosedForm(Exception):
@@ -21,6 +24,24 @@ class NoClosedForm(Exception):
 
 
 TIMED_OUT = "did not finish"
+
+
+class OutOfTime(Exception):
+    """The whole derivation's budget ran out. Not a NoClosedForm: it passes every step's own fallback (a solve
+    that times out is caught and something else is tried) up to where the derivation gives up on the rest.
+    The message names the innermost step that was running (a time_limit's, else the budgeted block's)."""
+
+    def __init__(self, step: str, seconds: float, named: bool = False):
+        super().__init__(
+            f"{step} {TIMED_OUT} within the {seconds:g} s the whole derivation may take "
+            f"({BUDGET_FACTOR} x solve_seconds + {BUDGET_SECONDS} s)"
+        )
+        self.seconds, self.named = seconds, named
+
+
+def budget_seconds(solve_seconds: float | None) -> float:
+    """How long a model's whole derivation may take, given its solve_seconds (None: SOLVE_SECONDS)."""
+    return BUDGET_FACTOR * (SOLVE_SECONDS if solve_seconds is None else solve_seconds) + BUDGET_SECONDS
 
 
 def timed_out(reason: str | None) -> bool:
@@ -33,45 +54,123 @@ def _signal_limit_available() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
+_local = threading.local()  # per thread: the deadlines of the enclosing limits, and the derivation's budget
+
+
+def _deadlines() -> list[tuple[float, Exception]]:
+    """The time.monotonic() deadlines of the limits the calling thread is inside, each earlier than the last,
+    with the exception each raises."""
+    if not hasattr(_local, "deadlines"):
+        _local.deadlines = []
+    return _local.deadlines
+
+
 @contextmanager
 def time_limit(seconds: float, what: str) -> Iterator[None]:
     """Bound a SymPy call: by SIGALRM in the main thread of a POSIX process, by an asynchronous exception
-    raised in the calling thread everywhere else."""
-    limit = _signal_limit if _signal_limit_available() else _thread_limit
-    with limit(seconds, NoClosedForm(f"{what} {TIMED_OUT} within {seconds} s")):
-        yield
+    raised in the calling thread everywhere else. Inside a derivation's budget that ends sooner, the budget's
+    OutOfTime ends it instead."""
+    try:
+        with _bounded(seconds, NoClosedForm(f"{what} {TIMED_OUT} within {seconds} s")):
+            yield
+    except (OutOfTime, _TimeLimitExpired) as exc:
+        # the budget ran out in this step (in a thread, still as the asynchronous class that stands for it)
+        budget = exc if isinstance(exc, OutOfTime) else type(exc).expired
+        if not isinstance(budget, OutOfTime) or budget.named:
+            raise
+        raise OutOfTime(what, budget.seconds, named=True) from None
 
 
 @contextmanager
-def _signal_limit(seconds: float, expired: NoClosedForm) -> Iterator[None]:
-    def _expired(signum, frame):
-        raise expired
-
-    previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+def derivation_budget(seconds: float) -> Iterator[None]:
+    """The time the whole derivation may take, from now: the steps inside budgeted() share it."""
+    previous = getattr(_local, "budget", None)
+    _local.budget = (time.monotonic() + seconds, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-class _TimeLimitExpired(Exception):
-    """Raised asynchronously in a thread whose time ran out; turned into the NoClosedForm it stands for."""
+        _local.budget = previous
 
 
 @contextmanager
-def _thread_limit(seconds: float, expired: NoClosedForm) -> Iterator[None]:
+def budgeted(what: str) -> Iterator[None]:
+    """A step of the derivation, bounded by what is left of its budget: OutOfTime names the step. Outside a
+    derivation_budget (an estimate solved again at new statistics) only the step's own time limits apply."""
+    budget = getattr(_local, "budget", None)
+    if budget is None:
+        yield
+        return
+    deadline, seconds = budget
+    expired = OutOfTime(what, seconds)
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired
+    with _bounded(left, expired):
+        yield
+
+
+@contextmanager
+def _bounded(seconds: float, expired: Exception) -> Iterator[None]:
+    """Raise expired after seconds, unless an enclosing limit ends first: then its timer stays armed and its
+    exception ends the block (a solve's 20 s inside a budget with 3 s left gets 3 s)."""
+    deadlines = _deadlines()
+    now = time.monotonic()
+    if deadlines and deadlines[-1][0] <= now + seconds:
+        if deadlines[-1][0] <= now:  # it has passed, and its exception was caught and ignored: raise it again
+            raise deadlines[-1][1]
+        yield
+        return
+    limit = _signal_limit if _signal_limit_available() else _thread_limit
+    deadlines.append((now + seconds, expired))
+    try:
+        with limit(seconds, expired):
+            yield
+    finally:
+        deadlines.pop()
+
+
+@contextmanager
+def _signal_limit(seconds: float, expired: Exception) -> Iterator[None]:
+    """SIGALRM after seconds; an enclosing limit's handler and the rest of its time are restored afterwards."""
+    armed = [True]
+
+    def _expired(signum, frame):
+        if armed[0]:
+            raise expired
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    outer_left, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        armed[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_left > 0:  # the enclosing limit's timer, with the time it had left (never 0: that disarms)
+            signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - started), 1e-6))
+
+
+class _TimeLimitExpired(Exception):
+    """Raised asynchronously in a thread whose time ran out; turned into the exception it stands for."""
+
+    expired: Exception  # each limit's own subclass names the exception it stands for
+
+
+@contextmanager
+def _thread_limit(seconds: float, expired: Exception) -> Iterator[None]:
     """A timer thread sets a pending exception in the calling thread (CPython checks for it between bytecodes,
-    and SymPy is Python code); a lock keeps it from landing after the block has ended."""
+    and SymPy is Python code); a lock keeps it from landing after the block has ended. Each limit raises its
+    own class, so a nested limit never takes an enclosing one's expiry for its own."""
     thread_id = ctypes.c_ulong(threading.get_ident())
     lock, state = threading.Lock(), {"inside": True, "fired": False}
+    mine: type[_TimeLimitExpired] = type("_Expired", (_TimeLimitExpired,), {"expired": expired})
 
     def _expire() -> None:
         with lock:
             if state["inside"]:
                 state["fired"] = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread_id, ctypes.py_object(_TimeLimitExpired))
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread_id, ctypes.py_object(mine))
 
     timer = threading.Timer(seconds, _expire)
     timer.daemon = True
@@ -85,7 +184,7 @@ def _thread_limit(seconds: float, expired: NoClosedForm) -> Iterator[None]:
                 state["inside"] = False
                 if state["fired"]:  # set but perhaps not raised yet: clear it, so it cannot surface later
                     ctypes.pythonapi.PyThreadState_SetAsyncExc(thread_id, None)
-    except _TimeLimitExpired:
+    except mine:
         raise expired from None
 
 

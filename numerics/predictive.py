@@ -9,8 +9,8 @@ import scipy.integrate
 import scipy.optimize
 import sympy as sp
 
-from derivations.bayes import observed_rows
 from derivations.engine import Derivation
+from derivations.model import observed_counts
 from derivations.sheet import PlugIn, Posterior, PosteriorPredictive
 from numerics.results import CheckResult, rel_error
 
@@ -21,8 +21,8 @@ def _weight(model):
     """theta -> the unnormalised posterior (likelihood times prior) at the observed data, in floats, and its
     parameter's interval."""
     (par,) = model.params
-    rows = observed_rows(model)
-    log_post = sp.Add(*[sp.log(model.density.subs(model.constants).subs(r)) for r in rows])
+    density = model.density.subs(model.constants)
+    log_post = sp.Add(*[k * sp.log(density.subs(row)) for row, k in observed_counts(model)])  # distinct rows, counted
     if model.prior is not None:
         log_post += sp.log(model.prior.subs(model.constants))
     # expanded, log(lambda exp(-lambda)) is log(lambda) - lambda: no exp to underflow far from the peak

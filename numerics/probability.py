@@ -10,8 +10,9 @@ import numpy as np
 import scipy.integrate
 import sympy as sp
 
-from derivations.bayes import discrete, event_set, observed_rows
+from derivations.bayes import discrete, event_set
 from derivations.engine import Derivation
+from derivations.model import observed_counts
 from derivations.sheet import Probability
 from numerics.results import CheckResult, rel_error
 
@@ -49,8 +50,8 @@ def posterior_mass(q: Probability) -> float:
     """The integral of P(event | theta) against the posterior, both by quad."""
     (par,) = q.model.params
     lo, hi = float(par.domain.start), float(par.domain.end)
-    rows = observed_rows(q.model)
-    log_lik = sp.Add(*[sp.log(q.model.density.subs(q.model.constants).subs(r)) for r in rows])
+    density = q.model.density.subs(q.model.constants)
+    log_lik = sp.Add(*[k * sp.log(density.subs(row)) for row, k in observed_counts(q.model)])  # distinct rows, counted
     if q.model.prior is not None:
         log_lik += sp.log(q.model.prior)
     weight = sp.lambdify(par.symbol, sp.exp(log_lik), "numpy")

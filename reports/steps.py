@@ -16,6 +16,7 @@ from derivations.constraints import counts_sum_to_n
 from derivations.constraints import residuals as constraint_residuals
 from derivations.engine import Derivation, median_profile, n_obs, observation_derivatives, order_statistics
 from derivations.linear import NormalEquations, normal_equations, residual_variance
+from derivations.model import observed_counts
 from derivations.pieces import piece_roots, pieces
 from derivations.proof import (
     EQUAL,
@@ -304,15 +305,14 @@ def _partials(a: str, b: str) -> str:
 
 def _observed(out: Steps) -> None:
     d = out.d
-    data = d.model.data
-    observed = d.model.observed or {}  # called only for a model with observed data
-    rows = list(zip(*[observed[s] for s in data]))
-    combine = {"sum": sp.Add, "max": sp.Max, "min": sp.Min}  # a sum, or an order statistic
-    claims = [
-        (combine[st.reduce](*[st.expr.subs(dict(zip(data, map(sp.nsimplify, row)))) for row in rows]), value, EQUAL)
-        for st in d.statistics
-        for value in [d.observed_statistics[st.symbol]]
-    ]
+    # each distinct row once, times how often it occurs: 10^5 coin tosses are two rows
+    counted = [({s: sp.nsimplify(v) for s, v in row.items()}, k) for row, k in observed_counts(d.model)]
+    combine = {
+        "sum": lambda st: sp.Add(*[k * st.expr.subs(row) for row, k in counted]),
+        "max": lambda st: sp.Max(*[st.expr.subs(row) for row, _ in counted]),
+        "min": lambda st: sp.Min(*[st.expr.subs(row) for row, _ in counted]),
+    }
+    claims = [(combine[st.reduce](st), d.observed_statistics[st.symbol], EQUAL) for st in d.statistics]
     # short numbers on one line (n = 7, S_x = 3); long ones a line each
     pairs = [f"{out.tex(k)} = {sp.latex(v)}" for k, v in d.observed_statistics.items()]
     shown = (r",\quad " if sum(map(len, pairs)) < 80 else LINES).join(pairs)
