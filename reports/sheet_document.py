@@ -616,7 +616,7 @@ def common_mistakes(sec: Section, q: Question, results: SheetResults) -> None:
     worked = [a.value for a in results.answers if a.value is not None]
     for a in _answers_of(results, q):
         for m in typical_mistakes(q, d, a.key, a.expr, derive):
-            if _worked_on_the_sheet(m, worked):
+            if m.name in PRIOR_READINGS and _worked_on_the_sheet(m, worked):
                 continue  # a reading the sheet works itself (the prior's 0.1 as a standard deviation): no mistake
             if m.name in TEACHING_MISTAKES and m.name not in seen and not _gives_n_minus_1_for_a_mean(m):
                 seen.add(m.name)
@@ -649,6 +649,9 @@ def _start_of(st) -> str:
     if path is None or len(path) == 0:
         return "the study's start"
     return "$(" + ", ".join(number(float(v)) for v in path[0]) + ")$"
+
+
+PRIOR_READINGS = ("prior_variance_as_sd", "prior_sd_as_variance")  # a sheet may work the other reading on purpose
 
 
 def _worked_on_the_sheet(m, values: list[float]) -> bool:

@@ -233,7 +233,8 @@ def _one_log(expr: sp.Expr) -> sp.Expr:
 def textbook_score(d: Derivation) -> list[sp.Expr]:
     """The gradient of textbook_loglik (plus the log-prior) term by term, each sum differentiated inside and its
     constant factors taken out: (1/sigma^2) sum (x_i - mu), not SymPy's split sums."""
-    objective = textbook_loglik(d) + (d.log_prior if d.model.prior is not None else 0)
+    # the known constants as numbers first (Sigma = 5 I): a residual's sign is then read off its own terms
+    objective = (textbook_loglik(d) + (d.log_prior if d.model.prior is not None else 0)).subs(d.model.constants)
     gradient = []
     for p in d.params:
         total = sp.Integer(0)
@@ -261,7 +262,7 @@ def _data_negated(summand: sp.Expr) -> bool:
     for factor in sp.Mul.make_args(rest):
         if isinstance(factor, sp.Add) and factor.has(INDEX) and _is_residual(factor):
             terms = sp.Add.make_args(factor.as_independent(INDEX, as_Add=True)[1])
-            bare = [t for t in terms if isinstance(-t if t.could_extract_minus_sign() else t, sp.Indexed)]
+            bare = [t for t in terms if isinstance(t.as_coeff_Mul()[1], sp.Indexed)]  # y_i, -5 x_i
             return negated != (bare or terms)[0].could_extract_minus_sign()
     return bool(negated)
 
