@@ -324,3 +324,26 @@ def test_a_step_s_own_limit_inside_the_budget_leaves_the_budget_armed(in_thread)
         run()
     assert outcome["message"].startswith("a long step did not finish within the 0.6 s the whole derivation may take")
     assert outcome["after"] < 5
+
+
+def test_the_posterior_of_many_tosses_is_a_beta_integral_in_closed_form():
+    """10^5 tosses under a flat prior: the posterior integrates to 1 and the predictive is Laplace's (h + 1) /
+    (n + 2), counted here from the tosses; SymPy's integrate would take minutes on theta^h (1 - theta)^t."""
+    import dataclasses
+
+    import numpy as np
+
+    from derivations import bayes
+    from sheets.exercise3 import SHEET
+
+    flat = next(q for q in SHEET.questions if q.key == "task3b.p_next_head")
+    tosses = tuple(int(v) for v in np.random.default_rng(5).integers(0, 2, 100_000))
+    many = dataclasses.replace(flat.model, observed={"x": tosses})
+    predictive = bayes._posterior_predictive(many, flat.new)
+    assert predictive == sp.Rational(sum(tosses) + 1, len(tosses) + 2)
+    (theta,) = many.param_symbols
+    density = bayes._posterior(many)
+    assert density.has(sp.beta)  # B(h + 1, t + 1) kept as such: its exact value has ~30000 digits
+    assert sp.N(sp.Integral(density, (theta, 0.45, 0.55)), 15) == pytest.approx(1.0, abs=1e-9)
+    few = bayes._posterior(dataclasses.replace(flat.model, observed={"x": (1, 0, 0, 1, 1, 0, 0)}))
+    assert sp.integrate(few, (theta, 0, 1)) == 1 and not few.has(sp.beta)
