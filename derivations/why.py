@@ -27,6 +27,9 @@ class Family:
         return {"Beta": a / (a + b), "Gamma": a / b, "Normal": a}[self.name]
 
 
+LARGE = 200  # a family's parameters beyond this: its normaliser is kept as a Beta or Gamma function
+
+
 def family(density: sp.Expr, p: sp.Symbol, domain: sp.Set) -> Family | None:
     """The named family density equals on the parameter's domain, or None. The exponents are read from the log
     derivative (theta (1 - theta) d/dtheta log f = a (1 - theta) - b theta for a Beta) and the match is proved."""
@@ -57,6 +60,11 @@ def family(density: sp.Expr, p: sp.Symbol, domain: sp.Set) -> Family | None:
         return None
     if found.name != "Normal" and not found.args[0].is_positive:
         return None
+    if found.name != "Normal" and sum(found.args) > LARGE:
+        # 10^5 tosses: the normaliser's exact value has tens of thousands of digits; the density's own constant
+        # (1/B(a, b) as the posterior keeps it) is the normaliser when what is left of the density is free of p
+        ratio = sp.powsimp(density / found.kernel, force=True)
+        return None if ratio.has(p) else dataclasses.replace(found, normaliser=ratio)
     found = dataclasses.replace(found, normaliser=sp.simplify(sp.gammasimp(found.normaliser)))
     return found if sp.simplify(density - found.normaliser * found.kernel) == 0 else None
 
