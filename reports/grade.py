@@ -100,7 +100,7 @@ def feedback_html(result: ClassResult, student: str, labels: dict[str, str]) -> 
         parts.append(f"<p>Your answer: <code>{esc(r.answer)}</code></p>")
         parts.append(
             f"<p><strong class='{r.feedback.verdict}'>{r.feedback.verdict}</strong> "
-            f"({r.points:g} of {result.points[r.question]:g}): {esc(r.feedback.message)}</p>"
+            f"({r.points:g} of {result.points[r.question]:g}): {_message_html(r.feedback)}</p>"
         )
         if r.feedback.step:
             parts.append(
@@ -108,6 +108,16 @@ def feedback_html(result: ClassResult, student: str, labels: dict[str, str]) -> 
             )
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _message_html(feedback) -> str:
+    """A named mistake's words are the derivation's, with their math ($n - 1$) set as MathML; any other message
+    may quote the student's text and is escaped whole."""
+    if feedback.mistake is None:
+        return html.escape(feedback.message)
+    from reports.render import prose
+
+    return str(prose(feedback.message))
 
 
 def summary_markdown(result: ClassResult, labels: dict[str, str]) -> str:
