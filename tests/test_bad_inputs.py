@@ -1292,3 +1292,18 @@ def test_a_sheets_simulate_failing_during_the_build_is_one_line(fails, said, tmp
     assert err[-1].endswith(f"bad: its simulate hook raised {said}") and "Traceback" not in "\n".join(err)
     assert err[-1].startswith("error: ")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("index", range(22))
+def test_a_hostile_student_answer_is_one_line_from_the_command_line(index, capsys):
+    """The students' answers' hostile payloads (tests/test_check.HOSTILE) as the check command gets them: one
+    line, no traceback, an exit code by verdict, and nothing run."""
+    from numerics.check import main as check_main
+    from tests.test_check import HOSTILE
+
+    assert len(HOSTILE) == 22
+    code = check_main(["task1.mu_mle", HOSTILE[index]])
+    out, err = capsys.readouterr()
+    assert code in (1, 2) and "Traceback" not in out + err
+    assert len((out + err).strip().splitlines()) <= 3  # the verdict, and where a mistake is named its step and data
+    assert not Path("/tmp/pwned").exists()
