@@ -361,14 +361,12 @@ def estimate(sec: Section, q: Estimate, results: SheetResults) -> None:
     if q.remark:
         sec.text(q.remark)
     steps = worked_steps(d, q.familiar_forms, q.where)
-    if _same_likelihood_as_before(q, results.sheet.questions):
+    first = _first_reading(q, results.sheet.questions)
+    if first is not None:
         # what the first reading said in words is not said again: Bayes' rule for the log-posterior
         steps = [dataclasses.replace(s, text="") if s.title == "Log-posterior" else s for s in steps]
         steps = [s for s in steps if s.title not in SHARED_STEPS]
-        sec.text(
-            "The log-likelihood and the data's statistics are those of the previous section; the steps start from "
-            "the prior."
-        )
+        sec.text(f"The log-likelihood and the data's statistics are those of {first}; the steps start from the prior.")
     sec.steps(steps)
 
 
@@ -379,14 +377,17 @@ SHARED_STEPS = (
 )  # what two readings of one likelihood share
 
 
-def _same_likelihood_as_before(q: Estimate, questions) -> bool:
-    """Whether the previous estimate of the sheet has the same density and data, only another prior (a second
-    reading of a prior): its likelihood steps need not be printed twice."""
-    before = [p for p in questions[: questions.index(q)] if isinstance(p, Estimate)]
+def _first_reading(q: Estimate, questions) -> str | None:
+    """Where the previous estimate of the sheet has the same density and data, only another prior (a second
+    reading of a prior), the name of its section ("Task 3a", "Question 3"): its likelihood steps need not be
+    printed twice. None otherwise."""
+    before = [(k, p) for k, p in enumerate(questions[: questions.index(q)], 1) if isinstance(p, Estimate)]
     if not before or q.model.prior is None:
-        return False
-    last = before[-1].model
-    return (last.density, last.data, last.observed) == (q.model.density, q.model.data, q.model.observed)
+        return None
+    k, last = before[-1]
+    if (last.model.density, last.model.data, last.model.observed) != (q.model.density, q.model.data, q.model.observed):
+        return None
+    return last.heading(k).split(":")[0]
 
 
 def pull_text(d: Derivation, pull: Pull) -> str:
