@@ -221,7 +221,7 @@ def prior_item(model: Model) -> dict:
     """The prior: the distribution it is, with the meaning of its numbers (a normal prior's second number is its
     variance, never its standard deviation), and its density in the parameters, up to its constant factor."""
     params = model.param_symbols
-    prior = sp.sympify(model.prior)
+    prior = sp.sympify(model.prior, strict=True)  # a declared SymPy expression or number, never text
     if not prior.free_symbols & set(params):
         domain = model.params[0].domain if len(params) == 1 else None
         if isinstance(domain, sp.Interval) and domain.start.is_finite and domain.end.is_finite:

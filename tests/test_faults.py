@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from derivations import store
+from tests.test_bad_inputs import snapshot
+from tests.test_output_guard import finished_report  # a previous report with figures/, as a build leaves one
 
 FAST = ["--only", "task1", "--format", "md"]
 
@@ -420,24 +422,6 @@ def in_process(monkeypatch):
     signal.signal(signal.SIGTERM, handler)
 
 
-def previous_with_figures(out: Path) -> None:
-    """A previous report with a figures/ directory, as a solutions build leaves one (written by the output module
-    itself: a solutions build takes many seconds)."""
-    from reports import output
-
-    tmp = output.new_temp(out, "new")
-    (tmp / "report.md").write_text("# previous\n")
-    (tmp / "figures").mkdir()
-    (tmp / "figures" / "a.png").write_bytes(b"\x89PNG previous")
-    output.write_marker(tmp)
-    output.swap_in(tmp, out)
-
-
-def snapshot(directory: Path) -> dict[str, bytes | None]:
-    """Every path under directory, hidden ones included, with its bytes (None for a directory)."""
-    return {str(p.relative_to(directory)): None if p.is_dir() else p.read_bytes() for p in sorted(directory.rglob("*"))}
-
-
 def build_in_process(out: Path, capsys) -> tuple[int, str]:
     from reports.cli import main
 
@@ -497,7 +481,7 @@ def test_a_read_only_previous_report_is_refused_in_one_line_before_anything_chan
     workdir, in_process, monkeypatch, capsys, read_only
 ):
     out = workdir / "report"
-    previous_with_figures(out)
+    finished_report(out)
     before = snapshot(workdir)
     deny_removal(monkeypatch, out / read_only, ask_first=True)
     message = one_line_error(*build_in_process(out, capsys))
@@ -512,7 +496,7 @@ def test_a_previous_report_that_cannot_be_removed_after_all_is_exchanged_back(wo
     """os.access said yes (as it does to root), yet removing its first file fails: the reports change places
     again, so the previous one is back, whole, and the new one is removed."""
     out = workdir / "report"
-    previous_with_figures(out)
+    finished_report(out)
     before = snapshot(workdir)
     deny_removal(monkeypatch, out / "figures", ask_first=False)
     message = one_line_error(*build_in_process(out, capsys))
@@ -533,7 +517,7 @@ def test_a_previous_report_removed_half_way_leaves_the_new_one_and_a_removable_r
     from reports import output
 
     out = workdir / "report"
-    previous_with_figures(out)
+    finished_report(out)
     deny_removal(monkeypatch, out, ask_first=False)
     code, stderr = build_in_process(out, capsys)
     assert code == 0 and "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
@@ -611,7 +595,7 @@ def full_disk_at(where: str, out: Path, monkeypatch) -> None:
 )
 def test_a_full_disk_is_one_line_and_the_previous_report_stays(workdir, in_process, monkeypatch, capsys, where, expect):
     out = workdir / "report"
-    previous_with_figures(out)
+    finished_report(out)
     before = snapshot(workdir)
     full_disk_at(where, out, monkeypatch)
     message = one_line_error(*build_in_process(out, capsys))
@@ -679,7 +663,7 @@ def test_a_copy_whose_removal_was_killed_at_any_step_is_removed_by_the_next_buil
 
     source = tmp_path / "source" / "report"
     source.parent.mkdir()
-    previous_with_figures(source)
+    finished_report(source)
     work = tmp_path / "work"
     work.mkdir()
     out = work / "report"

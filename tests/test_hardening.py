@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import threading
 
 import pytest
 import sympy as sp
@@ -143,7 +144,6 @@ def test_solve_seconds_bounds_the_whole_derivation_and_says_what_ran_out(monkeyp
     """The second-order check had no limit of its own: now every step after the declaration's checks shares
     2 x solve_seconds + 5 s, and a step the budget ends gives up on the estimate, naming the step."""
     import dataclasses
-    import threading
     import time
 
     from derivations import engine
@@ -158,9 +158,7 @@ def test_solve_seconds_bounds_the_whole_derivation_and_says_what_ran_out(monkeyp
         found["d"], found["seconds"] = derive(model), time.monotonic() - start
 
     if in_thread:
-        worker = threading.Thread(target=run)
-        worker.start()
-        worker.join()
+        in_a_thread(run)
     else:
         run()
     d = found["d"]
@@ -296,7 +294,6 @@ def test_a_narrow_density_sympy_does_not_integrate_is_integrated_on_its_own_scal
 def test_a_step_s_own_limit_inside_the_budget_leaves_the_budget_armed(in_thread):
     """A time_limit that ends inside the budget restores the budget's timer; one longer than what is left
     of the budget gets the budget's end, named after the step."""
-    import threading
     import time
 
     from derivations.solve import NoClosedForm, OutOfTime, budgeted, derivation_budget, time_limit
@@ -317,9 +314,7 @@ def test_a_step_s_own_limit_inside_the_budget_leaves_the_budget_armed(in_thread)
                 outcome["message"], outcome["after"] = str(exc), time.monotonic() - start
 
     if in_thread:
-        worker = threading.Thread(target=run)
-        worker.start()
-        worker.join()
+        in_a_thread(run)
     else:
         run()
     assert outcome["message"].startswith("a long step did not finish within the 0.6 s the whole derivation may take")
@@ -347,3 +342,10 @@ def test_the_posterior_of_many_tosses_is_a_beta_integral_in_closed_form():
     assert sp.N(sp.Integral(density, (theta, 0.45, 0.55)), 15) == pytest.approx(1.0, abs=1e-9)
     few = bayes._posterior(dataclasses.replace(flat.model, observed={"x": (1, 0, 0, 1, 1, 0, 0)}))
     assert sp.integrate(few, (theta, 0, 1)) == 1 and not few.has(sp.beta)
+
+
+def in_a_thread(run) -> None:
+    """run() in a worker thread, where the derivation's timer is a thread, not SIGALRM."""
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
