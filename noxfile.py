@@ -45,14 +45,14 @@ def tests(session: nox.Session) -> None:
 def verify(session: nox.Session) -> None:
     """Check every derivation against independent numerics; exits non-zero on any FAIL."""
     install(session)
-    session.run("python", "-m", "numerics.verify", *session.posargs)
+    session.run("python", "-m", "mlemap.numerics.verify", *session.posargs)
 
 
 @nox.session
 def report(session: nox.Session) -> None:
     """Build the worked-solution report (Markdown, LaTeX, PDF) into build/report/."""
     install(session)
-    session.run("python", "-m", "reports", *session.posargs)
+    session.run("python", "-m", "mlemap.reports", *session.posargs)
 
 
 @nox.session(default=False)
@@ -80,7 +80,7 @@ def mutants(session: nox.Session) -> None:
     print(f"mutation score: {killed}/{tested} killed ({100 * score:.1f}%)")
 
 
-LINT_PATHS = ["derivations", "numerics", "reports", "sheets", "tests", "noxfile.py"]
+LINT_PATHS = ["derivations", "numerics", "reports", "mlemap", "tests", "noxfile.py"]
 
 
 @nox.session
@@ -89,7 +89,22 @@ def lint(session: nox.Session) -> None:
     install(session, "lint")
     session.run("ruff", "check", *LINT_PATHS)
     session.run("ruff", "format", "--check", *LINT_PATHS)
-    session.run("mypy")
+    session.run("mypy", "-p", "mlemap", env={"MYPYPATH": str(installed_layout(Path(session.create_tmp())))})
+
+
+def installed_layout(tmp: Path) -> Path:
+    """A tree of links laid out as the wheel installs the package (mlemap/derivations, ...), so that mypy
+    resolves mlemap.derivations as Python does; returns the directory holding mlemap/."""
+    root = (tmp / "typecheck").resolve()
+    package = root / "mlemap"
+    package.mkdir(parents=True, exist_ok=True)
+    sources = {p.name: p for p in Path("mlemap").iterdir() if p.name != "__pycache__"}
+    sources |= {layer: Path(layer) for layer in ("derivations", "numerics", "reports")}
+    for name, source in sources.items():
+        link = package / name
+        if not link.is_symlink():
+            link.symlink_to(source.resolve())
+    return root
 
 
 @nox.session(python=["3.12", "3.13"], default=False)
@@ -112,8 +127,8 @@ def derivations(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def installed(session: nox.Session) -> None:
-    """pip install . into a fresh virtual environment, then `mlemap --help` and `mlemap report` from outside the
-    repository: the package, its sheets and templates work once installed."""
+    """pip install . into a fresh virtual environment, then `mlemap --version`, `import mlemap` and `mlemap report`
+    from outside the repository: the package, its sheets and templates work once installed."""
     tmp = Path(session.create_tmp()).resolve()
     venv, out = tmp / "venv", tmp / "R"
     session.run("python", "-m", "venv", "--clear", str(venv))
@@ -121,7 +136,16 @@ def installed(session: nox.Session) -> None:
     session.run(*pip, "-c", str(Path(CONSTRAINTS).resolve()), ".", external=True)
     mlemap = str(venv / "bin" / "mlemap")
     session.chdir(tmp)
+    session.run(mlemap, "--version", external=True)
     session.run(mlemap, "--help", external=True)
+    session.run(
+        str(venv / "bin" / "python"),
+        "-c",
+        "import mlemap, sys; from mlemap import derive, verify, estimate, Model; from mlemap.catalogue import POISSON; "
+        "assert mlemap.__file__.startswith(sys.prefix), mlemap.__file__; "
+        "assert verify(derive(POISSON)).passed; print('import mlemap: ok from', mlemap.__file__)",
+        external=True,
+    )
     session.run(mlemap, "report", "--out", str(out), "--format", "md,html", external=True)
     missing = [
         name for name in ("report.md", "report.html", "answers.json", "steps.json") if not (out / name).is_file()

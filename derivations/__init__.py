@@ -3,7 +3,7 @@
 This package never imports torch: numerics/ and reports/ build on it, not the other way round.
 """
 
-from derivations.engine import Derivation, NoClosedForm, derive
-from derivations.model import InputError, Model, Parameter
+from mlemap.derivations.engine import Derivation, NoClosedForm, derive
+from mlemap.derivations.model import InputError, Model, Parameter
 
 __all__ = ["Derivation", "InputError", "Model", "NoClosedForm", "Parameter", "derive"]

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sympy as sp
-
-from derivations.engine import Derivation, n_obs
-from derivations.model import InputError
+from mlemap.derivations.engine import Derivation, n_obs
+from mlemap.derivations.model import InputError
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 40

@@ -6,10 +6,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import sympy as sp
-
-from derivations import store
-from derivations.engine import model_key
-from derivations.model import InputError, Model
+from mlemap.derivations import store
+from mlemap.derivations.engine import model_key
+from mlemap.derivations.model import InputError, Model
 
 
 def _one_parameter(model: Model):
@@ -187,7 +186,7 @@ def gaussian_posterior(d) -> tuple[sp.Matrix, sp.Matrix] | None:
     """A log-posterior quadratic in every parameter, -(1/2) w^T A w + c^T w + const, is the Gaussian N(A^-1 c,
     A^-1) (for a linear model with the prior N(0, I / alpha): S_N^-1 = alpha I + X^T X / sigma^2, m_N = S_N X^T y /
     sigma^2). None where it is not quadratic in all of them, or A is not positive definite."""
-    from derivations.linear import normal_equations  # linear imports the engine, which this module does not
+    from mlemap.derivations.linear import normal_equations  # linear imports the engine, which this module does not
 
     eq = normal_equations(d)
     if eq is None or set(eq.params) != set(d.params) or d.model.prior is None:

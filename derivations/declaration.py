@@ -9,12 +9,11 @@ import warnings
 
 import numpy as np
 import sympy as sp
-
-from derivations.constraints import check_constraints, eliminated
-from derivations.matrix import check_matrices
-from derivations.model import InputError, Model
-from derivations.support import support_bounds
-from derivations.text import check_text
+from mlemap.derivations.constraints import check_constraints, eliminated
+from mlemap.derivations.matrix import check_matrices
+from mlemap.derivations.model import InputError, Model
+from mlemap.derivations.support import support_bounds
+from mlemap.derivations.text import check_text
 
 TOLERANCE = 1e-6
 FRACTIONS = (sp.Rational(3, 10), sp.Rational(7, 10))  # where in a bounded domain the checks look
@@ -216,7 +215,7 @@ def _quadratic_total(density: sp.Expr, modelled, supports) -> float | None:
 def _exact_total(density: sp.Expr, modelled, supports, name: str) -> float | None:
     """SymPy's integral of one continuous variable's density over its interval, within a time limit; None where
     it gives no number."""
-    from derivations.solve import time_limit
+    from mlemap.derivations.solve import time_limit
 
     if len(modelled) != 1 or not (isinstance(supports[0], sp.Interval) or supports[0] == sp.Reals):
         return None

@@ -10,15 +10,14 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import sympy as sp
-
-from derivations import codec, store
-from derivations.constraints import counts_sum_to_n, lagrange_points
-from derivations.declaration import check_declaration
-from derivations.matrix import matrix_stationary, quotient_derivatives
-from derivations.model import Model, observed_counts
-from derivations.pieces import crosses_closed_end, needs_pieces, piecewise_maximum, relation
-from derivations.roots import quadratic_root
-from derivations.solve import (  # noqa: F401  (re-exported: the engine's public names)
+from mlemap.derivations import codec, store
+from mlemap.derivations.constraints import counts_sum_to_n, lagrange_points
+from mlemap.derivations.declaration import check_declaration
+from mlemap.derivations.matrix import matrix_stationary, quotient_derivatives
+from mlemap.derivations.model import Model, observed_counts
+from mlemap.derivations.pieces import crosses_closed_end, needs_pieces, piecewise_maximum, relation
+from mlemap.derivations.roots import quadratic_root
+from mlemap.derivations.solve import (  # noqa: F401  (re-exported: the engine's public names)
     BUDGET_FACTOR,
     BUDGET_SECONDS,
     SOLVE_SECONDS,
@@ -38,7 +37,7 @@ from derivations.solve import (  # noqa: F401  (re-exported: the engine's public
     time_limit,
     timed_out,
 )
-from derivations.support import Bound, FlatMaximum, order_symbol, support_bounds, support_maximum
+from mlemap.derivations.support import Bound, FlatMaximum, order_symbol, support_bounds, support_maximum
 
 n_obs = sp.Symbol("n", positive=True, integer=True)
 
@@ -287,7 +286,7 @@ class Derivation:
 
     def _repr_markdown_(self) -> str:
         """In a notebook: the derivation stage by stage (derivations/show.py)."""
-        from derivations.show import as_markdown  # show imports this module
+        from mlemap.derivations.show import as_markdown  # show imports this module
 
         return as_markdown(self)
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-
-from derivations import codec, store
-from derivations.engine import Derivation, NoClosedForm, model_key, n_obs, separate, time_limit, timed_out
+from mlemap.derivations import codec, store
+from mlemap.derivations.engine import Derivation, NoClosedForm, model_key, n_obs, separate, time_limit, timed_out
 
 EXPECTATION_SECONDS = 20
 NOT_REGULAR = (

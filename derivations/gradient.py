@@ -7,9 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-
-from derivations import codec
-from derivations.engine import Derivation, n_obs
+from mlemap.derivations import codec
+from mlemap.derivations.engine import Derivation, n_obs
 
 rate = sp.Symbol("lambda", positive=True)  # the learning rate
 batch = sp.Symbol("k", positive=True)  # a mini-batch's size

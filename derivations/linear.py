@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-
-from derivations.engine import Derivation, n_obs
+from mlemap.derivations.engine import Derivation, n_obs
 
 
 @dataclass(frozen=True)

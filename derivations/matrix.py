@@ -8,9 +8,8 @@ cancellation of a 3x3 inverse takes minutes, exact division a second."""
 from __future__ import annotations
 
 import sympy as sp
-
-from derivations.model import InputError, Model
-from derivations.solve import NoClosedForm, time_limit
+from mlemap.derivations.model import InputError, Model
+from mlemap.derivations.solve import NoClosedForm, time_limit
 
 
 def entries(matrix: sp.Matrix) -> list[sp.Symbol]:

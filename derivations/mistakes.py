@@ -11,12 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
-
-from derivations import bayes
-from derivations.engine import Derivation, n_obs
-from derivations.model import Model
-from derivations.sheet import Estimate, PosteriorPredictive, Question
-from derivations.why import family
+from mlemap.derivations import bayes
+from mlemap.derivations.engine import Derivation, n_obs
+from mlemap.derivations.model import Model
+from mlemap.derivations.sheet import Estimate, PosteriorPredictive, Question
+from mlemap.derivations.why import family
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ def _is_variance(d: Derivation, param: sp.Symbol) -> bool:
 
 
 def _param_of(q: Estimate, d: Derivation, key: str) -> sp.Symbol | None:
-    from derivations.sheet import estimate_key
+    from mlemap.derivations.sheet import estimate_key
 
     return next((p for p in d.params if estimate_key(q, d, p) == key), None)
 

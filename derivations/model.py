@@ -147,7 +147,7 @@ def check_prior_sign(model: Model) -> None:
     derivation."""
     if model.constraints or model.matrices:
         return
-    from derivations.declaration import check_prior, parameter_points  # it imports this module
+    from mlemap.derivations.declaration import check_prior, parameter_points  # it imports this module
 
     for point in parameter_points(model):
         check_prior(model, point)

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-
-from derivations.model import Parameter
-from derivations.solve import NoClosedForm, _solve_stationary
+from mlemap.derivations.model import Parameter
+from mlemap.derivations.solve import NoClosedForm, _solve_stationary
 
 KINKED = (sp.Abs, sp.Max, sp.Min, sp.Heaviside, sp.sign, sp.Piecewise)
 

@@ -12,10 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import sympy as sp
+from mlemap.derivations import store
+from mlemap.derivations.engine import _stat_name, n_obs
 from sympy.polys.polyerrors import NotAlgebraic
-
-from derivations import store
-from derivations.engine import _stat_name, n_obs
 
 EQUAL, UP_TO_CONSTANT = "equal", "up to a constant in theta"
 INDEX = sp.Idx("i")

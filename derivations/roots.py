@@ -7,9 +7,8 @@ not be zero) where SymPy cannot prove them for every data set."""
 from __future__ import annotations
 
 import sympy as sp
-
-from derivations.model import Parameter
-from derivations.pieces import relation
+from mlemap.derivations.model import Parameter
+from mlemap.derivations.pieces import relation
 
 
 def _end_value(expr: sp.Expr, par: sp.Symbol, end: sp.Expr) -> sp.Expr:

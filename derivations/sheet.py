@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import sympy as sp
-
-from derivations import bayes, fisher
-from derivations.engine import Derivation, derive
-from derivations.model import InputError, Model, in_support
-from derivations.text import check_key, check_text
+from mlemap.derivations import bayes, fisher
+from mlemap.derivations.engine import Derivation, derive
+from mlemap.derivations.model import InputError, Model, in_support
+from mlemap.derivations.text import check_key, check_text
 
 NewData = tuple[Mapping[sp.Symbol, object], ...]
 
@@ -539,7 +538,7 @@ def _check_code(code: object, where: str) -> None:
 
 def _needs_model(q: Question) -> None:
     if not isinstance(q.model, Model):
-        raise InputError(f"question {q.key}: needs a model (a derivations.Model), got {q.model!r}")
+        raise InputError(f"question {q.key}: needs a model (a mlemap.Model), got {q.model!r}")
 
 
 def _check_new(q: Question, new: NewData) -> None:
@@ -698,7 +697,7 @@ def load_sheet_module(path):
         return _LOADED[key]
     module = load_python_file(path, "sheet")
     if not isinstance(getattr(module, "SHEET", None), Sheet):
-        raise InputError(f"{path} defines no SHEET (a derivations.sheet.Sheet)")
+        raise InputError(f"{path} defines no SHEET (a mlemap.Sheet)")
     _LOADED[key] = module
     return module
 

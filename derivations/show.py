@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 if TYPE_CHECKING:
-    from derivations.engine import Derivation
+    from mlemap.derivations.engine import Derivation
 
 Stage = tuple[str, sp.Basic]
 SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -11,8 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import sympy as sp
-
-from derivations.model import Model
+from mlemap.derivations.model import Model
 
 SOLVE_SECONDS = 20  # a model that needs longer says "no closed form", and is verified numerically
 BUDGET_FACTOR = 2  # the whole derivation (solving, ranking, checking, simplifying) may take this many solve_seconds,

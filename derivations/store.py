@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import sympy as sp
-
-from derivations import codec
+from mlemap.derivations import codec
 
 T = TypeVar("T")
 FORMAT = b"mlemap-cache 2\n"

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-
-from derivations import codec
-from derivations.model import InputError, Model
-from derivations.solve import NoClosedForm
+from mlemap.derivations import codec
+from mlemap.derivations.model import InputError, Model
+from mlemap.derivations.solve import NoClosedForm
 
 MAX, MIN = "max", "min"  # which order statistic bounds the parameter: the sample maximum or minimum
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from derivations.model import InputError
+from mlemap.derivations.model import InputError
 
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
 MATH = re.compile(r"\$([^$]+)\$")

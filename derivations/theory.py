@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-
-from derivations import bayes
-from derivations.model import InputError, Model
+from mlemap.derivations import bayes
+from mlemap.derivations.model import InputError, Model
 
 SMALL_SAMPLE = 3  # observations whose product the derivative is taken of
 

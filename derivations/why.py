@@ -8,8 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import sympy as sp
-
-from derivations.engine import Derivation, derive, n_obs
+from mlemap.derivations.engine import Derivation, derive, n_obs
 
 
 @dataclass(frozen=True)

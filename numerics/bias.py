@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
-
-from derivations.engine import Derivation, n_obs
-from derivations.fisher import EstimatorBias
-from numerics.compile import compiled
-from numerics.montecarlo import _sample_rows
+from mlemap.derivations.engine import Derivation, n_obs
+from mlemap.derivations.fisher import EstimatorBias
+from mlemap.numerics.compile import compiled
+from mlemap.numerics.montecarlo import _sample_rows
 
 SAMPLE_SIZE = 10
 REPLICATIONS = 20_000

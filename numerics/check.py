@@ -16,13 +16,20 @@ from pathlib import Path
 
 import numpy as np
 import sympy as sp
-
-from derivations.answer import SUM, Notation, UnknownSymbol, Unreadable, in_statistics, innermost_first, parse_answer
-from derivations.engine import Derivation, derive, n_obs
-from derivations.mistakes import Mistake, typical_mistakes
-from derivations.model import InputError, in_support, observed_counts
-from derivations.sheet import Answer, Question, Sheet, answers_of
-from derivations.solve import NoClosedForm, time_limit
+from mlemap.derivations.answer import (
+    SUM,
+    Notation,
+    UnknownSymbol,
+    Unreadable,
+    in_statistics,
+    innermost_first,
+    parse_answer,
+)
+from mlemap.derivations.engine import Derivation, derive, n_obs
+from mlemap.derivations.mistakes import Mistake, typical_mistakes
+from mlemap.derivations.model import InputError, in_support, observed_counts
+from mlemap.derivations.sheet import Answer, Question, Sheet, answers_of
+from mlemap.derivations.solve import NoClosedForm, time_limit
 
 DATA_SETS = 6  # random data sets an unproved answer must agree on
 CHECK_SECONDS = 10.0  # a per-answer limit: a pathological answer is "undecided", never a hang
@@ -340,7 +347,7 @@ def _checked(sheet: Sheet, args) -> Feedback:
         return check(sheet, args.question, args.answer, args.seed)
     import sys
 
-    from numerics.reasoning import check_lines
+    from mlemap.numerics.reasoning import check_lines
 
     try:
         raw = sys.stdin.buffer.read(100_001) if args.answer == "-" else Path(args.answer).read_bytes()[:100_001]
@@ -352,14 +359,15 @@ def _checked(sheet: Sheet, args) -> Feedback:
     return check_lines(sheet, args.question, text.splitlines(), args.seed)
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m numerics.check") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m mlemap.numerics.check") -> int:
     """Exit 0 correct, 1 incorrect, 2 unreadable, undecided or a usage error."""
     import argparse
     import json
     import sys
 
-    from derivations.sheet import load_sheet
-    from sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
+    from mlemap.derivations.sheet import load_sheet
+
+    from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
     usage = argparse.ArgumentParser(prog=prog, description="Check one student answer against the sheet's derivation.")
     usage.add_argument("--sheet", default=str(DEFAULT_SHEET), help="the sheet file (default: the shipped Exercise 3)")
@@ -397,7 +405,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m numerics.check") 
             f"expected {feedback.counterexample['expected']}"
         )
     if args.json:
-        from numerics.verify import json_target_problem, write_whole
+        from mlemap.numerics.verify import json_target_problem, write_whole
 
         target = Path(args.json)
         problem = json_target_problem(target)

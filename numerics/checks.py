@@ -9,15 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 import torch
-
-from derivations.engine import Derivation
-from derivations.model import InputError, Model
-from derivations.pieces import pieces
-from numerics.compile import Data, Params, compiled
-from numerics.domains import feasible_limits, on_constraints, random_point, step_scales, tangent_basis
-from numerics.optimizers import optimum_scipy, optimum_torch, torch_data
-from numerics.regimes import check_regimes, has_pieces
-from numerics.results import CheckResult, rel_error, result, tolerance
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.model import InputError, Model
+from mlemap.derivations.pieces import pieces
+from mlemap.numerics.compile import Data, Params, compiled
+from mlemap.numerics.domains import feasible_limits, on_constraints, random_point, step_scales, tangent_basis
+from mlemap.numerics.optimizers import optimum_scipy, optimum_torch, torch_data
+from mlemap.numerics.regimes import check_regimes, has_pieces
+from mlemap.numerics.results import CheckResult, rel_error, result, tolerance
 
 N_POINTS = 4
 CHECK_N = 500

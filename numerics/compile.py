@@ -9,11 +9,10 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 import torch
-
-from derivations.constraints import eliminated
-from derivations.constraints import residuals as constraint_residuals
-from derivations.engine import Derivation, estimate_at, n_obs
-from derivations.model import InputError
+from mlemap.derivations.constraints import eliminated
+from mlemap.derivations.constraints import residuals as constraint_residuals
+from mlemap.derivations.engine import Derivation, estimate_at, n_obs
+from mlemap.derivations.model import InputError
 
 
 def _dirac_delta(x, k=0):

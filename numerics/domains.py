@@ -7,11 +7,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import sympy as sp
-
-from derivations.engine import Derivation
-from derivations.model import Model
-from derivations.support import MAX
-from numerics.compile import Compiled, Data, Params
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.model import Model
+from mlemap.derivations.support import MAX
+from mlemap.numerics.compile import Compiled, Data, Params
 
 Limits = dict[str, tuple[float, float]]
 

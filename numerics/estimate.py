@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
-
-from derivations.engine import Derivation, derive
-from derivations.model import InputError, Model
-from numerics.checks import maximiser_interval, numerical_optimum
-from numerics.compile import compiled
+from mlemap.derivations.engine import Derivation, derive
+from mlemap.derivations.model import InputError, Model
+from mlemap.numerics.checks import maximiser_interval, numerical_optimum
+from mlemap.numerics.compile import compiled
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from derivations.engine import Derivation
-from derivations.sheet import OptimizerStudy
-from numerics import minibatch as mb
-from numerics.quadratic import OptimizerRun, Sample, compare_optimizers, heatmap, sample, view
-from numerics.study import Study, run_study
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.sheet import OptimizerStudy
+from mlemap.numerics import minibatch as mb
+from mlemap.numerics.quadratic import OptimizerRun, Sample, compare_optimizers, heatmap, sample, view
+from mlemap.numerics.study import Study, run_study
 
 SGD_STEPS = 400
 FLOOR_STEPS = 2000

@@ -12,9 +12,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from derivations.model import InputError
-from derivations.sheet import Sheet, answers
-from numerics.check import Feedback, check
+from mlemap.derivations.model import InputError
+from mlemap.derivations.sheet import Sheet, answers
+from mlemap.numerics.check import Feedback, check
 
 MAX_BYTES = 20_000_000  # a submissions file larger than this is refused, not read
 MAX_ROWS = 100_000

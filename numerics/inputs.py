@@ -6,8 +6,7 @@ import math
 import numbers
 
 import numpy as np
-
-from derivations.model import InputError
+from mlemap.derivations.model import InputError
 
 
 def whole(name: str, value, low: int = 1, high: int | None = None) -> int:

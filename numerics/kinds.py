@@ -8,10 +8,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from derivations import fisher
-from derivations.engine import Derivation, derive
-from derivations.model import InputError, Model
-from derivations.sheet import (
+from mlemap.derivations import fisher
+from mlemap.derivations.engine import Derivation, derive
+from mlemap.derivations.model import InputError, Model
+from mlemap.derivations.sheet import (
     Bias,
     Estimate,
     LogTheory,
@@ -24,14 +24,14 @@ from derivations.sheet import (
     Probability,
     Question,
 )
-from derivations.theory import log_theory
-from numerics.bias import BiasCheck, bias_check
-from numerics.checks import check_data
-from numerics.estimate import estimate
-from numerics.predictive import check_plug_in, check_posterior, check_posterior_predictive
-from numerics.probability import check_probability
-from numerics.results import CheckResult
-from numerics.study import run_study
+from mlemap.derivations.theory import log_theory
+from mlemap.numerics.bias import BiasCheck, bias_check
+from mlemap.numerics.checks import check_data
+from mlemap.numerics.estimate import estimate
+from mlemap.numerics.predictive import check_plug_in, check_posterior, check_posterior_predictive
+from mlemap.numerics.probability import check_probability
+from mlemap.numerics.results import CheckResult
+from mlemap.numerics.study import run_study
 
 BYTES_PER_VALUE = 8 * 24  # a study holds each drawn value in about two dozen float64 arrays at its peak
 DEFAULT_DRAWS = 500  # as the checks' simulated samples (numerics.checks.CHECK_N)
@@ -66,20 +66,20 @@ def bias_work(q: Bias, ctx: Context) -> BiasResult:
 
 
 def precision_work(q: Precision, ctx: Context):
-    from numerics.precision import precision_at_data  # scipy.optimize's profile search, only where asked
+    from mlemap.numerics.precision import precision_at_data  # scipy.optimize's profile search, only where asked
 
     d = ctx.derive(q.model)
     return fisher.fisher(d), precision_at_data(d, q.level, ctx.seed)
 
 
 def theory_work(q: LogTheory, ctx: Context):
-    from numerics.underflow import underflow
+    from mlemap.numerics.underflow import underflow
 
     return log_theory(q.model, q.example), underflow(ctx.derive(q.model), q.n, ctx.seed)
 
 
 def prior_work(q: PriorStrength, ctx: Context):
-    from numerics.prior_strength import prior_study
+    from mlemap.numerics.prior_strength import prior_study
 
     return prior_study(q, ctx.derive)
 
@@ -87,8 +87,8 @@ def prior_work(q: PriorStrength, ctx: Context):
 def study_work(q: OptimizerStudy, ctx: Context):
     """The exact study where the log-likelihood is quadratic, else the general one (rates from the Hessian at a
     numerical optimum, linearised predictions)."""
-    from derivations.gradient import step_size_theory
-    from numerics.exact_study import exact_study
+    from mlemap.derivations.gradient import step_size_theory
+    from mlemap.numerics.exact_study import exact_study
 
     d = ctx.derive(q.model)
     n = ctx.n or q.n or DEFAULT_DRAWS
@@ -98,7 +98,7 @@ def study_work(q: OptimizerStudy, ctx: Context):
         compare = ctx.derive(q.compare) if q.compare is not None else None
         return exact_study(q, d, compare, n, ctx.seed, ctx.resolution)
     parts = tuple(p for p in q.parts if p != "ascent")
-    from numerics.exact_study import draw
+    from mlemap.numerics.exact_study import draw
 
     return run_study(d, ctx.seed, q.fractions, data=draw(d, n, ctx.seed), parts=parts)
 

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from derivations.engine import n_obs
-from derivations.gradient import batch, minibatch_gradient_covariance_scale
-from derivations.model import InputError
-from numerics import inputs
-from numerics.quadratic import Sample, divergence_limit, heatmap, left_bounds
+from mlemap.derivations.engine import n_obs
+from mlemap.derivations.gradient import batch, minibatch_gradient_covariance_scale
+from mlemap.derivations.model import InputError
+from mlemap.numerics import inputs
+from mlemap.numerics.quadratic import Sample, divergence_limit, heatmap, left_bounds
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
-
-from derivations.engine import Derivation, NoClosedForm, derive, n_obs
-from derivations.fisher import Fisher, estimator_variance, expected_value, fisher
-from derivations.model import Model
-from numerics.checks import CheckResult, guarded
-from numerics.compile import compiled
-from numerics.domains import _bounds, tangent_basis
-from numerics.newton import newton
+from mlemap.derivations.engine import Derivation, NoClosedForm, derive, n_obs
+from mlemap.derivations.fisher import Fisher, estimator_variance, expected_value, fisher
+from mlemap.derivations.model import Model
+from mlemap.numerics.checks import CheckResult, guarded
+from mlemap.numerics.compile import compiled
+from mlemap.numerics.domains import _bounds, tangent_basis
+from mlemap.numerics.newton import newton
 
 REPLICATIONS = 2000
 SAMPLE_SIZE = 200
@@ -315,7 +314,7 @@ def run_monte_carlo(d: Derivation, seed: int = 0) -> list[CheckResult]:
 def standard_errors(d: Derivation, fish: Fisher, data) -> dict[str, tuple[float, float]]:
     """Asymptotic standard errors at the estimate: sqrt(diag((-H)^-1)) from the observed information
     and sqrt(diag(I(theta_hat)^-1)) from the expected one, keyed by parameter name."""
-    from numerics.checks import optimum
+    from mlemap.numerics.checks import optimum
 
     c = compiled(d)
     est = optimum(d, data)

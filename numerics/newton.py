@@ -5,11 +5,10 @@ squares), checked to reach the optimizers' optimum."""
 from __future__ import annotations
 
 import numpy as np
-
-from derivations.engine import Derivation
-from numerics.compile import compiled
-from numerics.domains import _bounds, feasible_limits, from_free
-from numerics.results import CheckResult, rel_error, result, tolerance
+from mlemap.derivations.engine import Derivation
+from mlemap.numerics.compile import compiled
+from mlemap.numerics.domains import _bounds, feasible_limits, from_free
+from mlemap.numerics.results import CheckResult, rel_error, result, tolerance
 
 
 def newton(d: Derivation, data, start: dict[str, float], iterations: int = 50) -> dict[str, float]:
@@ -55,7 +54,7 @@ def check_newton(d: Derivation, data) -> CheckResult:
     """Newton from the centre of the domains, with the derived score and Hessian, against the optimizers'
     optimum (LBFGS from three starts). Applies where there is no closed form; elsewhere the closed form is
     checked against the optimizers directly."""
-    from numerics.checks import numerical_optimum  # checks imports this module's neighbours; imported late
+    from mlemap.numerics.checks import numerical_optimum  # checks imports this module's neighbours; imported late
 
     tol = tolerance(d.model, "newton")
     if d.estimate is not None or d.model.constraints or d.model.matrices or d.bounds or d.maximiser_set:

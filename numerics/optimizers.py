@@ -10,10 +10,9 @@ from collections.abc import Callable
 import numpy as np
 import scipy.optimize
 import torch
-
-from derivations.engine import Derivation
-from numerics.compile import Data, compiled
-from numerics.domains import _bounds, feasible_limits, from_free, on_constraints, random_point, to_free
+from mlemap.derivations.engine import Derivation
+from mlemap.numerics.compile import Data, compiled
+from mlemap.numerics.domains import _bounds, feasible_limits, from_free, on_constraints, random_point, to_free
 
 NELDER_MEAD_RESTARTS = 10
 

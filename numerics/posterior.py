@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from derivations.engine import Derivation
-from derivations.sheet import Answer, Posterior
-from numerics.checks import check_data
-from numerics.compile import compiled
-from numerics.optimizers import optimum_scipy, torch_data
-from numerics.results import CheckResult, rel_error
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.sheet import Answer, Posterior
+from mlemap.numerics.checks import check_data
+from mlemap.numerics.compile import compiled
+from mlemap.numerics.optimizers import optimum_scipy, torch_data
+from mlemap.numerics.results import CheckResult, rel_error
 
 TOLERANCE = 1e-5  # Nelder-Mead's optimum and a float64 Hessian
 

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 import scipy.stats
-
-from derivations.engine import Derivation
-from derivations.fisher import fisher
-from numerics.checks import check_data
-from numerics.compile import compiled
-from numerics.estimate import estimate
-from numerics.montecarlo import standard_errors
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.fisher import fisher
+from mlemap.numerics.checks import check_data
+from mlemap.numerics.compile import compiled
+from mlemap.numerics.estimate import estimate
+from mlemap.numerics.montecarlo import standard_errors
 
 MAX_WIDENINGS = 60
 

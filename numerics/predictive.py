@@ -8,11 +8,10 @@ import numpy as np
 import scipy.integrate
 import scipy.optimize
 import sympy as sp
-
-from derivations.engine import Derivation
-from derivations.model import observed_counts
-from derivations.sheet import PlugIn, Posterior, PosteriorPredictive
-from numerics.results import CheckResult, rel_error
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.model import observed_counts
+from mlemap.derivations.sheet import PlugIn, Posterior, PosteriorPredictive
+from mlemap.numerics.results import CheckResult, rel_error
 
 TOLERANCE = 1e-6  # the plug-in's estimate is found by a bounded search to about 1e-10
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.integrate
 import sympy as sp
-
-from derivations.engine import Derivation
-from derivations.model import InputError, Model
-from derivations.sheet import PriorStrength
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.model import InputError, Model
+from mlemap.derivations.sheet import PriorStrength
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,11 @@ from collections.abc import Callable
 import numpy as np
 import scipy.integrate
 import sympy as sp
-
-from derivations.bayes import discrete, event_set
-from derivations.engine import Derivation
-from derivations.model import observed_counts
-from derivations.sheet import Probability
-from numerics.results import CheckResult, rel_error
+from mlemap.derivations.bayes import discrete, event_set
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.model import observed_counts
+from mlemap.derivations.sheet import Probability
+from mlemap.numerics.results import CheckResult, rel_error
 
 TOLERANCE = 1e-7
 TERMS = 100_000  # an infinite discrete event is summed this far (the tail of a Poisson or geometric law is far below)

@@ -11,12 +11,11 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 import torch
-
-from derivations.engine import Derivation, n_obs
-from derivations.gradient import StepSizeTheory, step_size_theory
-from derivations.model import InputError
-from numerics import inputs
-from numerics.compile import Compiled, compiled
+from mlemap.derivations.engine import Derivation, n_obs
+from mlemap.derivations.gradient import StepSizeTheory, step_size_theory
+from mlemap.derivations.model import InputError
+from mlemap.numerics import inputs
+from mlemap.numerics.compile import Compiled, compiled
 
 SETTING_WORDS = {
     "lr": "rate",

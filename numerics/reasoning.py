@@ -10,12 +10,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import sympy as sp
-
-from derivations.answer import SUM, Notation, UnknownSymbol, Unreadable, parse_line
-from derivations.engine import Derivation, n_obs
-from derivations.sheet import Sheet
-from derivations.solve import NoClosedForm, time_limit
-from numerics.check import CHECK_SECONDS, Feedback, _equal, _judge, derived, question_of
+from mlemap.derivations.answer import SUM, Notation, UnknownSymbol, Unreadable, parse_line
+from mlemap.derivations.engine import Derivation, n_obs
+from mlemap.derivations.sheet import Sheet
+from mlemap.derivations.solve import NoClosedForm, time_limit
+from mlemap.numerics.check import CHECK_SECONDS, Feedback, _equal, _judge, derived, question_of
 
 MAX_LINES = 40
 _LINEAR = sp.Function("LINEAR_SUM")  # a sum of a monomial in the data, while sums are being split

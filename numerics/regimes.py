@@ -11,14 +11,13 @@ from collections.abc import Mapping
 
 import numpy as np
 import sympy as sp
-
-from derivations.engine import Derivation
-from derivations.model import InputError
-from derivations.pieces import pieces
-from numerics.compile import compiled
-from numerics.domains import feasible_limits
-from numerics.optimizers import optimum_scipy
-from numerics.results import CheckResult, result, tolerance
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.model import InputError
+from mlemap.derivations.pieces import pieces
+from mlemap.numerics.compile import compiled
+from mlemap.numerics.domains import feasible_limits
+from mlemap.numerics.optimizers import optimum_scipy
+from mlemap.numerics.results import CheckResult, result, tolerance
 
 REGIME_N = 5  # small samples: their statistics spread across the thresholds
 REGIME_SEEDS = 4

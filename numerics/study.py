@@ -8,14 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from derivations.engine import Derivation
-from derivations.model import InputError
-from numerics import inputs
-from numerics.checks import check_data
-from numerics.compile import compiled
-from numerics.domains import from_free
-from numerics.estimate import estimate
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.model import InputError
+from mlemap.numerics import inputs
+from mlemap.numerics.checks import check_data
+from mlemap.numerics.compile import compiled
+from mlemap.numerics.domains import from_free
+from mlemap.numerics.estimate import estimate
 
 FRACTIONS = (0.1, 0.5, 0.9, 1.1)
 GTOL = 1e-6  # |score| / n at which an ascent has converged

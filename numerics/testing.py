@@ -1,6 +1,6 @@
 """Verification inside a user's own test suite, and as JUnit XML for CI.
 
-from numerics.testing import assert_verified, sheet_cases
+from mlemap.numerics.testing import assert_verified, sheet_cases
 def test_my_model(): assert_verified(MY_MODEL)
 
 @pytest.mark.parametrize("result", sheet_cases("sheets/my_sheet.py"))   # one test per model and check
@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from derivations.engine import Derivation
-from derivations.model import Model
-from derivations.sheet import Sheet, load_sheet
-from numerics.checks import CheckResult
-from numerics.verify import Verification, format_table, verify, verify_sheet
+from mlemap.derivations.engine import Derivation
+from mlemap.derivations.model import Model
+from mlemap.derivations.sheet import Sheet, load_sheet
+from mlemap.numerics.checks import CheckResult
+from mlemap.numerics.verify import Verification, format_table, verify, verify_sheet
 
 
 class VerificationFailed(AssertionError):

@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from derivations.engine import Derivation
-from numerics.compile import compiled
+from mlemap.derivations.engine import Derivation
+from mlemap.numerics.compile import compiled
 
 GRID_POINTS = 4001
 

@@ -14,9 +14,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from derivations.engine import Derivation, derive
-from derivations.model import InputError, Model
-from derivations.sheet import (
+from mlemap.derivations.engine import Derivation, derive
+from mlemap.derivations.model import InputError, Model
+from mlemap.derivations.sheet import (
     Answer,
     Estimate,
     Posterior,
@@ -27,11 +27,11 @@ from derivations.sheet import (
     load_python_file,
     load_sheet,
 )
-from numerics.checks import CheckResult, check_data, guarded, rel_error, run_checks
-from numerics.kinds import ANSWER_CHECKS
-from numerics.montecarlo import run_monte_carlo
-from numerics.newton import check_newton
-from numerics.posterior import check_gaussian_posterior
+from mlemap.numerics.checks import CheckResult, check_data, guarded, rel_error, run_checks
+from mlemap.numerics.kinds import ANSWER_CHECKS
+from mlemap.numerics.montecarlo import run_monte_carlo
+from mlemap.numerics.newton import check_newton
+from mlemap.numerics.posterior import check_gaussian_posterior
 
 ANSWER_TOLERANCE = 1e-6
 
@@ -273,8 +273,8 @@ def models_in_file(path: Path) -> Sheet:
     return Sheet(title=f"the models of {path.name}", questions=(), extra_models=tuple(found))
 
 
-def parse(argv: list[str] | None, prog: str = "python -m numerics.verify") -> tuple[argparse.Namespace, Sheet]:
-    from sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
+def parse(argv: list[str] | None, prog: str = "python -m mlemap.numerics.verify") -> tuple[argparse.Namespace, Sheet]:
+    from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument(
@@ -306,7 +306,7 @@ def parse(argv: list[str] | None, prog: str = "python -m numerics.verify") -> tu
     return args, sheet
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m numerics.verify") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m mlemap.numerics.verify") -> int:
     args, sheet = parse(argv, prog)
     try:
         verifications, found = verify_sheet(sheet, args.seed, args.model)
@@ -346,7 +346,7 @@ def write_results(args: argparse.Namespace, sheet: Sheet, results: list[CheckRes
     args.json.parent.mkdir(parents=True, exist_ok=True)
     write_whole(args.json, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
     if args.junit:
-        from numerics.testing import junit_xml  # testing imports this module
+        from mlemap.numerics.testing import junit_xml  # testing imports this module
 
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         write_whole(args.junit, junit_xml(results, sheet.title))

@@ -1,4 +1,4 @@
-"""`python -m reports`: the CLI, leaving without the interpreter's teardown once the report is swapped in."""
+"""`python -m mlemap.reports`: the CLI, leaving without the interpreter's teardown once the report is swapped in."""
 
 import atexit
 import os
@@ -31,7 +31,7 @@ def run(main) -> None:
 if __name__ == "__main__":
 
     def main() -> int:
-        from reports.cli import main as build  # imported after run() registered its handler
+        from mlemap.reports.cli import main as build  # imported after run() registered its handler
 
         return build()
 

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from derivations.model import InputError
-from derivations.sheet import load_sheet_module
-from reports import questions, render
-from reports.document import at_a_glance, colophon, with_colophon
-from reports.output import (
+from mlemap.derivations.model import InputError
+from mlemap.derivations.sheet import load_sheet_module
+from mlemap.reports import questions, render
+from mlemap.reports.document import at_a_glance, colophon, with_colophon
+from mlemap.reports.output import (
     describe_os_error,
     locked,
     marker_files,
@@ -30,9 +30,9 @@ from reports.output import (
     swap_in,
     write_marker,
 )
-from reports.plan import ReportPlan, Settings
-from reports.sheet_document import GenericReport
-from reports.workers import Worker, die_with_parent
+from mlemap.reports.plan import ReportPlan, Settings
+from mlemap.reports.sheet_document import GenericReport
+from mlemap.reports.workers import Worker, die_with_parent
 
 FORMATS = ("md", "tex", "pdf", "html")
 FIGURE_PROCESSES = min(2, os.cpu_count() or 1)  # drawing is about a quarter of a build's CPU time

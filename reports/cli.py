@@ -1,4 +1,4 @@
-"""python -m reports: build the worked-solution report."""
+"""python -m mlemap.reports: build the worked-solution report."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from derivations.model import InputError
-from derivations.sheet import load_sheet_module
-from numerics.verify import seed
-from reports.build import FORMATS, BuildError, build
-from reports.plan import Settings
-from reports.workers import Interrupted, raise_on_sigterm
-from sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
+from mlemap.derivations.model import InputError
+from mlemap.derivations.sheet import load_sheet_module
+from mlemap.numerics.verify import seed
+from mlemap.reports.build import FORMATS, BuildError, build
+from mlemap.reports.plan import Settings
+from mlemap.reports.workers import Interrupted, raise_on_sigterm
+
+from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
 
 def positive_int(text: str) -> int:
@@ -33,7 +34,7 @@ def formats(text: str) -> tuple[str, ...]:
     return chosen
 
 
-def parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
+def parser(prog: str = "python -m mlemap.reports") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Derive, verify and write the worked-solution report.")
     p.add_argument(
         "--out",
@@ -77,7 +78,7 @@ def parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m reports") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m mlemap.reports") -> int:
     args = parser(prog).parse_args(argv)
     if args.resolution < 2:
         parser(prog).error(

@@ -1,7 +1,7 @@
 """`mlemap`: the console command. Each subcommand is one of the package's modules, with the same options.
 
-mlemap report [--out DIR] [--format md,tex,pdf,html] ...   the worked-solution report (python -m reports)
-mlemap verify [--sheet FILE] [--junit PATH] ...            every check of a sheet's models (python -m numerics.verify)
+mlemap report [--out DIR] [--format md,tex,pdf,html] ...   the worked-solution report (python -m mlemap.reports)
+mlemap verify [--sheet FILE] [--junit PATH] ...            every check of a sheet's models (python -m mlemap.numerics.verify)
 mlemap derive FILE.py:NAME                                  a model's derivation, stage by stage, in the terminal
 mlemap check [--sheet FILE] QUESTION 'ANSWER' [--json -]    a student's answer: correct, incorrect (and why), ...
 mlemap grade [--sheet FILE] SUBMISSIONS.csv [--out DIR]     a class: grades.csv, feedback pages, a summary
@@ -45,10 +45,10 @@ def parser() -> argparse.ArgumentParser:
 
 def derive_command(argv: list[str]) -> int:
     # imported here, as every command's modules are: after entry() registered its exit handler
-    from derivations.engine import Derivation, derive
-    from derivations.model import InputError, Model
-    from derivations.sheet import load_python_file
-    from derivations.show import as_text
+    from mlemap.derivations.engine import Derivation, derive
+    from mlemap.derivations.model import InputError, Model
+    from mlemap.derivations.sheet import load_python_file
+    from mlemap.derivations.show import as_text
 
     usage = argparse.ArgumentParser(prog="mlemap derive", description=COMMANDS["derive"])
     usage.add_argument("target", metavar="FILE.py:NAME")
@@ -73,27 +73,27 @@ def main(argv: list[str] | None = None) -> int:
         parser().parse_args(argv)  # --help, or a usage error naming the commands (both exit)
     command, rest = argv[0], argv[1:]  # the rest goes to the command's own parser, --help included
     if command == "report":
-        from reports.cli import main as report
+        from mlemap.reports.cli import main as report
 
         return report(rest, prog="mlemap report")
     if command == "verify":
-        from numerics.verify import main as verify
+        from mlemap.numerics.verify import main as verify
 
         return verify(rest, prog="mlemap verify")
     if command == "check":
-        from numerics.check import main as check
+        from mlemap.numerics.check import main as check
 
         return check(rest, prog="mlemap check")
     if command == "grade":
-        from reports.grade import main as grade
+        from mlemap.reports.grade import main as grade
 
         return grade(rest, prog="mlemap grade")
     return derive_command(rest)
 
 
 def entry() -> None:
-    """The installed `mlemap` script; like `python -m reports`, it leaves without the interpreter's teardown."""
-    from reports.__main__ import run
+    """The installed `mlemap` script; like `python -m mlemap.reports`, it leaves without the interpreter's teardown."""
+    from mlemap.reports.__main__ import run
 
     run(main)
 

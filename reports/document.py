@@ -11,10 +11,9 @@ from typing import Any
 import jinja2
 import numpy as np
 import sympy as sp
+from mlemap.derivations.engine import n_obs
+from mlemap.derivations.linear import COMPACT_FROM, normal_equations, residual_variance
 from sympy.printing.latex import LatexPrinter
-
-from derivations.engine import n_obs
-from derivations.linear import COMPACT_FROM, normal_equations, residual_variance
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
-
-from derivations.engine import n_obs
-from derivations.sheet import OptimizerStudy
-from numerics.exact_study import SGD_FRACTION_OF_BOUND, ExactStudy
-from numerics.quadratic import optimizer_settings
-from numerics.study import Study
-from reports import figures, reference_code
-from reports.document import KINDS_TEXT, Section, math, number
-from reports.layouts import truth_latex
-from reports.steps import worked_steps
+from mlemap.derivations.engine import n_obs
+from mlemap.derivations.sheet import OptimizerStudy
+from mlemap.numerics.exact_study import SGD_FRACTION_OF_BOUND, ExactStudy
+from mlemap.numerics.quadratic import optimizer_settings
+from mlemap.numerics.study import Study
+from mlemap.reports import figures, reference_code
+from mlemap.reports.document import KINDS_TEXT, Section, math, number
+from mlemap.reports.layouts import truth_latex
+from mlemap.reports.steps import worked_steps
 
 SHOWN_ABOVE = ("Log-density", "Joint log-likelihood")
 

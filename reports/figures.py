@@ -20,9 +20,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.transforms import Bbox
-
-from reports import reuse
-from reports.workers import run_all
+from mlemap.reports import reuse
+from mlemap.reports.workers import run_all
 
 PRINT_WIDTH = 0.8 * (21.0 - 2 * 2.0) / 2.54  # inches: 0.8\linewidth of A4 with 2 cm margins
 PRINT_HEIGHT = 0.34 * (29.7 - 2 * 2.0) / 2.54  # inches: 0.34\textheight

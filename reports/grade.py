@@ -14,10 +14,10 @@ import re
 import sys
 from pathlib import Path
 
-from derivations.model import InputError
-from derivations.sheet import answers, load_sheet
-from numerics.grade import ClassResult, grade, read_submissions
-from reports.output import locked, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
+from mlemap.derivations.model import InputError
+from mlemap.derivations.sheet import answers, load_sheet
+from mlemap.numerics.grade import ClassResult, grade, read_submissions
+from mlemap.reports.output import locked, new_temp, remove_stale_temps, resolve_out, swap_in, write_marker
 
 VERDICT_ORDER = ("correct", "incorrect", "unreadable", "undecided")
 
@@ -76,7 +76,7 @@ def feedback_markdown(result: ClassResult, student: str, labels: dict[str, str])
 
 def _label_html(label: str) -> str:
     """A question's label (the sheet's checked text): its $...$ as MathML, the rest escaped."""
-    from reports.render import safe_mathml
+    from mlemap.reports.render import safe_mathml
 
     pieces = re.split(r"(\$[^$]+\$)", label)
     return "".join(
@@ -115,7 +115,7 @@ def _message_html(feedback) -> str:
     may quote the student's text and is escaped whole."""
     if feedback.mistake is None:
         return html.escape(feedback.message)
-    from reports.render import prose
+    from mlemap.reports.render import prose
 
     return str(prose(feedback.message))
 
@@ -197,8 +197,8 @@ def write_class(result: ClassResult, directory: Path, labels: dict[str, str], gr
     summary_figure(result, directory / "summary.png")
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m reports.grade") -> int:
-    from sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
+def main(argv: list[str] | None = None, prog: str = "python -m mlemap.reports.grade") -> int:
+    from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
     usage = argparse.ArgumentParser(prog=prog, description="Grade a class's answers against the sheet's derivations.")
     usage.add_argument(

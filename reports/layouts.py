@@ -8,11 +8,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import sympy as sp
-
-from derivations.engine import n_obs
-from derivations.sheet import Bias, LogTheory, Precision, PriorStrength
-from reports import figures
-from reports.document import KINDS_TEXT, Section, hat, math
+from mlemap.derivations.engine import n_obs
+from mlemap.derivations.sheet import Bias, LogTheory, Precision, PriorStrength
+from mlemap.reports import figures
+from mlemap.reports.document import KINDS_TEXT, Section, hat, math
 
 
 def truth_latex(model, names=None) -> str:

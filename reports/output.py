@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from derivations.model import InputError
+from mlemap.derivations.model import InputError
 
 MARKER = ".mlemap-report"
 MARKER_HEADER = (

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from derivations.sheet import Question, Sheet
+from mlemap.derivations.sheet import Question, Sheet
 
 
 @dataclass

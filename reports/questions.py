@@ -20,10 +20,9 @@ from typing import Any
 import jinja2
 import numpy as np
 import sympy as sp
-
-from derivations.bayes import discrete
-from derivations.model import Model
-from derivations.sheet import (
+from mlemap.derivations.bayes import discrete
+from mlemap.derivations.model import Model
+from mlemap.derivations.sheet import (
     Bias,
     Estimate,
     LogTheory,
@@ -33,10 +32,10 @@ from derivations.sheet import (
     Question,
     Sheet,
 )
-from numerics.checks import CHECK_N
-from numerics.kinds import DEFAULT_DRAWS
-from reports import render
-from reports.document import Section, math
+from mlemap.numerics.checks import CHECK_N
+from mlemap.numerics.kinds import DEFAULT_DRAWS
+from mlemap.reports import render
+from mlemap.reports.document import Section, math
 
 SHORT = 20  # a data set of at most this many observations is listed in its question
 LISTED = 2000  # values a data set may hold to be listed in the appendix; a longer one is in its CSV file only

@@ -9,9 +9,8 @@ from pathlib import Path
 import jinja2
 from latex2mathml.converter import convert as mathml
 from markupsafe import Markup, escape
-
-from derivations.text import GREEK
-from reports.document import TEMPLATES
+from mlemap.derivations.text import GREEK
+from mlemap.reports.document import TEMPLATES
 
 TEX_SPECIALS = {
     "&": r"\&",

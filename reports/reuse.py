@@ -29,7 +29,7 @@ def job_key(job) -> str | None:
     except Exception:  # noqa: BLE001 - any argument pickle refuses: no key, the figure is drawn
         return None
     digest = hashlib.sha256(matplotlib.__version__.encode())
-    for module in sorted({job.draw.__module__, "reports.figures", __name__}):
+    for module in sorted({job.draw.__module__, "mlemap.reports.figures", __name__}):
         source = sys.modules[module].__file__
         if source is None:  # a drawing function without a source file: its figure is always drawn
             return None

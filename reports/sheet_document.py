@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sympy as sp
-
-from derivations.bayes import discrete, event_set, likelihood
-from derivations.bayes import posterior as posterior_density
-from derivations.engine import Derivation, derive, n_obs
-from derivations.linear import normal_equations
-from derivations.mistakes import typical_mistakes
-from derivations.sheet import (
+from mlemap.derivations.bayes import discrete, event_set, likelihood
+from mlemap.derivations.bayes import posterior as posterior_density
+from mlemap.derivations.engine import Derivation, derive, n_obs
+from mlemap.derivations.linear import normal_equations
+from mlemap.derivations.mistakes import typical_mistakes
+from mlemap.derivations.sheet import (
     Answer,
     Bias,
     Estimate,
@@ -37,14 +36,14 @@ from derivations.sheet import (
     estimate_key,
     estimate_label,
 )
-from derivations.why import Family, Pull, family, prior_pull
-from numerics import kinds as work
-from numerics.estimate import PointEstimate
-from numerics.exact_study import ExactStudy
-from numerics.study import Run, Study
-from numerics.verify import Verification, answer_checks, unchecked_answers, verify
-from reports import figures, layouts
-from reports.document import (
+from mlemap.derivations.why import Family, Pull, family, prior_pull
+from mlemap.numerics import kinds as work
+from mlemap.numerics.estimate import PointEstimate
+from mlemap.numerics.exact_study import ExactStudy
+from mlemap.numerics.study import Run, Study
+from mlemap.numerics.verify import Verification, answer_checks, unchecked_answers, verify
+from mlemap.reports import figures, layouts
+from mlemap.reports.document import (
     KINDS_TEXT,
     LINES,
     Section,
@@ -57,9 +56,9 @@ from reports.document import (
     numerical_math,
     roots_defined,
 )
-from reports.exact_study import exact_study
-from reports.plan import ReportPlan
-from reports.steps import where_defined, worked_steps
+from mlemap.reports.exact_study import exact_study
+from mlemap.reports.plan import ReportPlan
+from mlemap.reports.steps import where_defined, worked_steps
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def _shown(results: SheetResults, a: Answer) -> dict:
 def answer_rows(results: SheetResults) -> list[dict]:
     """answers.json: every exact answer, then each optimizer study's stability bound (a number from data); each
     row with its inputs, the data it was computed from as the students' sheet gives them (reports.questions)."""
-    from reports.questions import answer_inputs, inputs, study_inputs  # the students' sheet's choice of data
+    from mlemap.reports.questions import answer_inputs, inputs, study_inputs  # the students' sheet's choice of data
 
     rows = [
         a.as_dict() | _shown(results, a) | {"inputs": answer_inputs(results.sheet, a.key, a.model)}
@@ -483,7 +482,12 @@ def _count(run: Run) -> str:
 
 
 def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> None:
-    from reports.exact_study import HEATMAP, ascent_caption, ascent_errors, bound_title  # shared with the exact study
+    from mlemap.reports.exact_study import (  # shared with the exact study
+        HEATMAP,
+        ascent_caption,
+        ascent_errors,
+        bound_title,
+    )
 
     st = results.work[q.key]
     if isinstance(st, ExactStudy):

@@ -11,14 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
-
-from derivations.constraints import counts_sum_to_n
-from derivations.constraints import residuals as constraint_residuals
-from derivations.engine import Derivation, median_profile, n_obs, observation_derivatives, order_statistics
-from derivations.linear import NormalEquations, normal_equations, residual_variance
-from derivations.model import observed_counts
-from derivations.pieces import piece_roots, pieces
-from derivations.proof import (
+from mlemap.derivations.constraints import counts_sum_to_n
+from mlemap.derivations.constraints import residuals as constraint_residuals
+from mlemap.derivations.engine import Derivation, median_profile, n_obs, observation_derivatives, order_statistics
+from mlemap.derivations.linear import NormalEquations, normal_equations, residual_variance
+from mlemap.derivations.model import observed_counts
+from mlemap.derivations.pieces import piece_roots, pieces
+from mlemap.derivations.proof import (
     EQUAL,
     INDEX,
     UP_TO_CONSTANT,
@@ -32,7 +31,7 @@ from derivations.proof import (
     partial_at,
     score_recomputed,
 )
-from reports.document import LINES, hat, math, matrix_estimate, roots_defined, statistics_defined
+from mlemap.reports.document import LINES, hat, math, matrix_estimate, roots_defined, statistics_defined
 
 LONG = 120  # characters of LaTeX beyond which a density is not repeated inside a log
 SECOND_ORDER_TEXT = {

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from derivations.designs import gaussian_mean
-from derivations.engine import derive
-from numerics import quadratic as qd
-from numerics.exact_study import draw
+from mlemap.derivations.designs import gaussian_mean
+from mlemap.derivations.engine import derive
+from mlemap.numerics import quadratic as qd
+from mlemap.numerics.exact_study import draw
 
 SIGMA = ((5, 0), (0, 5))
 GRID = (-5.0, 5.0)
@@ -63,8 +62,8 @@ GOALS = {
 DERIVE_CHILD = """
 import json, os, time
 os.environ["MLEMAP_NO_CACHE"] = "1"
-from derivations import derive
-from sheets.catalogue import MODELS
+from mlemap.derivations import derive
+from mlemap.catalogue import MODELS
 from tests.textbook_catalogue import CASES  # the textbook catalogue (issue 16): each model derives in < 5 s
 MODELS = {**MODELS, **{case.model.name: case.model for case in CASES}}
 seconds = {}
@@ -89,7 +88,7 @@ STREAM_CHILD = """
 import json, resource, sys, time
 import numpy as np
 from tests.bench import praxis
-from numerics import quadratic as qd
+from mlemap.numerics import quadratic as qd
 p = praxis(10)
 p.stats  # derive and lambdify before the clock starts
 cov = np.linalg.inv(p.curvature)
@@ -184,7 +183,7 @@ def wall(cmd: list[str], ok=(0,)) -> float:
 def report_vs_import_floor() -> dict:
     floor = min(wall([sys.executable, "-c", IMPORT_FLOOR]) for _ in range(3))
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "reports", "--out", str(Path(tmp) / "report")]
+        cmd = [sys.executable, "-m", "mlemap.reports", "--out", str(Path(tmp) / "report")]
         wall(cmd)  # cold: fills OS caches and matplotlib's font cache
         warm = wall(cmd)
     return {"report_vs_import_floor": warm / floor, "report_seconds": warm, "import_floor_seconds": floor}
@@ -193,9 +192,10 @@ def report_vs_import_floor() -> dict:
 def check_speed() -> dict:
     """One answer checked warm (the median over every answer of Exercise 3 in two notations), and a fresh
     `mlemap check` process with a warm disk cache."""
-    from derivations.sheet import answers
-    from numerics.check import check
-    from sheets.exercise3 import SHEET
+    from mlemap.derivations.sheet import answers
+    from mlemap.numerics.check import check
+
+    from mlemap.sheets.exercise3 import SHEET
 
     found = answers(SHEET)
     texts = [(a.key, f"{float(a.value):.6g}" if a.value is not None else "xbar") for a in found]
@@ -208,7 +208,8 @@ def check_speed() -> dict:
         times.append(time.perf_counter() - start)
     cold = min(
         wall(
-            [sys.executable, "-m", "numerics.check", "task1.sigma2_mle", r"\frac{1}{n-1}\sum_i (x_i-\bar x)^2"], ok=(1,)
+            [sys.executable, "-m", "mlemap.numerics.check", "task1.sigma2_mle", r"\frac{1}{n-1}\sum_i (x_i-\bar x)^2"],
+            ok=(1,),
         )
         for _ in range(3)
     )
@@ -221,8 +222,9 @@ def grade_class_seconds(students: int = 200) -> dict:
     import io
     import random
 
-    from derivations.sheet import answers
-    from sheets.exercise3 import SHEET
+    from mlemap.derivations.sheet import answers
+
+    from mlemap.sheets.exercise3 import SHEET
 
     rng = random.Random(0)
     out = io.StringIO()
@@ -236,7 +238,7 @@ def grade_class_seconds(students: int = 200) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "class.csv"
         path.write_text(out.getvalue())
-        seconds = wall([sys.executable, "-m", "reports.grade", str(path), "--out", str(Path(tmp) / "g")])
+        seconds = wall([sys.executable, "-m", "mlemap.reports.grade", str(path), "--out", str(Path(tmp) / "g")])
     return {"grade_class_seconds": seconds}
 
 

@@ -12,15 +12,15 @@ import pytest
 # Tests derive everything afresh: a result from the disk cache (derivations/store.py) would not test the code.
 os.environ["MLEMAP_NO_CACHE"] = "1"
 
-from derivations.engine import Derivation
-from sheets.catalogue import MODELS, derivation
+from mlemap.derivations.engine import Derivation
+
+from mlemap.catalogue import MODELS, derivation
 
 
 def gamma_shape_model():
     """Separable, but the score involves the digamma function, which sympy.solve cannot invert."""
     import sympy as sp
-
-    from derivations.model import Model, Parameter
+    from mlemap.derivations.model import Model, Parameter
 
     k, x = sp.Symbol("k", positive=True), sp.Symbol("x", positive=True)
     positive = sp.Interval.open(0, sp.oo)

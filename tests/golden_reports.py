@@ -22,9 +22,9 @@ def golden(sheet: str) -> Path:
 
 def build_markdown(sheet: str, out: Path) -> str:
     """report.md of the shipped sheet, built into out (which must not exist yet)."""
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
-    if main(["--sheet", str(ROOT / "sheets" / f"{sheet}.py"), "--out", str(out), "--format", "md"]) != 0:
+    if main(["--sheet", str(ROOT / "mlemap" / "sheets" / f"{sheet}.py"), "--out", str(out), "--format", "md"]) != 0:
         raise SystemExit(f"the {sheet} report did not build")
     return (out / "report.md").read_text()
 

@@ -20,8 +20,7 @@ WIDTH = "100"  # the terminal's columns: long expressions wrap there
 def kumaraswamy_a1():
     """b (1 - x)^(b - 1) on (0, 1): its statistic log(1 - x) prints with spaces."""
     import sympy as sp
-
-    from derivations.model import Model, Parameter
+    from mlemap.derivations.model import Model, Parameter
 
     x, b = sp.Symbol("x", positive=True), sp.Symbol("b", positive=True)
     return Model(
@@ -37,8 +36,7 @@ def kumaraswamy_a1():
 def plane():
     """y = a u + b v + unit Gaussian noise: a density conditional on two covariates."""
     import sympy as sp
-
-    from derivations.model import Model, Parameter
+    from mlemap.derivations.model import Model, Parameter
 
     u, v, y, a, b = sp.symbols("u v y a b", real=True)
     density = sp.exp(-((y - a * u - b * v) ** 2) / 2) / sp.sqrt(2 * sp.pi)
@@ -52,11 +50,11 @@ def current() -> str:
     os.environ.setdefault("MLEMAP_NO_CACHE", "1")
     os.environ["COLUMNS"] = WIDTH
     import sympy as sp
+    from mlemap.derivations.engine import derive
+    from mlemap.derivations.sheet import answers, load_sheet
+    from mlemap.derivations.show import as_text
 
-    from derivations.engine import derive
-    from derivations.sheet import answers, load_sheet
-    from derivations.show import as_text
-    from sheets.catalogue import MODELS
+    from mlemap.catalogue import MODELS
     from tests import textbook_catalogue as textbook
     from tests.test_textbook import weibull
 
@@ -77,7 +75,7 @@ def current() -> str:
         parts.append(d._repr_markdown_())
         if d.estimate is not None:  # as answers.json writes an exact answer: the statistics by their names
             parts.append(f"=== {model.name}: exact ===\n" + "\n".join(f"{p} = {v}" for p, v in d.estimate.items()))
-    sheet = load_sheet(Path(__file__).parents[1] / "sheets" / "exercise3.py")
+    sheet = load_sheet(Path(__file__).parents[1] / "mlemap" / "sheets" / "exercise3.py")
     parts += ["=== exercise3: answers in a notebook ===", answers(sheet)._repr_markdown_()]
     return "\n".join(parts)
 

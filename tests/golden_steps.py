@@ -16,12 +16,16 @@ GOLDEN = Path(__file__).parent / "golden" / "steps.json"
 
 def current() -> dict[str, list[dict[str, str]]]:
     os.environ.setdefault("MLEMAP_NO_CACHE", "1")
-    from derivations.engine import derive
-    from derivations.sheet import load_sheet
-    from reports.steps import worked_steps
-    from sheets.catalogue import MODELS, derivation
+    from mlemap.derivations.engine import derive
+    from mlemap.derivations.sheet import load_sheet
+    from mlemap.reports.steps import worked_steps
 
-    models = {**MODELS, **{m.name: m for m in load_sheet(Path(__file__).parents[1] / "sheets" / "exercise4.py").models}}
+    from mlemap.catalogue import MODELS, derivation
+
+    models = {
+        **MODELS,
+        **{m.name: m for m in load_sheet(Path(__file__).parents[1] / "mlemap" / "sheets" / "exercise4.py").models},
+    }
 
     def derived(model):  # the catalogue's models from its per-process cache, as the other tests use them
         return derivation(model.name) if MODELS.get(model.name) is model else derive(model)

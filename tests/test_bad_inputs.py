@@ -20,23 +20,23 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+from mlemap.derivations.designs import exact_covariance as exact_sigma
+from mlemap.derivations.designs import gaussian_mean
+from mlemap.derivations.engine import derive
+from mlemap.derivations.model import InputError, Model, Parameter
+from mlemap.derivations.sheet import Estimate, OptimizerStudy
+from mlemap.numerics import minibatch as mb
+from mlemap.numerics import quadratic as qd
+from mlemap.numerics.checks import check_data, run_checks
+from mlemap.numerics.compile import compiled
+from mlemap.numerics.estimate import estimate
+from mlemap.numerics.exact_study import draw
+from mlemap.numerics.study import run_study
+from mlemap.numerics.verify import main as verify_main
+from mlemap.reports import build as report_build
+from mlemap.reports.cli import main
 
-from derivations.designs import exact_covariance as exact_sigma
-from derivations.designs import gaussian_mean
-from derivations.engine import derive
-from derivations.model import InputError, Model, Parameter
-from derivations.sheet import Estimate, OptimizerStudy
-from numerics import minibatch as mb
-from numerics import quadratic as qd
-from numerics.checks import check_data, run_checks
-from numerics.compile import compiled
-from numerics.estimate import estimate
-from numerics.exact_study import draw
-from numerics.study import run_study
-from numerics.verify import main as verify_main
-from reports import build as report_build
-from reports.cli import main
-from sheets.catalogue import (
+from mlemap.catalogue import (
     CAUCHY,
     COIN_MAP,
     COIN_UNIFORM,
@@ -52,7 +52,7 @@ from sheets.catalogue import (
     theta,
     x,
 )
-from sheets.catalogue import normal_prior as prior
+from mlemap.catalogue import normal_prior as prior
 from tests.conftest import gamma_shape_model
 from tests.test_textbook import binomial_model
 
@@ -138,7 +138,7 @@ def cli(*argv: str):
     return lambda tmp: main([*argv] + (["--out", str(tmp / "out")] if "--out" not in argv else []))
 
 
-SHEET_HEAD = "from derivations.sheet import Estimate, Sheet\nfrom sheets.catalogue import EXPONENTIAL\n"
+SHEET_HEAD = "from mlemap.derivations.sheet import Estimate, Sheet\nfrom mlemap.catalogue import EXPONENTIAL\n"
 
 
 def a_sheet(tmp: Path, body: str) -> None:
@@ -1104,7 +1104,7 @@ def test_bad_input(case, tmp_path, capsys):
 
 @pytest.mark.build
 def test_interrupted_build_keeps_the_previous_report(tmp_path, monkeypatch, capsys):
-    from reports import sheet_document
+    from mlemap.reports import sheet_document
 
     out = tmp_path / "report"
     assert main(["--out", str(out), "--only", "task1", "--format", "md"]) == 0
@@ -1130,7 +1130,7 @@ MODELS_FILE = """
 import dataclasses
 import sys
 
-import sheets.catalogue as c
+import mlemap.catalogue as c
 
 GOOD = c.EXPONENTIAL
 
@@ -1193,8 +1193,8 @@ def test_verify_reports_a_model_it_cannot_check_in_one_line_and_checks_the_other
 PEER_SHEET = """
 import sys
 
-from derivations.sheet import Estimate, Sheet
-from sheets.catalogue import COIN_MAP
+from mlemap.derivations.sheet import Estimate, Sheet
+from mlemap.catalogue import COIN_MAP
 
 
 def peer():
@@ -1232,7 +1232,7 @@ def test_verify_writes_its_json_beside_directories_named_like_temporary_files(tm
         (tmp_path / name).mkdir()
         (tmp_path / name / "mine.txt").write_text("mine")
     path = tmp_path / "models.py"
-    path.write_text("from sheets.catalogue import EXPONENTIAL\n")
+    path.write_text("from mlemap.catalogue import EXPONENTIAL\n")
     before = snapshot(tmp_path)
     assert verify_main(["--models", str(path), "--json", str(tmp_path / "results.json")]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["passed"] is True
@@ -1264,8 +1264,8 @@ STUDY_SHEET = """
 import dataclasses
 import sys
 
-import sheets.catalogue as c
-from derivations.sheet import OptimizerStudy, Sheet
+import mlemap.catalogue as c
+from mlemap.derivations.sheet import OptimizerStudy, Sheet
 
 
 def fails(rng, n, truth):
@@ -1298,7 +1298,8 @@ def test_a_sheets_simulate_failing_during_the_build_is_one_line(fails, said, tmp
 def test_a_hostile_student_answer_is_one_line_from_the_command_line(index, capsys):
     """The students' answers' hostile payloads (tests/test_check.HOSTILE) as the check command gets them: one
     line, no traceback, an exit code by verdict, and nothing run."""
-    from numerics.check import main as check_main
+    from mlemap.numerics.check import main as check_main
+
     from tests.test_check import HOSTILE
 
     assert len(HOSTILE) == 22

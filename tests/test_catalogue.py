@@ -9,13 +9,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+from mlemap.derivations import derive
+from mlemap.derivations.model import InputError, Model, Parameter
+from mlemap.numerics.checks import check_data, maximiser_interval
+from mlemap.numerics.estimate import estimate
+from mlemap.numerics.verify import verify
 from scipy import stats
 
-from derivations import derive
-from derivations.model import InputError, Model, Parameter
-from numerics.checks import check_data, maximiser_interval
-from numerics.estimate import estimate
-from numerics.verify import verify
 from tests.test_textbook import POSITIVE, lam, weibull, x
 from tests.textbook_catalogue import CAPABILITIES, CASES
 
@@ -86,7 +86,7 @@ def test_a_wrong_estimate_at_a_support_bound_fails_the_optimizers_and_the_peer()
 
 
 SUPPORT_SHEET = """
-from derivations.sheet import Estimate, Sheet
+from mlemap.derivations.sheet import Estimate, Sheet
 from tests.textbook_catalogue import categorical_dirichlet, pareto, uniform_0_theta
 
 SHEET = Sheet(
@@ -104,7 +104,8 @@ SHEET = Sheet(
 def test_support_bounds_and_constraints_are_shown_as_steps_and_proved(tmp_path):
     import json
 
-    from reports.cli import main
+    from mlemap.reports.cli import main
+
     from tests.reprove import reproved
 
     sheet = tmp_path / "order_sheet.py"
@@ -128,7 +129,8 @@ def test_support_bounds_and_constraints_are_shown_as_steps_and_proved(tmp_path):
 def test_a_covariance_divided_by_n_minus_1_fails_its_checks():
     from dataclasses import replace
 
-    from derivations.engine import n_obs
+    from mlemap.derivations.engine import n_obs
+
     from tests.textbook_catalogue import gaussian_mean_covariance
 
     d = derive(gaussian_mean_covariance(2))
@@ -162,7 +164,8 @@ def test_a_covariance_divided_by_n_minus_1_fails_its_checks():
 def test_a_bad_matrix_declaration_is_refused_in_one_line(change, message):
     from dataclasses import replace
 
-    from derivations.model import InputError
+    from mlemap.derivations.model import InputError
+
     from tests.textbook_catalogue import gaussian_mean_covariance
 
     model = gaussian_mean_covariance(2)
@@ -187,7 +190,8 @@ def test_a_bad_matrix_declaration_is_refused_in_one_line(change, message):
 def test_a_bad_constraint_is_refused_in_one_line(change, message):
     from dataclasses import replace
 
-    from derivations.model import InputError
+    from mlemap.derivations.model import InputError
+
     from tests.textbook_catalogue import categorical
 
     model = categorical()
@@ -208,7 +212,8 @@ def test_a_bad_constraint_is_refused_in_one_line(change, message):
 def test_a_support_bound_the_engine_cannot_use_is_refused_in_one_line(support, message):
     from dataclasses import replace
 
-    from derivations.model import InputError
+    from mlemap.derivations.model import InputError
+
     from tests.textbook_catalogue import uniform_0_theta
 
     model = uniform_0_theta()
@@ -220,7 +225,8 @@ def test_a_support_bound_the_engine_cannot_use_is_refused_in_one_line(support, m
 def test_a_density_on_a_parameter_dependent_support_is_checked_for_normalisation():
     from dataclasses import replace
 
-    from derivations.model import InputError
+    from mlemap.derivations.model import InputError
+
     from tests.textbook_catalogue import uniform_0_theta
 
     model = uniform_0_theta()
@@ -230,7 +236,8 @@ def test_a_density_on_a_parameter_dependent_support_is_checked_for_normalisation
 
 
 def test_mlemap_derive_names_order_statistics_and_counts_for_what_they_are():
-    from derivations.show import as_text
+    from mlemap.derivations.show import as_text
+
     from tests.textbook_catalogue import categorical, uniform_0_theta
 
     uniform = as_text(derive(uniform_0_theta()))
@@ -250,9 +257,10 @@ def test_mlemap_derive_names_order_statistics_and_counts_for_what_they_are():
     ],
 )
 def test_an_order_statistic_has_its_textbook_expectation(factory, textbook):
+    from mlemap.derivations.engine import n_obs
+    from mlemap.derivations.fisher import expected_value
+
     import tests.textbook_catalogue as catalogue
-    from derivations.engine import n_obs
-    from derivations.fisher import expected_value
 
     d = derive(getattr(catalogue, factory)())
     bounded = d.bounds[-1].param  # the uniform on [a, b]: its lower end, the sample minimum
@@ -261,7 +269,8 @@ def test_an_order_statistic_has_its_textbook_expectation(factory, textbook):
 
 
 def test_the_bias_check_of_an_order_statistic_runs_and_fails_a_wrong_expectation():
-    from numerics.montecarlo import check_bias, estimates
+    from mlemap.numerics.montecarlo import check_bias, estimates
+
     from tests.textbook_catalogue import uniform_0_theta
 
     d = derive(uniform_0_theta())
@@ -272,8 +281,9 @@ def test_the_bias_check_of_an_order_statistic_runs_and_fails_a_wrong_expectation
 
 
 def test_the_textbook_unbiased_correction_of_an_order_statistic_has_expectation_theta():
-    from derivations.engine import n_obs
-    from derivations.fisher import expected_value
+    from mlemap.derivations.engine import n_obs
+    from mlemap.derivations.fisher import expected_value
+
     from tests.textbook_catalogue import uniform_0_theta
 
     d = derive(uniform_0_theta())
@@ -295,8 +305,8 @@ def test_the_textbook_unbiased_correction_of_an_order_statistic_has_expectation_
     ids=["0-theta", "symmetric", "theta-2theta", "window", "reflected", "closed-domain"],
 )
 def test_a_bounded_parameter_is_confined_to_the_feasible_set_its_support_ends_allow(support, domain, expected):
-    from derivations.engine import order_statistics
-    from derivations.support import feasible_ends
+    from mlemap.derivations.engine import order_statistics
+    from mlemap.derivations.support import feasible_ends
 
     x, theta = sp.Symbol("x", real=True), sp.Symbol("theta", real=True)
     interval = support(theta)
@@ -313,7 +323,8 @@ def test_a_bounded_parameter_is_confined_to_the_feasible_set_its_support_ends_al
 
 
 def test_an_order_statistic_carries_the_sign_every_observation_has():
-    from derivations.engine import order_statistics
+    from mlemap.derivations.engine import order_statistics
+
     from tests.textbook_catalogue import pareto, shifted_exponential, uniform_0_theta
 
     def symbol(model):
@@ -327,7 +338,8 @@ def test_an_order_statistic_carries_the_sign_every_observation_has():
 
 
 def test_counts_over_a_finite_support_are_written_in_n_the_textbook_form():
-    from derivations.engine import n_obs
+    from mlemap.derivations.engine import n_obs
+
     from tests.textbook_catalogue import categorical, categorical_dirichlet
 
     d = derive(categorical())
@@ -342,7 +354,8 @@ def test_counts_over_a_finite_support_are_written_in_n_the_textbook_form():
 
 def test_counts_of_opposite_values_are_two_statistics_and_each_estimate_is_its_own_frequency():
     """Counts of -1 and 1 (like sums of x**2 and x**-2) once shared a name, hence a symbol, merging in the log-likelihood."""
-    from derivations.engine import estimate_at
+    from mlemap.derivations.engine import estimate_at
+
     from tests.textbook_catalogue import k, p1, p2, p3, signed_categorical
 
     values = (-1, 0, 1)
@@ -355,7 +368,8 @@ def test_counts_of_opposite_values_are_two_statistics_and_each_estimate_is_its_o
 
 
 def test_statistics_whose_names_coincide_get_two_symbols_and_their_own_estimates():
-    from derivations.engine import estimate_at
+    from mlemap.derivations.engine import estimate_at
+
     from tests.textbook_catalogue import bit_named_xy
 
     d = derive(bit_named_xy())
@@ -379,7 +393,8 @@ def test_a_sine_of_a_difference_is_expanded_so_the_density_separates():
 @pytest.mark.parametrize("name, order", [("uniform_0_theta", max), ("shifted_exponential", min)])
 def test_observed_data_give_the_order_statistic_its_value(name, order):
     """theta = max_i x_i, a = min_i x_i, at data declared with the model."""
-    from derivations.engine import estimate_at
+    from mlemap.derivations.engine import estimate_at
+
     from tests import textbook_catalogue
 
     model = getattr(textbook_catalogue, name)()
@@ -390,7 +405,8 @@ def test_observed_data_give_the_order_statistic_its_value(name, order):
 
 def test_a_support_bound_on_the_second_data_symbol_is_found():
     """y ~ Exp(1) on (0, oo), x ~ U(0, theta): the MLE of theta is max_i x_i, whatever y's support."""
-    from derivations.engine import estimate_at
+    from mlemap.derivations.engine import estimate_at
+
     from tests.textbook_catalogue import uniform_0_theta
 
     y = sp.Symbol("y", positive=True)
@@ -440,7 +456,7 @@ def test_a_matrix_density_not_of_the_log_det_form_is_no_closed_form_with_the_rea
 
 
 def test_a_constant_log_in_a_term_of_sigma_is_part_of_q_not_of_log_det():
-    from derivations.matrix import log_det_form
+    from mlemap.derivations.matrix import log_det_form
 
     s11, s12, s22, n = sp.symbols("sigma11 sigma12 sigma22 n", positive=True)
     det = s11 * s22 - s12**2
@@ -451,7 +467,8 @@ def test_a_constant_log_in_a_term_of_sigma_is_part_of_q_not_of_log_det():
 def test_a_constraint_that_does_not_fix_the_last_parameter_uniquely_is_refused_naming_it():
     from dataclasses import replace
 
-    from derivations.model import InputError
+    from mlemap.derivations.model import InputError
+
     from tests.textbook_catalogue import categorical
 
     model = categorical()
@@ -492,12 +509,12 @@ def test_a_bad_solve_time_limit_is_refused_naming_the_model(seconds):
 
 @pytest.mark.parametrize("error", [NotImplementedError("no algorithm"), sp.PolynomialError("tan(mu) is a generator")])
 def test_a_solve_sympy_gives_up_on_is_no_closed_form_and_a_numerical_estimate(monkeypatch, error):
-    import derivations.solve
+    import mlemap.derivations.solve
 
     def gives_up(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(derivations.solve.sp, "solve", gives_up)
+    monkeypatch.setattr(mlemap.derivations.solve.sp, "solve", gives_up)
     d = derive(weibull(3))
     assert d.estimate is None and d.no_closed_form.startswith("sympy.solve cannot solve the score equation")
 
@@ -513,7 +530,8 @@ def test_a_model_sets_its_own_solve_time_limit():
 def test_lagrange_equations_sympy_cannot_solve_or_finish_are_no_closed_form_with_the_reason(monkeypatch):
     from dataclasses import replace
 
-    import derivations.constraints as constraints
+    import mlemap.derivations.constraints as constraints
+
     from tests.textbook_catalogue import tied_poisson
 
     slow = derive(replace(tied_poisson(), solve_seconds=1e-6))
@@ -534,7 +552,8 @@ def test_lagrange_equations_sympy_cannot_solve_or_finish_are_no_closed_form_with
 def test_constraints_with_a_parameter_dependent_support_or_two_unsolved_parameters_are_refused_naming_them():
     from dataclasses import replace
 
-    from derivations.model import InputError
+    from mlemap.derivations.model import InputError
+
     from tests.textbook_catalogue import categorical, uniform_a_b
 
     uniform = uniform_a_b()
@@ -549,7 +568,8 @@ def test_constraints_with_a_parameter_dependent_support_or_two_unsolved_paramete
 def test_counts_are_written_in_n_when_another_data_symbol_comes_first():
     from dataclasses import replace
 
-    from derivations.engine import n_obs
+    from mlemap.derivations.engine import n_obs
+
     from tests.textbook_catalogue import categorical
 
     model = categorical()
@@ -571,7 +591,7 @@ def test_counts_are_written_in_n_when_another_data_symbol_comes_first():
     ],
 )
 def test_an_order_statistic_is_positive_or_nonnegative_as_the_supports_lower_end_is(lower, domain, sign):
-    from derivations.support import MAX, order_symbol
+    from mlemap.derivations.support import MAX, order_symbol
 
     x, theta, c = sp.Symbol("x", real=True), sp.Symbol("theta", positive=True), sp.Symbol("c", real=True)
     params = (Parameter(theta), Parameter(c, domain)) if domain is not None else (Parameter(theta),)
@@ -585,9 +605,9 @@ def test_an_order_statistic_is_positive_or_nonnegative_as_the_supports_lower_end
 
 def test_an_estimator_mixing_a_sum_and_an_order_statistic_has_its_textbook_expectation():
     """The shifted exponential with scale b: b = mean(x) - min(x), whose expectation is b (n - 1) / n."""
-    from derivations.engine import n_obs
-    from derivations.fisher import expected_value
-    from derivations.solve import NoClosedForm
+    from mlemap.derivations.engine import n_obs
+    from mlemap.derivations.fisher import expected_value
+    from mlemap.derivations.solve import NoClosedForm
 
     x, a, b = sp.Symbol("x", real=True), sp.Symbol("a", real=True), sp.Symbol("b", positive=True)
     scale = Parameter(b, sp.Interval.open(0, sp.oo))
@@ -607,8 +627,9 @@ def test_an_estimator_mixing_a_sum_and_an_order_statistic_has_its_textbook_expec
 
 
 def test_an_order_statistics_expectation_that_does_not_finish_says_which(monkeypatch):
-    import derivations.fisher as fisher
-    from derivations.solve import NoClosedForm
+    import mlemap.derivations.fisher as fisher
+    from mlemap.derivations.solve import NoClosedForm
+
     from tests.textbook_catalogue import uniform_0_theta
 
     d = derive(uniform_0_theta())
@@ -621,7 +642,8 @@ def test_the_counts_of_two_categorical_data_symbols_are_each_written_in_n():
     """A category k on a simplex beside a Bernoulli j: each symbol's counts add up to n on their own."""
     from dataclasses import replace
 
-    from derivations.engine import n_obs
+    from mlemap.derivations.engine import n_obs
+
     from tests.textbook_catalogue import categorical
 
     model = categorical()
@@ -653,8 +675,9 @@ def test_the_counts_of_two_categorical_data_symbols_are_each_written_in_n():
 def test_an_order_statistics_expectation_sympy_cannot_take_is_no_closed_form_naming_it(monkeypatch, left):
     import types
 
-    import derivations.fisher as fisher
-    from derivations.solve import NoClosedForm
+    import mlemap.derivations.fisher as fisher
+    from mlemap.derivations.solve import NoClosedForm
+
     from tests.textbook_catalogue import uniform_0_theta
 
     d = derive(uniform_0_theta())
@@ -668,7 +691,8 @@ def test_a_bounded_model_with_observed_data_is_estimated_at_other_data_as_a_numb
     """Its estimate is the order statistic itself; at other statistics (a Monte Carlo sample) it is that number."""
     from dataclasses import replace
 
-    from derivations.engine import estimate_at
+    from mlemap.derivations.engine import estimate_at
+
     from tests.textbook_catalogue import uniform_0_theta
 
     model = uniform_0_theta()
@@ -683,7 +707,8 @@ def test_a_bounded_model_with_observed_data_is_estimated_at_other_data_as_a_numb
 def test_constrained_declarations_are_checked_at_points_on_the_constraints():
     from dataclasses import replace
 
-    from derivations.model import InputError
+    from mlemap.derivations.model import InputError
+
     from tests.textbook_catalogue import categorical
 
     model = categorical()
@@ -695,7 +720,8 @@ def test_constrained_declarations_are_checked_at_points_on_the_constraints():
 
 
 def test_lagrange_points_outside_the_domains_are_no_closed_form_saying_how_many(monkeypatch):
-    import derivations.engine as engine
+    import mlemap.derivations.engine as engine
+
     from tests.textbook_catalogue import tied_poisson
 
     monkeypatch.setattr(engine, "admissible", lambda model, points: [])
@@ -708,7 +734,8 @@ def test_a_covariance_map_under_the_prior_one_over_det_sigma_is_the_scatter_over
     """Two log det terms (the likelihood's -n/2 and the prior's -1) add up: Sigma = S / (n + 2) = n/(n + 2) MLE."""
     from dataclasses import replace
 
-    from derivations.engine import n_obs
+    from mlemap.derivations.engine import n_obs
+
     from tests.textbook_catalogue import gaussian_mean_covariance
 
     model = gaussian_mean_covariance(2)
@@ -722,7 +749,8 @@ def test_a_covariance_map_under_the_prior_one_over_det_sigma_is_the_scatter_over
 def test_the_matrix_routes_refusals_say_which(monkeypatch):
     from dataclasses import replace
 
-    import derivations.engine as engine
+    import mlemap.derivations.engine as engine
+
     from tests.textbook_catalogue import gaussian_mean_covariance
 
     model = gaussian_mean_covariance(2)
@@ -737,8 +765,8 @@ def test_the_matrix_routes_refusals_say_which(monkeypatch):
 
 
 def test_a_score_that_does_not_clear_by_det_sigma_is_no_closed_form_saying_so():
-    from derivations.matrix import _exact
-    from derivations.solve import NoClosedForm
+    from mlemap.derivations.matrix import _exact
+    from mlemap.derivations.solve import NoClosedForm
 
     s = sp.Symbol("s")
     assert _exact(sp.Poly(s**3 + s, s), sp.Poly(s, s)) == s**2 + 1
@@ -748,8 +776,9 @@ def test_a_score_that_does_not_clear_by_det_sigma_is_no_closed_form_saying_so():
 
 def test_a_bounded_models_information_is_observed_only_with_the_reason():
     """The support moves with theta, so the regularity behind E[-H] and the Cramer-Rao bound fails."""
-    from derivations.engine import n_obs
-    from derivations.fisher import NOT_REGULAR, fisher
+    from mlemap.derivations.engine import n_obs
+    from mlemap.derivations.fisher import NOT_REGULAR, fisher
+
     from tests.textbook_catalogue import uniform_0_theta
 
     d = derive(uniform_0_theta())
@@ -760,7 +789,7 @@ def test_a_bounded_models_information_is_observed_only_with_the_reason():
 
 
 def test_data_in_an_integer_range_are_checked_against_its_ends_and_its_step():
-    from derivations.model import in_support
+    from mlemap.derivations.model import in_support
 
     values = np.array([0.0, 1.0, 2.0, 10.0, 12.0, 2.5])
     assert in_support(values, sp.Range(0, 11)).tolist() == [True, True, True, True, False, False]

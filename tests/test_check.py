@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
-
-from derivations.engine import derive, n_obs
-from derivations.mistakes import typical_mistakes
-from derivations.sheet import answers, load_sheet
-from numerics.check import check, main, question_of
+from mlemap.derivations.engine import derive, n_obs
+from mlemap.derivations.mistakes import typical_mistakes
+from mlemap.derivations.sheet import answers, load_sheet
+from mlemap.numerics.check import check, main, question_of
 
 ROOT = Path(__file__).resolve().parents[1]
-SHEETS = {name: load_sheet(ROOT / "sheets" / f"{name}.py") for name in ("exercise3", "exercise4")}
+SHEETS = {name: load_sheet(ROOT / "mlemap" / "sheets" / f"{name}.py") for name in ("exercise3", "exercise4")}
 CASES = [(name, a.key) for name, sheet in SHEETS.items() for a in answers(sheet)]
 
 

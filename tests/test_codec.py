@@ -7,10 +7,10 @@ import json
 
 import pytest
 import sympy as sp
+from mlemap.derivations import codec, store
+from mlemap.derivations.engine import SecondOrder, Statistic, derive
 
-from derivations import codec, store
-from derivations.engine import SecondOrder, Statistic, derive
-from sheets.catalogue import COIN_MAP_SD, LINEAR_REGRESSION, MODELS
+from mlemap.catalogue import COIN_MAP_SD, LINEAR_REGRESSION, MODELS
 from tests.conftest import cache_in
 
 n = sp.Symbol("n", positive=True, integer=True)  # assumptions in this order: srepr keeps it
@@ -132,7 +132,7 @@ def test_only_registered_dataclasses_are_rebuilt():
 
 
 def test_a_second_derivation_is_read_from_the_cache_and_equals_the_first(tmp_path, monkeypatch):
-    from derivations import engine
+    from mlemap.derivations import engine
 
     cache_in(monkeypatch, tmp_path)
     for model in (COIN_MAP_SD, LINEAR_REGRESSION):

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 import sympy as sp
+from mlemap.derivations import derive
+from mlemap.derivations.model import InputError
+from mlemap.numerics.estimate import estimate
 
-from derivations import derive
-from derivations.model import InputError
-from numerics.estimate import estimate
-from sheets.catalogue import EXPONENTIAL, POISSON
+from mlemap.catalogue import EXPONENTIAL, POISSON
 
 
 def test_observed_data_keyed_by_name_are_the_data_symbols_columns():
@@ -35,7 +35,7 @@ def test_estimate_takes_a_model_and_refuses_anything_else_in_one_line():
 
 
 def test_the_command_prints_its_version():
-    out = subprocess.run([sys.executable, "-m", "reports.console", "--version"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "mlemap.reports.console", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("mlemap ") and out.stdout.split()[1][0].isdigit()
 
 

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import scipy.stats
 import sympy as sp
+from mlemap.derivations import bayes, solve
+from mlemap.derivations.engine import TIMED_OUT, NoClosedForm, derive, n_obs, time_limit, timed_out
+from mlemap.derivations.model import InputError
+from mlemap.derivations.sheet import answers
+from mlemap.reports.steps import worked_steps
 
-from derivations import bayes, solve
-from derivations.engine import TIMED_OUT, NoClosedForm, derive, n_obs, time_limit, timed_out
-from derivations.model import InputError
-from derivations.sheet import answers
-from reports.steps import worked_steps
-from sheets.catalogue import (
+from mlemap.catalogue import (
     COIN_MAP,
     COIN_MAP_SD,
     COIN_UNIFORM,
@@ -30,7 +30,7 @@ from sheets.catalogue import (
     theta,
     x,
 )
-from sheets.exercise3 import SHEET
+from mlemap.sheets.exercise3 import SHEET
 from tests.conftest import cache_in, mutate
 
 
@@ -155,7 +155,7 @@ def test_prior_variance_must_be_positive(variance):
 
 def test_new_model_runs_through_derive_only():
     """A model declared here and nowhere else: a Rayleigh scale."""
-    from derivations.model import Model, Parameter
+    from mlemap.derivations.model import Model, Parameter
 
     s2 = sp.Symbol("s2", positive=True)
     r = sp.Symbol("r", positive=True)
@@ -243,7 +243,7 @@ def test_posterior_predictive_refuses_models_it_cannot_integrate():
         InputError, match=r"^gaussian: the posterior predictive integral needs one parameter on an interval$"
     ):
         bayes.posterior(GAUSSIAN)
-    from sheets.catalogue import NORMAL_NORMAL
+    from mlemap.catalogue import NORMAL_NORMAL
 
     with pytest.raises(InputError, match=r"^normal_normal: has no observed data$"):
         bayes.posterior_predictive(NORMAL_NORMAL, ({x: 1},))
@@ -273,14 +273,14 @@ VALUES = np.array([-0.5, 0.0, 0.5, 1.0, 1.5])
     ids=["reals", "closed", "open", "left-open", "right-open", "finite", "naturals0"],
 )
 def test_data_support_membership_respects_each_bound(support, inside):
-    from derivations.model import in_support
+    from mlemap.derivations.model import in_support
 
     got = in_support(VALUES, support)
     assert got.dtype == bool and got.tolist() == [bool(v) for v in inside]
 
 
 def test_any_other_data_support_is_asked_of_sympy_value_by_value():
-    from derivations.model import in_support
+    from mlemap.derivations.model import in_support
 
     union = sp.Union(sp.Interval(0, 1), sp.Interval(2, 3))
     assert in_support(VALUES, union).tolist() == [bool(union.contains(sp.Rational(v))) for v in VALUES]
@@ -291,7 +291,7 @@ def test_any_other_data_support_is_asked_of_sympy_value_by_value():
 
 
 def test_a_solution_outside_a_parameter_domain_or_missing_one_is_not_in_it():
-    from derivations.engine import _in_domain
+    from mlemap.derivations.engine import _in_domain
 
     mu, s2 = GAUSSIAN.param_symbols
     assert _in_domain(GAUSSIAN, {mu: 1, s2: 2})
@@ -300,7 +300,7 @@ def test_a_solution_outside_a_parameter_domain_or_missing_one_is_not_in_it():
 
 
 def test_leading_principal_minors_decide_definiteness():
-    from derivations.engine import _minors_status
+    from mlemap.derivations.engine import _minors_status
 
     a = sp.Symbol("a", real=True)
     assert _minors_status(sp.Matrix([[2, 1], [1, 3]])) == ((2, 5), "proved", ())
@@ -309,7 +309,7 @@ def test_leading_principal_minors_decide_definiteness():
 
 
 def test_the_highest_of_several_stationary_points_is_picked():
-    from derivations.engine import _pick_maximum
+    from mlemap.derivations.engine import _pick_maximum
 
     t, c = sp.symbols("t c", real=True)
     objective = -((t**2 - 1) ** 2) + t
@@ -320,7 +320,7 @@ def test_the_highest_of_several_stationary_points_is_picked():
 
 
 def test_symbolic_stationary_values_are_ranked_where_sympy_proves_the_sign_of_their_difference():
-    from derivations.engine import _pick_maximum
+    from mlemap.derivations.engine import _pick_maximum
 
     t = sp.Symbol("t", real=True)
     objective = n_obs * -((t**2 - 1) ** 2)  # -n at t = 0, 0 at t = +-1: n > 0 decides
@@ -330,7 +330,7 @@ def test_symbolic_stationary_values_are_ranked_where_sympy_proves_the_sign_of_th
 
 
 def test_statistic_names_are_identifiers_read_off_the_expression():
-    from derivations.engine import _stat_name
+    from mlemap.derivations.engine import _stat_name
 
     y = sp.Symbol("y", real=True)
     assert [_stat_name(g) for g in (x, x**2, x * y, sp.log(x))] == ["S_x", "S_xp2", "S_xy", "S_logx"]
@@ -352,7 +352,7 @@ def test_statistics_are_written_as_sums_over_the_indexed_observations():
 def test_without_statistics_to_solve_for_the_hessian_is_taken_at_the_estimate_itself():
     """Observed statistics (the coin models) leave nothing to solve for: the fallback evaluates the Hessian at
     the estimate and keeps the minors the assumptions cannot decide as conditions."""
-    from derivations.engine import SecondOrder, _minors_status, _second_order
+    from mlemap.derivations.engine import SecondOrder, _minors_status, _second_order
 
     d = derivation("gaussian")
     stats = {s.symbol: s.symbol for s in d.statistics}  # non-empty: takes the fallback, substitutes nothing
@@ -364,7 +364,7 @@ def test_without_statistics_to_solve_for_the_hessian_is_taken_at_the_estimate_it
 
 
 def test_a_statistic_set_sympy_cannot_solve_for_is_skipped_not_the_end_of_the_search(monkeypatch):
-    from derivations import engine
+    from mlemap.derivations import engine
 
     d = derivation("linear_regression")
     highest = next(s.symbol for s in d.statistics if s.symbol.name == "S_yp2")  # in the first set tried
@@ -384,7 +384,7 @@ def test_a_statistic_set_sympy_cannot_solve_for_is_skipped_not_the_end_of_the_se
 
 def test_the_sample_size_is_never_solved_for(monkeypatch):
     """n counts observations: trading it for a parameter would give a Hessian in a meaningless "n"."""
-    from derivations import engine
+    from mlemap.derivations import engine
 
     d = derivation("exponential")
     asked, solve = [], sp.solve
@@ -431,7 +431,7 @@ def test_a_score_of_one_sign_on_a_bounded_domain_puts_the_maximum_at_the_end():
 
 
 def test_statistics_given_are_statistics_used_for_a_model_with_observed_data():
-    from derivations.engine import estimate_at
+    from mlemap.derivations.engine import estimate_at
 
     d = derive(COIN_UNIFORM)
     n, heads = (s.symbol for s in d.statistics)
@@ -444,7 +444,7 @@ def test_statistics_given_are_statistics_used_for_a_model_with_observed_data():
 
 
 def test_a_solve_that_runs_out_of_time_says_which_solve(monkeypatch):
-    from derivations import solve
+    from mlemap.derivations import solve
 
     monkeypatch.setattr(solve, "SOLVE_SECONDS", 1e-3)
     d = derive(GAUSSIAN)
@@ -455,7 +455,7 @@ def test_a_solve_that_runs_out_of_time_says_which_solve(monkeypatch):
 
 
 def test_a_system_sympy_cannot_solve_is_no_closed_form_with_sympys_reason(monkeypatch):
-    from derivations import engine
+    from mlemap.derivations import engine
 
     def unsolvable(*args, **kwargs):
         raise NotImplementedError("no algorithm\nfor this system")
@@ -466,7 +466,7 @@ def test_a_system_sympy_cannot_solve_is_no_closed_form_with_sympys_reason(monkey
 
 
 def test_stationary_points_that_cannot_be_ranked_are_no_closed_form_with_the_reason(monkeypatch):
-    from derivations import engine
+    from mlemap.derivations import engine
 
     def unrankable(objective, candidates):
         raise NoClosedForm("2 symbolic stationary points and no way to rank them")
@@ -485,7 +485,7 @@ def test_statistics_print_as_their_sums_in_any_expression():
 
 def test_indexing_keeps_a_data_symbol_apart_from_one_already_named_like_its_index():
     """x -> x_i and x_i -> x_i_i at once: one after the other, x would become x_i and then x_i_i."""
-    from derivations.engine import _stat_latex
+    from mlemap.derivations.engine import _stat_latex
 
     xi = sp.Symbol("x_i")  # no assumptions: the same symbol as the index symbol made for x
     assert _stat_latex(x * xi**2, (x, xi)) == r"\sum_{i=1}^{n} x_{i} x_{i i}^{2}"
@@ -493,7 +493,7 @@ def test_indexing_keeps_a_data_symbol_apart_from_one_already_named_like_its_inde
 
 def test_the_log_prior_is_a_sum_of_logs_even_where_the_signs_are_not_declared():
     """1 - theta > 0 holds on the domain but not by the symbol's assumptions: the log is split regardless."""
-    from derivations.engine import log_prior
+    from mlemap.derivations.engine import log_prior
 
     assert log_prior(coin_model("coin_beta_2_3", "Coin", theta**2 * (1 - theta) ** 3)) == 2 * sp.log(
         theta
@@ -502,7 +502,7 @@ def test_the_log_prior_is_a_sum_of_logs_even_where_the_signs_are_not_declared():
 
 def test_a_derivation_that_ran_out_of_time_is_not_cached(tmp_path, monkeypatch):
     """A slow machine's time-out must not become every later build's answer."""
-    from derivations import solve
+    from mlemap.derivations import solve
 
     cache_in(monkeypatch, tmp_path)
     monkeypatch.setattr(solve, "SOLVE_SECONDS", 1e-3)
@@ -529,7 +529,7 @@ def test_a_sum_over_the_support_is_positive_or_nonnegative_by_the_support_alone(
 
 def test_a_standard_deviation_keeps_only_the_positive_root():
     """The score -n/s + S_xp2/s^3 vanishes at s = +-sqrt(S_xp2/n); S_xp2 >= 0 puts the negative root outside."""
-    from derivations.model import Model, Parameter
+    from mlemap.derivations.model import Model, Parameter
 
     s = sp.Symbol("s", positive=True)
     density = sp.exp(-(x**2) / (2 * s**2)) / sp.sqrt(2 * sp.pi * s**2)
@@ -610,7 +610,7 @@ def test_time_limit_leaves_nothing_behind(monkeypatch, signals):
 
 
 def _one_parameter(t: sp.Symbol, domain: sp.Set, *more: sp.Symbol):
-    from derivations.model import Model, Parameter
+    from mlemap.derivations.model import Model, Parameter
 
     params = (Parameter(t, domain),) + tuple(Parameter(s, sp.Interval(0, 1)) for s in more)
     return Model("boundary", "boundary", (x,), params, sp.Integer(1))

@@ -9,11 +9,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+from mlemap.derivations import derive
+from mlemap.numerics.estimate import estimate
 from scipy import stats
 
-from derivations import derive
-from numerics.estimate import estimate
-from sheets.catalogue import EXPONENTIAL, GAUSSIAN, POISSON
+from mlemap.catalogue import EXPONENTIAL, GAUSSIAN, POISSON
 from tests.textbook_catalogue import uniform_0_theta
 
 
@@ -43,7 +43,7 @@ def test_a_bound_outside_the_declared_domain_is_refused_at_the_data():
 
 @pytest.mark.parametrize("counts", [[171, 200, 190], list(np.random.default_rng(4).poisson(200.0, 40))])
 def test_counts_whose_factorials_overflow_float64_are_estimated_and_their_log_likelihood_is_scipys(counts):
-    from numerics.compile import compiled
+    from mlemap.numerics.compile import compiled
 
     d = derive(POISSON)
     found = estimate(d, {"x": counts})

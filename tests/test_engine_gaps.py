@@ -9,15 +9,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+from mlemap.derivations import derive
+from mlemap.derivations.engine import n_obs
+from mlemap.derivations.fisher import SINGULAR, estimator_variance, fisher
+from mlemap.derivations.model import Model, Parameter
+from mlemap.derivations.sheet import Estimate, Sheet, answers
+from mlemap.numerics.estimate import estimate
+from mlemap.numerics.verify import verify
 from scipy import stats
 
-from derivations import derive
-from derivations.engine import n_obs
-from derivations.fisher import SINGULAR, estimator_variance, fisher
-from derivations.model import Model, Parameter
-from derivations.sheet import Estimate, Sheet, answers
-from numerics.estimate import estimate
-from numerics.verify import verify
 from tests.textbook_catalogue import categorical, gamma_poisson_map, inverse_gamma_map, log_series, uniform_0_theta, x
 
 
@@ -36,7 +36,7 @@ def test_the_log_series_log_likelihood_is_real_and_its_optimum_is_scipys():
 
 def test_a_sign_that_cannot_be_paired_is_left_alone():
     """One negative factor: the density is negative, which the declaration refuses, not the log's rewriting."""
-    from derivations.engine import positive_factors
+    from mlemap.derivations.engine import positive_factors
 
     p = sp.Symbol("p", positive=True)
     model = replace(log_series(), density=p / sp.log(1 - p))
@@ -93,7 +93,7 @@ def test_a_linear_map_has_its_own_variance_which_a_simulation_confirms(factory):
 
 
 def test_draws_wider_than_the_derived_variance_fail_the_variance_check():
-    from numerics.montecarlo import check_cramer_rao, estimates
+    from mlemap.numerics.montecarlo import check_cramer_rao, estimates
 
     d = derive(inverse_gamma_map())
     draws = estimates(d)
@@ -123,7 +123,8 @@ def test_raos_linkage_has_one_root_in_the_domain_and_raos_value():
 def test_a_quadratic_score_picks_its_root_by_the_sign_change_across_the_domain():
     """Without the counts' signs SymPy cannot discard the second root; the score's sign at the domain's ends
     names the one inside, under the conditions that make the sign change."""
-    from derivations.roots import quadratic_root
+    from mlemap.derivations.roots import quadratic_root
+
     from tests.textbook_catalogue import genetic_linkage
 
     model = genetic_linkage()
@@ -141,7 +142,8 @@ def test_a_quadratic_score_picks_its_root_by_the_sign_change_across_the_domain()
 
 
 def test_the_normal_equations_name_the_gram_matrix_and_the_ridge():
-    from derivations.linear import normal_equations
+    from mlemap.derivations.linear import normal_equations
+
     from tests.textbook_catalogue import RIDGE_NOISE, RIDGE_PRECISION, linear_model_3, ridge_model_3
 
     least = normal_equations(derive(linear_model_3()))
@@ -154,7 +156,8 @@ def test_the_normal_equations_name_the_gram_matrix_and_the_ridge():
 
 
 def test_a_model_with_one_weight_has_no_normal_equations_block():
-    from derivations.linear import normal_equations
+    from mlemap.derivations.linear import normal_equations
+
     from tests.textbook_catalogue import regression_through_origin
 
     assert normal_equations(derive(regression_through_origin())) is None
@@ -180,7 +183,8 @@ def test_a_parameter_bounding_two_data_symbols_is_at_the_larger_maximum():
 
 @pytest.mark.parametrize("n", [7, 8])
 def test_the_laplace_location_is_the_median_and_its_scale_the_mean_absolute_deviation(n):
-    from numerics.compile import compiled
+    from mlemap.numerics.compile import compiled
+
     from tests.textbook_catalogue import laplace_location_scale
 
     model = laplace_location_scale()
@@ -201,8 +205,9 @@ def test_the_laplace_location_is_the_median_and_its_scale_the_mean_absolute_devi
 
 
 def test_the_derived_newton_step_reaches_irls_and_one_step_does_not():
-    from numerics.checks import check_data
-    from numerics.newton import check_newton, newton
+    from mlemap.numerics.checks import check_data
+    from mlemap.numerics.newton import check_newton, newton
+
     from tests.textbook_catalogue import irls, logistic_regression_3
 
     model = logistic_regression_3()

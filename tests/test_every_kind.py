@@ -15,23 +15,23 @@ import scipy.integrate
 import scipy.optimize
 import scipy.stats
 import sympy as sp
+from mlemap.derivations import fisher
+from mlemap.derivations.engine import derive, n_obs
+from mlemap.derivations.sheet import Bias, Precision, PriorStrength
+from mlemap.numerics.bias import bias_check
+from mlemap.numerics.kinds import Context, _prior_checks, bias_work, work_checks
+from mlemap.numerics.precision import precision_at_data
+from mlemap.numerics.prior_strength import prior_study
 
-from derivations import fisher
-from derivations.engine import derive, n_obs
-from derivations.sheet import Bias, Precision, PriorStrength
-from numerics.bias import bias_check
-from numerics.kinds import Context, _prior_checks, bias_work, work_checks
-from numerics.precision import precision_at_data
-from numerics.prior_strength import prior_study
-from sheets.catalogue import COIN_MAP, EXPONENTIAL, GAUSSIAN, POISSON, normal_prior, theta
+from mlemap.catalogue import COIN_MAP, EXPONENTIAL, GAUSSIAN, POISSON, normal_prior, theta
 
 EVERY_KIND = """
 import sympy as sp
 from dataclasses import replace
-from derivations.designs import gaussian_mean, linear_gaussian
-from derivations.sheet import (Bias, Estimate, LogTheory, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive,
+from mlemap.derivations.designs import gaussian_mean, linear_gaussian
+from mlemap.derivations.sheet import (Bias, Estimate, LogTheory, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive,
     Precision, PriorStrength, Probability, Sheet)
-from sheets.catalogue import COIN_MAP, COIN_UNIFORM, EXPONENTIAL, GAUSSIAN, POISSON, normal_prior, theta, x
+from mlemap.catalogue import COIN_MAP, COIN_UNIFORM, EXPONENTIAL, GAUSSIAN, POISSON, normal_prior, theta, x
 from tests import textbook_catalogue as tc
 
 DIE = replace(tc.categorical(), name="die", observed={"k": (1, 2, 2, 3, 3, 3, 1, 3)})
@@ -69,7 +69,7 @@ SHEET = Sheet(
 
 @pytest.mark.build
 def test_a_sheet_with_every_kind_and_feature_builds_its_report(tmp_path):
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     sheet = tmp_path / "every.py"
     sheet.write_text(textwrap.dedent(EVERY_KIND))
@@ -191,9 +191,10 @@ def test_precision_answers_are_the_information_entries():
 
 @pytest.mark.parametrize("kind", ["plug_in", "predictive", "posterior"])
 def test_the_float_recomputations_fail_a_wrong_answer(kind):
-    from derivations.sheet import PlugIn, Posterior, PosteriorPredictive
-    from numerics.predictive import check_plug_in, check_posterior, check_posterior_predictive
-    from sheets.catalogue import COIN_UNIFORM, x
+    from mlemap.derivations.sheet import PlugIn, Posterior, PosteriorPredictive
+    from mlemap.numerics.predictive import check_plug_in, check_posterior, check_posterior_predictive
+
+    from mlemap.catalogue import COIN_UNIFORM, x
 
     t = COIN_UNIFORM.param_symbols[0]
     if kind == "plug_in":

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+from mlemap.derivations import store
 
-from derivations import store
 from tests.test_bad_inputs import snapshot
 from tests.test_output_guard import finished_report  # a previous report with figures/, as a build leaves one
 
@@ -38,7 +38,7 @@ def env_with(cache: Path | None = None) -> dict[str, str]:
 
 
 def start(out: Path, cwd: Path, cache: Path | None = None, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "reports", "--out", str(out), *FAST, *extra]
+    cmd = [sys.executable, "-m", "mlemap.reports", "--out", str(out), *FAST, *extra]
     pythonpath = os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])
     return subprocess.Popen(
         cmd,
@@ -211,7 +211,7 @@ def test_out_with_the_users_files_is_refused_and_every_file_kept(workdir):
 def test_the_swap_is_one_atomic_exchange_with_no_moment_without_a_report(tmp_path, monkeypatch):
     """On Linux the new report and the previous one change places in one renameat2 call: no rename ever leaves
     --out missing (the window a SIGTERM between two renames used to open)."""
-    from reports import output
+    from mlemap.reports import output
 
     if not sys.platform.startswith("linux"):
         pytest.skip("renameat2 is Linux's")
@@ -232,7 +232,7 @@ def test_the_swap_is_one_atomic_exchange_with_no_moment_without_a_report(tmp_pat
 
 def test_verify_writes_its_json_through_a_temporary_file_of_its_own(tmp_path):
     """A user's notes.tmp beside --json notes.json is not the temporary file: it is left as it was."""
-    from numerics.verify import write_whole
+    from mlemap.numerics.verify import write_whole
 
     (tmp_path / "notes.tmp").write_text("mine")
     write_whole(tmp_path / "notes.json", b"{}\n")
@@ -254,7 +254,7 @@ def start_questions(out: Path, cwd: Path, seed: int, pause: str | None = None) -
     hook = {} if pause is None else {"MLEMAP_TEST_PAUSE_AT": pause, "MLEMAP_TEST_REACHED": str(reached_file(cwd))}
     pythonpath = os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])
     return subprocess.Popen(
-        [sys.executable, "-m", "reports", "--out", str(out), *QUESTIONS, "--seed", str(seed)],
+        [sys.executable, "-m", "mlemap.reports", "--out", str(out), *QUESTIONS, "--seed", str(seed)],
         cwd=cwd,
         env={**env_with(None), "PYTHONPATH": pythonpath, **hook},
         stdout=subprocess.PIPE,
@@ -308,7 +308,7 @@ def whole_report(directory: Path, identity_allowed: bool = False) -> dict[str, s
     """The report's manifest, after checking the directory holds exactly the files it lists, each with its
     recorded SHA-256. identity_allowed: a kill may leave the build's identity file in it (ignored, then removed
     by the next build)."""
-    from reports import output
+    from mlemap.reports import output
 
     found = output.manifest(directory)
     assert found is not None, f"{directory} holds no valid manifest: {sorted(os.listdir(directory))}"
@@ -351,7 +351,7 @@ SWAP_PHASES = [  # the phase, and the report --out holds when a build is killed 
 
 
 def test_every_phase_of_the_swap_is_tested():
-    from reports import output
+    from mlemap.reports import output
 
     assert {phase for phase, _ in SWAP_PHASES} | {"removing-stale"} == set(output.PAUSE_PHASES)
 
@@ -423,7 +423,7 @@ def in_process(monkeypatch):
 
 
 def build_in_process(out: Path, capsys) -> tuple[int, str]:
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     capsys.readouterr()
     code = main(["--out", str(out), *QUESTIONS, "--seed", "2"])
@@ -514,7 +514,7 @@ def test_a_previous_report_removed_half_way_leaves_the_new_one_and_a_removable_r
 ):
     """Its figures are gone when removing the figures/ directory itself fails: the new report stays in --out, one
     line names what is left where, and once this build is over the next one removes it."""
-    from reports import output
+    from mlemap.reports import output
 
     out = workdir / "report"
     finished_report(out)
@@ -541,7 +541,7 @@ def ended_pid() -> int:
 def full_disk_at(where: str, out: Path, monkeypatch) -> None:
     """ENOSPC where the build writes: its lock, its temporary sibling's identity, the report's manifest, or the
     identity it gives the previous report just before the exchange."""
-    from reports import output
+    from mlemap.reports import output
 
     def no_space(path) -> OSError:
         return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
@@ -608,7 +608,7 @@ def test_a_previous_report_left_aside_between_two_renames_is_put_back(workdir, s
     """Without the atomic exchange (another system, a filesystem without it) a build killed between its two
     renames leaves --out missing and the previous report whole in an owned `.NAME.old-*` sibling: the next build
     puts it back before anything else."""
-    from reports import output
+    from mlemap.reports import output
 
     out = workdir / "report"
     aside = workdir / ".report.old-killed"
@@ -649,7 +649,7 @@ def owned_copy(source: Path, sibling: Path, out: Path, pid: int) -> Path:
     for directory in {sibling, inner}:
         (directory / ".mlemap-build").write_text(owner)
     if inner != sibling:
-        from reports import output
+        from mlemap.reports import output
 
         (sibling / output.MARKER).write_text(output.MARKER_HEADER + "\n{}\n")
     return sibling
@@ -659,7 +659,7 @@ def owned_copy(source: Path, sibling: Path, out: Path, pid: int) -> Path:
 def test_a_copy_whose_removal_was_killed_at_any_step_is_removed_by_the_next_build(tmp_path, monkeypatch, kind):
     """remove_copy removes the files first and the manifest and the build's identity last, so whichever step a
     kill stops it at, the next build recognises what is left as a dead build's and removes it, and nothing else."""
-    from reports import output
+    from mlemap.reports import output
 
     source = tmp_path / "source" / "report"
     source.parent.mkdir()

@@ -15,10 +15,9 @@ import pytest
 import sympy as sp
 from matplotlib.axes import Axes
 from matplotlib.text import Text
-
-from numerics.exact_study import off_axes
-from reports import figures
-from reports.exact_study import ascent_errors, bound_title
+from mlemap.numerics.exact_study import off_axes
+from mlemap.reports import figures
+from mlemap.reports.exact_study import ascent_errors, bound_title
 
 RNG = np.random.default_rng(0)
 PLAIN_SYMBOLS = re.compile(r"sigma|Sigma|\^|_|\\|\d[eE][-+]?\d|\blr\s*=")

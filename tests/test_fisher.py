@@ -8,14 +8,14 @@ import re
 import numpy as np
 import pytest
 import sympy as sp
+from mlemap.derivations import fisher as fisher_module
+from mlemap.derivations.designs import gaussian_mean
+from mlemap.derivations.engine import NoClosedForm, derive, n_obs
+from mlemap.derivations.fisher import expectation, expected_statistic, expected_value, fisher, fisher_key
+from mlemap.numerics import montecarlo as mc
+from mlemap.numerics.checks import check_data
 
-from derivations import fisher as fisher_module
-from derivations.designs import gaussian_mean
-from derivations.engine import NoClosedForm, derive, n_obs
-from derivations.fisher import expectation, expected_statistic, expected_value, fisher, fisher_key
-from numerics import montecarlo as mc
-from numerics.checks import check_data
-from sheets.catalogue import COIN_MAP, GAUSSIAN, MODELS, derivation
+from mlemap.catalogue import COIN_MAP, GAUSSIAN, MODELS, derivation
 from tests.conftest import cache_in, mutate
 
 SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None)
@@ -53,8 +53,8 @@ def test_variance_mle_bias_is_n_minus_1_over_n():
     mean = expected_value(d, d.estimate[s2])
     assert sp.simplify(mean - (n_obs - 1) / n_obs * s2) == 0
     assert sp.simplify(expected_value(d, d.estimate[s2] * n_obs / (n_obs - 1)) - s2) == 0
-    from derivations.fisher import bias
-    from numerics.bias import bias_check
+    from mlemap.derivations.fisher import bias
+    from mlemap.numerics.bias import bias_check
 
     vb = bias_check(d, bias(d, s2), n=5)
     se = vb.truth * np.sqrt(2 / (vb.n - 1)) / np.sqrt(vb.replications)  # sd of the unbiased estimator, over sqrt(R)
@@ -70,8 +70,9 @@ def test_cauchy_information_is_derived_by_the_general_fallback():
 
 
 def test_map_moves_from_the_mle_to_the_prior_mean_as_the_prior_strengthens():
-    from numerics.prior_strength import prior_study
-    from sheets.exercise3 import SHEET
+    from mlemap.numerics.prior_strength import prior_study
+
+    from mlemap.sheets.exercise3 import SHEET
 
     (q,) = [q for q in SHEET.appendix if q.key == "appendix.prior_strength"]
     study = prior_study(q, derive)
@@ -182,7 +183,7 @@ def test_an_expectation_sympy_leaves_unevaluated_is_no_closed_form(monkeypatch, 
 def test_an_expectation_needs_no_sign_on_the_symbol_when_the_domain_declares_it():
     """E[X] = 1/lambda converges only for lambda > 0. The Parameter's domain says so; SymPy, seeing a rate
     declared merely real, would wrap the answer in a Piecewise over arg(lambda) unless told conds="none"."""
-    from derivations.model import Model, Parameter
+    from mlemap.derivations.model import Model, Parameter
 
     rate, x = sp.Symbol("lambda", real=True), sp.Symbol("x", positive=True)
     positive = sp.Interval.open(0, sp.oo)
@@ -231,7 +232,7 @@ def test_an_integer_range_support_is_summed_and_a_range_with_gaps_is_refused():
 
 def test_a_density_in_log_x_has_its_textbook_information():
     """The log-normal: log x is Gaussian(m, v), so the information is the Gaussian's, n diag(1/v, 1/(2 v^2))."""
-    from sheets.exercise4 import LOGNORMAL
+    from mlemap.sheets.exercise4 import LOGNORMAL
 
     info = fisher(derive(LOGNORMAL))
     _, v = LOGNORMAL.param_symbols
@@ -243,7 +244,7 @@ def test_a_density_in_log_x_needs_no_sign_on_the_symbol_when_the_domain_declares
     SymPy's answer then carries polar_lift(v), equal to v for every v in the domain."""
     from dataclasses import replace
 
-    from sheets.exercise4 import LOGNORMAL
+    from mlemap.sheets.exercise4 import LOGNORMAL
 
     m, v = LOGNORMAL.param_symbols
     real_v = sp.Symbol("v", real=True)

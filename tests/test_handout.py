@@ -10,8 +10,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from mlemap.reports.render import md
 
-from reports.render import md
 from tests.reprove import reproved
 
 pytestmark = pytest.mark.build
@@ -21,7 +21,7 @@ INLINE_MATH = re.compile(r"(?<!\$)\$[^$\n]+\$(?!\$)")
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     out = tmp_path_factory.mktemp("handout") / "report"
     formats = "md,tex,pdf,html" if HAS_LATEX else "md,tex,html"
@@ -113,7 +113,7 @@ def test_prose_and_tables_use_at_most_four_significant_digits(built):
 
 
 def test_a_rounding_error_is_shown_as_a_bound():
-    from reports.document import error_text
+    from mlemap.reports.document import error_text
 
     assert [error_text(v) for v in (1.35e-17, -2e-13, 2.5e-12, 0.0296)] == ["< 1e-12", "< 1e-12", "2.5e-12", "0.0296"]
 
@@ -143,7 +143,7 @@ def test_no_code_identifier_outside_the_colophon(built):
         text = (built / name).read_text()
         assert code_identifiers(text) == [], name
         assert "mlemap" in text.split("Colophon")[-1]
-    assert code_identifiers("the peer check stats_rewrite of coin_map_sd in sheets/exercise3.py") == [
+    assert code_identifiers("the peer check stats_rewrite of coin_map_sd in mlemap/sheets/exercise3.py") == [
         "stats_rewrite",
         "coin_map_sd",
         "exercise3.py",
@@ -154,16 +154,17 @@ def test_no_code_identifier_outside_the_colophon(built):
 def test_the_questions_variant_asks_everything_and_answers_nothing(tmp_path, sheet):
     """Every question of the sheet, numbered; no answer of the solutions' answers.json, neither its exact form
     nor its value; no answers.json or steps.json beside it."""
-    from reports.cli import main
+    from mlemap.reports.cli import main
+
     from tests.golden_reports import ROOT
 
-    path = ROOT / "sheets" / f"{sheet}.py"
+    path = ROOT / "mlemap" / "sheets" / f"{sheet}.py"
     out = tmp_path / "questions"
     assert main(["--sheet", str(path), "--variant", "questions", "--out", str(out), "--format", "md,tex"]) == 0
     text = (out / "report.md").read_text().split("\n## Data\n")[0]  # a long sample's values may match an answer's
     # the data beside it (data/<model>.csv), never answers.json or steps.json
     assert sorted(p.name for p in out.iterdir()) == [".mlemap-report", "data", "report.md", "report.tex"]
-    from derivations.sheet import answers, load_sheet
+    from mlemap.derivations.sheet import answers, load_sheet
 
     loaded = load_sheet(path)
     assert all(md(q.text) in text for q in loaded.questions)
@@ -174,11 +175,12 @@ def test_the_questions_variant_asks_everything_and_answers_nothing(tmp_path, she
 
 
 def test_the_generic_report_of_a_second_sheet_reads_as_a_handout_too(tmp_path):
-    from reports.cli import main
+    from mlemap.reports.cli import main
+
     from tests.golden_reports import ROOT
 
     out = tmp_path / "e4"
-    assert main(["--sheet", str(ROOT / "sheets" / "exercise4.py"), "--out", str(out), "--format", "md"]) == 0
+    assert main(["--sheet", str(ROOT / "mlemap" / "sheets" / "exercise4.py"), "--out", str(out), "--format", "md"]) == 0
     text = (out / "report.md").read_text()
     assert code_identifiers(text) == [] and too_precise(text) == []
     assert e_notation(text) == [] and long_numbers(text) == []

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import scipy.stats
 import sympy as sp
+from mlemap.derivations.engine import derive, n_obs
+from mlemap.derivations.why import family, prior_pull
+from mlemap.reports.document import math
+from mlemap.reports.steps import worked_steps
 
-from derivations.engine import derive, n_obs
-from derivations.why import family, prior_pull
-from reports.document import math
-from reports.steps import worked_steps
-from sheets.catalogue import COIN_MAP, GAUSSIAN, LINEAR_REGRESSION
-from sheets.exercise4 import CALLS_MODEL, GAMMA_RATE, GAMMA_SHAPE
+from mlemap.catalogue import COIN_MAP, GAUSSIAN, LINEAR_REGRESSION
+from mlemap.sheets.exercise4 import CALLS_MODEL, GAMMA_RATE, GAMMA_SHAPE
 
 t = sp.Symbol("t", positive=True)
 z = sp.Symbol("z", real=True)

@@ -7,10 +7,9 @@ import threading
 
 import pytest
 import sympy as sp
-
-from derivations.engine import derive
-from derivations.model import InputError, Model, Parameter
-from derivations.sheet import load_sheet_module
+from mlemap.derivations.engine import derive
+from mlemap.derivations.model import InputError, Model, Parameter
+from mlemap.derivations.sheet import load_sheet_module
 
 x, mu = sp.symbols("x mu", real=True)
 TINY = sp.Rational(1, 10**12)
@@ -62,7 +61,7 @@ def test_a_sheet_file_runs_once_per_content(tmp_path):
             from pathlib import Path
             p = Path({str(counter)!r})
             p.write_text(p.read_text() + "x" if p.exists() else "x")
-            from derivations.sheet import Sheet
+            from mlemap.derivations.sheet import Sheet
             SHEET = Sheet(title="t", questions=())
             """
         )
@@ -76,7 +75,7 @@ def test_a_sheet_file_runs_once_per_content(tmp_path):
 
 
 def test_a_study_too_large_for_the_machine_is_refused_before_drawing():
-    from numerics.kinds import check_memory
+    from mlemap.numerics.kinds import check_memory
 
     check_memory(10_000, 4)  # fits
     with pytest.raises(
@@ -88,11 +87,10 @@ def test_a_study_too_large_for_the_machine_is_refused_before_drawing():
 def test_chunked_derived_sgd_is_the_same_path(monkeypatch):
     """The derived-gradient ascent gathers its batches a chunk at a time: the path does not depend on the chunk."""
     import numpy as np
-
-    from derivations.designs import gaussian_mean
-    from numerics import minibatch as mb
-    from numerics import quadratic as qd
-    from numerics.exact_study import draw
+    from mlemap.derivations.designs import gaussian_mean
+    from mlemap.numerics import minibatch as mb
+    from mlemap.numerics import quadratic as qd
+    from mlemap.numerics.exact_study import draw
 
     d = derive(gaussian_mean("chunks", ((5, 0), (0, 5)), (1, 1)))
     s = qd.sample(d, draw(d, 500, 3), 3)
@@ -105,8 +103,9 @@ def test_chunked_derived_sgd_is_the_same_path(monkeypatch):
 
 
 def test_a_familiar_form_given_as_text_is_refused_not_parsed():
-    from derivations.sheet import Estimate
-    from sheets.catalogue import GAUSSIAN
+    from mlemap.derivations.sheet import Estimate
+
+    from mlemap.catalogue import GAUSSIAN
 
     with pytest.raises(InputError, match=r"^question q: the familiar form of mu must be a SymPy expression, got str$"):
         Estimate("q", "?", GAUSSIAN, familiar={"mu": "__import__('os').getcwd()"})
@@ -122,7 +121,7 @@ def test_a_familiar_form_given_as_text_is_refused_not_parsed():
     ],
 )
 def test_numbers_are_written_as_a_reader_writes_them(value, digits, shown):
-    from reports.document import number
+    from mlemap.reports.document import number
 
     assert number(value, digits) == shown
 
@@ -146,8 +145,9 @@ def test_solve_seconds_bounds_the_whole_derivation_and_says_what_ran_out(monkeyp
     import dataclasses
     import time
 
-    from derivations import engine
-    from sheets.catalogue import GAUSSIAN
+    from mlemap.derivations import engine
+
+    from mlemap.catalogue import GAUSSIAN
 
     monkeypatch.setattr(engine, "_second_order", _slowly)
     model = dataclasses.replace(GAUSSIAN, name="slow_gaussian", solve_seconds=1)
@@ -176,7 +176,8 @@ def test_simplifying_the_score_is_within_the_budget_too(monkeypatch):
     import dataclasses
     import time
 
-    from derivations import engine
+    from mlemap.derivations import engine
+
     from tests.textbook_catalogue import gaussian_mean_covariance
 
     with monkeypatch.context() as patched:
@@ -218,9 +219,9 @@ def test_observed_data_enter_the_derivation_as_their_statistics(monkeypatch):
     import time
 
     import numpy as np
+    from mlemap.derivations.engine import estimate_at, n_obs
 
-    from derivations.engine import estimate_at, n_obs
-    from sheets.catalogue import COIN_MAP
+    from mlemap.catalogue import COIN_MAP
 
     (x_,) = COIN_MAP.data
     tosses = tuple(int(v) for v in np.random.default_rng(31).integers(0, 2, 10**5))
@@ -240,8 +241,9 @@ def test_a_likelihood_over_many_tosses_is_a_power_of_each_distinct_toss(monkeypa
     """The posterior's likelihood substitutes each distinct row once: theta^heads (1 - theta)^tails."""
     import dataclasses
 
-    from derivations.bayes import likelihood, observed_rows
-    from sheets.catalogue import COIN_MAP
+    from mlemap.derivations.bayes import likelihood, observed_rows
+
+    from mlemap.catalogue import COIN_MAP
 
     (x_,) = COIN_MAP.data
     (theta,) = COIN_MAP.param_symbols
@@ -264,8 +266,8 @@ def test_a_narrow_or_nearly_singular_gaussian_is_proper(sigma):
     is integrated exactly instead, in any dimension; twice the density is still refused, with its true total."""
     import dataclasses
 
-    from derivations.declaration import check_declaration
-    from derivations.designs import gaussian_mean
+    from mlemap.derivations.declaration import check_declaration
+    from mlemap.derivations.designs import gaussian_mean
 
     model = gaussian_mean("narrow_mean", sigma, (0.0,) * len(sigma))
     check_declaration(model)
@@ -277,7 +279,7 @@ def test_a_narrow_or_nearly_singular_gaussian_is_proper(sigma):
 def test_a_narrow_density_sympy_does_not_integrate_is_integrated_on_its_own_scale(scale):
     """A peak 1e-6 wide in x1 beside a Cauchy in x2: neither exact route applies, and quadrature in x finds 0;
     in coordinates scaled to the peak (its mode and curvature) it finds the true total."""
-    from derivations.declaration import check_declaration
+    from mlemap.derivations.declaration import check_declaration
 
     width = sp.Rational(1, 10**6)
     density = scale * sp.exp(-((x1 - mu) ** 2) / (2 * width**2)) / (sp.sqrt(2 * sp.pi) * width)
@@ -296,7 +298,7 @@ def test_a_step_s_own_limit_inside_the_budget_leaves_the_budget_armed(in_thread)
     of the budget gets the budget's end, named after the step."""
     import time
 
-    from derivations.solve import NoClosedForm, OutOfTime, budgeted, derivation_budget, time_limit
+    from mlemap.derivations.solve import NoClosedForm, OutOfTime, budgeted, derivation_budget, time_limit
 
     outcome = {}
 
@@ -327,9 +329,9 @@ def test_the_posterior_of_many_tosses_is_a_beta_integral_in_closed_form():
     import dataclasses
 
     import numpy as np
+    from mlemap.derivations import bayes
 
-    from derivations import bayes
-    from sheets.exercise3 import SHEET
+    from mlemap.sheets.exercise3 import SHEET
 
     flat = next(q for q in SHEET.questions if q.key == "task3b.p_next_head")
     tosses = tuple(int(v) for v in np.random.default_rng(5).integers(0, 2, 100_000))

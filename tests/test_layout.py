@@ -13,16 +13,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from reports import sheet_document
-from reports.cli import parser
-from reports.document import Section
-from reports.render import anchors, answer_links, columns
+from mlemap.reports import sheet_document
+from mlemap.reports.cli import parser
+from mlemap.reports.document import Section
+from mlemap.reports.render import anchors, answer_links, columns
 
 ROOT = Path(__file__).resolve().parent.parent
 SHEETS = {
-    "exercise3": ROOT / "sheets" / "exercise3.py",
-    "exercise4": ROOT / "sheets" / "exercise4.py",
+    "exercise3": ROOT / "mlemap" / "sheets" / "exercise3.py",
+    "exercise4": ROOT / "mlemap" / "sheets" / "exercise4.py",
     "stress": ROOT / "tests" / "stress_sheet.py",
 }
 HAS_TOOLS = all(shutil.which(t) for t in ("latexmk", "pdflatex", "pdftotext"))
@@ -54,7 +53,7 @@ def built(request, tmp_path_factory):
     (None where the variant has no verification table), counted from the data the table is written from."""
     if not HAS_TOOLS:
         pytest.fail("the layout tests need latexmk, pdflatex and pdftotext (poppler-utils) on PATH")
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     sheet, variant = request.param
     checks: list[int] = []

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from sheets import catalogue
-from sheets.catalogue import MODELS
+from mlemap import catalogue
+from mlemap.catalogue import MODELS
 
 t = sp.Symbol("t", real=True)
 m = sp.Symbol("m", real=True)
@@ -106,9 +106,10 @@ def test_a_point_where_the_density_is_undefined_claims_nothing_either_way():
     point can say whether the density integrates to 1, so neither is refused; an integrable point still is."""
     from dataclasses import replace
 
-    from derivations.declaration import check_normalised
-    from derivations.model import InputError, Parameter
-    from sheets.catalogue import GAUSSIAN, mu, sigma2, x
+    from mlemap.derivations.declaration import check_normalised
+    from mlemap.derivations.model import InputError, Parameter
+
+    from mlemap.catalogue import GAUSSIAN, mu, sigma2, x
 
     assert check_normalised(GAUSSIAN, {mu: 0, sigma2: 0}) is None
     t = sp.Symbol("t", positive=True)

@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from derivations.model import InputError
-from reports import output
+from mlemap.derivations.model import InputError
+from mlemap.reports import output
 
 
 def finished_report(out: Path) -> None:

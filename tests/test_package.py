@@ -11,25 +11,25 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import sympy as sp
+from mlemap.derivations.sheet import answers, load_sheet
+from mlemap.numerics.checks import CheckResult
+from mlemap.numerics.testing import VerificationFailed, assert_passed, assert_verified, junit_xml, sheet_cases
+from mlemap.numerics.verify import verify
 
-from derivations.sheet import answers, load_sheet
-from numerics.checks import CheckResult
-from numerics.testing import VerificationFailed, assert_passed, assert_verified, junit_xml, sheet_cases
-from numerics.verify import verify
-from sheets.catalogue import derivation
+from mlemap.catalogue import derivation
 from tests.conftest import mutate
 
 ROOT = Path(__file__).resolve().parent.parent
 POISSON_SHEET = """
-from derivations.sheet import Estimate, Sheet
-from sheets.catalogue import POISSON
+from mlemap.derivations.sheet import Estimate, Sheet
+from mlemap.catalogue import POISSON
 SHEET = Sheet(title="One Poisson", questions=(Estimate("q1", "The MLE of lambda?", POISSON),))
 """
 
 
 def mlemap(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "reports.console", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "mlemap.reports.console", *args], cwd=cwd, capture_output=True, text=True, timeout=600
     )
 
 
@@ -47,7 +47,7 @@ def test_mlemap_report_help_is_the_report_s_own_options():
 
 
 def test_mlemap_derive_prints_the_derivation_stage_by_stage():
-    out = mlemap("derive", "sheets/catalogue.py:POISSON")
+    out = mlemap("derive", "mlemap/catalogue.py:POISSON")
     assert out.returncode == 0, out.stderr
     titles = [line for line in out.stdout.splitlines() if line.endswith(":")]
     assert (
@@ -63,7 +63,7 @@ def test_mlemap_derive_prints_the_derivation_stage_by_stage():
     [
         ("catalogue.py", "must be a Python file and the name of a model in it"),
         ("nofile.py:X", "is not a Python file (no such file)"),
-        ("sheets/catalogue.py:x", "defines no Model or Derivation named x"),
+        ("mlemap/catalogue.py:x", "defines no Model or Derivation named x"),
     ],
 )
 def test_mlemap_derive_refuses_a_bad_target_in_one_line(target, message):
@@ -146,7 +146,7 @@ def test_a_verification_shows_as_its_check_table():
 
 
 def test_a_sheet_s_answers_show_as_a_table():
-    found = answers(load_sheet(ROOT / "sheets" / "exercise3.py"))
+    found = answers(load_sheet(ROOT / "mlemap" / "sheets" / "exercise3.py"))
     rows = found._repr_markdown_().splitlines()
     assert len(rows) == 2 + len(found)
     assert "4/9" not in rows[-1] and r"\frac{4}{9}" in "".join(rows)
@@ -167,7 +167,7 @@ def test_the_example_notebook_runs():
 
 MODELS_FILE = """
 import numpy as np, sympy as sp
-from derivations.model import Model, Parameter
+from mlemap.derivations.model import Model, Parameter
 x = sp.Symbol("x", positive=True)
 s2 = sp.Symbol("s^2", positive=True)
 RAYLEIGH = Model("rayleigh", "Rayleigh scale", (x,), (Parameter(s2, sp.Interval.open(0, sp.oo), "squared scale"),),
@@ -194,7 +194,7 @@ def test_verify_models_refuses_a_file_without_a_model(tmp_path):
 
 
 def test_build_report_is_the_one_call_api(tmp_path):
-    from reports import build_report
+    from mlemap.reports import build_report
 
     sheet = tmp_path / "poisson_sheet.py"
     sheet.write_text(textwrap.dedent(POISSON_SHEET))

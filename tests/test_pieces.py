@@ -9,16 +9,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+from mlemap.derivations import derive
+from mlemap.derivations.engine import n_obs
+from mlemap.derivations.model import Model, Parameter
+from mlemap.numerics.checks import optimum
+from mlemap.numerics.compile import compiled
+from mlemap.numerics.domains import feasible_limits, on_constraints, random_point
+from mlemap.numerics.estimate import estimate
+from mlemap.numerics.regimes import check_regimes, regime_points
+from mlemap.numerics.verify import verify
 
-from derivations import derive
-from derivations.engine import n_obs
-from derivations.model import Model, Parameter
-from numerics.checks import optimum
-from numerics.compile import compiled
-from numerics.domains import feasible_limits, on_constraints, random_point
-from numerics.estimate import estimate
-from numerics.regimes import check_regimes, regime_points
-from numerics.verify import verify
 from tests.textbook_catalogue import (
     CASES,
     NORMAL_UNIT,
@@ -222,7 +222,7 @@ def test_the_closed_form_lies_in_the_domain_and_beats_random_feasible_points(cas
 def test_at_the_kink_the_stationary_check_holds_the_subgradient_condition():
     """Data whose sum lies within the threshold put the MAP at the kink mu = 0, where the score is not zero: the
     one-sided slopes must bracket 0 there, and an estimate moved off the kink fails."""
-    from numerics.checks import first_order_violation
+    from mlemap.numerics.checks import first_order_violation
 
     d = derive(laplace_prior_mean())
     inside = _with_mean(15, 0.5 / 15)

@@ -3,12 +3,12 @@ a timer thread instead of SIGALRM: forced here on Linux, the report's bytes are 
 
 from __future__ import annotations
 
+import mlemap.derivations.solve
+import mlemap.reports.workers
 import pytest
+from mlemap.reports.cli import main
 
-import derivations.solve
-import reports.workers
-from reports.cli import main
-from sheets.catalogue import derivation
+from mlemap.catalogue import derivation
 
 pytestmark = pytest.mark.build
 OUTPUTS = ("report.md", "report.tex", "report.html", "answers.json", "steps.json")
@@ -16,15 +16,15 @@ ARGS = ["--only", "task1", "--only", "task3a", "--format", "md,tex,html"]
 
 
 def test_without_fork_or_sigalrm_the_build_writes_the_same_bytes(tmp_path, monkeypatch):
-    assert reports.workers.CAN_FORK  # the usual path first, on this Linux machine
+    assert mlemap.reports.workers.CAN_FORK  # the usual path first, on this Linux machine
     assert main(["--out", str(tmp_path / "forked"), *ARGS]) == 0
-    monkeypatch.setattr(reports.workers, "CAN_FORK", False)
-    monkeypatch.setattr(derivations.solve, "_signal_limit_available", lambda: False)
+    monkeypatch.setattr(mlemap.reports.workers, "CAN_FORK", False)
+    monkeypatch.setattr(mlemap.derivations.solve, "_signal_limit_available", lambda: False)
     calls = []
-    monkeypatch.setattr(reports.workers.os, "fork", lambda: calls.append("fork") or pytest.fail("forked"))
-    thread_limit = derivations.solve._thread_limit
+    monkeypatch.setattr(mlemap.reports.workers.os, "fork", lambda: calls.append("fork") or pytest.fail("forked"))
+    thread_limit = mlemap.derivations.solve._thread_limit
     limits = []
-    monkeypatch.setattr(derivations.solve, "_thread_limit", lambda *a: limits.append(a) or thread_limit(*a))
+    monkeypatch.setattr(mlemap.derivations.solve, "_thread_limit", lambda *a: limits.append(a) or thread_limit(*a))
     derivation.cache_clear()  # derive again, under the portable time limit
     assert main(["--out", str(tmp_path / "serial"), *ARGS]) == 0
     assert calls == [] and limits  # nothing forked; SymPy ran under the timer thread's limit

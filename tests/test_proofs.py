@@ -9,18 +9,18 @@ import textwrap
 
 import pytest
 import sympy as sp
+from mlemap.derivations import proof
+from mlemap.derivations.engine import derive, n_obs
 
-from derivations import proof
-from derivations.engine import derive, n_obs
-from sheets.catalogue import GAUSSIAN, x
+from mlemap.catalogue import GAUSSIAN, x
 from tests.reprove import reproved
 
 GAUSSIAN_SHEET = """
 import sympy as sp
-from derivations.engine import n_obs as n
-from derivations.proof import over_observations
-from derivations.sheet import Estimate, Sheet
-from sheets.catalogue import GAUSSIAN, x
+from mlemap.derivations.engine import n_obs as n
+from mlemap.derivations.proof import over_observations
+from mlemap.derivations.sheet import Estimate, Sheet
+from mlemap.catalogue import GAUSSIAN, x
 
 xbar = sp.Symbol(r"\\bar{x}", real=True)
 MEANS = {xbar: over_observations(x, (x,), n) / n}
@@ -42,7 +42,7 @@ def sheet_file(tmp_path, divisor: str):
 
 @pytest.mark.build
 def test_every_step_of_a_build_is_proved_and_reproved_independently(tmp_path):
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     out = tmp_path / "report"
     assert main(["--sheet", str(sheet_file(tmp_path, "n")), "--out", str(out), "--format", "md"]) == 0
@@ -58,7 +58,7 @@ def test_every_step_of_a_build_is_proved_and_reproved_independently(tmp_path):
 
 @pytest.mark.build
 def test_a_step_that_does_not_hold_stops_the_build_naming_it(tmp_path, capsys):
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     out = tmp_path / "report"
     assert main(["--sheet", str(sheet_file(tmp_path, "(n - 1)")), "--out", str(out), "--format", "md"]) == 1
@@ -172,8 +172,8 @@ def test_a_proof_is_cached_under_its_own_claims(monkeypatch, tmp_path):
 
 
 def test_admissible_keeps_a_number_inside_the_domain_and_drops_a_root_outside_at_every_sampled_statistic():
-    from derivations.model import Model, Parameter
-    from derivations.solve import admissible
+    from mlemap.derivations.model import Model, Parameter
+    from mlemap.derivations.solve import admissible
 
     theta, total = sp.Symbol("theta", positive=True), sp.Symbol("S_x", nonnegative=True)
     model = Model("m", "m", (x,), (Parameter(theta, sp.Interval.open(0, 1)),), theta)

@@ -10,22 +10,22 @@ import pytest
 import scipy.stats
 import sympy as sp
 import torch
-
-from derivations.designs import exact_covariance, gaussian_mean
-from derivations.engine import derive, n_obs
-from derivations.gradient import (
+from mlemap.derivations.designs import exact_covariance, gaussian_mean
+from mlemap.derivations.engine import derive, n_obs
+from mlemap.derivations.gradient import (
     batch,
     minibatch_gradient_covariance_scale,
     minibatch_variance_factor,
     rate,
     step_size_theory,
 )
-from derivations.model import InputError
-from numerics import minibatch as mb
-from numerics import quadratic as qd
-from numerics.exact_study import draw
-from numerics.study import Study, run_study
-from sheets.exercise3 import ANISOTROPIC, PRAXIS_RATES
+from mlemap.derivations.model import InputError
+from mlemap.numerics import minibatch as mb
+from mlemap.numerics import quadratic as qd
+from mlemap.numerics.exact_study import draw
+from mlemap.numerics.study import Study, run_study
+
+from mlemap.sheets.exercise3 import ANISOTROPIC, PRAXIS_RATES
 from tests.conftest import under_mutmut
 
 SHEET_SIGMA = ((5, 0), (0, 5))
@@ -222,7 +222,7 @@ def test_bad_input_is_one_line(small, call, message):
 
 
 def test_a_model_that_is_not_quadratic_is_refused():
-    from sheets.catalogue import GAUSSIAN
+    from mlemap.catalogue import GAUSSIAN
 
     d = derive(GAUSSIAN)
     with pytest.raises(InputError, match="not quadratic"):
@@ -260,7 +260,7 @@ def test_step_size_theory_is_the_iteration_of_gradient_ascent_on_the_derived_log
 
 
 def test_step_size_theory_is_none_where_the_curvature_depends_on_the_parameters():
-    from sheets.catalogue import COIN_UNIFORM, GAUSSIAN
+    from mlemap.catalogue import COIN_UNIFORM, GAUSSIAN
 
     assert step_size_theory(derive(GAUSSIAN)) is None and step_size_theory(derive(COIN_UNIFORM)) is None
 

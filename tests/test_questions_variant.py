@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+from mlemap.derivations.model import InputError, Model, Parameter
+from mlemap.derivations.sheet import Estimate, OptimizerStudy, Sheet, load_sheet
+from mlemap.reports import questions
+from mlemap.reports.plan import ReportPlan, Settings
+from mlemap.reports.render import md
 
-from derivations.model import InputError, Model, Parameter
-from derivations.sheet import Estimate, OptimizerStudy, Sheet, load_sheet
-from reports import questions
-from reports.plan import ReportPlan, Settings
-from reports.render import md
 from tests.golden_reports import ROOT
 
 HAS_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
@@ -30,11 +30,11 @@ SHEETS = ("exercise3", "exercise4")
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """sheet -> (the solutions' directory, the questions' directory)."""
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     found = {}
     for sheet in SHEETS:
-        path = str(ROOT / "sheets" / f"{sheet}.py")
+        path = str(ROOT / "mlemap" / "sheets" / f"{sheet}.py")
         solutions, handout = tmp_path_factory.mktemp(f"{sheet}-solutions"), tmp_path_factory.mktemp(sheet)
         assert main(["--sheet", path, "--out", str(solutions / "r"), "--format", "md"]) == 0
         formats = "md,tex,pdf" if sheet == "exercise3" and HAS_LATEX else "md,tex"
@@ -111,7 +111,7 @@ def test_no_answer_is_on_the_students_sheet(built, sheet):
 def test_the_titles_are_the_solutions_titles_in_order_and_each_text_is_printed_once(built, sheet):
     solutions, handout = built[sheet]
     text = (handout / "report.md").read_text()
-    loaded = load_sheet(ROOT / "sheets" / f"{sheet}.py")
+    loaded = load_sheet(ROOT / "mlemap" / "sheets" / f"{sheet}.py")
     titles = [q.heading(k) for k, q in enumerate(loaded.questions, 1)]
     solved = [h for h in headings((solutions / "report.md").read_text()) if h in titles]
     assert headings(text) == [*solved, *(["Data"] if "## Data\n" in text else [])] and solved == titles
@@ -278,7 +278,7 @@ def test_setup_and_steps_are_checked_like_every_text():
 
 
 def test_the_seed_text_of_the_praxis_is_declared_on_the_sheet():
-    loaded = load_sheet(ROOT / "sheets" / "exercise3.py")
+    loaded = load_sheet(ROOT / "mlemap" / "sheets" / "exercise3.py")
     praxis = {q.key: q for q in loaded.questions}["praxis"]
     assert any(r"L(\mu) := \log p(D; \mu, \Sigma)" in p for p in praxis.setup) and len(praxis.steps) == 3
     assert textwrap.dedent(praxis.code).startswith("import numpy as np") and "$seed" in praxis.code

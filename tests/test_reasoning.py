@@ -3,15 +3,15 @@ changes the solutions is named with both solution sets, a discarded root outside
 a consistent chain to a wrong answer is judged at its last line with the mistake named."""
 
 import pytest
+from mlemap.derivations.sheet import load_sheet
+from mlemap.numerics.reasoning import check_lines
 
-from derivations.sheet import load_sheet
-from numerics.reasoning import check_lines
 from tests.golden_reports import ROOT
 
 
 @pytest.fixture(scope="module")
 def sheet():
-    return load_sheet(ROOT / "sheets" / "exercise3.py")
+    return load_sheet(ROOT / "mlemap" / "sheets" / "exercise3.py")
 
 
 # (key, lines, verdict, first wrong line)
@@ -76,7 +76,7 @@ def test_an_empty_or_overlong_derivation_is_one_line(sheet):
 
 
 def test_the_command_reads_a_derivation_from_a_file(tmp_path, capsys):
-    from numerics.check import main
+    from mlemap.numerics.check import main
 
     path = tmp_path / "derivation.txt"
     path.write_text("\\sum_i x_i - n\\mu = 0\n\\mu = \\bar x\n")

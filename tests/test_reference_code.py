@@ -6,8 +6,7 @@ Gaussian with known covariance, its log-likelihood written directly."""
 import numpy as np
 import pytest
 import torch
-
-from reports import reference_code
+from mlemap.reports import reference_code
 
 N, SIGMA = 2000, 5.0  # the praxis: Sigma = 5 I; the stability bound of gradient ascent is 2 / (n / 5)
 BOUND = 2 / (N / SIGMA)

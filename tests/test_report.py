@@ -8,13 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from mlemap.derivations.sheet import answers
+from mlemap.reports.build import BuildError, build
+from mlemap.reports.cli import main
+from mlemap.reports.plan import Settings
 
-from derivations.sheet import answers
-from reports.build import BuildError, build
-from reports.cli import main
-from reports.plan import Settings
-from sheets import DEFAULT_SHEET
-from sheets.exercise3 import SHEET
+from mlemap.sheets import DEFAULT_SHEET
+from mlemap.sheets.exercise3 import SHEET
 from tests import golden_reports
 
 SMALL = Settings(seed=3, n=400, resolution=20, sheet_path=DEFAULT_SHEET)
@@ -63,8 +63,9 @@ def test_every_sheet_section_and_answer_is_in_the_markdown(report):
         "Praxis 3",
     ):
         assert f" {heading}" in text, heading
-    from reports.document import math
-    from sheets.catalogue import derivation
+    from mlemap.reports.document import math
+
+    from mlemap.catalogue import derivation
 
     familiar = _familiar_latex()
     for ans in answers(SHEET):  # as the report writes it: statistics by their short names, roots as rho
@@ -75,9 +76,10 @@ def test_every_sheet_section_and_answer_is_in_the_markdown(report):
 
 def _familiar_latex() -> dict[str, str]:
     """The answers a sheet declares a familiar form for (x_bar for mu_hat), as the handout prints them."""
-    from derivations.sheet import Estimate, estimate_key
-    from reports.document import math
-    from sheets.catalogue import derivation
+    from mlemap.derivations.sheet import Estimate, estimate_key
+    from mlemap.reports.document import math
+
+    from mlemap.catalogue import derivation
 
     shown = {}
     for q in SHEET.questions:
@@ -109,7 +111,7 @@ def test_figures_exist_for_markdown_and_latex(report):
 
 
 def test_each_model_is_verified_once_in_the_companion(companion):
-    from numerics.results import compares
+    from mlemap.numerics.results import compares
 
     text = (companion / "report.md").read_text().split("## Verification")[1]
     for model in SHEET.models:
@@ -193,20 +195,20 @@ def test_cli_output_under_a_file_exits_2(tmp_path, capsys):
 
 
 def test_sections_are_the_first_parts_of_the_question_keys():
-    from reports.build import report_for
+    from mlemap.reports.build import report_for
 
     assert report_for(Settings(sheet_path=DEFAULT_SHEET)).sections == SECTIONS
 
 
 def test_a_build_without_a_sheet_is_refused_in_one_line(tmp_path):
-    from derivations.model import InputError
+    from mlemap.derivations.model import InputError
 
     with pytest.raises(InputError, match=r"^no sheet given"):
         build(Settings(), tmp_path / "r", ("md",), log=lambda s: None)
 
 
 def test_without_tex_the_pdf_is_skipped_in_one_line(tmp_path, monkeypatch):
-    from reports import build as build_module
+    from mlemap.reports import build as build_module
 
     monkeypatch.setattr(build_module.shutil, "which", lambda name: None)
     lines: list[str] = []
@@ -231,7 +233,7 @@ def two_lines(slope: float):
 
 
 def test_figures_drawn_in_two_processes_are_the_files_one_process_draws(tmp_path):
-    from reports.figures import FigurePlan
+    from mlemap.reports.figures import FigurePlan
 
     plan = FigurePlan()
     names = [plan.add(f"line{i}", two_lines, float(i)) for i in range(3)]
@@ -245,7 +247,7 @@ def test_figures_drawn_in_two_processes_are_the_files_one_process_draws(tmp_path
 
 
 def test_a_figure_name_is_used_once():
-    from reports.figures import FigurePlan
+    from mlemap.reports.figures import FigurePlan
 
     plan = FigurePlan()
     plan.add("line", two_lines, 1.0)
@@ -258,7 +260,7 @@ def test_python_m_reports_exits_with_the_cli_code(tmp_path):
     import sys
 
     ok = subprocess.run(
-        [sys.executable, "-m", "reports", "--out", str(tmp_path / "r"), "--only", "task1", "--format", "md"],
+        [sys.executable, "-m", "mlemap.reports", "--out", str(tmp_path / "r"), "--only", "task1", "--format", "md"],
         capture_output=True,
         text=True,
     )
@@ -267,7 +269,7 @@ def test_python_m_reports_exits_with_the_cli_code(tmp_path):
     assert (tmp_path / "r" / "report.md").is_file()
     (tmp_path / "file").write_text("")
     bad = subprocess.run(
-        [sys.executable, "-m", "reports", "--out", str(tmp_path / "file"), "--format", "md"],
+        [sys.executable, "-m", "mlemap.reports", "--out", str(tmp_path / "file"), "--format", "md"],
         capture_output=True,
         text=True,
     )
@@ -275,19 +277,19 @@ def test_python_m_reports_exits_with_the_cli_code(tmp_path):
         2,
         f"error: --out {tmp_path / 'file'} is a file; it must be a directory (or not exist yet)",
     )
-    usage = subprocess.run([sys.executable, "-m", "reports", "--bogus"], capture_output=True, text=True)
+    usage = subprocess.run([sys.executable, "-m", "mlemap.reports", "--bogus"], capture_output=True, text=True)
     assert (usage.returncode, usage.stderr.strip().splitlines()[-1]) == (
         2,
-        "python -m reports: error: unrecognized arguments: --bogus",
+        "python -m mlemap.reports: error: unrecognized arguments: --bogus",
     )
-    helped = subprocess.run([sys.executable, "-m", "reports", "--help"], capture_output=True, text=True)
-    assert helped.returncode == 0 and helped.stdout.startswith("usage: python -m reports [-h]")
+    helped = subprocess.run([sys.executable, "-m", "mlemap.reports", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: python -m mlemap.reports [-h]")
 
 
 @pytest.mark.build
 def test_exercise3_answers_are_those_reviewed_and_one_process_writes_what_two_do(tmp_path):
     """tests/golden/exercise3-answers.json is answers.json as built before the sheet became an input (reviewed
-    then); regenerate it with `python -m reports --format md --out DIR` and review the diff."""
+    then); regenerate it with `python -m mlemap.reports --format md --out DIR` and review the diff."""
     golden = Path(__file__).parent / "golden" / "exercise3-answers.json"
     one, two = tmp_path / "one", tmp_path / "two"
     assert main(["--out", str(one), "--format", "md", "--jobs", "1"]) == 0

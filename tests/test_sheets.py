@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
-
-from derivations.model import InputError
-from derivations.sheet import (
+from mlemap.derivations.model import InputError
+from mlemap.derivations.sheet import (
     Estimate,
     PlugIn,
     Posterior,
@@ -21,15 +20,16 @@ from derivations.sheet import (
     load_python_file,
     load_sheet,
 )
-from numerics import verify
-from numerics.results import compares
-from sheets import catalogue
+from mlemap.numerics import verify
+from mlemap.numerics.results import compares
+
+from mlemap import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_SHEET = """
 import sympy as sp
-from derivations.sheet import Estimate, PlugIn, PosteriorPredictive, Sheet
-from sheets.catalogue import EXPONENTIAL, coin_model, x
+from mlemap.derivations.sheet import Estimate, PlugIn, PosteriorPredictive, Sheet
+from mlemap.catalogue import EXPONENTIAL, coin_model, x
 
 COIN = coin_model("coin_flat", "coin, flat prior", sp.Integer(1))
 SHEET = Sheet(
@@ -67,11 +67,11 @@ def test_a_sheet_written_here_verifies_and_its_answers_are_derived(tmp_path, cap
 
 def test_the_second_shipped_sheet_verifies_with_no_fail(tmp_path):
     out = tmp_path / "v.json"
-    assert verify.main(["--sheet", str(ROOT / "sheets" / "exercise4.py"), "--json", str(out)]) == 0
+    assert verify.main(["--sheet", str(ROOT / "mlemap" / "sheets" / "exercise4.py"), "--json", str(out)]) == 0
     payload = json.loads(out.read_text())
     statuses = {c["status"] for c in payload["checks"]}
     assert "FAIL" not in statuses
-    kinds = {type(q).__name__ for q in load_sheet(ROOT / "sheets" / "exercise4.py").questions}
+    kinds = {type(q).__name__ for q in load_sheet(ROOT / "mlemap" / "sheets" / "exercise4.py").questions}
     assert len(kinds) >= 4 and len(payload["answers"]) >= 6
 
 
@@ -97,7 +97,7 @@ COIN_NO_DATA = "coin_model('c', 'c', None).__class__(**{**coin_model('c', 'c', N
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("SHEET = 3", r"defines no SHEET \(a derivations.sheet.Sheet\)$"),
+        ("SHEET = 3", r"defines no SHEET \(a mlemap.Sheet\)$"),
         ("x = 1", r"defines no SHEET"),
         ("raise ValueError('boom\\nsecond line')", r": ValueError: boom second line$"),
         (
@@ -106,7 +106,7 @@ COIN_NO_DATA = "coin_model('c', 'c', None).__class__(**{**coin_model('c', 'c', N
         ),
         (
             "SHEET = Sheet('t', (Estimate('q1', 'text', None),))",
-            r"question q1: needs a model \(a derivations.Model\), got None$",
+            r"question q1: needs a model \(a mlemap.Model\), got None$",
         ),
         (
             "SHEET = Sheet('t', (PlugIn('q1', 'text', COIN_UNIFORM, ({x: 2},)),))",
@@ -137,9 +137,7 @@ COIN_NO_DATA = "coin_model('c', 'c', None).__class__(**{**coin_model('c', 'c', N
     ],
 )
 def test_a_sheet_with_an_error_is_refused_naming_the_question_and_the_rule(tmp_path, body, message):
-    header = (
-        "from derivations.sheet import *\nfrom sheets.catalogue import CAUCHY, GAUSSIAN, COIN_UNIFORM, coin_model, x\n"
-    )
+    header = "from mlemap.derivations.sheet import *\nfrom mlemap.catalogue import CAUCHY, GAUSSIAN, COIN_UNIFORM, coin_model, x\n"
     path = write(tmp_path, header + body + "\n")
     with pytest.raises(InputError) as exc:
         answers(load_sheet(path))
@@ -165,7 +163,7 @@ def test_question_objects_check_themselves():
 
 @pytest.mark.build
 def test_any_sheet_builds_a_report_with_its_answers(tmp_path):
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     path = write(tmp_path, SMALL_SHEET)
     out = tmp_path / "report"
@@ -184,7 +182,7 @@ def test_any_sheet_builds_a_report_with_its_answers(tmp_path):
 
 
 def test_reports_refuses_a_bad_sheet_with_exit_2(tmp_path, capsys):
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     with pytest.raises(SystemExit) as exc:
         main(["--sheet", str(write(tmp_path, "SHEET = None\n")), "--out", str(tmp_path / "r")])
@@ -195,7 +193,7 @@ def test_reports_refuses_a_bad_sheet_with_exit_2(tmp_path, capsys):
 def test_estimate_is_the_closed_form_where_there_is_one_and_says_when_nothing_converged():
     import dataclasses
 
-    from numerics.estimate import estimate
+    from mlemap.numerics.estimate import estimate
 
     found = estimate(catalogue.derivation("poisson"), {"x": [1, 2, 3, 6]})
     assert found.method == "closed form" and found.converged and found.values == {"lambda": 3.0}
@@ -207,7 +205,7 @@ def test_estimate_is_the_closed_form_where_there_is_one_and_says_when_nothing_co
     cauchy = estimate(catalogue.derivation("cauchy"), {"x": [-1.0, 0.2, 0.4, 3.0]})
     assert cauchy.method == "numerical" and cauchy.converged
     rising = dataclasses.replace(catalogue.EXPONENTIAL, prior=sp.exp(5 * catalogue.lam))
-    from derivations.engine import derive
+    from mlemap.derivations.engine import derive
 
     stuck = estimate(derive(rising), {"x": [0.1, 0.1]})
     assert (
@@ -219,11 +217,12 @@ def test_estimate_is_the_closed_form_where_there_is_one_and_says_when_nothing_co
 
 @pytest.mark.build
 def test_the_second_shipped_sheet_builds_its_report_with_the_optimizer_study(tmp_path):
-    from reports.cli import main
+    from mlemap.reports.cli import main
+
     from tests import golden_reports
 
     out = tmp_path / "report"
-    assert main(["--sheet", str(ROOT / "sheets" / "exercise4.py"), "--out", str(out), "--format", "md"]) == 0
+    assert main(["--sheet", str(ROOT / "mlemap" / "sheets" / "exercise4.py"), "--out", str(out), "--format", "md"]) == 0
     rows = {r["key"]: r for r in json.loads((out / "answers.json").read_text())}
     assert (
         rows["task3a.lambda_map"]["exact"] == "7/4"
@@ -241,7 +240,7 @@ def test_the_second_shipped_sheet_builds_its_report_with_the_optimizer_study(tmp
 def test_a_study_question_needs_data_and_sensible_fractions():
     import dataclasses
 
-    from derivations.sheet import OptimizerStudy
+    from mlemap.derivations.sheet import OptimizerStudy
 
     no_data = dataclasses.replace(catalogue.GAUSSIAN, simulate=None)
     with pytest.raises(
@@ -275,7 +274,9 @@ def test_load_sheet_names_the_file_and_the_rule(tmp_path):
     text.write_text("SHEET = None\n")
     with pytest.raises(InputError, match=r"sheet.txt is not a Python file$"):
         load_sheet(text)
-    raising = write(tmp_path, "from derivations.model import InputError\nraise InputError('a rule')\n", "raising.py")
+    raising = write(
+        tmp_path, "from mlemap.derivations.model import InputError\nraise InputError('a rule')\n", "raising.py"
+    )
     with pytest.raises(InputError, match=r"raising.py: a rule$"):
         load_sheet(raising)
     with pytest.raises(InputError, match=r"models.py is not a Python file \(no such file\)$"):  # the models file
@@ -292,7 +293,7 @@ def test_future_data_must_be_the_models_data():
     y = sp.Symbol("y", real=True)
     with pytest.raises(InputError, match=r"^question q: 'y' is not a data symbol of coin_uniform$"):
         PlugIn("q", "text", catalogue.COIN_UNIFORM, ({y: 1},))
-    with pytest.raises(InputError, match=r"^question q: needs a model \(a derivations.Model\), got 'coin'$"):
+    with pytest.raises(InputError, match=r"^question q: needs a model \(a mlemap.Model\), got 'coin'$"):
         PlugIn("q", "text", "coin", ({catalogue.x: 1},))
     with pytest.raises(
         InputError, match=r"^question q: a posterior integral needs one parameter on an interval; gaussian has 2$"
@@ -308,7 +309,8 @@ def dataclasses_replace_observed(model):
 
 def test_a_cached_posterior_predictive_is_keyed_by_the_future_data(monkeypatch, tmp_path):
     """With the disk cache on, P(x = 0 | D) never meets the cached P(x = 1 | D) of the same model."""
-    from derivations.bayes import posterior_predictive
+    from mlemap.derivations.bayes import posterior_predictive
+
     from tests.conftest import cache_in
 
     cache_in(monkeypatch, tmp_path)
@@ -326,8 +328,8 @@ def test_an_estimate_without_labels_names_each_answer_by_kind_parameter_and_ques
 
 CAUCHY_SHEET = """
 import dataclasses
-from derivations.sheet import Sheet, Estimate
-from sheets.catalogue import CAUCHY
+from mlemap.derivations.sheet import Sheet, Estimate
+from mlemap.catalogue import CAUCHY
 OBSERVED = dataclasses.replace(CAUCHY, name="cauchy_observed", observed={CAUCHY.data[0]: (-1.2, 0.3, 0.5, 0.9, 4.0, 1.1)})
 SHEET = Sheet("Cauchy", (Estimate("q1", "The MLE of the location?", OBSERVED), Estimate("q2", "No data?", CAUCHY)))
 """
@@ -339,9 +341,8 @@ def test_an_estimate_with_no_closed_form_has_no_exact_answer():
 
 @pytest.mark.build
 def test_an_estimate_with_no_closed_form_is_answered_numerically_at_the_observed_data(tmp_path):
+    from mlemap.reports.cli import main
     from scipy import optimize, stats
-
-    from reports.cli import main
 
     out = tmp_path / "report"
     assert main(["--sheet", str(write(tmp_path, CAUCHY_SHEET)), "--out", str(out), "--format", "md"]) == 0
@@ -371,7 +372,8 @@ def test_an_estimate_with_no_closed_form_is_answered_numerically_at_the_observed
 
 def test_answers_are_the_results_of_the_derivations_they_are_given():
     """The report and verify pass the derivations they already hold; the answers must be theirs."""
-    from derivations.engine import derive
+    from mlemap.derivations.engine import derive
+
     from tests.conftest import mutate
 
     d = derive(catalogue.POISSON)

@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 import sympy as sp
+from mlemap.derivations.engine import n_obs
+from mlemap.derivations.proof import UP_TO_CONSTANT
+from mlemap.reports.steps import worked_steps
 
-from derivations.engine import n_obs
-from derivations.proof import UP_TO_CONSTANT
-from reports.steps import worked_steps
-from sheets.catalogue import derivation
+from mlemap.catalogue import derivation
 from tests.reprove import reproved
 
 TITLES = {
@@ -81,8 +81,8 @@ def test_an_altered_step_is_neither_proved_nor_reproved(name, change):
 
 
 def test_a_familiar_form_is_proved_equal_to_the_derived_estimate():
-    from sheets.catalogue import sigma2, x
-    from sheets.exercise3 import GAUSSIAN_FORMS, MEANS, total, xbar
+    from mlemap.catalogue import sigma2, x
+    from mlemap.sheets.exercise3 import GAUSSIAN_FORMS, MEANS, total, xbar
 
     d = derivation("gaussian")
     right = worked_steps(d, {sigma2: GAUSSIAN_FORMS["sigma^2"]}, MEANS)[-2]
@@ -95,7 +95,8 @@ def test_a_familiar_form_is_proved_equal_to_the_derived_estimate():
 
 
 def test_a_separable_model_without_closed_form_says_so_in_its_last_step():
-    from derivations.engine import derive
+    from mlemap.derivations.engine import derive
+
     from tests.conftest import gamma_shape_model
 
     d = derive(gamma_shape_model())
@@ -110,9 +111,10 @@ def _data_free(name, t, domain, density):
     """A one-parameter "likelihood" whose density holds no data symbol: every number in its derivation is exact.
     It is no probability density, so derive() would refuse the declaration: the engine's _derive is called
     directly (its mathematics is what these tests are about)."""
-    from derivations.engine import _derive
-    from derivations.model import Model, Parameter
-    from sheets.catalogue import x
+    from mlemap.derivations.engine import _derive
+    from mlemap.derivations.model import Model, Parameter
+
+    from mlemap.catalogue import x
 
     return _derive(Model(name, name.replace("_", " "), (x,), (Parameter(t, domain),), density))
 
@@ -173,8 +175,8 @@ def test_a_derivations_stage_by_stage_display_is_the_reviewed_one():
 
 def test_a_models_known_constants_are_recorded_so_its_steps_reprove():
     """A Gaussian mean with its variance known, s = 2: the record carries s = 2 for the independent check."""
-    from derivations.engine import derive
-    from derivations.model import Model, Parameter
+    from mlemap.derivations.engine import derive
+    from mlemap.derivations.model import Model, Parameter
 
     s, mu_, x_ = sp.Symbol("s", positive=True), sp.Symbol("mu", real=True), sp.Symbol("x", real=True)
     model = Model(
@@ -198,9 +200,10 @@ def test_the_terminal_display_is_unicode_whatever_sympys_own_default(monkeypatch
     prints the same Unicode text, so a terminal or a log shows what the golden file shows."""
     import importlib
 
-    from derivations.engine import derive
-    from derivations.show import as_text
-    from sheets.catalogue import MODELS
+    from mlemap.derivations.engine import derive
+    from mlemap.derivations.show import as_text
+
+    from mlemap.catalogue import MODELS
 
     d = derive(MODELS["gaussian"])
     shown = as_text(d)
@@ -209,8 +212,9 @@ def test_the_terminal_display_is_unicode_whatever_sympys_own_default(monkeypatch
 
 
 def test_two_statistics_a_handout_would_name_alike_are_told_apart():
-    from derivations.engine import derive
-    from reports.document import statistic_names, statistics_defined
+    from mlemap.derivations.engine import derive
+    from mlemap.reports.document import statistic_names, statistics_defined
+
     from tests.textbook_catalogue import bit_named_xy
 
     d = derive(bit_named_xy())

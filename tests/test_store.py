@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from mlemap.derivations import store
+from mlemap.derivations.engine import derive, model_key
+from mlemap.derivations.fisher import fisher
+from mlemap.reports.steps import worked_steps
 
-from derivations import store
-from derivations.engine import derive, model_key
-from derivations.fisher import fisher
-from reports.steps import worked_steps
-from sheets.catalogue import COIN_MAP, GAUSSIAN, coin_model, normal_prior, theta
+from mlemap.catalogue import COIN_MAP, GAUSSIAN, coin_model, normal_prior, theta
 from tests.conftest import cache_in
 
 KEY = "0123456789abcdef" * 4
@@ -42,7 +42,7 @@ def test_the_key_changes_with_any_symbolic_input():
 def test_the_key_holds_support_observed_data_constants_and_domains_in_any_order():
     import dataclasses
 
-    from sheets.catalogue import LINEAR_REGRESSION, x, y
+    from mlemap.catalogue import LINEAR_REGRESSION, x, y
 
     assert model_key(dataclasses.replace(GAUSSIAN, support={x: sp.Interval(0, sp.oo)})) != model_key(GAUSSIAN)
     assert model_key(dataclasses.replace(COIN_MAP, observed={x: (1, 1, 0)})) != model_key(COIN_MAP)
@@ -229,7 +229,7 @@ def test_a_symlinked_entry_is_not_followed(tmp_path, monkeypatch):
 
 
 def test_decoding_refuses_what_the_codec_does_not_write():
-    from derivations import codec
+    from mlemap.derivations import codec
 
     for text in [
         b'{"sympy": {"node": "os.system", "args": []}}',

@@ -10,15 +10,14 @@ import textwrap
 from fractions import Fraction
 
 import pytest
-
-from derivations.model import InputError
-from derivations.sheet import load_sheet
-from numerics.check import check
+from mlemap.derivations.model import InputError
+from mlemap.derivations.sheet import load_sheet
+from mlemap.numerics.check import check
 
 SHEET_FILE = textwrap.dedent(
     """
-    from derivations.sheet import Estimate, Sheet
-    from sheets.catalogue import coin_model
+    from mlemap.derivations.sheet import Estimate, Sheet
+    from mlemap.catalogue import coin_model
 
     COIN = coin_model("coin", "Coin tosses", None)
     SHEET = Sheet(
@@ -62,7 +61,7 @@ def test_check_uses_the_students_own_data(sheet_path):
 
 
 def test_grading_a_class_checks_each_answer_against_its_students_data(sheet_path, tmp_path):
-    from reports.grade import main
+    from mlemap.reports.grade import main
 
     sheet = load_sheet(sheet_path)
     alice = mle(tosses(sheet, "alice"))
@@ -77,7 +76,7 @@ def test_grading_a_class_checks_each_answer_against_its_students_data(sheet_path
 def test_a_students_sheet_lists_their_data_and_their_key_answers_it(sheet_path, tmp_path):
     import json
 
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     sheet = load_sheet(sheet_path)
     common = ["--sheet", str(sheet_path), "--format", "md", "--student", "alice"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mlemap.derivations.sheet import OptimizerStudy
+from mlemap.numerics.study import run_study
 
-from derivations.sheet import OptimizerStudy
-from numerics.study import run_study
-from sheets import catalogue
+from mlemap import catalogue
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +44,11 @@ def test_full_batch_ascent_lands_where_the_closed_form_is_and_small_batches_stay
 def test_a_two_parameter_non_gaussian_study_draws_a_grid_around_its_paths():
     from pathlib import Path
 
-    from derivations.sheet import load_sheet
+    from mlemap.derivations.sheet import load_sheet
 
-    sheet = load_sheet(Path(__file__).resolve().parents[1] / "sheets" / "exercise4.py")
+    sheet = load_sheet(Path(__file__).resolve().parents[1] / "mlemap" / "sheets" / "exercise4.py")
     (q,) = [q for q in sheet.questions if isinstance(q, OptimizerStudy)]
-    from derivations.engine import derive
+    from mlemap.derivations.engine import derive
 
     st = run_study(derive(q.model), seed=0, fractions=(0.5,))
     m1, m2, values = st.grid

@@ -7,11 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from mlemap.derivations import derive
+from mlemap.derivations.model import Model, Parameter
+from mlemap.numerics.verify import verify
 from scipy import stats
-
-from derivations import derive
-from derivations.model import Model, Parameter
-from numerics.verify import verify
 
 x = sp.Symbol("x", positive=True)
 lam = sp.Symbol("lambda", positive=True)
@@ -125,7 +124,7 @@ def test_a_density_in_cos_of_a_difference_separates_and_gives_the_circular_mean(
 
 
 def test_a_monte_carlo_check_that_raises_is_a_fail_with_its_reason_not_a_crash(monkeypatch):
-    import numerics.montecarlo as mc
+    import mlemap.numerics.montecarlo as mc
 
     def broken(*args, **kwargs):
         raise np.linalg.LinAlgError("Singular matrix")
@@ -153,7 +152,7 @@ def uniform_by_indicator() -> Model:
 
 
 def test_an_indicator_density_is_never_answered_with_a_starting_point():
-    from numerics.estimate import estimate
+    from mlemap.numerics.estimate import estimate
 
     d = derive(uniform_by_indicator())
     data = d.model.simulate(np.random.default_rng(0), 50, d.model.truth)

@@ -8,11 +8,11 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+from mlemap.derivations.model import InputError
+from mlemap.derivations.sheet import Estimate, Sheet
+from mlemap.reports.render import prose, safe_mathml
 
-from derivations.model import InputError
-from derivations.sheet import Estimate, Sheet
-from reports.render import prose, safe_mathml
-from sheets.catalogue import EXPONENTIAL
+from mlemap.catalogue import EXPONENTIAL
 
 ATTACKS = [
     (r"$\input{/etc/passwd}$", r"\\input"),
@@ -79,12 +79,12 @@ def test_text_in_html_math_is_escaped_and_links_are_dropped():
 @pytest.mark.build
 def test_a_report_prints_hostile_looking_text_as_text(tmp_path):
     """Markup and specials outside math are printed as typed: in the PDF's text and in the HTML, no element."""
-    from reports.cli import main
+    from mlemap.reports.cli import main
 
     sheet = tmp_path / "hostile.py"
     sheet.write_text(
-        "from derivations.sheet import Estimate, Sheet\n"
-        "from sheets.catalogue import EXPONENTIAL\n"
+        "from mlemap.derivations.sheet import Estimate, Sheet\n"
+        "from mlemap.catalogue import EXPONENTIAL\n"
         "SHEET = Sheet(title='Week <i>5</i> & 100%', questions=(\n"
         "    Estimate('q1', r'Rate? <script>alert(1)</script> \\input{/etc/passwd} $\\text{a<b & c}$', EXPONENTIAL),\n"
         "))\n"

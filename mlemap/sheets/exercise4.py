@@ -12,10 +12,10 @@ import scipy.optimize
 import scipy.stats
 import sympy as sp
 
-from derivations.engine import n_obs
-from derivations.model import Model, Parameter
-from derivations.proof import over_observations
-from derivations.sheet import Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Sheet
+from mlemap.derivations.engine import n_obs
+from mlemap.derivations.model import Model, Parameter
+from mlemap.derivations.proof import over_observations
+from mlemap.derivations.sheet import Estimate, OptimizerStudy, PlugIn, Posterior, PosteriorPredictive, Sheet
 
 x = sp.Symbol("x", positive=True)
 k = sp.Symbol("k", integer=True, positive=True)

@@ -9,9 +9,9 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from derivations.engine import Derivation, derive
-from derivations.model import InputError, Model, Parameter, exact_number
-from sheets import peers
+from mlemap import peers
+from mlemap.derivations.engine import Derivation, derive
+from mlemap.derivations.model import InputError, Model, Parameter, exact_number
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", real=True)

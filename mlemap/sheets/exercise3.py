@@ -8,23 +8,7 @@ import scipy.integrate
 import scipy.stats
 import sympy as sp
 
-from derivations.answer import SUM
-from derivations.designs import gaussian_mean
-from derivations.engine import n_obs as n
-from derivations.proof import over_observations
-from derivations.sheet import (
-    Bias,
-    Estimate,
-    LogTheory,
-    OptimizerStudy,
-    PlugIn,
-    Posterior,
-    PosteriorPredictive,
-    Precision,
-    PriorStrength,
-    Sheet,
-)
-from sheets.catalogue import (
+from mlemap.catalogue import (
     COIN_DATA,
     COIN_MAP,
     COIN_MAP_SD,
@@ -37,7 +21,23 @@ from sheets.catalogue import (
     x,
     y,
 )
-from sheets.peers import coin_map_scipy
+from mlemap.derivations.answer import SUM
+from mlemap.derivations.designs import gaussian_mean
+from mlemap.derivations.engine import n_obs as n
+from mlemap.derivations.proof import over_observations
+from mlemap.derivations.sheet import (
+    Bias,
+    Estimate,
+    LogTheory,
+    OptimizerStudy,
+    PlugIn,
+    Posterior,
+    PosteriorPredictive,
+    Precision,
+    PriorStrength,
+    Sheet,
+)
+from mlemap.peers import coin_map_scipy
 
 TWO_TAILS = ({x: 0}, {x: 0})
 NEXT_HEAD = ({x: 1},)

@@ -1,6 +1,6 @@
 """Established peers: other libraries' estimates of the catalogue's parameters, computed without SymPy.
 
-Each model of sheets/catalogue.py declares its peer (Model.peer). The coin priors use the inputs (the
+Each model of mlemap/catalogue.py declares its peer (Model.peer). The coin priors use the inputs (the
 prior's mean and spread), never a result of the derivation.
 """
 

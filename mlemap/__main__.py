@@ -1,0 +1,5 @@
+"""`python -m mlemap`: the `mlemap` command."""
+
+from mlemap.reports.console import entry
+
+entry()
