@@ -28,7 +28,7 @@ def index_options() -> list[str]:
 
 
 def install(session: nox.Session, *groups: str) -> None:
-    session.install(*index_options(), "-c", CONSTRAINTS, "-e", ".")
+    session.install(*index_options(), "-c", CONSTRAINTS, "-e", ".[torch]")
     requirements = nox.project.dependency_groups(PYPROJECT, *groups) if groups else ()
     if requirements:
         session.install("-c", CONSTRAINTS, *requirements)
@@ -43,7 +43,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def verify(session: nox.Session) -> None:
-    """Check every derivation against independent numerics; exits non-zero on any FAIL."""
+    """Check every derivation against independent numerics; exits non-zero on any FAIL. Writes no file unless
+    asked: `nox -s verify -- --json build/verify.json --junit build/junit.xml` (CI does)."""
     install(session)
     session.run("python", "-m", "mlemap.numerics.verify", *session.posargs)
 
@@ -133,7 +134,7 @@ def installed(session: nox.Session) -> None:
     venv, out = tmp / "venv", tmp / "R"
     session.run("python", "-m", "venv", "--clear", str(venv))
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *index_options()]
-    session.run(*pip, "-c", str(Path(CONSTRAINTS).resolve()), ".", external=True)
+    session.run(*pip, "-c", str(Path(CONSTRAINTS).resolve()), ".[torch]", external=True)
     mlemap = str(venv / "bin" / "mlemap")
     session.chdir(tmp)
     session.run(mlemap, "--version", external=True)

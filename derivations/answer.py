@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sympy as sp
+
 from mlemap.derivations.engine import Derivation, n_obs
 from mlemap.derivations.model import InputError
 

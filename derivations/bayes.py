@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import sympy as sp
+
 from mlemap.derivations import store
 from mlemap.derivations.engine import model_key
 from mlemap.derivations.model import InputError, Model

@@ -4,6 +4,7 @@ stationary points of the Lagrangian l(theta) + sum_k nu_k c_k(theta), where ever
 from __future__ import annotations
 
 import sympy as sp
+
 from mlemap.derivations.model import InputError, Model
 from mlemap.derivations.solve import NoClosedForm, one_line, time_limit
 

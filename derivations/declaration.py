@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import sympy as sp
+
 from mlemap.derivations.constraints import check_constraints, eliminated
 from mlemap.derivations.matrix import check_matrices
 from mlemap.derivations.model import InputError, Model

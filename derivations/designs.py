@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
+
 from mlemap.derivations.model import InputError, Model, Parameter, exact_number
 
 POSITIVE = sp.Interval.open(0, sp.oo)

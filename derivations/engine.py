@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import sympy as sp
+
 from mlemap.derivations import codec, store
 from mlemap.derivations.constraints import counts_sum_to_n, lagrange_points
 from mlemap.derivations.declaration import check_declaration
@@ -289,6 +290,18 @@ class Derivation:
         from mlemap.derivations.show import as_markdown  # show imports this module
 
         return as_markdown(self)
+
+    def _repr_latex_(self) -> str:
+        """In a notebook that typesets LaTeX, and in nbconvert's PDF: the stages as LaTeX text and displays."""
+        from mlemap.derivations.show import as_latex
+
+        return as_latex(self)
+
+    def _repr_html_(self) -> str:
+        """In a notebook and its offline HTML: the stages with MathML formulas, no MathJax needed."""
+        from mlemap.derivations.show import as_html
+
+        return as_html(self)
 
     def __repr__(self) -> str:
         return (

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+
 from mlemap.derivations import codec, store
 from mlemap.derivations.engine import Derivation, NoClosedForm, model_key, n_obs, separate, time_limit, timed_out
 

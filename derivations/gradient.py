@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+
 from mlemap.derivations import codec
 from mlemap.derivations.engine import Derivation, n_obs
 
-rate = sp.Symbol("lambda", positive=True)  # the learning rate
+rate = sp.Symbol("lambda", positive=True)  # the learning rate (never shown: a report writes the sheet's own symbol)
 batch = sp.Symbol("k", positive=True)  # a mini-batch's size
 
 
@@ -70,3 +71,29 @@ def minibatch_gradient_covariance_scale() -> sp.Expr:
     """Cov of the unbiased gradient (n/k) sum_{i in B} s_i (s_i one point's score, centred at the full-data
     gradient), in units of n times the per-point score covariance: (n/k)^2 times the factor above."""
     return sp.factor(sp.simplify((n_obs / batch) ** 2 * minibatch_variance_factor()))
+
+
+def curvature_at_estimate(d: Derivation) -> sp.Matrix | None:
+    """-H at the estimate, written in the parameters' symbols standing for their estimates: the data's sums
+    replaced by what the estimate's equations make them (the log-normal's S_log x = n m_hat, ...), so a non-quadratic
+    log-likelihood's stability bound reads as a formula in the estimates (diag(n / v_hat, n / (2 v_hat^2))).
+    None where there is no closed form, or the estimates do not determine the sums the Hessian uses."""
+    if d.estimate is None or set(d.estimate) != set(d.params):
+        return None
+    used = d.hessian.free_symbols | _used(d)
+    sums = [s.symbol for s in d.statistics if s.symbol != n_obs and s.symbol in used]
+    if len(sums) > len(d.params):
+        return None
+    solved = sp.solve([sp.Eq(p, v) for p, v in d.estimate.items()], sums, dict=True) if sums else [{}]
+    if len(solved) != 1:
+        return None
+    at = (-d.hessian).subs(d.model.constants).subs(solved[0])
+    curvature = sp.simplify(at)
+    if curvature.free_symbols & set(sums):
+        return None
+    return curvature
+
+
+def _used(d: Derivation) -> set[sp.Symbol]:
+    """The sums the estimate is written in."""
+    return set().union(*(v.free_symbols for v in d.estimate.values())) if d.estimate else set()

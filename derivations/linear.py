@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+
 from mlemap.derivations.engine import Derivation, n_obs
 
 

@@ -8,6 +8,7 @@ cancellation of a 3x3 inverse takes minutes, exact division a second."""
 from __future__ import annotations
 
 import sympy as sp
+
 from mlemap.derivations.model import InputError, Model
 from mlemap.derivations.solve import NoClosedForm, time_limit
 

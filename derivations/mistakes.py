@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
+
 from mlemap.derivations import bayes
 from mlemap.derivations.engine import Derivation, n_obs
 from mlemap.derivations.model import Model
-from mlemap.derivations.sheet import Estimate, PosteriorPredictive, Question
-from mlemap.derivations.why import family
+from mlemap.derivations.sheet import Estimate, PlugIn, Posterior, PosteriorPredictive, Question
+from mlemap.derivations.why import family, family_density
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Mistake:
     words: str  # for the student
     step: str  # the worked derivation's step where it goes wrong
     expr: sp.Basic
+    shown: str = ""  # LaTeX a handout writes for the wrong answer where the expression itself reads badly
 
 
 def typical_mistakes(q: Question, d: Derivation, key: str, right: sp.Basic, deriv: Callable) -> list[Mistake]:
@@ -33,6 +35,10 @@ def typical_mistakes(q: Question, d: Derivation, key: str, right: sp.Basic, deri
         found += _estimate_mistakes(q, d, key, right, deriv)
     if isinstance(q, PosteriorPredictive):
         found += _predictive_mistakes(q, deriv)
+    elif isinstance(q, PlugIn):
+        found += _plug_in_mistakes(q, deriv)
+    if isinstance(q, Posterior) and len(q.model.params) == 1:
+        found += _posterior_mistakes(q.model, right)
     found += _arithmetic_mistakes(right)
     distinct, seen = [], [right]
     for m in found:
@@ -79,12 +85,7 @@ def _estimate_mistakes(q: Estimate, d: Derivation, key: str, right: sp.Basic, de
                 "n_minus_1",
                 f"you divided by $n - 1$ where the {'maximum-likelihood' if d.kind == 'MLE' else 'MAP'} estimate "
                 "divides by $n$"
-                + (
-                    " (an unbiased variance estimator divides by the degrees of freedom left instead: a different "
-                    "estimator)"
-                    if variance
-                    else ""
-                ),
+                + (" (an unbiased estimator divides by the degrees of freedom left)" if variance else ""),
                 f"{d.kind} (score = 0)",
                 sp.simplify(right * n_obs / (n_obs - 1)),
             )
@@ -113,6 +114,81 @@ def _estimate_mistakes(q: Estimate, d: Derivation, key: str, right: sp.Basic, de
         out += _posterior_mean_mistake(q.model, d)
     if right.free_symbols and param is not None:
         out += _statistic_mistakes(d, right)
+    if param is not None:
+        out += _count_from_zero(q.model, param, deriv)
+    return out
+
+
+def _count_from_zero(model: Model, param: sp.Symbol, deriv: Callable) -> list[Mistake]:
+    """A count from 1 (trials up to the first success) modelled with the law of the same count from 0 (the
+    failures before it), p (1 - p)^k for p (1 - p)^(k - 1): the density at k + 1, on the data as they are."""
+    if len(model.data) != 1 or model.support.get(model.data[0]) != sp.Naturals or model.prior is not None:
+        return []
+    (k,) = model.data
+    shifted = model.density.subs(k, k + 1)
+    other = dataclasses.replace(model, name=f"{model.name}_count_from_zero", density=shifted, support={k: sp.Naturals0})
+    try:
+        d = deriv(other)
+    except Exception:  # noqa: BLE001 - a shifted law SymPy cannot solve is no candidate
+        return []
+    if d.estimate is None or param not in d.estimate:
+        return []
+    words = (
+        f"you used ${sp.latex(shifted)}$, the law of a count that starts at 0, for ${sp.latex(k)}_i$, "
+        f"which counts from 1 (its law is ${sp.latex(model.density)}$)"
+    )
+    return [Mistake("count_from_zero", words, "Joint log-likelihood", d.estimate[param])]
+
+
+def _plug_in_mistakes(q: PlugIn, deriv: Callable) -> list[Mistake]:
+    """The probability at the MLE where the MAP is asked (the prior forgotten), and one new observation's
+    probability where several independent ones are asked (their probabilities multiply)."""
+    d = deriv(q.model)
+    if d.estimate is None:
+        return []
+    out = []
+    if q.model.prior is not None:
+        plain = deriv(dataclasses.replace(q.model, name=f"{q.model.name}_likelihood_only", prior=None))
+        if plain.estimate is not None:
+            words = f"you put in the MLE, leaving out the prior, where the {d.kind} belongs"
+            mle = bayes.plug_in_predictive(q.model, plain.estimate, q.new)
+            out.append(Mistake("plug_in_mle", words, "Plug-in", mle))
+    if len(q.new) > 1:
+        one = bayes.plug_in_predictive(q.model, d.estimate, q.new[:1])
+        words = (
+            f"you gave the probability of one new observation; the {len(q.new)} are independent given the "
+            "parameter, so their probabilities multiply"
+        )
+        out.append(Mistake("one_observation", words, "Plug-in", one))
+    return out
+
+
+def _posterior_mistakes(model: Model, right: sp.Basic) -> list[Mistake]:
+    """For a posterior of a named family: its kernel's exponents read as the family's parameters (Beta(3, 4) for
+    theta^3 (1 - theta)^4), and the prior left out (the likelihood alone, normalised)."""
+    par = model.params[0]
+    p, domain = par.symbol, par.domain
+    named = family(right, p, domain) if isinstance(right, sp.Expr) else None
+    if named is None or named.name == "Normal":
+        return []
+    out = []
+    shape = (named.args[0] - 1, named.args[1] - 1) if named.name == "Beta" else (named.args[0] - 1, named.args[1])
+    if all(a.is_positive for a in shape):
+        kernel = sp.latex(named.kernel)
+        t = sp.latex(p)
+        form = rf"{t}^{{a-1}} (1 - {t})^{{b-1}}" if named.name == "Beta" else rf"{t}^{{a-1}} e^{{-b {t}}}"
+        words = (
+            f"you read the exponents of ${kernel}$ as the {named.name} parameters; "
+            rf"$\operatorname{{{named.name}}}(a, b)$ has the kernel ${form}$"
+        )
+        shown = rf"$\operatorname{{{named.name}}}({sp.latex(shape[0])}, {sp.latex(shape[1])})$"
+        out.append(Mistake("exponents_as_parameters", words, "Posterior", family_density(named.name, shape, p), shown))
+    if model.prior is not None and model.prior.has(p):
+        alone = family(bayes.posterior(dataclasses.replace(model, name=f"{model.name}_flat", prior=None)), p, domain)
+        if alone is not None:
+            words = "you left out the prior: this is the likelihood alone, normalised"
+            shown = rf"$\operatorname{{{alone.name}}}({', '.join(sp.latex(a) for a in alone.args)})$"
+            out.append(Mistake("posterior_prior_forgotten", words, "Posterior", alone.normaliser * alone.kernel, shown))
     return out
 
 

@@ -69,14 +69,46 @@ class Model:
     matrices: tuple[sp.Matrix, ...] = ()  # symmetric matrices of parameters, each positive definite (a covariance)
 
     def __post_init__(self):
-        # observed data keyed by a data symbol's name, as simulate, truth and estimate() key theirs
-        if self.observed and any(isinstance(k, str) for k in self.observed):
-            by_name = {s.name: s for s in self.data}
-            keyed = {
-                by_name.get(k, sp.Symbol(k)) if isinstance(k, str) else k: tuple(v) for k, v in self.observed.items()
-            }
-            object.__setattr__(self, "observed", keyed)
+        # keys by name or by symbol alike: observed data by data symbol, truth and the peer's by parameter name
+        if self.observed is not None:
+            object.__setattr__(self, "observed", observed_by_symbol(self))
+        object.__setattr__(self, "truth", truth_by_name(self))
+        if self.peer is not None and not getattr(self.peer, "keys_by_name", False):
+            object.__setattr__(self, "peer", peer_by_name(self.name, self.peer))
+        if _named(self.prior) and isinstance(self.params, (tuple, list)):
+            from mlemap.derivations.distributions import prior_expression  # it imports this module
+
+            prior, notes = prior_expression(self.name, tuple(self.params), self.prior)
+            object.__setattr__(self, "prior", prior)
+            object.__setattr__(self, "notes", (*self.notes, *notes))
         check_declared(self)
+
+    @classmethod
+    def from_distribution(cls, dist: object, *arguments: object, known=None, data=None, **keywords) -> Model:
+        """A model of one data column from a named distribution, its density, support, sampler, truth and peer
+        filled in.
+
+            Model.from_distribution("gamma", shape=2, scale=theta)      # 2 is known, theta is estimated
+            Model.from_distribution("gamma", known={"shape": 2})          # scale: its usual symbol, theta
+            Model.from_distribution(sympy.stats.Gamma("X", 2, theta))    # a sympy.stats random variable
+            Model.from_distribution(sympy.stats.Gamma, 2, theta)           # a constructor and its arguments
+            Model.from_distribution("bernoulli", p=theta, prior=Beta(2, 2), observed={"x": [0, 1, 1]})
+
+        dist: a name (below), a sympy.stats random variable, distribution, or constructor. Its parameters come in
+        sympy.stats' order as positions, or by name: a SymPy symbol is estimated, a number is known (a float is
+        the decimal it prints as), one left out is estimated under its usual symbol; known= names known ones.
+        Names and parameters (sympy.stats' parametrisation; scipy.stats' samples and fits):
+            normal(mean, sd) or (mean, variance=...); exponential(rate); gamma(shape, scale); poisson(rate);
+            bernoulli(p); geometric(p), on 1, 2, ...; binomial(n, p), n known; beta(alpha, beta);
+            lognormal(mean, sd) of log x; rayleigh(scale); laplace(location, scale); weibull(scale, shape);
+            pareto(scale, shape).
+        data: the data symbol or its name (x). The model's other fields pass through (name, title, prior, observed,
+        truth, tolerances, notes, min_n, solve_seconds) and simulate or peer replace scipy's. The peer is
+        scipy.stats' fit with the known parameters fixed; scipy.optimize on its log-density where there is no fit
+        (a discrete distribution) or a prior by name (Beta, Gamma, Normal); none for a prior written out."""
+        from mlemap.derivations.distributions import model_from_distribution  # it imports this module
+
+        return model_from_distribution(dist, *arguments, known=known, data=data, **keywords)
 
     @property
     def param_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -99,6 +131,65 @@ class Model:
             text = " ".join(str(exc).split())
             raise InputError(f"{self.name}: its simulate hook raised {type(exc).__name__}: {text}") from None
         return self.validate(drawn)
+
+
+def _named(prior: object) -> bool:
+    """A prior by name (Beta(2, 2)) or a mapping of parameter to prior, which Model turns into its expression."""
+    return isinstance(prior, Mapping) or type(prior).__name__ == "Prior"
+
+
+def observed_by_symbol(model: Model) -> dict[sp.Symbol, tuple]:
+    """The observed data keyed by the data symbols: a key may be a data symbol, its name, or a symbol of that
+    name (its assumptions aside); each column a sequence of values."""
+    if not isinstance(model.observed, Mapping):
+        raise InputError(
+            f"{model.name}: observed must map data names (or symbols) to values, got {type(model.observed).__name__}"
+        )
+    by_name = {s.name: s for s in model.data} if isinstance(model.data, (tuple, list)) else {}
+    keyed = {}
+    for key, values in model.observed.items():
+        if not isinstance(key, (str, sp.Symbol)):
+            raise InputError(
+                f"{model.name}: observed data keys must be data names or symbols ({sorted(by_name)}), got {key!r} "
+                f"({type(key).__name__})"
+            )
+        name = key if isinstance(key, str) else key.name
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise InputError(f"{model.name}: observed data '{name}' must be a list or array of values, got {values!r}")
+        column = values if isinstance(values, np.ndarray) else tuple(values)  # an array keeps its dtype (object)
+        keyed[key if key in model.data else by_name.get(name, sp.Symbol(name))] = column
+    return keyed
+
+
+def truth_by_name(model: Model) -> dict[str, object]:
+    """The truth keyed by parameter name: a key may be the name or the parameter's symbol."""
+    if not isinstance(model.truth, Mapping):
+        raise InputError(f"{model.name}: truth must map parameter names to values, got {type(model.truth).__name__}")
+    odd = next((k for k in model.truth if not isinstance(k, (str, sp.Symbol))), None)
+    if odd is not None:
+        raise InputError(
+            f"{model.name}: truth's keys must be parameter names or symbols, got {odd!r} ({type(odd).__name__})"
+        )
+    return {k if isinstance(k, str) else k.name: v for k, v in model.truth.items()}
+
+
+def peer_by_name(model_name: str, peer: Callable) -> Callable:
+    """The peer, its estimates keyed by parameter name whether it keys them by name or by symbol."""
+    if not callable(peer):
+        raise InputError(f"{model_name}: peer must be a function of the data, got {type(peer).__name__}")
+
+    @functools.wraps(peer)
+    def keyed(data):
+        found = peer(data)
+        if not isinstance(found, Mapping):
+            raise InputError(f"{model_name}: its peer must return parameter name -> value, got {type(found).__name__}")
+        odd = next((k for k in found if not isinstance(k, (str, sp.Symbol))), None)
+        if odd is not None:
+            raise InputError(f"{model_name}: its peer's keys must be parameter names or symbols, got {odd!r}")
+        return {k if isinstance(k, str) else k.name: v for k, v in found.items()}
+
+    keyed.keys_by_name = True  # type: ignore[attr-defined]
+    return keyed
 
 
 def observed_counts(model: Model) -> list[tuple[dict[sp.Symbol, object], int]]:

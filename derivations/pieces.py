@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+
 from mlemap.derivations.model import Parameter
 from mlemap.derivations.solve import NoClosedForm, _solve_stationary
 

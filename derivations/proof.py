@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.polys.polyerrors import NotAlgebraic
+
 from mlemap.derivations import store
 from mlemap.derivations.engine import _stat_name, n_obs
-from sympy.polys.polyerrors import NotAlgebraic
 
 EQUAL, UP_TO_CONSTANT = "equal", "up to a constant in theta"
 INDEX = sp.Idx("i")

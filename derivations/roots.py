@@ -7,6 +7,7 @@ not be zero) where SymPy cannot prove them for every data set."""
 from __future__ import annotations
 
 import sympy as sp
+
 from mlemap.derivations.model import Parameter
 from mlemap.derivations.pieces import relation
 

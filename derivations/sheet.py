@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import sympy as sp
+
 from mlemap.derivations import bayes, fisher
 from mlemap.derivations.engine import Derivation, derive
 from mlemap.derivations.model import InputError, Model, in_support

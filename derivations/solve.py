@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import sympy as sp
+
 from mlemap.derivations.model import Model
 
 SOLVE_SECONDS = 20  # a model that needs longer says "no closed form", and is verified numerically

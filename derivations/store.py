@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import sympy as sp
+
 from mlemap.derivations import codec
 
 T = TypeVar("T")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+
 from mlemap.derivations import codec
 from mlemap.derivations.model import InputError, Model
 from mlemap.derivations.solve import NoClosedForm

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+
 from mlemap.derivations import bayes
 from mlemap.derivations.model import InputError, Model
 

@@ -19,12 +19,16 @@ from pathlib import Path
 _SOURCE_TREE = Path(__file__).resolve().parent.parent
 if not (Path(__file__).parent / "derivations").is_dir() and (_SOURCE_TREE / "derivations" / "__init__.py").is_file():
     # run from a source tree (a clone, an editable install): the layers are the top-level folders beside mlemap/
-    __path__.append(str(_SOURCE_TREE))  # type: ignore[name-defined]
+    __path__.append(str(_SOURCE_TREE))
 
 _PUBLIC = {
     "Model": "mlemap.derivations.model",
     "Parameter": "mlemap.derivations.model",
     "InputError": "mlemap.derivations.model",
+    "Beta": "mlemap.derivations.distributions",
+    "Gamma": "mlemap.derivations.distributions",
+    "Normal": "mlemap.derivations.distributions",
+    "Prior": "mlemap.derivations.distributions",
     "Derivation": "mlemap.derivations.engine",
     "NoClosedForm": "mlemap.derivations.engine",
     "derive": "mlemap.derivations.engine",

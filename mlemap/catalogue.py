@@ -1,4 +1,5 @@
-"""The model catalogue: one declaration each (density, domains, data, sampler, peer), for sheets to use.
+"""The model catalogue: one declaration each (density, domains, data, sampler, peer), for sheets to use; those
+of a named distribution by Model.from_distribution, the others written out.
 
 MODELS names every model here; derivation(name) derives each once per process."""
 
@@ -10,6 +11,7 @@ import numpy as np
 import sympy as sp
 
 from mlemap import peers
+from mlemap.derivations.distributions import Gamma, Normal
 from mlemap.derivations.engine import Derivation, derive
 from mlemap.derivations.model import InputError, Model, Parameter, exact_number
 
@@ -131,41 +133,49 @@ COIN_UNIFORM = coin_model(
     peer=peers.bernoulli_mean,
 )
 
-POISSON = Model(
-    name="poisson",
-    title="Poisson rate",
-    data=(x,),
-    params=(Parameter(lam, POSITIVE, "rate"),),
-    density=lam**x * sp.exp(-lam) / sp.factorial(x),
-    support={x: sp.Naturals0},
-    simulate=lambda rng, n, t: {"x": rng.poisson(t["lambda"], n).astype(float)},
-    truth={"lambda": 3.0},
-    peer=peers.poisson_mean,
-)
+# Declared by their distribution: density, support, sampler (scipy.stats) and peer (scipy.stats' fit with the known
+# parameters fixed, or scipy.optimize on its log-density where there is no fit) filled in by Model.from_distribution.
+POISSON = Model.from_distribution("poisson", rate=lam, title="Poisson rate", truth={lam: 3.0})
 
-EXPONENTIAL = Model(
-    name="exponential",
-    title="Exponential rate",
-    data=(x,),
-    params=(Parameter(lam, POSITIVE, "rate"),),
-    density=lam * sp.exp(-lam * x),
-    support={x: POSITIVE},
-    simulate=lambda rng, n, t: {"x": rng.exponential(1 / t["lambda"], n)},
-    truth={"lambda": 2.5},
-    peer=peers.exponential_fit,
-)
+EXPONENTIAL = Model.from_distribution("exponential", rate=lam, title="Exponential rate", truth={lam: 2.5})
 
-NORMAL_NORMAL = Model(
+NORMAL_NORMAL = Model.from_distribution(
+    "normal",
+    mean=mu,
+    variance=4,
+    prior=Normal(0, 1),
     name="normal_normal",
     title=r"Normal mean with known variance 4 and a $N(0, 1)$ prior (conjugate)",
-    data=(x,),
-    params=(Parameter(mu, sp.Reals, "mean"),),
-    density=normal_pdf(x, mu, 4),
-    prior=normal_prior(mu, 0, 1),
-    simulate=lambda rng, n, t: {"x": rng.normal(t["mu"], 2.0, n)},
-    truth={"mu": 0.7},
-    peer=peers.normal_normal_conjugate,
+    truth={mu: 0.7},
+    peer=peers.normal_normal_conjugate,  # the textbook's closed form, beside scipy.optimize's
     notes=("Conjugate: the posterior is normal, so its mode (the MAP) equals its mean.",),
+)
+
+GAMMA_KNOWN_SHAPE = Model.from_distribution(
+    "gamma", shape=2, scale=theta, name="gamma_known_shape", title=r"Gamma scale $\theta$, shape 2 known"
+)
+
+GEOMETRIC = Model.from_distribution(
+    "geometric", p=theta, name="geometric_trials", title="Geometric, trials to a success"
+)
+
+BINOMIAL = Model.from_distribution("binomial", n=10, p=theta, name="binomial", title="Binomial, 10 trials each")
+
+BETA = Model.from_distribution("beta", name="beta", title=r"Beta shapes $\alpha$ and $\beta$ (no closed form)")
+
+LOG_NORMAL = Model.from_distribution("lognormal", mean=mu, name="lognormal_mu_sigma", title="Log-normal")
+
+LAPLACE_SCALE = Model.from_distribution(
+    "laplace", location=0, name="laplace_scale", title="Laplace scale, location 0 known"
+)
+
+POISSON_GAMMA = Model.from_distribution(
+    "poisson",
+    rate=lam,
+    prior=Gamma(2, 1),
+    name="poisson_gamma",
+    title=r"Poisson rate, MAP with a $\mathrm{Gamma}(2, 1)$ prior (shape 2, rate 1)",
+    notes=("Conjugate: the posterior is Gamma(2 + sum x, 1 + n), its mode (1 + sum x) / (1 + n).",),
 )
 
 CAUCHY = Model(
@@ -180,7 +190,19 @@ CAUCHY = Model(
 )
 
 SHEET_MODELS = (GAUSSIAN, LINEAR_REGRESSION, COIN_MAP, COIN_MAP_SD, COIN_UNIFORM)
-EXTRA_MODELS = (POISSON, EXPONENTIAL, NORMAL_NORMAL, CAUCHY)
+DISTRIBUTION_MODELS = (
+    POISSON,
+    EXPONENTIAL,
+    NORMAL_NORMAL,
+    GAMMA_KNOWN_SHAPE,
+    GEOMETRIC,
+    BINOMIAL,
+    BETA,
+    LOG_NORMAL,
+    LAPLACE_SCALE,
+    POISSON_GAMMA,
+)  # declared by Model.from_distribution
+EXTRA_MODELS = (*DISTRIBUTION_MODELS, CAUCHY)
 MODELS: dict[str, Model] = {m.name: m for m in SHEET_MODELS + EXTRA_MODELS}
 
 

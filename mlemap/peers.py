@@ -49,17 +49,6 @@ def bernoulli_mean(data):
     return {"theta": float(np.mean(data["x"]))}
 
 
-def poisson_mean(data):
-    """the sample mean (Poisson MLE)"""
-    return {"lambda": float(np.mean(data["x"]))}
-
-
-def exponential_fit(data):
-    """scipy.stats.expon.fit with floc=0"""
-    _, scale = scipy.stats.expon.fit(data["x"], floc=0)
-    return {"lambda": 1 / scale}
-
-
 def normal_normal_conjugate(data):
     """the conjugate normal posterior mean, (sum x / 4) / (n / 4 + 1)"""
     x = data["x"]

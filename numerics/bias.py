@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
+
 from mlemap.derivations.engine import Derivation, n_obs
 from mlemap.derivations.fisher import EstimatorBias
 from mlemap.numerics.compile import compiled

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import sympy as sp
+
 from mlemap.derivations.answer import (
     SUM,
     Notation,
@@ -366,11 +367,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.numerics.c
     import sys
 
     from mlemap.derivations.sheet import load_sheet
-
+    from mlemap.numerics.verify import SHEET_HELP
     from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
     usage = argparse.ArgumentParser(prog=prog, description="Check one student answer against the sheet's derivation.")
-    usage.add_argument("--sheet", default=str(DEFAULT_SHEET), help="the sheet file (default: the shipped Exercise 3)")
+    usage.add_argument(
+        "--sheet", default=str(DEFAULT_SHEET), help=f"a Python file defining SHEET (default: {SHEET_HELP})"
+    )
     usage.add_argument("question", help="the answer's key in answers.json, e.g. task1.sigma2_mle")
     usage.add_argument(
         "answer", help="the answer: LaTeX (\\frac{1}{n}\\sum_i x_i), plain text (sum(x_i)/n) or a number"
@@ -386,6 +389,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.numerics.c
         help="ANSWER is a file ('-': standard input) holding a derivation, one expression or equation per line; "
         "each line is checked against the one before, the last against the answer",
     )
+    usage.add_argument("--quiet", "-q", action="store_true", help="print the verdict line only (and errors)")
     args = usage.parse_args(argv)
     try:
         sheet = load_sheet(args.sheet)
@@ -397,9 +401,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.numerics.c
         print(json.dumps(feedback.as_dict(), indent=1, sort_keys=True))
         return feedback.exit_code
     print(f"{feedback.verdict}: {feedback.message}")
-    if feedback.step:
+    if feedback.step and not args.quiet:
         print(f"  where it goes wrong: the step '{feedback.step}' of the worked solution")
-    if feedback.counterexample and isinstance(feedback.counterexample.get("data"), dict):
+    if not args.quiet and feedback.counterexample and isinstance(feedback.counterexample.get("data"), dict):
         print(
             f"  for example, on {feedback.counterexample['data']}: yours {feedback.counterexample['yours']}, "
             f"expected {feedback.counterexample['expected']}"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 import torch
+
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.model import InputError, Model
 from mlemap.derivations.pieces import pieces

@@ -9,6 +9,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 import torch
+
 from mlemap.derivations.constraints import eliminated
 from mlemap.derivations.constraints import residuals as constraint_residuals
 from mlemap.derivations.engine import Derivation, estimate_at, n_obs

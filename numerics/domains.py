@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import sympy as sp
+
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.model import Model
 from mlemap.derivations.support import MAX

@@ -1,38 +1,95 @@
-"""estimate(derivation, data): the MLE/MAP at a data set, with how it was found and whether to trust it."""
+"""estimate(derivation, data): the MLE/MAP at a data set, with how it was found and whether to trust it, and its
+summary (standard errors, Wald and likelihood-ratio intervals, log-likelihood, AIC, BIC: numerics/summary.py)."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
+
 from mlemap.derivations.engine import Derivation, derive
 from mlemap.derivations.model import InputError, Model
 from mlemap.numerics.checks import maximiser_interval, numerical_optimum
 from mlemap.numerics.compile import compiled
 
+if TYPE_CHECKING:
+    from mlemap.numerics.summary import Summary
+
 
 @dataclass(frozen=True)
 class PointEstimate:
     """values by parameter name (None when nothing converged); method "closed form", "numerical", or "set" (a flat
-    likelihood: every point of an interval maximises it, and the reason names the interval)."""
+    likelihood: every point of an interval maximises it, and the reason names the interval). It keeps the
+    derivation and the data it was found at, for summary()."""
 
     values: dict[str, float] | None
     method: str
     converged: bool
     reason: str
+    derivation: Derivation | None = field(default=None, repr=False, compare=False)
+    data: Mapping[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Estimates, standard errors (observed and expected information), Wald and likelihood-ratio intervals at
+        level 1 - alpha, the log-likelihood, AIC and BIC: print() it in a terminal, show it in a notebook."""
+        from mlemap.numerics.summary import summarize  # scipy's profile search and the Fisher information
+
+        if self.derivation is None or self.data is None:
+            raise InputError("summary() needs an estimate made by estimate(derivation, data)")
+        found = self.__dict__.setdefault("_summaries", {})  # a frozen dataclass: the cache sits beside its fields
+        if alpha not in found:
+            found[alpha] = summarize(self, self.derivation, self.data, alpha)
+        return found[alpha]
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def _repr_latex_(self) -> str:
+        return self.summary()._repr_latex_()
+
+    def _repr_markdown_(self) -> str:
+        return self.summary()._repr_markdown_()
 
 
-def estimate(derivation: Derivation | Model, data: Mapping[str, object]) -> PointEstimate:
+def data_by_name(model: Model, data: object) -> dict[str, object]:
+    """The data keyed by data names: a key may be the name or the SymPy symbol; anything else is refused in one line."""
+    if not isinstance(data, Mapping):
+        raise InputError(f"{model.name}: data must be a mapping of data name to values, got {type(data).__name__}")
+    out: dict[str, object] = {}
+    for key, values in data.items():
+        if isinstance(key, sp.Symbol):
+            name = key.name
+        elif isinstance(key, str):
+            name = key
+        else:
+            raise InputError(
+                f"{model.name}: data keys must be data names (str) or SymPy symbols, got {key!r} ({type(key).__name__})"
+            )
+        if name in out:
+            raise InputError(f"{model.name}: data '{name}' is given twice (by its name and by its symbol)")
+        out[name] = values
+    return out
+
+
+def estimate(derivation: Derivation | Model, data: Mapping[str, object] | Mapping[sp.Symbol, object]) -> PointEstimate:
     """The closed form at the data's statistics where there is one (solved anew for a model whose closed
     form was derived at its observed data), else LBFGS from three starts, reported only when it converged.
-    A Model is derived first."""
+    A Model is derived first; data are keyed by data names or their SymPy symbols."""
     if isinstance(derivation, Model):
         derivation = derive(derivation)
     if not isinstance(derivation, Derivation):
         raise InputError(f"estimate() takes a Model or a Derivation, got {type(derivation).__name__}")
-    checked = derivation.model.validate(data)
+    checked = derivation.model.validate(data_by_name(derivation.model, data))
+    found = point_estimate(derivation, checked)
+    return PointEstimate(found.values, found.method, found.converged, found.reason, derivation, checked)
+
+
+def point_estimate(derivation: Derivation, checked: Mapping[str, np.ndarray]) -> PointEstimate:
     c = compiled(derivation)
     if derivation.maximiser_set:
         lo, hi = maximiser_interval(derivation, checked)
@@ -91,3 +148,32 @@ def interval(domain: sp.Set) -> str:
     if not isinstance(domain, sp.Interval):
         return str(domain)
     return f"{'(' if domain.left_open else '['}{domain.start}, {domain.end}{')' if domain.right_open else ']'}"
+
+
+def read_csv_columns(path: str | Path) -> dict[str, list[float]]:
+    """A CSV file's columns by their header names, as floats: data for estimate(), as `mlemap derive --data` reads
+    them. A missing file, a ragged row or a cell that is not a number is one line naming the file and the cell."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the data file ({getattr(exc, 'strerror', None) or exc})") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a CSV file ({exc})") from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]  # blank lines carry no observation
+    if len(rows) < 2:
+        raise InputError(f"{path}: a CSV file needs a header row of data names and at least one row of values")
+    names = [name.strip() for name in rows[0]]
+    if len(set(names)) != len(names) or not all(names):
+        raise InputError(f"{path}: the header must name each column once, got {rows[0]}")
+    columns: dict[str, list[float]] = {name: [] for name in names}
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(names):
+            raise InputError(f"{path}: line {line} has {len(row)} values, the header names {len(names)} columns")
+        for name, cell in zip(names, row):
+            try:
+                columns[name].append(float(cell))
+            except ValueError:
+                raise InputError(f"{path}: line {line}, column '{name}': {cell!r} is not a number") from None
+    return columns

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.sheet import OptimizerStudy
 from mlemap.numerics import minibatch as mb

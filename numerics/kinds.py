@@ -195,8 +195,11 @@ def work_checks(questions, done: dict) -> list[CheckResult]:
 
 
 def _bias_words(c: BiasCheck, corrected: bool) -> str:
-    what = "unbiased correction's mean vs the truth" if corrected else "derived E[estimator] vs its mean"
-    return f"{c.param}: {what} over {c.replications} samples of size {c.n} (z-score)"
+    """What a bias check compares, its parameter by its symbol ($\\sigma^{2}$), never its name in code (sigma^2)."""
+    import sympy as sp
+
+    what = "unbiased correction's mean vs the truth" if corrected else "derived expectation vs its mean"
+    return f"${sp.latex(sp.Symbol(c.param))}$: {what} over {c.replications} samples of size {c.n} (z-score)"
 
 
 MAP_TOLERANCE = 1e-7

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from mlemap.derivations.engine import n_obs
 from mlemap.derivations.gradient import batch, minibatch_gradient_covariance_scale
 from mlemap.derivations.model import InputError

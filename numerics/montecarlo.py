@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
+
 from mlemap.derivations.engine import Derivation, NoClosedForm, derive, n_obs
 from mlemap.derivations.fisher import Fisher, estimator_variance, expected_value, fisher
 from mlemap.derivations.model import Model

@@ -5,6 +5,7 @@ squares), checked to reach the optimizers' optimum."""
 from __future__ import annotations
 
 import numpy as np
+
 from mlemap.derivations.engine import Derivation
 from mlemap.numerics.compile import compiled
 from mlemap.numerics.domains import _bounds, feasible_limits, from_free

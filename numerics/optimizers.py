@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.optimize
 import torch
+
 from mlemap.derivations.engine import Derivation
 from mlemap.numerics.compile import Data, compiled
 from mlemap.numerics.domains import _bounds, feasible_limits, from_free, on_constraints, random_point, to_free

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.sheet import Answer, Posterior
 from mlemap.numerics.checks import check_data

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 import scipy.stats
+
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.fisher import fisher
 from mlemap.numerics.checks import check_data
@@ -87,18 +88,26 @@ def _profile_interval(d: Derivation, data, est: dict, name: str, se: float, leve
         best = scipy.optimize.minimize(negative, start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12})
         return -float(best.fun) - threshold
 
-    ends = []
-    for side, edge in ((-1, float(domain.inf)), (1, float(domain.sup))):
-        step, inner, end, is_open = se, est[name], None, False
-        for _ in range(MAX_WIDENINGS):
-            outer = est[name] + side * step
-            if (side < 0 and outer <= edge) or (side > 0 and outer >= edge):
-                end, is_open = edge, True
-                break
-            if profile(outer) < 0:
-                end = scipy.optimize.brentq(profile, min(inner, outer), max(inner, outer), xtol=1e-12)
-                break
-            inner, step = outer, 2 * step
-        ends.append((end if end is not None else edge, is_open or end is None))
+    ends = [_interval_end(profile, est[name], side * se, edge) for side, edge in ((-1, domain.inf), (1, domain.sup))]
     (lower, open_lower), (upper, open_upper) = ends
     return Interval(lower, upper, open_lower, open_upper)
+
+
+def _interval_end(profile, estimate: float, step: float, edge) -> tuple[float, bool]:
+    """Where the profile (minus the cutoff) first drops below 0 going from the estimate towards edge: steps double
+    from a standard error; past a finite edge they halve towards it instead, since the profile may still drop
+    below the cutoff before the edge (a variance's profile falls to -oo as it tends to 0). (edge, True) when it
+    never drops: the interval is open there."""
+    edge, inner, distance = float(edge), estimate, step
+    for _ in range(MAX_WIDENINGS):
+        outer = estimate + distance
+        if (outer - edge) * distance >= 0:  # at or past the edge: halve the way to it instead
+            outer = (inner + edge) / 2
+            if outer in (inner, edge):
+                break
+        else:
+            distance *= 2
+        if profile(outer) < 0:
+            return scipy.optimize.brentq(profile, min(inner, outer), max(inner, outer), xtol=1e-12), False
+        inner = outer
+    return edge, True

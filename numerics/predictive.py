@@ -8,6 +8,7 @@ import numpy as np
 import scipy.integrate
 import scipy.optimize
 import sympy as sp
+
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.model import observed_counts
 from mlemap.derivations.sheet import PlugIn, Posterior, PosteriorPredictive

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.integrate
 import sympy as sp
+
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.model import InputError, Model
 from mlemap.derivations.sheet import PriorStrength

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.integrate
 import sympy as sp
+
 from mlemap.derivations.bayes import discrete, event_set
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.model import observed_counts

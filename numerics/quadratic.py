@@ -11,6 +11,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 import torch
+
 from mlemap.derivations.engine import Derivation, n_obs
 from mlemap.derivations.gradient import StepSizeTheory, step_size_theory
 from mlemap.derivations.model import InputError

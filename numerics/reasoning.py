@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import sympy as sp
+
 from mlemap.derivations.answer import SUM, Notation, UnknownSymbol, Unreadable, parse_line
 from mlemap.derivations.engine import Derivation, n_obs
 from mlemap.derivations.sheet import Sheet

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import sympy as sp
+
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.model import InputError
 from mlemap.derivations.pieces import pieces

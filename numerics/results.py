@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 import numpy as np
+
 from mlemap.derivations.model import Model
 
 # error = max |computed - reference| / max(|reference|, 1) unless the check says otherwise.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.model import InputError
 from mlemap.numerics import inputs
@@ -25,7 +26,8 @@ BATCH_STEPS = 400
 @dataclass(frozen=True)
 class Run:
     """One optimizer run: status "converged", "diverged" (ran away), "left_domain" (a step left the parameter's
-    domain, where the log-likelihood is not defined) or "max_steps"; errors ||theta_t - theta_hat||."""
+    domain, where the log-likelihood is not defined), "cycles" (still going at the last step, back where it was
+    two steps before: a period-2 oscillation about the optimum) or "max_steps"; errors ||theta_t - theta_hat||."""
 
     label: str
     lr: float
@@ -49,6 +51,7 @@ class Study:
     optimizers: tuple[Run, ...]
     batches: tuple[Run, ...]
     grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (theta_1, theta_2, objective) for two parameters
+    start_curvatures: tuple[float, ...] = ()  # the eigenvalues of -H at the start: why predicted steps differ
 
 
 PARTS = ("optimizers", "batches", "grid")  # beside the learning-rate study, which always runs
@@ -89,6 +92,7 @@ def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None, part
         optimizers,
         batches,
         grid,
+        tuple(float(v) for v in np.linalg.eigvalsh(-c.evaluator.hessian(start, data))),
     )
 
 
@@ -132,7 +136,19 @@ def _ascent(d: Derivation, data, optimum, start, lr: float, label: str) -> Run:
             status = "diverged"
             break
         path.append(theta.detach().numpy().copy())
+    if status == "max_steps" and _cycles(np.array(path)):
+        status = "cycles"
     return _run(c, label, lr, status, path, optimum, _predicted(d, data, optimum, start, lr))
+
+
+def _cycles(path: np.ndarray) -> bool:
+    """Whether the last steps alternate between two points: each iterate is (to 1e-9 of the step) where it was
+    two steps before, while one step moves it."""
+    if len(path) < 5:
+        return False
+    jump = np.linalg.norm(path[-1] - path[-2])
+    back = max(np.linalg.norm(path[-1] - path[-3]), np.linalg.norm(path[-2] - path[-4]))
+    return bool(jump > 0 and back <= 1e-9 * jump)
 
 
 def _run(c, label, lr, status, path, optimum, predicted=None) -> Run:

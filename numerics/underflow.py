@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from mlemap.derivations.engine import Derivation
 from mlemap.numerics.compile import compiled
 

@@ -1,4 +1,7 @@
-"""`nox -s verify`: every check of every model of a sheet, a table, the exact answers, build/verify.json.
+"""`mlemap verify`: every check of every model of a sheet, as a table, and the sheet's exact answers.
+
+The table and the answers are the output (standard output); messages go to standard error. Nothing is written
+to a file unless asked: --json PATH and --junit PATH ('-' for standard output).
 
 The public API: verify(model or derivation, seed) -> Verification, and verify_sheet(sheet, seed).
 """
@@ -62,8 +65,41 @@ class Verification:
             f"| {c.check} | {c.error:.3e} | {c.tolerance:.1e} | {c.status} {c.detail.translate(cell)} |"
             for c in self.checks
         ]
-        verdict = "every check passed" if self.passed else f"{len(self.failures)} check(s) FAILED"
-        return f"**{self.name}**: {verdict}\n\n" + "\n".join(rows) + "\n"
+        return f"**{self.name}**: {self.verdict}\n\n" + "\n".join(rows) + "\n"
+
+    @property
+    def verdict(self) -> str:
+        return "every check passed" if self.passed else f"{len(self.failures)} check(s) FAILED"
+
+    def _repr_html_(self) -> str:
+        """In a notebook and its offline HTML: the check table, every text escaped."""
+        from html import escape
+
+        cells = [
+            f"<tr><td>{escape(c.check)}</td><td>{c.error:.3e}</td><td>{c.tolerance:.1e}</td>"
+            f"<td>{escape(c.status)} {escape(c.detail)}</td></tr>"
+            for c in self.checks
+        ]
+        head = "<tr><th>check</th><th>error</th><th>tolerance</th><th>result</th></tr>"
+        return (
+            f"<p><strong>{escape(self.name)}</strong>: {escape(self.verdict)}</p>\n"
+            f"<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(cells) + "\n</tbody>\n</table>\n"
+        )
+
+    def _repr_latex_(self) -> str:
+        """In nbconvert's PDF: the check table as a LaTeX tabular, every text escaped."""
+        from mlemap.derivations.show import latex_text
+
+        rows = [
+            rf"{latex_text(c.check)} & {c.error:.3e} & {c.tolerance:.1e} & {latex_text(f'{c.status} {c.detail}')} \\"
+            for c in self.checks
+        ]
+        return (
+            rf"\textbf{{{latex_text(self.name)}}}: {latex_text(self.verdict)}"
+            "\n\n\\begin{tabular}{lrrl}\ncheck & error & tolerance & result \\\\ \\hline\n"
+            + "\n".join(rows)
+            + "\n\\end{tabular}\n"
+        )
 
 
 def verify(model_or_derivation: Model | Derivation, seed: int = 0) -> Verification:
@@ -273,12 +309,20 @@ def models_in_file(path: Path) -> Sheet:
     return Sheet(title=f"the models of {path.name}", questions=(), extra_models=tuple(found))
 
 
+SHEET_HELP = "the example sheet shipped with mlemap, mlemap/sheets/exercise3.py"  # every command's default
+STDOUT = Path("-")  # --json - and --junit -: standard output
+
+
 def parse(argv: list[str] | None, prog: str = "python -m mlemap.numerics.verify") -> tuple[argparse.Namespace, Sheet]:
     from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Check every model of a sheet against independent numerics (autograd, finite differences, "
+        "optimizers, scipy) and print the table and the sheet's exact answers; exits 1 on any FAIL.",
+    )
     parser.add_argument(
-        "--sheet", type=Path, default=DEFAULT_SHEET, help="the sheet file (default: the shipped Exercise 3)"
+        "--sheet", type=Path, default=DEFAULT_SHEET, help=f"a Python file defining SHEET (default: {SHEET_HELP})"
     )
     parser.add_argument(
         "--models", type=Path, help="instead of a sheet: derive and verify every Model this file defines"
@@ -287,11 +331,20 @@ def parse(argv: list[str] | None, prog: str = "python -m mlemap.numerics.verify"
     parser.add_argument(
         "--seed", type=seed, default=0, help="seed of the simulated samples and random points, 0 to 2**32 - 1"
     )
-    parser.add_argument("--json", type=Path, default=Path("build/verify.json"), help="where to write the results")
-    parser.add_argument("--junit", type=Path, help="also write the checks as JUnit XML here (for CI test reports)")
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="also write the results as JSON to PATH ('-': standard output only)"
+    )
+    parser.add_argument(
+        "--junit", type=Path, metavar="PATH", help="also write the checks as JUnit XML, for CI ('-': standard output)"
+    )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="print only the checks that failed and the count (and errors)"
+    )
     args = parser.parse_args(argv)
+    if args.json == STDOUT and args.junit == STDOUT:
+        parser.error("argument --junit: --json already writes to standard output ('-'); name a file for one of them")
     for option, target in (("--json", args.json), ("--junit", args.junit)):
-        problem = target and json_target_problem(target)
+        problem = target and target != STDOUT and json_target_problem(target)
         if problem:
             parser.error(f"argument {option}: {problem}")
     option = "--models" if args.models else "--sheet"
@@ -314,15 +367,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.numerics.v
         print(f"error: {exc}", file=sys.stderr)
         return 2
     results = [c for v in verifications for c in v.checks]
-    print(format_table(results))
-    if found:
-        print(f"\nAnswers of {sheet.title} (exact, then 15 digits):")
-    for a in found:
-        shown = f" = {a.value:.15g}" if a.value is not None else ""
-        print(f"  {a.key:<26} {a.expr}{shown}")
-    for r in results:  # a model that could not be checked, a peer that failed: one line each, the rest ran
-        if r.status == "FAIL" and (r.check in MODEL_FAILURES or r.detail.startswith(PEER_FAILED)):
-            print(f"error: {r.detail}", file=sys.stderr)
+    if STDOUT not in (args.json, args.junit):  # else standard output is the JSON or the XML, and nothing else
+        print_results(sheet, results, found, args.quiet)
     failed = [r for r in results if r.status == "FAIL"]
     try:
         write_results(args, sheet, results, found)
@@ -330,27 +376,54 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.numerics.v
         where = exc.filename or args.json
         print(f"error: cannot write {where} ({exc.strerror}); {len(failed)} check(s) failed", file=sys.stderr)
         return 2
-    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed; wrote {args.json}")
+    for r in failed:  # a model that could not be checked, a peer that failed: one line each, last, the rest ran
+        if r.check in MODEL_FAILURES or r.detail.startswith(PEER_FAILED):
+            print(f"error: {r.detail}", file=sys.stderr)
     return 1 if failed else 0
 
 
+def print_results(sheet: Sheet, results: list[CheckResult], found: list[Answer], quiet: bool = False) -> None:
+    """The table of checks and the exact answers, then the count, on standard output; quiet: the failed checks
+    and the count only."""
+    failed = [r for r in results if r.status == "FAIL"]
+    if not quiet:
+        print(format_table(results))
+        if found:
+            print(f"\nAnswers of {sheet.title} (exact, then 15 digits):")
+        for a in found:
+            shown = f" = {a.value:.15g}" if a.value is not None else ""
+            print(f"  {a.key:<26} {a.expr}{shown}")
+        print()
+    elif failed:
+        print(format_table(failed))
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+
+
 def write_results(args: argparse.Namespace, sheet: Sheet, results: list[CheckResult], found: list[Answer]) -> None:
-    """--json, and --junit when asked, each written whole (write_whole)."""
-    payload = {
-        "seed": args.seed,
-        "sheet": sheet.title,
-        "passed": all(r.status != "FAIL" for r in results),
-        "checks": [r.as_dict() for r in results],
-        "answers": [a.as_dict() for a in found],
-    }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    write_whole(args.json, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
-    if args.junit:
+    """--json and --junit, each when asked: a file written whole (write_whole), or '-' standard output."""
+    if args.json is not None:
+        payload = {
+            "seed": args.seed,
+            "sheet": sheet.title,
+            "passed": all(r.status != "FAIL" for r in results),
+            "checks": [r.as_dict() for r in results],
+            "answers": [a.as_dict() for a in found],
+        }
+        emit(args.json, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
+    if args.junit is not None:
         from mlemap.numerics.testing import junit_xml  # testing imports this module
 
-        args.junit.parent.mkdir(parents=True, exist_ok=True)
-        write_whole(args.junit, junit_xml(results, sheet.title))
-        print(f"wrote {args.junit}")
+        emit(args.junit, junit_xml(results, sheet.title))
+
+
+def emit(target: Path, content: bytes) -> None:
+    """content to standard output ('-') or whole into the file target."""
+    if target == STDOUT:
+        sys.stdout.write(content.decode())
+        sys.stdout.flush()
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_whole(target, content)
 
 
 if __name__ == "__main__":

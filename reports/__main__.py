@@ -4,6 +4,13 @@ import atexit
 import os
 import sys
 
+# torch is an optional dependency (mlemap[torch]): the derivations and the commands that need no numerics run
+# without it, and a command that needs it says so in this one line
+TORCH_MISSING = (
+    "torch is not installed, and the numerical checks (autograd, torch.optim) need it: "
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu (CPU only), or pip install 'mlemap[torch]'"
+)
+
 
 def run(main) -> None:
     """sys.exit(main()), then leave at once: freeing torch, SymPy's caches and every module costs about 0.9 s
@@ -25,6 +32,11 @@ def run(main) -> None:
     except KeyboardInterrupt:  # Ctrl-C before the build started (while importing): no traceback
         exit_code = 130  # what a shell reports for SIGINT
         print("interrupted", file=sys.stderr)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "torch":
+            raise
+        exit_code = 2  # as for any input the command cannot work with: one line, no traceback
+        print(f"error: {TORCH_MISSING}", file=sys.stderr)
     sys.exit(exit_code)
 
 

@@ -1,6 +1,9 @@
 """Build the report into a temporary directory, one timed step at a time, and swap it in at the end.
 
-A failed or interrupted build names the step that failed and leaves the previous report untouched.
+A failed or interrupted build names the step that failed and leaves the previous report untouched. The one
+exception is the last step, LaTeX: every other file is written and proved by then, so a LaTeX error still swaps
+the new report in, without report.pdf but with report.tex and report.log to read, and then raises PdfFailed
+quoting the first LaTeX error line and its source line (l.NN).
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,11 +43,29 @@ FIGURE_PROCESSES = min(2, os.cpu_count() or 1)  # drawing is about a quarter of 
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended latexmk lmodern"
 
 
+class LatexFailed(RuntimeError):
+    """LaTeX stopped on an error: the message quotes its first error line and where in report.tex it is."""
+
+
 class BuildError(RuntimeError):
     def __init__(self, step: str, cause: BaseException):
-        reason = describe_os_error(cause) if isinstance(cause, OSError) else f"{type(cause).__name__}: {cause}"
+        if isinstance(cause, OSError):
+            reason = describe_os_error(cause)
+        elif isinstance(cause, LatexFailed):
+            reason = str(cause)  # LaTeX's own words, without a Python exception's name
+        else:
+            reason = f"{type(cause).__name__}: {cause}"
         super().__init__(f"step '{step}' failed: " + " ".join(reason.split()))
         self.step = step
+
+
+class PdfFailed(BuildError):
+    """The LaTeX step failed after every other file was written: the new report is in `out` all the same,
+    without report.pdf, with report.tex and report.log to read."""
+
+    def __init__(self, out: Path, reason: str):
+        super().__init__("latex", LatexFailed(reason))
+        self.out = out
 
 
 def latex_to_pdf(directory: Path, log: Callable[[str], None]) -> bool:
@@ -63,19 +85,43 @@ def latex_to_pdf(directory: Path, log: Callable[[str], None]) -> bool:
         "report.tex",
     ]
     returncode, output = run_tool(cmd, directory, env)
-    if returncode != 0:
-        log_file = directory / "report.log"
-        errors = (
-            [line for line in log_file.read_text(errors="replace").splitlines() if line.startswith("! ")]
-            if log_file.exists()
-            else []
-        )
-        raise RuntimeError(
-            f"latexmk exited {returncode}: " + (errors[0][2:] if errors else " | ".join(output.splitlines()[-6:]))
-        )
     for auxiliary in ("aux", "fls", "fdb_latexmk", "out", "toc"):  # the log stays: readers check it for overfull boxes
         (directory / f"report.{auxiliary}").unlink(missing_ok=True)
+    if returncode != 0:
+        (directory / "report.pdf").unlink(missing_ok=True)  # a PDF LaTeX gave up on is not the report
+        log_file = directory / "report.log"
+        first = first_latex_error(log_file.read_text(errors="replace")) if log_file.exists() else None
+        tail = " | ".join(output.splitlines()[-6:]) or "no output"
+        raise LatexFailed(first or f"latexmk exited {returncode} and report.log names no error: {tail}")
     return True
+
+
+def first_latex_error(log_text: str) -> str | None:
+    """The log's first error line (TeX starts it with '!') and the line of report.tex it stopped at, which TeX
+    prints a few lines below as 'l.NN <the source text>'; None when the log holds no error line."""
+    lines = log_text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("!")), None)
+    if start is None:
+        return None
+    where = next((m for m in (re.match(r"l\.(\d+)(.*)", line) for line in lines[start + 1 : start + 40]) if m), None)
+    if where is None:
+        return f"LaTeX: {lines[start]}"
+    source = where.group(2).strip()
+    return f"report.tex l.{where.group(1)}: {lines[start]}" + (f" (at '{source}')" if source else "")
+
+
+def pdf_step(tmp: Path, progress: Progress, log: Callable[[str], None], maybe_fail=None) -> None:
+    """The LaTeX step. Its LaTeX error is recorded (progress.pdf_failure), not raised: the Markdown, HTML and
+    answers are whole, so the build goes on and swaps them in; any other failure stops the build as usual."""
+    try:
+        with progress.step("latex"):
+            latex_to_pdf(tmp, log)
+            if maybe_fail is not None:
+                maybe_fail("latex")
+    except BuildError as exc:
+        if not isinstance(exc.__cause__, LatexFailed):
+            raise
+        progress.pdf_failure = str(exc.__cause__)
 
 
 def run_tool(cmd: list[str], cwd: Path, env: dict) -> tuple[int, str]:
@@ -106,6 +152,7 @@ class Progress:
     def __init__(self, log: Callable[[str], None]):
         self.log = log
         self.times: dict[str, float] = {}
+        self.pdf_failure: str | None = None  # LaTeX's first error, when the PDF alone could not be made
 
     @contextmanager
     def step(self, name: str):
@@ -168,6 +215,9 @@ def build(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    if progress.pdf_failure is not None:
+        log(f"wrote {out} without report.pdf in {sum(progress.times.values()):.1f} s")
+        raise PdfFailed(out, progress.pdf_failure)
     log(f"wrote {out} in {sum(progress.times.values()):.1f} s")
     return out
 
@@ -261,8 +311,7 @@ def _questions_into(tmp: Path, report: ReportPlan, formats, log: Callable[[str],
         student = settings.student
         questions.write(tmp, sheet, report.title, "Questions" + (f" for student {student}" if student else ""), formats)
     if "pdf" in formats:
-        with progress.step("latex"):
-            latex_to_pdf(tmp, log)
+        pdf_step(tmp, progress, log)
     return progress
 
 
@@ -293,6 +342,4 @@ def write_documents(
             (tmp / "answers.json").write_text(json.dumps(answer_rows, indent=2, sort_keys=True) + "\n")
         maybe_fail("write")
     if "pdf" in formats:
-        with progress.step("latex"):
-            latex_to_pdf(tmp, log)
-            maybe_fail("latex")
+        pdf_step(tmp, progress, log, maybe_fail)

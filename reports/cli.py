@@ -1,4 +1,7 @@
-"""python -m mlemap.reports: build the worked-solution report."""
+"""`mlemap report` (python -m mlemap.reports): build the worked-solution report.
+
+Progress lines and messages go to standard error (--quiet silences all but errors); the report is the output.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,10 @@ from pathlib import Path
 
 from mlemap.derivations.model import InputError
 from mlemap.derivations.sheet import load_sheet_module
-from mlemap.numerics.verify import seed
-from mlemap.reports.build import FORMATS, BuildError, build
+from mlemap.numerics.verify import SHEET_HELP, seed
+from mlemap.reports.build import FORMATS, BuildError, PdfFailed, build
 from mlemap.reports.plan import Settings
 from mlemap.reports.workers import Interrupted, raise_on_sigterm
-
 from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
 
@@ -35,7 +37,9 @@ def formats(text: str) -> tuple[str, ...]:
 
 
 def parser(prog: str = "python -m mlemap.reports") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Derive, verify and write the worked-solution report.")
+    p = argparse.ArgumentParser(
+        prog=prog, description="Derive, verify and write up a sheet's worked solutions: Markdown, LaTeX, PDF, HTML."
+    )
     p.add_argument(
         "--out",
         default="build/report",
@@ -61,7 +65,7 @@ def parser(prog: str = "python -m mlemap.reports") -> argparse.ArgumentParser:
         default=2,
         help="processes for verification and figures; 1 runs everything in one process (default 2)",
     )
-    p.add_argument("--sheet", help="a sheet file (default: the shipped Exercise 3)")
+    p.add_argument("--sheet", help=f"a sheet file: a Python file defining SHEET (default: {SHEET_HELP})")
     p.add_argument(
         "--variant",
         choices=("solutions", "questions", "companion"),
@@ -75,7 +79,16 @@ def parser(prog: str = "python -m mlemap.reports") -> argparse.ArgumentParser:
         metavar="ID",
         help="that student's sheet or key: the data the sheet draws per student, seeded by the sheet and the ID",
     )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines; errors are still shown")
     return p
+
+
+def to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def silent(line: str) -> None:
+    """--quiet: progress lines go nowhere."""
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m mlemap.reports") -> int:
@@ -105,10 +118,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.reports") 
     )
     raise_on_sigterm()
     try:
-        build(settings, args.out, args.format)
+        build(settings, args.out, args.format, log=silent if args.quiet else to_stderr)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PdfFailed as exc:  # everything but the PDF was written and swapped in: say so, and fail
+        print(f"error: {exc}; {exc.out} holds the new report without report.pdf (see its report.log)", file=sys.stderr)
+        return 1
     except BuildError as exc:
         print(f"error: {exc}; the previous report in {args.out} is untouched", file=sys.stderr)
         return 1

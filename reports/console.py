@@ -1,10 +1,14 @@
 """`mlemap`: the console command. Each subcommand is one of the package's modules, with the same options.
 
 mlemap report [--out DIR] [--format md,tex,pdf,html] ...   the worked-solution report (python -m mlemap.reports)
-mlemap verify [--sheet FILE] [--junit PATH] ...            every check of a sheet's models (python -m mlemap.numerics.verify)
+mlemap verify [--sheet FILE] [--json PATH] [--junit PATH]  every check of a sheet's models (python -m mlemap.numerics.verify)
 mlemap derive FILE.py:NAME                                  a model's derivation, stage by stage, in the terminal
 mlemap check [--sheet FILE] QUESTION 'ANSWER' [--json -]    a student's answer: correct, incorrect (and why), ...
 mlemap grade [--sheet FILE] SUBMISSIONS.csv [--out DIR]     a class: grades.csv, feedback pages, a summary
+
+Every command: results on standard output, messages (progress, "wrote ...") on standard error, errors in one
+line; --quiet silences the messages but not the errors; a file is written only where an option asks for it
+(--out, --json PATH, --junit PATH), and '-' for --json or --junit means standard output.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="mlemap",
         description="Exact MLE/MAP derivations, verified by independent numerics, written up as a handout.",
+        epilog="Results go to standard output, messages to standard error (--quiet silences them, not errors); "
+        "'--json -' writes JSON to standard output; nothing is written to a file unless an option names it.",
     )
     top.add_argument("--version", action="version", version=f"mlemap {installed_version()}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -52,15 +58,31 @@ def derive_command(argv: list[str]) -> int:
 
     usage = argparse.ArgumentParser(prog="mlemap derive", description=COMMANDS["derive"])
     usage.add_argument("target", metavar="FILE.py:NAME")
-    target = usage.parse_args(argv).target
+    usage.add_argument(
+        "--data",
+        metavar="DATA.csv",
+        help="then fit the model to these data (a CSV file whose header names the model's data) and print the "
+        "summary: estimates, standard errors, Wald and likelihood-ratio intervals, log-likelihood, AIC, BIC",
+    )
+    usage.add_argument("--alpha", type=float, default=0.05, help="the intervals' level is 1 - ALPHA (default 0.05)")
+    args = usage.parse_args(argv)
+    target = args.target
     path, colon, name = target.rpartition(":")
     if not colon or not path or not name.isidentifier():
         usage.error(f"argument FILE.py:NAME: must be a Python file and the name of a model in it, got {target!r}")
+    if not 0 < args.alpha < 1:
+        usage.error(f"argument --alpha: must lie in (0, 1) (0.05 gives 95% intervals), got {args.alpha}")
     try:
         value = getattr(load_python_file(path), name, None)
         if not isinstance(value, (Model, Derivation)):
             raise InputError(f"{path} defines no Model or Derivation named {name}")
-        print(as_text(value if isinstance(value, Derivation) else derive(value)), end="")
+        d = value if isinstance(value, Derivation) else derive(value)
+        print(as_text(d), end="")
+        if args.data is not None:
+            from mlemap.numerics.estimate import estimate, read_csv_columns  # numerics only when data are given
+
+            print()
+            print(estimate(d, read_csv_columns(args.data)).summary(args.alpha), end="")
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,9 +11,10 @@ from typing import Any
 import jinja2
 import numpy as np
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
 from mlemap.derivations.engine import n_obs
 from mlemap.derivations.linear import COMPACT_FROM, normal_equations, residual_variance
-from sympy.printing.latex import LatexPrinter
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -39,6 +40,7 @@ class Section:
     title: str
     level: int = 1
     blocks: list[dict] = field(default_factory=list)
+    numbered: bool = True  # False: front or back matter (the answers at a glance, the colophon), which has no number
 
     def text(self, text: str) -> None:
         self.blocks.append({"kind": "text", "text": str(text).strip()})
@@ -261,7 +263,7 @@ def numerical_math(d, values: dict[str, float]) -> str:
 
 def colophon(seed: int) -> Section:
     """The one place the program and its files are named."""
-    sec = Section("colophon", "Colophon")
+    sec = Section("colophon", "Colophon", numbered=False)
     sec.text(
         f"Computed by mlemap with seed {seed}, proved by SymPy; steps.json lists each step with its proof, "
         "answers.json the answers in exact form and in full precision."
@@ -273,13 +275,14 @@ def with_colophon(sections: list[Section], last: Section) -> list[Section]:
     """The colophon last, opening with how the document was checked where a section says so: the solutions end
     with one short section, the one place that names the tools."""
     if sections and sections[-1].key == "checked":
-        return [*sections[:-1], Section(last.key, last.title, blocks=[*sections[-1].blocks, *last.blocks])]
+        merged = [*sections[-1].blocks, *last.blocks]
+        return [*sections[:-1], Section(last.key, last.title, blocks=merged, numbered=last.numbered)]
     return [*sections, last]
 
 
 def at_a_glance(rows: list[dict]) -> Section:
     """The front page's table: each answer of answers.json, exact and to 4 significant digits."""
-    sec = Section("answers", "Answers at a glance")
+    sec = Section("answers", "Answers at a glance", numbered=False)
     table, notes = [], []
     for row in rows:  # each row's display LaTeX was written from its derivation: nothing is read back
         shown = f"$\\displaystyle {row['display']}$" if row.get("display") else ""

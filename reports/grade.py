@@ -198,6 +198,7 @@ def write_class(result: ClassResult, directory: Path, labels: dict[str, str], gr
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m mlemap.reports.grade") -> int:
+    from mlemap.numerics.verify import SHEET_HELP
     from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
     usage = argparse.ArgumentParser(prog=prog, description="Grade a class's answers against the sheet's derivations.")
@@ -206,7 +207,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.reports.gr
         help="a CSV file with the header student,question,answer, or a directory of STUDENT.csv files with the "
         "header question,answer",
     )
-    usage.add_argument("--sheet", default=str(DEFAULT_SHEET), help="the sheet file (default: the shipped Exercise 3)")
+    usage.add_argument(
+        "--sheet", default=str(DEFAULT_SHEET), help=f"a Python file defining SHEET (default: {SHEET_HELP})"
+    )
     usage.add_argument("--out", default="build/grades", help="output directory (default build/grades)")
     usage.add_argument("--jobs", type=int, default=None, help="processes (default: every core)")
     usage.add_argument(
@@ -214,6 +217,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.reports.gr
         action="store_true",
         help="also write gradescope/STUDENT.json, each student's results in Gradescope's results.json format",
     )
+    usage.add_argument("--quiet", "-q", action="store_true", help="no messages on standard error, except errors")
     args = usage.parse_args(argv)
     try:
         sheet = load_sheet(args.sheet)
@@ -237,7 +241,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.reports.gr
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"graded {len(result.students())} students into {out}")
+    if not args.quiet:
+        print(f"graded {len(result.students())} students into {out}", file=sys.stderr)
     return 0
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import sympy as sp
+
 from mlemap.derivations.engine import n_obs
 from mlemap.derivations.sheet import Bias, LogTheory, Precision, PriorStrength
 from mlemap.reports import figures
@@ -206,7 +207,11 @@ def prior_strength(sec: Section, q: PriorStrength, work, plan: figures.FigurePla
             f"${sp.latex(theta)}$",
         ),
         "A panel per prior: its density dashed, the posterior density it gives solid with the MAP a dot"
-        + (", the likelihood normalised to a density grey" if likelihood is not None else "")
+        + (
+            ", the likelihood normalised to a density drawn as a wide grey band behind it"
+            if likelihood is not None
+            else ""
+        )
         + ", and the MLE dotted. The narrower the prior, the further it pulls the posterior from the "
         "likelihood towards itself.",
     )

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 import numpy as np
 import sympy as sp
+
 from mlemap.derivations.bayes import discrete
 from mlemap.derivations.model import Model
 from mlemap.derivations.sheet import (
@@ -142,7 +143,8 @@ def data_set(model: Model, draws: int | None, seed: int) -> DataSet | None:
     if draws is None and not model.observed:
         return None
     if draws is None:
-        columns = {s.name: tuple(model.observed[s]) for s in model.data}  # type: ignore[index]
+        assert model.observed is not None  # checked above
+        columns = {s.name: tuple(model.observed[s]) for s in model.data}
     else:
         assert model.simulate is not None  # the kinds that draw require a simulate hook at their declaration
         drawn = model.draw(np.random.default_rng(seed), draws)
@@ -179,10 +181,15 @@ def model_items(model: Model) -> list[dict]:
     if given:
         text += f" ${_indexed(modelled)}$ given ${_indexed(given)}$ (which is not modelled)"
     values = [f"${sp.latex(s)} \\in {sp.latex(model.support[s])}$" for s in modelled if s in model.support]
-    text += f" with the {kind}" + (" (the known constants put in)" if model.constants else "")
-    text += (", for " + ", ".join(values) if values else "") + ":"
+    normal = normal_form(model)  # a covariance matrix is read in matrix form, never multiplied out
+    if normal is not None:
+        text += f" with the normal density {normal[0]}:"
+    else:
+        text += f" with the {kind}" + (" (the known constants put in)" if model.constants else "")
+        text += (", for " + ", ".join(values) if values else "") + ":"
     condition = _symbols([*given, *model.param_symbols])
-    density = rf"p({_symbols(modelled)} \mid {condition}) = {density_latex(model)}"
+    shown_density = normal[1] if normal is not None else density_latex(model)
+    density = rf"p({_symbols(modelled)} \mid {condition}) = {shown_density}"
     parameters = ", ".join(
         f"${sp.latex(p.symbol)} \\in {sp.latex(p.domain)}$" + (f" ({p.description})" if p.description else "")
         for p in model.params
@@ -210,6 +217,54 @@ def density_latex(model: Model) -> str:
     if len(roots) < 2 or not factor.is_positive:
         return math(None, density)
     return rf"\frac{{1}}{{\sqrt{{{math(None, sp.factor(factor**-2))}}}}} {math(None, rest)}"
+
+
+def normal_form(model: Model) -> tuple[str, str] | None:
+    """A density that is the multivariate normal N(x | mu, M) of the model's data vector, its mean the vector of
+    the parameters and its covariance a known matrix M (known_matrices): the words that define the vectors, and
+    the density in matrix form; None for any other density (then it is written out)."""
+    modelled = [s for s in model.data if s not in model.covariates]
+    params, k = model.param_symbols, len(modelled)
+    data_name, mean_name = _vector_name(modelled), _vector_name(params)
+    if k < 2 or len(params) != k or data_name is None or mean_name is None:
+        return None
+    for name, matrix in known_matrices(model).items():
+        if matrix.shape != (k, k) or not _is_normal(model, modelled, matrix):
+            continue
+        x, m, cov = rf"\mathbf{{{data_name}}}", rf"\boldsymbol{{{mean_name}}}", sp.latex(sp.Symbol(name))
+        words = (
+            f"$\\mathcal{{N}}({x} \\mid {m}, {cov})$, where ${x} = ({_symbols(modelled)})^\\top$, "
+            f"${m} = ({_symbols(params)})^\\top$ and ${cov}$ is the known covariance matrix below"
+        )
+        factor = r"2 \pi" if k == 2 else rf"(2 \pi)^{{{k // 2}}}" if k % 2 == 0 else rf"\sqrt{{(2 \pi)^{{{k}}}}}"
+        formula = (  # N(...) braced: one atom, which breqn never breaks at its \mid
+            rf"{{\mathcal{{N}}({x} \mid {m}, {cov})}} = \frac{{1}}{{{factor} \sqrt{{\det {cov}}}}} "
+            rf"\exp\left(-\frac{{1}}{{2}} ({x} - {m})^\top {cov}^{{-1}} ({x} - {m})\right)"
+        )
+        return words, formula
+    return None
+
+
+def _vector_name(symbols) -> str | None:
+    """x for (x1, x2), \\mu for (mu1, mu2): the common name of numbered symbols 1..k, as LaTeX; None where the
+    symbols are not so numbered."""
+    found = [re.fullmatch(r"([A-Za-z]+)_?(\d+)", s.name) for s in symbols]
+    if not all(found) or len({f[1] for f in found}) != 1:  # type: ignore[index]
+        return None
+    if [int(f[2]) for f in found] != list(range(1, len(found) + 1)):  # type: ignore[index]
+        return None
+    return sp.latex(sp.Symbol(found[0][1]))  # type: ignore[index]
+
+
+def _is_normal(model: Model, modelled, matrix: sp.Matrix) -> bool:
+    """Whether the model's density, its constants put in, is N(x | mu, matrix) exactly (by SymPy)."""
+    if matrix.det() == 0:
+        return False
+    diff = sp.Matrix(modelled) - sp.Matrix(model.param_symbols)
+    normal = sp.exp(-(diff.T * matrix.inv() * diff)[0, 0] / 2) / sp.sqrt((2 * sp.pi) ** len(modelled) * matrix.det())
+    density = model.density.subs(model.constants)
+    logs = [sp.expand(sp.expand_log(sp.log(f), force=True)) for f in (normal, density)]
+    return sp.simplify(logs[0] - logs[1]) == 0
 
 
 def _shorter(expr: sp.Expr, other: sp.Expr) -> sp.Expr:
@@ -272,42 +327,48 @@ def _family(shape: sp.Expr, t: sp.Symbol) -> str:
     return ""
 
 
-def known_text(model: Model) -> str:
-    """The known constants, each by its symbol; entries named M11, M12, ... of a symmetric matrix also as the
-    matrix (and as c I where it is a multiple of the identity)."""
-    each = ", ".join(f"${sp.latex(s)} = {shown(v)}$" for s, v in model.constants.items())
+def known_matrices(model: Model) -> dict[str, sp.Matrix]:
+    """The symmetric matrices whose entries the known constants name M11, M12, ..., by the matrix's name; a matrix
+    with an entry missing is left out."""
     entries: dict[str, dict[tuple[int, int], object]] = {}
     for s, v in model.constants.items():
         found = re.fullmatch(r"([A-Za-z]+)(\d)(\d)", s.name)
         if found:
-            entries.setdefault(found[1], {})[(int(found[2]), int(found[3]))] = plain(v)
-    matrices = []
+            entries.setdefault(found[1], {})[(int(found[2]), int(found[3]))] = v
+    matrices = {}
     for name, known in entries.items():
         d = max(max(ij) for ij in known)
         cells = {(i, j): known.get((i, j), known.get((j, i))) for i in range(1, d + 1) for j in range(1, d + 1)}
-        if any(v is None for v in cells.values()):
-            continue
-        rows = r" \\ ".join(" & ".join(shown(cells[(i, j)]) for j in range(1, d + 1)) for i in range(1, d + 1))
-        scalar = cells[(1, 1)]
-        identity = all(cells[(i, j)] == (scalar if i == j else 0) for i, j in cells)
+        if all(v is not None for v in cells.values()):
+            rows = [[sp.nsimplify(cells[(i, j)], rational=True) for j in range(1, d + 1)] for i in range(1, d + 1)]
+            matrices[name] = sp.Matrix(rows)
+    return matrices
+
+
+def known_text(model: Model) -> str:
+    """The known constants, each by its symbol; entries named M11, M12, ... of a symmetric matrix also as the
+    matrix (and as c I where it is a multiple of the identity)."""
+    each = ", ".join(f"${sp.latex(s)} = {shown(v)}$" for s, v in model.constants.items())
+    matrices = []
+    for name, matrix in known_matrices(model).items():
+        d = matrix.rows
+        rows = r" \\ ".join(" & ".join(shown(matrix[i, j]) for j in range(d)) for i in range(d))
+        identity = matrix == matrix[0, 0] * sp.eye(d)
         shown_matrix = rf"{sp.latex(sp.Symbol(name))} = \begin{{pmatrix}} {rows} \end{{pmatrix}}"
-        matrices.append(f"${shown_matrix}" + (f" = {shown(scalar)} I$" if identity else "$"))
+        matrices.append(f"${shown_matrix}" + (f" = {shown(matrix[0, 0])} I$" if identity else "$"))
     return each + (", that is " + ", ".join(matrices) if matrices else "") + "."
 
 
 def data_item(model: Model, ds: DataSet | None) -> dict:
-    """The data: observed, or drawn by the generator the item names (n, the true values, the seed); listed here
-    when short, else where the appendix and the CSV file hold them."""
+    """The data: observed, or drawn from the model (n and the true values; the generator and its seed are named
+    in the colophon); listed here when short, else where the appendix and the CSV file hold them."""
     if ds is None:
         return {"label": "Data", "text": "a sample of $n$ observations, in symbols: no numbers are given.", "math": ""}
     if ds.draws is None:
         text = f"$n = {ds.n}$ observations"
     else:
         truth = ", ".join(f"${sp.latex(sp.Symbol(k))} = {shown(v)}$" for k, v in model.truth.items())
-        text = (
-            f"$n = {ds.draws}$ independent draws from this model at the true values {truth}, made by NumPy's "
-            f"random generator seeded {ds.seed}, numpy.random.default_rng({ds.seed})"
-        )
+        text = f"$n = {ds.draws}$ independent draws from this model at the true values {truth}"
     if ds.n <= SHORT:
         listed = ", ".join(f"${sp.latex(s)} = ({', '.join(shown(v) for v in ds.columns[s.name])})$" for s in model.data)
         text += f": {listed}; also in the file {ds.file}."
@@ -342,12 +403,14 @@ def _setup(sec: Section, paragraphs: tuple[str, ...]) -> None:
 
 
 def handout(sheet: Sheet, numbered: list[tuple[str, Question]], seed: int, n: int | None) -> Handout:
-    """The students' sheet: a section per question (numbered: its title and the question), then the appendix
-    Data where a data set is too long to list in its question."""
+    """The students' sheet: a section per question (numbered: its title and the question), numbered as the
+    solutions number it, then the appendix Data where a data set is too long to list in its question, and the
+    colophon, the one place that names the generator and its seed."""
     sections: list[Section] = []
     found: dict[tuple[str, int | None], DataSet | None] = {}
+    given_in: dict[tuple[str, int | None], str] = {}  # where each model and its data were given in full
     previous_text: str | None = None
-    previous: set[tuple[str, int | None]] = set()
+    previous: set[tuple[str, int | None]] = set()  # the models and data the section before used
     for title, q in numbered:
         sec = Section(q.key, title)
         _setup(sec, q.setup)
@@ -355,12 +418,11 @@ def handout(sheet: Sheet, numbered: list[tuple[str, Question]], seed: int, n: in
             sec.question(q.text)
         elif asked(q):
             sec.text("Asked here: " + "; ".join(asked(q)) + ".")
-        previous_text, shown_here = q.text, set()
-        for model, draws in used_data(q, n):
+        previous_text, used = q.text, used_data(q, n)
+        for model, draws in used:
             key = (model.name, draws)
-            shown_here.add(key)
-            if key in previous:
-                same = {"label": "Model and data", "text": "as in the previous section.", "math": ""}
+            if key in previous:  # named with its section: "the previous section" may refer to it, not give it
+                same = {"label": "Model and data", "text": f"{model.title}, as given in {given_in[key]}.", "math": ""}
                 sec.blocks.append({"kind": "given", "entries": [same]})
                 continue
             if key not in found:
@@ -369,18 +431,36 @@ def handout(sheet: Sheet, numbered: list[tuple[str, Question]], seed: int, n: in
                 found[key] = (
                     None if ds is None else DataSet(ds.model, ds.draws, seed, ds.columns, _file_name(ds, taken))
                 )
+            given_in[key] = f"Section {len(sections) + 1}, {title}"
             sec.blocks.append({"kind": "given", "entries": [*model_items(model), data_item(model, found[key])]})
-        previous = shown_here
+        previous = {(model.name, draws) for model, draws in used}
         if q.steps:
             sec.blocks.append({"kind": "items", "entries": list(q.steps)})
         if q.code:
-            draws = next((d for _, d in used_data(q, n) if d is not None), None)
+            draws = next((d for _, d in used if d is not None), None)
             values = {"seed": seed} | ({"n": draws} if draws is not None else {})
             sec.blocks.append({"kind": "code", "code": string.Template(q.code).safe_substitute(values).rstrip()})
         sections.append(sec)
     data = [ds for ds in found.values() if ds is not None]
     appendix = data_appendix(data)
-    return Handout(sections + ([appendix] if appendix else []), data)
+    return Handout(sections + ([appendix] if appendix else []) + [colophon(data, seed)], data)
+
+
+def colophon(data: list[DataSet], seed: int) -> Section:
+    """The one place the program, the generator and its seed are named."""
+    sec = Section("colophon", "Colophon", numbered=False)
+    drawn = any(ds.draws is not None for ds in data)
+    sec.text(
+        "Written by mlemap from the sheet's declarations."
+        + (
+            f" The simulated data sets were drawn by NumPy's random generator, numpy.random.default_rng({seed}) "
+            f"(seed {seed}), the sample the worked solutions use."
+            if drawn
+            else ""
+        )
+        + (" The folder data beside this sheet holds every data set as a CSV file, every digit." if data else "")
+    )
+    return sec
 
 
 def data_appendix(data: list[DataSet]) -> Section | None:
@@ -388,7 +468,7 @@ def data_appendix(data: list[DataSet]) -> Section | None:
     listed = [ds for ds in data if ds.n > SHORT and ds.n * len(ds.columns) <= LISTED]
     if not listed:
         return None
-    sec = Section("data", "Data")
+    sec = Section("data", "Data", numbered=False)
     sec.text(
         f"The data sets too long to list in their questions, each in order, to {BRIEF} significant digits; the "
         "files in the folder data beside this sheet hold every digit."
@@ -420,7 +500,8 @@ PAGES: dict[str, tuple[str, str, dict[str, Any]]] = {  # format -> (file, templa
 def _environment(**options) -> jinja2.Environment:
     """The report's environment (render._env), with the students' sheet's own LaTeX prose filter."""
     env = render._env(**options)
-    env.filters.update(tex=_tex, prose=render.prose, display=render.display)
+    env.filters.update(tex=_tex, tex_paragraph=_tex_paragraph, prose=render.prose, display=render.display)
+    env.filters.update(paragraph=render.paragraph)
     return env
 
 
@@ -428,6 +509,12 @@ def _tex(text) -> str:
     """Prose for LaTeX, where a long file or function name (data/praxis_mean_2d.csv) may break after an underscore
     instead of running into the margin."""
     return render.tex(text).replace(r"\_", r"\_\allowbreak{}")
+
+
+def _tex_paragraph(text) -> str:
+    """Prose for LaTeX as _tex, a matrix displayed on a line of its own (render.tex_paragraph): inline, its
+    entries would force the lines apart."""
+    return render.tex_paragraph(text).replace(r"\_", r"\_\allowbreak{}")
 
 
 def write(tmp: Path, doc: Handout, title: str, subtitle: str, formats) -> None:
@@ -439,4 +526,6 @@ def write(tmp: Path, doc: Handout, title: str, subtitle: str, formats) -> None:
     for fmt, (name, template, options) in PAGES.items():
         if fmt in formats or (fmt == "tex" and "pdf" in formats):
             page = _environment(**options).get_template(template)
-            (tmp / name).write_text(page.render(sections=doc.sections, title=title, subtitle=subtitle))
+            ids, numbers = render.anchors(doc.sections), render.numbers(doc.sections)
+            shown = page.render(sections=doc.sections, title=title, subtitle=subtitle, ids=ids, numbers=numbers)
+            (tmp / name).write_text(shown)

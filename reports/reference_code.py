@@ -1,5 +1,6 @@
 """The few lines of torch a student writes for each part of an optimizer study, with the study's own numbers
-(the start, a rate as a fraction of the derived bound, an optimizer's settings, a batch size and its bound).
+(the start, a rate as a fraction of the derived bound, an optimizer's settings, a batch size and its bound),
+numbers to 4 significant digits as everywhere in the handout.
 The code uses torch and two names the sheet's helper code provides in its own way, as CONTRACT tells the
 reader: X, the data, and loglik(theta, X). tests/test_reference_code.py runs each snippet and checks that it
 lands on the estimate."""
@@ -22,7 +23,7 @@ def _start(start: Iterable[float]) -> str:
 def ascent_code(start: Iterable[float], bound: float, fraction: float, steps: int) -> str:
     """Gradient ascent on the log-likelihood with autograd's gradient, at fraction x the stability bound."""
     return f"""{_start(start)}
-lr = {fraction:g} * {bound:.6g}  # a fraction of the bound 2 / lambda_max(-H)
+lr = {fraction:g} * {bound:.4g}  # {fraction:g} x the stability bound, 2 / (largest eigenvalue of -H)
 for step in range({steps}):
     (grad,) = torch.autograd.grad(loglik(theta, X), theta)
     with torch.no_grad():
@@ -32,7 +33,7 @@ for step in range({steps}):
 def optimizer_code(start: Iterable[float], name: str, settings: dict) -> str:
     """One torch.optim optimizer (not LBFGS, which needs a closure) on the mean negative log-likelihood:
     optimizers minimise."""
-    arguments = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in settings.items())
+    arguments = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in settings.items())
     return f"""{_start(start)}
 opt = torch.optim.{name}([theta], {arguments})
 for step in range(3000):
@@ -49,4 +50,4 @@ for step in range({steps}):
     rows = torch.randperm(len(X), generator=generator)[:{k}]  # {k} points, without replacement
     (grad,) = torch.autograd.grad(loglik(theta, X[rows]), theta)
     with torch.no_grad():
-        theta += {rate:.6g} * grad"""
+        theta += {rate:.4g} * grad"""

@@ -9,6 +9,7 @@ from pathlib import Path
 import jinja2
 from latex2mathml.converter import convert as mathml
 from markupsafe import Markup, escape
+
 from mlemap.derivations.text import GREEK
 from mlemap.reports.document import TEMPLATES
 
@@ -212,9 +213,14 @@ def anchors(sections) -> list[str]:
 
 
 def numbers(sections) -> list[str]:
-    """Each section's number as LaTeX prints it: 3, or 3.1 for a subsection."""
+    """Each section's number as LaTeX prints it: 3, or 3.1 for a subsection; "" for front or back matter (the
+    answers at a glance, the colophon), so that a question has the same number in the solutions and the
+    students' sheet."""
     shown, major, minor = [], 0, 0
     for sec in sections:
+        if not getattr(sec, "numbered", True):
+            shown.append("")
+            continue
         major, minor = (major + 1, 0) if sec.level == 1 else (major, minor + 1)
         shown.append(str(major) if sec.level == 1 else f"{major}.{minor}")
     return shown
@@ -416,19 +422,121 @@ def _escaped_text_groups(latex: str) -> str:
 
 def safe_mathml(latex: str, display: str = "inline") -> str:
     """MathML of a formula that holds only MathML elements and presentation attributes (no href, no script, no
-    event handler); anything else is shown as its escaped source."""
+    event handler), typeset as TeX would (typeset); anything else is shown as its escaped source."""
     import xml.etree.ElementTree as ET
 
     try:
-        converted = mathml(_escaped_text_groups(latex), display=display)
-        root = ET.fromstring(converted)
+        root = ET.fromstring(mathml(_escaped_text_groups(latex), display=display))
     except Exception:  # noqa: BLE001 - latex2mathml's own errors, and output that is not XML: shown as source
         return f"<code>{escape(latex)}</code>"
     for element in root.iter():
-        tag = element.tag.rsplit("}", 1)[-1]
-        if tag not in MATHML_TAGS or any(a.rsplit("}", 1)[-1] not in MATHML_ATTRIBUTES for a in element.attrib):
+        element.tag = element.tag.rsplit("}", 1)[-1]
+        if element.tag not in MATHML_TAGS or any(a.rsplit("}", 1)[-1] not in MATHML_ATTRIBUTES for a in element.attrib):
             return f"<code>{escape(latex)}</code>"
-    return converted
+    typeset(root)
+    root.set("xmlns", MATHML_NS)
+    return ET.tostring(root, encoding="unicode", short_empty_elements=True)
+
+
+MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+THIN = "0.1667em"  # TeX's thin space, between an operator name and its neighbours
+TALL_MATHML = frozenset({"mfrac", "mtable", "munderover", "munder", "msqrt", "mroot"})
+LARGE_OPERATORS = frozenset("\u2211\u220f\u222b")  # sum, product, integral
+IFF = frozenset("\u21d4\u27fa")  # the double arrows latex2mathml writes for \iff
+SCRIPTED = frozenset({"msub", "msup", "msubsup", "munder", "mover", "munderover"})
+
+
+def typeset(root) -> None:
+    """What latex2mathml leaves to TeX's spacing rules, done in the MathML: a matrix's entries at display size
+    (an mtable is compact by default, its fractions script-size), an operator name (log, exp, bias) a thin space
+    from its neighbours, ~ a relation, := one relation, | an ordinary symbol, and \\left( \\right) around a flat
+    formula unstretched (stretched, Latin Modern Math's parentheses stand apart from what they enclose)."""
+    for element in root.iter("mtable"):
+        element.set("displaystyle", "true")
+    for element in root.iter():
+        if element.tag == "mo" and element.text == "\u221e":  # infinity is a symbol, not an operator to space
+            element.tag = "mi"
+        if element.tag in ("mi", "mo") and element.text == "~":
+            element.tag, element.text = "mo", "\u223c"
+        if element.tag in ("mi", "mo") and element.text in IFF:  # \iff: a relation, a thick space more each side
+            element.tag = "mo"
+            element.set("lspace", "0.5556em")
+            element.set("rspace", "0.5556em")
+        if element.tag == "mo" and element.text in ("|", "\u2016"):
+            element.set("lspace", "0")
+            element.set("rspace", "0")
+    for parent in list(root.iter()):
+        _join_colon_equals(parent)
+        if parent.tag in SCRIPTED:
+            continue  # a scripted operator name (max under its limits) is spaced as a whole, by its own parent
+        for k in reversed(range(len(parent))):  # from the end: a space put in does not move what is still to do
+            if _operator_name(parent[k]) is not None:
+                _space_operator(parent, k)
+        bracketed = len(parent) >= 2 and _is_fence(parent[0], "prefix") and _is_fence(parent[-1], "postfix")
+        if bracketed and not _tall(parent):
+            parent[0].set("stretchy", "false")
+            parent[-1].set("stretchy", "false")
+
+
+def _join_colon_equals(parent) -> None:
+    """<mo>:</mo><mo>=</mo> as one relation, :=, as TeX sets two adjacent relations without space between."""
+    for k in range(len(parent) - 2, -1, -1):
+        first, second = parent[k], parent[k + 1]
+        if first.tag in ("mi", "mo") and second.tag == "mo" and first.text == ":" and second.text == "=":
+            first.tag, first.text = "mo", ":="
+            parent.remove(second)
+
+
+def _operator_name(element):
+    """The operator name (log, exp, det, bias) an element is or carries as its base (max under its limits)."""
+    if element.tag in SCRIPTED and len(element):
+        element = element[0]
+    text = element.text or ""
+    if element.tag in ("mi", "mo") and len(text) > 1 and text.isalpha() and not len(element):
+        return element
+    return None
+
+
+def _space_operator(parent, k: int) -> None:
+    """An operator name set upright, a thin space from an ordinary symbol before it and from what follows, but
+    not from an operator (its own spacing serves) nor from an opening bracket after it: log(x), n log x."""
+    name = _operator_name(parent[k])
+    before = parent[k - 1] if k > 0 else None
+    after = parent[k + 1] if k + 1 < len(parent) else None
+    space = {
+        "lspace": THIN if before is not None and before.tag != "mo" else "0",
+        "rspace": THIN if after is not None and not _opens(after) and after.tag != "mo" else "0",
+    }
+    name.tag = "mo"
+    if parent[k] is name:
+        name.attrib.update(space)
+        return
+    name.attrib.update(lspace="0", rspace="0")  # a scripted name (max under its limits): the whole is spaced
+    for side in ("rspace", "lspace"):  # the right first: the left one's insertion moves the element
+        if space[side] != "0":
+            _pad(parent, k, side)
+
+
+def _pad(parent, k: int, side: str) -> None:
+    import xml.etree.ElementTree as ET
+
+    space = ET.Element("mspace", {"width": THIN})
+    parent.insert(k if side == "lspace" else k + 1, space)
+
+
+def _opens(element) -> bool:
+    return (element.tag == "mo" and element.text in ("(", "[", "{")) or (
+        element.tag == "mrow" and len(element) > 0 and _is_fence(element[0], "prefix")
+    )
+
+
+def _is_fence(element, form: str) -> bool:
+    return element.tag == "mo" and element.get("fence") == "true" and element.get("form") == form
+
+
+def _tall(element) -> bool:
+    """Whether a formula holds something taller than a line: a fraction, a matrix, a root, limits, a large sum."""
+    return any(e.tag in TALL_MATHML or (e.tag == "mo" and (e.text or "") in LARGE_OPERATORS) for e in element.iter())
 
 
 def prose(text) -> Markup:
@@ -465,5 +573,10 @@ def html(sections, title: str, subtitle: str, figures: Path) -> str:
     env.filters.update(prose=prose, paragraph=paragraph, display=display, figure_uri=figure_uri, plain=plain)
     ids = anchors(sections)
     return env.get_template("report.html.j2").render(
-        sections=sections, title=title, subtitle=subtitle, ids=ids, links=answer_links(sections, ids)
+        sections=sections,
+        title=title,
+        subtitle=subtitle,
+        ids=ids,
+        numbers=numbers(sections),
+        links=answer_links(sections, ids),
     )

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sympy as sp
+
 from mlemap.derivations.bayes import discrete, event_set, likelihood
 from mlemap.derivations.bayes import posterior as posterior_density
 from mlemap.derivations.engine import Derivation, derive, n_obs
 from mlemap.derivations.linear import normal_equations
-from mlemap.derivations.mistakes import typical_mistakes
 from mlemap.derivations.sheet import (
     Answer,
     Bias,
@@ -40,9 +40,10 @@ from mlemap.derivations.why import Family, Pull, family, prior_pull
 from mlemap.numerics import kinds as work
 from mlemap.numerics.estimate import PointEstimate
 from mlemap.numerics.exact_study import ExactStudy
-from mlemap.numerics.study import Run, Study
+from mlemap.numerics.study import Study
 from mlemap.numerics.verify import Verification, answer_checks, unchecked_answers, verify
 from mlemap.reports import figures, layouts
+from mlemap.reports.boxes import place_boxes
 from mlemap.reports.document import (
     KINDS_TEXT,
     LINES,
@@ -52,13 +53,13 @@ from mlemap.reports.document import (
     hat,
     math,
     matrix_entries,
-    number,
     numerical_math,
     roots_defined,
 )
 from mlemap.reports.exact_study import exact_study
 from mlemap.reports.plan import ReportPlan
 from mlemap.reports.steps import where_defined, worked_steps
+from mlemap.reports.study_symbols import StudySymbols, study_symbols
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def answer_rows(results: SheetResults) -> list[dict]:
     for q in results.sheet.questions:
         found = results.work.get(q.key)
         if isinstance(q, OptimizerStudy) and "ascent" in q.parts and isinstance(found, (Study, ExactStudy)):
-            rows += [row | {"inputs": study_inputs(q, found)} for row in _study_rows(q, found)]
+            sym = study_symbols(results.sheet)
+            rows += [row | {"inputs": study_inputs(q, found)} for row in _study_rows(q, found, sym)]
     for q in results.sheet.questions:
         if isinstance(q, Estimate) and q.key in results.numerical:
             found, d = results.numerical[q.key], results.derivations[q.model.name]
@@ -146,12 +148,12 @@ def glance_rows(results: SheetResults) -> list[dict]:
     return rows
 
 
-def _study_rows(q: OptimizerStudy, found) -> list[dict]:
+def _study_rows(q: OptimizerStudy, found, sym: StudySymbols) -> list[dict]:
     """A study's answers: the largest stable rate and the best one (exact for a quadratic log-likelihood), and
-    the optimum it ran to."""
+    the optimum it ran to; the bound's formula in the sheet's symbols (kappa_max where lambda is a parameter)."""
     title = q.model.title
     defaults = {
-        "lr_bound": rf"largest stable gradient-ascent rate, $2 / \lambda_{{\max}}(-H)$: {title}",
+        "lr_bound": rf"largest stable gradient-ascent rate, $2 / {sym.eigen}_{{\max}}$: {title}",
         "lr_optimal": rf"gradient-ascent rate with the fastest worst-case contraction: {title}",
     }
     rows = []
@@ -472,78 +474,18 @@ def _event_latex(name: str, values: sp.Set) -> str:
     return rf"{start} {below} {name} {above} {end}"
 
 
-def _count(run: Run) -> str:
-    if run.status == "converged":
-        return str(run.steps)
-    return {
-        "diverged": f"ran away at step {run.steps + 1}",
-        "left_domain": f"left the parameter's domain at step {run.steps + 1}",
-    }.get(run.status, f"not converged in {run.steps} steps")
-
-
 def optimizer_study(sec: Section, q: OptimizerStudy, results: SheetResults) -> None:
-    from mlemap.reports.exact_study import (  # shared with the exact study
-        HEATMAP,
-        ascent_caption,
-        ascent_errors,
-        bound_title,
-    )
+    """A quadratic log-likelihood's exact study (reports.exact_study), else any model's (reports.study_layout),
+    in the symbols the sheet leaves free (reports.study_symbols)."""
+    from mlemap.reports.study_layout import general_study
 
     st = results.work[q.key]
+    sym = study_symbols(results.sheet)
     if isinstance(st, ExactStudy):
-        exact_study(sec, q, st, results.plan)
+        exact_study(sec, q, st, results.plan, sym)
         return
     assert isinstance(st, Study)
-    curv = " and ".join(number(v) for v in st.curvatures)
-    sec.text(
-        f"At the optimum the negative Hessian of the log-likelihood of the n = {st.n} points has eigenvalues {curv}. "
-        "Near the optimum gradient ascent moves the error by $e_{t+1} = (I + \\lambda H) e_t$, which shrinks exactly when "
-        f"the rate $\\lambda$ is below $2 / c_{{\\max}}$ = {number(st.bound)}, $c_{{\\max}}$ the largest eigenvalue. "
-        "The predicted step counts come from that linearisation at the optimum: exact for a quadratic log-likelihood, "
-        "and here only a guide, since far from the optimum the curvature differs from its value there. Past the "
-        "bound the iteration oscillates, runs away, or steps out of the parameter's domain."
-    )
-    sec.table(
-        ("rate", "as a fraction of the bound", r"steps to $|\text{score}|/n < 10^{-6}$", "predicted"),
-        [(number(r.lr), r.label, _count(r), "never" if r.predicted is None else r.predicted) for r in st.ascent],
-        f"Gradient ascent from {_start_of(st)}, each gradient by automatic differentiation.",
-    )
-    names = [f"${sp.latex(p.symbol)}$" for p in q.model.params]
-    curves, notes, steps = ascent_errors(st)  # the distance ||theta_t - theta_hat||, error_panels' y label
-    sec.figure(
-        results.plan.add(f"{q.key}_ascent", figures.error_panels, curves, notes, steps),
-        ascent_caption(steps, exact=False),
-    )
-    if st.optimizers:
-        sec.table(
-            ("optimizer", "rate", "steps to the optimum"),
-            [(r.label, number(r.lr), _count(r)) for r in st.optimizers],
-            "torch.optim on the mean negative log-likelihood.",
-        )
-    if st.grid is not None:
-        m1, m2, values = st.grid
-        paths = {r.label: r.path for r in st.optimizers} | {
-            f"gradient ascent, {bound_title(r.lr, st.bound)}": r.path for r in st.ascent[:1]
-        }
-        labels, optimum = (names[0], names[1], r"$\ell$"), [st.optimum[k] for k in st.names]
-        sec.figure(
-            results.plan.add(f"{q.key}_paths", figures.path_panels, m1, m2, values, paths, optimum, labels),
-            f"The optimizers' paths on the log-likelihood, a panel per optimizer; {HEATMAP}.",
-        )
-    if not st.batches:
-        return
-    sec.table(
-        ("batch size", "final distance to the optimum", "status"),
-        [
-            (
-                r.label,
-                number(r.errors[-1], 3),
-                f"{r.steps} steps" if r.status == "max_steps" else _count(r),
-            )
-            for r in st.batches
-        ],
-        "Mini-batch gradient ascent at a tenth of the full-data bound: smaller batches, noisier steps.",
-    )
+    general_study(sec, q, st, results.derivations[q.model.name], results.plan, sym)
 
 
 def _laid_out(layout):
@@ -573,7 +515,7 @@ def sheet_sections(results: SheetResults, chosen=None, variant: str = "solutions
     """The solutions: a section per question (its text shown where it differs from the previous question's),
     then one paragraph on how they were checked. The companion: the appendix's questions, then the verification.
     chosen: the question keys' first parts to build (--only)."""
-    sections, previous = [], None
+    sections, previous, built = [], None, []
     if variant == "companion":
         numbered = [q.heading(k, "Appendix") for k, q in enumerate(results.sheet.appendix, 1)]
         asked = results.sheet.appendix
@@ -590,89 +532,13 @@ def sheet_sections(results: SheetResults, chosen=None, variant: str = "solutions
         KINDS[type(q)](sec, q, results)
         if q.remark and not isinstance(q, PLACES_REMARK):
             sec.text(q.remark)
-        if variant == "solutions" and sec.blocks and sec.blocks[0]["kind"] == "question":
-            common_mistakes(sec, q, results)  # once per question asked, not again for its second reading
+        built.append((sec, q))
         sections.append(sec)
+    if variant == "solutions":
+        place_boxes(built, results)  # after each question's sections: its takeaways and common mistakes
     if variant == "companion":
         return [*sections, verification_section(results)]
     return [*sections, how_checked(results)]
-
-
-# the typical mistakes a handout warns of; the arithmetic slips (a sign, a factor 2) are left to the feedback
-TEACHING_MISTAKES = (
-    "n_minus_1",
-    "sigma_for_sigma2",
-    "prior_forgotten",
-    "prior_variance_as_sd",
-    "prior_sd_as_variance",
-    "plug_in_for_predictive",
-    "posterior_mean_for_mode",
-)
-
-
-def common_mistakes(sec: Section, q: Question, results: SheetResults) -> None:
-    """A table of the question's common mistakes and the wrong answer each gives, computed from the derivation
-    (derivations.mistakes, the same the answer checker names), where there are any."""
-    model = getattr(q, "model", None)
-    if model is None or model.name not in results.derivations:
-        return
-    d = results.derivations[model.name]
-    rows, seen = [], set()
-    worked = [a.value for a in results.answers if a.value is not None]
-    for a in _answers_of(results, q):
-        for m in typical_mistakes(q, d, a.key, a.expr, derive):
-            if m.name in PRIOR_READINGS and _worked_on_the_sheet(m, worked):
-                continue  # a reading the sheet works itself (the prior's 0.1 as a standard deviation): no mistake
-            if m.name in TEACHING_MISTAKES and m.name not in seen and not _gives_n_minus_1_for_a_mean(m):
-                seen.add(m.name)
-                wrong = _wrong_latex(d, q, a, m.expr)
-                rows.append(m.words[0].upper() + m.words[1:] + (f": this gives {wrong}." if wrong else "."))
-    if rows:
-        sec.box("Common mistakes", rows)
-
-
-def _wrong_latex(d: Derivation, q: Question, a: Answer, wrong: sp.Expr) -> str:
-    """The wrong answer as the handout writes the right one: in its familiar form where the two differ by a
-    factor free of the data (n/(n - 1)) or a square root; a number for an algebraic root; '' where too long."""
-    p = next((p for p in d.params if isinstance(q, Estimate) and estimate_key(q, d, p) == a.key), None)
-    familiar = q.familiar_forms.get(p) if isinstance(q, Estimate) and p is not None else None
-    if wrong.has(sp.CRootOf):
-        return rf"$\approx {float(wrong):.4g}$"
-    if familiar is not None:
-        ratio = sp.cancel(wrong / a.expr)
-        if not ratio.free_symbols - {n_obs}:
-            return f"${math(d, ratio * familiar, order='none')}$"
-        if sp.simplify(wrong - sp.sqrt(a.expr)) == 0:
-            return f"${math(d, sp.sqrt(familiar), order='none')}$"
-    shown = math(d, wrong)
-    return f"${shown}$" if len(shown) <= 120 else ""
-
-
-def _start_of(st) -> str:
-    """Where the runs start, as a point: (0, 1) for a mean and a variance."""
-    path = st.ascent[0].path if st.ascent else None
-    if path is None or len(path) == 0:
-        return "the study's start"
-    return "$(" + ", ".join(number(float(v)) for v in path[0]) + ")$"
-
-
-PRIOR_READINGS = ("prior_variance_as_sd", "prior_sd_as_variance")  # a sheet may work the other reading on purpose
-
-
-def _worked_on_the_sheet(m, values: list[float]) -> bool:
-    """Whether the mistake's number is an answer the sheet itself gives elsewhere."""
-    if not m.expr.is_number:
-        return False
-    try:
-        value = float(m.expr)
-    except (TypeError, ValueError):
-        return False
-    return any(abs(value - float(v)) <= 1e-12 * max(1.0, abs(value)) for v in values)
-
-
-def _gives_n_minus_1_for_a_mean(m) -> bool:
-    """n - 1 is a mistake worth a warning for a variance (the unbiased estimator's divisor), not for a mean."""
-    return m.name == "n_minus_1" and "unbiased" not in m.words
 
 
 def how_checked(results: SheetResults) -> Section:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
+
 from mlemap.derivations.constraints import counts_sum_to_n
 from mlemap.derivations.constraints import residuals as constraint_residuals
 from mlemap.derivations.engine import Derivation, median_profile, n_obs, observation_derivatives, order_statistics
@@ -320,38 +321,81 @@ def _observed(out: Steps) -> None:
 
 
 def _stationary_condition(out: Steps, score: sp.Expr) -> None:
-    """For one parameter at observed data: the score's numerator set to zero, factored where it factors (the
-    coin's (2 theta - 3)(5 theta^2 - 1) = 0), proved equal to the unfactored numerator."""
+    """For one parameter at observed data: the score's numerator set to zero, expanded and then factored where it
+    factors (the coin's -10 theta^3 + 15 theta^2 + 2 theta - 3 = -(2 theta - 3)(5 theta^2 - 1) = 0), then its
+    real roots where they are explicit; the one in the domain is kept and the others are named as discarded,
+    with the side of the domain they lie on. Each equality and each root is proved."""
     (p,) = out.d.params
-    numerator = sp.expand(sp.numer(sp.together(score)))
+    together = sp.together(score)
+    denominator = sp.denom(together)
+    numerator = sp.expand(sp.numer(together))
     factored = sp.factor(numerator)
-    shown = f"{out.tex(factored)} = 0"
+    forms = [numerator] if factored == numerator else [numerator, factored]
+    shown = " = ".join(out.tex(f) for f in forms) + " = 0"
+    claims = [(together * denominator, numerator, EQUAL), (numerator, factored, EQUAL)]
+    roots = _real_roots(numerator, p)
+    listed = len(roots) > 1 and not any(r.atoms(sp.CRootOf) for r in roots)
+    if listed:
+        shown += rf" \iff {sp.latex(p)} \in \left\{{{', '.join(out.tex(r) for r in roots)}\right\}}"
+        # each root r by the factor it splits off: numerator = (p - r) q(p), exact, so r is a root
+        claims += [(numerator, (p - r) * sp.quo(numerator, p - r, p), EQUAL) for r in roots]
+    positive = denominator.is_positive or _positive(out, denominator)
+    nonzero = positive or _nonzero_on(denominator, p, _domain_of(out.d, p))
+    done = [w for w, said in ((", factored", len(forms) > 1), (", with its real roots", listed)) if said]
     text = (
-        "Setting the score to zero and clearing its denominator"
-        + (", which is positive on the domain" if sp.denom(sp.together(score)).is_positive else "")
-        + f"; its roots in ${sp.latex(p)}$ are the stationary points."
-        + _discarded(out, numerator, p)
+        "Setting the score to zero and multiplying by its denominator"
+        + (" (positive on the domain)" if positive else " (not zero on the domain)" * nonzero)
+        + " gives the polynomial equation shown"
+        + "".join(done)
+        + f". Its roots in ${sp.latex(p)}$ are the stationary points."
+        + _kept_and_discarded(out, roots, p)
     )
-    out.add("Stationary condition", shown, [(numerator, factored, EQUAL)], text)
+    out.add("Stationary condition", shown, claims, text)
 
 
-def _discarded(out: Steps, numerator: sp.Expr, p: sp.Symbol) -> str:
-    """' The roots 3/2 and -sqrt(5)/5 lie outside (0, 1): not estimates.' for a polynomial condition's real roots
-    outside the parameter's domain."""
-    if not numerator.is_polynomial(p):
-        return ""
+def _real_roots(numerator: sp.Expr, p: sp.Symbol) -> list[sp.Expr]:
+    """The distinct real roots of a polynomial condition in p alone, smallest first; [] otherwise."""
+    if not numerator.is_polynomial(p) or numerator.free_symbols - {p} or sp.degree(numerator, p) < 1:
+        return []
+    return list(dict.fromkeys(sp.real_roots(sp.Poly(numerator, p))))
+
+
+def _nonzero_on(expr: sp.Expr, p: sp.Symbol, domain: sp.Set) -> bool:
+    """Whether a polynomial in p alone has no root in the domain (a score's denominator theta (1 - theta))."""
+    expr = sp.expand(expr)
+    if not expr.is_polynomial(p) or expr.free_symbols - {p} or expr == 0:
+        return False
+    return not any(domain.contains(r) == sp.true for r in _real_roots(expr, p))
+
+
+def _kept_and_discarded(out: Steps, roots: list[sp.Expr], p: sp.Symbol) -> str:
+    """' The root in (0, 1) is kept. The roots -sqrt(5)/5 (below 0) and 3/2 (above 1) lie outside (0, 1), the
+    values theta can take, and are discarded.' for a polynomial condition's real roots."""
     domain = _domain_of(out.d, p)
-    outside = [r for r in dict.fromkeys(sp.real_roots(sp.Poly(numerator, p))) if domain.contains(r) != sp.true]
+    inside = [r for r in roots if domain.contains(r) == sp.true]
+    outside = [r for r in roots if domain.contains(r) != sp.true]
+    kept = f" The root in ${sp.latex(domain)}$ is kept" if len(inside) == 1 and len(roots) > 1 else ""
     if not outside:
-        return ""
-    roots = " and ".join(
-        f"${out.tex(r)}$" if not r.atoms(sp.CRootOf) else f"$\\approx {float(r):.4g}$" for r in outside
+        return kept + "." * bool(kept)
+    shown = " and ".join(
+        (f"${out.tex(r)}$" if not r.atoms(sp.CRootOf) else f"$\\approx {float(r):.4g}$") + _side(r, domain)
+        for r in outside
     )
-    which = "roots" if len(outside) > 1 else "root"
-    return (
-        f" The {which} {roots} lie{'s' * (len(outside) == 1)} outside ${sp.latex(domain)}$, the values "
+    return (kept + "; " if kept else " ") + (
+        f"{shown} lie{'s' * (len(outside) == 1)} outside ${sp.latex(domain)}$, the values "
         f"${sp.latex(p)}$ can take, and {'are' if len(outside) > 1 else 'is'} discarded."
     )
+
+
+def _side(r: sp.Expr, domain: sp.Set) -> str:
+    """' (below 0)', ' (above 1)': where a root outside an interval lies, read off exactly."""
+    if not isinstance(domain, sp.Interval):
+        return ""
+    if domain.start.is_finite and sp.simplify(r - domain.start).is_nonpositive:
+        return f" (below ${sp.latex(domain.start)}$)" if r != domain.start else f" (the end ${sp.latex(r)}$)"
+    if domain.end.is_finite and sp.simplify(r - domain.end).is_nonnegative:
+        return f" (above ${sp.latex(domain.end)}$)" if r != domain.end else f" (the end ${sp.latex(r)}$)"
+    return ""
 
 
 def _lagrange(out: Steps, score: sp.Matrix, est: str) -> None:
@@ -696,9 +740,37 @@ def _linear_root(out: Steps, score: sp.Expr, p: sp.Symbol, unknown: set):
     numerator, denominator = numerator.xreplace(back), denominator.xreplace(back)
     estimate = (out.d.estimate or {})[p]
     defined = {h: (out.d.estimate or {})[q] for q, h in out.hats.items()}
-    if not is_zero(in_statistics(root.xreplace(defined), out.d.model.data, known) - estimate):
+    value = root.xreplace(defined)
+    for _ in range(3):  # the named means put in for estimates already found (x_bar for mu_hat)
+        value = value.xreplace(dict(out.context["definitions"]))
+    if not is_zero(in_statistics(value, out.d.model.data, known) - estimate):
         return None  # another root than the estimate: not this way
-    return numerator, denominator, root
+    # shown as a textbook writes it: the statistics as the sums they name, the root by the sheet's name for it
+    return _as_sums(out, numerator), denominator, _named(out, root, p)
+
+
+def _as_sums(out: Steps, expr: sp.Expr) -> sp.Expr:
+    """Each statistic as the sum over i it names (S_x as sum x_i): the solve step reads in the data, not in S."""
+    d = out.d
+    return expr.xreplace(
+        {s.symbol: over_observations(s.expr, d.model.data, n_obs) for s in d.statistics if s.symbol != n_obs}
+    )
+
+
+def _named(out: Steps, root: sp.Expr, p: sp.Symbol) -> sp.Expr:
+    """The root in the sheet's named means where it is a function of one (S_x / n is x_bar, n / S_k is 1 / k_bar),
+    except the estimate's own name (m_hat defined as the mean of log x_i is shown as that mean); else in sums."""
+    d = out.d
+    known = {s.expr: s.symbol for s in d.statistics}
+    for symbol, value in out.context["definitions"]:
+        if sp.latex(symbol) == hat(p) or not isinstance(value, sp.Basic):
+            continue
+        total = sp.expand(in_statistics(value, d.model.data, known) * n_obs)
+        if isinstance(total, sp.Symbol) and total in known.values() and total in root.free_symbols:
+            shown = sp.simplify(root.subs(total, n_obs * symbol))
+            if not shown.has(n_obs) and not shown.free_symbols & set(known.values()):
+                return shown
+    return _as_sums(out, root)
 
 
 def _linear_in_data(total: sp.Sum) -> bool:
@@ -711,7 +783,7 @@ def _solved_by_hand(out: Steps, score: sp.Matrix, given) -> None:
     """score = 0 solved as on paper, a parameter at a time where its equation cleared of the denominator is
     linear in it, the estimates found before put in as hats: S_x - n mu = 0 gives mu_hat = S_x / n."""
     d = out.d
-    solved = {p: out.hats[p] for p in given}  # the normal equations' weights
+    solved: dict[sp.Symbol, sp.Expr] = {p: out.hats[p] for p in given}  # the normal equations' weights
     textbook = textbook_score(d)
     lines, claims = [], []
     while len(solved) < len(d.params):
@@ -730,7 +802,7 @@ def _solved_by_hand(out: Steps, score: sp.Matrix, given) -> None:
         if found is None:  # coupled or not linear: the stationary point is stated, not solved by hand
             return
         p, (numerator, denominator, root) = found
-        at = ", ".join(f"{sp.latex(q)} = {hat(q)}" for q in solved)
+        at = ", ".join(f"{sp.latex(q)} = {out.tex(v)}" for q, v in solved.items())
         lines.append(
             rf"\frac{{\partial {out.L}}}{{\partial {sp.latex(p)}}}\Big|_{{{at}}} = 0" * bool(at)
             + rf"\frac{{\partial {out.L}}}{{\partial {sp.latex(p)}}} = 0" * (not at)
@@ -738,7 +810,7 @@ def _solved_by_hand(out: Steps, score: sp.Matrix, given) -> None:
         )
         claims += [(score[d.params.index(p)].xreplace(solved) * denominator, numerator, EQUAL)]  # S-sums or not
         claims += [(numerator.subs(p, root), 0, EQUAL)]
-        solved[p] = out.hats[p]
+        solved[p] = root if isinstance(root, sp.Symbol) else out.hats[p]  # x_bar, where the root has that name
     positive = all(_positive(out, sp.fraction(sp.together(v))[1]) for v in score)
     out.add(
         "Setting the score to zero",

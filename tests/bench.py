@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from mlemap.derivations.designs import gaussian_mean
 from mlemap.derivations.engine import derive
 from mlemap.numerics import quadratic as qd
@@ -194,7 +195,6 @@ def check_speed() -> dict:
     `mlemap check` process with a warm disk cache."""
     from mlemap.derivations.sheet import answers
     from mlemap.numerics.check import check
-
     from mlemap.sheets.exercise3 import SHEET
 
     found = answers(SHEET)
@@ -223,7 +223,6 @@ def grade_class_seconds(students: int = 200) -> dict:
     import random
 
     from mlemap.derivations.sheet import answers
-
     from mlemap.sheets.exercise3 import SHEET
 
     rng = random.Random(0)

@@ -12,14 +12,14 @@ import pytest
 # Tests derive everything afresh: a result from the disk cache (derivations/store.py) would not test the code.
 os.environ["MLEMAP_NO_CACHE"] = "1"
 
-from mlemap.derivations.engine import Derivation
-
 from mlemap.catalogue import MODELS, derivation
+from mlemap.derivations.engine import Derivation
 
 
 def gamma_shape_model():
     """Separable, but the score involves the digamma function, which sympy.solve cannot invert."""
     import sympy as sp
+
     from mlemap.derivations.model import Model, Parameter
 
     k, x = sp.Symbol("k", positive=True), sp.Symbol("x", positive=True)

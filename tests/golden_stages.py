@@ -20,6 +20,7 @@ WIDTH = "100"  # the terminal's columns: long expressions wrap there
 def kumaraswamy_a1():
     """b (1 - x)^(b - 1) on (0, 1): its statistic log(1 - x) prints with spaces."""
     import sympy as sp
+
     from mlemap.derivations.model import Model, Parameter
 
     x, b = sp.Symbol("x", positive=True), sp.Symbol("b", positive=True)
@@ -36,6 +37,7 @@ def kumaraswamy_a1():
 def plane():
     """y = a u + b v + unit Gaussian noise: a density conditional on two covariates."""
     import sympy as sp
+
     from mlemap.derivations.model import Model, Parameter
 
     u, v, y, a, b = sp.symbols("u v y a b", real=True)
@@ -50,11 +52,11 @@ def current() -> str:
     os.environ.setdefault("MLEMAP_NO_CACHE", "1")
     os.environ["COLUMNS"] = WIDTH
     import sympy as sp
+
+    from mlemap.catalogue import MODELS
     from mlemap.derivations.engine import derive
     from mlemap.derivations.sheet import answers, load_sheet
     from mlemap.derivations.show import as_text
-
-    from mlemap.catalogue import MODELS
     from tests import textbook_catalogue as textbook
     from tests.test_textbook import weibull
 

@@ -16,11 +16,10 @@ GOLDEN = Path(__file__).parent / "golden" / "steps.json"
 
 def current() -> dict[str, list[dict[str, str]]]:
     os.environ.setdefault("MLEMAP_NO_CACHE", "1")
+    from mlemap.catalogue import MODELS, derivation
     from mlemap.derivations.engine import derive
     from mlemap.derivations.sheet import load_sheet
     from mlemap.reports.steps import worked_steps
-
-    from mlemap.catalogue import MODELS, derivation
 
     models = {
         **MODELS,

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import sympy as sp
-from mlemap.derivations.sheet import Estimate, Sheet
 
 from mlemap.catalogue import EXPONENTIAL, GAUSSIAN, LINEAR_REGRESSION, NORMAL_NORMAL, POISSON
+from mlemap.derivations.sheet import Estimate, Sheet
 from mlemap.sheets.exercise4 import CALLS_MODEL, GEOMETRIC, LOGNORMAL, RAYLEIGH
 
 # models with a prior once each (their MAP's explanation derives two more models: slow), then the others in turn

@@ -20,21 +20,6 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
-from mlemap.derivations.designs import exact_covariance as exact_sigma
-from mlemap.derivations.designs import gaussian_mean
-from mlemap.derivations.engine import derive
-from mlemap.derivations.model import InputError, Model, Parameter
-from mlemap.derivations.sheet import Estimate, OptimizerStudy
-from mlemap.numerics import minibatch as mb
-from mlemap.numerics import quadratic as qd
-from mlemap.numerics.checks import check_data, run_checks
-from mlemap.numerics.compile import compiled
-from mlemap.numerics.estimate import estimate
-from mlemap.numerics.exact_study import draw
-from mlemap.numerics.study import run_study
-from mlemap.numerics.verify import main as verify_main
-from mlemap.reports import build as report_build
-from mlemap.reports.cli import main
 
 from mlemap.catalogue import (
     CAUCHY,
@@ -53,6 +38,22 @@ from mlemap.catalogue import (
     x,
 )
 from mlemap.catalogue import normal_prior as prior
+from mlemap.derivations.designs import exact_covariance as exact_sigma
+from mlemap.derivations.designs import gaussian_mean
+from mlemap.derivations.distributions import Beta, Gamma, Normal
+from mlemap.derivations.engine import derive
+from mlemap.derivations.model import InputError, Model, Parameter
+from mlemap.derivations.sheet import Estimate, OptimizerStudy
+from mlemap.numerics import minibatch as mb
+from mlemap.numerics import quadratic as qd
+from mlemap.numerics.checks import check_data, run_checks
+from mlemap.numerics.compile import compiled
+from mlemap.numerics.estimate import estimate
+from mlemap.numerics.exact_study import draw
+from mlemap.numerics.study import run_study
+from mlemap.numerics.verify import main as verify_main
+from mlemap.reports import build as report_build
+from mlemap.reports.cli import main
 from tests.conftest import gamma_shape_model
 from tests.test_textbook import binomial_model
 
@@ -858,6 +859,139 @@ DECLARED_CASES = [  # refused where the model or question is written, before any
         lambda tmp: Estimate("q", None, GAUSSIAN),
         r"^question q: its text: must be text \(a str\), got NoneType$",
     ),
+    # keys by name: observed, truth and peers take names or symbols; anything else is one line (was AttributeError)
+    Case(
+        "observed-key-a-number",
+        lambda tmp: wrap(COIN_UNIFORM, observed={3: (1, 0)}),
+        r"^coin_uniform: observed data keys must be data names or symbols \(\['x'\]\), got 3 \(int\)$",
+    ),
+    Case(
+        "observed-a-list",
+        lambda tmp: wrap(COIN_UNIFORM, observed=[1, 0]),
+        r"^coin_uniform: observed must map data names \(or symbols\) to values, got list$",
+    ),
+    Case(
+        "observed-column-a-number",
+        lambda tmp: wrap(COIN_UNIFORM, observed={"x": 1}),
+        r"^coin_uniform: observed data 'x' must be a list or array of values, got 1$",
+    ),
+    Case(
+        "observed-column-text",
+        lambda tmp: wrap(COIN_UNIFORM, observed={"x": "1010"}),
+        r"^coin_uniform: observed data 'x' must be a list or array of values, got '1010'$",
+    ),
+    Case(
+        "observed-name-unknown",
+        declared(wrap(COIN_UNIFORM, observed={"z": (1, 0)})),
+        r"^coin_uniform: observed data name 'z', which is not a data symbol \(the model's are \['x'\]\)$",
+    ),
+    Case(
+        "truth-key-a-number",
+        lambda tmp: wrap(GAUSSIAN, truth={1: 2.0}),
+        r"^gaussian: truth's keys must be parameter names or symbols, got 1 \(int\)$",
+    ),
+    Case(
+        "truth-a-list",
+        lambda tmp: wrap(GAUSSIAN, truth=[1.5, 4.0]),
+        r"^gaussian: truth must map parameter names to values, got list$",
+    ),
+    Case(
+        "peer-text",
+        lambda tmp: wrap(GAUSSIAN, peer="scipy.stats.norm.fit"),
+        r"^gaussian: peer must be a function of the data, got str$",
+    ),
+    Case(
+        "peer-keys-numbers",
+        lambda tmp: wrap(GAUSSIAN, peer=lambda d: {0: 1.0}).peer({"x": np.array([1.0])}),
+        r"^gaussian: its peer's keys must be parameter names or symbols, got 0$",
+    ),
+    # priors by name
+    Case(
+        "named-prior-key-not-a-parameter",
+        lambda tmp: wrap(GAUSSIAN, prior={"tau": Normal(0, 1)}),
+        r"^gaussian: the prior's key 'tau' must name a parameter \(one of \['mu', 'sigma\^2'\]\), by its name or",
+    ),
+    Case(
+        "named-prior-of-one-on-two-parameters",
+        lambda tmp: wrap(GAUSSIAN, prior=Normal(0, 1)),
+        r"^gaussian: the prior Normal\(0, 1\) is of one parameter, and the model has 2; give a mapping",
+    ),
+    Case(
+        "named-prior-off-its-domain",
+        lambda tmp: wrap(EXPONENTIAL, prior=Beta(2, 2)),
+        r"^exponential: the prior Beta\(2, 2\) is a density on Interval\(0, 1\), but lambda ranges over",
+    ),
+    Case(
+        "named-prior-text",
+        lambda tmp: wrap(EXPONENTIAL, prior={"lambda": "gamma"}),
+        r"^exponential: the prior of lambda must be Beta\(...\), Gamma\(...\), Normal\(...\) or a SymPy expression, got str$",
+    ),
+    Case("gamma-prior-negative-rate", lambda tmp: Gamma(2, -1), r"^Gamma's rate must be > 0, got -1$"),
+    Case(
+        "normal-prior-sd-text",
+        lambda tmp: Normal(0, "1"),
+        r"^Normal's standard deviation must be a real number, got '1'$",
+    ),
+    Case(
+        "beta-prior-nan", lambda tmp: Beta(float("nan"), 1), r"^Beta's first shape a must be a finite number, got nan$"
+    ),
+    # models from distributions
+    Case(
+        "distribution-unknown",
+        lambda tmp: Model.from_distribution("gama"),
+        r"^from_distribution: unknown distribution 'gama'; known are \['bernoulli', 'beta',",
+    ),
+    Case(
+        "distribution-a-number",
+        lambda tmp: Model.from_distribution(3),
+        r"^from_distribution: 3 is not a distribution it knows; give a name",
+    ),
+    Case(
+        "distribution-parameter-misspelt",
+        lambda tmp: Model.from_distribution("gamma", shpe=2),
+        r"^from_distribution: gamma has no parameter 'shpe'; its parameters are \['shape', 'scale'\]",
+    ),
+    Case(
+        "distribution-parameter-text",
+        lambda tmp: Model.from_distribution("gamma", shape=2, scale="theta"),
+        r"^from_distribution: gamma's scale must be a SymPy symbol \(estimated\) or a number \(known\), got the "
+        r"text 'theta'$",
+    ),
+    Case(
+        "distribution-parameter-expression",
+        lambda tmp: Model.from_distribution("gamma", scale=2 * theta),
+        r"^from_distribution: gamma's scale must be a SymPy symbol .* got the expression 2\*theta$",
+    ),
+    Case(
+        "distribution-all-known",
+        lambda tmp: Model.from_distribution("gamma", shape=2, scale=1),
+        r"^from_distribution: every parameter of gamma is known; leave one to estimate$",
+    ),
+    Case(
+        "distribution-binomial-n-unknown",
+        lambda tmp: Model.from_distribution("binomial"),
+        r"^from_distribution: binomial's n must be known, a positive integer, got n$",
+    ),
+    Case(
+        "distribution-known-outside-domain",
+        lambda tmp: Model.from_distribution("gamma", shape=-1),
+        r"^from_distribution: gamma's shape must lie in Interval.open\(0, oo\), got -1$",
+    ),
+    Case(
+        "distribution-known-a-list",
+        lambda tmp: Model.from_distribution("gamma", known=[2]),
+        r"^from_distribution: known must map parameter names to numbers, got list$",
+    ),
+    Case(
+        "distribution-given-twice",
+        lambda tmp: Model.from_distribution("gamma", 2, shape=2),
+        r"^from_distribution: gamma's 'shape' is given twice$",
+    ),
+    Case(
+        "distribution-data-a-number",
+        lambda tmp: Model.from_distribution("gamma", data=3),
+        r"^from_distribution: data must be the data symbol or its name, got 3$",
+    ),
 ]
 
 OUTCOME_CASES = [
@@ -1299,7 +1433,6 @@ def test_a_hostile_student_answer_is_one_line_from_the_command_line(index, capsy
     """The students' answers' hostile payloads (tests/test_check.HOSTILE) as the check command gets them: one
     line, no traceback, an exit code by verdict, and nothing run."""
     from mlemap.numerics.check import main as check_main
-
     from tests.test_check import HOSTILE
 
     assert len(HOSTILE) == 22

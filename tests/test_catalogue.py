@@ -9,13 +9,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+from scipy import stats
+
 from mlemap.derivations import derive
 from mlemap.derivations.model import InputError, Model, Parameter
 from mlemap.numerics.checks import check_data, maximiser_interval
 from mlemap.numerics.estimate import estimate
 from mlemap.numerics.verify import verify
-from scipy import stats
-
 from tests.test_textbook import POSITIVE, lam, weibull, x
 from tests.textbook_catalogue import CAPABILITIES, CASES
 
@@ -105,7 +105,6 @@ def test_support_bounds_and_constraints_are_shown_as_steps_and_proved(tmp_path):
     import json
 
     from mlemap.reports.cli import main
-
     from tests.reprove import reproved
 
     sheet = tmp_path / "order_sheet.py"
@@ -130,7 +129,6 @@ def test_a_covariance_divided_by_n_minus_1_fails_its_checks():
     from dataclasses import replace
 
     from mlemap.derivations.engine import n_obs
-
     from tests.textbook_catalogue import gaussian_mean_covariance
 
     d = derive(gaussian_mean_covariance(2))
@@ -165,7 +163,6 @@ def test_a_bad_matrix_declaration_is_refused_in_one_line(change, message):
     from dataclasses import replace
 
     from mlemap.derivations.model import InputError
-
     from tests.textbook_catalogue import gaussian_mean_covariance
 
     model = gaussian_mean_covariance(2)
@@ -191,7 +188,6 @@ def test_a_bad_constraint_is_refused_in_one_line(change, message):
     from dataclasses import replace
 
     from mlemap.derivations.model import InputError
-
     from tests.textbook_catalogue import categorical
 
     model = categorical()
@@ -213,7 +209,6 @@ def test_a_support_bound_the_engine_cannot_use_is_refused_in_one_line(support, m
     from dataclasses import replace
 
     from mlemap.derivations.model import InputError
-
     from tests.textbook_catalogue import uniform_0_theta
 
     model = uniform_0_theta()
@@ -226,7 +221,6 @@ def test_a_density_on_a_parameter_dependent_support_is_checked_for_normalisation
     from dataclasses import replace
 
     from mlemap.derivations.model import InputError
-
     from tests.textbook_catalogue import uniform_0_theta
 
     model = uniform_0_theta()
@@ -237,11 +231,12 @@ def test_a_density_on_a_parameter_dependent_support_is_checked_for_normalisation
 
 def test_mlemap_derive_names_order_statistics_and_counts_for_what_they_are():
     from mlemap.derivations.show import as_text
-
     from tests.textbook_catalogue import categorical, uniform_0_theta
 
     uniform = as_text(derive(uniform_0_theta()))
-    assert "max(x) = the largest x of the n observations" in uniform and "θ = max(x)" in uniform
+    assert (
+        "max(x) = the largest x of the n observations" in uniform and "θ̂ = max(x)" in uniform
+    )  # the estimate wears a hat
     assert "Σx" not in uniform
     counts = as_text(derive(categorical()))
     assert "#(k=2) = how many of the n observations have k = 2" in counts
@@ -257,10 +252,9 @@ def test_mlemap_derive_names_order_statistics_and_counts_for_what_they_are():
     ],
 )
 def test_an_order_statistic_has_its_textbook_expectation(factory, textbook):
+    import tests.textbook_catalogue as catalogue
     from mlemap.derivations.engine import n_obs
     from mlemap.derivations.fisher import expected_value
-
-    import tests.textbook_catalogue as catalogue
 
     d = derive(getattr(catalogue, factory)())
     bounded = d.bounds[-1].param  # the uniform on [a, b]: its lower end, the sample minimum
@@ -270,7 +264,6 @@ def test_an_order_statistic_has_its_textbook_expectation(factory, textbook):
 
 def test_the_bias_check_of_an_order_statistic_runs_and_fails_a_wrong_expectation():
     from mlemap.numerics.montecarlo import check_bias, estimates
-
     from tests.textbook_catalogue import uniform_0_theta
 
     d = derive(uniform_0_theta())
@@ -283,7 +276,6 @@ def test_the_bias_check_of_an_order_statistic_runs_and_fails_a_wrong_expectation
 def test_the_textbook_unbiased_correction_of_an_order_statistic_has_expectation_theta():
     from mlemap.derivations.engine import n_obs
     from mlemap.derivations.fisher import expected_value
-
     from tests.textbook_catalogue import uniform_0_theta
 
     d = derive(uniform_0_theta())
@@ -324,7 +316,6 @@ def test_a_bounded_parameter_is_confined_to_the_feasible_set_its_support_ends_al
 
 def test_an_order_statistic_carries_the_sign_every_observation_has():
     from mlemap.derivations.engine import order_statistics
-
     from tests.textbook_catalogue import pareto, shifted_exponential, uniform_0_theta
 
     def symbol(model):
@@ -339,7 +330,6 @@ def test_an_order_statistic_carries_the_sign_every_observation_has():
 
 def test_counts_over_a_finite_support_are_written_in_n_the_textbook_form():
     from mlemap.derivations.engine import n_obs
-
     from tests.textbook_catalogue import categorical, categorical_dirichlet
 
     d = derive(categorical())
@@ -355,7 +345,6 @@ def test_counts_over_a_finite_support_are_written_in_n_the_textbook_form():
 def test_counts_of_opposite_values_are_two_statistics_and_each_estimate_is_its_own_frequency():
     """Counts of -1 and 1 (like sums of x**2 and x**-2) once shared a name, hence a symbol, merging in the log-likelihood."""
     from mlemap.derivations.engine import estimate_at
-
     from tests.textbook_catalogue import k, p1, p2, p3, signed_categorical
 
     values = (-1, 0, 1)
@@ -369,7 +358,6 @@ def test_counts_of_opposite_values_are_two_statistics_and_each_estimate_is_its_o
 
 def test_statistics_whose_names_coincide_get_two_symbols_and_their_own_estimates():
     from mlemap.derivations.engine import estimate_at
-
     from tests.textbook_catalogue import bit_named_xy
 
     d = derive(bit_named_xy())
@@ -394,7 +382,6 @@ def test_a_sine_of_a_difference_is_expanded_so_the_density_separates():
 def test_observed_data_give_the_order_statistic_its_value(name, order):
     """theta = max_i x_i, a = min_i x_i, at data declared with the model."""
     from mlemap.derivations.engine import estimate_at
-
     from tests import textbook_catalogue
 
     model = getattr(textbook_catalogue, name)()
@@ -406,7 +393,6 @@ def test_observed_data_give_the_order_statistic_its_value(name, order):
 def test_a_support_bound_on_the_second_data_symbol_is_found():
     """y ~ Exp(1) on (0, oo), x ~ U(0, theta): the MLE of theta is max_i x_i, whatever y's support."""
     from mlemap.derivations.engine import estimate_at
-
     from tests.textbook_catalogue import uniform_0_theta
 
     y = sp.Symbol("y", positive=True)
@@ -468,7 +454,6 @@ def test_a_constraint_that_does_not_fix_the_last_parameter_uniquely_is_refused_n
     from dataclasses import replace
 
     from mlemap.derivations.model import InputError
-
     from tests.textbook_catalogue import categorical
 
     model = categorical()
@@ -531,7 +516,6 @@ def test_lagrange_equations_sympy_cannot_solve_or_finish_are_no_closed_form_with
     from dataclasses import replace
 
     import mlemap.derivations.constraints as constraints
-
     from tests.textbook_catalogue import tied_poisson
 
     slow = derive(replace(tied_poisson(), solve_seconds=1e-6))
@@ -553,7 +537,6 @@ def test_constraints_with_a_parameter_dependent_support_or_two_unsolved_paramete
     from dataclasses import replace
 
     from mlemap.derivations.model import InputError
-
     from tests.textbook_catalogue import categorical, uniform_a_b
 
     uniform = uniform_a_b()
@@ -569,7 +552,6 @@ def test_counts_are_written_in_n_when_another_data_symbol_comes_first():
     from dataclasses import replace
 
     from mlemap.derivations.engine import n_obs
-
     from tests.textbook_catalogue import categorical
 
     model = categorical()
@@ -629,7 +611,6 @@ def test_an_estimator_mixing_a_sum_and_an_order_statistic_has_its_textbook_expec
 def test_an_order_statistics_expectation_that_does_not_finish_says_which(monkeypatch):
     import mlemap.derivations.fisher as fisher
     from mlemap.derivations.solve import NoClosedForm
-
     from tests.textbook_catalogue import uniform_0_theta
 
     d = derive(uniform_0_theta())
@@ -643,7 +624,6 @@ def test_the_counts_of_two_categorical_data_symbols_are_each_written_in_n():
     from dataclasses import replace
 
     from mlemap.derivations.engine import n_obs
-
     from tests.textbook_catalogue import categorical
 
     model = categorical()
@@ -677,7 +657,6 @@ def test_an_order_statistics_expectation_sympy_cannot_take_is_no_closed_form_nam
 
     import mlemap.derivations.fisher as fisher
     from mlemap.derivations.solve import NoClosedForm
-
     from tests.textbook_catalogue import uniform_0_theta
 
     d = derive(uniform_0_theta())
@@ -692,7 +671,6 @@ def test_a_bounded_model_with_observed_data_is_estimated_at_other_data_as_a_numb
     from dataclasses import replace
 
     from mlemap.derivations.engine import estimate_at
-
     from tests.textbook_catalogue import uniform_0_theta
 
     model = uniform_0_theta()
@@ -708,7 +686,6 @@ def test_constrained_declarations_are_checked_at_points_on_the_constraints():
     from dataclasses import replace
 
     from mlemap.derivations.model import InputError
-
     from tests.textbook_catalogue import categorical
 
     model = categorical()
@@ -721,7 +698,6 @@ def test_constrained_declarations_are_checked_at_points_on_the_constraints():
 
 def test_lagrange_points_outside_the_domains_are_no_closed_form_saying_how_many(monkeypatch):
     import mlemap.derivations.engine as engine
-
     from tests.textbook_catalogue import tied_poisson
 
     monkeypatch.setattr(engine, "admissible", lambda model, points: [])
@@ -735,7 +711,6 @@ def test_a_covariance_map_under_the_prior_one_over_det_sigma_is_the_scatter_over
     from dataclasses import replace
 
     from mlemap.derivations.engine import n_obs
-
     from tests.textbook_catalogue import gaussian_mean_covariance
 
     model = gaussian_mean_covariance(2)
@@ -750,7 +725,6 @@ def test_the_matrix_routes_refusals_say_which(monkeypatch):
     from dataclasses import replace
 
     import mlemap.derivations.engine as engine
-
     from tests.textbook_catalogue import gaussian_mean_covariance
 
     model = gaussian_mean_covariance(2)
@@ -778,7 +752,6 @@ def test_a_bounded_models_information_is_observed_only_with_the_reason():
     """The support moves with theta, so the regularity behind E[-H] and the Cramer-Rao bound fails."""
     from mlemap.derivations.engine import n_obs
     from mlemap.derivations.fisher import NOT_REGULAR, fisher
-
     from tests.textbook_catalogue import uniform_0_theta
 
     d = derive(uniform_0_theta())

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+
 from mlemap.derivations.engine import derive, n_obs
 from mlemap.derivations.mistakes import typical_mistakes
 from mlemap.derivations.sheet import answers, load_sheet

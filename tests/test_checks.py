@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import sympy as sp
+
+from mlemap.catalogue import COIN_MAP_SD, derivation
 from mlemap.derivations.engine import derive
 from mlemap.derivations.model import InputError, Model, Parameter
 from mlemap.numerics import checks, verify
 from mlemap.numerics.checks import check_data, run_checks
-
-from mlemap.catalogue import COIN_MAP_SD, derivation
 from tests.conftest import mutate
 
 

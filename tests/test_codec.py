@@ -7,10 +7,10 @@ import json
 
 import pytest
 import sympy as sp
-from mlemap.derivations import codec, store
-from mlemap.derivations.engine import SecondOrder, Statistic, derive
 
 from mlemap.catalogue import COIN_MAP_SD, LINEAR_REGRESSION, MODELS
+from mlemap.derivations import codec, store
+from mlemap.derivations.engine import SecondOrder, Statistic, derive
 from tests.conftest import cache_in
 
 n = sp.Symbol("n", positive=True, integer=True)  # assumptions in this order: srepr keeps it

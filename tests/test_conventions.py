@@ -1,19 +1,17 @@
 """Conventions a new user expects: observed data keyed by name as simulate and estimate() key theirs,
-estimate() of a Model, `mlemap --version`."""
+estimate() of a Model. The command line's conventions are in tests/test_cli.py."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
 import sympy as sp
+
+from mlemap.catalogue import EXPONENTIAL, POISSON
 from mlemap.derivations import derive
 from mlemap.derivations.model import InputError
 from mlemap.numerics.estimate import estimate
-
-from mlemap.catalogue import EXPONENTIAL, POISSON
 
 
 def test_observed_data_keyed_by_name_are_the_data_symbols_columns():
@@ -32,11 +30,6 @@ def test_estimate_takes_a_model_and_refuses_anything_else_in_one_line():
     assert estimate(POISSON, {"x": [1, 2, 6]}).values == {"lambda": 3.0}
     with pytest.raises(InputError, match="takes a Model or a Derivation, got str"):
         estimate("poisson", {"x": [1]})  # type: ignore[arg-type]
-
-
-def test_the_command_prints_its_version():
-    out = subprocess.run([sys.executable, "-m", "mlemap.reports.console", "--version"], capture_output=True, text=True)
-    assert out.returncode == 0 and out.stdout.startswith("mlemap ") and out.stdout.split()[1][0].isdigit()
 
 
 def test_an_object_array_holding_text_is_refused_not_cast():

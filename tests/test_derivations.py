@@ -11,11 +11,6 @@ import numpy as np
 import pytest
 import scipy.stats
 import sympy as sp
-from mlemap.derivations import bayes, solve
-from mlemap.derivations.engine import TIMED_OUT, NoClosedForm, derive, n_obs, time_limit, timed_out
-from mlemap.derivations.model import InputError
-from mlemap.derivations.sheet import answers
-from mlemap.reports.steps import worked_steps
 
 from mlemap.catalogue import (
     COIN_MAP,
@@ -30,6 +25,11 @@ from mlemap.catalogue import (
     theta,
     x,
 )
+from mlemap.derivations import bayes, solve
+from mlemap.derivations.engine import TIMED_OUT, NoClosedForm, derive, n_obs, time_limit, timed_out
+from mlemap.derivations.model import InputError
+from mlemap.derivations.sheet import answers
+from mlemap.reports.steps import worked_steps
 from mlemap.sheets.exercise3 import SHEET
 from tests.conftest import cache_in, mutate
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from mlemap.derivations import derive
 from mlemap.derivations.designs import linear_gaussian, logistic
 from mlemap.derivations.linear import normal_equations
 from mlemap.derivations.model import InputError
 from mlemap.numerics.checks import check_data
 from mlemap.numerics.estimate import estimate
-
 from tests.textbook_catalogue import irls
 
 

@@ -9,11 +9,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
-from mlemap.derivations import derive
-from mlemap.numerics.estimate import estimate
 from scipy import stats
 
 from mlemap.catalogue import EXPONENTIAL, GAUSSIAN, POISSON
+from mlemap.derivations import derive
+from mlemap.numerics.estimate import estimate
 from tests.textbook_catalogue import uniform_0_theta
 
 

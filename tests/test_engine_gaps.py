@@ -9,6 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+from scipy import stats
+
 from mlemap.derivations import derive
 from mlemap.derivations.engine import n_obs
 from mlemap.derivations.fisher import SINGULAR, estimator_variance, fisher
@@ -16,8 +18,6 @@ from mlemap.derivations.model import Model, Parameter
 from mlemap.derivations.sheet import Estimate, Sheet, answers
 from mlemap.numerics.estimate import estimate
 from mlemap.numerics.verify import verify
-from scipy import stats
-
 from tests.textbook_catalogue import categorical, gamma_poisson_map, inverse_gamma_map, log_series, uniform_0_theta, x
 
 
@@ -124,7 +124,6 @@ def test_a_quadratic_score_picks_its_root_by_the_sign_change_across_the_domain()
     """Without the counts' signs SymPy cannot discard the second root; the score's sign at the domain's ends
     names the one inside, under the conditions that make the sign change."""
     from mlemap.derivations.roots import quadratic_root
-
     from tests.textbook_catalogue import genetic_linkage
 
     model = genetic_linkage()
@@ -143,7 +142,6 @@ def test_a_quadratic_score_picks_its_root_by_the_sign_change_across_the_domain()
 
 def test_the_normal_equations_name_the_gram_matrix_and_the_ridge():
     from mlemap.derivations.linear import normal_equations
-
     from tests.textbook_catalogue import RIDGE_NOISE, RIDGE_PRECISION, linear_model_3, ridge_model_3
 
     least = normal_equations(derive(linear_model_3()))
@@ -157,7 +155,6 @@ def test_the_normal_equations_name_the_gram_matrix_and_the_ridge():
 
 def test_a_model_with_one_weight_has_no_normal_equations_block():
     from mlemap.derivations.linear import normal_equations
-
     from tests.textbook_catalogue import regression_through_origin
 
     assert normal_equations(derive(regression_through_origin())) is None
@@ -184,7 +181,6 @@ def test_a_parameter_bounding_two_data_symbols_is_at_the_larger_maximum():
 @pytest.mark.parametrize("n", [7, 8])
 def test_the_laplace_location_is_the_median_and_its_scale_the_mean_absolute_deviation(n):
     from mlemap.numerics.compile import compiled
-
     from tests.textbook_catalogue import laplace_location_scale
 
     model = laplace_location_scale()
@@ -207,7 +203,6 @@ def test_the_laplace_location_is_the_median_and_its_scale_the_mean_absolute_devi
 def test_the_derived_newton_step_reaches_irls_and_one_step_does_not():
     from mlemap.numerics.checks import check_data
     from mlemap.numerics.newton import check_newton, newton
-
     from tests.textbook_catalogue import irls, logistic_regression_3
 
     model = logistic_regression_3()

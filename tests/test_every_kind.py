@@ -15,6 +15,8 @@ import scipy.integrate
 import scipy.optimize
 import scipy.stats
 import sympy as sp
+
+from mlemap.catalogue import COIN_MAP, EXPONENTIAL, GAUSSIAN, POISSON, normal_prior, theta
 from mlemap.derivations import fisher
 from mlemap.derivations.engine import derive, n_obs
 from mlemap.derivations.sheet import Bias, Precision, PriorStrength
@@ -22,8 +24,6 @@ from mlemap.numerics.bias import bias_check
 from mlemap.numerics.kinds import Context, _prior_checks, bias_work, work_checks
 from mlemap.numerics.precision import precision_at_data
 from mlemap.numerics.prior_strength import prior_study
-
-from mlemap.catalogue import COIN_MAP, EXPONENTIAL, GAUSSIAN, POISSON, normal_prior, theta
 
 EVERY_KIND = """
 import sympy as sp
@@ -191,10 +191,9 @@ def test_precision_answers_are_the_information_entries():
 
 @pytest.mark.parametrize("kind", ["plug_in", "predictive", "posterior"])
 def test_the_float_recomputations_fail_a_wrong_answer(kind):
+    from mlemap.catalogue import COIN_UNIFORM, x
     from mlemap.derivations.sheet import PlugIn, Posterior, PosteriorPredictive
     from mlemap.numerics.predictive import check_plug_in, check_posterior, check_posterior_predictive
-
-    from mlemap.catalogue import COIN_UNIFORM, x
 
     t = COIN_UNIFORM.param_symbols[0]
     if kind == "plug_in":

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
-from mlemap.derivations import store
 
+from mlemap.derivations import store
 from tests.test_bad_inputs import snapshot
 from tests.test_output_guard import finished_report  # a previous report with figures/, as a build leaves one
 
@@ -163,7 +163,7 @@ def test_a_killed_build_leaves_no_process_and_the_next_build_no_temp_directory(w
     assert (workdir / "report" / "report.md").read_bytes() == before
     after = run(workdir / "report", workdir)
     assert after.returncode == 0, after.stderr
-    assert "left by a build that did not finish" in after.stdout
+    assert "left by a build that did not finish" in after.stderr  # a message: standard error
     assert temp_siblings(workdir) == []
 
 
@@ -370,14 +370,14 @@ def test_a_build_stopped_at_any_phase_of_the_swap_leaves_one_whole_report(
     previous, new = whole_report(out), whole_report(seeded_reports[2])
     assert previous != new
     proc = start_questions(out, workdir, 2, pause=phase)
-    stdout, stderr = stop_at(proc, reached_file(workdir), signum)
+    _, stderr = stop_at(proc, reached_file(workdir), signum)
     assert group_gone(proc.pid), "a process of the build's group outlived it"
     assert "Traceback" not in stderr, stderr
     if signum == signal.SIGTERM and holds == "previous":
         assert proc.returncode == 143 and stderr.strip().splitlines()[-1].startswith("interrupted; the previous")
     elif signum == signal.SIGTERM:
         assert proc.returncode == 0, stderr
-        assert "SIGTERM came while the new report was being swapped in" in stderr and f"wrote {out}" in stdout
+        assert "SIGTERM came while the new report was being swapped in" in stderr and f"wrote {out}" in stderr
     else:
         assert proc.returncode == -signal.SIGKILL
     assert whole_report(out, identity_allowed=True) == (previous if holds == "previous" else new)
@@ -405,7 +405,7 @@ def test_a_build_stopped_while_removing_a_dead_builds_leftover_leaves_it_removab
     assert len(os.listdir(workdir / leftover)) < entries, "the pause came before anything was removed"
     assert whole_report(out) == new
     after = follow_up_ends_cleanly(out, new)
-    assert f"removed {leftover}, left by a build that did not finish" in after.stdout
+    assert f"removed {leftover}, left by a build that did not finish" in after.stderr
 
 
 # One line, exit 2, the previous report kept as it was: a previous report that cannot be removed, and a full disk.
@@ -426,7 +426,7 @@ def build_in_process(out: Path, capsys) -> tuple[int, str]:
     from mlemap.reports.cli import main
 
     capsys.readouterr()
-    code = main(["--out", str(out), *QUESTIONS, "--seed", "2"])
+    code = main(["--out", str(out), *QUESTIONS, "--seed", "2", "--quiet"])  # standard error: errors and warnings only
     return code, capsys.readouterr().err
 
 

@@ -8,14 +8,14 @@ import re
 import numpy as np
 import pytest
 import sympy as sp
+
+from mlemap.catalogue import COIN_MAP, GAUSSIAN, MODELS, derivation
 from mlemap.derivations import fisher as fisher_module
 from mlemap.derivations.designs import gaussian_mean
 from mlemap.derivations.engine import NoClosedForm, derive, n_obs
 from mlemap.derivations.fisher import expectation, expected_statistic, expected_value, fisher, fisher_key
 from mlemap.numerics import montecarlo as mc
 from mlemap.numerics.checks import check_data
-
-from mlemap.catalogue import COIN_MAP, GAUSSIAN, MODELS, derivation
 from tests.conftest import cache_in, mutate
 
 SIMULATED = sorted(m for m, model in MODELS.items() if model.simulate is not None)
@@ -71,7 +71,6 @@ def test_cauchy_information_is_derived_by_the_general_fallback():
 
 def test_map_moves_from_the_mle_to_the_prior_mean_as_the_prior_strengthens():
     from mlemap.numerics.prior_strength import prior_study
-
     from mlemap.sheets.exercise3 import SHEET
 
     (q,) = [q for q in SHEET.appendix if q.key == "appendix.prior_strength"]

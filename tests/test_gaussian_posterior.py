@@ -8,11 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+
 from mlemap.derivations import derive
 from mlemap.derivations.model import InputError, Model, Parameter
 from mlemap.derivations.sheet import Posterior, Sheet, answers
 from mlemap.numerics.posterior import check_gaussian_posterior
-
 from tests.textbook_catalogue import ridge_model_3
 
 x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)

@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from mlemap.reports.grade import main, slug
 
 # (question, answer, right?) the class draws from

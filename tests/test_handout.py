@@ -10,8 +10,8 @@ import struct
 from pathlib import Path
 
 import pytest
-from mlemap.reports.render import md
 
+from mlemap.reports.render import md
 from tests.reprove import reproved
 
 pytestmark = pytest.mark.build
@@ -143,7 +143,7 @@ def test_no_code_identifier_outside_the_colophon(built):
         text = (built / name).read_text()
         assert code_identifiers(text) == [], name
         assert "mlemap" in text.split("Colophon")[-1]
-    assert code_identifiers("the peer check stats_rewrite of coin_map_sd in mlemap/sheets/exercise3.py") == [
+    assert code_identifiers("the peer check stats_rewrite of coin_map_sd in sheets/exercise3.py") == [
         "stats_rewrite",
         "coin_map_sd",
         "exercise3.py",
@@ -155,7 +155,6 @@ def test_the_questions_variant_asks_everything_and_answers_nothing(tmp_path, she
     """Every question of the sheet, numbered; no answer of the solutions' answers.json, neither its exact form
     nor its value; no answers.json or steps.json beside it."""
     from mlemap.reports.cli import main
-
     from tests.golden_reports import ROOT
 
     path = ROOT / "mlemap" / "sheets" / f"{sheet}.py"
@@ -176,7 +175,6 @@ def test_the_questions_variant_asks_everything_and_answers_nothing(tmp_path, she
 
 def test_the_generic_report_of_a_second_sheet_reads_as_a_handout_too(tmp_path):
     from mlemap.reports.cli import main
-
     from tests.golden_reports import ROOT
 
     out = tmp_path / "e4"

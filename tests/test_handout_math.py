@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import scipy.stats
 import sympy as sp
+
+from mlemap.catalogue import COIN_MAP, GAUSSIAN, LINEAR_REGRESSION
 from mlemap.derivations.engine import derive, n_obs
 from mlemap.derivations.why import family, prior_pull
 from mlemap.reports.document import math
 from mlemap.reports.steps import worked_steps
-
-from mlemap.catalogue import COIN_MAP, GAUSSIAN, LINEAR_REGRESSION
 from mlemap.sheets.exercise4 import CALLS_MODEL, GAMMA_RATE, GAMMA_SHAPE
 
 t = sp.Symbol("t", positive=True)

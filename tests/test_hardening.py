@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import sympy as sp
+
 from mlemap.derivations.engine import derive
 from mlemap.derivations.model import InputError, Model, Parameter
 from mlemap.derivations.sheet import load_sheet_module
@@ -87,6 +88,7 @@ def test_a_study_too_large_for_the_machine_is_refused_before_drawing():
 def test_chunked_derived_sgd_is_the_same_path(monkeypatch):
     """The derived-gradient ascent gathers its batches a chunk at a time: the path does not depend on the chunk."""
     import numpy as np
+
     from mlemap.derivations.designs import gaussian_mean
     from mlemap.numerics import minibatch as mb
     from mlemap.numerics import quadratic as qd
@@ -103,9 +105,8 @@ def test_chunked_derived_sgd_is_the_same_path(monkeypatch):
 
 
 def test_a_familiar_form_given_as_text_is_refused_not_parsed():
-    from mlemap.derivations.sheet import Estimate
-
     from mlemap.catalogue import GAUSSIAN
+    from mlemap.derivations.sheet import Estimate
 
     with pytest.raises(InputError, match=r"^question q: the familiar form of mu must be a SymPy expression, got str$"):
         Estimate("q", "?", GAUSSIAN, familiar={"mu": "__import__('os').getcwd()"})
@@ -145,9 +146,8 @@ def test_solve_seconds_bounds_the_whole_derivation_and_says_what_ran_out(monkeyp
     import dataclasses
     import time
 
-    from mlemap.derivations import engine
-
     from mlemap.catalogue import GAUSSIAN
+    from mlemap.derivations import engine
 
     monkeypatch.setattr(engine, "_second_order", _slowly)
     model = dataclasses.replace(GAUSSIAN, name="slow_gaussian", solve_seconds=1)
@@ -177,7 +177,6 @@ def test_simplifying_the_score_is_within_the_budget_too(monkeypatch):
     import time
 
     from mlemap.derivations import engine
-
     from tests.textbook_catalogue import gaussian_mean_covariance
 
     with monkeypatch.context() as patched:
@@ -219,9 +218,9 @@ def test_observed_data_enter_the_derivation_as_their_statistics(monkeypatch):
     import time
 
     import numpy as np
-    from mlemap.derivations.engine import estimate_at, n_obs
 
     from mlemap.catalogue import COIN_MAP
+    from mlemap.derivations.engine import estimate_at, n_obs
 
     (x_,) = COIN_MAP.data
     tosses = tuple(int(v) for v in np.random.default_rng(31).integers(0, 2, 10**5))
@@ -241,9 +240,8 @@ def test_a_likelihood_over_many_tosses_is_a_power_of_each_distinct_toss(monkeypa
     """The posterior's likelihood substitutes each distinct row once: theta^heads (1 - theta)^tails."""
     import dataclasses
 
-    from mlemap.derivations.bayes import likelihood, observed_rows
-
     from mlemap.catalogue import COIN_MAP
+    from mlemap.derivations.bayes import likelihood, observed_rows
 
     (x_,) = COIN_MAP.data
     (theta,) = COIN_MAP.param_symbols
@@ -329,8 +327,8 @@ def test_the_posterior_of_many_tosses_is_a_beta_integral_in_closed_form():
     import dataclasses
 
     import numpy as np
-    from mlemap.derivations import bayes
 
+    from mlemap.derivations import bayes
     from mlemap.sheets.exercise3 import SHEET
 
     flat = next(q for q in SHEET.questions if q.key == "task3b.p_next_head")

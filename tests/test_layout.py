@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from mlemap.reports import sheet_document
 from mlemap.reports.cli import parser
 from mlemap.reports.document import Section

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from mlemap.derivations.model import InputError
 from mlemap.reports import output
 

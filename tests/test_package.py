@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -11,12 +12,12 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import sympy as sp
+
+from mlemap.catalogue import derivation
 from mlemap.derivations.sheet import answers, load_sheet
 from mlemap.numerics.checks import CheckResult
 from mlemap.numerics.testing import VerificationFailed, assert_passed, assert_verified, junit_xml, sheet_cases
-from mlemap.numerics.verify import verify
-
-from mlemap.catalogue import derivation
+from mlemap.numerics.verify import Verification, verify
 from tests.conftest import mutate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,24 +146,74 @@ def test_a_verification_shows_as_its_check_table():
     assert all(row.count(" | ") == 3 for row in rows)  # a detail's own bars are escaped, the columns stay four
 
 
+def test_a_verification_shows_as_escaped_html_and_latex():
+    v = verify(derivation("poisson"))
+    assert v._repr_html_().count("<tr>") == 1 + len(v.checks)  # the header and a row per check
+    hostile = Verification("<b>&", (CheckResult("<b>&", "x<y", 1.0, 0.1, False, "a $|l|$ & <i>"),))
+    html = hostile._repr_html_()
+    assert "<b>" not in html and "<i>" not in html and "&lt;b&gt;&amp;" in html and "x&lt;y" in html
+    latex = hostile._repr_latex_()
+    assert r"\textbf{\textless{}b\textgreater{}\&}" in latex and r"\$\textbar{}l\textbar{}\$" in latex
+
+
+def test_a_derivation_shows_as_html_without_mathjax_and_as_latex():
+    d = derivation("poisson")
+    html = d._repr_html_()
+    assert "$" not in html and html.count("<math") == 6  # six stages, each as MathML
+    assert '<mover accent="true">' in html  # the estimate's hat
+    latex = d._repr_latex_()
+    assert latex.count(r"\[") == 6 and r"\hat{\lambda} = " in latex
+    assert r"\left[" not in latex  # one parameter's score and Hessian are numbers, not 1x1 matrices
+    two = derivation("gaussian")._repr_latex_()
+    assert r"\left[\begin{matrix}" in two and r"\hat{\sigma}^{2} = " in two
+
+
+def test_a_model_name_is_text_in_the_html_not_markup():
+    from dataclasses import replace
+
+    from mlemap.catalogue import MODELS
+    from mlemap.derivations.engine import derive
+
+    html = derive(replace(MODELS["poisson"], name="<script>alert(1)</script>"))._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_mlemap_derive_with_data_prints_the_summary(tmp_path):
+    counts = [1, 2, 3, 6, 2, 4]
+    data = tmp_path / "counts.csv"
+    data.write_text("x\n" + "\n".join(map(str, counts)) + "\n")
+    out = mlemap("derive", "mlemap/catalogue.py:POISSON", "--data", str(data))
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.startswith("lambda "))
+    value, se_observed, se_expected = (float(v) for v in row.split()[1:4])
+    mean = sum(counts) / len(counts)
+    assert value == mean and abs(se_observed - math.sqrt(mean / len(counts))) < 1e-4 and se_expected == se_observed
+    assert "Log-likelihood:" in out.stdout and "LR 95% interval" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("x\n1\nfour\n", "line 3, column 'x': 'four' is not a number"),
+        ("y\n1\n", "data 'x' is missing"),
+        ("x\n-1\n", "data 'x' must lie in"),
+        ("x\n", "needs a header row of data names and at least one row of values"),
+        ("x,x\n1,2\n", "the header must name each column once"),
+    ],
+)
+def test_mlemap_derive_refuses_bad_data_in_one_line(tmp_path, content, message):
+    data = tmp_path / "data.csv"
+    data.write_text(content)
+    out = mlemap("derive", "mlemap/catalogue.py:POISSON", "--data", str(data))
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
 def test_a_sheet_s_answers_show_as_a_table():
     found = answers(load_sheet(ROOT / "mlemap" / "sheets" / "exercise3.py"))
     rows = found._repr_markdown_().splitlines()
     assert len(rows) == 2 + len(found)
     assert "4/9" not in rows[-1] and r"\frac{4}{9}" in "".join(rows)
-
-
-def test_the_example_notebook_runs():
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(ROOT / "examples" / "derive_verify_plot.ipynb", as_version=4)
-    nbclient.NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
-    ).execute()
-    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
-    kinds = [sorted(o.get("data", {})) for o in outputs]
-    assert ["text/markdown", "text/plain"] in kinds and ["image/png", "text/plain"] in kinds
 
 
 MODELS_FILE = """

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+
 from mlemap.derivations import derive
 from mlemap.derivations.engine import n_obs
 from mlemap.derivations.model import Model, Parameter
@@ -18,7 +19,6 @@ from mlemap.numerics.domains import feasible_limits, on_constraints, random_poin
 from mlemap.numerics.estimate import estimate
 from mlemap.numerics.regimes import check_regimes, regime_points
 from mlemap.numerics.verify import verify
-
 from tests.textbook_catalogue import (
     CASES,
     NORMAL_UNIT,

@@ -3,12 +3,12 @@ a timer thread instead of SIGALRM: forced here on Linux, the report's bytes are 
 
 from __future__ import annotations
 
+import pytest
+
 import mlemap.derivations.solve
 import mlemap.reports.workers
-import pytest
-from mlemap.reports.cli import main
-
 from mlemap.catalogue import derivation
+from mlemap.reports.cli import main
 
 pytestmark = pytest.mark.build
 OUTPUTS = ("report.md", "report.tex", "report.html", "answers.json", "steps.json")

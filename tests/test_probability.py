@@ -9,13 +9,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import sympy as sp
+from scipy import stats
+
+from mlemap.catalogue import COIN_UNIFORM, EXPONENTIAL, POISSON
 from mlemap.derivations import derive
 from mlemap.derivations.model import InputError
 from mlemap.derivations.sheet import PlugIn, Probability, Sheet, answers
 from mlemap.numerics.probability import check_probability
-from scipy import stats
-
-from mlemap.catalogue import COIN_UNIFORM, EXPONENTIAL, POISSON
 
 WAITS = (0.5, 1.0, 1.5, 2.0, 0.75)
 T = EXPONENTIAL.data[0]

@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 import sympy as sp
-from mlemap.derivations import proof
-from mlemap.derivations.engine import derive, n_obs
 
 from mlemap.catalogue import GAUSSIAN, x
+from mlemap.derivations import proof
+from mlemap.derivations.engine import derive, n_obs
 from tests.reprove import reproved
 
 GAUSSIAN_SHEET = """
@@ -61,7 +61,7 @@ def test_a_step_that_does_not_hold_stops_the_build_naming_it(tmp_path, capsys):
     from mlemap.reports.cli import main
 
     out = tmp_path / "report"
-    assert main(["--sheet", str(sheet_file(tmp_path, "(n - 1)")), "--out", str(out), "--format", "md"]) == 1
+    assert main(["--sheet", str(sheet_file(tmp_path, "(n - 1)")), "--out", str(out), "--format", "md", "--quiet"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
         r"error: step 'prove' failed: UnprovedStep: question q1, step 'MLE (score = 0)': SymPy cannot prove "

@@ -10,6 +10,7 @@ import pytest
 import scipy.stats
 import sympy as sp
 import torch
+
 from mlemap.derivations.designs import exact_covariance, gaussian_mean
 from mlemap.derivations.engine import derive, n_obs
 from mlemap.derivations.gradient import (
@@ -24,7 +25,6 @@ from mlemap.numerics import minibatch as mb
 from mlemap.numerics import quadratic as qd
 from mlemap.numerics.exact_study import draw
 from mlemap.numerics.study import Study, run_study
-
 from mlemap.sheets.exercise3 import ANISOTROPIC, PRAXIS_RATES
 from tests.conftest import under_mutmut
 

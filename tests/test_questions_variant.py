@@ -6,6 +6,7 @@ definitions, helper code and sub-steps, and nothing that answers. Both shipped s
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 import shutil
@@ -15,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+
 from mlemap.derivations.model import InputError, Model, Parameter
 from mlemap.derivations.sheet import Estimate, OptimizerStudy, Sheet, load_sheet
-from mlemap.reports import questions
+from mlemap.reports import questions, render
 from mlemap.reports.plan import ReportPlan, Settings
 from mlemap.reports.render import md
-
 from tests.golden_reports import ROOT
 
 HAS_LATEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
@@ -36,8 +37,8 @@ def built(tmp_path_factory):
     for sheet in SHEETS:
         path = str(ROOT / "mlemap" / "sheets" / f"{sheet}.py")
         solutions, handout = tmp_path_factory.mktemp(f"{sheet}-solutions"), tmp_path_factory.mktemp(sheet)
-        assert main(["--sheet", path, "--out", str(solutions / "r"), "--format", "md"]) == 0
-        formats = "md,tex,pdf" if sheet == "exercise3" and HAS_LATEX else "md,tex"
+        assert main(["--sheet", path, "--out", str(solutions / "r"), "--format", "md,tex"]) == 0
+        formats = "md,tex,html,pdf" if sheet == "exercise3" and HAS_LATEX else "md,tex,html"
         assert main(["--sheet", path, "--variant", "questions", "--out", str(handout / "r"), "--format", formats]) == 0
         found[sheet] = (solutions / "r", handout / "r")
     return found
@@ -114,10 +115,92 @@ def test_the_titles_are_the_solutions_titles_in_order_and_each_text_is_printed_o
     loaded = load_sheet(ROOT / "mlemap" / "sheets" / f"{sheet}.py")
     titles = [q.heading(k) for k, q in enumerate(loaded.questions, 1)]
     solved = [h for h in headings((solutions / "report.md").read_text()) if h in titles]
-    assert headings(text) == [*solved, *(["Data"] if "## Data\n" in text else [])] and solved == titles
+    back = [*(["Data"] if "## Data\n" in text else []), "Colophon"]
+    assert headings(text) == [*solved, *back] and solved == titles
     for q in loaded.questions:
         assert text.count(md(q.text)) == 1, q.key
     assert "Question." not in text
+
+
+def numbered_contents(tex: str) -> list[tuple[str, str]]:
+    """The numbered entries of a report's contents list, as (number, title as LaTeX)."""
+    return re.findall(r"^\\contentsline\{section\}\{\\numberline\{(\d+)\}(.*?)\}\{\\pageref\*", tex, flags=re.M)
+
+
+@pytest.mark.build
+@pytest.mark.parametrize("sheet", SHEETS)
+def test_each_question_has_the_number_the_solutions_give_it_in_the_contents_and_the_html(built, sheet):
+    solutions, handout = built[sheet]
+    loaded = load_sheet(ROOT / "mlemap" / "sheets" / f"{sheet}.py")
+    titles = [render.tex(q.heading(k)) for k, q in enumerate(loaded.questions, 1)]
+    asked = numbered_contents((handout / "report.tex").read_text())
+    solved = numbered_contents((solutions / "report.tex").read_text())
+    assert [t for _, t in asked] == titles  # every question numbered, in order; the data and colophon are not
+    assert asked == [(n, t) for n, t in solved if t in titles] and [n for n, _ in asked] == [
+        str(k) for k in range(1, len(titles) + 1)
+    ]
+    assert len(re.findall(r"^\\section\{", (handout / "report.tex").read_text(), flags=re.M)) == len(
+        re.findall(r"^\\contentsline\{section\}", (handout / "report.tex").read_text(), flags=re.M)
+    )
+    page = (handout / "report.html").read_text()
+    numbers = re.findall(r'<h2 id="sec-\d+"><span class="secno">(\d+)</span>', page)
+    assert numbers == [n for n, _ in asked]
+    assert re.findall(r'<a href="#(sec-\d+)">', page) == re.findall(r'<h2 id="(sec-\d+)">', page)  # the contents
+
+
+@pytest.mark.build
+@pytest.mark.parametrize("sheet", SHEETS)
+def test_the_generator_and_its_seed_are_named_in_the_colophon_only(built, sheet):
+    _, handout = built[sheet]
+    body, colophon = (handout / "report.md").read_text().split("\n## Colophon\n")
+    prose = re.sub(r"```.*?```", "", body, flags=re.S)  # the sheet's own code may seed its generator
+    assert not re.search(r"NumPy|numpy|default_rng|\bseed", prose)
+    if "independent draws from this model" in prose:
+        assert "numpy.random.default_rng(" in colophon and "seed" in colophon
+
+
+@pytest.mark.build
+def test_a_model_given_before_is_named_with_the_section_that_gives_it(built):
+    _, handout = built["exercise3"]
+    text = (handout / "report.md").read_text()
+    sections = re.split(r"^## ", text, flags=re.M)[1:]
+    titles = [sec.split("\n", 1)[0] for sec in sections]
+    named = re.findall(r"^- \*\*Model and data:\*\* (.*?), as given in Section (\d+), (.*?)\.$", text, flags=re.M)
+    assert len(named) >= 3 and "previous section" not in text
+    for model, number, title in named:  # the section named gives the model in full, under that title
+        assert titles[int(number) - 1] == title
+        assert f"**Model:** {model}. The observations" in sections[int(number) - 1]
+    praxis3 = sections[titles.index("Praxis 3: stochastic gradients")]
+    assert "as given in Section 10, Praxis 1" in praxis3  # not Praxis 2, which gives a second model
+
+
+@pytest.mark.build
+def test_matrices_on_the_students_sheet_are_displayed_at_display_size(built):
+    _, handout = built["exercise3"]
+    page = (handout / "report.html").read_text()
+    tables = re.findall(r"<mtable[^>]*>", page)
+    assert tables and all('displaystyle="true"' in t for t in tables)
+    tex = (handout / "report.tex").read_text()
+    displayed = re.findall(r"\\begin\{dmath\*\}[^$]*?\\begin\{pmatrix\}", tex)
+    assert displayed and len(displayed) == tex.count(r"\begin{pmatrix}")  # never inline: a display of its own
+
+
+def test_a_normal_density_with_a_known_covariance_is_given_in_matrix_form():
+    from mlemap.sheets.exercise3 import ANISOTROPIC
+
+    words, formula = questions.normal_form(ANISOTROPIC)
+    assert r"\mathcal{N}(\mathbf{x} \mid \boldsymbol{\mu}, \Sigma)" in formula and r"\Sigma^{-1}" in formula
+    assert r"\mathbf{x} = (x_{1}, x_{2})^\top" in words
+    model = questions.model_items(ANISOTROPIC)[0]
+    assert formula in model["math"] and "19" not in model["math"]  # no entry of the inverse multiplied out
+    # the same constants with a density that is not N(x | mu, Sigma): written out, never called normal
+    x1, x2 = ANISOTROPIC.data
+    m1 = ANISOTROPIC.param_symbols[0]
+    wrong = dataclasses.replace(ANISOTROPIC, density=ANISOTROPIC.density * sp.exp(-((x1 - m1) ** 2)))
+    assert questions.normal_form(wrong) is None
+    assert r"\mathcal{N}" not in questions.model_items(wrong)[0]["math"]
+    shifted = dataclasses.replace(ANISOTROPIC, density=ANISOTROPIC.density.subs(x2, x2 - 1))
+    assert questions.normal_form(shifted) is None
 
 
 @pytest.mark.build
@@ -210,6 +293,7 @@ def test_a_sheet_gets_its_setup_data_appendix_and_files_from_its_declarations(tm
         "Slope",
         "Question 3: gradient ascent and optimizers",
         "Data",
+        "Colophon",
     ]
     first = doc.sections[0].blocks
     assert first[0] == {"kind": "text", "text": "Let $D$ be the data."} and first[1] == {
@@ -230,6 +314,7 @@ def test_a_sheet_gets_its_setup_data_appendix_and_files_from_its_declarations(tm
     counts = [e for b in study if b["kind"] == "given" for e in b["entries"]]
     assert "gamma prior Gamma$(3, 3)$, shape 3 and rate 3" in counts[2]["text"]
     assert "$n = 40$ independent draws" in counts[-1]["text"] and r"$\lambda = 2.5$" in counts[-1]["text"]
+    assert [s.numbered for s in doc.sections] == [True, True, True, False, False]  # back matter has no number
     listed = [b["text"] for b in doc.sections[3].blocks if b["kind"] == "data"]
     assert listed[0].startswith("-1.5, -1.49, -1.48") and len(listed[1].split(", ")) == 40
     questions.write(tmp_path / "a", doc, sheet.title, "Questions", ("md", "tex", "html"))

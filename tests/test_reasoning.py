@@ -3,9 +3,9 @@ changes the solutions is named with both solution sets, a discarded root outside
 a consistent chain to a wrong answer is judged at its last line with the mistake named."""
 
 import pytest
+
 from mlemap.derivations.sheet import load_sheet
 from mlemap.numerics.reasoning import check_lines
-
 from tests.golden_reports import ROOT
 
 

@@ -8,11 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from mlemap.derivations.sheet import answers
 from mlemap.reports.build import BuildError, build
 from mlemap.reports.cli import main
 from mlemap.reports.plan import Settings
-
 from mlemap.sheets import DEFAULT_SHEET
 from mlemap.sheets.exercise3 import SHEET
 from tests import golden_reports
@@ -63,9 +63,8 @@ def test_every_sheet_section_and_answer_is_in_the_markdown(report):
         "Praxis 3",
     ):
         assert f" {heading}" in text, heading
-    from mlemap.reports.document import math
-
     from mlemap.catalogue import derivation
+    from mlemap.reports.document import math
 
     familiar = _familiar_latex()
     for ans in answers(SHEET):  # as the report writes it: statistics by their short names, roots as rho
@@ -76,10 +75,9 @@ def test_every_sheet_section_and_answer_is_in_the_markdown(report):
 
 def _familiar_latex() -> dict[str, str]:
     """The answers a sheet declares a familiar form for (x_bar for mu_hat), as the handout prints them."""
+    from mlemap.catalogue import derivation
     from mlemap.derivations.sheet import Estimate, estimate_key
     from mlemap.reports.document import math
-
-    from mlemap.catalogue import derivation
 
     shown = {}
     for q in SHEET.questions:
@@ -265,7 +263,7 @@ def test_python_m_reports_exits_with_the_cli_code(tmp_path):
         text=True,
     )
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.rstrip().splitlines()[-1].startswith(f"wrote {tmp_path / 'r'}")
+    assert ok.stderr.rstrip().splitlines()[-1].startswith(f"wrote {tmp_path / 'r'}")
     assert (tmp_path / "r" / "report.md").is_file()
     (tmp_path / "file").write_text("")
     bad = subprocess.run(

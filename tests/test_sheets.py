@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+
+from mlemap import catalogue
 from mlemap.derivations.model import InputError
 from mlemap.derivations.sheet import (
     Estimate,
@@ -22,8 +24,6 @@ from mlemap.derivations.sheet import (
 )
 from mlemap.numerics import verify
 from mlemap.numerics.results import compares
-
-from mlemap import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_SHEET = """
@@ -218,7 +218,6 @@ def test_estimate_is_the_closed_form_where_there_is_one_and_says_when_nothing_co
 @pytest.mark.build
 def test_the_second_shipped_sheet_builds_its_report_with_the_optimizer_study(tmp_path):
     from mlemap.reports.cli import main
-
     from tests import golden_reports
 
     out = tmp_path / "report"
@@ -310,7 +309,6 @@ def dataclasses_replace_observed(model):
 def test_a_cached_posterior_predictive_is_keyed_by_the_future_data(monkeypatch, tmp_path):
     """With the disk cache on, P(x = 0 | D) never meets the cached P(x = 1 | D) of the same model."""
     from mlemap.derivations.bayes import posterior_predictive
-
     from tests.conftest import cache_in
 
     cache_in(monkeypatch, tmp_path)
@@ -341,8 +339,9 @@ def test_an_estimate_with_no_closed_form_has_no_exact_answer():
 
 @pytest.mark.build
 def test_an_estimate_with_no_closed_form_is_answered_numerically_at_the_observed_data(tmp_path):
-    from mlemap.reports.cli import main
     from scipy import optimize, stats
+
+    from mlemap.reports.cli import main
 
     out = tmp_path / "report"
     assert main(["--sheet", str(write(tmp_path, CAUCHY_SHEET)), "--out", str(out), "--format", "md"]) == 0
@@ -373,7 +372,6 @@ def test_an_estimate_with_no_closed_form_is_answered_numerically_at_the_observed
 def test_answers_are_the_results_of_the_derivations_they_are_given():
     """The report and verify pass the derivations they already hold; the answers must be theirs."""
     from mlemap.derivations.engine import derive
-
     from tests.conftest import mutate
 
     d = derive(catalogue.POISSON)

@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 import sympy as sp
+
+from mlemap.catalogue import derivation
 from mlemap.derivations.engine import n_obs
 from mlemap.derivations.proof import UP_TO_CONSTANT
 from mlemap.reports.steps import worked_steps
-
-from mlemap.catalogue import derivation
 from tests.reprove import reproved
 
 TITLES = {
@@ -96,7 +96,6 @@ def test_a_familiar_form_is_proved_equal_to_the_derived_estimate():
 
 def test_a_separable_model_without_closed_form_says_so_in_its_last_step():
     from mlemap.derivations.engine import derive
-
     from tests.conftest import gamma_shape_model
 
     d = derive(gamma_shape_model())
@@ -111,10 +110,9 @@ def _data_free(name, t, domain, density):
     """A one-parameter "likelihood" whose density holds no data symbol: every number in its derivation is exact.
     It is no probability density, so derive() would refuse the declaration: the engine's _derive is called
     directly (its mathematics is what these tests are about)."""
+    from mlemap.catalogue import x
     from mlemap.derivations.engine import _derive
     from mlemap.derivations.model import Model, Parameter
-
-    from mlemap.catalogue import x
 
     return _derive(Model(name, name.replace("_", " "), (x,), (Parameter(t, domain),), density))
 
@@ -200,10 +198,9 @@ def test_the_terminal_display_is_unicode_whatever_sympys_own_default(monkeypatch
     prints the same Unicode text, so a terminal or a log shows what the golden file shows."""
     import importlib
 
+    from mlemap.catalogue import MODELS
     from mlemap.derivations.engine import derive
     from mlemap.derivations.show import as_text
-
-    from mlemap.catalogue import MODELS
 
     d = derive(MODELS["gaussian"])
     shown = as_text(d)
@@ -214,7 +211,6 @@ def test_the_terminal_display_is_unicode_whatever_sympys_own_default(monkeypatch
 def test_two_statistics_a_handout_would_name_alike_are_told_apart():
     from mlemap.derivations.engine import derive
     from mlemap.reports.document import statistic_names, statistics_defined
-
     from tests.textbook_catalogue import bit_named_xy
 
     d = derive(bit_named_xy())

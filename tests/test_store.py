@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+
+from mlemap.catalogue import COIN_MAP, GAUSSIAN, coin_model, normal_prior, theta
 from mlemap.derivations import store
 from mlemap.derivations.engine import derive, model_key
 from mlemap.derivations.fisher import fisher
 from mlemap.reports.steps import worked_steps
-
-from mlemap.catalogue import COIN_MAP, GAUSSIAN, coin_model, normal_prior, theta
 from tests.conftest import cache_in
 
 KEY = "0123456789abcdef" * 4

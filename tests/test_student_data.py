@@ -10,6 +10,7 @@ import textwrap
 from fractions import Fraction
 
 import pytest
+
 from mlemap.derivations.model import InputError
 from mlemap.derivations.sheet import load_sheet
 from mlemap.numerics.check import check

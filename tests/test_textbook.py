@@ -7,10 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from scipy import stats
+
 from mlemap.derivations import derive
 from mlemap.derivations.model import Model, Parameter
 from mlemap.numerics.verify import verify
-from scipy import stats
 
 x = sp.Symbol("x", positive=True)
 lam = sp.Symbol("lambda", positive=True)

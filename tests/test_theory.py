@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+
+from mlemap.catalogue import COIN_DATA, COIN_UNIFORM, EXPONENTIAL, GAUSSIAN, POISSON
 from mlemap.derivations.engine import derive
 from mlemap.derivations.model import InputError
 from mlemap.derivations.theory import log_theory
 from mlemap.numerics.underflow import underflow
-
-from mlemap.catalogue import COIN_DATA, COIN_UNIFORM, EXPONENTIAL, GAUSSIAN, POISSON
 
 
 def test_log_keeps_the_argmax_and_rescales_the_curvature():

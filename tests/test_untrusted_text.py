@@ -8,11 +8,11 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+
+from mlemap.catalogue import EXPONENTIAL
 from mlemap.derivations.model import InputError
 from mlemap.derivations.sheet import Estimate, Sheet
 from mlemap.reports.render import prose, safe_mathml
-
-from mlemap.catalogue import EXPONENTIAL
 
 ATTACKS = [
     (r"$\input{/etc/passwd}$", r"\\input"),

@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.optimize
 import sympy as sp
-from mlemap.derivations.model import Model, Parameter
 from scipy import stats
 
+from mlemap.derivations.model import Model, Parameter
 from tests.test_textbook import binomial_model, poisson_integer_model, von_mises, weibull
 
 x = sp.Symbol("x", real=True)

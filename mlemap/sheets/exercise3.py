@@ -342,7 +342,7 @@ SHEET = Sheet(
             parts=("ascent", "grid"),
             n=10_000,
             labels={
-                "lr_bound": r"largest stable gradient-ascent rate, $2\sigma_{\min}/n$",
+                "lr_bound": "largest stable gradient-ascent rate",
                 "lr_optimal": "rate with the fastest worst-case contraction",
                 "mu1": r"sample mean, $\mu_1$",
                 "mu2": r"sample mean, $\mu_2$",
