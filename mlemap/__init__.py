@@ -57,7 +57,17 @@ _PUBLIC = {
 def __getattr__(name: str):
     if name not in _PUBLIC:
         raise AttributeError(f"module 'mlemap' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    try:
+        module = importlib.import_module(_PUBLIC[name])
+    except ModuleNotFoundError as exc:  # torch is the extra mlemap[torch]: say so in one line
+        if (exc.name or "").partition(".")[0] != "torch":
+            raise
+        raise ModuleNotFoundError(
+            f"mlemap.{name} needs torch, which is not installed: "
+            "pip install --extra-index-url https://download.pytorch.org/whl/cpu 'mlemap[torch]' (CPU only)",
+            name="torch",
+        ) from None
+    value = getattr(module, name)
     globals()[name] = value
     return value
 

@@ -140,12 +140,24 @@ def glance_rows(results: SheetResults) -> list[dict]:
         a = by_key.get(row["key"])
         if a is not None:
             d = results.derivations.get(a.model)
-            display = familiar.get(a.key) or row.get("shown_latex") or math(d, a.expr)
+            display = familiar.get(a.key) or row.get("shown_latex") or _named_density(d, a.expr) or math(d, a.expr)
             extra = {"display": display, "display_conditions": a.conditions_latex, "roots": roots_defined(a.expr)}
         else:
             extra = {"display": row["latex"] or "", "roots": ""}
         rows.append(row | extra)
     return rows
+
+
+def _named_density(d: Derivation | None, expr: sp.Expr) -> str | None:
+    """A one-parameter posterior density whose exact form carries long integers, as its family writes it:
+    Gamma(15, 8): 8^15/14! lambda^14 e^(-8 lambda), not 17179869184 lambda^14 e^(-8 lambda) / 42567525."""
+    if d is None or len(d.model.params) != 1 or not re.search(r"\d{7}", math(d, expr)):
+        return None
+    (par,) = d.model.params
+    named = family(expr, par.symbol, par.domain) if par.symbol in expr.free_symbols else None
+    if named is None:
+        return None
+    return rf"{family_latex(named)}:\ {normaliser_latex(d, named)}\, {math(d, named.kernel)}"
 
 
 def _study_rows(q: OptimizerStudy, found, sym: StudySymbols) -> list[dict]:

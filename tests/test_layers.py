@@ -57,3 +57,27 @@ def test_a_layer_that_imports_upwards_is_found(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("from mlemap.reports.build import build\nimport numerics.verify\n")
     assert imported_layers(module) == {"reports", "bare numerics"}
+
+
+def test_without_torch_the_derivations_work_and_the_numerics_say_what_is_missing_in_one_line():
+    """torch is the extra mlemap[torch]: with it unimportable, derive still works, and a name that needs torch
+    raises one ModuleNotFoundError naming the extra (not torch's own bare message from deep in the import)."""
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.partition('.')[0] == 'torch':\n"
+        "            raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from mlemap import derive\n"
+        "from mlemap.catalogue import POISSON\n"
+        "print(derive(POISSON).estimate)\n"
+        "try:\n"
+        "    from mlemap import estimate\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    first, second = out.stdout.strip().splitlines()
+    assert first == "{lambda: S_x/n}"
+    assert second.startswith("mlemap.estimate needs torch, which is not installed") and "mlemap[torch]" in second
