@@ -43,7 +43,9 @@ def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
         elif support in (sp.Naturals0, sp.Naturals, sp.Integers) or (
             isinstance(support, sp.Range) and support.step == 1
         ):
-            value = sp.summation(integrand, (x, support.inf, support.sup))
+            # summed over integers: say so to SymPy, whatever the data symbol declares (a real x from sympy.stats)
+            k = sp.Dummy("k", integer=True, nonnegative=bool(support.inf >= 0))
+            value = sp.summation(integrand.subs(x, k), (k, support.inf, support.sup))
         elif support != sp.Reals and not isinstance(support, sp.Interval):
             raise NoClosedForm(f"E[{g}] over the support {support} is not derived")
         elif integrand.has(sp.log(x)) and support == sp.Interval.open(0, sp.oo):
@@ -59,10 +61,38 @@ def expectation(deriv: Derivation, g: sp.Expr) -> sp.Expr:
             value = sp.integrate(
                 integrand, (x, lo, hi), conds="none", meijerg=False if integrand.is_rational_function(x) else None
             )
-    value = sp.simplify(value)
+    value = sp.simplify(on_parameter_domains(value, model))
     if value.has(sp.Integral, sp.Sum, sp.Piecewise):
         raise NoClosedForm(f"SymPy could not take E[{g}]")
     return value
+
+
+def on_parameter_domains(value: sp.Expr, model) -> sp.Expr:
+    """Each Piecewise's first branch whose condition holds on the whole declared domain of the one parameter it
+    names: a geometric series sums to 1/theta where |theta - 1| < 1, which holds for every theta in (0, 1)."""
+    domains = {p.symbol: p.domain for p in model.params}
+
+    def branch(piecewise: sp.Piecewise) -> sp.Expr:
+        # a branch is taken where its condition holds and no earlier one does: the first branch that holds on
+        # the whole domain is the value once every branch before it holds nowhere on it
+        for expr, condition in piecewise.args:
+            if condition == sp.true:
+                return expr
+            free = condition.free_symbols
+            if len(free) != 1 or next(iter(free)) not in domains:
+                return piecewise
+            domain = domains[next(iter(free))]
+            try:
+                where = condition.as_set()
+            except (NotImplementedError, TypeError, ValueError):
+                return piecewise
+            if domain.is_subset(where):
+                return expr
+            if domain.intersect(where) != sp.EmptySet:
+                return piecewise
+        return piecewise
+
+    return value.replace(lambda e: isinstance(e, sp.Piecewise), branch)
 
 
 @codec.register
