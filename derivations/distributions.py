@@ -38,7 +38,7 @@ def exact(name: str, value: object) -> sp.Expr:
         if not math.isfinite(value):
             raise InputError(f"{name} must be a finite number, got {value!r}")
         return sp.Rational(repr(value))
-    number = sp.sympify(value)
+    number = sp.sympify(value, strict=True)  # an int or a SymPy number: the check above lets no text through
     if not (number.is_number and number.is_real and number.is_finite):
         raise InputError(f"{name} must be a finite real number, got {value!r}")
     return number

@@ -157,7 +157,7 @@ def _named_density(d: Derivation | None, expr: sp.Expr) -> str | None:
     named = family(expr, par.symbol, par.domain) if par.symbol in expr.free_symbols else None
     if named is None:
         return None
-    return rf"{family_latex(named)}:\ {normaliser_latex(d, named)}\, {math(d, named.kernel)}"
+    return rf"{family_latex(named)}\colon\ {normaliser_latex(d, named)}\, {math(d, named.kernel)}"
 
 
 def _study_rows(q: OptimizerStudy, found, sym: StudySymbols) -> list[dict]:
