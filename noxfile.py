@@ -153,3 +153,22 @@ def installed(session: nox.Session) -> None:
     ]
     if missing:
         session.error(f"mlemap report wrote no {', '.join(missing)}")
+    without_torch(session, tmp)
+
+
+def without_torch(session: nox.Session, tmp: Path) -> None:
+    """pip install . without the torch extra: Exercise 4's Markdown report builds and its sheet verifies, the
+    checks that are torch's own skipped."""
+    venv, out = tmp / "venv-cpu", tmp / "R-cpu"
+    session.run("python", "-m", "venv", "--clear", str(venv))
+    python = str(venv / "bin" / "python")
+    root = Path(__file__).resolve().parent
+    session.run(python, "-m", "pip", "install", "--quiet", "-c", str(root / CONSTRAINTS), str(root), external=True)
+    where = "import importlib.util as u, pathlib; assert u.find_spec('torch') is None, 'torch is installed'; "
+    where += "print(pathlib.Path(u.find_spec('mlemap.sheets').origin).parent / 'exercise4.py')"
+    sheet = str(session.run(python, "-c", where, external=True, silent=True)).strip()
+    mlemap = str(venv / "bin" / "mlemap")
+    session.run(mlemap, "report", "--sheet", sheet, "--out", str(out), "--format", "md", external=True)
+    if not (out / "report.md").is_file():
+        session.error("mlemap report without torch wrote no report.md")
+    session.run(mlemap, "verify", "--sheet", sheet, "--quiet", external=True)

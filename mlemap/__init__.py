@@ -7,8 +7,9 @@
 
 One import name: the layers live in the project's top-level folders derivations/, numerics/ and reports/ and
 are installed as mlemap.derivations, mlemap.numerics and mlemap.reports, so nothing installed shadows a
-course's own `sheets`, `reports` or `tests`. Names load on first use: `import mlemap` stays light, and the
-derivations work without torch.
+course's own `sheets`, `reports` or `tests`. Names load on first use: `import mlemap` stays light. torch is
+the extra mlemap[torch]: without it everything works but the checks and study parts that are torch's own
+(autograd, torch.optim), which SKIP saying so.
 """
 
 from __future__ import annotations
@@ -57,17 +58,7 @@ _PUBLIC = {
 def __getattr__(name: str):
     if name not in _PUBLIC:
         raise AttributeError(f"module 'mlemap' has no attribute {name!r}")
-    try:
-        module = importlib.import_module(_PUBLIC[name])
-    except ModuleNotFoundError as exc:  # torch is the extra mlemap[torch]: say so in one line
-        if (exc.name or "").partition(".")[0] != "torch":
-            raise
-        raise ModuleNotFoundError(
-            f"mlemap.{name} needs torch, which is not installed: "
-            "pip install --extra-index-url https://download.pytorch.org/whl/cpu 'mlemap[torch]' (CPU only)",
-            name="torch",
-        ) from None
-    value = getattr(module, name)
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
     globals()[name] = value
     return value
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
-import torch
 
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.model import InputError, Model
@@ -18,6 +17,7 @@ from mlemap.numerics.domains import feasible_limits, on_constraints, random_poin
 from mlemap.numerics.optimizers import optimum_scipy, optimum_torch, torch_data
 from mlemap.numerics.regimes import check_regimes, has_pieces
 from mlemap.numerics.results import CheckResult, rel_error, result, tolerance
+from mlemap.numerics.torch_optional import TORCH_MISSING, has_torch, is_torch_missing, torch_module
 
 N_POINTS = 4
 CHECK_N = 500
@@ -68,12 +68,12 @@ def check_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
     """SymPy's score against torch.autograd of the raw-data objective, float64."""
     c = compiled(d)
     ev = c.evaluator
-    tdata = torch_data(data)
+    tdata, torch = torch_data(data), torch_module()
     errors = []
     for t in _points(d, data, seed):
         leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in t.items()}
         c.objective_torch(leaves, tdata).backward()
-        auto = np.array([leaves[k].grad.item() for k in c.names])  # type: ignore[union-attr]  # backward() filled them
+        auto = np.array([leaves[k].grad.item() for k in c.names])  # backward() filled them
         errors.append(rel_error(ev.score(t, data), auto))
     return result(d.model, "autograd", max(errors), f"{N_POINTS} random points")
 
@@ -82,7 +82,7 @@ def check_hessian_autograd(d: Derivation, data: Data, seed: int) -> CheckResult:
     """SymPy's Hessian against torch.autograd.functional.hessian of the raw-data objective."""
     c = compiled(d)
     ev = c.evaluator
-    tdata = torch_data(data)
+    tdata, torch = torch_data(data), torch_module()
 
     def f(vec):
         return c.objective_torch(dict(zip(c.names, vec)), tdata)
@@ -185,7 +185,9 @@ def numerical_optimum(d: Derivation, data: Data) -> NumericalOptimum:
 def _numerical_optimum(d: Derivation, data: Data) -> NumericalOptimum:
     c = compiled(d)
     k = len(c.names)
-    ends = [optimum_torch(d, data, start) for start in (np.zeros(k), np.full(k, 0.5), np.full(k, -0.5))]
+    # without torch (the extra mlemap[torch]), scipy's derivative-free search from the same starts
+    search = optimum_torch if has_torch() else optimum_scipy
+    ends = [search(d, data, start) for start in (np.zeros(k), np.full(k, 0.5), np.full(k, -0.5))]
     ends = [snap_to_closed_ends(d.model, end) for end in ends]
     for end in ends:
         value = c.objective_raw(end, data)
@@ -428,11 +430,14 @@ def run_checks(d: Derivation, seed: int = 0, peer=None) -> list[CheckResult]:
 
 
 def guarded(model: Model, name: str, check: Callable[[], CheckResult], tol: float | None = None) -> CheckResult:
-    """A check that raises is a FAIL with the reason in one line, never a crash of the whole verification;
-    tol is the check's tolerance where it is not one of this module's (the Monte Carlo checks')."""
+    """A check that raises is a FAIL with the reason in one line, never a crash of the whole verification; a
+    check that needs torch where it is not installed is a SKIP saying so. tol is the check's tolerance where it
+    is not one of this module's (the Monte Carlo checks')."""
     try:
         return check()
     except Exception as exc:  # noqa: BLE001 - any failure inside a check is that check's failure
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         limit = tolerance(model, name) if tol is None else tol
+        if isinstance(exc, ModuleNotFoundError) and is_torch_missing(exc):
+            return CheckResult(model.name, name, float("nan"), limit, True, f"skipped: {TORCH_MISSING}", skipped=True)
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         return CheckResult(model.name, name, float("inf"), limit, False, f"crashed: {reason[:300]}")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
-import torch
 
 from mlemap.derivations.constraints import eliminated
 from mlemap.derivations.constraints import residuals as constraint_residuals
 from mlemap.derivations.engine import Derivation, estimate_at, n_obs
 from mlemap.derivations.model import InputError
+from mlemap.numerics.torch_optional import torch_module
+
+if TYPE_CHECKING:  # torch is the extra mlemap[torch]: imported where a torch function is first used
+    import torch
 
 
 def _dirac_delta(x, k=0):
@@ -97,17 +101,9 @@ def fold_numbers(expr: sp.Expr) -> sp.Expr:
     return sp.sympify(expr).replace(lambda e: e.is_number and not e.is_Atom, lambda e: e.evalf(20))
 
 
-def warm_torch_optim() -> None:
-    """Take one step of a torch.optim optimizer. Its first use imports torch._dynamo (about 0.7 s of CPU);
-    done once before forking workers, no worker pays it again."""
-    weight = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    weight.sum().backward()
-    torch.optim.SGD([weight], lr=0.1).step()
-
-
 def require_float64(tensor: torch.Tensor, what: str) -> torch.Tensor:
     """Gradient checks run in float64 only: float32 holds a log-likelihood of 10^4 points to about 1e-7."""
-    if tensor.dtype != torch.float64:
+    if tensor.dtype != torch_module().float64:
         raise InputError(f"{what} must be float64 for gradient checks, got {tensor.dtype}")
     return tensor
 
@@ -156,18 +152,20 @@ class Compiled:
         return sp.lambdify(self._params, [self._expr(r) for r in constraint_residuals(self.model)], NUMPY_MODULES)
 
     @cached_property
-    def elimination(self) -> tuple[tuple[str, ...], tuple[str, ...], Callable, Callable]:
+    def elimination(self) -> tuple[tuple[str, ...], tuple[str, ...], Callable]:
         """The constraints solved for the last parameters: (free names, eliminated names, their values from the
-        free ones in NumPy, the same in torch)."""
+        free ones in NumPy)."""
         solved = eliminated(self.model)
         free = tuple(p for p in self._params if p not in solved)
         values = [self._expr(solved[p]) for p in solved]
-        return (
-            tuple(p.name for p in free),
-            tuple(p.name for p in solved),
-            sp.lambdify(free, values, NUMPY_MODULES),
-            sp.lambdify(free, [torch_ready(v) for v in values], "torch"),
-        )
+        return tuple(p.name for p in free), tuple(p.name for p in solved), sp.lambdify(free, values, NUMPY_MODULES)
+
+    @cached_property
+    def elimination_torch(self) -> Callable:
+        """The eliminated parameters' values from the free ones, in torch."""
+        solved = eliminated(self.model)
+        free = [p for p in self._params if p not in solved]
+        return sp.lambdify(free, [torch_ready(self._expr(solved[p])) for p in solved], "torch")
 
     # --- per observation: the declaration itself, summed over the raw data -------------------------
     @cached_property
@@ -196,14 +194,15 @@ class Compiled:
 
     def objective_torch(self, theta: Mapping[str, torch.Tensor], data: Mapping[str, torch.Tensor]) -> torch.Tensor:
         args = [
-            require_float64(theta[k], f"parameter '{k}'") if isinstance(theta[k], torch.Tensor) else theta[k]
+            require_float64(theta[k], f"parameter '{k}'") if isinstance(theta[k], torch_module().Tensor) else theta[k]
             for k in self.names
         ]
         columns = [require_float64(data[s.name], f"data '{s.name}'") for s in self.model.data]
         terms = self._logp_torch(*args, *columns)
-        total = terms.sum() if isinstance(terms, torch.Tensor) and terms.ndim else terms * columns[0].numel()
+        tensor = torch_module().Tensor
+        total = terms.sum() if isinstance(terms, tensor) and terms.ndim else terms * columns[0].numel()
         # 0 * theta: a parameter the objective does not depend on (a flat likelihood) gets a zero gradient, not none
-        unused = sum(0.0 * a for a in args if isinstance(a, torch.Tensor))
+        unused = sum(0.0 * a for a in args if isinstance(a, tensor))
         return total + self._logprior_torch(*args) + unused
 
     # --- through the sample statistics ---------------------------------------------------------------
@@ -287,7 +286,7 @@ class Compiled:
         if coefficients is None:
             return None
         a, b, c = coefficients
-        return torch.from_numpy(a), torch.from_numpy(b), c
+        return torch_module().from_numpy(a), torch_module().from_numpy(b), c
 
     def stat_args(self, stats: Mapping[str, float] | Mapping[str, np.ndarray]) -> list:
         """The statistics in the order the functions of `numpy_in_statistics` take them, after the parameters."""

@@ -130,7 +130,7 @@ def to_free(model: Model, point: Params, names) -> np.ndarray:
 def on_constraints(c: Compiled, point: Params) -> dict[str, float] | None:
     """The point with its eliminated parameters recomputed from the free ones (so it satisfies the
     constraints); None when they leave their domains."""
-    free, gone, values, _ = c.elimination
+    free, gone, values = c.elimination
     out = {**point, **dict(zip(gone, (float(v) for v in values(*(point[k] for k in free)))))}
     inside = all(_bounds(p.domain)[0] < out[p.name] < _bounds(p.domain)[1] for p in c.model.params)
     return out if inside else None

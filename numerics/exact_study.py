@@ -13,6 +13,7 @@ from mlemap.derivations.sheet import OptimizerStudy
 from mlemap.numerics import minibatch as mb
 from mlemap.numerics.quadratic import OptimizerRun, Sample, compare_optimizers, heatmap, sample, view
 from mlemap.numerics.study import Study, run_study
+from mlemap.numerics.torch_optional import TORCH_MISSING, has_torch
 
 SGD_STEPS = 400
 FLOOR_STEPS = 2000
@@ -47,6 +48,7 @@ class ExactStudy:
     compare: tuple[Sample, tuple[OptimizerRun, ...], tuple | None] | None
     batches: Batches | None
     compare_start: np.ndarray | None = None  # where the second model's optimizers start (off_axes)
+    without_torch: str = ""  # why torch.optim's optimizers did not run, if they did not
 
 
 def draw(d: Derivation, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -69,7 +71,7 @@ def exact_study(q: OptimizerStudy, d: Derivation, compare: Derivation | None, n:
     grid = heatmap(s, resolution, view(s, start, paths)) if two and "grid" in q.parts else None
     optimizers: tuple[OptimizerRun, ...] = ()
     other = other_start = None
-    if "optimizers" in q.parts:
+    if "optimizers" in q.parts and has_torch():
         optimizers = tuple(compare_optimizers(s, start))
         if compare is not None:
             c = sample(compare, draw(compare, n, seed), seed)
@@ -79,7 +81,8 @@ def exact_study(q: OptimizerStudy, d: Derivation, compare: Derivation | None, n:
             other = (c, runs, heatmap(c, resolution, box) if len(c.names) == 2 else None)
     batches = _batches(s, q.batch_sizes, start, seed, resolution) if "batches" in q.parts else None
     truth = None if d.model.observed else dict(d.model.truth)
-    return ExactStudy(s, truth, start, rates, grid, optimizers, other, batches, other_start)
+    missing = "" if has_torch() else TORCH_MISSING
+    return ExactStudy(s, truth, start, rates, grid, optimizers, other, batches, other_start, missing)
 
 
 def off_axes(s: Sample, start: np.ndarray) -> np.ndarray:

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from mlemap.derivations.engine import n_obs
 from mlemap.derivations.gradient import batch, minibatch_gradient_covariance_scale
 from mlemap.derivations.model import InputError
 from mlemap.numerics import inputs
 from mlemap.numerics.quadratic import Sample, divergence_limit, heatmap, left_bounds
+from mlemap.numerics.torch_optional import torch_module
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ def batch_indices(n: int, k: int, steps: int, sampling: str, rng: np.random.Gene
 
 def _ascend_autograd(s: Sample, batches: Iterator[np.ndarray], step_sizes: np.ndarray, start, limit: float):
     """The iterates, stopping before the first one that leaves the bounds (diverged)."""
+    torch = torch_module()
     theta = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     path = [theta.detach().numpy().copy()]
     for idx, step in zip(batches, step_sizes):

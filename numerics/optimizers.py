@@ -6,30 +6,36 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.optimize
-import torch
 
 from mlemap.derivations.engine import Derivation
 from mlemap.numerics.compile import Data, compiled
 from mlemap.numerics.domains import _bounds, feasible_limits, from_free, on_constraints, random_point, to_free
+from mlemap.numerics.torch_optional import torch_module
+
+if TYPE_CHECKING:
+    import torch
 
 NELDER_MEAD_RESTARTS = 10
 
 
 def torch_data(data: Data) -> dict[str, torch.Tensor]:
+    torch = torch_module()
     return {k: torch.as_tensor(v, dtype=torch.float64) for k, v in data.items()}
 
 
-def optimum_scipy(d: Derivation, data: Data) -> dict[str, float]:
-    """Derivative-free Nelder-Mead on the raw-data objective in unconstrained coordinates; SLSQP with the
-    constraints as equations where the model has some."""
+def optimum_scipy(d: Derivation, data: Data, start=None) -> dict[str, float]:
+    """Derivative-free Nelder-Mead on the raw-data objective in unconstrained coordinates, from the centre of
+    each domain's coordinates unless start (in those coordinates) says otherwise; SLSQP with the constraints as
+    equations where the model has some."""
     if d.model.constraints:
         return slsqp(d, data)
     c, m, limits = compiled(d), d.model, feasible_limits(d, data)
     n = len(next(iter(data.values())))
-    u = np.zeros(len(m.params))  # the same start as optimum_torch: the centre of each domain's coordinates
+    u = np.zeros(len(m.params)) if start is None else np.asarray(start, float)  # optimum_torch's start too
     best = np.inf
     # Nelder-Mead's simplex collapses in many dimensions (a 3-d covariance has nine): restarted from where it
     # stopped until a restart no longer improves the objective
@@ -53,7 +59,7 @@ def optimum_torch(d: Derivation, data: Data, start=None) -> dict[str, float]:
         return lbfgs_eliminated(d, data)
     c, m, limits = compiled(d), d.model, feasible_limits(d, data)
     n = len(next(iter(data.values())))
-    tdata = torch_data(data)
+    tdata, torch = torch_data(data), torch_module()
     u = lbfgs(
         lambda u: -c.objective_torch(from_free(m, u, torch, limits), tdata) / n,
         np.zeros(len(m.params)) if start is None else np.asarray(start, float),
@@ -63,6 +69,7 @@ def optimum_torch(d: Derivation, data: Data, start=None) -> dict[str, float]:
 
 def lbfgs(loss: Callable[[torch.Tensor], torch.Tensor], start: np.ndarray) -> torch.Tensor:
     """The unconstrained coordinates LBFGS (strong Wolfe line search, float64, autograd) ends at from start."""
+    torch = torch_module()
     u = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS(
         [u], lr=1.0, max_iter=500, tolerance_grad=1e-14, tolerance_change=1e-16, line_search_fn="strong_wolfe"
@@ -111,8 +118,8 @@ def slsqp(d: Derivation, data: Data) -> dict[str, float]:
 def lbfgs_eliminated(d: Derivation, data: Data) -> dict[str, float]:
     c, m = compiled(d), d.model
     n = len(next(iter(data.values())))
-    free, gone, _, values = c.elimination
-    tdata = torch_data(data)
+    free, gone, _ = c.elimination
+    values, tdata, torch = c.elimination_torch, torch_data(data), torch_module()
     sub = dataclasses.replace(m, params=tuple(p for p in m.params if p.name in free))  # the free ones' domains
 
     def point(u):

@@ -5,7 +5,6 @@ quadratic log-posterior."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.sheet import Answer, Posterior
@@ -13,6 +12,7 @@ from mlemap.numerics.checks import check_data
 from mlemap.numerics.compile import compiled
 from mlemap.numerics.optimizers import optimum_scipy, torch_data
 from mlemap.numerics.results import CheckResult, rel_error
+from mlemap.numerics.torch_optional import torch_module
 
 TOLERANCE = 1e-5  # Nelder-Mead's optimum and a float64 Hessian
 
@@ -20,7 +20,7 @@ TOLERANCE = 1e-5  # Nelder-Mead's optimum and a float64 Hessian
 def gaussian_posterior_numbers(d: Derivation, data) -> tuple[np.ndarray, np.ndarray]:
     c = compiled(d)
     mode = optimum_scipy(d, data)
-    tdata = torch_data(data)
+    tdata, torch = torch_data(data), torch_module()
 
     def objective(vector):
         return c.objective_torch(dict(zip(c.names, vector)), tdata)

@@ -10,13 +10,13 @@ from functools import cached_property
 
 import numpy as np
 import sympy as sp
-import torch
 
 from mlemap.derivations.engine import Derivation, n_obs
 from mlemap.derivations.gradient import StepSizeTheory, step_size_theory
 from mlemap.derivations.model import InputError
 from mlemap.numerics import inputs
 from mlemap.numerics.compile import Compiled, compiled
+from mlemap.numerics.torch_optional import torch_module
 
 SETTING_WORDS = {
     "lr": "rate",
@@ -181,6 +181,7 @@ def optimizer_settings(s: Sample) -> list[tuple[str, type, dict]]:
     evals = np.linalg.eigvalsh(s.curvature)
     plain = 0.5 / float(evals[-1])
     optimal = 2 / float(evals[0] + evals[-1])
+    torch = torch_module()
     return [
         ("SGD", torch.optim.SGD, {"lr": plain}),
         ("SGD, optimal rate", torch.optim.SGD, {"lr": optimal}),
@@ -210,6 +211,7 @@ def run_optimizer(
     """torch.optim on -l/n, evaluated through the sufficient statistics (autograd differentiates that)."""
     inputs.positive("tol", tol)
     inputs.whole("max_steps", max_steps)
+    torch = torch_module()
     theta = torch.tensor(np.asarray(start, float), dtype=torch.float64, requires_grad=True)
     opt = cls([theta], **kwargs)
     evaluations = 0

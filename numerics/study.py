@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from mlemap.derivations.engine import Derivation
 from mlemap.derivations.model import InputError
@@ -16,6 +15,7 @@ from mlemap.numerics.checks import check_data
 from mlemap.numerics.compile import compiled
 from mlemap.numerics.domains import from_free
 from mlemap.numerics.estimate import estimate
+from mlemap.numerics.torch_optional import TORCH_MISSING, has_torch, torch_module
 
 FRACTIONS = (0.1, 0.5, 0.9, 1.1)
 GTOL = 1e-6  # |score| / n at which an ascent has converged
@@ -52,6 +52,7 @@ class Study:
     batches: tuple[Run, ...]
     grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (theta_1, theta_2, objective) for two parameters
     start_curvatures: tuple[float, ...] = ()  # the eigenvalues of -H at the start: why predicted steps differ
+    without_torch: str = ""  # why gradient ascent used the derived score and torch.optim did not run, if it did not
 
 
 PARTS = ("optimizers", "batches", "grid")  # beside the learning-rate study, which always runs
@@ -77,7 +78,8 @@ def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None, part
     start = from_free(d.model, np.zeros(len(c.names)))
     ascent = tuple(_ascent(d, data, found, start, f * bound, f"{f:g} of the bound") for f in fractions)
     optimal = 2.0 / float(curvatures[0] + curvatures[-1])
-    optimizers = _optimizers(d, data, found, start, n / float(curvatures[-1])) if "optimizers" in parts else ()
+    with_optimizers = "optimizers" in parts and has_torch()
+    optimizers = _optimizers(d, data, found, start, n / float(curvatures[-1])) if with_optimizers else ()
     batches = _batches(d, data, found, start, bound, seed) if "batches" in parts else ()
     grid = _grid(d, data, found, start) if "grid" in parts else None
     return Study(
@@ -93,6 +95,7 @@ def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None, part
         batches,
         grid,
         tuple(float(v) for v in np.linalg.eigvalsh(-c.evaluator.hessian(start, data))),
+        "" if has_torch() else TORCH_MISSING,
     )
 
 
@@ -114,31 +117,42 @@ def _bounds(d: Derivation) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ascent(d: Derivation, data, optimum, start, lr: float, label: str) -> Run:
-    """theta <- theta + lr grad l(theta), the gradient by torch autograd over the raw data."""
+    """theta <- theta + lr grad l(theta), the gradient by torch autograd over the raw data (independent of the
+    derivation); without torch, the derived score."""
     c = compiled(d)
-    tdata = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in data.items()}
-    theta = torch.tensor(_vector(c.names, start), dtype=torch.float64, requires_grad=True)
+    gradient = _autograd(c, data) if has_torch() else lambda t: c.evaluator.score(dict(zip(c.names, t)), data)
+    theta = _vector(c.names, start)
     n = len(next(iter(data.values())))
-    path, status = [theta.detach().numpy().copy()], "max_steps"
+    path, status = [theta], "max_steps"
     for _ in range(MAX_STEPS):
-        theta.grad = None
-        c.objective_torch(dict(zip(c.names, theta)), tdata).backward()
-        assert theta.grad is not None  # backward() filled it
-        if float(theta.grad.norm()) / n <= GTOL:
+        grad = gradient(theta)
+        if float(np.linalg.norm(grad)) / n <= GTOL:
             status = "converged"
             break
-        with torch.no_grad():
-            theta += lr * theta.grad
-        if not _inside(d, theta.detach().numpy()):
+        theta = theta + lr * grad
+        if not _inside(d, theta):
             status = "left_domain"
             break
-        if np.linalg.norm(theta.detach().numpy() - path[0]) > 1e6 * (1 + np.linalg.norm(path[0])):
+        if np.linalg.norm(theta - path[0]) > 1e6 * (1 + np.linalg.norm(path[0])):
             status = "diverged"
             break
-        path.append(theta.detach().numpy().copy())
+        path.append(theta)
     if status == "max_steps" and _cycles(np.array(path)):
         status = "cycles"
     return _run(c, label, lr, status, path, optimum, _predicted(d, data, optimum, start, lr))
+
+
+def _autograd(c, data):
+    """The raw-data log-likelihood's gradient by torch autograd, as a function of the parameter vector."""
+    torch = torch_module()
+    tdata = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in data.items()}
+
+    def gradient(theta: np.ndarray) -> np.ndarray:
+        leaf = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+        c.objective_torch(dict(zip(c.names, leaf)), tdata).backward()
+        return leaf.grad.numpy()
+
+    return gradient
 
 
 def _cycles(path: np.ndarray) -> bool:
@@ -179,6 +193,7 @@ def _optimizers(d: Derivation, data, optimum, start, stable: float) -> tuple[Run
     """torch.optim on -l / n. In the parameters its Hessian's largest eigenvalue is lambda_max / n, so plain
     steps are stable below 2 n / lambda_max; the SGD family runs at a quarter of that (the coordinates the
     optimizers move in are curved differently, so no rate is exact for them)."""
+    torch = torch_module()
     settings: list[tuple[str, type, dict]] = [
         ("SGD", torch.optim.SGD, {"lr": stable / 2}),
         ("SGD + momentum 0.9", torch.optim.SGD, {"lr": stable / 20, "momentum": 0.9}),
@@ -201,7 +216,7 @@ def _optimizers(d: Derivation, data, optimum, start, stable: float) -> tuple[Run
 def _optimizer(d: Derivation, data, optimum, start, name: str, cls, kwargs: dict) -> Run:
     """torch.optim in the unconstrained coordinates the numerical checks use (a positive parameter as exp(u)),
     so no optimizer's trial step leaves the domain; the path is recorded in the parameters."""
-    c = compiled(d)
+    c, torch = compiled(d), torch_module()
     tdata = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in data.items()}
     n = len(next(iter(data.values())))
     u = torch.tensor(_to_free(d, _vector(c.names, start)), dtype=torch.float64, requires_grad=True)

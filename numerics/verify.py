@@ -35,6 +35,7 @@ from mlemap.numerics.kinds import ANSWER_CHECKS
 from mlemap.numerics.montecarlo import run_monte_carlo
 from mlemap.numerics.newton import check_newton
 from mlemap.numerics.posterior import check_gaussian_posterior
+from mlemap.numerics.torch_optional import TORCH_MISSING
 
 ANSWER_TOLERANCE = 1e-6
 
@@ -379,6 +380,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.numerics.v
     for r in failed:  # a model that could not be checked, a peer that failed: one line each, last, the rest ran
         if r.check in MODEL_FAILURES or r.detail.startswith(PEER_FAILED):
             print(f"error: {r.detail}", file=sys.stderr)
+    without_torch = sum(r.skipped and TORCH_MISSING in r.detail for r in results)
+    if without_torch:
+        print(f"note: {without_torch} check(s) skipped: {TORCH_MISSING}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -396,7 +400,9 @@ def print_results(sheet: Sheet, results: list[CheckResult], found: list[Answer],
         print()
     elif failed:
         print(format_table(failed))
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    skipped = sum(r.status == "SKIP" for r in results)
+    also = f"{skipped} skipped, " if skipped else ""  # as pytest counts: a check that did not apply is no pass
+    print(f"{len(results) - len(failed) - skipped} passed, {also}{len(failed)} failed")
 
 
 def write_results(args: argparse.Namespace, sheet: Sheet, results: list[CheckResult], found: list[Answer]) -> None:

@@ -4,10 +4,10 @@ import atexit
 import os
 import sys
 
-# torch is an optional dependency (mlemap[torch]): the derivations and the commands that need no numerics run
-# without it, and a command that needs it says so in this one line
+# torch is an optional dependency (mlemap[torch]): the commands run without it, its own checks SKIPped
+# (numerics.torch_optional); anything else that reaches for it says so in this one line, not a traceback
 TORCH_MISSING = (
-    "torch is not installed, and the numerical checks (autograd, torch.optim) need it: "
+    "torch is not installed, and this needs it: "
     "pip install torch --index-url https://download.pytorch.org/whl/cpu (CPU only), or pip install 'mlemap[torch]'"
 )
 

@@ -97,8 +97,18 @@ def exact_study(sec: Section, q: OptimizerStudy, st: ExactStudy, plan: figures.F
         _rates(sec, q, st, plan, labels, sym)
     if st.optimizers:
         _optimizers(sec, q, st, plan, labels, sym)
+    elif st.without_torch and "optimizers" in q.parts:
+        sec.text(without_torch(st.without_torch))
     if st.batches is not None:
         _batches(sec, q, st, plan, labels, sym)
+
+
+def without_torch(reason: str) -> str:
+    """What a study built without torch left out, and why."""
+    return (
+        "This build ran without torch: gradient ascent stepped along the derived score, not torch autograd's "
+        f"gradient, and torch.optim's optimizers were left out: {reason}."
+    )
 
 
 def _intro(sec: Section, q, st: ExactStudy, plan, labels, sym: StudySymbols) -> None:

@@ -14,7 +14,7 @@ from mlemap.derivations.sheet import OptimizerStudy
 from mlemap.numerics.study import Run, Study
 from mlemap.reports import figures, reference_code
 from mlemap.reports.document import Section, hat, math, number
-from mlemap.reports.exact_study import HEATMAP, ascent_caption, ascent_errors, bound_title
+from mlemap.reports.exact_study import HEATMAP, ascent_caption, ascent_errors, bound_title, without_torch
 from mlemap.reports.layouts import truth_latex
 from mlemap.reports.study_symbols import StudySymbols
 
@@ -28,6 +28,8 @@ def general_study(sec: Section, q: OptimizerStudy, st: Study, d: Derivation, pla
             [(r.label, number(r.lr), outcome(r)) for r in st.optimizers],
             "torch.optim on the mean negative log-likelihood.",
         )
+    elif st.without_torch:
+        sec.text(without_torch(st.without_torch))
     if st.grid is not None:
         m1, m2, values = st.grid
         paths = {r.label: r.path for r in st.optimizers} | {

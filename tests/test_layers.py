@@ -59,9 +59,9 @@ def test_a_layer_that_imports_upwards_is_found(tmp_path):
     assert imported_layers(module) == {"reports", "bare numerics"}
 
 
-def test_without_torch_the_derivations_work_and_the_numerics_say_what_is_missing_in_one_line():
-    """torch is the extra mlemap[torch]: with it unimportable, derive still works, and a name that needs torch
-    raises one ModuleNotFoundError naming the extra (not torch's own bare message from deep in the import)."""
+def test_without_torch_every_public_name_works_and_the_checks_that_need_it_skip():
+    """torch is the extra mlemap[torch]: with it unimportable, every public name imports, derive and estimate
+    work, and verify SKIPs exactly the checks that need torch, each saying so; none FAILs."""
     code = (
         "import sys, importlib.abc\n"
         "class Block(importlib.abc.MetaPathFinder):\n"
@@ -69,15 +69,19 @@ def test_without_torch_the_derivations_work_and_the_numerics_say_what_is_missing
         "        if name.partition('.')[0] == 'torch':\n"
         "            raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "from mlemap import derive\n"
+        "import mlemap\n"
+        "from mlemap import derive, estimate, verify\n"
         "from mlemap.catalogue import POISSON\n"
-        "print(derive(POISSON).estimate)\n"
-        "try:\n"
-        "    from mlemap import estimate\n"
-        "except ModuleNotFoundError as exc:\n"
-        "    print(exc)\n"
+        "missing = [name for name in mlemap.__all__ if getattr(mlemap, name, None) is None]\n"
+        "d = derive(POISSON)\n"
+        "print(d.estimate, missing, estimate(d, {'x': [1, 2, 6]}).values)\n"
+        "v = verify(d)\n"
+        "print(v.passed, sorted((c.check, c.detail) for c in v.checks if c.status == 'SKIP'))\n"
+        "print('torch' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    first, second = out.stdout.strip().splitlines()
-    assert first == "{lambda: S_x/n}"
-    assert second.startswith("mlemap.estimate needs torch, which is not installed") and "mlemap[torch]" in second
+    first, second, third = out.stdout.strip().splitlines()
+    assert first == "{lambda: S_x/n} [] {'lambda': 3.0}"
+    reason = "skipped: torch is not installed (pip install 'mlemap[torch]')"
+    assert second == f"True {sorted((c, reason) for c in ('autograd', 'hessian_autograd', 'torch_optim'))}"
+    assert third == "False"
