@@ -62,13 +62,9 @@ def stages(d: Derivation) -> list[Stage]:
     elif d.maximiser_set:
         p, lo, hi = d.maximiser_set
         out.append((f"every {p} in this interval maximises (a flat likelihood)", sp.Interval(lo, hi)))
-    if d.second_order is not None:
-        out.append(
-            (
-                f"leading principal minors of -H at the estimate: {d.second_order.status}",
-                scalar(sp.Matrix(d.second_order.minors)),
-            )
-        )
+    if d.second_order is not None:  # in the parameters at a stationary point: the estimates, hatted
+        minors = scalar(sp.Matrix(d.second_order.minors)).xreplace({p: hat(p) for p in theta})
+        out.append((f"leading principal minors of -H at the estimate: {d.second_order.status}", minors))
     return out
 
 
