@@ -15,6 +15,7 @@ from sympy.printing.latex import LatexPrinter
 
 from mlemap.derivations.engine import n_obs
 from mlemap.derivations.linear import COMPACT_FROM, normal_equations, residual_variance
+from mlemap.derivations.show import hat_latex
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -96,10 +97,8 @@ def error_text(error: float) -> str:
 
 
 def hat(p: sp.Symbol) -> str:
-    """The estimate's name: sigma^2 gives \\hat{\\sigma}^{2}, not a hat over the square."""
-    base, power = (p.name.split("^", 1) + [""])[:2]
-    symbol = sp.latex(sp.Symbol(base)) if power else sp.latex(p)
-    return rf"\hat{{{symbol}}}" + (f"^{{{power}}}" if power else "")
+    """The estimate's name, the hat on the base: sigma^2 gives \\hat{\\sigma}^{2}, mu_1 \\hat{\\mu}_{1}."""
+    return hat_latex(p)
 
 
 def statistic_names(d) -> dict[sp.Symbol, str]:

@@ -12,7 +12,7 @@ from mlemap.numerics.exact_study import SGD_FRACTION_OF_BOUND, ExactStudy
 from mlemap.numerics.quadratic import optimizer_settings
 from mlemap.numerics.study import Study
 from mlemap.reports import figures, reference_code
-from mlemap.reports.document import KINDS_TEXT, Section, math, number
+from mlemap.reports.document import KINDS_TEXT, Section, hat, math, number, statistics_defined
 from mlemap.reports.layouts import truth_latex
 from mlemap.reports.steps import worked_steps
 from mlemap.reports.study_symbols import StudySymbols
@@ -114,10 +114,11 @@ def without_torch(reason: str) -> str:
 def _intro(sec: Section, q, st: ExactStudy, plan, labels, sym: StudySymbols) -> None:
     s = st.sample
     d = s.derivation
-    optimum = r",\ ".join(f"\\hat{{{sp.latex(p)}}} = {v:.4g}" for p, v in zip(d.params, s.optimum))
+    optimum = r",\ ".join(f"{hat(p)} = {v:.4g}" for p, v in zip(d.params, s.optimum))
     truth = truth_latex(d.model) if st.truth is not None else ""
     assert s.theory is not None  # an exact study is of a quadratic log-likelihood
     view = {"n": s.n, "optimum_tex": optimum, "curvature_tex": _per_point(s.theory.curvature / n_obs)}
+    view["sums"] = statistics_defined(d)  # the names the steps below use
     sec.text(KINDS_TEXT.exact_intro(view, st.truth is not None, s.seed, truth, sym))
     sec.steps([step for step in worked_steps(d) if step.title not in SHOWN_ABOVE])
     if s.data.shape[1] == 2:
