@@ -23,6 +23,7 @@ from mlemap.derivations.sheet import (
     PriorStrength,
     Probability,
     Question,
+    same_model,
 )
 from mlemap.derivations.theory import log_theory
 from mlemap.numerics.bias import BiasCheck, bias_check
@@ -46,8 +47,10 @@ class Context:
     derived: dict[str, Derivation] = field(default_factory=dict)  # by model name: derived once, before the work
 
     def derive(self, model: Model) -> Derivation:
+        """The model's derivation: the one derived before by its name where it is of this model (a Bias question's
+        model without its observed data has the same name and is another model), else derived now."""
         found = self.derived.get(model.name)
-        return found if found is not None and found.model is model else derive(model)
+        return found if found is not None and same_model(found.model, model) else derive(model)
 
 
 @dataclass(frozen=True)
@@ -202,25 +205,8 @@ def _bias_words(c: BiasCheck, corrected: bool) -> str:
     return f"${sp.latex(sp.Symbol(c.param))}$: {what} over {c.replications} samples of size {c.n} (z-score)"
 
 
-MAP_TOLERANCE = 1e-7
-
-
 def _prior_checks(q: PriorStrength, study) -> list[CheckResult]:
-    """Each exact MAP against scipy's bounded search of the same log-posterior."""
-    out = []
-    for i, row in enumerate(study.rows, 1):
-        if row.map_exact is None:
-            continue
-        err = abs(row.map - row.numeric_map) / max(abs(row.numeric_map), 1.0)
-        out.append(
-            CheckResult(
-                q.model.name,
-                f"answer {q.key}.map_{i}",
-                err,
-                MAP_TOLERANCE,
-                err <= MAP_TOLERANCE,
-                "",
-                f"MAP under the prior {row.label} vs scipy's bounded search of the log-posterior",
-            )
-        )
-    return out
+    """Each exact MAP against scipy's search of the same log-posterior, on any domain (numerics.prior_strength)."""
+    from mlemap.numerics.prior_strength import prior_checks
+
+    return prior_checks(q, study)

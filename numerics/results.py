@@ -92,8 +92,16 @@ class CheckResult:
         return Status.PASS if self.passed else Status.FAIL
 
     def as_dict(self) -> dict:
+        """For JSON: an error that is not a number (a SKIP's NaN, a crash's infinity) is null, never the NaN or
+        Infinity strict JSON has no word for; the status and detail say why."""
         fields = {k: v for k, v in asdict(self).items() if k != "skipped"}
+        fields["error"] = self.error if np.isfinite(self.error) else None
         return {**fields, "status": self.status.value}
+
+    @property
+    def shown_error(self) -> str:
+        """The error for a table: n/a where the check measured none (a SKIP), else in 3 digits."""
+        return "n/a" if self.skipped and not np.isfinite(self.error) else f"{self.error:.3e}"
 
 
 def tolerance(model: Model, check: str) -> float:

@@ -35,7 +35,12 @@ def assert_verified(model: Model | Derivation, seed: int = 0) -> Verification:
 
 
 def assert_passed(result: CheckResult) -> None:
-    """One check, as sheet_cases gives them: a FAIL raises VerificationFailed naming its error and tolerance."""
+    """One check, as sheet_cases gives them: a FAIL raises VerificationFailed naming its error and tolerance; a
+    SKIP is pytest's skip with its reason (a check that did not apply, or needs torch, is no pass)."""
+    if result.status == "SKIP":
+        import pytest  # assert_passed runs in a user's pytest suite
+
+        pytest.skip(result.detail or "the check did not apply")
     if result.status == "FAIL":
         raise VerificationFailed(
             f"{result.model}, {result.check}: error {result.error:.3e} > tolerance {result.tolerance:.1e} {result.detail}".rstrip()

@@ -7,7 +7,10 @@ from __future__ import annotations
 import functools
 from types import ModuleType
 
-TORCH_MISSING = "torch is not installed (pip install 'mlemap[torch]')"
+TORCH_MISSING = "torch is not installed"  # a SKIP's reason, as a handout prints it
+# what the commands add for whoever runs them: the CPU build, for a plain install resolves the CUDA one and its
+# nvidia-* packages, gigabytes nothing here uses
+INSTALL_TORCH = "pip install --extra-index-url https://download.pytorch.org/whl/cpu 'mlemap[torch]'"
 
 
 def is_torch_missing(exc: ModuleNotFoundError) -> bool:

@@ -24,6 +24,7 @@ from mlemap.derivations.sheet import (
     Estimate,
     Posterior,
     Precision,
+    PriorStrength,
     Probability,
     Sheet,
     answers,
@@ -31,11 +32,11 @@ from mlemap.derivations.sheet import (
     load_sheet,
 )
 from mlemap.numerics.checks import CheckResult, check_data, guarded, rel_error, run_checks
-from mlemap.numerics.kinds import ANSWER_CHECKS
+from mlemap.numerics.kinds import ANSWER_CHECKS, Context
 from mlemap.numerics.montecarlo import run_monte_carlo
 from mlemap.numerics.newton import check_newton
 from mlemap.numerics.posterior import check_gaussian_posterior
-from mlemap.numerics.torch_optional import TORCH_MISSING
+from mlemap.numerics.torch_optional import INSTALL_TORCH, TORCH_MISSING
 
 ANSWER_TOLERANCE = 1e-6
 
@@ -63,21 +64,25 @@ class Verification:
         rows = ["| check | error | tolerance | result |", "|---|---:|---:|---|"]
         cell = str.maketrans({"|": "\\|"})  # a detail's own bars (|l|) would end its cell
         rows += [
-            f"| {c.check} | {c.error:.3e} | {c.tolerance:.1e} | {c.status} {c.detail.translate(cell)} |"
+            f"| {c.check} | {c.shown_error} | {c.tolerance:.1e} | {c.status} {c.detail.translate(cell)} |"
             for c in self.checks
         ]
         return f"**{self.name}**: {self.verdict}\n\n" + "\n".join(rows) + "\n"
 
     @property
     def verdict(self) -> str:
-        return "every check passed" if self.passed else f"{len(self.failures)} check(s) FAILED"
+        """'every check passed', or with the skipped ones counted: a check that did not apply is no pass."""
+        skipped = sum(c.status == "SKIP" for c in self.checks)
+        if not self.passed:
+            return f"{len(self.failures)} check(s) FAILED"
+        return f"{len(self.checks) - skipped} passed, {skipped} skipped" if skipped else "every check passed"
 
     def _repr_html_(self) -> str:
         """In a notebook and its offline HTML: the check table, every text escaped."""
         from html import escape
 
         cells = [
-            f"<tr><td>{escape(c.check)}</td><td>{c.error:.3e}</td><td>{c.tolerance:.1e}</td>"
+            f"<tr><td>{escape(c.check)}</td><td>{c.shown_error}</td><td>{c.tolerance:.1e}</td>"
             f"<td>{escape(c.status)} {escape(c.detail)}</td></tr>"
             for c in self.checks
         ]
@@ -92,7 +97,7 @@ class Verification:
         from mlemap.derivations.show import latex_text
 
         rows = [
-            rf"{latex_text(c.check)} & {c.error:.3e} & {c.tolerance:.1e} & {latex_text(f'{c.status} {c.detail}')} \\"
+            rf"{latex_text(c.check)} & {c.shown_error} & {c.tolerance:.1e} & {latex_text(f'{c.status} {c.detail}')} \\"
             for c in self.checks
         ]
         return (
@@ -159,9 +164,10 @@ def answer_checks(sheet: Sheet, found: list[Answer], derived: dict | None = None
     """Each numeric answer of the sheet against the sheet's peer, computed with scipy alone; a Probability
     answer also against its float recomputation by quad."""
     results = []
+    deriv = Context(derived=derived or {}).derive  # a derivation by name only where it is of this very model
     for q in sheet.questions:
         if isinstance(q, Posterior) and len(q.model.params) > 1:
-            d = (derived or {}).get(q.model.name) or derive(q.model)
+            d = deriv(q.model)
             mine = [a for a in found if a.key.startswith(f"{q.key}.")]
             check = functools.partial(check_gaussian_posterior, q, d, mine)
             results.append(guarded(q.model, f"answer {q.key}", check, 1e-5))
@@ -169,7 +175,7 @@ def answer_checks(sheet: Sheet, found: list[Answer], derived: dict | None = None
         if recompute is not None and not (isinstance(q, Posterior) and len(q.model.params) > 1):
             ans = next((a for a in found if a.key == q.key), None)
             if ans is not None and (q.key not in sheet.peers or isinstance(q, Probability)):
-                d = (derived or {}).get(q.model.name) or derive(q.model)
+                d = deriv(q.model)
                 check = functools.partial(recompute, q, d, ans.expr)
                 results.append(guarded(q.model, f"answer {q.key}", check, 1e-7))
     for ans in found:
@@ -224,10 +230,25 @@ def verify_sheet(
     without questions (a file of models) a model that cannot be derived is one FAIL and the others are verified;
     a question's model that cannot be derived is an InputError."""
     derived, failed = derive_each(sheet)
-    found = answers(sheet, deriv=lambda m: derived[m.name])
+    # the report's path to the answers: a question's derivation by its model's name only where it is of that
+    # model; a Bias question asks of its model without the observed data (same name), derived on its own
+    found = answers(sheet, deriv=Context(derived=derived).derive)
     chosen = [m.name for m in sheet.models if models is None or m.name in models]
     checked = [failed[name] if name in failed else verify(derived[name], seed) for name in chosen]
-    return checked + [answer_checks(sheet, found, derived)], found
+    work = prior_map_checks(sheet, chosen, Context(derived=derived).derive)  # as a report's work checks them
+    return checked + [answer_checks(sheet, found, derived)] + ([Verification("work", work)] if work else []), found
+
+
+def prior_map_checks(sheet: Sheet, chosen: list[str], deriv) -> tuple[CheckResult, ...]:
+    """Each PriorStrength question's exact MAPs against scipy's search of the log-posterior."""
+    from mlemap.numerics.prior_strength import map_checks
+
+    return tuple(
+        c
+        for q in sheet.questions
+        if isinstance(q, PriorStrength) and q.model.name in chosen
+        for c in map_checks(q, deriv)
+    )
 
 
 def derive_each(sheet: Sheet) -> tuple[dict[str, Derivation], dict[str, Verification]]:
@@ -249,9 +270,11 @@ def derive_each(sheet: Sheet) -> tuple[dict[str, Derivation], dict[str, Verifica
 
 
 def format_table(results) -> str:
+    """A row per check; a SKIP or FAIL row ends with its reason."""
     lines = [f"{'model':<18} {'check':<28} {'error':>11} {'tolerance':>10}  result", "-" * 78]
     for r in results:
-        lines.append(f"{r.model:<18} {r.check:<28} {r.error:>11.3e} {r.tolerance:>10.1e}  {r.status}")
+        reason = f"  {r.detail.removeprefix('skipped: ')}" if r.status != "PASS" and r.detail else ""
+        lines.append(f"{r.model:<18} {r.check:<28} {r.shown_error:>11} {r.tolerance:>10.1e}  {r.status}{reason}")
     return "\n".join(lines)
 
 
@@ -315,6 +338,7 @@ STDOUT = Path("-")  # --json - and --junit -: standard output
 
 
 def parse(argv: list[str] | None, prog: str = "python -m mlemap.numerics.verify") -> tuple[argparse.Namespace, Sheet]:
+    from mlemap.derivations.sheet import sheet_option_help
     from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
     parser = argparse.ArgumentParser(
@@ -322,9 +346,7 @@ def parse(argv: list[str] | None, prog: str = "python -m mlemap.numerics.verify"
         description="Check every model of a sheet against independent numerics (autograd, finite differences, "
         "optimizers, scipy) and print the table and the sheet's exact answers; exits 1 on any FAIL.",
     )
-    parser.add_argument(
-        "--sheet", type=Path, default=DEFAULT_SHEET, help=f"a Python file defining SHEET (default: {SHEET_HELP})"
-    )
+    parser.add_argument("--sheet", type=Path, default=DEFAULT_SHEET, help=sheet_option_help())
     parser.add_argument(
         "--models", type=Path, help="instead of a sheet: derive and verify every Model this file defines"
     )
@@ -381,8 +403,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.numerics.v
         if r.check in MODEL_FAILURES or r.detail.startswith(PEER_FAILED):
             print(f"error: {r.detail}", file=sys.stderr)
     without_torch = sum(r.skipped and TORCH_MISSING in r.detail for r in results)
-    if without_torch:
-        print(f"note: {without_torch} check(s) skipped: {TORCH_MISSING}", file=sys.stderr)
+    if without_torch and not args.quiet:  # a message: --quiet silences it
+        print(f"note: {without_torch} check(s) skipped: {TORCH_MISSING}; to run them: {INSTALL_TORCH}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -41,6 +41,7 @@ from mlemap.numerics import kinds as work
 from mlemap.numerics.estimate import PointEstimate
 from mlemap.numerics.exact_study import ExactStudy
 from mlemap.numerics.study import Study
+from mlemap.numerics.torch_optional import TORCH_MISSING
 from mlemap.numerics.verify import Verification, answer_checks, unchecked_answers, verify
 from mlemap.reports import figures, layouts
 from mlemap.reports.boxes import place_boxes
@@ -555,15 +556,35 @@ def sheet_sections(results: SheetResults, chosen=None, variant: str = "solutions
 
 def how_checked(results: SheetResults) -> Section:
     """The solutions' one paragraph on their checks; the companion lists them."""
-    statuses = Counter(str(c.status) for v in results.verifications for c in v.checks)
+    checks = [c for v in results.verifications for c in v.checks]
+    statuses = Counter(str(c.status) for c in checks)
+    torchless = sum(c.status == "SKIP" and TORCH_MISSING in c.detail for c in checks)
+    statuses["SKIP"] -= torchless
     said = {"PASS": "agreed", "SKIP": "did not apply", "FAIL": "FAILED"}
     counts = ", ".join(f"{statuses[k]} {said[k]}" for k in ("PASS", "FAIL", "SKIP") if statuses[k])
+    if torchless:  # not "did not apply": they apply, and this build could not run them
+        counts += f", {torchless} need torch, which this build did not have"
     sec = Section("checked", "How these solutions were checked")
     sec.text(
         f"Every displayed equality was proved symbolically; of {sum(statuses.values())} independent numerical "
         f"checks of the answers, {counts}. The companion for the course staff lists them."
     )
     return sec
+
+
+def skip_reasons(results: SheetResults, titles: dict[str, str], answered: dict[str, str]) -> str:
+    """Why each SKIP of the table did not run, one reason at a time: the checks it names, or their count."""
+    by_reason: dict[str, list[str]] = {}
+    for c in (c for v in results.verifications for c in v.checks if c.status == "SKIP"):
+        reason = c.detail.removeprefix("skipped: ") or "the check does not apply"
+        by_reason.setdefault(reason, []).append(
+            f"{titles.get(c.model, c.model)} ({answered.get(c.check) or c.compares})"
+        )
+    said = [
+        f"{len(names)} checks: {reason}" if len(names) > 3 else f"{'; '.join(names)}: {reason}"
+        for reason, names in by_reason.items()
+    ]
+    return ("Skipped: " + ". ".join(said) + ".") if said else ""
 
 
 def verification_section(results: SheetResults) -> Section:
@@ -589,6 +610,9 @@ def verification_section(results: SheetResults) -> Section:
         for c in v.checks
     ]
     sec.table(("model", "what is compared", "error", "tolerance", "result"), rows, "Checks of this sheet.")
+    why = skip_reasons(results, titles, answered)
+    if why:
+        sec.text(why)
     missing = unchecked_answers(results.sheet, results.answers, results.verifications)
     if missing:
         sec.text(

@@ -18,6 +18,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from mlemap.numerics.torch_optional import INSTALL_TORCH, TORCH_MISSING
 from mlemap.reports import build as build_module
 from mlemap.reports import console, render
 from mlemap.reports.build import BuildError, first_latex_error
@@ -100,7 +101,7 @@ def test_verify_quiet_prints_only_the_failed_checks_and_the_count(workdir):
     rows = failed.stdout.splitlines()
     assert failed.returncode == 1 and rows[-1] == "11 passed, 1 skipped, 1 failed", failed.stdout + failed.stderr
     assert [row.split()[:3] for row in rows[2:-1]] == [["poisson", "answer", "q1.lambda_mle"]]
-    assert rows[-2].endswith("FAIL") and failed.stderr == ""
+    assert rows[-2].split()[5] == "FAIL" and "scipy" in rows[-2] and failed.stderr == ""  # with its reason
 
 
 def test_check_and_grade_quiet(tmp_path, capsys):
@@ -223,10 +224,10 @@ def without_torch(tmp_path_factory) -> dict[str, str]:
     too) runs at start-up."""
     site = tmp_path_factory.mktemp("site")
     (site / "sitecustomize.py").write_text(NO_TORCH)
-    return {**os.environ, "PYTHONPATH": str(site)}
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
 
 
-TORCH_NOTE = "torch is not installed (pip install 'mlemap[torch]')"
+TORCH_NOTE = TORCH_MISSING  # the reason every check that needs torch gives
 
 
 def test_without_torch_verify_skips_the_checks_that_need_it_and_says_so_in_one_line(workdir, without_torch):
@@ -240,7 +241,8 @@ def test_without_torch_verify_skips_the_checks_that_need_it_and_says_so_in_one_l
     assert all(checks[k]["detail"] == f"skipped: {TORCH_NOTE}" for k in torch_checks)
     # the rest still ran: the checks without torch are the same as with it
     assert {k for k, c in checks.items() if c["status"] == "PASS"} >= {"finite_difference", "scipy_optimize", "peer"}
-    assert out.stderr == f"note: 3 check(s) skipped: {TORCH_NOTE}\n"
+    assert out.stderr == f"note: 3 check(s) skipped: {TORCH_NOTE}; to run them: {INSTALL_TORCH}\n"
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in out.stderr  # the CPU build, not CUDA's
     table = mlemap("verify", "--sheet", "poisson_sheet.py", cwd=workdir, env=without_torch)
     assert table.stdout.rstrip().endswith("9 passed, 3 skipped, 0 failed"), table.stdout
     assert snapshot(workdir) == {"poisson_sheet.py": (workdir / "poisson_sheet.py").read_bytes()}

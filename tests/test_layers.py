@@ -82,6 +82,8 @@ def test_without_torch_every_public_name_works_and_the_checks_that_need_it_skip(
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     first, second, third = out.stdout.strip().splitlines()
     assert first == "{lambda: S_x/n} [] {'lambda': 3.0}"
-    reason = "skipped: torch is not installed (pip install 'mlemap[torch]')"
+    from mlemap.numerics.torch_optional import TORCH_MISSING
+
+    reason = f"skipped: {TORCH_MISSING}"
     assert second == f"True {sorted((c, reason) for c in ('autograd', 'hessian_autograd', 'torch_optim'))}"
     assert third == "False"

@@ -17,7 +17,7 @@ from mlemap.catalogue import derivation
 from mlemap.derivations.sheet import answers, load_sheet
 from mlemap.numerics.checks import CheckResult
 from mlemap.numerics.testing import VerificationFailed, assert_passed, assert_verified, junit_xml, sheet_cases
-from mlemap.numerics.verify import Verification, verify
+from mlemap.numerics.verify import Verification, format_table, verify
 from tests.conftest import mutate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +119,20 @@ def test_assert_passed_fails_only_a_failed_check():
     assert_passed(CheckResult("m", "ok", 0.0, 1e-9, True))
     with pytest.raises(VerificationFailed, match=r"m, bad: error 1\.000e-01 > tolerance 1\.0e-09"):
         assert_passed(CheckResult("m", "bad", 0.1, 1e-9, False))
+    with pytest.raises(pytest.skip.Exception, match="skipped: no peer"):  # a SKIP is pytest's skip, not a pass
+        assert_passed(CheckResult("m", "n/a", float("nan"), 0.0, True, "skipped: no peer", skipped=True))
+
+
+def test_a_verification_s_json_and_tables_never_show_nan():
+    """A SKIP measured nothing: null in JSON (strict JSON has no NaN), n/a in tables, the reason on its row."""
+    skip = CheckResult("m", "autograd", float("nan"), 1e-9, True, "skipped: torch is not installed", skipped=True)
+    crash = CheckResult("m", "peer", float("inf"), 1e-6, False, "crashed: ValueError: boom")
+    assert json.loads(json.dumps([skip.as_dict(), crash.as_dict()], allow_nan=False))[0]["error"] is None
+    rows = format_table([skip, crash]).splitlines()[2:]
+    assert rows[0].split()[2] == "n/a" and rows[0].endswith("SKIP  torch is not installed")
+    assert rows[1].endswith("FAIL  crashed: ValueError: boom")
+    v = Verification("m", (skip, CheckResult("m", "stationary", 0.0, 1e-6, True)))
+    assert v.verdict == "1 passed, 1 skipped" and "nan" not in v._repr_markdown_() + v._repr_html_()
 
 
 def test_sheet_cases_give_one_test_id_per_model_and_check(tmp_path):
