@@ -395,7 +395,8 @@ def _check_sizes(model: Model, arrays: dict[str, np.ndarray]) -> dict[str, np.nd
         raise InputError(f"{model.name}: data columns must have equal length, got {sizes}")
     n = next(iter(sizes.values()))
     if n < model.min_n:
-        raise InputError(f"{model.name}: needs at least {model.min_n} observations, got {n}")
+        noun = "observation" if model.min_n == 1 else "observations"
+        raise InputError(f"{model.name}: needs at least {model.min_n} {noun}, got {n}")
     for cov in model.covariates:
         values = arrays[cov.name]
         spread, size = float(np.ptp(values)), float(np.max(np.abs(values)))

@@ -19,6 +19,7 @@ import numpy as np
 import sympy as sp
 
 from mlemap.derivations import bayes, fisher
+from mlemap.derivations.distributions import Prior
 from mlemap.derivations.engine import Derivation, derive
 from mlemap.derivations.model import InputError, Model, in_support
 from mlemap.derivations.text import check_key, check_text
@@ -280,8 +281,21 @@ class OptimizerStudy(Question):
         if unknown or not self.parts:
             raise InputError(f"question {self.key}: parts must be among {STUDY_PARTS}, got {self.parts!r}")
         _whole(self, "n", self.n, 0, MAX_DRAWS)
+        drawn = [m for m in (self.model, self.compare) if m is not None and not m.observed]
+        if self.n and not drawn:  # the study runs on the observed data: n draws would be silently ignored
+            raise InputError(
+                f"question {self.key}: n = {self.n} draws, but the study runs on {self.model.name}'s observed data; "
+                "declare n only for a model without observed data (n is how many its simulate hook draws)"
+            )
         for k in self.batch_sizes:
             _whole(self, "a batch size", k, 1, MAX_DRAWS)
+
+    def redrawn(self, **models: Model) -> OptimizerStudy:
+        """The study on a student's drawn data (Sheet.for_student): n counts draws of a simulate hook, so it is
+        dropped where no model is left without observed data, as a declaration must."""
+        after = {"model": self.model, "compare": self.compare} | models
+        drawing = any(m is not None and not m.observed for m in after.values())
+        return dataclasses.replace(self, n=self.n if drawing else 0, **models)  # type: ignore[arg-type]
 
 
 MAX_DRAWS = 10_000_000
@@ -391,22 +405,22 @@ class Precision(Question):
 
 @dataclass(frozen=True)
 class PriorStrength(Question):
-    """How much the prior matters: on the model's observed data (one parameter on an interval) the MLE, and under
-    each prior of priors (its label -> its density in the parameter, from weak to strong) the MAP, exact, and the
-    posterior mean, by quadrature. Answers KEY.map_1, KEY.map_2, ... in the priors' order."""
+    """How much the prior matters: on the model's observed data (one parameter on an interval, bounded or not) the
+    MLE, and under each prior of priors (its label -> its density in the parameter, or a prior by name: Beta(a, b),
+    Gamma(shape, rate), Normal(mean, sd), read as from_distribution's prior=, from weak to strong) the MAP, exact,
+    and the posterior mean, by quadrature. Answers KEY.map_1, KEY.map_2, ... in the priors' order."""
 
     model: Model = None  # type: ignore[assignment]
-    priors: Mapping[str, sp.Expr] = field(default_factory=dict)
+    priors: Mapping[str, sp.Expr | Prior] = field(default_factory=dict)
 
     def check(self) -> None:
         _needs_model(self)
         _needs_observed_one_parameter(self)
-        if not self.priors:
-            raise InputError(f"question {self.key}: names no priors to compare")
+        if not isinstance(self.priors, Mapping) or not self.priors:
+            raise InputError(f"question {self.key}: priors must map a label to a prior; it names no priors to compare")
         for label, prior in self.priors.items():
             check_text(label, f"question {self.key}: a prior's label")
-            if not isinstance(prior, sp.Expr) or prior.free_symbols - set(self.model.param_symbols):
-                raise InputError(f"question {self.key}: the prior {label} must be a density in {self.model.params[0]}")
+            _check_prior_of(self, label, prior)
 
     def prior_models(self) -> dict[str, Model]:
         """The model under each prior, and (label "") without one."""
@@ -424,6 +438,36 @@ class PriorStrength(Question):
                 (value,) = d.estimate.values()
                 rows.append(_answer(f"{self.key}.map_{i}", f"MAP under the prior {label} ({self.key})", value, d))
         return rows
+
+
+def _check_prior_of(q: PriorStrength, label: str, prior: object) -> None:
+    """A prior of a PriorStrength question: a SymPy expression in the parameter alone, or a prior by name whose
+    density is a density where the parameter ranges; else one line naming the question, the prior and the rule."""
+    par = q.model.params[0]
+    where = f"question {q.key}: the prior {label}"
+    if isinstance(prior, Prior):
+        if not par.domain.is_subset(prior.domain):
+            raise InputError(
+                f"{where} is {prior}, a density on {_shown_set(prior.domain)}, but {par.symbol} ranges over "
+                f"{_shown_set(par.domain)}"
+            )
+        return
+    if not isinstance(prior, sp.Expr):
+        raise InputError(
+            f"{where} must be a density in {par.symbol} (a SymPy expression) or Beta(...), Gamma(...), Normal(...); "
+            f"got {type(prior).__name__}"
+        )
+    extra = prior.free_symbols - {par.symbol} - set(q.model.constants)
+    if extra:
+        names = ", ".join(sorted(str(s) for s in extra))
+        raise InputError(f"{where} must be a density in {par.symbol} alone; it also has {names}")
+
+
+def _shown_set(domain: sp.Set) -> str:
+    """An interval as a reader writes it, (0, oo) or [0, 1], not its repr; another set as SymPy prints it."""
+    if not isinstance(domain, sp.Interval):
+        return str(domain)
+    return f"{'(' if domain.left_open else '['}{domain.start}, {domain.end}{')' if domain.right_open else ']'}"
 
 
 def _conditions(condition: sp.Basic) -> tuple[sp.Basic, ...]:
@@ -456,6 +500,7 @@ class Sheet:
             if isinstance(model, Model):
                 check_text(model.name, "a model's name")
                 check_text(model.title, f"{model.name}: its title")
+        _check_model_names(self)
 
     def for_student(self, student: str) -> Sheet:
         """The sheet with each per_student model's data drawn for this student: the same ID gets the same data on
@@ -471,6 +516,8 @@ class Sheet:
             changes: dict[str, object] = {
                 a: drawn[m.name] for a in ("model", "compare") for m in [getattr(q, a, None)] if m and m.name in drawn
             }
+            if changes and isinstance(q, OptimizerStudy):
+                return q.redrawn(**changes)  # type: ignore[arg-type]
             return dataclasses.replace(q, **changes) if changes else q  # type: ignore[arg-type]
 
         redrawn = {q.key.split(".")[0] for q in self.questions if swapped(q) is not q}
@@ -497,6 +544,48 @@ class Sheet:
         for model in self.extra_models:
             seen.setdefault(model.name, model)
         return tuple(seen.values())
+
+
+def _check_model_names(sheet: Sheet) -> None:
+    """One name, one model: answers, checks and reports find a model's derivation by its name, so two different
+    models under one name would silently share the first one's (an MLE answered for a MAP question)."""
+    first: dict[str, tuple[str, Model]] = {}
+    for where, model in _model_uses(sheet):
+        seen_where, seen = first.setdefault(model.name, (where, model))
+        if not same_model(seen, model):
+            raise InputError(
+                f"sheet {sheet.title!r}: {seen_where} and {where} use two different models both named "
+                f"{model.name!r}, which would share one derivation; pass name= to give each its own name"
+            )
+
+
+def _model_uses(sheet: Sheet):
+    """(where, model) for each model the sheet declares: a question's model or compare, or an extra model."""
+    for q in sheet.questions + sheet.appendix:
+        for field_name, where in (("model", f"question {q.key}"), ("compare", f"question {q.key} (its compare)")):
+            model = getattr(q, field_name, None)
+            if isinstance(model, Model):
+                yield where, model
+    for model in sheet.extra_models:
+        if isinstance(model, Model):
+            yield "extra_models", model
+
+
+def same_model(a: Model, b: Model) -> bool:
+    """The same object, or equal in every field (Model's dataclass equality), the observed data compared value
+    by value: an array column's == is elementwise, no truth value. Two from_distribution calls differ in their
+    sampler and peer (each call makes its own), so they are not the same model; a name tells them apart."""
+    if a is b:
+        return True
+    try:
+        return bool(_fields(a) == _fields(b))
+    except (TypeError, ValueError):  # a field whose == gives no single truth value: not shown to be equal
+        return False
+
+
+def _fields(model: Model) -> tuple:
+    observed = None if model.observed is None else {s: tuple(v) for s, v in model.observed.items()}
+    return tuple(observed if f.name == "observed" else getattr(model, f.name) for f in dataclasses.fields(model))
 
 
 MAX_STUDENT_ID = 100
@@ -684,12 +773,45 @@ def load_sheet(path) -> Sheet:
 _LOADED: dict[tuple[str, str], object] = {}  # (resolved path, content hash) -> module: a sheet runs once
 
 
-def load_sheet_module(path):
-    """The module of a sheet file, checked to define SHEET (a Sheet). The file runs once per process and
-    content: the command line's check and the build share it."""
+def shipped_sheets() -> dict[str, Path]:
+    """The sheets shipped with mlemap by name (exercise3: its file), wherever pip installed the package."""
+    from mlemap.sheets import DEFAULT_SHEET
+
+    return {f.stem: f for f in sorted(DEFAULT_SHEET.parent.glob("*.py")) if not f.name.startswith("_")}
+
+
+def sheet_file(path) -> Path:
+    """The file a sheet argument names: the path itself where it exists; else a bare name of a shipped sheet
+    (exercise3 or exercise3.py) is that sheet, so an installed user needs no path into the package. A file of
+    that name in the working directory wins: exercise3 is ./exercise3.py where that exists (a course's own copy,
+    never silently replaced by the shipped one)."""
     path = Path(path)
+    if path.exists() or len(path.parts) != 1:
+        return path
+    name = path.name.removesuffix(".py")
+    shipped = shipped_sheets().get(name)
+    if shipped is None:
+        return path
+    own = path.with_name(name + ".py")
+    return own if own.exists() else shipped
+
+
+def sheet_option_help() -> str:
+    """--sheet's help, the same for every command that takes it."""
+    from mlemap.sheets import DEFAULT_SHEET
+
+    return (
+        "a Python file defining SHEET, or the name of a sheet shipped with mlemap where no such file exists here: "
+        f"{', '.join(shipped_sheets())} (default: {DEFAULT_SHEET.stem}, the example sheet shipped with mlemap)"
+    )
+
+
+def load_sheet_module(path):
+    """The module of a sheet file (or a shipped sheet's name, sheet_file), checked to define SHEET (a Sheet).
+    The file runs once per process and content: the command line's check and the build share it."""
+    named, path = path, sheet_file(path)
     if not path.is_file():
-        raise InputError(f"{path} is not a sheet file (no such file)")
+        raise InputError(f"{named} is not a sheet file (no such file; shipped sheets: {', '.join(shipped_sheets())})")
     try:
         key = (str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest())
     except OSError as exc:

@@ -49,9 +49,10 @@ def stages(d: Derivation) -> list[Stage]:
     model = d.model
     responses = ", ".join(str(x) for x in model.data if x not in model.covariates)
     given = "".join(f"{c}, " for c in model.covariates)  # a regression's density is conditional on them
-    out: list[Stage] = [(f"log-density log p({responses} | {given}theta)", d.log_density)]
+    named = ", ".join(p.name for p in theta)  # the model's own parameters (sigma, lambda), not a generic theta
+    out: list[Stage] = [(f"log-density log p({responses} | {given}{named})", d.log_density)]
     if d.model.prior is not None:
-        out.append(("log-prior log p(theta)", d.log_prior))
+        out.append((f"log-prior log p({named})", d.log_prior))
     out.append(("log-likelihood" + (" in the sample statistics" if d.separable else ""), d.loglik))
     objective = "log-posterior" if d.model.prior is not None else "log-likelihood"
     out.append((f"score (gradient of the {objective})", scalar(d.score)))  # one parameter's: a number

@@ -42,7 +42,7 @@ class Feedback:
     verdict: str  # "correct", "incorrect", "unreadable" or "undecided"
     proved: bool
     mistake: str | None
-    message: str
+    message: str  # the reason, without the verdict word: every display prints "verdict: message"
     counterexample: dict | None = None  # {"data": {...}, "yours": number, "expected": number}
     step: str | None = None
     line: int | None = None  # a derivation checked line by line: the first line that is wrong
@@ -116,7 +116,7 @@ def _judge(q, d: Derivation, right: Answer, student: sp.Basic, notation: Notatio
         return _against_number(q, d, right, student, notation)
     proof = in_statistics(student, d)
     if proof is not None and _equal(proof, expected):
-        return Feedback("correct", True, None, "correct: equal to the derived answer, proved symbolically")
+        return Feedback("correct", True, None, "equal to the derived answer, proved symbolically")
     rows_list = _data_sets(q, d, seed)
     for rows in rows_list:
         mine, theirs = _value(student, d, rows), _value(expected, d, rows)
@@ -129,7 +129,7 @@ def _judge(q, d: Derivation, right: Answer, student: sp.Basic, notation: Notatio
         if not _equal(mine, theirs):
             return _incorrect(q, d, right, student, rows_list, rows, mine, theirs)
     return Feedback(
-        "correct", False, None, f"correct, not proved: equal to the derived answer on {len(rows_list)} random data sets"
+        "correct", False, None, f"equal to the derived answer on {len(rows_list)} random data sets, not proved"
     )
 
 
@@ -189,7 +189,7 @@ def _against_number(q, d, right: Answer, student, notation: Notation) -> Feedbac
     if decimal is not None:
         found = _decimal(decimal, student, expected)
     elif _equal(student, expected):
-        return Feedback("correct", True, None, "correct: equal to the derived answer exactly")
+        return Feedback("correct", True, None, "equal to the derived answer exactly")
     else:
         found = Feedback(
             "incorrect",
@@ -223,7 +223,12 @@ def _decimal(text: str, given: sp.Rational, expected) -> Feedback:
             "undecided", False, None, f"give at least {MIN_DIGITS} significant digits (relative error {error:.1e})"
         )
     if rounded:
-        return Feedback("correct", False, None, f"correct to the {digits} digits given (relative error {error:.1e})")
+        return Feedback(
+            "correct",
+            False,
+            None,
+            f"the exact answer rounded to the {digits} digits given (relative error {error:.1e})",
+        )
     return Feedback(
         "incorrect",
         False,
@@ -366,14 +371,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.numerics.c
     import json
     import sys
 
-    from mlemap.derivations.sheet import load_sheet
-    from mlemap.numerics.verify import SHEET_HELP
+    from mlemap.derivations.sheet import load_sheet, sheet_option_help
     from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
     usage = argparse.ArgumentParser(prog=prog, description="Check one student answer against the sheet's derivation.")
-    usage.add_argument(
-        "--sheet", default=str(DEFAULT_SHEET), help=f"a Python file defining SHEET (default: {SHEET_HELP})"
-    )
+    usage.add_argument("--sheet", default=str(DEFAULT_SHEET), help=sheet_option_help())
     usage.add_argument("question", help="the answer's key in answers.json, e.g. task1.sigma2_mle")
     usage.add_argument(
         "answer", help="the answer: LaTeX (\\frac{1}{n}\\sum_i x_i), plain text (sum(x_i)/n) or a number"

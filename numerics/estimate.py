@@ -4,6 +4,7 @@ summary (standard errors, Wald and likelihood-ratio intervals, log-likelihood, A
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,24 +152,31 @@ def interval(domain: sp.Set) -> str:
 
 
 def read_csv_columns(path: str | Path) -> dict[str, list[float]]:
-    """A CSV file's columns by their header names, as floats: data for estimate(), as `mlemap derive --data` reads
-    them. A missing file, a ragged row or a cell that is not a number is one line naming the file and the cell."""
+    """A CSV file's columns by their header names, as floats: data for estimate(). A missing file, a ragged row or
+    a cell that is not a number is one line naming the file and the cell."""
+    return read_csv_table(path)[0]
+
+
+def read_csv_table(path: str | Path) -> tuple[dict[str, list[float]], list[int]]:
+    """A CSV file's columns by their header names, as floats, and the file's line number of each row (blank lines
+    carry no observation and are skipped, so row i is not always line i + 2)."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+            reader = csv.reader(handle)
+            numbered = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the data file ({getattr(exc, 'strerror', None) or exc})") from None
     except csv.Error as exc:
         raise InputError(f"{path}: not a CSV file ({exc})") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]  # blank lines carry no observation
-    if len(rows) < 2:
+    if len(numbered) < 2:
         raise InputError(f"{path}: a CSV file needs a header row of data names and at least one row of values")
-    names = [name.strip() for name in rows[0]]
+    header = numbered[0][1]
+    names = [name.strip() for name in header]
     if len(set(names)) != len(names) or not all(names):
-        raise InputError(f"{path}: the header must name each column once, got {rows[0]}")
+        raise InputError(f"{path}: the header must name each column once, got {header}")
     columns: dict[str, list[float]] = {name: [] for name in names}
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in numbered[1:]:
         if len(row) != len(names):
             raise InputError(f"{path}: line {line} has {len(row)} values, the header names {len(names)} columns")
         for name, cell in zip(names, row):
@@ -176,4 +184,23 @@ def read_csv_columns(path: str | Path) -> dict[str, list[float]]:
                 columns[name].append(float(cell))
             except ValueError:
                 raise InputError(f"{path}: line {line}, column '{name}': {cell!r} is not a number") from None
-    return columns
+    return columns, [line for line, _ in numbered[1:]]
+
+
+_AT_INDEX = re.compile(r"\bat index (\d+)\b")  # where Model.validate says which value breaks a rule
+
+
+def estimate_csv(derivation: Derivation | Model, path: str | Path) -> PointEstimate:
+    """estimate() at a CSV file's columns, as `mlemap derive --data` fits them: a rule the data break is one line
+    naming the file, and the line of the value where the rule names one."""
+    columns, lines = read_csv_table(path)
+    try:
+        return estimate(derivation, columns)
+    except InputError as exc:
+        raise InputError(f"{path}: {_AT_INDEX.sub(lambda at: on_line(at, lines), str(exc))}") from None
+
+
+def on_line(at: re.Match, lines: list[int]) -> str:
+    """'at index 3' as the file's line of row 3."""
+    row = int(at[1])
+    return f"on line {lines[row]}" if row < len(lines) else at[0]

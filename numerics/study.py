@@ -53,6 +53,7 @@ class Study:
     grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (theta_1, theta_2, objective) for two parameters
     start_curvatures: tuple[float, ...] = ()  # the eigenvalues of -H at the start: why predicted steps differ
     without_torch: str = ""  # why gradient ascent used the derived score and torch.optim did not run, if it did not
+    curvature: np.ndarray | None = None  # -H(theta_hat), the derived Hessian at the data: what curvatures come from
 
 
 PARTS = ("optimizers", "batches", "grid")  # beside the learning-rate study, which always runs
@@ -71,7 +72,8 @@ def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None, part
     found = optimum.values
     assert found is not None  # a converged estimate has values
     n = len(next(iter(data.values())))
-    curvatures = np.linalg.eigvalsh(-c.evaluator.hessian(found, data))
+    curvature = -c.evaluator.hessian(found, data)  # the derived Hessian, lambdified: the same with torch or without
+    curvatures = np.linalg.eigvalsh(curvature)
     if curvatures[0] <= 0:
         raise InputError(f"{d.model.name}: the Hessian at the optimum is not negative definite; no rate study")
     bound = 2.0 / float(curvatures[-1])
@@ -96,6 +98,7 @@ def run_study(d: Derivation, seed: int = 0, fractions=FRACTIONS, data=None, part
         grid,
         tuple(float(v) for v in np.linalg.eigvalsh(-c.evaluator.hessian(start, data))),
         "" if has_torch() else TORCH_MISSING,
+        curvature,
     )
 
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from mlemap.derivations.model import InputError
-from mlemap.derivations.sheet import load_sheet_module
-from mlemap.numerics.verify import SHEET_HELP, seed
+from mlemap.derivations.sheet import load_sheet_module, sheet_option_help
+from mlemap.numerics.verify import seed
 from mlemap.reports.build import FORMATS, BuildError, PdfFailed, build
 from mlemap.reports.plan import Settings
 from mlemap.reports.workers import Interrupted, raise_on_sigterm
@@ -65,7 +65,7 @@ def parser(prog: str = "python -m mlemap.reports") -> argparse.ArgumentParser:
         default=2,
         help="processes for verification and figures; 1 runs everything in one process (default 2)",
     )
-    p.add_argument("--sheet", help=f"a sheet file: a Python file defining SHEET (default: {SHEET_HELP})")
+    p.add_argument("--sheet", help=sheet_option_help())
     p.add_argument(
         "--variant",
         choices=("solutions", "questions", "companion"),

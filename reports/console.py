@@ -79,10 +79,10 @@ def derive_command(argv: list[str]) -> int:
         d = value if isinstance(value, Derivation) else derive(value)
         print(as_text(d), end="")
         if args.data is not None:
-            from mlemap.numerics.estimate import estimate, read_csv_columns  # numerics only when data are given
+            from mlemap.numerics.estimate import estimate_csv  # numerics only when data are given
 
             print()
-            print(estimate(d, read_csv_columns(args.data)).summary(args.alpha), end="")
+            print(estimate_csv(d, args.data).summary(args.alpha), end="")
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -35,12 +35,20 @@ def ascent_errors(rates: Study, sym: StudySymbols) -> tuple[dict[str, np.ndarray
     for r in rates.ascent:
         title = bound_title(r.lr, rates.bound)
         # each in braces: mathtext would read the minus after a comma as a subtraction
-        factors = dict.fromkeys(f"{{{figures.figure_number(1 - r.lr * c, 3)}}}" for c in sorted(rates.curvatures)[::-1])
+        factors = dict.fromkeys(
+            f"{{{figures.figure_number(_factor(r.lr, c), 3)}}}" for c in sorted(rates.curvatures)[::-1]
+        )
         curves[title] = r.errors
         notes[title] = f"${sym.factor} = " + r",\ ".join(factors) + "$"
     done = [r.steps for r in rates.ascent if r.status == "converged"]
     steps = int(1.15 * max(done)) + 1 if done and len(done) < len(rates.ascent) else None
     return curves, notes, steps
+
+
+def _factor(rate: float, curvature: float) -> float:
+    """1 - rate curvature, 0 where it is rounding (the best rate of one parameter: 1 - 2 kappa / (2 kappa))."""
+    q = 1 - rate * curvature
+    return 0.0 if abs(q) < 1e-12 else q
 
 
 ASCENT_ERRORS_CAPTION = (
@@ -104,11 +112,15 @@ def exact_study(sec: Section, q: OptimizerStudy, st: ExactStudy, plan: figures.F
 
 
 def without_torch(reason: str) -> str:
-    """What a study built without torch left out, and why."""
-    return (
-        "This build ran without torch: gradient ascent stepped along the derived score, not torch autograd's "
-        f"gradient, and torch.optim's optimizers were left out: {reason}."
-    )
+    """What a study built without torch left out, and why (gradient ascent's table says what its gradient was:
+    ascent_gradient)."""
+    return f"This build ran without torch, so torch.optim's optimizers were left out: {reason}."
+
+
+def ascent_gradient(without: str, autograd: str) -> str:
+    """How gradient ascent's gradients were computed, as its table's caption says it: autograd's words where
+    torch ran, the derived score where it did not (without: numerics' reason, '' with torch)."""
+    return ", each gradient the derived score (this build ran without torch)," if without else autograd
 
 
 def _intro(sec: Section, q, st: ExactStudy, plan, labels, sym: StudySymbols) -> None:
@@ -170,8 +182,8 @@ def _rates(sec: Section, q, st: ExactStudy, plan, labels, sym: StudySymbols) -> 
             )
             for r in rates.ascent
         ],
-        f"Gradient ascent from ({start}) until the mean gradient is below $10^{{-6}}$ in norm; the predicted counts come "
-        "from the iteration matrix.",
+        f"Gradient ascent from ({start}){ascent_gradient(rates.without_torch, '')} until the mean gradient is below "
+        "$10^{-6}$ in norm; the predicted counts come from the iteration matrix.",
     )
     # the code before the figures: text that flows fills the page a figure would leave
     converged = [r for r in rates.ascent if r.status == "converged" and r.steps]

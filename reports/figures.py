@@ -195,14 +195,14 @@ class Panels:
         return i // self.cols == (len(self.axes) - 1) // self.cols
 
 
-def _panels(count: int, height: float, spare: int = 0, cols: int | None = None) -> Panels:
+def _panels(count: int, height: float, spare: int = 0, cols: int | None = None, width: float = WIDTH) -> Panels:
     """count panels on one figure with shared axes; spare: slots for the caller (a legend) after them, not
     shared; cols: panels in a row (else _grid_shape's). Each panel spans two columns of a grid twice as fine, so
     a short last row is centred."""
     slots = count + spare
     cols = cols or _grid_shape(slots)[1]
     rows = -(-slots // cols)
-    fig = plt.figure(figsize=(WIDTH, height), layout="constrained")
+    fig = plt.figure(figsize=(width, height), layout="constrained")
     grid = fig.add_gridspec(rows, 2 * cols)
     axes: list = []
     for i in range(slots):
@@ -363,6 +363,9 @@ def _mark_optimum(ax, optimum, ms: float = 7) -> None:
         ax.plot(*optimum, "x", color="red", ms=ms, mew=2, label="optimum", zorder=5)
 
 
+SINGLE_PANEL_TEXT = (1.9, 0.85)  # inches beside (y labels, colour bar) and above and below (title, x labels) a panel
+
+
 def path_panels(
     m1, m2, values, paths: dict[str, np.ndarray], optimum, labels=(r"$\mu_1$", r"$\mu_2$", r"$L(\mu)$")
 ) -> plt.Figure:
@@ -374,11 +377,14 @@ def path_panels(
     rows, cols = _grid_shape(len(paths))
     if aspect < 0.85 and len(paths) <= 5:  # panels wider than high: one row uses the width
         rows, cols = 1, len(paths)
+    single = len(paths) == 1
     panel = (WIDTH - (0.6 if rows == 1 else 1.6)) / cols - 0.05  # inches: the colour bar and the y labels take the rest
+    height = min(0.5 + rows * (panel * aspect + 0.45) + (0.6 if rows == 1 else 0), HEIGHT)
+    if single:  # the colour bar beside it, the figure as wide as panel and bar: the bar stays by the panel
+        panel = min((HEIGHT - SINGLE_PANEL_TEXT[1]) / aspect, WIDTH - SINGLE_PANEL_TEXT[0])
+        height = min(panel * aspect + SINGLE_PANEL_TEXT[1], HEIGHT)
     # shared axes, tick labels on the outer panels only: one scale to read, and a third of the text to lay out
-    panels = _panels(
-        len(paths), min(0.5 + rows * (panel * aspect + 0.45) + (0.6 if rows == 1 else 0), HEIGHT), cols=cols
-    )
+    panels = _panels(len(paths), height, cols=cols, width=panel + SINGLE_PANEL_TEXT[0] if single else WIDTH)
     relative = _relative(values)
     starts = [p[0] for p in paths.values() if len(p)]
     depth = _clip_depth(relative, -_at(m1, m2, relative, starts[0]) if starts else None)
@@ -392,8 +398,21 @@ def path_panels(
         _mark_optimum(ax, optimum)
         _title(ax, label, panel)
     _outer_labels(panels, len(paths), *labels[:2])
-    _relative_colours(panels.fig, panels.axes, image, labels[2], depth, "sqrt", below=rows == 1)
+    _relative_colours(panels.fig, panels.axes, image, labels[2], depth, "sqrt", below=rows == 1 and not single)
+    if single:
+        _as_wide_as_a_figure(panels.fig)
     return panels.fig
+
+
+def _as_wide_as_a_figure(fig: plt.Figure) -> None:
+    """Widen the saved box of a figure narrower than WIDTH to WIDTH, the figure centred in it: every figure is then
+    printed, and shown across a page, at one scale (a lone narrow panel stretched to the width would have text
+    several times the others'). An invisible line marks the box; constrained layout ignores it."""
+    width = fig.get_figwidth()
+    margin = (WIDTH - 2 * TIGHT_PAD - width) / 2  # the saved box pads the line too
+    if margin <= 0:
+        return
+    fig.add_artist(Line2D([-margin, width + margin], [0, 0], transform=fig.dpi_scale_trans, color="none"))
 
 
 def error_curves(

@@ -198,7 +198,7 @@ def write_class(result: ClassResult, directory: Path, labels: dict[str, str], gr
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m mlemap.reports.grade") -> int:
-    from mlemap.numerics.verify import SHEET_HELP
+    from mlemap.derivations.sheet import sheet_option_help
     from mlemap.sheets import DEFAULT_SHEET  # the command line alone chooses the default sheet
 
     usage = argparse.ArgumentParser(prog=prog, description="Grade a class's answers against the sheet's derivations.")
@@ -207,9 +207,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m mlemap.reports.gr
         help="a CSV file with the header student,question,answer, or a directory of STUDENT.csv files with the "
         "header question,answer",
     )
-    usage.add_argument(
-        "--sheet", default=str(DEFAULT_SHEET), help=f"a Python file defining SHEET (default: {SHEET_HELP})"
-    )
+    usage.add_argument("--sheet", default=str(DEFAULT_SHEET), help=sheet_option_help())
     usage.add_argument("--out", default="build/grades", help="output directory (default build/grades)")
     usage.add_argument("--jobs", type=int, default=None, help="processes (default: every core)")
     usage.add_argument(

@@ -14,7 +14,14 @@ from mlemap.derivations.sheet import OptimizerStudy
 from mlemap.numerics.study import Run, Study
 from mlemap.reports import figures, reference_code
 from mlemap.reports.document import Section, hat, math, number
-from mlemap.reports.exact_study import HEATMAP, ascent_caption, ascent_errors, bound_title, without_torch
+from mlemap.reports.exact_study import (
+    HEATMAP,
+    ascent_caption,
+    ascent_errors,
+    ascent_gradient,
+    bound_title,
+    without_torch,
+)
 from mlemap.reports.layouts import truth_latex
 from mlemap.reports.study_symbols import StudySymbols
 
@@ -28,18 +35,10 @@ def general_study(sec: Section, q: OptimizerStudy, st: Study, d: Derivation, pla
             [(r.label, number(r.lr), outcome(r)) for r in st.optimizers],
             "torch.optim on the mean negative log-likelihood.",
         )
-    elif st.without_torch:
+    elif st.without_torch and "optimizers" in q.parts:
         sec.text(without_torch(st.without_torch))
     if st.grid is not None:
-        m1, m2, values = st.grid
-        paths = {r.label: r.path for r in st.optimizers} | {
-            f"gradient ascent, {bound_title(r.lr, st.bound)}": r.path for r in st.ascent[:1]
-        }
-        labels = (*(f"${sp.latex(p.symbol)}$" for p in q.model.params), r"$\ell$")
-        sec.figure(
-            plan.add(f"{q.key}_paths", figures.path_panels, m1, m2, values, paths, _point(st), labels),
-            f"The optimizers' paths on the log-likelihood, a panel per optimizer; {HEATMAP}.",
-        )
+        _paths(sec, q, st, plan)
     if st.batches:
         sec.table(
             ("batch size", "final distance to the optimum", "status"),
@@ -51,6 +50,25 @@ def general_study(sec: Section, q: OptimizerStudy, st: Study, d: Derivation, pla
             f"${sym.batch}$ points drawn without replacement, at a tenth of the full-data bound; smaller batches, "
             "noisier steps.",
         )
+
+
+def _paths(sec: Section, q: OptimizerStudy, st: Study, plan) -> None:
+    """The optimizers' paths and gradient ascent's at the first rate, a panel each; where no optimizer ran (no
+    torch, or none asked for), gradient ascent's path alone, and the caption says so."""
+    assert st.grid is not None  # drawn only for a study with its grid
+    m1, m2, values = st.grid
+    first = st.ascent[0]
+    paths = {r.label: r.path for r in st.optimizers} | {
+        f"gradient ascent, {bound_title(first.lr, st.bound)}": first.path
+    }
+    labels = (*(f"${sp.latex(p.symbol)}$" for p in q.model.params), r"$\ell$")
+    if st.optimizers:
+        caption = f"The optimizers' paths on the log-likelihood, a panel per optimizer; {HEATMAP}."
+    else:
+        start = "(" + ", ".join(_tex(x) for x in first.path[0]) + ")"
+        at = rf"${first.lr / st.bound:.6g} \times$ the bound"
+        caption = f"Gradient ascent's path on the log-likelihood from ${start}$ at {at}; {HEATMAP}."
+    sec.figure(plan.add(f"{q.key}_paths", figures.path_panels, m1, m2, values, paths, _point(st), labels), caption)
 
 
 def outcome(run: Run) -> str:
@@ -86,6 +104,7 @@ def _derivation(sec: Section, st: Study, d: Derivation, sym: StudySymbols) -> No
     at = r",\ ".join(f"{hat(p)} = {_tex(st.optimum[p.name])}" for p in d.params)
     vector = ", ".join(sp.latex(p) for p in d.params)
     objective = "log-posterior" if model.prior is not None else "log-likelihood"
+    words, shown = _curvature(st, d, objective)
     sec.text(
         f"The study's data: n = {st.n} points {drawn}. At them the {d.kind}, {how}, is ${at}$: the optimum the "
         f"runs should reach. Near it the {objective} is close to its second-order expansion "
@@ -94,12 +113,9 @@ def _derivation(sec: Section, st: Study, d: Derivation, sym: StudySymbols) -> No
         rf"${v}_{{t+1}} = {v}_t + {r} \nabla \ell({v}_t)$ moves the error by "
         rf"${v}_{{t+1}} - \hat{{{v}}} \approx (I + {r} H)({v}_t - \hat{{{v}}})$: along each eigenvector of $-H$, "
         rf"with eigenvalue ${k}_i$, it is multiplied at every step by ${f}_i = 1 - {r} {k}_i$, and every "
-        rf"$|{f}_i| < 1$ exactly when $0 < {r} < 2 / {k}_{{\max}}$, the stability bound. At the optimum"
-        + _curvature_words(d)
+        rf"$|{f}_i| < 1$ exactly when $0 < {r} < 2 / {k}_{{\max}}$, the stability bound. At the optimum" + words
     )
-    shown = _curvature_display(st, d)
-    if shown:
-        sec.math(shown)
+    sec.math(shown)
     low, high = min(st.curvatures), max(st.curvatures)
     eigen = (
         rf"${k}_{{\min}} = {_tex(low)}$ and ${k}_{{\max}} = {_tex(high)}$"
@@ -126,36 +142,59 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _curvature_words(d: Derivation) -> str:
-    if curvature_at_estimate(d) is None:
-        return ", computed by automatic differentiation of the log-likelihood at the data,"
-    return (
-        ", where the score vanishes, the data's sums are what the estimate's equations make them, and the "
-        "negative Hessian is"
-    )
-
-
-def _curvature_display(st: Study, d: Derivation) -> str:
-    """-H at the optimum in the estimates, then in numbers; '' where it has no closed form or does not agree
-    with the eigenvalues the study computed by automatic differentiation (then only those are shown)."""
-    exact = curvature_at_estimate(d)
-    if exact is None:
-        return ""
-    values = {n_obs: st.n} | {p: st.optimum[p.name] for p in d.params}
-    numbers = np.array(exact.subs(values).evalf(), dtype=float)
-    if not np.allclose(np.linalg.eigvalsh(numbers), sorted(st.curvatures), rtol=1e-6):
-        return ""
-    names = {p: hat(p) for p in d.params}
+def _curvature(st: Study, d: Derivation, objective: str) -> tuple[str, str]:
+    """The words after 'At the optimum' and the display of -H there they announce: in the estimates where the
+    sums they use follow from them (curvature_at_estimate); exact at the observed data where the estimate is
+    exact; else the derived Hessian's numbers at the data. An exact form shows only where its numbers agree with
+    the eigenvalues the study computed (numerics.study: the derived Hessian at the data, with torch or without)."""
     at = ", ".join(hat(p) for p in d.params)
+    in_estimates = curvature_at_estimate(d)
+    if in_estimates is not None and _agrees(st, d, in_estimates):
+        exact = math(d, in_estimates, symbol_names={p: hat(p) for p in d.params})
+        words = (
+            ", where the score vanishes, the data's sums are what the estimate's equations make them, and the "
+            "negative Hessian is"
+        )
+        return words, rf"-H({at}) = {exact} = {_matrix(_at_optimum(st, d, in_estimates))}"
+    observed = _at_observed_data(d)
+    if observed is not None and _agrees(st, d, observed):
+        words = f", where the data's sums take their observed values and the {d.kind} is exact, the negative Hessian is"
+        return words, rf"-H({at}) = {math(d, observed)} = {_matrix(_at_optimum(st, d, observed))}"
+    numbers = np.asarray(st.curvature, dtype=float)
+    # entries that are rounding beside the largest (an off-diagonal zero at the optimum) print as 0
+    numbers = np.where(np.abs(numbers) < 1e-9 * np.max(np.abs(numbers)), 0.0, numbers)
+    words = f" the negative Hessian, the {objective}'s derived Hessian evaluated at the data, is"
+    return words, rf"-H({at}) = {_matrix(numbers)}"
+
+
+def _matrix(numbers: np.ndarray) -> str:
     rows = r" \\ ".join(" & ".join(_tex(x) for x in row) for row in numbers)
-    return (
-        rf"-H({at}) = {math(d, exact, symbol_names=names)} = "
-        rf"\left[\begin{{matrix}}{rows}\end{{matrix}}\right]"
-    )
+    return rf"\left[\begin{{matrix}}{rows}\end{{matrix}}\right]"
+
+
+def _at_observed_data(d: Derivation) -> sp.Matrix | None:
+    """-H exactly at the model's observed data and its exact estimate; None without either."""
+    if not d.model.observed or not d.observed_statistics or d.estimate is None or set(d.estimate) != set(d.params):
+        return None
+    at = (-d.hessian).subs(d.model.constants).subs(d.observed_statistics).subs(d.estimate)
+    exact = sp.simplify(at)
+    return exact if not exact.free_symbols else None
+
+
+def _at_optimum(st: Study, d: Derivation, exact: sp.Matrix) -> np.ndarray:
+    """An exact -H in numbers, at the study's n and optimum."""
+    values = {n_obs: st.n} | {p: st.optimum[p.name] for p in d.params}
+    return np.array(exact.subs(values).evalf(), dtype=float)
+
+
+def _agrees(st: Study, d: Derivation, exact: sp.Matrix) -> bool:
+    """Whether an exact -H, at the study's n and optimum, has the eigenvalues the study computed."""
+    return bool(np.allclose(np.linalg.eigvalsh(_at_optimum(st, d, exact)), sorted(st.curvatures), rtol=1e-6))
 
 
 def _ascent(sec: Section, q: OptimizerStudy, st: Study, d: Derivation, plan, sym: StudySymbols) -> None:
     start = "$(" + ", ".join(number(float(x)).strip("$") for x in st.ascent[0].path[0]) + ")$"
+    gradient = ascent_gradient(st.without_torch, ", each gradient by automatic differentiation,")
     sec.table(
         (f"rate ${sym.rate}$", "fraction of the bound", "result", "steps", "predicted steps"),
         [
@@ -168,8 +207,8 @@ def _ascent(sec: Section, q: OptimizerStudy, st: Study, d: Derivation, plan, sym
             )
             for r in st.ascent
         ],
-        rf"Gradient ascent from {start}, each gradient by automatic differentiation, until "
-        r"$|\nabla \ell| / n < 10^{-6}$; predicted: the iteration linearised at the optimum, from the same start.",
+        f"Gradient ascent from {start}{gradient} "
+        r"until $|\nabla \ell| / n < 10^{-6}$; predicted: the iteration linearised at the optimum, from the same start.",
     )
     sec.text(_outcomes(st, sym) + " " + _predicted_versus_measured(st, start, sym))
     converged = [r for r in st.ascent if r.status == "converged" and r.steps]

@@ -265,9 +265,13 @@ def test_an_answer_row_holds_the_exact_form_its_latex_and_a_float():
 
 
 def test_load_sheet_names_the_file_and_the_rule(tmp_path):
-    with pytest.raises(InputError, match=r"missing.py is not a sheet file \(no such file\)$"):
+    with pytest.raises(
+        InputError, match=r"missing.py is not a sheet file \(no such file; shipped sheets: exercise3, exercise4\)$"
+    ):
         load_sheet(tmp_path / "missing.py")
-    with pytest.raises(InputError, match=r" is not a sheet file \(no such file\)$"):
+    with pytest.raises(
+        InputError, match=r" is not a sheet file \(no such file; shipped sheets: exercise3, exercise4\)$"
+    ):
         load_sheet(tmp_path)
     text = tmp_path / "sheet.txt"
     text.write_text("SHEET = None\n")
