@@ -114,7 +114,7 @@ def exact_study(sec: Section, q: OptimizerStudy, st: ExactStudy, plan: figures.F
 def without_torch(reason: str) -> str:
     """What a study built without torch left out, and why (gradient ascent's table says what its gradient was:
     ascent_gradient)."""
-    return f"This build ran without torch, so torch.optim's optimizers were left out: {reason}."
+    return f"torch.optim's optimizers were left out of this build: {reason}."
 
 
 def ascent_gradient(without: str, autograd: str) -> str:
