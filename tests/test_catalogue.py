@@ -117,7 +117,7 @@ def test_support_bounds_and_constraints_are_shown_as_steps_and_proved(tmp_path):
     bound_steps = [r for r in records if r["step"].startswith("Support bound")]
     assert [r["question"] for r in bound_steps] == ["q1", "q2"]
     shown = (out / "report.md").read_text()
-    assert r"\hat{\theta} = {x}_{(n)}" in shown and r"\hat{x_{m}} = {x}_{(1)}" in shown
+    assert r"\hat{\theta} = {x}_{(n)}" in shown and r"\hat{x}_{m} = {x}_{(1)}" in shown
     lagrange = [
         r for r in records if r["question"] == "q3" and r["step"] in ("Lagrange condition", "MAP (on the constraints)")
     ]
