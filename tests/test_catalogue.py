@@ -122,7 +122,7 @@ def test_support_bounds_and_constraints_are_shown_as_steps_and_proved(tmp_path):
         r for r in records if r["question"] == "q3" and r["step"] in ("Lagrange condition", "MAP (on the constraints)")
     ]
     assert [r["status"] for r in lagrange] == ["proved", "proved"]
-    assert r"\hat{p_{1}} = \frac{N_{1} + 1}{n + 6}" in shown
+    assert r"\hat{p}_{1} = \frac{N_{1} + 1}{n + 6}" in shown
 
 
 def test_a_covariance_divided_by_n_minus_1_fails_its_checks():
