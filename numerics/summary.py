@@ -103,7 +103,7 @@ class Summary:
         name_width = max([len(r.name) for r in self.rows] + [9]) + 1
         width = name_width + COLUMN * 7
         half = width // 2
-        lines = [f"{plain(self.title)}: {self.kind}".center(width).rstrip(), "=" * width]
+        lines = [plain(self.title).center(width).rstrip(), "=" * width]  # the estimator is the table's own row
         pairs = self.header()
         for (k1, v1), (k2, v2) in zip(pairs[::2], pairs[1::2]):
             lines.append(f"{k1:<18}{v1:>{half - 20}}    {k2:<18}{v2:>{width - half - 22}}")
@@ -155,7 +155,7 @@ class Summary:
             body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         notes = "".join(f"<li>{escape(note)}</li>" for note in self.notes)
         return (
-            f'<div class="mlemap-summary">\n<p><strong>{title_html(self.title)}</strong>: {escape(self.kind)}</p>\n'
+            f'<div class="mlemap-summary">\n<p><strong>{title_html(self.title)}</strong></p>\n'
             f"<table>\n<tbody>{head}</tbody>\n</table>\n<table>\n<thead><tr>"
             + "".join(f"<th>{escape(t)}</th>" for t in titles)
             + "</tr></thead>\n<tbody>\n"
@@ -175,7 +175,7 @@ class Summary:
         )
         notes = "".join(f"\\item {latex_text(note)}\n" for note in self.notes)
         return (
-            f"\\textbf{{{title_latex(self.title)}}}: {self.kind}\n\n\\begin{{tabular}}{{lrlr}}\n{head}\n\\end{{tabular}}"
+            f"\\textbf{{{title_latex(self.title)}}}\n\n\\begin{{tabular}}{{lrlr}}\n{head}\n\\end{{tabular}}"
             f"\n\n\\begin{{tabular}}{{l{'r' * 7}}}\n & "
             + " & ".join(latex_text(c) for c in self.columns())
             + f" \\\\ \\hline\n{rows}\n\\end{{tabular}}\n"
@@ -190,7 +190,7 @@ class Summary:
         table = ["| | " + " | ".join(self.columns()) + " |", "|---" + "|---:" * 7 + "|"]
         table += [f"| ${row.latex}$ | " + " | ".join(self.cells(row)) + " |" for row in self.rows]
         notes = [f"{i}. {note}" for i, note in enumerate(self.notes, 1)]
-        return "\n".join([f"**{self.title}**: {self.kind}", "", *head, "", *table, "", *notes]) + "\n"
+        return "\n".join([f"**{self.title}**", "", *head, "", *table, "", *notes]) + "\n"
 
 
 MATH = re.compile(r"\$([^$]+)\$")
