@@ -333,7 +333,6 @@ def models_in_file(path: Path) -> Sheet:
     return Sheet(title=f"the models of {path.name}", questions=(), extra_models=tuple(found))
 
 
-SHEET_HELP = "the example sheet shipped with mlemap, mlemap/sheets/exercise3.py"  # every command's default
 STDOUT = Path("-")  # --json - and --junit -: standard output
 
 

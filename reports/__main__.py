@@ -4,12 +4,11 @@ import atexit
 import os
 import sys
 
+from mlemap.numerics.torch_optional import INSTALL_TORCH  # light: no torch, no SymPy
+
 # torch is an optional dependency (mlemap[torch]): the commands run without it, its own checks SKIPped
 # (numerics.torch_optional); anything else that reaches for it says so in this one line, not a traceback
-TORCH_MISSING = (
-    "torch is not installed, and this needs it: "
-    "pip install torch --index-url https://download.pytorch.org/whl/cpu (CPU only), or pip install 'mlemap[torch]'"
-)
+TORCH_MISSING = f"torch is not installed, and this needs it: {INSTALL_TORCH}"
 
 
 def run(main) -> None:
